@@ -1,0 +1,84 @@
+"""cltensor: PyTorch-style tensors whose every computation runs as OpenCL kernels.
+
+    import cltensor as torch
+    x = torch.arange(12).reshape(3, 4)
+    print(x * 2.5)
+"""
+from . import dtypes as _dt
+from .device import (device, get_default_device, set_default_device, synchronize,
+                     cl_namespace as cl)
+from .dtypes import (dtype, get_default_dtype, set_default_dtype, promote_types, result_type as _result_type,
+                     finfo, iinfo, can_cast)
+from .tensor import Tensor, Size, is_tensor
+from ._printing import set_printoptions
+from .ops import elementwise as _ew, shape as _shape, creation as _creation, random as _random
+from . import autograd
+from .autograd import no_grad, enable_grad, set_grad_enabled, is_grad_enabled, inference_mode, \
+    is_inference_mode_enabled
+
+bool = _dt.bool_
+uint8, int8, int16, int32, int64 = _dt.uint8, _dt.int8, _dt.int16, _dt.int32, _dt.int64
+float16, float32, float64 = _dt.float16, _dt.float32, _dt.float64
+half, float, double = float16, float32, float64
+short, int, long = int16, int32, int64
+cfloat = None
+strided = "torch.strided"
+contiguous_format = preserve_format = channels_last = None
+pi = 3.141592653589793
+e = 2.718281828459045
+inf = float("inf") if False else 1e308 * 10
+nan = inf - inf
+newaxis = None
+
+
+def result_type(tensor1, tensor2):
+    return _result_type(tensor1, tensor2)
+
+
+def _export(module, names=None):
+    g = globals()
+    for name in names or [n for n in vars(module) if not n.startswith("_")]:
+        g[name] = getattr(module, name)
+
+
+_export(_ew, [n for n in _ew.OPS if not n.startswith("_")] + [
+    "div", "divide", "multiply", "subtract", "greater", "greater_equal", "less", "less_equal", "not_equal",
+    "arctan2", "arcsin", "arccos", "arctan", "arcsinh", "arccosh", "arctanh", "negative", "absolute", "fix",
+    "clamp", "clip", "nan_to_num", "where", "isclose", "float_power"])
+_export(_shape, ["clone", "reshape", "flatten", "unflatten", "permute", "transpose", "t", "movedim", "squeeze",
+                 "unsqueeze", "broadcast_to", "broadcast_tensors", "select", "narrow", "unbind", "as_strided",
+                 "diagonal"])
+swapaxes = swapdims = transpose
+moveaxis = movedim
+_export(_creation, ["tensor", "as_tensor", "asarray", "from_numpy", "frombuffer", "empty", "full", "zeros", "ones",
+                    "empty_like", "zeros_like", "ones_like", "full_like", "arange", "linspace", "logspace", "eye",
+                    "FloatTensor", "DoubleTensor", "HalfTensor", "LongTensor", "IntTensor", "ShortTensor",
+                    "CharTensor", "ByteTensor", "BoolTensor"])
+_export(_random, ["Generator", "manual_seed", "seed", "initial_seed", "get_rng_state", "set_rng_state", "rand",
+                  "randn", "randint", "rand_like", "randn_like", "randint_like", "normal", "randperm", "bernoulli"])
+default_generator = _random.default_generator
+
+
+def is_floating_point(t):
+    return t.is_floating_point()
+
+
+def numel(t):
+    return t.numel()
+
+
+def _load_optional():
+    """Modules added by later layers (reductions, linalg, indexing, nn...) if present."""
+    import importlib
+    for mod in ("reduce", "linalg", "index", "joins"):
+        try:
+            m = importlib.import_module(f".ops.{mod}", __name__)
+        except ModuleNotFoundError as err:
+            if err.name != f"{__name__}.ops.{mod}":
+                raise
+            continue
+        _export(m, getattr(m, "__all__", None))
+
+
+_load_optional()
+del _load_optional

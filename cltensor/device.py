@@ -1,0 +1,267 @@
+"""OpenCL discovery and device naming.
+
+``'cpu'`` is host memory, computed on by the OpenCL CPU driver (PoCL) over that same memory;
+``'cl:N'`` is the N-th OpenCL device across all platforms; ``'gpu'`` is the first GPU.
+Each OpenCL device gets one context and one in-order queue (a :class:`Backend`), shared by
+every cltensor device that computes on it.
+"""
+from __future__ import annotations
+
+import atexit
+import os
+import threading
+
+import pyopencl as cl
+
+_lock = threading.RLock()
+_cl_devices: list | None = None
+_backends: dict = {}
+_default_device = None
+
+
+def _all_cl_devices() -> list:
+    global _cl_devices
+    if _cl_devices is None:
+        found = []
+        try:
+            platforms = cl.get_platforms()
+        except cl.Error:
+            platforms = []
+        for platform in platforms:
+            try:
+                found.extend(platform.get_devices())
+            except cl.Error:
+                pass
+        _cl_devices = found
+    return _cl_devices
+
+
+class Backend:
+    """One OpenCL device: its context, in-order queue, capabilities, allocator and kernels."""
+
+    def __init__(self, cl_device):
+        from .memory import Allocator
+
+        self.cl_device = cl_device
+        self.name = cl_device.name.strip()
+        self.is_cpu = bool(cl_device.type & cl.device_type.CPU)
+        self.is_gpu = bool(cl_device.type & cl.device_type.GPU)
+        exts = cl_device.extensions.split()
+        self.has_fp64 = "cl_khr_fp64" in exts or cl_device.double_fp_config != 0
+        self.has_fp16 = "cl_khr_fp16" in exts
+        self.max_work_group_size = cl_device.max_work_group_size
+        self.local_mem_size = cl_device.local_mem_size
+        self.compute_units = cl_device.max_compute_units
+        self.context = cl.Context([cl_device])
+        props = cl.command_queue_properties.PROFILING_ENABLE if _profiling_requested() else 0
+        self.queue = cl.CommandQueue(self.context, properties=props)
+        self.allocator = Allocator(self)
+        self.kernels: dict = {}  # launch key -> cl.Kernel, filled by codegen
+        self.build_options = ["-cl-std=CL1.2"]
+        self.elementwise_wg = 1024 if self.is_cpu else 256
+        self.lock = threading.RLock()
+
+    def synchronize(self):
+        self.queue.finish()
+        self.allocator.release_deferred()
+
+
+def _profiling_requested() -> bool:
+    return os.environ.get("CLTENSOR_PROFILE", "") not in ("", "0")
+
+
+@atexit.register
+def _drain_queues():
+    """Let queued kernels finish before the interpreter frees the host memory they use."""
+    for b in list(_backends.values()):
+        try:
+            b.queue.finish()
+        except Exception:
+            pass
+
+
+def backend_for(cl_device) -> Backend:
+    key = cl_device.int_ptr
+    with _lock:
+        b = _backends.get(key)
+        if b is None:
+            b = _backends[key] = Backend(cl_device)
+        return b
+
+
+class device:
+    """``cltensor.device('cpu')``, ``device('cl:0')``, ``device('gpu')``, ``device('cl', 1)``."""
+
+    __slots__ = ("type", "index", "_backend")
+    _cache: dict = {}
+
+    def __new__(cls, spec, index=None):
+        if isinstance(spec, device):
+            return spec
+        if isinstance(spec, int) and index is None:
+            spec, index = "cl", spec
+        if not isinstance(spec, str):
+            raise TypeError(f"device() expected a string or a device, got {type(spec).__name__}")
+        key = (spec, index)
+        found = cls._cache.get(key)
+        if found is None:
+            typ, idx = _parse(spec, index)
+            found = cls._cache.get((typ, idx))
+            if found is None:
+                found = object.__new__(cls)
+                found.type, found.index, found._backend = typ, idx, None
+                cls._cache[(typ, idx)] = found
+            cls._cache[key] = found
+        return found
+
+    @property
+    def backend(self) -> Backend:
+        b = self._backend
+        if b is None:
+            b = self._backend = backend_for(self._cl_device())
+        return b
+
+    def _cl_device(self):
+        devs = _all_cl_devices()
+        if self.type == "cl":
+            return devs[self.index]
+        cpus = [d for d in devs if d.type & cl.device_type.CPU]
+        if not cpus:
+            raise RuntimeError(
+                "cpu tensors compute through an OpenCL CPU driver and none was found. "
+                "Install PoCL (apt-get install pocl-opencl-icd) or move the tensor to a GPU with .to('gpu').")
+        return cpus[0]
+
+    @property
+    def is_host(self) -> bool:
+        return self.type == "cpu"
+
+    def __repr__(self):
+        return f"device(type='{self.type}')" if self.index is None else f"device(type='{self.type}', index={self.index})"
+
+    def __str__(self):
+        return self.type if self.index is None else f"{self.type}:{self.index}"
+
+    def __eq__(self, other):
+        if isinstance(other, str):
+            try:
+                other = device(other)
+            except (RuntimeError, TypeError):
+                return False
+        return self is other
+
+    def __hash__(self):
+        return hash((self.type, self.index))
+
+    def __reduce__(self):
+        return (device, (str(self),))
+
+
+def _parse(spec: str, index):
+    text = spec.strip().lower()
+    if ":" in text:
+        if index is not None:
+            raise RuntimeError(f"type (string) must not include an index because index was passed explicitly: {spec}")
+        text, _, num = text.partition(":")
+        if not num.isdigit():
+            raise RuntimeError(f"Invalid device string: '{spec}'")
+        index = int(num)
+    if text == "cpu":
+        return "cpu", None
+    if text == "gpu":
+        gpus = [i for i, d in enumerate(_all_cl_devices()) if d.type & cl.device_type.GPU]
+        if not gpus:
+            raise RuntimeError("no OpenCL GPU device was found (cltensor.cl.device_count() lists the devices)")
+        return "cl", _nth(gpus, 0 if index is None else index, spec)
+    if text in ("cl", "opencl"):
+        n = len(_all_cl_devices())
+        idx = default_cl_index() if index is None else index
+        if not 0 <= idx < n:
+            raise RuntimeError(f"OpenCL device index {idx} is out of range: {n} device(s) found ('{spec}')")
+        return "cl", idx
+    raise RuntimeError(f"Expected one of cpu, cl, gpu device type at start of device string: {spec}")
+
+
+def _nth(gpus, index, spec):
+    if not 0 <= index < len(gpus):
+        raise RuntimeError(f"GPU index {index} is out of range: {len(gpus)} GPU(s) found ('{spec}')")
+    return gpus[index]
+
+
+def default_cl_index() -> int:
+    """The OpenCL device `.cl()` moves to: the first GPU, else the first device."""
+    devs = _all_cl_devices()
+    if not devs:
+        raise RuntimeError("no OpenCL device was found; install an OpenCL driver (e.g. pocl-opencl-icd)")
+    for i, d in enumerate(devs):
+        if d.type & cl.device_type.GPU:
+            return i
+    return 0
+
+
+def get_default_device() -> device:
+    global _default_device
+    if _default_device is None:
+        _default_device = device(os.environ.get("CLTENSOR_DEVICE") or "cpu")
+    return _default_device
+
+
+def set_default_device(dev) -> None:
+    global _default_device
+    _default_device = device(dev) if dev is not None else device("cpu")
+
+
+def as_device(dev) -> device:
+    if dev is None:
+        return get_default_device()
+    if isinstance(dev, device):
+        return dev
+    if isinstance(dev, (str, int)):
+        return device(dev)
+    raise TypeError(f"device must be a string, an int or a cltensor.device, got {type(dev).__name__}")
+
+
+def synchronize(dev=None) -> None:
+    as_device(dev).backend.synchronize()
+
+
+class _CLNamespace:
+    """``cltensor.cl``: the counterpart of ``torch.cuda`` for OpenCL devices."""
+
+    @staticmethod
+    def is_available() -> bool:
+        return bool(_all_cl_devices())
+
+    @staticmethod
+    def device_count() -> int:
+        return len(_all_cl_devices())
+
+    @staticmethod
+    def get_device_name(i: int = None) -> str:
+        devs = _all_cl_devices()
+        i = default_cl_index() if i is None else i
+        if not 0 <= i < len(devs):
+            raise RuntimeError(f"OpenCL device index {i} is out of range: {len(devs)} device(s) found")
+        return devs[i].name.strip()
+
+    @staticmethod
+    def synchronize(dev=None) -> None:
+        synchronize(dev if dev is not None else device("cl"))
+
+    @staticmethod
+    def empty_cache() -> None:
+        for b in list(_backends.values()):
+            b.synchronize()
+            b.allocator.empty_cache()
+
+    @staticmethod
+    def memory_allocated(dev=None) -> int:
+        return as_device(dev if dev is not None else "cl").backend.allocator.live_bytes
+
+    @staticmethod
+    def memory_reserved(dev=None) -> int:
+        a = as_device(dev if dev is not None else "cl").backend.allocator
+        return a.live_bytes + a.cached_bytes
+
+
+cl_namespace = _CLNamespace()

@@ -1,0 +1,193 @@
+"""Dtypes as data: names, C types, numpy mapping, categories and PyTorch's promotion rules."""
+from __future__ import annotations
+
+import numpy as np
+
+BOOL, INT, FLOAT = 0, 1, 2  # categories, ordered as PyTorch orders them
+
+
+class dtype:
+    """A cltensor dtype, printed as ``torch.<name>`` like PyTorch's."""
+
+    __slots__ = ("name", "itemsize", "np", "c", "category", "signed", "rank")
+
+    def __init__(self, name, np_dtype, c_type, category, signed, rank):
+        self.name = name
+        self.np = np.dtype(np_dtype)
+        self.itemsize = self.np.itemsize
+        self.c = c_type
+        self.category = category
+        self.signed = signed
+        self.rank = rank  # position in the promotion lattice within its category
+
+    @property
+    def is_floating_point(self):
+        return self.category == FLOAT
+
+    @property
+    def is_signed(self):
+        return self.signed
+
+    @property
+    def is_complex(self):
+        return False
+
+    @property
+    def compute_c(self):
+        """The C type arithmetic runs in: half is loaded to float (PoCL has no cl_khr_fp16)."""
+        return "float" if self is float16 else self.c
+
+    def to_real(self):
+        return self
+
+    def __repr__(self):
+        return "torch." + self.name
+
+    def __reduce__(self):
+        return (_by_name, (self.name,))
+
+
+bool_ = dtype("bool", np.bool_, "uchar", BOOL, False, 0)
+uint8 = dtype("uint8", np.uint8, "uchar", INT, False, 1)
+int8 = dtype("int8", np.int8, "char", INT, True, 1)
+int16 = dtype("int16", np.int16, "short", INT, True, 2)
+int32 = dtype("int32", np.int32, "int", INT, True, 3)
+int64 = dtype("int64", np.int64, "long", INT, True, 4)
+float16 = dtype("float16", np.float16, "half", FLOAT, True, 1)
+float32 = dtype("float32", np.float32, "float", FLOAT, True, 2)
+float64 = dtype("float64", np.float64, "double", FLOAT, True, 3)
+
+ALL = (bool_, uint8, int8, int16, int32, int64, float16, float32, float64)
+INTEGRAL = (uint8, int8, int16, int32, int64)
+FLOATING = (float16, float32, float64)
+
+_NAMES = {d.name: d for d in ALL}
+_NAMES.update({"bool": bool_, "float": float32, "double": float64, "half": float16,
+               "long": int64, "int": int32, "short": int16, "char": int8, "byte": uint8})
+_FROM_NP = {d.np: d for d in ALL}
+
+_default_float = float32
+
+
+def _by_name(name: str) -> dtype:
+    return _NAMES[name]
+
+
+def get_default_dtype() -> dtype:
+    return _default_float
+
+
+def set_default_dtype(d: dtype) -> None:
+    global _default_float
+    if not isinstance(d, dtype) or d.category != FLOAT:
+        raise TypeError(f"only floating-point types are supported as the default type, got {d}")
+    _default_float = d
+
+
+def from_numpy_dtype(npd) -> dtype:
+    try:
+        return _FROM_NP[np.dtype(npd)]
+    except KeyError:
+        raise TypeError(
+            f"can't convert np.ndarray of type {np.dtype(npd)}. The only supported types are: "
+            "float64, float32, float16, int64, int32, int16, int8, uint8, and bool.") from None
+
+
+def as_dtype(d) -> dtype:
+    """Accept a cltensor dtype, a numpy dtype, or Python's float/int/bool types."""
+    if isinstance(d, dtype):
+        return d
+    if d is float:
+        return float64
+    if d is int:
+        return int64
+    if d is bool:
+        return bool_
+    if isinstance(d, str):
+        name = d[6:] if d.startswith("torch.") else d
+        if name in _NAMES:
+            return _NAMES[name]
+        raise TypeError(f"invalid dtype string: {d!r}")
+    try:
+        return from_numpy_dtype(d)
+    except TypeError:
+        raise TypeError(f"dtype must be a cltensor dtype, got {d!r} of type {type(d).__name__}") from None
+
+
+def promote_types(a: dtype, b: dtype) -> dtype:
+    """torch.promote_types: the smallest dtype both a and b convert to safely."""
+    if a is b:
+        return a
+    if a.category != b.category:
+        return a if a.category > b.category else b
+    if a.category == FLOAT or a.signed == b.signed:
+        return a if a.rank >= b.rank else b
+    unsigned, signed = (a, b) if not a.signed else (b, a)
+    # uint8 with a signed integer: the signed type if wider than 8 bits, else int16
+    return signed if signed.rank > unsigned.rank else int16
+
+
+def _combine_categories(higher, lower):
+    """PyTorch's rule for mixing dimensioned, 0-d and wrapped-number participants."""
+    if higher is None:
+        return lower
+    if lower is None or higher.category == FLOAT:
+        return higher
+    if higher is bool_ or lower.category == FLOAT:
+        return promote_types(higher, lower)
+    return higher
+
+
+def scalar_dtype(value) -> dtype:
+    """The dtype a Python number wraps to when it meets a tensor."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool_
+    if isinstance(value, (int, np.integer)):
+        return int64
+    if isinstance(value, (float, np.floating)):
+        return _default_float
+    raise TypeError(f"unsupported scalar type {type(value).__name__}")
+
+
+def result_type(*operands) -> dtype:
+    """torch.result_type over tensors and Python scalars (see c10 ResultTypeState)."""
+    dim = zero = wrapped = None
+    for x in operands:
+        if x is None:
+            continue
+        d = getattr(x, "dtype", None)
+        if d is None or not isinstance(d, dtype):
+            s = scalar_dtype(x)
+            wrapped = s if wrapped is None else promote_types(wrapped, s)
+        elif x.dim() == 0:
+            zero = d if zero is None else promote_types(zero, d)
+        else:
+            dim = d if dim is None else promote_types(dim, d)
+    return _combine_categories(dim, _combine_categories(zero, wrapped))
+
+
+def can_cast(src: dtype, dst: dtype) -> bool:
+    """torch.can_cast: whether an in-place op may write a src-typed result into dst."""
+    return src.category <= dst.category
+
+
+def iinfo_bounds(d: dtype):
+    info = np.iinfo(d.np)
+    return int(info.min), int(info.max)
+
+
+class finfo:
+    def __init__(self, d=None):
+        d = as_dtype(d) if d is not None else _default_float
+        info = np.finfo(d.np)
+        self.bits, self.eps, self.max, self.min = info.bits, float(info.eps), float(info.max), float(info.min)
+        self.tiny = self.smallest_normal = float(info.tiny)
+        self.resolution = float(info.resolution)
+        self.dtype = d.name
+
+
+class iinfo:
+    def __init__(self, d):
+        d = as_dtype(d)
+        info = np.iinfo(d.np)
+        self.bits, self.max, self.min, self.dtype = info.bits, int(info.max), int(info.min), d.name

@@ -1,0 +1,161 @@
+"""Device memory: a caching allocator per OpenCL device and the Storage objects tensors point at.
+
+Freed blocks go back to a pool keyed by their rounded size and are reused by later allocations.
+Reuse is safe without waiting because every backend has one in-order queue: a kernel that
+writes a recycled block is always enqueued after the kernels that read its previous owner.
+Host-backed blocks ('cpu' tensors) are numpy arrays wrapped with CL_MEM_USE_HOST_PTR, so the
+OpenCL CPU driver computes in place on the memory numpy sees.
+"""
+from __future__ import annotations
+
+import os
+import threading
+import weakref
+
+import numpy as np
+import pyopencl as cl
+
+_ALIGN = 128
+_SMALL = 1 << 20
+
+
+def _round_size(nbytes: int) -> int:
+    """Size classes: 512-byte steps below 1 MiB, then steps of 1/8 of the power of two."""
+    if nbytes <= _SMALL:
+        return max(512, (nbytes + 511) & ~511)
+    step = 1 << (nbytes.bit_length() - 4)
+    return (nbytes + step - 1) // step * step
+
+
+def _parse_limit(text: str | None) -> int | None:
+    if not text:
+        return None
+    units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+    text = text.strip().lower().rstrip("b")
+    if text and text[-1] in units:
+        return int(float(text[:-1]) * units[text[-1]])
+    return int(text)
+
+
+class Block:
+    """One allocation: a cl.Buffer, plus the numpy array behind it when host-backed."""
+
+    __slots__ = ("buffer", "host", "nbytes", "pooled")
+
+    def __init__(self, buffer, host, nbytes, pooled):
+        self.buffer, self.host, self.nbytes, self.pooled = buffer, host, nbytes, pooled
+
+
+class Allocator:
+    def __init__(self, backend):
+        self.backend = backend
+        self.pools: dict = {}  # (host, size) -> [Block]
+        self.live_bytes = 0
+        self.cached_bytes = 0
+        self.peak_bytes = 0
+        self.deferred: list = []  # user arrays a queued kernel may still read
+        self.limit = _parse_limit(os.environ.get("CLTENSOR_MEMORY_LIMIT")) or backend.cl_device.global_mem_size
+        self.lock = threading.Lock()
+
+    def allocate(self, nbytes: int, host: bool) -> Block:
+        size = _round_size(nbytes)
+        with self.lock:
+            pool = self.pools.get((host, size))
+            if pool:
+                block = pool.pop()
+                self.cached_bytes -= size
+                self._count(size)
+                return block
+            if self.live_bytes + size > self.limit:
+                self._empty_locked()
+                if self.live_bytes + size > self.limit:
+                    raise self._oom(nbytes)
+            try:
+                block = self._new_block(size, host)
+            except (cl.MemoryError, cl.Error, MemoryError):
+                self._empty_locked()
+                try:
+                    block = self._new_block(size, host)
+                except (cl.MemoryError, cl.Error, MemoryError):
+                    raise self._oom(nbytes) from None
+            self._count(size)
+            return block
+
+    def _count(self, size):
+        self.live_bytes += size
+        self.peak_bytes = max(self.peak_bytes, self.live_bytes)
+
+    def _oom(self, nbytes):
+        return RuntimeError(
+            f"out of memory on {self.backend.name}: tried to allocate {nbytes} bytes; "
+            f"{self.live_bytes} bytes in use, {self.cached_bytes} bytes cached, limit {self.limit} bytes")
+
+    def _new_block(self, size: int, host: bool) -> Block:
+        ctx = self.backend.context
+        if host:
+            raw = np.empty(size + _ALIGN, np.uint8)
+            start = -raw.ctypes.data % _ALIGN
+            array = raw[start:start + size]
+            buf = cl.Buffer(ctx, cl.mem_flags.READ_WRITE | cl.mem_flags.USE_HOST_PTR, hostbuf=array)
+            return Block(buf, array, size, True)
+        buf = cl.Buffer(ctx, cl.mem_flags.READ_WRITE, size)
+        return Block(buf, None, size, True)
+
+    def wrap_host(self, array: np.ndarray) -> Block:
+        """A block over user memory (from_numpy): shared, never pooled."""
+        flat = array.reshape(-1).view(np.uint8) if array.size else np.empty(1, np.uint8)
+        buf = cl.Buffer(self.backend.context, cl.mem_flags.READ_WRITE | cl.mem_flags.USE_HOST_PTR, hostbuf=flat)
+        return Block(buf, flat, flat.nbytes, False)
+
+    def free(self, block: Block) -> None:
+        with self.lock:
+            if not block.pooled:
+                # NOTE: a kernel still queued may read this memory; keep it alive until the next sync.
+                self.deferred.append(block)
+                if len(self.deferred) > 256:
+                    self.backend.queue.finish()
+                    self.deferred.clear()
+                return
+            self.live_bytes -= block.nbytes
+            self.cached_bytes += block.nbytes
+            self.pools.setdefault((block.host is not None, block.nbytes), []).append(block)
+
+    def release_deferred(self):
+        with self.lock:
+            self.deferred.clear()
+
+    def _empty_locked(self):
+        self.backend.queue.finish()
+        self.pools.clear()
+        self.cached_bytes = 0
+        self.deferred.clear()
+
+    def empty_cache(self):
+        with self.lock:
+            self._empty_locked()
+
+
+class Storage:
+    """The memory a tensor and all its views share. Returns its block to the pool when it dies."""
+
+    __slots__ = ("backend", "block", "nbytes", "__weakref__", "_finalizer")
+
+    def __init__(self, backend, block: Block, nbytes: int):
+        self.backend, self.block, self.nbytes = backend, block, nbytes
+        self._finalizer = weakref.finalize(self, backend.allocator.free, block)
+
+    @classmethod
+    def allocate(cls, backend, nbytes: int, host: bool) -> "Storage":
+        return cls(backend, backend.allocator.allocate(max(nbytes, 1), host), nbytes)
+
+    @classmethod
+    def from_host_array(cls, backend, array: np.ndarray) -> "Storage":
+        return cls(backend, backend.allocator.wrap_host(array), array.nbytes)
+
+    @property
+    def buffer(self):
+        return self.block.buffer
+
+    @property
+    def host(self):
+        return self.block.host

@@ -1,0 +1,2 @@
+"""The op modules. Importing them attaches their methods to Tensor."""
+from . import elementwise, shape, creation, random  # noqa: F401

@@ -1,0 +1,659 @@
+"""The elementwise op table. Each op is one row: name, arity, C expression, dtype rule,
+backward rule (written in cltensor ops) and numpy reference. From a row come the function
+(``cltensor.add``), the method (``Tensor.add``), the in-place form (``add_``), the operators,
+the ``out=`` form, the autograd node (``AddBackward0``) and the tests' parametrisation.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from .. import dispatch
+from .. import dtypes as dt
+from ..autograd import graph
+from ..autograd.grad_mode import is_grad_enabled
+from ..tensor import Tensor, register
+
+# ---- dtype rules: (result_type of the inputs) -> (compute dtype, output dtype) ----------------
+
+
+def PROMOTE(r):
+    return r, r
+
+
+def FLOAT(r):
+    f = r if r.is_floating_point else dt.get_default_dtype()
+    return f, f
+
+
+def COMPARE(r):
+    return r, dt.bool_
+
+
+def INTEGRAL(r):
+    if r.is_floating_point:
+        raise TypeError(f"the op is only defined for integer and bool tensors, got {r!r}")
+    return r, r
+
+
+def NO_BOOL(r):
+    if r is dt.bool_:
+        raise RuntimeError("this op is not supported for bool tensors; use logical ops instead")
+    return r, r
+
+
+def FLOAT_ONLY(r):
+    if not r.is_floating_point:
+        raise RuntimeError(f"this op is only implemented for floating point tensors, got {r!r}")
+    return r, r
+
+
+@dataclass
+class OpDef:
+    name: str
+    arity: int
+    expr: object  # str, or {'float'|'int'|'bool': str}, or callable(compute dtype) -> str
+    dtypes: Callable = PROMOTE
+    vjp: Callable | None = None
+    ref: Callable | None = None
+    params: dict = field(default_factory=dict)  # keyword params: name -> (default, C type or 'T')
+    helpers: object = ""  # C functions the expression calls, like expr (str or by category)
+    method: bool = True
+    inplace: bool = True
+    operators: tuple = ()  # (plain, reflected, in-place), e.g. ("__add__", "__radd__", "__iadd__")
+    domain: tuple = (-3.0, 3.0)  # input range for tests (numpy reference must be finite there)
+    grad_fn: str = ""
+    save: frozenset | None = None  # which inputs the backward reads (found from vjp's code)
+    int_ok: bool = True  # accepts integer/bool inputs in tests
+    check: Callable | None = None  # extra argument validation
+
+    def c_expr(self, compute) -> str:
+        return self._resolve(self.expr, compute)
+
+    def c_helpers(self, compute) -> str:
+        return self._resolve(self.helpers, compute) if self.helpers else ""
+
+    @staticmethod
+    def _resolve(e, compute) -> str:
+        if callable(e):
+            return e(compute)
+        if isinstance(e, dict):
+            cat = {dt.FLOAT: "float", dt.INT: "int", dt.BOOL: "bool"}[compute.category]
+            return e.get(cat) or (e.get("int") if cat == "bool" else None) or e.get("float") or e["int"]
+        return e
+
+
+OPS: dict = {}
+
+
+def _saved_inputs(vjp, arity):
+    """Which of vjp(g, out, a, b, ...) arguments its body reads: those are saved for backward."""
+    import dis
+    if vjp is None:
+        return frozenset()
+    code = vjp.__code__
+    names = code.co_varnames[:code.co_argcount]
+    used = set()
+    for ins in dis.get_instructions(vjp):
+        if ins.opname.startswith("LOAD_"):
+            vals = ins.argval if isinstance(ins.argval, tuple) else (ins.argval,)
+            used.update(v for v in vals if isinstance(v, str))
+    used.update(code.co_cellvars)
+    saved = {i for i, n in enumerate(names[2:2 + arity]) if n in used}
+    if len(names) > 1 and names[1] in used:
+        saved.add("out")
+    return frozenset(saved)
+
+
+def defop(*args, **kwargs) -> OpDef:
+    op = OpDef(*args, **kwargs)
+    op.grad_fn = op.grad_fn or "".join(p.capitalize() for p in op.name.split("_")) + "Backward0"
+    op.save = _saved_inputs(op.vjp, op.arity)
+    OPS[op.name] = op
+    _install(op)
+    return op
+
+
+# ---- applying a row ------------------------------------------------------------------------
+def _check_operand(x, op):
+    if isinstance(x, Tensor):
+        return x
+    if isinstance(x, (bool, int, float, np.number)) and not isinstance(x, complex):
+        return x.item() if isinstance(x, np.number) else x
+    raise TypeError(f"{op.name}(): argument must be a Tensor or a number, not {type(x).__name__}")
+
+
+def apply(op: OpDef, inputs, params=None, out=None, inplace=False):
+    inputs = [_check_operand(x, op) for x in inputs]
+    tensors = [x for x in inputs if isinstance(x, Tensor)]
+    if not tensors:
+        raise TypeError(f"{op.name}(): expected at least one Tensor argument")
+    device = dispatch.common_device(tensors + ([out] if out is not None else []), op.name)
+    compute, out_dtype = op.dtypes(dt.result_type(*inputs))
+    params = params or {}
+    if op.check is not None:
+        op.check(inputs, compute, params)
+    shape = dispatch.broadcast_shapes(*(t._shape for t in tensors))
+    tracking = is_grad_enabled() and op.vjp is not None and any(t.requires_grad for t in tensors)
+    original = None
+    if inplace:
+        dest = inputs[0]
+        _check_writable(dest, shape, out_dtype, op, inputs)
+        if tracking and 0 in op.save:
+            original = dest.clone()  # the backward rule reads self's value from before the op
+    elif out is not None:
+        _check_writable(out, shape, out_dtype, op, inputs, is_out=True)
+        if tracking:
+            raise RuntimeError(f"{op.name}(): functions with out=... arguments don't support automatic "
+                               "differentiation, but one of the arguments requires grad.")
+        dest = out
+    else:
+        dest = dispatch.empty(shape, out_dtype, device)
+    cparams = tuple((k, op.params[k][1], dispatch.scalar_arg(params[k], compute) if op.params[k][1] == "T"
+                     else params[k]) for k in op.params)
+    dispatch.elementwise(op.name, op.c_expr(compute), inputs, dest, compute, cparams, op.c_helpers(compute))
+    if inplace or out is not None:
+        dest._bump_version()
+    if not tracking:
+        return dest
+    if inplace:
+        recorded = [original if i == 0 and original is not None else x for i, x in enumerate(inputs)]
+        return graph.record_inplace(op.grad_fn, op.vjp, recorded, dest, params, op.save)
+    return graph.record(op.grad_fn, op.vjp, inputs, dest, params, op.save)
+
+
+def _check_writable(out, shape, out_dtype, op, inputs, is_out=False):
+    if tuple(out._shape) != tuple(shape):
+        what = "output" if not is_out else "out="
+        raise RuntimeError(f"{what} with shape {list(out._shape)} doesn't match the broadcast shape {list(shape)}")
+    if not dt.can_cast(out_dtype, out.dtype):
+        raise RuntimeError(f"result type {_torch_name(out_dtype)} can't be cast to the desired output type "
+                           f"{_torch_name(out.dtype)}")
+    check_inplace_allowed(out)
+    _check_overlap(out, inputs)
+
+
+def check_inplace_allowed(out):
+    if not is_grad_enabled():
+        return
+    if out.requires_grad and out.is_leaf:
+        raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+    base = out._base
+    if base is not None and base.requires_grad and base.is_leaf:
+        raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place operation.")
+
+
+def _check_overlap(out, inputs):
+    if any(s == 0 and n > 1 for s, n in zip(out._strides, out._shape)):
+        raise RuntimeError("unsupported operation: more than one element of the written-to tensor refers to a "
+                           "single memory location. Please clone() the tensor before performing the operation.")
+    for x in inputs:
+        if (isinstance(x, Tensor) and x is not out and x._storage is out._storage and x.numel() > 1
+                and (x._offset, x._strides, x._shape) != (out._offset, out._strides, out._shape)
+                and _ranges_overlap(x, out)):
+            raise RuntimeError("unsupported operation: some elements of the input tensor and the written-to tensor "
+                               "refer to a single memory location. Please clone() the tensor before performing "
+                               "the operation.")
+
+
+def _ranges_overlap(a, b):
+    def span(t):
+        lo = t._offset + sum((n - 1) * s for n, s in zip(t._shape, t._strides) if s < 0)
+        hi = t._offset + sum((n - 1) * s for n, s in zip(t._shape, t._strides) if s > 0)
+        return lo, hi
+    (alo, ahi), (blo, bhi) = span(a), span(b)
+    return alo <= bhi and blo <= ahi
+
+
+_TORCH_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long", "int32": "Int",
+                "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
+
+
+def _torch_name(d):
+    return _TORCH_NAMES[d.name]
+
+
+# ---- generating functions, methods, in-place forms and operators from a row -------------------
+def _split_args(op, args, kwargs, fname):
+    if len(args) > op.arity:
+        extra = list(op.params)[: len(args) - op.arity]
+        if len(args) - op.arity > len(op.params):
+            raise TypeError(f"{fname}() takes {op.arity} positional arguments but {len(args)} were given")
+        kwargs = dict(kwargs, **dict(zip(extra, args[op.arity:])))
+        args = args[:op.arity]
+    if len(args) < op.arity:
+        raise TypeError(f"{fname}() missing {op.arity - len(args)} required positional argument(s)")
+    params = {}
+    for k, v in kwargs.items():
+        if k not in op.params:
+            raise TypeError(f"{fname}() got an unexpected keyword argument '{k}'")
+        params[k] = v
+    for k, (default, _) in op.params.items():
+        params.setdefault(k, default)
+    return args, params
+
+
+def _install(op: OpDef):
+    name = op.name
+
+    def function(*args, out=None, **kwargs):
+        args, params = _split_args(op, args, kwargs, name)
+        return apply(op, args, params, out=out)
+
+    def inplace_method(self, *args, **kwargs):
+        args, params = _split_args(op, (self, *args), kwargs, name + "_")
+        return apply(op, args, params, inplace=True)
+
+    function.__name__ = name
+    function.__doc__ = f"Elementwise {name} (a row of the op table in cltensor/ops/elementwise.py)."
+    globals()[name] = function
+    if op.method:
+        register(name, lambda self, *a, **k: function(self, *a, **k))
+        if op.inplace:
+            register(name + "_", inplace_method)
+    plain, reflected, inplace = (tuple(op.operators) + (None, None, None))[:3]
+    if plain:
+        register(plain, lambda self, *other: function(self, *other)
+                 if all(_operand_ok(o) for o in other) else NotImplemented)
+    if reflected:
+        register(reflected, lambda self, other: function(other, self) if _operand_ok(other) else NotImplemented)
+    if inplace:
+        register(inplace, lambda self, other: inplace_method(self, other) if _operand_ok(other) else NotImplemented)
+
+
+def _operand_ok(x):
+    return isinstance(x, (Tensor, bool, int, float, np.number))
+
+
+# ---- C helpers used by expressions ({T} is the compute type) ----------------------------------
+FLOOR_DIV_FLOAT = """
+inline {T} floor_div_{T}({T} a, {T} b) {
+    if (b == 0) return a / b;
+    {T} m = fmod(a, b);
+    {T} d = (a - m) / b;
+    if (m != 0 && ((b < 0) != (m < 0))) d -= 1;
+    {T} f;
+    if (d != 0) { f = floor(d); if (d - f > ({T})0.5) f += 1; }
+    else f = copysign(({T})0, a / b);
+    return f;
+}
+"""
+FLOOR_DIV_INT = """
+inline {T} floor_div_{T}({T} a, {T} b) {
+    {T} q = a / b;
+    return (q * b != a && ((a < 0) != (b < 0))) ? q - 1 : q;
+}
+"""
+REM_FLOAT = """
+inline {T} rem_{T}({T} a, {T} b) {
+    {T} m = fmod(a, b);
+    return (m != 0 && ((b < 0) != (m < 0))) ? m + b : m;
+}
+"""
+REM_INT = """
+inline {T} rem_{T}({T} a, {T} b) {
+    {T} m = a % b;
+    return (m != 0 && ((b < 0) != (m < 0))) ? m + b : m;
+}
+"""
+POW_INT = """
+inline {T} ipow_{T}({T} a, {T} b) {
+    if (b < 0) return (a == 1) ? 1 : (a == -1) ? ((b & 1) ? -1 : 1) : 0;
+    {T} r = 1;
+    while (b) { if (b & 1) r *= a; a *= a; b >>= 1; }
+    return r;
+}
+"""
+SHIFT = """
+inline {T} shl_{T}({T} a, {T} b) { return (b < 0 || b >= (long)(8 * sizeof({T}))) ? 0 : ({T})(a << b); }
+inline {T} shr_{T}({T} a, {T} b) {
+    return (b < 0 || b >= (long)(8 * sizeof({T}))) ? ((a < 0) ? -1 : 0) : ({T})(a >> b);
+}
+"""
+SIGN = "(T)((a > 0) - (a < 0))"
+
+
+def _by_cat(float_expr, int_expr):
+    return {"float": float_expr, "int": int_expr}
+
+
+def _int_div_check(inputs, compute, params):
+    """PyTorch raises ZeroDivisionError for integer division by zero (checked on the host)."""
+    if compute.category == dt.FLOAT:
+        return
+    b = inputs[1]
+    zero = (b == 0) if not isinstance(b, Tensor) else bool(b.eq(0).any())
+    if zero:
+        raise RuntimeError("ZeroDivisionError")
+
+
+def _alpha_check(inputs, compute, params):
+    alpha = params.get("alpha", 1)
+    if compute.category != dt.FLOAT and isinstance(alpha, float):
+        raise RuntimeError("For integral input tensors, argument alpha must not be a floating point number.")
+    if compute is dt.bool_ and alpha not in (0, 1, True, False):
+        raise RuntimeError("Boolean alpha only supported for Boolean results.")
+
+
+def _no_bool_sub(inputs, compute, params):
+    _alpha_check(inputs, compute, params)
+    if all((isinstance(x, Tensor) and x.dtype is dt.bool_) or isinstance(x, bool) for x in inputs):
+        raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not supported. "
+                           "Use the `^` or `logical_xor()` operator instead.")
+
+
+def _no_bool_neg(inputs, compute, params):
+    if inputs[0].dtype is dt.bool_:
+        raise RuntimeError("Negation, the `-` operator, on a bool tensor is not supported. If you are trying to "
+                           "invert a mask, use the `~` or `logical_not()` operator instead.")
+
+
+LN2, LN10 = math.log(2.0), math.log(10.0)
+zero_grad = lambda g, out, a: g * 0  # noqa: E731  (floor, ceil, round... have zero gradient)
+
+
+# ---- the table -------------------------------------------------------------------------------
+U, B, TERN = 1, 2, 3
+defop("abs", U, _by_cat("fabs(a)", "(T)(a < 0 ? -a : a)"), vjp=lambda g, out, a: g * a.sign(), ref=np.abs,
+      operators=("__abs__",))
+defop("neg", U, "-a", vjp=lambda g, out, a: -g, ref=np.negative, operators=("__neg__",), check=_no_bool_neg)
+defop("exp", U, "exp(a)", FLOAT, vjp=lambda g, out, a: g * out, ref=np.exp)
+defop("exp2", U, "exp2(a)", FLOAT, vjp=lambda g, out, a: g * out * LN2, ref=np.exp2)
+defop("expm1", U, "expm1(a)", FLOAT, vjp=lambda g, out, a: g * (out + 1), ref=np.expm1)
+defop("log", U, "log(a)", FLOAT, vjp=lambda g, out, a: g / a, ref=np.log, domain=(0.1, 5.0))
+defop("log2", U, "log2(a)", FLOAT, vjp=lambda g, out, a: g / (a * LN2), ref=np.log2, domain=(0.1, 5.0))
+defop("log10", U, "log10(a)", FLOAT, vjp=lambda g, out, a: g / (a * LN10), ref=np.log10, domain=(0.1, 5.0))
+defop("log1p", U, "log1p(a)", FLOAT, vjp=lambda g, out, a: g / (a + 1), ref=np.log1p, domain=(-0.5, 5.0))
+defop("sqrt", U, "sqrt(a)", FLOAT, vjp=lambda g, out, a: g / (2 * out), ref=np.sqrt, domain=(0.1, 5.0))
+defop("rsqrt", U, "rsqrt(a)", FLOAT, vjp=lambda g, out, a: g * (-0.5) * out * out * out,
+      ref=lambda x: 1 / np.sqrt(x), domain=(0.1, 5.0))
+defop("sin", U, "sin(a)", FLOAT, vjp=lambda g, out, a: g * a.cos(), ref=np.sin)
+defop("cos", U, "cos(a)", FLOAT, vjp=lambda g, out, a: -g * a.sin(), ref=np.cos)
+defop("tan", U, "tan(a)", FLOAT, vjp=lambda g, out, a: g * (1 + out * out), ref=np.tan, domain=(-1.2, 1.2))
+defop("asin", U, "asin(a)", FLOAT, vjp=lambda g, out, a: g * (1 - a * a).rsqrt(), ref=np.arcsin,
+      domain=(-0.9, 0.9))
+defop("acos", U, "acos(a)", FLOAT, vjp=lambda g, out, a: -g * (1 - a * a).rsqrt(), ref=np.arccos,
+      domain=(-0.9, 0.9))
+defop("atan", U, "atan(a)", FLOAT, vjp=lambda g, out, a: g / (1 + a * a), ref=np.arctan)
+defop("sinh", U, "sinh(a)", FLOAT, vjp=lambda g, out, a: g * a.cosh(), ref=np.sinh)
+defop("cosh", U, "cosh(a)", FLOAT, vjp=lambda g, out, a: g * a.sinh(), ref=np.cosh)
+defop("tanh", U, "tanh(a)", FLOAT, vjp=lambda g, out, a: g * (1 - out * out), ref=np.tanh)
+defop("asinh", U, "asinh(a)", FLOAT, vjp=lambda g, out, a: g * (a * a + 1).rsqrt(), ref=np.arcsinh)
+defop("acosh", U, "acosh(a)", FLOAT, vjp=lambda g, out, a: g * (a * a - 1).rsqrt(), ref=np.arccosh,
+      domain=(1.1, 5.0))
+defop("atanh", U, "atanh(a)", FLOAT, vjp=lambda g, out, a: g / (1 - a * a), ref=np.arctanh, domain=(-0.9, 0.9))
+defop("sigmoid", U, "(T)1 / ((T)1 + exp(-a))", FLOAT, vjp=lambda g, out, a: g * out * (1 - out),
+      ref=lambda x: 1 / (1 + np.exp(-x)))
+defop("relu", U, "a < (T)0 ? (T)0 : a", NO_BOOL, vjp=lambda g, out, a: g * (out > 0),
+      ref=lambda x: np.maximum(x, 0).astype(x.dtype))
+defop("erf", U, "erf(a)", FLOAT, vjp=lambda g, out, a: g * (2 / math.sqrt(math.pi)) * (-(a * a)).exp(),
+      ref="erf")
+defop("erfc", U, "erfc(a)", FLOAT, vjp=lambda g, out, a: g * (-2 / math.sqrt(math.pi)) * (-(a * a)).exp(),
+      ref="erfc")
+defop("floor", U, _by_cat("floor(a)", "a"), vjp=zero_grad, ref=np.floor)
+defop("ceil", U, _by_cat("ceil(a)", "a"), vjp=zero_grad, ref=np.ceil)
+defop("round", U, _by_cat("rint(a)", "a"), vjp=zero_grad, ref=np.round)
+defop("trunc", U, _by_cat("trunc(a)", "a"), vjp=zero_grad, ref=np.trunc)
+defop("frac", U, "a - trunc(a)", FLOAT_ONLY, vjp=lambda g, out, a: g, ref=lambda x: x - np.trunc(x), int_ok=False)
+defop("sign", U, _by_cat("isnan(a) ? (T)0 : " + SIGN, SIGN), vjp=zero_grad,
+      ref=lambda x: np.nan_to_num(np.sign(x)).astype(x.dtype))
+defop("reciprocal", U, "(T)1 / a", FLOAT, vjp=lambda g, out, a: -g * out * out, ref=np.reciprocal,
+      domain=(0.2, 3.0))
+defop("square", U, "a * a", vjp=lambda g, out, a: g * 2 * a, ref=np.square)
+defop("logical_not", U, "a == 0", COMPARE, ref=np.logical_not)
+defop("bitwise_not", U, {"bool": "!a", "int": "~a"}, INTEGRAL, ref=np.invert, operators=("__invert__",))
+defop("isnan", U, _by_cat("isnan(a)", "0"), COMPARE, ref=np.isnan, inplace=False)
+defop("isinf", U, _by_cat("isinf(a)", "0"), COMPARE, ref=np.isinf, inplace=False)
+defop("isfinite", U, _by_cat("isfinite(a)", "1"), COMPARE, ref=np.isfinite, inplace=False)
+defop("isposinf", U, _by_cat("isinf(a) && a > 0", "0"), COMPARE, ref=np.isposinf, inplace=False)
+defop("isneginf", U, _by_cat("isinf(a) && a < 0", "0"), COMPARE, ref=np.isneginf, inplace=False)
+defop("signbit", U, _by_cat("signbit(a)", "a < 0"), COMPARE, ref=np.signbit, inplace=False)
+defop("_nan_to_num", U, _by_cat("isnan(a) ? nan : isinf(a) ? (a > 0 ? posinf : neginf) : a", "a"),
+      vjp=lambda g, out, a, **p: g * a.isfinite(),
+      params={"nan": (0.0, "T"), "posinf": (0.0, "T"), "neginf": (0.0, "T")}, method=False, grad_fn="NanToNumBackward0")
+
+defop("add", B, "a + alpha * b", vjp=lambda g, out, a, b, alpha: (g, g * alpha if alpha != 1 else g),
+      ref=np.add, params={"alpha": (1, "T")}, operators=("__add__", "__radd__", "__iadd__"), check=_alpha_check)
+defop("sub", B, "a - alpha * b", vjp=lambda g, out, a, b, alpha: (g, -g * alpha if alpha != 1 else -g),
+      ref=np.subtract, params={"alpha": (1, "T")}, operators=("__sub__", "__rsub__", "__isub__"),
+      check=_no_bool_sub)
+defop("mul", B, "a * b", vjp=lambda g, out, a, b: (g * b, g * a), ref=np.multiply,
+      operators=("__mul__", "__rmul__", "__imul__"))
+defop("true_divide", B, "a / b", FLOAT, vjp=lambda g, out, a, b: (g / b, -g * out / b), ref=np.true_divide,
+      operators=("__truediv__", "__rtruediv__", "__itruediv__"), grad_fn="DivBackward0")
+defop("_div_trunc", B, _by_cat("trunc(a / b)", "a / b"), NO_BOOL, vjp=lambda g, out, a, b: (g * 0, g * 0),
+      ref=lambda a, b: np.trunc(a / b), method=False, check=_int_div_check, grad_fn="DivBackward2")
+defop("floor_divide", B, lambda d: f"floor_div_{d.compute_c}(a, b)", NO_BOOL,
+      vjp=lambda g, out, a, b: (g * 0, g * 0), ref=np.floor_divide,
+      helpers=_by_cat(FLOOR_DIV_FLOAT, FLOOR_DIV_INT), check=_int_div_check, operators=("__floordiv__", "__rfloordiv__", "__ifloordiv__"))
+defop("remainder", B, lambda d: f"rem_{d.compute_c}(a, b)", NO_BOOL,
+      vjp=lambda g, out, a, b: (g, -g * a.floor_divide(b)), ref=np.remainder,
+      helpers=_by_cat(REM_FLOAT, REM_INT), check=_int_div_check, operators=("__mod__", "__rmod__", "__imod__"))
+defop("fmod", B, _by_cat("fmod(a, b)", "a % b"), NO_BOOL, vjp=lambda g, out, a, b: (g, -g * (a / b).trunc()),
+      ref=np.fmod, check=_int_div_check)
+defop("pow", B, _by_cat("(b == (T)2) ? a * a : pow(a, b)", "ipow_{T}(a, b)"),
+      vjp=lambda g, out, a, b: _pow_vjp(g, out, a, b), ref=np.power, helpers=_by_cat("", POW_INT),
+      operators=("__pow__", "__rpow__", "__ipow__"), domain=(0.5, 2.0))
+defop("atan2", B, "atan2(a, b)", FLOAT, vjp=lambda g, out, a, b: _atan2_vjp(g, a, b), ref=np.arctan2,
+      operators=(), grad_fn="Atan2Backward0")
+defop("maximum", B, "(a > b || a != a) ? a : b", vjp=lambda g, out, a, b: _minmax_vjp(g, a, b, 1),
+      ref=np.maximum, inplace=False)
+defop("minimum", B, "(a < b || a != a) ? a : b", vjp=lambda g, out, a, b: _minmax_vjp(g, a, b, -1),
+      ref=np.minimum, inplace=False)
+defop("fmax", B, "(a > b || b != b) ? a : b", vjp=lambda g, out, a, b: _fminmax_vjp(g, a, b, 1), ref=np.fmax,
+      inplace=False)
+defop("fmin", B, "(a < b || b != b) ? a : b", vjp=lambda g, out, a, b: _fminmax_vjp(g, a, b, -1), ref=np.fmin,
+      inplace=False)
+defop("eq", B, "a == b", COMPARE, ref=np.equal, operators=("__eq__",))
+defop("ne", B, "a != b", COMPARE, ref=np.not_equal, operators=("__ne__",))
+defop("lt", B, "a < b", COMPARE, ref=np.less, operators=("__lt__",))
+defop("le", B, "a <= b", COMPARE, ref=np.less_equal, operators=("__le__",))
+defop("gt", B, "a > b", COMPARE, ref=np.greater, operators=("__gt__",))
+defop("ge", B, "a >= b", COMPARE, ref=np.greater_equal, operators=("__ge__",))
+defop("logical_and", B, "(a != 0) && (b != 0)", COMPARE, ref=np.logical_and)
+defop("logical_or", B, "(a != 0) || (b != 0)", COMPARE, ref=np.logical_or)
+defop("logical_xor", B, "(a != 0) != (b != 0)", COMPARE, ref=np.logical_xor)
+defop("bitwise_and", B, "a & b", INTEGRAL, ref=np.bitwise_and, operators=("__and__", "__rand__", "__iand__"))
+defop("bitwise_or", B, "a | b", INTEGRAL, ref=np.bitwise_or, operators=("__or__", "__ror__", "__ior__"))
+defop("bitwise_xor", B, "a ^ b", INTEGRAL, ref=np.bitwise_xor, operators=("__xor__", "__rxor__", "__ixor__"))
+defop("bitwise_left_shift", B, lambda d: f"shl_{d.compute_c}(a, b)", INTEGRAL, ref=np.left_shift,
+      helpers=SHIFT, operators=("__lshift__", "__rlshift__", "__ilshift__"))
+defop("bitwise_right_shift", B, lambda d: f"shr_{d.compute_c}(a, b)", INTEGRAL, ref=np.right_shift,
+      helpers=SHIFT, operators=("__rshift__", "__rrshift__", "__irshift__"))
+defop("hypot", B, "hypot(a, b)", FLOAT_ONLY, vjp=lambda g, out, a, b: (g * a / out, g * b / out), ref=np.hypot,
+      int_ok=False)
+defop("copysign", B, "copysign(a, b)", FLOAT, vjp=lambda g, out, a, b: (_copysign_vjp(g, out, a), None),
+      ref=np.copysign)
+defop("_isclose", B, _by_cat(
+    "a == b || (equal_nan && isnan(a) && isnan(b)) || "
+    "(isfinite(a) && isfinite(b) && fabs(a - b) <= (T)atol + (T)rtol * fabs(b))",
+    "a == b || (T)(a > b ? a - b : b - a) <= (T)(atol + rtol * (b < 0 ? -(double)b : (double)b))"),
+    COMPARE, method=False, params={"rtol": (1e-5, "double"), "atol": (1e-8, "double"), "equal_nan": (0, "int")})
+
+defop("where", TERN, "(a != 0) ? b : c", vjp=lambda g, out, c, a, b: (None, g.where(c, 0.0), (g * 0).where(c, g)),
+      ref=np.where, method=False, inplace=False, grad_fn="WhereBackward0")
+defop("_clamp", TERN, "((a < b) ? b : a) > c ? c : ((a < b) ? b : a)", vjp=lambda g, out, a, lo, hi: _clamp_vjp(g, a, lo, hi),
+      ref=lambda x, lo, hi: np.minimum(np.maximum(x, lo), hi), method=False, grad_fn="ClampBackward1")
+defop("_clamp_min", B, "(a < b) ? b : a", vjp=lambda g, out, a, lo: _clamp_vjp(g, a, lo, None),
+      ref=lambda x, lo: np.maximum(x, lo), method=False, grad_fn="ClampMinBackward0")
+defop("_clamp_max", B, "(a > b) ? b : a", vjp=lambda g, out, a, hi: _clamp_vjp(g, a, None, hi),
+      ref=lambda x, hi: np.minimum(x, hi), method=False, grad_fn="ClampMaxBackward0")
+defop("lerp", TERN, "(c < (T)0.5) ? a + c * (b - a) : b - (b - a) * ((T)1 - c)", FLOAT_ONLY,
+      vjp=lambda g, out, a, b, w: (g * (1 - w), g * w, g * (b - a)), ref=lambda a, b, w: a + w * (b - a),
+      int_ok=False)
+defop("addcmul", TERN, "a + value * b * c", vjp=lambda g, out, a, b, c, value: (g, g * value * c, g * value * b),
+      ref=lambda a, b, c: a + b * c, params={"value": (1, "T")})
+defop("addcdiv", TERN, "a + value * b / c", FLOAT_ONLY,
+      vjp=lambda g, out, a, b, c, value: (g, g * value / c, -g * value * b / (c * c)),
+      ref=lambda a, b, c: a + b / c, params={"value": (1, "T")}, domain=(0.5, 2.0), int_ok=False)
+defop("_copy", U, "a", vjp=lambda g, out, a: g, method=False, inplace=False, grad_fn="ToCopyBackward0")
+
+
+# ---- backward helpers shared by several rows -----------------------------------------------------
+def _pow_vjp(g, out, a, b):
+    if not isinstance(b, Tensor):
+        ga = g * 0 if b == 0 else g * b * a.pow(b - 1)
+        return ga, None
+    ga = None
+    if isinstance(a, Tensor):
+        ga = (g * b * a.pow(b - 1)).where(b != 0, 0.0)
+    lg = (out * a.log() if isinstance(a, Tensor) else out * math.log(a)) if isinstance(a, Tensor) or a > 0 else out * 0
+    gb = g * lg.where(~((a == 0) & (b >= 0)) if isinstance(a, Tensor) else lg == lg, 0.0)
+    return ga, gb
+
+
+def _atan2_vjp(g, a, b):
+    denom = a * a + b * b
+    return g * b / denom, -g * a / denom
+
+
+def _minmax_vjp(g, a, b, sign):
+    wins = (a > b) if sign > 0 else (a < b)
+    ties = (a == b)
+    ga = g * (wins + ties * 0.5)
+    gb = g * ((~wins & ~ties) + ties * 0.5)
+    return ga, gb
+
+
+def _fminmax_vjp(g, a, b, sign):
+    take_a = ((a >= b) if sign > 0 else (a <= b)) | b.isnan()
+    return g * take_a, g * ~take_a
+
+
+def _copysign_vjp(g, out, a):
+    return (g * out / a).where(a != 0, 0.0)
+
+
+def _clamp_vjp(g, a, lo, hi):
+    mask = None
+    if lo is not None:
+        mask = a >= lo
+    if hi is not None:
+        m = a <= hi
+        mask = m if mask is None else mask & m
+    ga = g * mask
+    glo = g * (a < lo) if isinstance(lo, Tensor) else None
+    ghi = g * (a > hi) if isinstance(hi, Tensor) else None
+    if lo is None:
+        return ga, ghi
+    if hi is None:
+        return ga, glo
+    return ga, glo, ghi
+
+
+# ---- public composites over the rows ------------------------------------------------------------
+def div(input, other, *, rounding_mode=None, out=None):
+    if rounding_mode is None:
+        return globals()["true_divide"](input, other, out=out)
+    if rounding_mode == "trunc":
+        return globals()["_div_trunc"](input, other, out=out)
+    if rounding_mode == "floor":
+        return globals()["floor_divide"](input, other, out=out)
+    raise ValueError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found '{rounding_mode}'")
+
+
+def _div_(self, other, *, rounding_mode=None):
+    name = {None: "true_divide", "trunc": "_div_trunc", "floor": "floor_divide"}.get(rounding_mode)
+    if name is None:
+        raise ValueError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found '{rounding_mode}'")
+    return apply(OPS[name], (self, other), {}, inplace=True)
+
+
+divide = div
+register("div", div)
+register("divide", div)
+register("div_", _div_)
+register("divide_", _div_)
+multiply, subtract = globals()["mul"], globals()["sub"]
+register("multiply", globals()["mul"])
+register("subtract", globals()["sub"])
+register("multiply_", Tensor.mul_)
+register("subtract_", Tensor.sub_)
+greater, greater_equal, less, less_equal, not_equal = (globals()[n] for n in ("gt", "ge", "lt", "le", "ne"))
+for _alias, _name in (("greater", "gt"), ("greater_equal", "ge"), ("less", "lt"), ("less_equal", "le"),
+                      ("not_equal", "ne"), ("arctan2", "atan2"), ("arcsin", "asin"), ("arccos", "acos"),
+                      ("arctan", "atan"), ("arcsinh", "asinh"), ("arccosh", "acosh"), ("arctanh", "atanh"),
+                      ("negative", "neg"), ("absolute", "abs"), ("fix", "trunc")):
+    globals()[_alias] = globals()[_name]
+    register(_alias, getattr(Tensor, _name))
+    if hasattr(Tensor, _name + "_"):
+        register(_alias + "_", getattr(Tensor, _name + "_"))
+
+
+def clamp(input, min=None, max=None, *, out=None):
+    if min is None and max is None:
+        raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+    if max is None:
+        return globals()["_clamp_min"](input, min, out=out)
+    if min is None:
+        return globals()["_clamp_max"](input, max, out=out)
+    return globals()["_clamp"](input, min, max, out=out)
+
+
+def _clamp_(self, min=None, max=None):
+    if min is None and max is None:
+        raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+    name, args = (("_clamp_min", (self, min)) if max is None else ("_clamp_max", (self, max)) if min is None
+                  else ("_clamp", (self, min, max)))
+    return apply(OPS[name], args, {}, inplace=True)
+
+
+clip = clamp
+register("clamp", clamp)
+register("clip", clamp)
+register("clamp_", _clamp_)
+register("clip_", _clamp_)
+register("clamp_min", lambda self, min: clamp(self, min=min))
+register("clamp_max", lambda self, max: clamp(self, max=max))
+register("clamp_min_", lambda self, min: _clamp_(self, min=min))
+register("clamp_max_", lambda self, max: _clamp_(self, max=max))
+
+
+def nan_to_num(input, nan=0.0, posinf=None, neginf=None, *, out=None):
+    d = input.dtype if input.dtype.is_floating_point else dt.float32
+    info = np.finfo(d.np)
+    return globals()["_nan_to_num"](input, nan=nan, posinf=float(info.max) if posinf is None else posinf,
+                                     neginf=float(info.min) if neginf is None else neginf, out=out)
+
+
+register("nan_to_num", nan_to_num)
+register("nan_to_num_", lambda self, nan=0.0, posinf=None, neginf=None: nan_to_num(self, nan, posinf, neginf, out=self))
+
+
+def where(condition, input=None, other=None, *, out=None):
+    if input is None and other is None:
+        from .index import nonzero
+        return nonzero(condition, as_tuple=True)
+    if not isinstance(condition, Tensor) or condition.dtype is not dt.bool_:
+        got = condition.dtype if isinstance(condition, Tensor) else type(condition).__name__
+        raise RuntimeError(f"where expected condition to be a boolean tensor, but got a tensor with dtype "
+                           f"{_torch_name(got) if isinstance(got, dt.dtype) else got}")
+    return apply(OPS["where"], (condition, input, other), {}, out=out)
+
+
+register("where", lambda self, condition, other: where(condition, self, other))
+
+
+def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    if input.dtype is not (other.dtype if isinstance(other, Tensor) else input.dtype):
+        raise RuntimeError(f"{input.dtype} did not match {other.dtype}")
+    return globals()["_isclose"](input, other, rtol=float(rtol), atol=float(atol), equal_nan=int(bool(equal_nan)))
+
+
+register("isclose", isclose)
+
+
+def square_(self):
+    return self.mul_(self)
+
+
+def float_power(input, exponent):
+    a = input.double() if isinstance(input, Tensor) else float(input)
+    b = exponent.double() if isinstance(exponent, Tensor) else float(exponent)
+    return globals()["pow"](a, b)
+
+
+register("float_power", float_power)

@@ -1,0 +1,77 @@
+<%doc>
+One template for every n-ary elementwise op. The op is a C expression over the inputs
+a, b, c... (already converted to the compute type T) and extra scalars named in `params`.
+
+Operand kinds:  'c' contiguous tensor (read at off + i), 's' a single element broadcast to
+every i (read at off), 'v' a Python scalar passed by value, 't' strided tensor (strided path).
+The contiguous path is one work-item per element with plain indexing so the compiler
+vectorises; the strided path maps the linear index to per-operand offsets through sizes and
+strides (ndim is a template parameter, the sizes are kernel arguments).
+</%doc>
+${c.preamble([out_dtype, compute] + list(in_dtypes))}
+${helpers}
+<% names = "abcdefgh" %>
+__kernel void ${kname}(const ${IDX} n
+% for d in range(ndim):
+    , const ${IDX} size${d}
+% endfor
+    , __global ${out_dtype.c} *out, const ${IDX} out_off
+% for d in range(ndim):
+    , const ${IDX} out_st${d}
+% endfor
+% for k, (dt, kind) in enumerate(zip(in_dtypes, in_kinds)):
+  % if kind == 'v':
+    , const ${compute.compute_c} ${names[k]}_val
+  % else:
+    , __global const ${dt.c} *${names[k]}_ptr, const ${IDX} ${names[k]}_off
+    % if kind == 't':
+      % for d in range(ndim):
+    , const ${IDX} ${names[k]}_st${d}
+      % endfor
+    % endif
+  % endif
+% endfor
+% for p in params:
+    , const ${compute.compute_c if p[1] == 'T' else p[1]} ${p[0]}
+% endfor
+    )
+{
+    const ${IDX} i = get_global_id(0);
+    if (i >= n) return;
+% if ndim:
+    ${IDX} rest = i, o_out = out_off;
+  % for k, kind in enumerate(in_kinds):
+    % if kind == 't':
+    ${IDX} o_${names[k]} = ${names[k]}_off;
+    % endif
+  % endfor
+  % for d in reversed(range(ndim)):
+    {
+        const ${IDX} q = rest % size${d};
+        rest /= size${d};
+        o_out += q * out_st${d};
+    % for k, kind in enumerate(in_kinds):
+      % if kind == 't':
+        o_${names[k]} += q * ${names[k]}_st${d};
+      % endif
+    % endfor
+    }
+  % endfor
+<% out_index = "o_out" %>
+% else:
+<% out_index = "out_off + i" %>
+% endif
+    typedef ${compute.compute_c} T;
+% for k, (dt, kind) in enumerate(zip(in_dtypes, in_kinds)):
+  % if kind == 'v':
+    const T ${names[k]} = ${names[k]}_val;
+  % elif kind == 's':
+    const T ${names[k]} = ${c.convert(compute, c.load(dt, names[k] + "_ptr", names[k] + "_off"))};
+  % elif kind == 't':
+    const T ${names[k]} = ${c.convert(compute, c.load(dt, names[k] + "_ptr", "o_" + names[k]))};
+  % else:
+    const T ${names[k]} = ${c.convert(compute, c.load(dt, names[k] + "_ptr", names[k] + "_off + i"))};
+  % endif
+% endfor
+    ${c.store(out_dtype, "out", out_index, expr)};
+}
