@@ -82,3 +82,10 @@ def _load_optional():
 
 _load_optional()
 del _load_optional
+
+from . import nn, optim, utils  # noqa: E402
+try:
+    from .serialization import save, load  # noqa: E402,F401
+except ModuleNotFoundError as _err:
+    if _err.name != __name__ + ".serialization":
+        raise
