@@ -69,22 +69,26 @@ _C_TO_NP = {"int": np.int32, "uint": np.uint32, "long": np.int64, "ulong": np.ui
             "float": np.float32, "double": np.float64}
 
 
-def scalar_arg(value, d):
-    """A Python number as a kernel argument of the compute type d (PyTorch's overflow check)."""
+def scalar_arg(value, d, check_overflow=False):
+    """A Python number as a kernel argument of the compute type d.
+
+    Integers wrap modulo 2**bits as PyTorch's wrapped scalars do (uint8 + 300 == uint8 + 44);
+    fill-like ops pass check_overflow=True and raise like PyTorch instead.
+    """
     if d.category == dt.FLOAT:
         return float(value)
     if d is dt.bool_:
         return 1 if value else 0
-    if isinstance(value, float):
-        if math.isnan(value) or math.isinf(value):
-            raise RuntimeError(f"value cannot be converted to type {d.name} without overflow")
-        value = int(value)
+    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+        raise RuntimeError(f"value cannot be converted to type {d.name} without overflow")
     value = int(value)
     lo, hi = dt.iinfo_bounds(d)
-    if value > hi or value < (lo if d.signed else -hi):
+    if check_overflow and (value > hi or value < (lo if d.signed else -hi)):
         raise RuntimeError(f"value cannot be converted to type {d.name} without overflow")
-    if not d.signed and value < 0:
-        value += hi + 1
+    bits = 8 * d.itemsize
+    value &= (1 << bits) - 1
+    if d.signed and value > hi:
+        value -= 1 << bits
     return value
 
 

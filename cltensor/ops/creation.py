@@ -160,7 +160,8 @@ def fill_(self, value):
                                f"{value.dim()} dimensions.")
         return copy_(self, value.expand(self.shape) if self.dim() else value)
     check_inplace_allowed(self)
-    dispatch.elementwise("fill", "v", [], self, self.dtype, (("v", "T", dispatch.scalar_arg(value, self.dtype)),))
+    dispatch.elementwise("fill", "v", [], self, self.dtype,
+                         (("v", "T", dispatch.scalar_arg(value, self.dtype, check_overflow=True)),))
     self._bump_version()
     if self.requires_grad and is_grad_enabled():
         graph.record_inplace("FillBackward0", lambda g, out, a: g * 0, [self], self, save=frozenset())
