@@ -192,3 +192,136 @@ def enqueue(backend, kernel, n, args, wg=None):
     gsize = (n + wg - 1) // wg * wg
     with backend.lock:
         kernel(backend.queue, (gsize,), (wg,), *args)
+
+
+# ---- copies along one dim driven by an index table (kernels_cl/copy.cl.mako) ---------------------
+def dim_copy(mode, src, out, table, compute):
+    """mode 'gather': out[j, ...] = src[table[j], ...]; mode 'segment_sum': out[j, ...] = the sum of
+    src[table[j]:table[j + 1], ...]. Works on dim 0 (callers move theirs there); the other dims of src
+    match out's (stride 0 where broadcast); table is an int64 tensor on out's device."""
+    n = out.numel()
+    if n == 0:
+        return out
+    rest, (out_st, src_st) = _collapse(out._shape[1:], [out._strides[1:], src._strides[1:]])
+    sizes = (out._shape[0],) + rest
+    strides = ((out._strides[0],) + out_st, (src._strides[0],) + src_st)
+    idx = _index_type([src, out, table])
+    key = ("dim_copy", mode, src.dtype, out.dtype, compute, len(sizes), idx)
+    backend = out.device.backend
+    kernel = backend.kernels.get(key)
+    if kernel is None:
+        kernel = codegen.kernel(backend, key, "copy.cl.mako", "dim_" + mode, mode=mode, src_dtype=src.dtype,
+                                out_dtype=out.dtype, compute=compute, ndim=len(sizes), IDX=idx)
+        idx_np = np.int32 if idx == "int" else np.int64
+        per_tensor = [None, idx_np] + [idx_np] * len(sizes)
+        kernel.set_scalar_arg_dtypes([idx_np] * (1 + len(sizes)) + per_tensor * 2 + [None, idx_np])
+    enqueue(backend, kernel, n, [n, *sizes, out._storage.buffer, out._offset, *strides[0],
+                                 src._storage.buffer, src._offset, *strides[1], table._storage.buffer, table._offset])
+    return out
+
+
+# ---- GEMM ------------------------------------------------------------------------------------
+class _Operand:
+    """A matrix operand as the GEMM kernel reads it: buffer, offset, batch strides, row/col strides."""
+    __slots__ = ("t", "buf", "off", "bst", "sr", "sc")
+
+    def __init__(self, t, batch, rows, cols):
+        st = broadcast_strides(t, tuple(batch) + (rows, cols))
+        self.t, self.buf, self.off = t, t._storage.buffer, t._offset
+        # a size-1 dim is never stepped along: call its stride 1 so it counts as unit-stride
+        self.bst, self.sr, self.sc = list(st[:-2]), st[-2] if rows != 1 else 1, st[-1] if cols != 1 else 1
+
+    def transposed(self):
+        o = object.__new__(_Operand)
+        o.t, o.buf, o.off, o.bst, o.sr, o.sc = self.t, self.buf, self.off, self.bst, self.sc, self.sr
+        return o
+
+
+def gemm(a, b, out, alpha=1, beta=0, bias=None, params=None, variant=None):
+    """out[..., M, N] = alpha * (a[..., M, K] @ b[..., K, N]) + beta * bias.
+
+    a, b and bias (optional, broadcastable to out) are views of any strides whose batch dims
+    broadcast to out's: transposed and sliced operands are read through their strides. The
+    tiling comes from gemm_tuning for the device; `variant` ('vec' | 'tiled') or a full `params`
+    dict overrides it. Never waits for the kernel.
+    """
+    from . import gemm_tuning
+    if out.numel() == 0:
+        return out
+    backend = out.device.backend
+    acc = a.dtype
+    p = gemm_tuning.complete(backend, acc, params) if params else gemm_tuning.params_for(backend, acc, variant)
+    if beta == 0:
+        bias = None  # PyTorch ignores the input when beta is 0 (its NaNs do not propagate)
+    batch, (M, N), K = out._shape[:-2], out._shape[-2:], a._shape[-1]
+    A, B = _Operand(a, batch, M, K), _Operand(b, batch, K, N)
+    C = _Operand(out, batch, M, N)
+    D = _Operand(bias, batch, M, N) if bias is not None else None
+    mode = None
+    if p["variant"] == "vec":
+        mode, swap, copy_b = _vec_mode(A, B, M, N, p["VW"])
+        if copy_b:
+            b = b.detach().contiguous()
+            B = _Operand(b, batch, K, N)
+        if swap:  # compute out^T = b^T @ a^T so that the vectors run along a unit stride
+            A, B, C, M, N = B.transposed(), A.transposed(), C.transposed(), N, M
+            D = D.transposed() if D is not None else None
+    _launch_gemm(backend, p, mode, A, B, C, D, batch, M, N, K, acc, out.dtype, alpha, beta)
+    return out
+
+
+def _vec_mode(A, B, M, N, vw):
+    """(mode, swap operands, copy b contiguous) for the vector variant, by the operands' strides."""
+    if B.sc == 1 and N >= vw:
+        return "nn", False, False
+    if A.sr == 1 and M >= vw:
+        return "nn", True, False
+    if A.sc == 1 and B.sr == 1:
+        return "dot", False, False
+    if B.sc == 1:
+        return "nn", False, False
+    if A.sr == 1:
+        return "nn", True, False
+    return "nn", False, True
+
+
+def _launch_gemm(backend, p, mode, A, B, C, D, batch, M, N, K, acc, out_dtype, alpha, beta):
+    ops = [A, B, C] + ([D] if D is not None else [])
+    nbatch = math.prod(batch)
+    if nbatch == 1:
+        bsizes, bstrides = (), [() for _ in ops]
+    else:
+        bsizes, bstrides = _collapse(batch, [o.bst for o in ops])
+    if p["variant"] == "vec":
+        mr, nr = (p["MR"], p["NV"] * p["VW"]) if mode == "nn" else (p["DOT_MR"], p["DOT_NR"])
+        mr = mr if M >= mr else 1
+        nr = nr if mode == "nn" or N >= nr else 1
+        tiling = {"MR": mr, "NR": nr, "VW": p["VW"]}
+        flags = {"c_unit": C.sc == 1}
+        gsize = (-(-M // mr), -(-N // nr), nbatch)
+        lsize = (1, 1, 1)
+    else:
+        tiling = {k: p[k] for k in ("BM", "BN", "BK", "WM", "WN", "VL")}
+        flags = {"a_unit": "k" if A.sc == 1 else "r" if A.sr == 1 else None,
+                 "b_unit": "r" if B.sc == 1 else "k" if B.sr == 1 else None}
+        tx, ty = p["BN"] // p["WN"], p["BM"] // p["WM"]
+        gsize = (-(-N // p["BN"]) * tx, -(-M // p["BM"]) * ty, nbatch)
+        lsize = (tx, ty, 1)
+    d_dtype = D.t.dtype if D is not None else None
+    key = ("gemm", p["variant"], mode, acc, out_dtype, d_dtype, len(bsizes), tuple(sorted(flags.items())),
+           tuple(sorted(tiling.items())))
+    kernel = backend.kernels.get(key)
+    if kernel is None:
+        names = dict.fromkeys(("MR", "NR", "VW", "c_unit", "BM", "BN", "BK", "WM", "WN", "VL", "a_unit", "b_unit"))
+        kernel = codegen.kernel(backend, key, "gemm.cl.mako", "gemm", variant=p["variant"], mode=mode,
+                                a_dtype=acc, c_dtype=out_dtype, d_dtype=d_dtype, acc=acc,
+                                batch_ndim=len(bsizes), **{**names, **flags, **tiling})
+        kernel.set_scalar_arg_dtypes([np.int32] * (3 + len(bsizes)) +
+                                     ([None] + [np.int64] * (3 + len(bsizes))) * len(ops) +
+                                     [arg_np_type(acc)] * 2)
+    args = [M, N, K, *bsizes]
+    for o, bst in zip(ops, bstrides):
+        args += [o.buf, o.off, o.sr, o.sc, *bst]
+    args += [scalar_arg(alpha, acc), scalar_arg(beta, acc)]
+    with backend.lock:
+        kernel(backend.queue, gsize, lsize, *args)

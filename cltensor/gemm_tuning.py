@@ -1,0 +1,184 @@
+"""GEMM tile parameters per device, and a small tuner that records the best per device name.
+
+Lookup order for a device and accumulation dtype: the user's tuning file
+(``<cache dir>/gemm_tuning.json``, written by :func:`tune`), then the table shipped below
+(measured on the named devices), then defaults by device type: the register-blocked vector
+variant on CPUs, the local-memory tiled variant on GPUs.
+
+    python -m cltensor.gemm_tuning            # tunes float32 on the default device, saves it
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+
+from . import codegen
+from . import dtypes as dt
+
+TUNING_FILE = os.path.join(codegen.CACHE_DIR, "gemm_tuning.json")
+
+# Parameters a variant takes. 'vec': MR rows x NR columns per work-item (NR a multiple of the vector
+# width VW) for the 'nn' mode, DOT_MR x DOT_NR dot products for the 'dot' mode. 'tiled': a BM x BN
+# tile per work-group, BK deep, WM x WN outputs per work-item, VL-wide vector loads.
+DEFAULT_VEC = {"variant": "vec", "MR": 8, "NV": 2, "DOT_MR": 4, "DOT_NR": 4}
+DEFAULT_TILED = {"variant": "tiled", "BM": 64, "BN": 64, "BK": 16, "WM": 4, "WN": 4, "VL": 4}
+
+# Measured with `python -m cltensor.gemm_tuning` on the devices named (keys: device name, dtype name).
+SHIPPED = {
+    "pthread-skylake-avx512-AMD EPYC": {
+        "float32": {"variant": "vec", "MR": 8, "NV": 2, "DOT_MR": 4, "DOT_NR": 4},
+    },
+}
+
+_user_table = None
+_resolved: dict = {}
+
+
+def vector_bytes(backend) -> int:
+    """The device's preferred SIMD width in bytes (64 for AVX-512 under PoCL)."""
+    width = getattr(backend.cl_device, "preferred_vector_width_float", 4) or 4
+    return max(16, min(64, 4 * width))
+
+
+def vector_width(backend, acc) -> int:
+    """Lanes of the accumulation type per vector: 16 floats, 8 doubles on AVX-512."""
+    item = 4 if acc is dt.float16 else acc.itemsize  # float16 accumulates in float
+    return max(2, min(16, vector_bytes(backend) // item))
+
+
+def _load_user_table() -> dict:
+    global _user_table
+    if _user_table is None:
+        try:
+            with open(TUNING_FILE) as f:
+                _user_table = json.load(f)
+        except (OSError, ValueError):
+            _user_table = {}
+    return _user_table
+
+
+def params_for(backend, dtype, variant=None) -> dict:
+    """Tile parameters for a GEMM accumulating in `dtype` on backend's device (a fresh dict)."""
+    key = (id(backend), dtype.name, variant)
+    found = _resolved.get(key)
+    if found is None:
+        found = _resolve(backend, dtype, variant)
+        _resolved[key] = found
+    return dict(found)
+
+
+def _resolve(backend, dtype, variant):
+    want = variant or ("vec" if backend.is_cpu else "tiled")
+    for table in (_load_user_table(), SHIPPED):
+        entry = table.get(backend.name, {})
+        p = entry.get(dtype.name) or entry.get("float32")
+        if p and p.get("variant") == want:
+            return complete(backend, dtype, p)
+    return complete(backend, dtype, DEFAULT_VEC if want == "vec" else DEFAULT_TILED)
+
+
+def complete(backend, dtype, p):
+    base = DEFAULT_VEC if p["variant"] == "vec" else DEFAULT_TILED
+    p = {**base, **p}
+    if p["variant"] == "vec":
+        p["VW"] = vector_width(backend, dtype)
+    else:
+        p = _fit_tiled(backend, dtype, p)
+    return p
+
+
+def _fit_tiled(backend, dtype, p):
+    """Shrink the tiled variant's tile until its work-group and local memory fit the device."""
+    item = 4 if dtype is dt.float16 else dtype.itemsize
+    while True:
+        threads = (p["BM"] // p["WM"]) * (p["BN"] // p["WN"])
+        local = p["BK"] * (p["BM"] + p["BN"] + 2) * item
+        if threads <= backend.max_work_group_size and local <= backend.local_mem_size // 2:
+            return p
+        if p["BK"] > 4:
+            p["BK"] //= 2
+        elif p["BM"] > p["WM"]:
+            p["BM"] //= 2
+            p["BN"] //= 2
+        else:
+            return p
+
+
+def record(device_name, dtype_name, params, path=None):
+    """Store params as the best for (device, dtype) in the user's tuning file."""
+    path = path or TUNING_FILE
+    table = {}
+    try:
+        with open(path) as f:
+            table = json.load(f)
+    except (OSError, ValueError):
+        pass
+    table.setdefault(device_name, {})[dtype_name] = params
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(table, f, indent=1, sort_keys=True)
+    os.replace(tmp, path)
+    global _user_table
+    _user_table = None
+    _resolved.clear()
+
+
+def candidates(variant):
+    if variant == "vec":
+        return [{"variant": "vec", "MR": mr, "NV": nv, "DOT_MR": dm, "DOT_NR": dn}
+                for mr, nv in ((4, 2), (6, 2), (8, 1), (8, 2), (12, 2), (4, 4))
+                for dm, dn in ((4, 4),)]
+    return [{"variant": "tiled", "BM": bm, "BN": bn, "BK": bk, "WM": w, "WN": w, "VL": 4}
+            for bm, bn, bk, w in ((32, 32, 16, 2), (64, 64, 8, 4), (64, 64, 16, 4), (128, 128, 8, 8),
+                                  (128, 64, 16, 8))]
+
+
+def time_gemm(a, b, params, reps=3) -> float:
+    """Best seconds of reps runs of a @ b with the given parameters (waits around the timed region)."""
+    from . import dispatch
+    out = dispatch.empty(a._shape[:-1] + b._shape[-1:], a.dtype, a.device)
+    dispatch.gemm(a, b, out, params=params)
+    out.device.backend.queue.finish()
+    best = float("inf")
+    for _ in range(reps):
+        start = time.perf_counter()
+        dispatch.gemm(a, b, out, params=params)
+        out.device.backend.queue.finish()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def tune(device=None, dtype=dt.float32, size=1024, variant=None, save=True, verbose=True) -> dict:
+    """Time the candidate tilings on an size x size x size product and record the fastest."""
+    from .device import as_device
+    from .ops.random import randn
+    dev = as_device(device)
+    backend = dev.backend
+    variant = variant or ("vec" if backend.is_cpu else "tiled")
+    a = randn(size, size, dtype=dtype, device=dev)
+    b = randn(size, size, dtype=dtype, device=dev)
+    results = []
+    for cand in candidates(variant):
+        p = complete(backend, dtype, cand)
+        try:
+            seconds = time_gemm(a, b, p)
+        except Exception as err:  # a tiling the device cannot build or run is skipped
+            if verbose:
+                print(f"  {cand}: failed ({type(err).__name__})")
+            continue
+        gflops = 2 * size ** 3 / seconds / 1e9
+        results.append((gflops, cand))
+        if verbose:
+            print(f"  {cand}: {gflops:.1f} GFLOP/s")
+    best = max(results, key=lambda r: r[0])[1]
+    if save:
+        record(backend.name, dtype.name, best)
+    return best
+
+
+if __name__ == "__main__":
+    import sys
+    size = int(sys.argv[1]) if len(sys.argv) > 1 else 1024
+    print("best:", tune(size=size))

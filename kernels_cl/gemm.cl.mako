@@ -1,0 +1,310 @@
+<%doc>
+One GEMM template:  C[b] = alpha * A[b] @ B[b] + beta * D[b]   (D, the bias, is optional)
+with A [M, K], B [K, N], C and D [M, N] read and written through their strides, and up to
+`batch_ndim` batch dims decomposed from get_global_id(2) (stride 0 broadcasts a batch dim).
+
+variant 'vec'   (CPUs) one work-item computes an MR x NR block held in registers as VW-wide vectors.
+    mode 'nn':  vectors run along N: per k, NR/VW vector loads of B's row k (B's n-stride is 1),
+                MR scalar loads of A broadcast to vectors, MR*NR/VW vector FMAs.
+    mode 'dot': vectors run along K (A's and B's k-strides are 1): MR*NR vector accumulators,
+                summed across lanes at the end. Serves x @ W.T and matrix @ vector.
+variant 'tiled' (GPUs) a work-group of (BN/WN, BM/WM) work-items stages BK-deep tiles of A and B
+    in local memory (vector loads of VL elements along a unit-stride dim when a tile is whole)
+    and each work-item accumulates a WM x WN register block.
+
+Edge tiles: the vec variant clamps rows beyond M (their results are not stored) and takes a
+guarded, lane-by-lane path for a column block that crosses N; the tiled variant zero-fills
+local tiles outside the matrices. Accumulation runs in `acc` (float for float16 storage).
+</%doc>
+<%
+T = acc.compute_c
+is_float = acc.is_floating_point
+def vec_t(w):
+    return T if w == 1 else f"{T}{w}"
+def mad(a, b, c):
+    return f"fma({a}, {b}, {c})" if is_float else f"(({a}) * ({b}) + ({c}))"
+def conv(d, expr):
+    return expr if d.compute_c == T else f"({T})({expr})"
+def load(d, ptr, idx):
+    return conv(d, c.load(d, ptr, idx))
+def vload(d, ptr, w):
+    """w consecutive elements of d at pointer expression ptr, as a vec_t(w)."""
+    if w == 1:
+        return load(d, ptr, 0)
+    if d.name == "float16":
+        return f"vload_half{w}(0, {ptr})"
+    v = f"vload{w}(0, {ptr})"
+    return v if d.c == T else f"convert_{vec_t(w)}({v})"
+def vstore(d, value, ptr, w):
+    if d.name == "float16":
+        return f"vstore_half{w}_rte({value}, 0, {ptr})"
+    if d.c != T:
+        value = f"convert_{d.c}{w}({value})"
+    return f"vstore{w}({value}, 0, {ptr})"
+def lanes_sum(v, w):
+    if w == 1:
+        return v
+    return " + ".join(f"({v}).s{l:X}" for l in range(w))
+BATCH = [f"bs{d}" for d in range(batch_ndim)]
+%>
+${c.preamble([a_dtype, c_dtype, acc] + ([d_dtype] if d_dtype is not None else []))}
+<%def name="batch_offsets()">\
+    long a_base = a_off, b_base = b_off, c_base = c_off;
+% if d_dtype is not None:
+    long d_base = d_off;
+% endif
+% if batch_ndim:
+    {
+        long rest = get_global_id(2);
+  % for d in reversed(range(batch_ndim)):
+        const long q${d} = rest % bs${d};
+        rest /= bs${d};
+        a_base += q${d} * a_sb${d};
+        b_base += q${d} * b_sb${d};
+        c_base += q${d} * c_sb${d};
+    % if d_dtype is not None:
+        d_base += q${d} * d_sb${d};
+    % endif
+  % endfor
+    }
+% endif
+</%def>
+<%def name="store_one(m, n, value)">\
+% if d_dtype is not None:
+${c.store(c_dtype, "C", f"c_base + (long)({m}) * c_sm + (long)({n}) * c_sn",
+          f"alpha * ({value}) + beta * " + load(d_dtype, "D", f"d_base + (long)({m}) * d_sm + (long)({n}) * d_sn"))};
+% else:
+${c.store(c_dtype, "C", f"c_base + (long)({m}) * c_sm + (long)({n}) * c_sn", f"alpha * ({value})")};
+% endif
+</%def>
+
+__kernel void ${kname}(const int M, const int N, const int K
+% for name in BATCH:
+    , const int ${name}
+% endfor
+    , __global const ${a_dtype.c} *A, const long a_off, const long a_sm, const long a_sk
+% for d in range(batch_ndim):
+    , const long a_sb${d}
+% endfor
+    , __global const ${a_dtype.c} *B, const long b_off, const long b_sk, const long b_sn
+% for d in range(batch_ndim):
+    , const long b_sb${d}
+% endfor
+    , __global ${c_dtype.c} *C, const long c_off, const long c_sm, const long c_sn
+% for d in range(batch_ndim):
+    , const long c_sb${d}
+% endfor
+% if d_dtype is not None:
+    , __global const ${d_dtype.c} *D, const long d_off, const long d_sm, const long d_sn
+  % for d in range(batch_ndim):
+    , const long d_sb${d}
+  % endfor
+% endif
+    , const ${T} alpha, const ${T} beta)
+{
+    typedef ${T} T;
+% if variant == "vec" and mode == "nn":
+<% TV = vec_t(VW); NV = NR // VW %>\
+    typedef ${TV} TV;
+    const int m0 = get_global_id(0) * ${MR};
+    const int n0 = get_global_id(1) * ${NR};
+    if (m0 >= M || n0 >= N) return;
+${batch_offsets()}
+  % for i in range(MR):
+    const long arow${i} = a_base + (long)min(m0 + ${i}, M - 1) * a_sm;
+  % endfor
+  % for i in range(MR):
+    % for v in range(NV):
+    TV acc${i}_${v} = (TV)(0);
+    % endfor
+  % endfor
+<%def name="nn_step()">\
+  % for i in range(MR):
+        {
+            const TV a = (TV)(${load(a_dtype, "A", f"arow{i} + ak")});
+    % for v in range(NV):
+            acc${i}_${v} = ${mad("a", f"b{v}", f"acc{i}_{v}")};
+    % endfor
+        }
+  % endfor
+</%def>
+    if (n0 + ${NR} <= N) {
+        __global const ${a_dtype.c} *bp = B + b_base + n0;
+        long ak = 0;
+        for (int k = 0; k < K; ++k, bp += b_sk, ak += a_sk) {
+  % for v in range(NV):
+            const TV b${v} = ${vload(a_dtype, f"bp + {v * VW}", VW)};
+  % endfor
+${nn_step()}
+        }
+    } else {
+        T lanes[${NR}];
+        long ak = 0, bk = b_base;
+        for (int k = 0; k < K; ++k, ak += a_sk, bk += b_sk) {
+            for (int j = 0; j < ${NR}; ++j)
+                lanes[j] = n0 + j < N ? ${load(a_dtype, "B", "bk + (long)(n0 + j) * b_sn")} : (T)0;
+  % for v in range(NV):
+            const TV b${v} = ${"lanes[%d]" % (v * VW) if VW == 1 else "vload%d(%d, lanes)" % (VW, v)};
+  % endfor
+${nn_step()}
+        }
+    }
+  % if c_unit and d_dtype is None:
+    if (n0 + ${NR} <= N) {
+    % for i in range(MR):
+        if (m0 + ${i} < M) {
+      % for v in range(NV):
+            ${vstore(c_dtype, f"alpha * acc{i}_{v}", f"C + c_base + (long)(m0 + {i}) * c_sm + n0 + {v * VW}", VW)};
+      % endfor
+        }
+    % endfor
+        return;
+    }
+  % endif
+    {
+        T out[${VW}];
+  % for i in range(MR):
+        if (m0 + ${i} < M) {
+    % for v in range(NV):
+            ${"out[0] = acc%d_%d" % (i, v) if VW == 1 else "vstore%d(acc%d_%d, 0, out)" % (VW, i, v)};
+            for (int l = 0; l < ${VW}; ++l) {
+                const int n = n0 + ${v * VW} + l;
+                if (n < N) {
+                    ${store_one(f"m0 + {i}", "n", "out[l]")}
+                }
+            }
+    % endfor
+        }
+  % endfor
+    }
+% elif variant == "vec" and mode == "dot":
+<% TV = vec_t(VW) %>\
+    typedef ${TV} TV;
+    const int m0 = get_global_id(0) * ${MR};
+    const int n0 = get_global_id(1) * ${NR};
+    if (m0 >= M || n0 >= N) return;
+${batch_offsets()}
+  % for i in range(MR):
+    __global const ${a_dtype.c} *ap${i} = A + a_base + (long)min(m0 + ${i}, M - 1) * a_sm;
+  % endfor
+  % for j in range(NR):
+    __global const ${a_dtype.c} *bp${j} = B + b_base + (long)min(n0 + ${j}, N - 1) * b_sn;
+  % endfor
+  % for i in range(MR):
+    % for j in range(NR):
+    TV acc${i}_${j} = (TV)(0);
+    % endfor
+  % endfor
+    int k = 0;
+    for (; k + ${VW} <= K; k += ${VW}) {
+  % for i in range(MR):
+        const TV a${i} = ${vload(a_dtype, f"ap{i} + k", VW)};
+  % endfor
+  % for j in range(NR):
+        {
+            const TV b = ${vload(a_dtype, f"bp{j} + k", VW)};
+    % for i in range(MR):
+            acc${i}_${j} = ${mad(f"a{i}", "b", f"acc{i}_{j}")};
+    % endfor
+        }
+  % endfor
+    }
+  % for i in range(MR):
+    % for j in range(NR):
+    T s${i}_${j} = ${lanes_sum(f"acc{i}_{j}", VW)};
+    % endfor
+  % endfor
+    for (; k < K; ++k) {
+  % for i in range(MR):
+        const T a${i} = ${load(a_dtype, f"ap{i}", "k")};
+  % endfor
+  % for j in range(NR):
+        {
+            const T b = ${load(a_dtype, f"bp{j}", "k")};
+    % for i in range(MR):
+            s${i}_${j} = ${mad(f"a{i}", "b", f"s{i}_{j}")};
+    % endfor
+        }
+  % endfor
+    }
+  % for i in range(MR):
+    % for j in range(NR):
+    if (m0 + ${i} < M && n0 + ${j} < N) {
+        ${store_one(f"m0 + {i}", f"n0 + {j}", f"s{i}_{j}")}
+    }
+    % endfor
+  % endfor
+% elif variant == "tiled":
+<% TX = BN // WN; TY = BM // WM; NT = TX * TY %>\
+    __local T As[${BK}][${BM + 1}];
+    __local T Bs[${BK}][${BN + 1}];
+    const int tx = get_local_id(0), ty = get_local_id(1), tid = ty * ${TX} + tx;
+    const int n0 = get_group_id(0) * ${BN}, m0 = get_group_id(1) * ${BM};
+${batch_offsets()}
+  % for i in range(WM):
+    % for j in range(WN):
+    T acc${i}_${j} = (T)0;
+    % endfor
+  % endfor
+    for (int k0 = 0; k0 < K; k0 += ${BK}) {
+        const bool whole_k = k0 + ${BK} <= K;
+<%def name="stage(X, rows, R, ld_r, ld_k, base, unit)">\
+<%doc> Stage X's BK x R tile (R = BM rows of A or BN cols of B) as Xs[kk][r], r along `rows`. </%doc>
+  % if VL > 1 and unit is not None:
+<% along = BK if unit == "k" else R %>\
+        if (whole_k && ${rows} + ${R} <= ${"M" if X == "A" else "N"}) {
+            for (int e = tid; e < ${BK * R // VL}; e += ${NT}) {
+    % if unit == "k":
+                const int kk = (e % ${BK // VL}) * ${VL}, r = e / ${BK // VL};
+                const ${vec_t(VL)} v = ${vload(a_dtype, f"{X} + {base} + (long)({rows} + r) * {ld_r} + (k0 + kk)", VL)};
+      % for l in range(VL):
+                ${X}s[kk + ${l}][r] = v.s${"%X" % l};
+      % endfor
+    % else:
+                const int r = (e % ${R // VL}) * ${VL}, kk = e / ${R // VL};
+                const ${vec_t(VL)} v = ${vload(a_dtype, f"{X} + {base} + (long)(k0 + kk) * {ld_k} + ({rows} + r)", VL)};
+      % for l in range(VL):
+                ${X}s[kk][r + ${l}] = v.s${"%X" % l};
+      % endfor
+    % endif
+            }
+        } else
+  % endif
+        for (int e = tid; e < ${BK * R}; e += ${NT}) {
+  % if unit == "k":
+            const int kk = e % ${BK}, r = e / ${BK};
+  % else:
+            const int r = e % ${R}, kk = e / ${R};
+  % endif
+            const int g = ${rows} + r, gk = k0 + kk;
+            ${X}s[kk][r] = (g < ${"M" if X == "A" else "N"} && gk < K)
+                ? ${load(a_dtype, X, f"{base} + (long)g * {ld_r} + (long)gk * {ld_k}")} : (T)0;
+        }
+</%def>
+${stage("A", "m0", BM, "a_sm", "a_sk", "a_base", a_unit)}
+${stage("B", "n0", BN, "b_sn", "b_sk", "b_base", b_unit)}
+        barrier(CLK_LOCAL_MEM_FENCE);
+        for (int kk = 0; kk < ${BK}; ++kk) {
+  % for i in range(WM):
+            const T a${i} = As[kk][ty + ${i * TY}];
+  % endfor
+  % for j in range(WN):
+            const T b${j} = Bs[kk][tx + ${j * TX}];
+  % endfor
+  % for i in range(WM):
+    % for j in range(WN):
+            acc${i}_${j} = ${mad(f"a{i}", f"b{j}", f"acc{i}_{j}")};
+    % endfor
+  % endfor
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+  % for i in range(WM):
+    % for j in range(WN):
+    if (m0 + ty + ${i * TY} < M && n0 + tx + ${j * TX} < N) {
+        ${store_one(f"m0 + ty + {i * TY}", f"n0 + tx + {j * TX}", f"acc{i}_{j}")}
+    }
+    % endfor
+  % endfor
+% endif
+}
