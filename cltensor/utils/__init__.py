@@ -1,1 +1,4 @@
-"""Filled in by the nn/optim/data layer."""
+"""cltensor.utils: data loading (cltensor.utils.data)."""
+from . import data
+
+__all__ = ["data"]
