@@ -1,0 +1,842 @@
+"""torch.nn.functional: activations, linear maps, normalisation, dropout, embeddings and losses.
+
+Everything here is plain Tensor code over cltensor's primitive ops (elementwise rows, fused
+softmax/log_softmax, reductions, GEMM, gather/index_select), so it runs on the tensor's device
+without host round trips and its gradients come from the primitives' backward rules.
+
+>>> import cltensor as torch
+>>> import cltensor.nn.functional as F
+>>> F.relu(torch.tensor([-1.0, 2.0]))
+tensor([0., 2.])
+"""
+from __future__ import annotations
+
+import math
+import warnings
+
+from .. import dtypes as dt
+from ..autograd import graph
+from ..autograd.grad_mode import is_grad_enabled, no_grad
+from ..ops import creation as _creation
+from ..ops import elementwise as _ew
+from ..ops import random as _random
+from ..tensor import Tensor
+
+__all__ = [
+    "relu", "relu_", "relu6", "leaky_relu", "leaky_relu_", "elu", "elu_", "selu", "celu", "gelu", "silu", "mish",
+    "sigmoid", "tanh", "hardtanh", "hardtanh_", "hardsigmoid", "hardswish", "softplus", "softsign", "tanhshrink",
+    "logsigmoid", "hardshrink", "softshrink", "threshold", "threshold_", "glu", "prelu", "softmax", "log_softmax",
+    "softmin", "linear", "bilinear", "embedding", "one_hot", "dropout", "dropout1d", "dropout2d", "dropout3d",
+    "layer_norm", "rms_norm", "batch_norm", "group_norm", "normalize", "pad", "cosine_similarity", "pairwise_distance",
+    "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "binary_cross_entropy",
+    "binary_cross_entropy_with_logits", "nll_loss", "cross_entropy", "kl_div", "soft_margin_loss",
+    "margin_ranking_loss",
+]
+
+where = _ew.where
+
+
+# ---- helpers -------------------------------------------------------------------------------------------
+def _reduction_arg(size_average, reduce, reduction):
+    """The reduction string, from the deprecated size_average/reduce flags when either is given."""
+    if size_average is not None or reduce is not None:
+        size_average = True if size_average is None else size_average
+        reduce = True if reduce is None else reduce
+        reduction = "mean" if size_average and reduce else "sum" if reduce else "none"
+        warnings.warn(f"size_average and reduce args will be deprecated, please use reduction='{reduction}' "
+                      "instead.", UserWarning, stacklevel=3)
+    if reduction not in ("none", "mean", "sum"):
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+    return reduction
+
+
+def _reduce(loss, reduction):
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    return loss
+
+
+def _inplace(input, fn):
+    """Write fn(input) into input. The result is computed from a clone when autograd records it,
+    so the saved inputs of fn's ops are not the tensor that the copy overwrites."""
+    if is_grad_enabled() and input.requires_grad:
+        return input.copy_(fn(input.clone()))
+    return input.copy_(fn(input))
+
+
+def _check_float(input, name):
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{name}(): argument 'input' must be Tensor, not {type(input).__name__}")
+
+
+# ---- activations -------------------------------------------------------------------------------------------
+def relu(input, inplace=False):
+    """max(x, 0); the gradient at 0 is 0, as in PyTorch."""
+    return input.relu_() if inplace else input.relu()
+
+
+def relu_(input):
+    return input.relu_()
+
+
+def _hardtanh_vjp(g, out, a, min_val, max_val):
+    return g * ((a > min_val) & (a < max_val))
+
+
+def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+    """clamp(x, min_val, max_val); the gradient is 0 at the two corners, as in PyTorch (clamp's
+    own rule passes it there)."""
+    if min_val > max_val:
+        raise ValueError("min_val cannot be greater than max_val")
+    if inplace:
+        return _inplace(input, lambda x: hardtanh(x, min_val, max_val))
+    with no_grad():
+        out = input.clamp(min_val, max_val)
+    if is_grad_enabled() and input.requires_grad:
+        graph.record("HardtanhBackward0", _hardtanh_vjp, [input], out, {"min_val": min_val, "max_val": max_val},
+                     save=frozenset({0}))
+    return out
+
+
+def hardtanh_(input, min_val=-1.0, max_val=1.0):
+    return hardtanh(input, min_val, max_val, inplace=True)
+
+
+def relu6(input, inplace=False):
+    return hardtanh(input, 0.0, 6.0, inplace)
+
+
+def leaky_relu(input, negative_slope=0.01, inplace=False):
+    if inplace:
+        return _inplace(input, lambda x: leaky_relu(x, negative_slope))
+    return where(input > 0, input, input * negative_slope)
+
+
+def leaky_relu_(input, negative_slope=0.01):
+    return leaky_relu(input, negative_slope, inplace=True)
+
+
+def _expm1_nonpositive(input):
+    # NOTE: exp only of the non-positive part, so that the branch where() drops cannot overflow
+    # to inf and turn its zero gradient into nan (0 * inf).
+    return input.clamp(max=0.0).expm1()
+
+
+def elu(input, alpha=1.0, inplace=False):
+    if inplace:
+        return _inplace(input, lambda x: elu(x, alpha))
+    return where(input > 0, input, _expm1_nonpositive(input) * alpha)
+
+
+def elu_(input, alpha=1.0):
+    return elu(input, alpha, inplace=True)
+
+
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def selu(input, inplace=False):
+    if inplace:
+        return _inplace(input, selu)
+    return where(input > 0, input * _SELU_SCALE, _expm1_nonpositive(input) * (_SELU_ALPHA * _SELU_SCALE))
+
+
+def celu(input, alpha=1.0, inplace=False):
+    if alpha == 0:
+        raise RuntimeError("ZeroDivisionError")
+    if inplace:
+        return _inplace(input, lambda x: celu(x, alpha))
+    return where(input > 0, input, _expm1_nonpositive(input / alpha) * alpha)
+
+
+_SQRT1_2 = math.sqrt(0.5)
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+
+
+def gelu(input, approximate="none"):
+    """x * Phi(x) (approximate='none', through erf) or PyTorch's tanh approximation."""
+    if approximate == "none":
+        return input * ((input * _SQRT1_2).erf() + 1) * 0.5
+    if approximate == "tanh":
+        inner = (input + input * input * input * 0.044715) * _SQRT_2_OVER_PI
+        return input * (inner.tanh() + 1) * 0.5
+    raise RuntimeError("approximate argument must be either none or tanh.")
+
+
+def silu(input, inplace=False):
+    if inplace:
+        return _inplace(input, silu)
+    return input * input.sigmoid()
+
+
+def mish(input, inplace=False):
+    if inplace:
+        return _inplace(input, mish)
+    return input * softplus(input).tanh()
+
+
+def sigmoid(input):
+    return input.sigmoid()
+
+
+def tanh(input):
+    return input.tanh()
+
+
+def softplus(input, beta=1.0, threshold=20.0):
+    """log(1 + exp(beta x)) / beta, and x itself where beta x > threshold (PyTorch's rule)."""
+    scaled = input * beta if beta != 1 else input
+    # NOTE: the clamp keeps exp finite in the branch where() drops (see _expm1_nonpositive)
+    soft = scaled.clamp(max=float(threshold)).exp().log1p()
+    if beta != 1:
+        soft = soft / beta
+    return where(scaled > threshold, input, soft)
+
+
+def softsign(input):
+    return input / (input.abs() + 1)
+
+
+def tanhshrink(input):
+    return input - input.tanh()
+
+
+def logsigmoid(input):
+    """log(sigmoid(x)) = min(x, 0) - log1p(exp(-|x|)), stable for large |x|."""
+    # NOTE: minimum() splits the gradient at the tie x == 0 (0.5 each), which with sign(0) == 0 in
+    # the second term gives the exact derivative 0.5 there (clamp would give 1).
+    return _ew.minimum(input, 0.0) - (-input.abs()).exp().log1p()
+
+
+def hardsigmoid(input, inplace=False):
+    if inplace:
+        return _inplace(input, hardsigmoid)
+    return (hardtanh(input, -3.0, 3.0) + 3) / 6
+
+
+def hardswish(input, inplace=False):
+    if inplace:
+        return _inplace(input, hardswish)
+    return input * (hardtanh(input, -3.0, 3.0) + 3) / 6
+
+
+def hardshrink(input, lambd=0.5):
+    return where((input > lambd) | (input < -lambd), input, 0.0)
+
+
+def softshrink(input, lambd=0.5):
+    if lambd < 0:
+        raise RuntimeError(f"lambda must be greater or equal to 0, but found to be {lambd}.")
+    return where(input > lambd, input - lambd, where(input < -lambd, input + lambd, 0.0))
+
+
+def threshold(input, threshold, value, inplace=False):
+    if inplace:
+        return _inplace(input, lambda x: where(x > threshold, x, value))
+    return where(input > threshold, input, value)
+
+
+def threshold_(input, threshold, value):
+    return globals()["threshold"](input, threshold, value, inplace=True)
+
+
+def glu(input, dim=-1):
+    if input.dim() == 0:
+        raise RuntimeError("glu does not support scalars because halving size must be even")
+    n = input.size(dim)
+    if n % 2:
+        raise RuntimeError(f"Halving dimension must be even, but dimension {dim % input.dim()} is size {n}")
+    return input.narrow(dim, 0, n // 2) * input.narrow(dim, n // 2, n // 2).sigmoid()
+
+
+def prelu(input, weight):
+    """max(0, x) + weight * min(0, x), weight broadcast along the channel dimension (dim 1)."""
+    if weight.numel() != 1:
+        channels = input.size(1) if input.dim() >= 2 else input.size(0)
+        if weight.numel() != channels:
+            raise RuntimeError(f"Mismatch of parameter numbers and input channel size. Found parameter numbers = "
+                               f"{weight.numel()} and channel size = {channels}.")
+        if input.dim() >= 2:
+            weight = weight.reshape((channels,) + (1,) * (input.dim() - 2))
+    return where(input > 0, input, input * weight)
+
+
+def _softmax_dim(name, ndim, stacklevel=3):
+    warnings.warn(f"Implicit dimension choice for {name} has been deprecated. Change the call to include "
+                  "dim=X as an argument.", UserWarning, stacklevel=stacklevel)
+    return 0 if ndim in (0, 1, 3) else 1
+
+
+def softmax(input, dim=None, _stacklevel=3, dtype=None):
+    """The fused softmax of cltensor.ops.reduce along dim."""
+    if dim is None:
+        dim = _softmax_dim("softmax", input.dim(), _stacklevel)
+    return input.softmax(dim, dtype=dtype) if dtype is not None else input.softmax(dim)
+
+
+def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
+    if dim is None:
+        dim = _softmax_dim("log_softmax", input.dim(), _stacklevel)
+    return input.log_softmax(dim, dtype=dtype) if dtype is not None else input.log_softmax(dim)
+
+
+def softmin(input, dim=None, _stacklevel=3, dtype=None):
+    if dim is None:
+        dim = _softmax_dim("softmin", input.dim(), _stacklevel)
+    return softmax(-input, dim, dtype=dtype)
+
+
+# ---- linear maps and embeddings -------------------------------------------------------------------------------
+def linear(input, weight, bias=None):
+    """input @ weight.T + bias (one addmm for 2-D input with a bias)."""
+    if input.dim() == 2 and bias is not None:
+        return bias.addmm(input, weight.t()) if bias.dim() else input.matmul(weight.t()) + bias
+    out = input.matmul(weight.t())
+    return out + bias if bias is not None else out
+
+
+def bilinear(input1, input2, weight, bias=None):
+    """y_k = x1^T W_k x2 + b_k, as one GEMM of x1 with W viewed as (in1, out*in2) and a reduction."""
+    if input1.shape[:-1] != input2.shape[:-1]:
+        raise RuntimeError(f"bilinear(): input batch dimensions do not match: got {list(input1.shape[:-1])} and "
+                           f"{list(input2.shape[:-1])}")
+    if weight.dim() != 3:
+        raise RuntimeError(f"bilinear(): weight must be 3-dimensional, got {weight.dim()}-D")
+    out_f, in1, in2 = weight.shape
+    if input1.size(-1) != in1:
+        raise RuntimeError(f"bilinear(): input1 size does not match weight size: got {input1.size(-1)} but "
+                           f"expected {in1}")
+    if input2.size(-1) != in2:
+        raise RuntimeError(f"bilinear(): input2 size does not match weight size: got {input2.size(-1)} but "
+                           f"expected {in2}")
+    if bias is not None and bias.numel() != out_f:
+        raise RuntimeError(f"bilinear(): bias size does not match weight size: got {bias.numel()} but expected "
+                           f"{out_f}")
+    lead = tuple(input1.shape[:-1])
+    x1 = input1.reshape(-1, in1)
+    x2 = input2.reshape(-1, in2)
+    left = x1.matmul(weight.permute(1, 0, 2).reshape(in1, out_f * in2))  # (n, out*in2)
+    out = (left.reshape(-1, out_f, in2) * x2.unsqueeze(1)).sum(-1)
+    if bias is not None:
+        out = out + bias
+    return out.reshape(lead + (out_f,))
+
+
+def _normalize_padding_idx(padding_idx, num_embeddings):
+    if padding_idx is None:
+        return None
+    if padding_idx > 0:
+        assert padding_idx < num_embeddings, "Padding_idx must be within num_embeddings"
+    elif padding_idx < 0:
+        assert padding_idx >= -num_embeddings, "Padding_idx must be within num_embeddings"
+        padding_idx = num_embeddings + padding_idx
+    return padding_idx
+
+
+def _embedding_vjp(g, out, weight, indices, padding_idx, scale_grad_by_freq):
+    """Rows of g summed into the rows they came from; none into padding_idx."""
+    idx = indices.reshape(-1)
+    rows = g.reshape(-1, g.shape[-1])
+    if padding_idx is not None:
+        rows = rows * (idx != padding_idx).unsqueeze(1)
+    num = weight.shape[0]
+    if scale_grad_by_freq:
+        counts = _creation.zeros(num, dtype=g.dtype, device=g.device).index_add(
+            0, idx, _creation.ones(idx.numel(), dtype=g.dtype, device=g.device))
+        rows = rows / counts.index_select(0, idx).unsqueeze(1)
+    grad = _creation.zeros(weight.shape, dtype=g.dtype, device=g.device).index_add(0, idx, rows)
+    return grad, None
+
+
+def _embedding_renorm_(weight, indices, max_norm, norm_type):
+    """Rescale, in place, the rows that indices reference whose norm exceeds max_norm."""
+    with no_grad():
+        used = _creation.zeros(weight.shape[0], dtype=weight.dtype, device=weight.device)
+        used.index_fill_(0, indices.reshape(-1), 1.0)
+        norms = weight.abs().pow(norm_type).sum(1).pow(1.0 / norm_type)
+        scale = where((norms > max_norm) & (used > 0), max_norm / (norms + 1e-7), 1.0)
+        weight.mul_(scale.unsqueeze(1))
+
+
+def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False,
+              sparse=False):
+    """Rows of weight picked by the integer tensor input: output shape input.shape + (dim,)."""
+    if input.dtype not in (dt.int64, dt.int32):
+        raise RuntimeError("Expected tensor for argument #1 'indices' to have one of the following scalar types: "
+                           f"Long, Int; but got {input.type()} instead (while checking arguments for embedding)")
+    if weight.dim() != 2:
+        raise RuntimeError("'weight' must be 2-D")
+    padding_idx = _normalize_padding_idx(padding_idx, weight.size(0))
+    if max_norm is not None:
+        _embedding_renorm_(weight, input, max_norm, norm_type)
+    with no_grad():
+        out = weight.index_select(0, input.reshape(-1)).reshape(tuple(input.shape) + (weight.size(1),))
+    if is_grad_enabled() and weight.requires_grad:
+        graph.record("EmbeddingBackward0", _embedding_vjp, [weight, input], out,
+                     {"padding_idx": padding_idx, "scale_grad_by_freq": scale_grad_by_freq}, save=frozenset({1}))
+    return out
+
+
+def one_hot(tensor, num_classes=-1):
+    """int64 one-hot encoding along a new last dimension (num_classes=-1 reads max+1 from the device)."""
+    if tensor.dtype is not dt.int64:
+        raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")
+    if num_classes == -1:
+        if tensor.numel() == 0:
+            raise RuntimeError("Can not infer total number of classes from empty tensor.")
+        num_classes = int(tensor.max().item()) + 1  # PyTorch syncs here too
+    classes = _creation.arange(num_classes, device=tensor.device)
+    return (tensor.unsqueeze(-1) == classes).long()
+
+
+# ---- dropout -----------------------------------------------------------------------------------------------
+def _check_p(p):
+    if p < 0.0 or p > 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+
+
+def _dropout_mask(shape, p, like):
+    """Philox Bernoulli(1 - p) draws scaled by 1 / (1 - p)."""
+    mask = _creation.empty(shape, dtype=like.dtype, device=like.device)
+    _random._draw(mask, "bernoulli", 1.0 - p, 0.0)
+    return mask.mul_(1.0 / (1.0 - p))
+
+
+def _apply_mask(input, mask, inplace):
+    return input.mul_(mask) if inplace else input * mask
+
+
+def dropout(input, p=0.5, training=True, inplace=False):
+    """Zero each element with probability p and scale the rest by 1/(1-p) (identity when not training)."""
+    _check_p(p)
+    if not training or p == 0:
+        return input
+    if p == 1:
+        return input.mul_(0) if inplace else input * 0
+    return _apply_mask(input, _dropout_mask(input.shape, p, input), inplace)
+
+
+def _feature_dropout(input, p, training, inplace, batched_dim, name):
+    _check_p(p)
+    if input.dim() not in (batched_dim - 1, batched_dim):
+        raise RuntimeError(f"{name}: Expected {batched_dim - 1}D or {batched_dim}D input, but received a "
+                           f"{input.dim()}D input.")
+    if not training or p == 0:
+        return input
+    channels = 1 if input.dim() == batched_dim - 1 else 2
+    shape = tuple(input.shape[:channels]) + (1,) * (input.dim() - channels)
+    if p == 1:
+        return input.mul_(0) if inplace else input * 0
+    return _apply_mask(input, _dropout_mask(shape, p, input), inplace)
+
+
+def dropout1d(input, p=0.5, training=True, inplace=False):
+    return _feature_dropout(input, p, training, inplace, 3, "dropout1d")
+
+
+def dropout2d(input, p=0.5, training=True, inplace=False):
+    return _feature_dropout(input, p, training, inplace, 4, "dropout2d")
+
+
+def dropout3d(input, p=0.5, training=True, inplace=False):
+    return _feature_dropout(input, p, training, inplace, 5, "dropout3d")
+
+
+# ---- normalisation -----------------------------------------------------------------------------------------
+def _normalized(x, dims, eps):
+    """(x - mean) / sqrt(biased var + eps) over dims, with the mean and var it used."""
+    mean = x.mean(dims, keepdim=True)
+    centered = x - mean
+    var = (centered * centered).mean(dims, keepdim=True)
+    return centered * (var + eps).rsqrt(), mean, var
+
+
+def _affine(x, weight, bias):
+    if weight is not None and bias is not None:
+        return _ew.addcmul(bias, x, weight)
+    if weight is not None:
+        return x * weight
+    if bias is not None:
+        return x + bias
+    return x
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """Normalise over the trailing dimensions named by normalized_shape (biased variance)."""
+    shape, dims = _normalized_dims(input, normalized_shape)
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and tuple(t.shape) != shape:
+            raise RuntimeError(f"Expected {name} to be of same shape as normalized_shape, but got {name} of shape "
+                               f"{list(t.shape)} and normalized_shape = {list(shape)}")
+    x = input.float() if input.dtype is dt.float16 else input  # NOTE: statistics of half in float32
+    out, _, _ = _normalized(x, dims, eps)
+    return _affine(out, weight, bias).to(input.dtype)
+
+
+def _normalized_dims(input, normalized_shape, name="normalized_shape"):
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    k = len(shape)
+    if k == 0 or input.dim() < k or tuple(input.shape[input.dim() - k:]) != shape:
+        raise RuntimeError(f"Given {name}={list(shape)}, expected input with shape "
+                           f"[*, {', '.join(map(str, shape))}], but got input of size{list(input.shape)}")
+    return shape, tuple(range(-k, 0))
+
+
+def rms_norm(input, normalized_shape, weight=None, eps=None):
+    """x / sqrt(mean(x^2) + eps) over the trailing dims (eps defaults to the dtype's epsilon)."""
+    shape, dims = _normalized_dims(input, normalized_shape)
+    if weight is not None and tuple(weight.shape) != shape:
+        raise RuntimeError(f"Expected weight to be of same shape as normalized_shape, but got weight of shape "
+                           f"{list(weight.shape)} and normalized_shape = {list(shape)}")
+    if eps is None:
+        eps = dt.finfo(input.dtype).eps
+    x = input.float() if input.dtype is dt.float16 else input
+    out = x * ((x * x).mean(dims, keepdim=True) + eps).rsqrt()
+    if weight is not None:
+        out = out * weight
+    return out.to(input.dtype)
+
+
+def _channel_view(t, ndim):
+    return t.reshape((1, -1) + (1,) * (ndim - 2))
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
+    """Normalise each channel (dim 1) over the batch and spatial dims. Training uses the batch
+    statistics and updates running_mean/var in place (unbiased var) with factor momentum;
+    evaluation uses the running statistics."""
+    if input.dim() < 2:
+        raise ValueError(f"Expected 2D or higher input to batch_norm, got {input.dim()}D input")
+    channels = input.size(1)
+    for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight),
+                    ("bias", bias)):
+        if t is not None and t.numel() != channels:
+            raise RuntimeError(f"{name} should contain {channels} elements not {t.numel()}")
+    ndim = input.dim()
+    w = _channel_view(weight, ndim) if weight is not None else None
+    b = _channel_view(bias, ndim) if bias is not None else None
+    if not training:
+        if running_mean is None or running_var is None:
+            raise RuntimeError("running_mean and running_var must be defined in evaluation mode")
+        # fold the statistics into one scale and shift per channel: one pass over the input
+        scale = (running_var + eps).rsqrt()
+        if weight is not None:
+            scale = scale * weight
+        shift = -running_mean * scale
+        if bias is not None:
+            shift = shift + bias
+        return _ew.addcmul(_channel_view(shift, ndim), input, _channel_view(scale, ndim)).to(input.dtype)
+    count = input.numel() // max(channels, 1)
+    if count == 1:
+        raise ValueError(f"Expected more than 1 value per channel when training, got input size {input.shape}")
+    dims = (0,) + tuple(range(2, ndim))
+    x = input.float() if input.dtype is dt.float16 else input
+    out, mean, var = _normalized(x, dims, eps)
+    if running_mean is not None or running_var is not None:
+        with no_grad():
+            if running_mean is not None:
+                running_mean.mul_(1 - momentum).add_(mean.reshape(-1), alpha=momentum)
+            if running_var is not None:
+                unbiased = var.reshape(-1) * (count / max(count - 1, 1))
+                running_var.mul_(1 - momentum).add_(unbiased, alpha=momentum)
+    return _affine(out, w, b).to(input.dtype)
+
+
+def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
+    if input.dim() < 2:
+        raise RuntimeError(f"Expected at least 2 dimensions for input tensor but received {input.dim()}")
+    n, channels = input.shape[:2]
+    if channels % num_groups:
+        raise RuntimeError(f"Expected number of channels in input to be divisible by num_groups, but got input "
+                           f"of shape {list(input.shape)} and num_groups={num_groups}")
+    x = input.float() if input.dtype is dt.float16 else input
+    grouped = x.reshape(n, num_groups, -1)
+    out, _, _ = _normalized(grouped, (-1,), eps)
+    out = out.reshape(input.shape)
+    ndim = input.dim()
+    w = _channel_view(weight, ndim) if weight is not None else None
+    b = _channel_view(bias, ndim) if bias is not None else None
+    return _affine(out, w, b).to(input.dtype)
+
+
+def _vector_norm(input, p, dim, keepdim):
+    if hasattr(input, "norm"):
+        return input.norm(p, dim, keepdim=keepdim)
+    return input.abs().pow(p).sum(dim, keepdim=keepdim).pow(1.0 / p)
+
+
+def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
+    """input / max(||input||_p along dim, eps)."""
+    denom = _vector_norm(input, p, dim, True).clamp(min=eps)
+    result = input / denom
+    if out is not None:
+        return out.copy_(result)
+    return result
+
+
+def cosine_similarity(x1, x2, dim=1, eps=1e-8):
+    """sum(x1 * x2) / (max(||x1||, eps) * max(||x2||, eps)) along dim (after broadcasting)."""
+    n1 = _vector_norm(x1, 2.0, dim, False).clamp(min=eps)
+    n2 = _vector_norm(x2, 2.0, dim, False).clamp(min=eps)
+    return (x1 * x2).sum(dim) / (n1 * n2)
+
+
+def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
+    return _vector_norm(x1 - x2 + eps, p, -1, keepdim)
+
+
+def pad(input, pad, mode="constant", value=None):
+    """Constant padding; pad = (last_lo, last_hi, second_last_lo, ...); negative values crop."""
+    if mode != "constant":
+        raise NotImplementedError(f"pad(): mode '{mode}' is not implemented in cltensor (only 'constant')")
+    if len(pad) % 2 or len(pad) // 2 > input.dim():
+        raise RuntimeError(f"Padding length should be less than or equal to two times the input dimension but got "
+                           f"padding length {len(pad)} and input of dimension {input.dim()}")
+    x = input
+    for i in range(len(pad) // 2):  # crop first where a pad is negative
+        d = input.dim() - 1 - i
+        lo, hi = -min(pad[2 * i], 0), -min(pad[2 * i + 1], 0)
+        if lo or hi:
+            x = x.narrow(d, lo, x.size(d) - lo - hi)
+    shape = list(x.shape)
+    region = [slice(None)] * x.dim()
+    for i in range(len(pad) // 2):
+        d = input.dim() - 1 - i
+        lo, hi = max(pad[2 * i], 0), max(pad[2 * i + 1], 0)
+        region[d] = slice(lo, lo + shape[d])
+        shape[d] += lo + hi
+    out = _creation.full(shape, 0 if value is None else value, dtype=input.dtype, device=input.device)
+    out[tuple(region)] = x
+    return out
+
+
+# ---- losses ------------------------------------------------------------------------------------------------
+def _warn_size(input, target):
+    if target.shape != input.shape:
+        warnings.warn(f"Using a target size ({target.shape}) that is different to the input size ({input.shape}). "
+                      "This will likely lead to incorrect results due to broadcasting. Please ensure they have "
+                      "the same size.", UserWarning, stacklevel=3)
+
+
+def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
+    reduction = _reduction_arg(size_average, reduce, reduction)
+    _warn_size(input, target)
+    diff = input - target
+    loss = diff * diff
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction)
+
+
+def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
+    reduction = _reduction_arg(size_average, reduce, reduction)
+    _warn_size(input, target)
+    loss = (input - target).abs()
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction)
+
+
+def _smooth_l1(diff, beta):
+    z = diff.abs()
+    if beta == 0:
+        return z
+    return where(z < beta, z * z * (0.5 / beta), z - 0.5 * beta)
+
+
+def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
+    """0.5 d^2 / beta where |d| < beta, else |d| - beta / 2 (d = input - target)."""
+    reduction = _reduction_arg(size_average, reduce, reduction)
+    if beta < 0:
+        raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
+    _warn_size(input, target)
+    return _reduce(_smooth_l1(input - target, beta), reduction)
+
+
+def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
+    """beta * smooth_l1 with beta = delta: 0.5 d^2 where |d| < delta, else delta (|d| - delta / 2)."""
+    reduction = _reduction_arg(None, None, reduction)
+    if delta <= 0:
+        raise RuntimeError("huber_loss does not support non-positive values for delta.")
+    _warn_size(input, target)
+    loss = _smooth_l1(input - target, delta) * delta
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction)
+
+
+def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
+    """-(t log(x) + (1 - t) log(1 - x)), each log clamped at -100 like PyTorch."""
+    reduction = _reduction_arg(size_average, reduce, reduction)
+    if target.shape != input.shape:
+        raise ValueError(f"Using a target size ({target.shape}) that is different to the input size "
+                         f"({input.shape}) is deprecated. Please ensure they have the same size.")
+    log_x = input.log().clamp(min=-100.0)
+    log_1mx = (1 - input).log().clamp(min=-100.0)
+    loss = -(target * log_x + (1 - target) * log_1mx)
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction)
+
+
+def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,
+                                     reduction="mean", pos_weight=None):
+    """BCE of sigmoid(input), computed stably as (1 - t) x - w_pos log(sigmoid(x)) with
+    w_pos = 1 + (pos_weight - 1) t."""
+    reduction = _reduction_arg(size_average, reduce, reduction)
+    if target.shape != input.shape:
+        raise ValueError(f"Target size ({target.shape}) must be the same as input size ({input.shape})")
+    log_sig = logsigmoid(input)
+    if pos_weight is not None:
+        log_sig = log_sig * ((pos_weight - 1) * target + 1)
+    loss = (1 - target) * input - log_sig
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction)
+
+
+def _check_class_target(input, target, weight):
+    if input.dim() < 1:
+        raise ValueError(f"Expected 1 or more dimensions (got {input.dim()})")
+    if target.dtype not in (dt.int64, dt.uint8):
+        raise RuntimeError(f"expected target dtype to be Long or Byte, but got {_type_word(target.dtype)}")
+    if input.dim() != 1 and target.dim() >= 1 and input.size(0) != target.size(0):
+        raise ValueError(f"Expected input batch_size ({input.size(0)}) to match target batch_size "
+                         f"({target.size(0)}).")
+    if input.dim() <= 2:
+        if target.dim() > 1:
+            raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
+        if input.dim() == 1 and target.dim() != 0:
+            raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
+    elif tuple(target.shape[1:]) != tuple(input.shape[2:]) or target.dim() != input.dim() - 1:
+        expected = [input.size(0)] + list(input.shape[2:])
+        raise RuntimeError(f"Expected target size {expected}, got {list(target.shape)}")
+    classes = input.size(0 if input.dim() == 1 else 1)
+    if weight is not None and (weight.dim() != 1 or weight.numel() != classes):
+        raise RuntimeError(f"weight tensor should be defined either for all {classes} classes or no classes but "
+                           f"got weight tensor of shape: {list(weight.shape)}")
+
+
+def _type_word(d):
+    return _ew._torch_name(d)
+
+
+def _picked_and_weights(input, target, weight, ignore_index):
+    """input's value at each target class, and each element's weight (0 where ignored)."""
+    class_dim = 0 if input.dim() == 1 else 1
+    target = target.long()
+    keep = target != ignore_index
+    safe = where(keep, target, 0)
+    picked = input.gather(class_dim, safe.unsqueeze(class_dim)).squeeze(class_dim)
+    if weight is None:
+        w = keep.to(input.dtype)
+    else:
+        w = where(keep, weight.index_select(0, safe.reshape(-1)).reshape(safe.shape), 0.0).to(input.dtype)
+    return picked, w
+
+
+def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
+    """-weight[t] * input[n, t] per element; 'mean' divides by the summed weights of the
+    non-ignored targets (nan when all are ignored, like PyTorch)."""
+    reduction = _reduction_arg(size_average, reduce, reduction)
+    _check_class_target(input, target, weight)
+    picked, w = _picked_and_weights(input, target, weight, ignore_index)
+    loss = -(picked * w)
+    if reduction == "mean":
+        return loss.sum() / w.sum()
+    return _reduce(loss, reduction)
+
+
+def _class_weight_view(weight, ndim, class_dim):
+    shape = [1] * ndim
+    shape[class_dim] = -1
+    return weight.reshape(shape)
+
+
+def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
+                  reduction="mean", label_smoothing=0.0):
+    """log_softmax over the class dimension (1, or 0 for unbatched input) followed by nll_loss for
+    class-index targets, or by -sum(target * log p) for class-probability targets (a float target
+    of the input's shape); label_smoothing mixes in the uniform distribution."""
+    reduction = _reduction_arg(size_average, reduce, reduction)
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
+    class_dim = 0 if input.dim() == 1 else 1
+    if input.dim() == 0:
+        raise ValueError("Expected 1 or more dimensions (got 0)")
+    if target.shape == input.shape:
+        if not target.dtype.is_floating_point:
+            raise RuntimeError(f"Expected floating point type for target with class probabilities, got "
+                               f"{_type_word(target.dtype)}")
+        return _cross_entropy_probs(input, target, weight, ignore_index, reduction, label_smoothing, class_dim)
+    _check_class_target(input, target, weight)
+    logp = log_softmax(input, class_dim)
+    picked, w = _picked_and_weights(logp, target, weight, ignore_index)
+    nll = -(picked * w)
+    if label_smoothing == 0:
+        return nll.sum() / w.sum() if reduction == "mean" else _reduce(nll, reduction)
+    classes = input.size(class_dim)
+    if weight is not None:
+        smooth = -(logp * _class_weight_view(weight, logp.dim(), class_dim)).sum(class_dim)
+    else:
+        smooth = -logp.sum(class_dim)
+    smooth = where(target != ignore_index, smooth, 0.0)
+    eps = label_smoothing
+    if reduction == "mean":
+        # NOTE: both terms are normalised by the summed weights of the non-ignored targets (PyTorch)
+        denom = w.sum()
+        return (nll.sum() * (1 - eps) + smooth.sum() * (eps / classes)) / denom
+    if reduction == "sum":
+        return nll.sum() * (1 - eps) + smooth.sum() * (eps / classes)
+    return nll * (1 - eps) + smooth * (eps / classes)
+
+
+def _cross_entropy_probs(input, target, weight, ignore_index, reduction, label_smoothing, class_dim):
+    if ignore_index >= 0:
+        raise RuntimeError("ignore_index is not supported for floating point target")
+    classes = input.size(class_dim)
+    if weight is not None and (weight.dim() != 1 or weight.numel() != classes):
+        raise RuntimeError(f"weight tensor should be defined either for all {classes} classes or no classes but "
+                           f"got weight tensor of shape: {list(weight.shape)}")
+    if label_smoothing > 0:
+        target = target * (1 - label_smoothing) + label_smoothing / classes
+    terms = log_softmax(input, class_dim) * target
+    if weight is not None:
+        terms = terms * _class_weight_view(weight, input.dim(), class_dim)
+    loss = -terms.sum(class_dim)
+    return _reduce(loss, reduction)
+
+
+def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
+    """target * (log target - input) pointwise (0 where target == 0); 'batchmean' divides the sum
+    by the batch size."""
+    if reduction == "batchmean":
+        base = "sum"
+    else:
+        base = _reduction_arg(size_average, reduce, reduction)
+        if base == "mean":
+            warnings.warn("reduction: 'mean' divides the total loss by both the batch size and the support size."
+                          "'batchmean' divides only by the batch size, and aligns with the KL div math definition."
+                          "'mean' will be changed to behave the same as 'batchmean' in the next major release.",
+                          UserWarning, stacklevel=2)
+    if log_target:
+        loss = target.exp() * (target - input)
+    else:  # xlogy(t, t) - t * input, with 0 log 0 = 0
+        loss = target * (where(target == 0, 1.0, target).log() - input)
+    out = _reduce(loss, base)
+    if reduction == "batchmean" and input.dim() != 0:
+        out = out / input.size(0)
+    return out
+
+
+def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    reduction = _reduction_arg(size_average, reduce, reduction)
+    return _reduce(-logsigmoid(input * target), reduction)
+
+
+def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None, reduction="mean"):
+    reduction = _reduction_arg(size_average, reduce, reduction)
+    return _reduce((-target * (input1 - input2) + margin).clamp(min=0.0), reduction)
