@@ -251,12 +251,14 @@ class ModuleDict(Module):
             self[pair[0]] = pair[1]
 
 
-def _param_line(key, p) -> str:
+def _param_line(key, p, type_name=False) -> str:
+    """PyTorch's line per entry (ParameterList names the dtype, ParameterDict the tensor type)."""
     if isinstance(p, Tensor):
         kind = "Parameter" if isinstance(p, Parameter) else "Tensor"
         size = "x".join(str(s) for s in p.shape)
         device = f" ({p.device})" if p.device.type != "cpu" else ""
-        return f"  ({key}): {kind} containing: [{p.dtype} of size {size}{device}]"
+        what = p.type() if type_name else p.dtype
+        return f"  ({key}): {kind} containing: [{what} of size {size}{device}]"
     return f"  ({key}): Object of type: {type(p).__name__}"
 
 
@@ -360,7 +362,7 @@ class ParameterDict(Module):
             self[key] = value
 
     def extra_repr(self):
-        return "\n".join(_param_line(k, p) for k, p in self.items())
+        return "\n".join(_param_line(k, p, type_name=True) for k, p in self.items())
 
     def __call__(self, *args, **kwargs):
         raise RuntimeError("ParameterDict should not be called.")
