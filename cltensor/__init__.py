@@ -67,6 +67,10 @@ def numel(t):
     return t.numel()
 
 
+def detach(input):
+    return input.detach()
+
+
 def _load_optional():
     """Modules added by later layers (reductions, linalg, indexing, nn...) if present."""
     import importlib

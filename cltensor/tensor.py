@@ -71,8 +71,8 @@ class _Version:
 
 class Tensor:
     __slots__ = ("_storage", "_shape", "_strides", "_offset", "dtype", "device",
-                 "_requires_grad", "grad_fn", "_grad", "_version_box", "_base", "_retains_grad",
-                 "_hooks", "_grad_accumulator", "_output_nr", "__weakref__", "__dict__")
+                 "_requires_grad", "_grad_fn", "_grad", "_version_box", "_base", "_retains_grad",
+                 "_hooks", "_grad_accumulator", "_output_nr", "_view_version", "__weakref__", "__dict__")
 
     def __new__(cls, *args, **kwargs):
         if cls is Tensor and not kwargs.get("_internal", False):
@@ -93,7 +93,7 @@ class Tensor:
         t.dtype = dtype
         t.device = device
         t._requires_grad = False
-        t.grad_fn = None
+        t._grad_fn = None
         t._grad = None
         t._version_box = _Version()
         t._base = None
@@ -101,6 +101,7 @@ class Tensor:
         t._hooks = None
         t._grad_accumulator = None
         t._output_nr = 0
+        t._view_version = None  # set on differentiable views: the version their grad_fn was made at
         return t
 
     # ---- metadata ---------------------------------------------------------------------
@@ -246,6 +247,7 @@ class Tensor:
                 return self._to_numpy_copy()
             raise TypeError(f"can't convert {self.device} device type tensor to numpy. "
                             "Use Tensor.cpu() to copy the tensor to host memory first.")
+        self._storage.expose()
         arr = self._host_array()
         if self.dtype is dt.bool_:
             arr = arr.view(np.bool_)
@@ -393,6 +395,8 @@ class Tensor:
         v = Tensor._make(self._storage, tuple(shape), tuple(strides), offset, self.dtype, self.device)
         v._version_box = self._version_box
         v._base = self if self._base is None else self._base
+        if _grad_enabled():
+            v._view_version = v._version_box.value  # a differentiable view (see autograd.graph)
         return v
 
 
@@ -428,17 +432,37 @@ def _alias(self):
 
 
 def _get_requires_grad(self):
-    return self._requires_grad
+    # a view whose base was modified in place by an op that requires grad requires grad too
+    return self._requires_grad or (self._view_version is not None and self.grad_fn is not None)
+
+
+def _leaf_flag_error(flag):
+    msg = "you can only change requires_grad flags of leaf variables."
+    if not flag:
+        msg += (" If you want to use a computed variable in a subgraph that doesn't require differentiation use "
+                "var_no_grad = var.detach().")
+    return RuntimeError(msg)
 
 
 def _set_requires_grad(self, flag):
     if not self.is_leaf:
-        raise RuntimeError("you can only change requires_grad flags of leaf variables. If you want to use a "
-                           "computed variable in a subgraph that doesn't require differentiation use "
-                           "var_no_grad = var.detach().")
+        raise _leaf_flag_error(flag)
     if flag and not self.dtype.is_floating_point:
-        raise RuntimeError("only Tensors of floating point dtype can require gradients")
+        raise RuntimeError("only Tensors of floating point and complex dtype can require gradients")
     self._requires_grad = bool(flag)
+
+
+def _get_grad_fn(self):
+    if self._view_version is not None and self._view_version != self._version_box.value:
+        from .autograd.graph import regenerate_view_grad_fn
+        regenerate_view_grad_fn(self)  # the base (or another view of it) was modified in place
+    return self._grad_fn
+
+
+def _set_grad_fn(self, fn):
+    self._grad_fn = fn
+    if self._view_version is not None:
+        self._view_version = self._version_box.value
 
 
 def _get_grad(self):
@@ -455,15 +479,34 @@ def _set_grad(self, value):
     if value is not None:
         if not isinstance(value, Tensor):
             raise TypeError(f"assigned grad expected to be a Tensor or None but got grad of type {type(value).__name__}")
+        if value.dtype is not self.dtype and self.dtype.is_floating_point:
+            from .ops.elementwise import _torch_name
+            raise RuntimeError(
+                f"attempting to assign a gradient with dtype '{value.dtype.c if value.dtype.name != 'bool' else 'bool'}'"
+                f" to a tensor with grad_dtype '{_torch_name(self.dtype)}'. The gradient must match the tensor's "
+                "grad_dtype (defaults to the tensor's dtype). You can set the tensor's grad_dtype attribute with a "
+                "specific dtype, or None to allow any dtype. Set grad_dtype with caution. Diverging the dtypes of a "
+                "tensor and its gradient may break downstream systems that assume they match.")
         if value.shape != self.shape:
-            raise RuntimeError(f"assigned grad has data of a different size: {list(value.shape)} vs {list(self.shape)}")
+            raise RuntimeError(f"attempting to assign a gradient of size '{list(value.shape)}' to a tensor of size "
+                               f"'{list(self.shape)}'. Please ensure that the gradient and the tensor are the same "
+                               "size")
         if value.device != self.device:
             raise RuntimeError("assigned grad has data located on a different device")
     self._grad = value
 
 
 def requires_grad_(self, requires_grad=True):
-    _set_requires_grad(self, requires_grad)
+    if not isinstance(requires_grad, bool):
+        raise TypeError(f"requires_grad_(): argument 'requires_grad' (position 1) must be bool, not "
+                        f"{type(requires_grad).__name__}")
+    if not self.is_leaf:
+        if not requires_grad:
+            raise _leaf_flag_error(False)
+        return self
+    if requires_grad and not self.dtype.is_floating_point:
+        raise RuntimeError("only Tensors of floating point dtype can require gradients")
+    self._requires_grad = requires_grad
     return self
 
 
@@ -472,13 +515,22 @@ def detach(self):
 
 
 def detach_(self):
-    self.grad_fn = None
+    if self._view_version is not None:
+        raise RuntimeError("Can't detach views in-place. Use detach() instead. If you are using "
+                           "DistributedDataParallel (DDP) for training, and gradient_as_bucket_view is set as "
+                           "True, gradients are views of DDP buckets, and hence detach_() cannot be called on "
+                           "these gradients. To fix this error, please refer to the Optimizer.zero_grad() "
+                           "function in torch/optim/optimizer.py as the solution.")
+    self._grad_fn = None
     self._requires_grad = False
     return self
 
 
 def _get_data(self):
-    return _alias(self)
+    """The values without history; unlike detach(), changes through it are not seen by autograd."""
+    a = _alias(self)
+    a._version_box = _Version()
+    return a
 
 
 def _set_data(self, value):
@@ -487,9 +539,12 @@ def _set_data(self, value):
 
 
 Tensor.requires_grad = property(_get_requires_grad, _set_requires_grad)
+Tensor.grad_fn = property(_get_grad_fn, _set_grad_fn)
 Tensor.grad = property(_get_grad, _set_grad)
 Tensor.data = property(_get_data, _set_data)
 Tensor._alias = _alias
 Tensor.requires_grad_ = requires_grad_
 Tensor.detach = detach
 Tensor.detach_ = detach_
+
+from .autograd.grad_mode import is_grad_enabled as _grad_enabled  # noqa: E402  (after Tensor: no cycle)

@@ -1,9 +1,16 @@
-"""cltensor.autograd: backward(), grad(), grad modes, custom Functions and gradcheck."""
+"""cltensor.autograd: backward(), grad(), grad modes, custom Functions and gradcheck.
+
+>>> import cltensor as torch
+>>> x = torch.tensor([1.0, 2.0], requires_grad=True)
+>>> (x * x).sum().backward()
+>>> x.grad
+tensor([2., 4.])
+"""
 from __future__ import annotations
 
-from .grad_mode import (enable_grad, inference_mode, is_grad_enabled, is_inference_mode_enabled, no_grad,
-                        set_grad_enabled)
-from .graph import AccumulateGrad, Node, grad_accumulator, run_backward
+from .grad_mode import (detect_anomaly, enable_grad, inference_mode, is_anomaly_enabled, is_grad_enabled,
+                        is_inference_mode_enabled, no_grad, set_detect_anomaly, set_grad_enabled)
+from .graph import AccumulateGrad, Node, RemovableHandle, gradient_edge, accumulate_grad, run_backward
 
 
 def _tensor_cls():
@@ -17,10 +24,14 @@ def _as_tuple(x):
     return tuple(x) if isinstance(x, (tuple, list)) else (x,)
 
 
-def _root_grads(tensors, grad_tensors, create_graph):
-    from ..ops.creation import ones_like
+def _root_grads(tensors, grad_tensors):
+    """The gradient each output starts with: given, or ones for scalar outputs (PyTorch's checks)."""
+    from ..ops.creation import full_like, ones_like
+    Tensor = _tensor_cls()
     grads = []
     for i, (t, g) in enumerate(zip(tensors, grad_tensors)):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"expected Tensor as element {i} in argument 0, but got {type(t).__name__}")
         if not t.requires_grad:
             raise RuntimeError(f"element {i} of tensors does not require grad and does not have a grad_fn")
         if g is None:
@@ -29,75 +40,96 @@ def _root_grads(tensors, grad_tensors, create_graph):
             if not t.dtype.is_floating_point:
                 raise RuntimeError(f"grad can be implicitly created only for real scalar outputs but got {t.dtype}")
             g = ones_like(t)
-        elif not isinstance(g, _tensor_cls()):
-            from ..ops.creation import full_like
+        elif not isinstance(g, Tensor):
             g = full_like(t, g)
         elif g.shape != t.shape:
             raise RuntimeError(f"Mismatch in shape: grad_output[{i}] has a shape of {g.shape} and output[{i}] "
                                f"has a shape of {t.shape}.")
+        elif g.dtype is not t.dtype and t.dtype.is_floating_point:
+            g = g.to(t.dtype)
         grads.append(g)
     return grads
 
 
-def _roots(tensors):
-    return [(t.grad_fn, t._output_nr) if t.grad_fn is not None else (grad_accumulator(t), 0) for t in tensors]
+def _capture_map(inputs):
+    capture = {}
+    for i, t in enumerate(inputs):
+        if not isinstance(t, _tensor_cls()):
+            raise TypeError(f"expected Tensor as element {i} in argument 1, but got {type(t).__name__}")
+        if not t.requires_grad:
+            raise RuntimeError("One of the differentiated Tensors does not require grad")
+        capture.setdefault(gradient_edge(t), i)
+    return capture
 
 
-def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, grad_variables=None,
+             inputs=None):
+    """Accumulate d(tensors)/d(leaf) * grad_tensors into every leaf's .grad (or only inputs' .grad)."""
     tensors = _as_tuple(tensors)
-    grad_tensors = _as_tuple(grad_tensors) or (None,) * len(tensors)
+    grad_tensors = _as_tuple(grad_tensors if grad_variables is None else grad_variables)
+    grad_tensors = grad_tensors or (None,) * len(tensors)
     if len(grad_tensors) != len(tensors):
-        raise RuntimeError(f"grad_tensors should have the same length as tensors: got {len(grad_tensors)} "
-                           f"and {len(tensors)}")
+        raise RuntimeError(f"got {len(tensors)} tensors and {len(grad_tensors)} gradients")
     if retain_graph is None:
         retain_graph = create_graph
-    grads = _root_grads(tensors, grad_tensors, create_graph)
     if inputs is not None:
         inputs = _as_tuple(inputs)
         if not inputs:
-            raise RuntimeError("'inputs' argument to backward() cannot be empty.")
-        results = grad(tensors, inputs, grads, retain_graph=retain_graph, create_graph=create_graph,
-                       allow_unused=True)
-        for t, g in zip(inputs, results):
-            if g is not None:
-                t._grad = g if t._grad is None else t._grad + g
+            raise RuntimeError("`inputs` argument to `backward()` cannot be empty.")
+    grads = _root_grads(tensors, grad_tensors)
+    roots = [gradient_edge(t) for t in tensors]
+    if inputs is None:
+        run_backward(roots, grads, retain_graph, create_graph)
         return
-    run_backward(_roots(tensors), grads, retain_graph, create_graph)
+    capture = _capture_map(inputs)
+    captured = run_backward(roots, grads, retain_graph, create_graph, capture=capture, accumulate=False)
+    for i, t in enumerate(inputs):
+        g = captured.get(capture[gradient_edge(t)])
+        if g is not None:
+            accumulate_grad(t, g, create_graph)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, only_inputs=True,
          allow_unused=None, is_grads_batched=False, materialize_grads=False):
-    """Gradients of outputs with respect to inputs, returned (not accumulated into .grad)."""
+    """Gradients of outputs with respect to inputs, returned (not accumulated into .grad).
+
+    >>> import cltensor as torch
+    >>> x = torch.tensor(3.0, requires_grad=True)
+    >>> (g,) = torch.autograd.grad(x ** 3, x, create_graph=True)
+    >>> torch.autograd.grad(g, x)[0]
+    tensor(18.)
+    """
+    if materialize_grads and allow_unused is False:
+        raise ValueError("Expected allow_unused to be True or not passed when materialize_grads=True, "
+                         "but got: allow_unused=False.")
+    if allow_unused is None:
+        allow_unused = materialize_grads
     outputs, inputs = _as_tuple(outputs), _as_tuple(inputs)
     grad_outputs = _as_tuple(grad_outputs) or (None,) * len(outputs)
+    if len(grad_outputs) != len(outputs):
+        raise RuntimeError(f"got {len(outputs)} tensors and {len(grad_outputs)} gradients")
     if retain_graph is None:
         retain_graph = create_graph
-    for i, t in enumerate(inputs):
-        if not t.requires_grad:
-            raise RuntimeError(f"One of the differentiated Tensors does not require grad")
-    grads = _root_grads(outputs, grad_outputs, create_graph)
-    capture = {}
-    for i, t in enumerate(inputs):
-        key = (t.grad_fn, t._output_nr) if t.grad_fn is not None else (grad_accumulator(t), 0)
-        capture[key] = i
-    captured = run_backward(_roots(outputs), grads, retain_graph, create_graph, capture=capture, accumulate=False)
+    capture = _capture_map(inputs)
+    grads = _root_grads(outputs, grad_outputs)
+    captured = run_backward([gradient_edge(t) for t in outputs], grads, retain_graph, create_graph,
+                            capture=capture, accumulate=False)
     result = []
     for i, t in enumerate(inputs):
-        g = captured.get(i)
-        if g is None and not (allow_unused or materialize_grads):
-            raise RuntimeError("One of the differentiated Tensors appears to not have been used in the graph. "
+        g = captured.get(capture[gradient_edge(t)])
+        if g is None and not allow_unused:
+            raise RuntimeError(f"The differentiated Tensor at index {i} appears to not have been used in the graph. "
                                "Set allow_unused=True if this is the desired behavior.")
         if g is None and materialize_grads:
             from ..ops.creation import zeros_like
             g = zeros_like(t)
-        if g is not None and g.shape != t.shape:
-            from .graph import sum_to
-            g = sum_to(g, t.shape)
         result.append(g)
     return tuple(result)
 
 
+# ---- Tensor methods that belong to autograd ------------------------------------------------------
 def _tensor_backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+    """Compute the gradient of self with respect to the graph's leaves (accumulated into .grad)."""
     backward(self, gradient, retain_graph, create_graph, inputs=inputs)
 
 
@@ -106,33 +138,22 @@ def _retain_grad(self):
         raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
     if self.is_leaf or self._retains_grad:
         return
-    import weakref
-    ref = weakref.ref(self)
-    nr = self._output_nr
-
-    def keep(grads):
-        t = ref()
-        if t is not None and grads[nr] is not None:
-            g = grads[nr].detach()
-            t._grad = g.clone() if t._grad is None else t._grad + g
-        return None
-
-    self.grad_fn.register_prehook(keep)
+    self.grad_fn._retain(self._output_nr, self)
     self._retains_grad = True
 
 
 def _register_hook(self, hook):
+    """hook(grad) runs when self's gradient is computed; returning a tensor replaces the gradient."""
     if not self.requires_grad:
         raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
-    from .graph import _RemovableHandle
     if self.grad_fn is None:
         if self._hooks is None:
             self._hooks = []
         self._hooks.append(hook)
-        return _RemovableHandle(self._hooks, hook)
+        return RemovableHandle(self._hooks, hook)
     nr = self._output_nr
 
-    def pre(grads):
+    def tensor_hook(grads):
         if grads[nr] is None:
             return None
         r = hook(grads[nr])
@@ -142,7 +163,7 @@ def _register_hook(self, hook):
         grads[nr] = r
         return grads
 
-    return self.grad_fn.register_prehook(pre)
+    return self.grad_fn.register_prehook(tensor_hook)
 
 
 def _install():
@@ -151,12 +172,31 @@ def _install():
     T.retain_grad = _retain_grad
     T.register_hook = _register_hook
     T.retains_grad = property(lambda self: self._retains_grad)
+    T.is_inference = lambda self: False
 
 
 _install()
 
-from .function import Function, FunctionCtx  # noqa: E402
-from .gradcheck import gradcheck, gradgradcheck  # noqa: E402
+
+class _VariableMeta(type):
+    def __instancecheck__(cls, obj):
+        return isinstance(obj, _tensor_cls())
+
+
+class Variable(metaclass=_VariableMeta):
+    """The pre-0.4 wrapper, kept as PyTorch keeps it: Variable(t, requires_grad=True) is a leaf
+    tensor sharing t's memory."""
+
+    def __new__(cls, data, requires_grad=False, volatile=False):
+        t = data.detach()
+        t.requires_grad_(bool(requires_grad))
+        return t
+
+
+from .function import Function, FunctionCtx, once_differentiable  # noqa: E402
+from .gradcheck import GradcheckError, gradcheck, gradgradcheck  # noqa: E402
 
 __all__ = ["backward", "grad", "no_grad", "enable_grad", "set_grad_enabled", "inference_mode", "is_grad_enabled",
-           "Function", "FunctionCtx", "gradcheck", "gradgradcheck", "Node", "AccumulateGrad"]
+           "is_inference_mode_enabled", "Function", "FunctionCtx", "once_differentiable", "gradcheck",
+           "gradgradcheck", "GradcheckError", "Node", "AccumulateGrad", "Variable", "set_detect_anomaly",
+           "detect_anomaly"]

@@ -4,9 +4,15 @@ A node is made per op call; its class is named after the op (``MulBackward0``) s
 ``type(t.grad_fn).__name__`` reads like PyTorch's. Backward rules are written in cltensor
 ops, so running them with grad mode on (``create_graph=True``) records a graph of the
 backward pass itself, which gives higher-order gradients.
+
+In-place ops and views follow PyTorch: every in-place op bumps the version counter a tensor
+shares with its views, saved tensors check it when unpacked, an in-place op on a view sends
+its base's history through ``CopySlices``, and a view whose base changed in place gets a new
+``AsStridedBackward0`` node when its ``grad_fn`` is next read (see ``regenerate_view_grad_fn``).
 """
 from __future__ import annotations
 
+import re
 import weakref
 
 from .grad_mode import is_grad_enabled, _set_enabled
@@ -14,46 +20,66 @@ from .grad_mode import is_grad_enabled, _set_enabled
 _node_classes: dict = {}
 
 
-def node_class(name: str):
-    cls = _node_classes.get(name)
+def node_class(name: str, base=None):
+    """The node class called name (one per name and base, made on first use)."""
+    base = base or OpNode
+    cls = _node_classes.get((name, base))
     if cls is None:
-        cls = _node_classes[name] = type(name, (OpNode,), {"__slots__": ()})
+        cls = _node_classes[(name, base)] = type(name, (base,), {"__slots__": ()})
     return cls
 
 
-class SavedTensor:
-    """A tensor kept for backward: an alias without grad_fn (no reference cycle), plus its version."""
+def _op_name(node) -> str:
+    """PyTorch names the op in version errors without the Backward suffix: ExpBackward0 -> Exp."""
+    return re.sub(r"Backward\d*$", "", type(node).__name__)
 
-    __slots__ = ("data", "version", "node_ref", "is_output", "requires_grad")
+
+class SavedTensor:
+    """A tensor kept for backward and the version it had when saved.
+
+    An output is kept as an alias without grad_fn (no reference cycle through its own node);
+    an input that requires grad is kept itself, so that create_graph differentiates through it.
+    """
+
+    __slots__ = ("data", "version", "node_ref", "is_output", "requires_grad", "output_nr")
 
     def __init__(self, t, node, is_output):
-        self.data = t._alias()
         self.version = t._version
         self.is_output = is_output
         self.requires_grad = t.requires_grad
-        self.node_ref = None if not is_output else weakref.ref(node)
-        if not is_output and t.requires_grad:
-            # an input keeps its history so that create_graph differentiates through it
-            self.data = t
+        self.output_nr = t._output_nr
+        self.node_ref = weakref.ref(node) if is_output else None
+        self.data = t if (not is_output and t.requires_grad) else t._alias()
 
     def unpack(self, node):
         t = self.data
         if t._version != self.version:
-            raise RuntimeError(
-                "one of the variables needed for gradient computation has been modified by an inplace "
-                f"operation: [{t.type()} {list(t.shape)}], which is output 0 of {type(node).__name__}, "
-                f"is at version {t._version}; expected version {self.version} instead. Hint: the backtrace "
-                "further above can point to the operation that failed to compute its gradient.")
+            raise RuntimeError(self._modified_message(node))
         if self.is_output and self.requires_grad and is_grad_enabled():
             alias = t._alias()
             alias._requires_grad = True
-            alias.grad_fn = node
+            alias._grad_fn = node
+            alias._output_nr = self.output_nr
             return alias
         return t
 
+    def _modified_message(self, node) -> str:
+        t = self.data
+        fn, nr = (node, self.output_nr) if self.is_output else (t.grad_fn, t._output_nr)
+        which = f", which is output {nr} of {_op_name(fn)}," if fn is not None else ""
+        return ("one of the variables needed for gradient computation has been modified by an inplace operation: "
+                f"[{t.type()} {list(t.shape)}]{which} is at version {t._version}; expected version {self.version} "
+                "instead. Hint: enable anomaly detection to find the operation that failed to compute its gradient, "
+                "with torch.autograd.set_detect_anomaly(True, check_nan=False).")
+
 
 class Node:
-    __slots__ = ("next_functions", "_pre_hooks", "_hooks", "metadata", "__weakref__")
+    __slots__ = ("next_functions", "_pre_hooks", "_hooks", "_retained", "metadata", "__weakref__")
+
+    def _init_node(self, next_functions):
+        self.next_functions = next_functions
+        self._pre_hooks = self._hooks = self._retained = None
+        self.metadata = {}
 
     def name(self) -> str:
         return type(self).__name__
@@ -62,35 +88,56 @@ class Node:
         return f"<{type(self).__name__} object at {hex(id(self))}>"
 
     def register_hook(self, fn):
+        """fn(grad_inputs, grad_outputs) runs after the node; it may return new grad_inputs."""
         if self._hooks is None:
             self._hooks = []
         self._hooks.append(fn)
-        return _RemovableHandle(self._hooks, fn)
+        return RemovableHandle(self._hooks, fn)
 
     def register_prehook(self, fn):
+        """fn(grad_outputs) runs before the node; it may return new grad_outputs."""
         if self._pre_hooks is None:
             self._pre_hooks = []
         self._pre_hooks.append(fn)
-        return _RemovableHandle(self._pre_hooks, fn)
+        return RemovableHandle(self._pre_hooks, fn)
+
+    def _retain(self, nr, tensor):
+        """Keep the gradient of output nr in tensor.grad (retain_grad); runs after every pre-hook."""
+        if self._retained is None:
+            self._retained = {}
+        self._retained[nr] = weakref.ref(tensor)
+
+    def _release_retained(self, nr):
+        if self._retained:
+            self._retained.pop(nr, None)
 
 
-class _RemovableHandle:
+class RemovableHandle:
     def __init__(self, lst, item):
         self.lst, self.item = lst, item
 
     def remove(self):
-        if self.item in self.lst:
+        if any(x is self.item for x in self.lst):
             self.lst.remove(self.item)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
+
+
+_RemovableHandle = RemovableHandle  # the name the first version used
 
 
 class AccumulateGrad(Node):
+    """The node of a leaf that requires grad: adds incoming gradients into ``variable.grad``."""
+
     __slots__ = ("variable",)
 
     def __init__(self, variable):
+        self._init_node(())
         self.variable = variable
-        self.next_functions = ()
-        self._pre_hooks = self._hooks = None
-        self.metadata = {}
 
 
 _FREED = (
@@ -106,14 +153,12 @@ class OpNode(Node):
     __slots__ = ("vjp", "saved", "params", "input_meta", "freed", "num_outputs")
 
     def __init__(self, vjp, inputs, out, params, save, num_outputs=1):
+        self._init_node(tuple(_edge(x) for x in inputs))
         self.vjp = vjp
         self.params = params
         self.num_outputs = num_outputs
-        self._pre_hooks = self._hooks = None
-        self.metadata = {}
         self.freed = False
-        self.next_functions = tuple(_edge(x) for x in inputs)
-        self.input_meta = tuple((x.shape, x.dtype, x.device) if _is_tensor(x) else None for x in inputs)
+        self.input_meta = tuple((x._shape, x.dtype, x.device) if _is_tensor(x) else None for x in inputs)
         self.saved = self._save(inputs, out, save)
 
     def _save(self, inputs, out, save):
@@ -143,7 +188,10 @@ class OpNode(Node):
         result = self.vjp(g, out, *inputs, **self.params)
         if not isinstance(result, (tuple, list)):
             result = (result,)
-        return tuple(_fit(r, meta) for r, meta in zip(result, self.input_meta))
+        result = tuple(result) + (None,) * (len(self.next_functions) - len(result))
+        # inputs that need no gradient get None (and no reduction to their shape)
+        return tuple(_fit(r, meta, i, self) if edge[0] is not None else None
+                     for i, (r, meta, edge) in enumerate(zip(result, self.input_meta, self.next_functions)))
 
     def release(self):
         if any(isinstance(s, SavedTensor) for s in self.saved[:-1]) or self.saved[-1] is not None:
@@ -163,9 +211,16 @@ def _is_tensor(x) -> bool:
 def _edge(x):
     if not _is_tensor(x) or not x.requires_grad:
         return (None, 0)
-    if x.grad_fn is not None:
-        return (x.grad_fn, x._output_nr)
+    fn = x.grad_fn
+    if fn is not None:
+        return (fn, x._output_nr)
     return (grad_accumulator(x), 0)
+
+
+def gradient_edge(t):
+    """(node, output_nr) that receives t's gradient: its grad_fn, or its AccumulateGrad if a leaf."""
+    fn = t.grad_fn
+    return (fn, t._output_nr) if fn is not None else (grad_accumulator(t), 0)
 
 
 def grad_accumulator(leaf):
@@ -176,12 +231,21 @@ def grad_accumulator(leaf):
     return acc
 
 
-def _fit(grad, meta):
-    """Sum a broadcast gradient back to its input's shape and dtype."""
+def _expandable(shape, target) -> bool:
+    if len(shape) > len(target):
+        return False
+    return all(s == t or s == 1 for s, t in zip(reversed(shape), reversed(target)))
+
+
+def _fit(grad, meta, index, node):
+    """Sum a broadcast gradient back to its input's shape and cast it to the input's dtype."""
     if grad is None or meta is None:
         return None
     shape, dtype, _ = meta
-    if grad.shape != shape:
+    if grad._shape != shape:
+        if not _expandable(shape, grad._shape):
+            raise RuntimeError(f"Function {type(node).__name__} returned an invalid gradient at index {index} - got "
+                               f"{list(grad._shape)} but expected shape compatible with {list(shape)}")
         grad = sum_to(grad, shape)
     if grad.dtype is not dtype and dtype.is_floating_point:
         grad = grad.to(dtype)
@@ -191,16 +255,19 @@ def _fit(grad, meta):
 def sum_to(grad, shape):
     """Reduce grad (of a broadcast result) to shape, the inverse of expand."""
     shape = tuple(shape)
+    if tuple(grad._shape) == shape:
+        return grad
     lead = grad.dim() - len(shape)
     dims = list(range(lead))
-    dims += [lead + i for i, s in enumerate(shape) if s == 1 and grad.shape[lead + i] != 1]
+    dims += [lead + i for i, s in enumerate(shape) if s == 1 and grad._shape[lead + i] != 1]
     if dims:
         grad = grad.sum(dim=tuple(dims), keepdim=True)
-    if lead:
+    if grad._shape != shape:
         grad = grad.reshape(shape)
     return grad
 
 
+# ---- recording ---------------------------------------------------------------------------
 def record(name, vjp, inputs, out, params=None, save=None, num_outputs=1):
     """Attach a node to out (a tensor or tuple of tensors) if any input requires grad."""
     if not is_grad_enabled():
@@ -217,26 +284,39 @@ def record(name, vjp, inputs, out, params=None, save=None, num_outputs=1):
     return out
 
 
+def _history_alias(t):
+    """A tensor object over t's memory that carries t's current place in the graph."""
+    a = t._alias()
+    a._requires_grad, a._grad_fn, a._output_nr = t.requires_grad, t.grad_fn, t._output_nr
+    return a
+
+
 def record_inplace(name, vjp, inputs, dest, params=None, save=None):
     """Record an in-place op: dest's history continues through a new node.
 
     inputs[0] is dest before the op (or a clone of its old value when the rule reads it), so the
     new node's first edge leads to dest's previous grad_fn.
     """
-    edge_source = inputs[0]
-    if edge_source is dest:
-        # nothing of the old value is saved: keep its edge but not the tensor itself
-        edge_source = dest._alias()
-        edge_source._requires_grad, edge_source.grad_fn = dest._requires_grad, dest.grad_fn
-        edge_source._output_nr = dest._output_nr
-    node = node_class(name)(vjp, [edge_source, *inputs[1:]], dest, params or {}, save, 1)
+    if inputs[0] is dest:
+        inputs = [_history_alias(dest), *inputs[1:]]  # keep the old edge, not the tensor itself
+    old_fn, old_nr = dest.grad_fn, dest._output_nr
+    node = node_class(name)(vjp, list(inputs), dest, params or {}, save, 1)
     if dest.dtype.is_floating_point:
         dest._requires_grad = True
         dest.grad_fn = node
         dest._output_nr = 0
-        if dest._base is not None:
+        if dest._retains_grad and old_fn is not None:
+            old_fn._release_retained(old_nr)
+            node._retain(0, dest)
+        if dest._view_version is not None:
             _rebase_view(dest)
     return dest
+
+
+def _geometry(base, view):
+    """Where view lies in its base's storage: (storage numel, base layout, view layout)."""
+    numel = base._storage.nbytes // base.dtype.itemsize
+    return (numel, (base._shape, base._strides, base._offset), (view._shape, view._strides, view._offset))
 
 
 def _rebase_view(view):
@@ -246,89 +326,173 @@ def _rebase_view(view):
     base = view._base
     if base.requires_grad and base.is_leaf:
         raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place operation.")
-    geom = (base._storage.nbytes // base.dtype.itemsize, base._shape, base._strides, base._offset,
-            view._shape, view._strides, view._offset)
-    old = base._alias()
-    old._requires_grad, old.grad_fn, old._output_nr = base._requires_grad, base.grad_fn, base._output_nr
-    node = node_class("CopySlices")(_copyslices_vjp, [old, view], base, {"geom": geom}, frozenset(), 1)
+    node = node_class("CopySlices")(_copyslices_vjp, [_history_alias(base), view], base,
+                                    {"geom": _geometry(base, view)}, frozenset(), 1)
     base._requires_grad = True
     base.grad_fn = node
     base._output_nr = 0
 
 
 def _copyslices_vjp(g, out, base, view, geom):
+    gview = gather_from_base(g, geom)
+    if g.requires_grad and is_grad_enabled():  # create_graph: stay differentiable
+        return g - scatter_to_base(gview, geom), gview
     from ..ops.creation import zeros
     from .grad_mode import no_grad
-    numel, bshape, bstrides, boff, vshape, vstrides, voff = geom
+    numel, (bshape, bstrides, boff), (vshape, vstrides, voff) = geom
     with no_grad():
         work = zeros(numel, dtype=g.dtype, device=g.device)
         gbase = work.as_strided(bshape, bstrides, boff)
-        gbase.copy_(g)
-        region = work.as_strided(vshape, vstrides, voff)
-        gview = region.clone()
-        region.zero_()
+        _copy_into(g, gbase)
+        work.as_strided(vshape, vstrides, voff).zero_()
     return gbase, gview
 
 
-# ---- the engine ----------------------------------------------------------------------
-def _collect(roots):
-    """Dependency counts of every node reachable from roots."""
-    deps, seen, stack = {}, set(), [r for r in roots if r is not None]
-    for r in stack:
-        seen.add(r)
-    while stack:
-        node = stack.pop()
-        for nxt, _ in node.next_functions:
-            if nxt is None:
-                continue
-            deps[nxt] = deps.get(nxt, 0) + 1
-            if nxt not in seen:
-                seen.add(nxt)
-                stack.append(nxt)
-    return deps
+def regenerate_view_grad_fn(view):
+    """A view whose base (or another view of it) changed in place: its history now starts at the
+    base's current grad_fn, through AsStridedBackward0, as PyTorch does."""
+    base = view._base
+    version = view._version_box.value
+    view._view_version = version
+    if not base.requires_grad:
+        return
+    node = node_class("AsStridedBackward0")(_view_of_base_vjp, [base], view, {"geom": _geometry(base, view)},
+                                            frozenset(), 1)
+    view._grad_fn = node
+    view._requires_grad = True
+    view._output_nr = 0
+
+
+def _view_of_base_vjp(g, out, base, geom):
+    return scatter_to_base(g, geom)
+
+
+def _copy_into(src, dest):
+    from .. import dispatch
+    dispatch.elementwise("_copy", "a", [src], dest, src.dtype)
+
+
+def _collapse_broadcast(g, layout):
+    """Sum g over the view's stride-0 dims (each such element is one memory location)."""
+    shape, strides, offset = layout
+    dims = tuple(i for i, (n, s) in enumerate(zip(shape, strides)) if s == 0 and n > 1)
+    if not dims:
+        return g, layout
+    g = g.sum(dim=dims, keepdim=True)
+    shape = tuple(1 if i in dims else n for i, n in enumerate(shape))
+    return g, (shape, strides, offset)
+
+
+def scatter_to_base(g, geom):
+    """Zeros laid out like the base with g written where the view lies (differentiable)."""
+    from ..ops.creation import zeros
+    from .grad_mode import no_grad
+    numel, blayout, vlayout = geom
+    src, vlayout = _collapse_broadcast(g, vlayout)
+    with no_grad():
+        work = zeros(numel, dtype=g.dtype, device=g.device)
+        _copy_into(src, work.as_strided(*vlayout))
+        out = work.as_strided(*blayout)
+    if is_grad_enabled():
+        record("AsStridedScatterBackward0", lambda gg, o, a, geom: gather_from_base(gg, geom), [g], out,
+               {"geom": geom}, save=frozenset())
+    return out
+
+
+def gather_from_base(g, geom):
+    """The part of g (laid out like the base) where the view lies, shaped like the view (differentiable)."""
+    from ..ops.creation import zeros
+    from .grad_mode import no_grad
+    numel, blayout, vlayout = geom
+    with no_grad():
+        work = zeros(numel, dtype=g.dtype, device=g.device)
+        _copy_into(g, work.as_strided(*blayout))
+        out = work.as_strided(*vlayout)
+    if is_grad_enabled():
+        record("AsStridedBackward0", lambda gg, o, a, geom: scatter_to_base(gg, geom), [g], out,
+               {"geom": geom}, save=frozenset())
+    return out
+
+
+# ---- the engine ----------------------------------------------------------------------------
+def _reachable(roots):
+    """Every node reachable from roots, parents before children (reverse post-order)."""
+    order, seen = [], set()
+    for root in roots:
+        if root is None or root in seen:
+            continue
+        seen.add(root)
+        stack = [(root, iter(root.next_functions))]
+        while stack:
+            node, it = stack[-1]
+            for nxt, _ in it:
+                if nxt is not None and nxt not in seen:
+                    seen.add(nxt)
+                    stack.append((nxt, iter(nxt.next_functions)))
+                    break
+            else:
+                stack.pop()
+                order.append(node)
+    order.reverse()
+    return order
+
+
+def _plan(roots, targets):
+    """Nodes to visit and their dependency counts. With targets (autograd.grad, backward(inputs=)),
+    only nodes on a path to a target are visited, as PyTorch does."""
+    order = _reachable(roots)
+    if targets is None:
+        wanted = set(order)
+    else:
+        wanted = set()
+        for node in reversed(order):  # children first
+            if node in targets or any(n in wanted for n, _ in node.next_functions if n is not None):
+                wanted.add(node)
+    deps = {}
+    for node in order:
+        if node in wanted:
+            for nxt, _ in node.next_functions:
+                if nxt is not None and nxt in wanted:
+                    deps[nxt] = deps.get(nxt, 0) + 1
+    return wanted, deps
 
 
 def run_backward(roots, grads, retain_graph, create_graph, capture=None, accumulate=True):
-    """Propagate grads from (node, output_nr) roots. capture maps (node, nr) -> slot for autograd.grad."""
+    """Propagate grads from (node, output_nr) roots.
+
+    capture maps (node, nr) -> slot: those gradients are returned (autograd.grad) and only the
+    part of the graph that leads to them runs; accumulate=False leaves every .grad untouched.
+    """
     captured = {}
+    targets = None if capture is None else {node for node, _ in capture}
     prev = is_grad_enabled()
     _set_enabled(create_graph)
     try:
-        deps = _collect([n for n, _ in roots])
+        wanted, deps = _plan([n for n, _ in roots], targets)
         buffers: dict = {}
         for (node, nr), g in zip(roots, grads):
-            _accumulate(buffers, node, nr, g)
-        ready = [n for n, _ in roots if deps.get(n, 0) == 0]
-        ready = list(dict.fromkeys(ready))
+            if node in wanted:
+                _add_to_buffer(buffers, node, nr, g)
+        ready = list(dict.fromkeys(n for n, _ in roots if n in wanted and deps.get(n, 0) == 0))
         while ready:
             node = ready.pop()
-            slots = buffers.pop(node, {})
-            out_grads = _gather(node, slots)
+            out_grads = _gather(node, buffers.pop(node, {}))
             out_grads = _run_pre_hooks(node, out_grads)
             if capture is not None:
                 for nr, g in enumerate(out_grads):
-                    if (node, nr) in capture:
-                        captured[capture[(node, nr)]] = g
+                    slot = capture.get((node, nr))
+                    if slot is not None:
+                        captured[slot] = g
             if isinstance(node, AccumulateGrad):
                 if accumulate and out_grads[0] is not None:
-                    _accumulate_leaf(node.variable, out_grads[0], create_graph)
+                    accumulate_grad(node.variable, out_grads[0], create_graph)
                 continue
-            if all(g is None for g in out_grads):
-                in_grads = (None,) * len(node.next_functions)
-            else:
-                in_grads = node.apply(out_grads)
-            if node._hooks:
-                for h in node._hooks:
-                    r = h(in_grads, out_grads)
-                    if r is not None:
-                        in_grads = r
-            if not retain_graph:
-                node.release()
+            in_grads = _apply(node, out_grads, retain_graph)
             for (nxt, nr), g in zip(node.next_functions, in_grads):
-                if nxt is None:
+                if nxt is None or nxt not in wanted:
                     continue
                 if g is not None:
-                    _accumulate(buffers, nxt, nr, g)
+                    _add_to_buffer(buffers, nxt, nr, g)
                 deps[nxt] -= 1
                 if deps[nxt] == 0:
                     ready.append(nxt)
@@ -337,7 +501,22 @@ def run_backward(roots, grads, retain_graph, create_graph, capture=None, accumul
     return captured
 
 
-def _accumulate(buffers, node, nr, g):
+def _apply(node, out_grads, retain_graph):
+    if all(g is None for g in out_grads):
+        in_grads = (None,) * len(node.next_functions)
+    else:
+        in_grads = node.apply(out_grads)
+    if node._hooks:
+        for h in node._hooks:
+            r = h(in_grads, out_grads)
+            if r is not None:
+                in_grads = tuple(r)
+    if not retain_graph:
+        node.release()
+    return in_grads
+
+
+def _add_to_buffer(buffers, node, nr, g):
     slots = buffers.setdefault(node, {})
     prev = slots.get(nr)
     slots[nr] = g if prev is None else prev + g
@@ -349,23 +528,41 @@ def _gather(node, slots):
 
 
 def _run_pre_hooks(node, grads):
-    if not node._pre_hooks:
-        return grads
-    for h in list(node._pre_hooks):
-        r = h(grads)
-        if r is not None:
-            grads = list(r)
+    """Tensor hooks (leaf and non-leaf), node pre-hooks, then retain_grad, as in PyTorch."""
+    if isinstance(node, AccumulateGrad):
+        hooks = node.variable._hooks
+        if hooks and grads[0] is not None:
+            g = grads[0]
+            for h in list(hooks):
+                r = h(g)
+                if r is not None:
+                    g = r
+            grads = [g]
+    if node._pre_hooks:
+        for h in list(node._pre_hooks):
+            r = h(grads)
+            if r is not None:
+                grads = list(r)
+    if node._retained:
+        for nr, ref in node._retained.items():
+            t = ref()
+            if t is not None and grads[nr] is not None:
+                _retain_value(t, grads[nr])
     return grads
 
 
-def _accumulate_leaf(leaf, g, create_graph):
-    if leaf._hooks:
-        for h in leaf._hooks:
-            r = h(g)
-            if r is not None:
-                g = r
-    if g.shape != leaf.shape:
-        g = sum_to(g, leaf.shape)
+def _retain_value(t, g):
+    from .grad_mode import no_grad
+    with no_grad():
+        t._grad = g.detach().clone() if t._grad is None else t._grad + g.detach()
+
+
+def accumulate_grad(leaf, g, create_graph):
+    """leaf.grad += g (a fresh tensor the first time), as AccumulateGrad does."""
+    if g._shape != leaf._shape:
+        g = sum_to(g, leaf._shape)
+    if g.dtype is not leaf.dtype:
+        g = g.to(leaf.dtype)
     if create_graph:
         leaf._grad = g if leaf._grad is None else leaf._grad + g
         return
@@ -374,5 +571,7 @@ def _accumulate_leaf(leaf, g, create_graph):
         # NOTE: a rule may hand the same tensor to several inputs (add), so a new grad is a copy
         if leaf._grad is None:
             leaf._grad = g.detach().clone()
+        elif leaf._grad.requires_grad:  # a grad kept from create_graph: replace, don't write into it
+            leaf._grad = leaf._grad.detach() + g
         else:
             leaf._grad.add_(g)

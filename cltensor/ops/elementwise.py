@@ -181,7 +181,7 @@ def check_inplace_allowed(out):
         return
     if out.requires_grad and out.is_leaf:
         raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
-    base = out._base
+    base = out._base if out._view_version is not None else None  # detach() aliases are not views
     if base is not None and base.requires_grad and base.is_leaf:
         raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place operation.")
 
