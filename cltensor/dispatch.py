@@ -257,17 +257,36 @@ def gemm(a, b, out, alpha=1, beta=0, bias=None, params=None, variant=None):
     A, B = _Operand(a, batch, M, K), _Operand(b, batch, K, N)
     C = _Operand(out, batch, M, N)
     D = _Operand(bias, batch, M, N) if bias is not None else None
+    rows = _fold_batch(A, B, C, D, batch, M)
+    if rows is not None:
+        batch, M = (), rows
     mode = None
     if p["variant"] == "vec":
         mode, swap, copy_b = _vec_mode(A, B, M, N, p["VW"])
         if copy_b:
-            b = b.detach().contiguous()
-            B = _Operand(b, batch, K, N)
+            B = _Operand(b.detach().contiguous(), batch, K, N)
         if swap:  # compute out^T = b^T @ a^T so that the vectors run along a unit stride
             A, B, C, M, N = B.transposed(), A.transposed(), C.transposed(), N, M
             D = D.transposed() if D is not None else None
     _launch_gemm(backend, p, mode, A, B, C, D, batch, M, N, K, acc, out.dtype, alpha, beta)
     return out
+
+
+def _fold_batch(A, B, C, D, batch, M):
+    """When b does not vary over the batch and the batch dims of a, out (and bias) continue their
+    rows, the product is one GEMM of nbatch * M rows: the row count, else None."""
+    if math.prod(batch) <= 1 or any(B.bst):
+        return None
+    ops = [A, C] + ([D] if D is not None else [])
+    sizes, bst = _collapse(batch, [o.bst for o in ops])
+    if len(sizes) != 1:
+        return None
+    for o, (st,) in zip(ops, bst):
+        if M != 1 and st != M * o.sr and not (o is D and st == 0 and o.sr == 0):
+            return None
+    for o, (st,) in zip(ops, bst):
+        o.sr, o.bst = st if M == 1 else o.sr, []
+    return M * sizes[0]
 
 
 def _vec_mode(A, B, M, N, vw):
@@ -285,19 +304,18 @@ def _vec_mode(A, B, M, N, vw):
     return "nn", False, True
 
 
+_GEMM_BATCH_DIMS = 3  # batch dims every GEMM kernel takes (padded with size 1), so that one kernel serves all
+
+
 def _launch_gemm(backend, p, mode, A, B, C, D, batch, M, N, K, acc, out_dtype, alpha, beta):
     ops = [A, B, C] + ([D] if D is not None else [])
     nbatch = math.prod(batch)
-    if nbatch == 1:
-        bsizes, bstrides = (), [() for _ in ops]
-    else:
-        bsizes, bstrides = _collapse(batch, [o.bst for o in ops])
+    bsizes, bstrides = _collapse(batch, [o.bst for o in ops]) if nbatch > 1 else ((), [() for _ in ops])
+    pad = max(_GEMM_BATCH_DIMS - len(bsizes), 0)
+    bsizes, bstrides = (1,) * pad + tuple(bsizes), [(0,) * pad + tuple(st) for st in bstrides]
     if p["variant"] == "vec":
         mr, nr = (p["MR"], p["NV"] * p["VW"]) if mode == "nn" else (p["DOT_MR"], p["DOT_NR"])
-        mr = mr if M >= mr else 1
-        nr = nr if mode == "nn" or N >= nr else 1
-        tiling = {"MR": mr, "NR": nr, "VW": p["VW"]}
-        flags = {"c_unit": C.sc == 1}
+        tiling, flags = {"MR": mr, "NR": nr, "VW": p["VW"]}, {}
         gsize = (-(-M // mr), -(-N // nr), nbatch)
         lsize = (1, 1, 1)
     else:
@@ -312,7 +330,7 @@ def _launch_gemm(backend, p, mode, A, B, C, D, batch, M, N, K, acc, out_dtype, a
            tuple(sorted(tiling.items())))
     kernel = backend.kernels.get(key)
     if kernel is None:
-        names = dict.fromkeys(("MR", "NR", "VW", "c_unit", "BM", "BN", "BK", "WM", "WN", "VL", "a_unit", "b_unit"))
+        names = dict.fromkeys(("MR", "NR", "VW", "BM", "BN", "BK", "WM", "WN", "VL", "a_unit", "b_unit"))
         kernel = codegen.kernel(backend, key, "gemm.cl.mako", "gemm", variant=p["variant"], mode=mode,
                                 a_dtype=acc, c_dtype=out_dtype, d_dtype=d_dtype, acc=acc,
                                 batch_ndim=len(bsizes), **{**names, **flags, **tiling})

@@ -9,6 +9,7 @@ variant on CPUs, the local-memory tiled variant on GPUs.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -33,6 +34,21 @@ SHIPPED = {
 
 _user_table = None
 _resolved: dict = {}
+_forced_variant = None
+
+
+@contextlib.contextmanager
+def forced_variant(variant):
+    """Run every GEMM in the block with `variant` ('vec' | 'tiled') whatever the device is, e.g. to
+    test the GPU kernel on a CPU driver."""
+    global _forced_variant
+    if variant not in ("vec", "tiled", None):
+        raise ValueError(f"unknown GEMM variant {variant!r}; expected 'vec' or 'tiled'")
+    previous, _forced_variant = _forced_variant, variant
+    try:
+        yield
+    finally:
+        _forced_variant = previous
 
 
 def vector_bytes(backend) -> int:
@@ -60,6 +76,7 @@ def _load_user_table() -> dict:
 
 def params_for(backend, dtype, variant=None) -> dict:
     """Tile parameters for a GEMM accumulating in `dtype` on backend's device (a fresh dict)."""
+    variant = variant or _forced_variant
     key = (id(backend), dtype.name, variant)
     found = _resolved.get(key)
     if found is None:

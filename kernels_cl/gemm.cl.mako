@@ -118,7 +118,24 @@ ${batch_offsets()}
     TV acc${i}_${v} = (TV)(0);
     % endfor
   % endfor
-<%def name="nn_step()">\
+    const bool whole_n = n0 + ${NR} <= N;
+    T lanes[${NR}];
+    long ak = 0, bk = b_base;
+    for (int k = 0; k < K; ++k, ak += a_sk, bk += b_sk) {
+  % for v in range(NV):
+        TV b${v};
+  % endfor
+        if (whole_n) {
+  % for v in range(NV):
+            b${v} = ${vload(a_dtype, f"B + bk + n0 + {v * VW}", VW)};
+  % endfor
+        } else {
+            for (int j = 0; j < ${NR}; ++j)
+                lanes[j] = n0 + j < N ? ${load(a_dtype, "B", "bk + (long)(n0 + j) * b_sn")} : (T)0;
+  % for v in range(NV):
+            b${v} = ${"lanes[%d]" % (v * VW) if VW == 1 else "vload%d(%d, lanes)" % (VW, v)};
+  % endfor
+        }
   % for i in range(MR):
         {
             const TV a = (TV)(${load(a_dtype, "A", f"arow{i} + ak")});
@@ -127,30 +144,9 @@ ${batch_offsets()}
     % endfor
         }
   % endfor
-</%def>
-    if (n0 + ${NR} <= N) {
-        __global const ${a_dtype.c} *bp = B + b_base + n0;
-        long ak = 0;
-        for (int k = 0; k < K; ++k, bp += b_sk, ak += a_sk) {
-  % for v in range(NV):
-            const TV b${v} = ${vload(a_dtype, f"bp + {v * VW}", VW)};
-  % endfor
-${nn_step()}
-        }
-    } else {
-        T lanes[${NR}];
-        long ak = 0, bk = b_base;
-        for (int k = 0; k < K; ++k, ak += a_sk, bk += b_sk) {
-            for (int j = 0; j < ${NR}; ++j)
-                lanes[j] = n0 + j < N ? ${load(a_dtype, "B", "bk + (long)(n0 + j) * b_sn")} : (T)0;
-  % for v in range(NV):
-            const TV b${v} = ${"lanes[%d]" % (v * VW) if VW == 1 else "vload%d(%d, lanes)" % (VW, v)};
-  % endfor
-${nn_step()}
-        }
     }
-  % if c_unit and d_dtype is None:
-    if (n0 + ${NR} <= N) {
+  % if d_dtype is None:
+    if (whole_n && c_sn == 1) {
     % for i in range(MR):
         if (m0 + ${i} < M) {
       % for v in range(NV):
@@ -161,22 +157,16 @@ ${nn_step()}
         return;
     }
   % endif
-    {
-        T out[${VW}];
+    T out[${MR * NR}];
   % for i in range(MR):
-        if (m0 + ${i} < M) {
     % for v in range(NV):
-            ${"out[0] = acc%d_%d" % (i, v) if VW == 1 else "vstore%d(acc%d_%d, 0, out)" % (VW, i, v)};
-            for (int l = 0; l < ${VW}; ++l) {
-                const int n = n0 + ${v * VW} + l;
-                if (n < N) {
-                    ${store_one(f"m0 + {i}", "n", "out[l]")}
-                }
-            }
+    ${"out[%d] = acc%d_%d" % (i * NR + v * VW, i, v) if VW == 1 else "vstore%d(acc%d_%d, %d, out)" % (VW, i, v, i * NV + v)};
     % endfor
-        }
   % endfor
-    }
+    for (int i = 0; i < min(${MR}, M - m0); ++i)
+        for (int j = 0; j < min(${NR}, N - n0); ++j) {
+            ${store_one("m0 + i", "n0 + j", f"out[i * {NR} + j]")}
+        }
 % elif variant == "vec" and mode == "dot":
 <% TV = vec_t(VW) %>\
     typedef ${TV} TV;
