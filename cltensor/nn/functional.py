@@ -701,8 +701,6 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
 def _check_class_target(input, target, weight):
     if input.dim() < 1:
         raise ValueError(f"Expected 1 or more dimensions (got {input.dim()})")
-    if target.dtype not in (dt.int64, dt.uint8):
-        raise RuntimeError(f"expected target dtype to be Long or Byte, but got {_type_word(target.dtype)}")
     if input.dim() != 1 and target.dim() >= 1 and input.size(0) != target.size(0):
         raise ValueError(f"Expected input batch_size ({input.size(0)}) to match target batch_size "
                          f"({target.size(0)}).")
@@ -714,6 +712,8 @@ def _check_class_target(input, target, weight):
     elif tuple(target.shape[1:]) != tuple(input.shape[2:]) or target.dim() != input.dim() - 1:
         expected = [input.size(0)] + list(input.shape[2:])
         raise RuntimeError(f"Expected target size {expected}, got {list(target.shape)}")
+    if target.dtype not in (dt.int64, dt.uint8):
+        raise RuntimeError(f"expected target dtype to be Long or Byte, but got {_type_word(target.dtype)}")
     classes = input.size(0 if input.dim() == 1 else 1)
     if weight is not None and (weight.dim() != 1 or weight.numel() != classes):
         raise RuntimeError(f"weight tensor should be defined either for all {classes} classes or no classes but "
@@ -724,18 +724,33 @@ def _type_word(d):
     return _ew._torch_name(d)
 
 
-def _picked_and_weights(input, target, weight, ignore_index):
-    """input's value at each target class, and each element's weight (0 where ignored)."""
-    class_dim = 0 if input.dim() == 1 else 1
-    target = target.long()
-    keep = target != ignore_index
-    safe = where(keep, target, 0)
-    picked = input.gather(class_dim, safe.unsqueeze(class_dim)).squeeze(class_dim)
+def _class_view(t, ndim, class_dim):
+    shape = [1] * ndim
+    shape[class_dim] = -1
+    return t.reshape(shape)
+
+
+def _target_hits(input, target, ignore_index, class_dim):
+    """Bool mask of input's shape, true at each element's target class (never for an ignored
+    target). Built by comparing with arange(C) on the device: no index is read back to the host,
+    so the loss never syncs (a target outside [0, C) selects nothing)."""
+    classes = input.size(class_dim)
+    ids = _class_view(_creation.arange(classes, device=input.device), input.dim(), class_dim)
+    hits = target.unsqueeze(class_dim) == ids
+    if 0 <= ignore_index < classes:
+        hits = hits & (target != ignore_index).unsqueeze(class_dim)
+    return hits
+
+
+def _picked_and_weights(input, target, weight, ignore_index, class_dim):
+    """(sum over classes of weight[t] * input at the target class, the weight mask)."""
+    hits = _target_hits(input, target, ignore_index, class_dim)
     if weight is None:
-        w = keep.to(input.dtype)
-    else:
-        w = where(keep, weight.index_select(0, safe.reshape(-1)).reshape(safe.shape), 0.0).to(input.dtype)
-    return picked, w
+        # NOTE: where(), not a product with the mask, so that the -inf log-probabilities of other
+        # classes (masked logits) do not turn into nan (0 * -inf)
+        return where(hits, input, 0.0).sum(class_dim), hits
+    wv = _class_view(weight.to(input.dtype), input.dim(), class_dim)
+    return where(hits, input * wv, 0.0).sum(class_dim), where(hits, wv, 0.0)
 
 
 def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
@@ -743,17 +758,11 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     non-ignored targets (nan when all are ignored, like PyTorch)."""
     reduction = _reduction_arg(size_average, reduce, reduction)
     _check_class_target(input, target, weight)
-    picked, w = _picked_and_weights(input, target, weight, ignore_index)
-    loss = -(picked * w)
+    class_dim = 0 if input.dim() == 1 else 1
+    picked, mask = _picked_and_weights(input, target, weight, ignore_index, class_dim)
     if reduction == "mean":
-        return loss.sum() / w.sum()
-    return _reduce(loss, reduction)
-
-
-def _class_weight_view(weight, ndim, class_dim):
-    shape = [1] * ndim
-    shape[class_dim] = -1
-    return weight.reshape(shape)
+        return -picked.sum() / mask.sum()
+    return _reduce(-picked, reduction)
 
 
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
@@ -764,9 +773,9 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     reduction = _reduction_arg(size_average, reduce, reduction)
     if not 0.0 <= label_smoothing <= 1.0:
         raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
-    class_dim = 0 if input.dim() == 1 else 1
     if input.dim() == 0:
         raise ValueError("Expected 1 or more dimensions (got 0)")
+    class_dim = 0 if input.dim() == 1 else 1
     if target.shape == input.shape:
         if not target.dtype.is_floating_point:
             raise RuntimeError(f"Expected floating point type for target with class probabilities, got "
@@ -774,24 +783,17 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         return _cross_entropy_probs(input, target, weight, ignore_index, reduction, label_smoothing, class_dim)
     _check_class_target(input, target, weight)
     logp = log_softmax(input, class_dim)
-    picked, w = _picked_and_weights(logp, target, weight, ignore_index)
-    nll = -(picked * w)
-    if label_smoothing == 0:
-        return nll.sum() / w.sum() if reduction == "mean" else _reduce(nll, reduction)
-    classes = input.size(class_dim)
-    if weight is not None:
-        smooth = -(logp * _class_weight_view(weight, logp.dim(), class_dim)).sum(class_dim)
-    else:
-        smooth = -logp.sum(class_dim)
-    smooth = where(target != ignore_index, smooth, 0.0)
-    eps = label_smoothing
+    picked, mask = _picked_and_weights(logp, target, weight, ignore_index, class_dim)
+    if label_smoothing > 0:
+        classes = input.size(class_dim)
+        weighted = logp * _class_view(weight.to(logp.dtype), logp.dim(), class_dim) if weight is not None else logp
+        smooth = where(target != ignore_index, weighted.sum(class_dim), 0.0)
+        # loss = (1 - eps) nll + (eps / C) smooth, with nll = -picked and smooth = -sum_c w_c logp_c
+        picked = picked * (1 - label_smoothing) + smooth * (label_smoothing / classes)
     if reduction == "mean":
-        # NOTE: both terms are normalised by the summed weights of the non-ignored targets (PyTorch)
-        denom = w.sum()
-        return (nll.sum() * (1 - eps) + smooth.sum() * (eps / classes)) / denom
-    if reduction == "sum":
-        return nll.sum() * (1 - eps) + smooth.sum() * (eps / classes)
-    return nll * (1 - eps) + smooth * (eps / classes)
+        # NOTE: with label smoothing both terms are normalised by the summed target weights (PyTorch)
+        return -picked.sum() / mask.sum()
+    return _reduce(-picked, reduction)
 
 
 def _cross_entropy_probs(input, target, weight, ignore_index, reduction, label_smoothing, class_dim):
@@ -805,7 +807,7 @@ def _cross_entropy_probs(input, target, weight, ignore_index, reduction, label_s
         target = target * (1 - label_smoothing) + label_smoothing / classes
     terms = log_softmax(input, class_dim) * target
     if weight is not None:
-        terms = terms * _class_weight_view(weight, input.dim(), class_dim)
+        terms = terms * _class_view(weight, input.dim(), class_dim)
     loss = -terms.sum(class_dim)
     return _reduce(loss, reduction)
 
