@@ -343,3 +343,216 @@ def _launch_gemm(backend, p, mode, A, B, C, D, batch, M, N, K, acc, out_dtype, a
     args += [scalar_arg(alpha, acc), scalar_arg(beta, acc)]
     with backend.lock:
         kernel(backend.queue, gsize, lsize, *args)
+
+
+# ---- reductions and scans (kernels_cl/reduce.cl.mako, kernels_cl/scan.cl.mako) --------------------
+_C_SIZES = {"char": 1, "uchar": 1, "short": 2, "ushort": 2, "int": 4, "uint": 4, "float": 4, "long": 8,
+            "ulong": 8, "double": 8}
+
+
+class ReduceCode:
+    """What a reduction computes, as C snippets for reduce.cl.mako (the rows live in ops/reduce.py).
+
+    T: dtype elements are converted to; A: accumulator dtype; fields: [(name, C type)] of the state;
+    neutral/map/combine: C statements; finish: one C expression per output; fused: a C expression
+    of an element `a` and the state `s` written per element (softmax), or None; fused_setup: C
+    statements that rewrite `s` once before those writes.
+    """
+
+    def __init__(self, name, T, A, fields, neutral, map, combine, finish, fused=None, helpers="",
+                 lowest="0", highest="0", pre=None, fused_setup=""):
+        self.name, self.T, self.A, self.finish, self.fused = name, T, A, tuple(finish), fused
+        # largest fields first: no padding inside the struct, so its size is known here
+        self.fields = tuple(sorted(fields, key=lambda f: -_C_SIZES[f[1]]))
+        sizes = [_C_SIZES[f[1]] for f in self.fields]
+        self.nbytes = -(-sum(sizes) // sizes[0]) * sizes[0]
+        # pre: optional (pre_neutral, pre_combine, start, accumulate), a faster path for work-items
+        pre_neutral, pre_combine, start, accumulate = pre or ("", "", "", "")
+        self.snippets = dict(neutral=neutral, map=map, combine=combine, helpers=helpers, lowest=lowest,
+                             highest=highest, pre_neutral=pre_neutral, pre_combine=pre_combine, start=start,
+                             accumulate=accumulate, fused_setup=fused_setup)
+        self.key = (name, T, A, self.fields, self.finish, fused, tuple(self.snippets.values()))
+
+
+class ReduceTuning:
+    """How much parallelism a reduction plan asks for (per compute unit) and the least work per piece."""
+
+    def __init__(self, items_per_cu, min_chunk, groups_per_cu, use_groups):
+        self.items_per_cu, self.min_chunk = items_per_cu, min_chunk
+        self.groups_per_cu, self.use_groups = groups_per_cu, use_groups
+
+
+CPU_TUNING = ReduceTuning(items_per_cu=16, min_chunk=8192, groups_per_cu=4, use_groups=False)
+GPU_TUNING = ReduceTuning(items_per_cu=1024, min_chunk=64, groups_per_cu=4, use_groups=True)
+
+
+def reduce_tuning(backend) -> ReduceTuning:
+    return CPU_TUNING if backend.is_cpu else GPU_TUNING
+
+
+def _reduce_plan(backend, M, R, rows, cols, single, unit_rows=False):
+    """(mode, S chunks per output, chunk, W, V, lanes). 'group' (a work-group per piece) where the
+    reduced positions are the fast memory dim on a GPU, else 'items' (a work-item walks its piece).
+    On CPUs an item runs V independent lanes the compiler can vectorise: V outputs side by side
+    where the outputs are the fast memory dim (each read then uses a whole cache line), or V
+    consecutive elements of a contiguous row. Enough pieces that the device is busy even when M is
+    small (S > 1: another stage combines them)."""
+    tune = reduce_tuning(backend)
+    cus = backend.compute_units
+    if tune.use_groups and rows and R > 32:
+        W = min(256, max(32, (1 << (R - 1).bit_length()) // 8))
+        S = 1 if single else max(1, min(-(-tune.groups_per_cu * cus // M), R // (W * 16)))
+        mode, V, lanes = "group", 1, "outputs"
+    else:
+        W, V, lanes = 0, 1, "outputs"
+        if backend.is_cpu and cols and M >= 16:
+            V = 16
+        elif backend.is_cpu and unit_rows:
+            V, lanes = 16, "elements"
+        per_item = V if lanes == "outputs" else 1
+        S = 1 if single else max(1, min(-(-tune.items_per_cu * cus * per_item // M), R // tune.min_chunk))
+        mode = "items"
+    chunk = max(1, -(-R // S))
+    return mode, max(1, -(-R // chunk)), chunk, W, V, lanes
+
+
+def _items_wg(backend, n):
+    if backend.is_cpu:  # enough work-groups for every core
+        return 1 << max(0, min(256, n // (4 * backend.compute_units)).bit_length() - 1)
+    return 128 if n >= 128 * backend.compute_units else 64
+
+
+def reduce(code, x, dims, outs, params=(), fused=None, ordered=False):
+    """Fill outs (fresh contiguous tensors over x's kept positions, in order) with code.finish of
+    the reduction of x over dims (distinct ints). params: (name, dtype, value) scalars the snippets
+    read. fused: a contiguous tensor of x's shape that code.fused writes (one pass per row, single
+    stage). ordered: reduced dims stay in logical order, so `r` is the logical index (arg ops).
+
+    Inputs are read through their strides (no contiguous() copy): dims that are adjacent in memory
+    are merged and the reduced dims are walked in memory order, so a transposed or stepped input
+    costs what a contiguous one does apart from cache-line use."""
+    backend = x.device.backend
+    views = [x] if fused is None else [x, fused]
+    kept = [d for d in range(x.dim()) if d not in dims]
+    red = sorted(dims, key=lambda d: (-abs(x._strides[d]), d)) if not ordered else sorted(dims)
+    ksizes, kst = _collapse([x._shape[d] for d in kept], [[v._strides[d] for d in kept] for v in views])
+    rsizes, rst = _collapse([x._shape[d] for d in red], [[v._strides[d] for d in red] for v in views])
+    M, R = math.prod(ksizes), math.prod(rsizes)
+    if M == 0:
+        return outs
+    idx = _index_type(views + list(outs))
+    cols = abs(kst[0][-1]) == 1 and ksizes[-1] > 1
+    mode, S, chunk, W, V, lanes = _reduce_plan(backend, M, R, abs(rst[0][-1]) == 1 and not cols, cols,
+                                               fused is not None, len(rsizes) == 1 and rst[0][0] == 1)
+    src = [a for i, v in enumerate(views) for a in (v._storage.buffer, v._offset, *kst[i], *rst[i])]
+    source, in_dtype, count = "tensor", x.dtype, R
+    while True:
+        final = S == 1
+        part = None if final else Storage.allocate(backend, S * M * code.nbytes, False)
+        kernel, W = _reduce_kernel(backend, code, source, mode, final, len(ksizes), len(rsizes), idx, in_dtype,
+                                   fused.dtype if fused is not None and source == "tensor" else None,
+                                   tuple(o.dtype for o in outs), params, W, V, lanes)
+        args = [M, R, S, chunk, count, *ksizes, *rsizes, *src]
+        args += [o._storage.buffer for o in outs] if final else [part.buffer]
+        if mode == "group":
+            import pyopencl as cl
+            args.append(cl.LocalMemory(W * code.nbytes))
+        args += [scalar_arg(p[2], p[1]) for p in params]
+        n = M * S * W if mode == "group" else (-(-M // V) if lanes == "outputs" else M) * S
+        enqueue(backend, kernel, n, args, wg=W or _items_wg(backend, n))
+        if final:
+            return outs
+        # the next stage combines the S partial states of each output, laid out [S, M]
+        source, in_dtype, R, ksizes, rsizes = "partials", None, S, (M,), (S,)
+        src = [part.buffer, 0, 1, M]
+        mode, S, chunk, W, V, lanes = _reduce_plan(backend, M, R, M == 1, M > 1, False, M == 1)
+
+
+_group_limits: dict = {}
+
+
+def _reduce_kernel(backend, code, source, mode, final, nk, nr, idx, in_dtype, fused_dtype, out_dtypes, params, W,
+                   V, lanes):
+    key = ("reduce", code.key, source, mode, final, nk, nr, idx, in_dtype, fused_dtype, out_dtypes,
+           tuple(p[:2] for p in params), V, lanes)
+    kernel = backend.kernels.get(key)
+    if kernel is None:
+        kernel = codegen.kernel(
+            backend, key, "reduce.cl.mako", "reduce_" + code.name, source=source, mode=mode, final=final, nk=nk,
+            nr=nr, IDX=idx, in_dtype=in_dtype, fused=code.fused if fused_dtype else None, fused_dtype=fused_dtype,
+            out_dtypes=out_dtypes, V=V, lanes=lanes, T=code.T, A=code.A.compute_c, A_dtype=code.A, fields=code.fields,
+            finish=code.finish, params=[(p[0], p[1].compute_c) for p in params], **code.snippets)
+        i = np.int32 if idx == "int" else np.int64
+        views = 1 + (fused_dtype is not None)
+        types = [i] * 4 + [np.int64] + [i] * (nk + nr) + ([None, i] + [i] * (nk + nr)) * views
+        types += [None] * (len(out_dtypes) if final else 1) + ([None] if mode == "group" else [])
+        types += [arg_np_type(p[1]) for p in params]
+        kernel.set_scalar_arg_dtypes(types)
+        if mode == "group":
+            import pyopencl as cl
+            _group_limits[key] = kernel.get_work_group_info(cl.kernel_work_group_info.WORK_GROUP_SIZE,
+                                                            backend.cl_device)
+    if mode == "group":
+        limit = min(_group_limits[key], backend.local_mem_size // (2 * code.nbytes))
+        while W > limit:
+            W >>= 1
+    return kernel, W
+
+
+def scan(combine, neutral, x, dim, out, T, A, reverse=False, helpers=""):
+    """out (contiguous, x's shape) = the inclusive scan of x along dim by the C expression `combine`
+    of x and y (type A.compute_c) with identity `neutral`; elements are converted to T first."""
+    if out.numel() == 0:
+        return out
+    backend = x.device.backend
+    views = [x, out]
+    kept = [d for d in range(x.dim()) if d != dim]
+    ksizes, kst = _collapse([x._shape[d] for d in kept], [[v._strides[d] for d in kept] for v in views])
+    L = x._shape[dim] if x.dim() else 1
+    lst = [v._strides[dim] if x.dim() else 0 for v in views]
+    M = math.prod(ksizes)
+    tune = reduce_tuning(backend)
+    V = 16 if backend.is_cpu and abs(kst[0][-1]) == 1 and M >= 16 else 1  # rows side by side: see scan.cl.mako
+    S = max(1, min(-(-tune.items_per_cu * backend.compute_units * V // M), L // tune.min_chunk))
+    chunk = max(1, -(-L // S))
+    S = -(-L // chunk)
+    idx = _index_type(views)
+    nob = -(-M // V)
+    base = [M, L, S, chunk, *ksizes]
+    src = [x._storage.buffer, x._offset, lst[0], *kst[0]]
+    dst = [out._storage.buffer, out._offset, lst[1], *kst[1]]
+    spec = (combine, neutral, T, A, x.dtype, out.dtype, len(ksizes), idx, reverse, helpers, V)
+    if S == 1:
+        enqueue(backend, _scan_kernel(backend, spec, "scan", False), nob, base + src + dst,
+                wg=_items_wg(backend, nob))
+        return out
+    part = Storage.allocate(backend, S * M * A.itemsize, False)
+    enqueue(backend, _scan_kernel(backend, spec, "total", True), nob * S, base + src + [part.buffer],
+            wg=_items_wg(backend, nob * S))
+    enqueue(backend, _scan_kernel(backend, spec, "carry", True), M, base + [part.buffer], wg=_items_wg(backend, M))
+    enqueue(backend, _scan_kernel(backend, spec, "scan", True), nob * S, base + src + dst + [part.buffer],
+            wg=_items_wg(backend, nob * S))
+    return out
+
+
+def _scan_kernel(backend, spec, phase, carry):
+    if phase == "carry":  # reads only the partials: one kernel whatever the input's dtype and layout
+        combine, neutral, T, A, in_dtype, out_dtype, nk, idx, reverse, helpers, V = spec
+        spec = (combine, neutral, A, A, A, A, nk, idx, reverse, helpers, 1)
+    key = ("scan", spec, phase, carry)
+    kernel = backend.kernels.get(key)
+    if kernel is None:
+        combine, neutral, T, A, in_dtype, out_dtype, nk, idx, reverse, helpers, V = spec
+        kernel = codegen.kernel(backend, key, "scan.cl.mako", "scan_" + phase, combine=combine, neutral=neutral,
+                                T=T, A=A.compute_c, A_dtype=A, in_dtype=in_dtype, out_dtype=out_dtype, nk=nk,
+                                IDX=idx, reverse=reverse, phase=phase, carry=carry, helpers=helpers, V=V)
+        i = np.int32 if idx == "int" else np.int64
+        types = [i] * (4 + nk)
+        if phase != "carry":
+            types += [None, i, i] + [i] * nk
+        if phase == "scan":
+            types += [None, i, i] + [i] * nk
+        if phase != "scan" or carry:
+            types.append(None)
+        kernel.set_scalar_arg_dtypes(types)
+    return kernel

@@ -1,0 +1,415 @@
+<%doc>
+One template for every reduction. A reduction is an accumulator state (a struct of `fields`)
+with three C snippets injected by the op row (cltensor/ops/reduce.py):
+    neutral   statements that set `s` to the identity state
+    map       statements that set `s` from one element `a` (type T) at reduced index `r`
+    combine   statements that set `s` from two states `x` and `y` (associative and commutative,
+              so the result does not depend on how work is split, up to rounding)
+and `finish`: one C expression per output, of the final state `s`, the count `n` of reduced
+elements and `params`.
+
+The input is viewed as [M kept positions] x [R reduced positions], each a list of collapsed
+dims with sizes and strides (kernel arguments); output position o is contiguous in the outputs.
+    source 'tensor'    read input elements through strides, converted to T, then `map`
+    source 'partials'  read acc_t states written by a previous stage (laid out [S, M])
+    mode 'items'       one work-item per (o, chunk): a sequential loop down the chunk; coalesced
+                       when o is the fastest-moving memory dim (columns), and the cache-friendly
+                       pattern on CPUs
+    mode 'group'       one work-group per (o, chunk): items interleave over the chunk (coalesced
+                       when r is the fastest-moving memory dim), then a tree in local memory
+    final              write finish(s) to the outputs, else the state to part[chunk * M + o]
+    fused              (softmax) after the reduction, pass over the chunk again and write
+                       `fused` of each element `a` and the state `s` (after `fused_setup`, which
+                       may rewrite it once, say to 1 / sum) into a tensor of the input's shape
+</%doc>
+<%
+    tensor_src = source == 'tensor'
+    use_pre = bool(pre_combine) and tensor_src and mode == 'items'
+    pdecl = "".join(f", const {ct} {nm}" for nm, ct in params)  # the snippets may read params
+    pargs = "".join(f", {nm}" for nm, ct in params)
+    views = ['src'] + (['fo'] if fused else [])
+%>
+${c.preamble([T, A_dtype] + [o for o in out_dtypes] + ([in_dtype] if in_dtype is not None else []) + ([fused_dtype] if fused else []))}
+typedef ${T.compute_c} T;
+typedef ${A} A;
+#define LOWEST (${lowest})
+#define HIGHEST (${highest})
+${helpers}
+typedef struct { ${" ".join(f"{ct} {nm};" for nm, ct in fields)} } acc_t;
+
+inline acc_t acc_neutral(void) { acc_t s; ${neutral} return s; }
+inline acc_t acc_map(const T a, const long r${pdecl}) { acc_t s; ${map} return s; }
+inline acc_t acc_combine(const acc_t x, const acc_t y) { acc_t s; ${combine} return s; }
+% if fused:
+inline acc_t fused_prepare(acc_t s${pdecl}) { ${fused_setup} return s; }
+% endif
+% if use_pre:
+## the optional pre-pass (an optimisation of the items path): a scalar `pre` of the chunk, say its
+## max, then elements are accumulated relative to it (sum of exp(a - pre)), which vectorises
+inline A pre_combine(const A p, const A a) { return ${pre_combine}; }
+inline acc_t acc_start(const A pre) { acc_t s; ${start} return s; }
+inline acc_t acc_add_pre(acc_t s, const T a, const A pre${pdecl}) { ${accumulate} return s; }
+% endif
+
+<%def name="elem(off)">${c.convert(T, c.load(in_dtype, "src", off))}</%def>
+
+<%def name="fold(state, off, ridx, pre)">\
+% if use_pre:
+${state} = acc_add_pre(${state}, ${elem(off)}, ${pre}${pargs})\
+% else:
+${state} = acc_combine(${state}, ${load(off, ridx)})\
+% endif
+</%def>
+
+<%def name="load(off, ridx='r')">\
+% if tensor_src:
+acc_map(${c.convert(T, c.load(in_dtype, "src", off))}, (long)(${ridx})${pargs})\
+% else:
+src[${off}]\
+% endif
+</%def>
+
+<%def name="decompose(var, base_prefix, count, sizes, stride_prefix, vs)">
+    ## offsets of every view in `vs` for linear index `var` over dims sizes[0..count)
+% for v in vs:
+    ${IDX} ${base_prefix}${v} = ${v}_off;
+% endfor
+    {
+        ${IDX} rest = ${var};
+% for d in reversed(range(count)):
+        const ${IDX} q${d} = rest % ${sizes}${d};
+        rest /= ${sizes}${d};
+  % for v in vs:
+        ${base_prefix}${v} += q${d} * ${v}_${stride_prefix}${d};
+  % endfor
+% endfor
+    }
+</%def>
+
+<%def name="red_offsets(rvar, vs)">
+    ## per-element offsets (kbase + offset of reduced index rvar) by division: the 'group' path
+% for v in vs:
+    ${IDX} e_${v} = k_${v};
+% endfor
+% if nr == 1:
+  % for v in vs:
+    e_${v} += ${rvar} * ${v}_rst0;
+  % endfor
+% else:
+    {
+        ${IDX} rest = ${rvar};
+  % for d in reversed(range(nr)):
+        const ${IDX} q${d} = rest % rs${d};
+        rest /= rs${d};
+    % for v in vs:
+        e_${v} += q${d} * ${v}_rst${d};
+    % endfor
+  % endfor
+    }
+% endif
+</%def>
+
+<%def name="odometer_start(vs, base)">
+    ## sequential walk from r0 with incrementing offsets: the 'items' path (no divisions per element)
+% for v in vs:
+    ${IDX} e_${v} = ${base};
+% endfor
+% for d in range(nr):
+    ${IDX} i${d};
+% endfor
+    {
+        ${IDX} rest = r0;
+% for d in reversed(range(nr)):
+        i${d} = rest % rs${d};
+        rest /= rs${d};
+  % for v in vs:
+        e_${v} += i${d} * ${v}_rst${d};
+  % endfor
+% endfor
+    }
+</%def>
+
+<%def name="odometer_step(vs)">
+% if nr == 1:
+  % for v in vs:
+        e_${v} += ${v}_rst0;
+  % endfor
+% else:
+% for v in vs:
+        e_${v} += ${v}_rst${nr - 1};
+% endfor
+        if (++i${nr - 1} == rs${nr - 1}) {
+            i${nr - 1} = 0;
+% for v in vs:
+            e_${v} -= rs${nr - 1} * ${v}_rst${nr - 1};
+% endfor
+% for d in reversed(range(nr - 1)):
+% for v in vs:
+            e_${v} += ${v}_rst${d};
+% endfor
+            if (++i${d} == rs${d}) {
+                i${d} = 0;
+% for v in vs:
+                e_${v} -= rs${d} * ${v}_rst${d};
+% endfor
+% endfor
+% for d in range(nr - 1):
+            }
+% endfor
+        }
+% endif
+</%def>
+
+<%def name="lanes_decl(name)">\
+## lane states as one array per field (not an array of structs), so lanes vectorise
+% for nm, ct in fields:
+${ct} ${name}_${nm}[${V}]; \
+% endfor
+</%def>
+
+<%def name="lane_set(name, j, value)">\
+{ const acc_t u_ = ${value}; \
+% for nm, ct in fields:
+${name}_${nm}[${j}] = u_.${nm}; \
+% endfor
+}\
+</%def>
+
+<%def name="lane_get(name, j)">\
+% for nm, ct in fields:
+t_.${nm} = ${name}_${nm}[${j}]; \
+% endfor
+</%def>
+
+<%def name="lane_fold(name, j, off, ridx, pre)">\
+{ acc_t t_; ${lane_get(name, j)}${fold("t_", off, ridx, pre)}; ${lane_set(name, j, "t_")} }\
+</%def>
+
+<%def name="lane_merge(dst, name, j)">\
+{ acc_t t_; ${lane_get(name, j)}${dst} = acc_combine(${dst}, t_); }\
+</%def>
+
+<%def name="fused_lanes(src_lane, fo_lane)">
+    ${odometer_start(views, "0")}
+    for (${IDX} r = r0; r < r1; ++r) {
+        ## lanes past nv write their last output's value again: harmless, and keeps V constant
+        for (int j = 0; j < ${V}; ++j) {
+            acc_t t_; ${lane_get("fin", "j")}
+            const acc_t s = t_;
+            ${fused_write(src_lane, fo_lane)}
+        }
+        ${odometer_step(views)}
+    }
+</%def>
+
+<%def name="accumulate_lanes(lane_off)">
+    ## every lane j folds its elements (at lane_off) into acc[j]
+    A pre[${V}];
+% if use_pre:
+    for (int j = 0; j < ${V}; ++j) pre[j] = ${pre_neutral};
+    {
+        ${odometer_start(views, "0")}
+        for (${IDX} r = r0; r < r1; ++r) {
+            for (int j = 0; j < ${V}; ++j) pre[j] = pre_combine(pre[j], ${elem(lane_off)});
+            ${odometer_step(views)}
+        }
+    }
+% endif
+    ${odometer_start(views, "0")}
+    for (${IDX} r = r0; r < r1; ) {
+        ## NOTE: blocks of 256 merged into the total: a float sum's error grows with 256 + n / 256,
+        ## not with the chunk's length n
+        const ${IDX} r_end = (r1 - r < 256) ? r1 : r + 256;
+        ${lanes_decl("blk")}
+        for (int j = 0; j < ${V}; ++j) ${lane_set("blk", "j", "acc_start(pre[j])" if use_pre else "acc_neutral()")}
+        for (; r < r_end; ++r) {
+            for (int j = 0; j < ${V}; ++j) ${lane_fold("blk", "j", lane_off, "r", "pre[j]")}
+            ${odometer_step(views)}
+        }
+        for (int j = 0; j < ${V}; ++j) ${lane_merge("acc[j]", "blk", "j")}
+    }
+</%def>
+
+<%def name="fused_write(src_off, fo_off)">
+    { const T a = ${c.convert(T, c.load(in_dtype, "src", src_off))}; ${c.store(fused_dtype, "fo", fo_off, fused)}; }
+</%def>
+
+<%def name="finish_outputs(s)">
+% if final:
+    {
+        const acc_t s = ${s};
+        const long n = count;
+  % for k, (od, expr) in enumerate(zip(out_dtypes, finish)):
+        ${c.store(od, f"out{k}", "o", expr)};
+  % endfor
+    }
+% else:
+    part[sidx * M + o] = ${s};
+% endif
+</%def>
+
+__kernel void ${kname}(const ${IDX} M, const ${IDX} R, const ${IDX} S, const ${IDX} chunk,
+    const long count
+% for d in range(nk):
+    , const ${IDX} ks${d}
+% endfor
+% for d in range(nr):
+    , const ${IDX} rs${d}
+% endfor
+% for v in views:
+  % if v == 'src':
+    , __global const ${in_dtype.c if tensor_src else "acc_t"} *src, const ${IDX} src_off
+  % else:
+    , __global ${fused_dtype.c} *fo, const ${IDX} fo_off
+  % endif
+  % for d in range(nk):
+    , const ${IDX} ${v}_kst${d}
+  % endfor
+  % for d in range(nr):
+    , const ${IDX} ${v}_rst${d}
+  % endfor
+% endfor
+% if final:
+  % for k, od in enumerate(out_dtypes):
+    , __global ${od.c} *out${k}
+  % endfor
+% else:
+    , __global acc_t *part
+% endif
+% if mode == 'group':
+    , __local acc_t *scratch
+% endif
+% for p in params:
+    , const ${p[1]} ${p[0]}
+% endfor
+    )
+{
+% if mode == 'items' and lanes == 'elements':
+    ## work-item gid: output o, chunk sidx; V lanes over consecutive elements (contiguous rows on
+    ## CPUs: the lanes are independent, so the compiler can vectorise them)
+    const ${IDX} gid = get_global_id(0);
+    if (gid >= M * S) return;
+    const ${IDX} o = gid % M, sidx = gid / M;
+    ${decompose("o", "k_", nk, "ks", "kst", views)}
+    const ${IDX} r0 = sidx * chunk;
+    const ${IDX} r1 = (R - r0 < chunk) ? R : r0 + chunk;
+    acc_t acc[${V}];
+    for (int j = 0; j < ${V}; ++j) acc[j] = acc_neutral();
+    A pre = 0;
+% if use_pre:
+    {
+        A pl[${V}];
+        for (int j = 0; j < ${V}; ++j) pl[j] = ${pre_neutral};
+        ${IDX} r = r0;
+        for (; r + ${V} <= r1; r += ${V}) {
+            for (int j = 0; j < ${V}; ++j) pl[j] = pre_combine(pl[j], ${elem("k_src + r + j")});
+        }
+        for (; r < r1; ++r) pl[0] = pre_combine(pl[0], ${elem("k_src + r")});
+        pre = pl[0];
+        for (int j = 1; j < ${V}; ++j) pre = pre_combine(pre, pl[j]);
+    }
+% endif
+    for (${IDX} r = r0; r < r1; ) {
+        const ${IDX} r_end = (r1 - r < ${256 * V}) ? r1 : r + ${256 * V};
+        ${lanes_decl("blk")}
+        for (int j = 0; j < ${V}; ++j) ${lane_set("blk", "j", "acc_start(pre)" if use_pre else "acc_neutral()")}
+        for (; r + ${V} <= r_end; r += ${V}) {
+            for (int j = 0; j < ${V}; ++j) ${lane_fold("blk", "j", "k_src + r + j", "r + j", "pre")}
+        }
+        for (; r < r_end; ++r) ${lane_fold("blk", "0", "k_src + r", "r", "pre")}
+        for (int j = 0; j < ${V}; ++j) ${lane_merge("acc[j]", "blk", "j")}
+    }
+    for (int j = 1; j < ${V}; ++j) acc[0] = acc_combine(acc[0], acc[j]);
+  % if fused:
+    {
+        const acc_t s = fused_prepare(acc[0]${pargs});
+        for (${IDX} r = r0; r < r1; ++r) {
+            ${fused_write("k_src + r", "k_fo + r * fo_rst0")}
+        }
+    }
+  % endif
+    ${finish_outputs("acc[0]")}
+% elif mode == 'items':
+    ## work-item gid: outputs o0 .. o0 + V - 1 (V > 1 on CPUs for columns: a cache line per read),
+    ## chunk sidx of the reduced positions
+    const ${IDX} nob = (M + ${V - 1}) / ${V};
+    const ${IDX} gid = get_global_id(0);
+    if (gid >= nob * S) return;
+    const ${IDX} o0 = (gid % nob) * ${V}, sidx = gid / nob;
+    const int nv = (M - o0 < ${V}) ? (int)(M - o0) : ${V};
+  % for v in views:
+    ${IDX} kb_${v}[${V}];
+  % endfor
+    for (int j = 0; j < ${V}; ++j) {
+        ## lanes past the last output repeat its reads (the loops below run all V lanes, so the
+        ## compiler keeps them in registers) and are never written
+        ${decompose("o0 + (j < nv ? j : nv - 1)", "k_", nk, "ks", "kst", views)}
+  % for v in views:
+        kb_${v}[j] = k_${v};
+  % endfor
+    }
+    const ${IDX} r0 = sidx * chunk;
+    const ${IDX} r1 = (R - r0 < chunk) ? R : r0 + chunk;
+    acc_t acc[${V}];
+    for (int j = 0; j < ${V}; ++j) acc[j] = acc_neutral();
+% if V > 1:
+    bool side_by_side = true;
+    for (int j = 0; j < ${V}; ++j) side_by_side &= (kb_src[j] == kb_src[0] + j);
+    if (side_by_side) {
+        ${accumulate_lanes("kb_src[0] + j + e_src")}
+    } else {
+        ${accumulate_lanes("kb_src[j] + e_src")}
+    }
+% else:
+    const bool side_by_side = true;
+    ${accumulate_lanes("kb_src[0] + e_src")}
+% endif
+  % if fused:
+    {
+        ${lanes_decl("fin")}
+        for (int j = 0; j < ${V}; ++j) ${lane_set("fin", "j", "fused_prepare(acc[j]" + pargs + ")")}
+        bool fo_side = side_by_side;
+        for (int j = 0; j < ${V}; ++j) fo_side &= (kb_fo[j] == kb_fo[0] + j);
+        if (fo_side) {
+            ${fused_lanes("kb_src[0] + j + e_src", "kb_fo[0] + j + e_fo")}
+        } else {
+            ${fused_lanes("kb_src[j] + e_src", "kb_fo[j] + e_fo")}
+        }
+    }
+  % endif
+    for (int j = 0; j < nv; ++j) {
+        const ${IDX} o = o0 + j;
+        ${finish_outputs("acc[j]")}
+    }
+% else:
+    const ${IDX} gid = get_group_id(0);
+    const ${IDX} lid = get_local_id(0), W = get_local_size(0);
+    const ${IDX} o = gid % M, sidx = gid / M;
+    ${decompose("o", "k_", nk, "ks", "kst", views)}
+    const ${IDX} r0 = sidx * chunk;
+    const ${IDX} r1 = (R - r0 < chunk) ? R : r0 + chunk;
+    acc_t acc = acc_neutral();
+    for (${IDX} r = r0 + lid; r < r1; r += W) {
+        ${red_offsets("r", ["src"])}
+        acc = acc_combine(acc, ${load("e_src")});
+    }
+    scratch[lid] = acc;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (${IDX} h = W >> 1; h > 0; h >>= 1) {
+        if (lid < h) scratch[lid] = acc_combine(scratch[lid], scratch[lid + h]);
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+  % if fused:
+    {
+        const acc_t s = fused_prepare(scratch[0]${pargs});
+        for (${IDX} r = r0 + lid; r < r1; r += W) {
+            ${red_offsets("r", views)}
+            ${fused_write("e_src", "e_fo")}
+        }
+    }
+  % endif
+    if (lid == 0) {
+        ${finish_outputs("scratch[0]")}
+    }
+% endif
+}
