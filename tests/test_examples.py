@@ -79,3 +79,13 @@ def test_best_device_and_progress_bar(monkeypatch, capsys):
     bar.close(loss=0.25, acc=0.9)
     out = capsys.readouterr().out
     assert out.startswith("epoch 1/2 [##########] 10/10") and out.endswith("loss 0.2500  acc 0.9000\n")
+
+
+def test_api_coverage_doc_is_up_to_date():
+    sys.path.insert(0, os.path.join(ROOT, "tools"))
+    import gen_api_coverage
+    with open(os.path.join(ROOT, "docs", "api_coverage.md"), encoding="utf-8") as f:
+        committed = f.read()
+    assert committed == gen_api_coverage.render(), \
+        "docs/api_coverage.md is stale: run python tools/gen_api_coverage.py"
+    assert "op table `add`" in committed and "| `optim.Adam` | ✓ |" in committed
