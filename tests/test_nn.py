@@ -824,3 +824,73 @@ def test_init_gains_and_erfinv_match_pytorch():
     ours = np_of(nn.init._erfinv_(torch.tensor(u)))
     np.testing.assert_allclose(ours, real_torch.special.erfinv(real_torch.tensor(u)).numpy(), rtol=1e-10,
                                atol=1e-12)
+
+
+def _cl_device():
+    try:
+        return torch.device("cl:0")
+    except Exception:  # noqa: BLE001 - no OpenCL device besides host memory
+        return None
+
+
+@pytest.mark.skipif(_cl_device() is None, reason="no cl:0 device")
+def test_module_to_device_and_back():
+    net = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.ReLU(), nn.Linear(4, 2))
+    w = net[0].weight
+    ref = np_of(net(torch.ones(5, 3)))
+    assert net.to("cl:0") is net and net[0].weight is w
+    assert all(t.device == torch.device("cl:0") for t in list(net.parameters()) + list(net.buffers()))
+    out = net(torch.ones(5, 3, device="cl:0"))
+    assert out.device == torch.device("cl:0")
+    out.sum().backward()
+    assert w.grad.device == torch.device("cl:0")
+    net.cpu()
+    assert w.device == torch.device("cpu") and w.grad.device == torch.device("cpu")
+    net.eval()
+    assert np_of(net(torch.ones(5, 3))).shape == ref.shape
+
+
+# ---- nn.utils -------------------------------------------------------------------------------------------
+def test_clip_grad_norm_and_value():
+    params = [nn.Parameter(t64(arr(3, 2))), nn.Parameter(t64(arr(4))), nn.Parameter(t64(arr(2)))]
+    grads = [arr(3, 2) * 3, arr(4) * 3]
+    for p, g in zip(params, grads):
+        p.grad = t64(g)
+    total = np.sqrt(sum((g ** 2).sum() for g in grads))
+    out = nn.utils.clip_grad_norm_(params, 1.0)
+    assert_close(out, total)
+    for p, g in zip(params, grads):
+        assert_close(p.grad, g * min(1.0, 1.0 / (total + 1e-6)))
+    assert params[2].grad is None
+    inf_total = nn.utils.clip_grad_norm_(params[:2], 10.0, norm_type="inf")
+    assert_close(inf_total, np.abs(np.concatenate([np_of(p.grad).ravel() for p in params[:2]])).max())
+    params[0].grad = t64(np.full((3, 2), 5.0))
+    nn.utils.clip_grad_value_(params[0], 2.0)
+    assert_close(params[0].grad, np.full((3, 2), 2.0))
+    params[1].grad = t64(np.array([np.inf, 1.0, 0.0, 0.0]))
+    with pytest.raises(RuntimeError, match="non-finite"):
+        nn.utils.clip_grad_norm_(params[1], 1.0, error_if_nonfinite=True)
+
+
+@needs_torch
+def test_clip_grad_norm_matches_pytorch():
+    grads = [arr(3, 2) * 4, arr(5)]
+    ours = [nn.Parameter(t64(np.zeros_like(g))) for g in grads]
+    theirs = [real_torch.nn.Parameter(real_torch.zeros(g.shape, dtype=real_torch.float64)) for g in grads]
+    for p, q, g in zip(ours, theirs, grads):
+        p.grad, q.grad = t64(g), real_torch.tensor(g)
+    for norm_type in (2.0, 1.0):
+        assert_close(nn.utils.clip_grad_norm_(ours, 0.5, norm_type),
+                     real_torch.nn.utils.clip_grad_norm_(theirs, 0.5, norm_type).numpy())
+        for p, q in zip(ours, theirs):
+            assert_close(p.grad, q.grad.numpy())
+
+
+def test_parameters_to_vector_round_trip():
+    lin = nn.Linear(3, 2)
+    vec = nn.utils.parameters_to_vector(lin.parameters())
+    assert vec.shape == (8,)
+    assert_close(vec, np.concatenate([np_of(lin.weight).ravel(), np_of(lin.bias)]))
+    nn.utils.vector_to_parameters(torch.arange(8.0), lin.parameters())
+    assert_close(lin.weight, np.arange(6.0).reshape(2, 3))
+    assert_close(lin.bias, [6.0, 7.0])

@@ -19,7 +19,6 @@ from ..autograd import graph
 from ..autograd.grad_mode import is_grad_enabled, no_grad
 from ..ops import creation as _creation
 from ..ops import elementwise as _ew
-from ..ops import random as _random
 from ..tensor import Tensor
 
 __all__ = [
@@ -291,9 +290,13 @@ def softmin(input, dim=None, _stacklevel=3, dtype=None):
 
 # ---- linear maps and embeddings -------------------------------------------------------------------------------
 def linear(input, weight, bias=None):
-    """input @ weight.T + bias (one addmm for 2-D input with a bias)."""
-    if input.dim() == 2 and bias is not None:
-        return bias.addmm(input, weight.t()) if bias.dim() else input.matmul(weight.t()) + bias
+    """input @ weight.T + bias: one addmm (the bias added by the GEMM) for input of 2 or more dims."""
+    if bias is not None and input.dim() >= 2 and bias.dim() == 1:
+        if input.dim() == 2:
+            return bias.addmm(input, weight.t())
+        lead = tuple(input.shape[:-1])
+        flat = bias.addmm(input.reshape(-1, input.size(-1)), weight.t())
+        return flat.reshape(lead + (weight.size(0),))
     out = input.matmul(weight.t())
     return out + bias if bias is not None else out
 
@@ -400,8 +403,7 @@ def _check_p(p):
 
 def _dropout_mask(shape, p, like):
     """Philox Bernoulli(1 - p) draws scaled by 1 / (1 - p)."""
-    mask = _creation.empty(shape, dtype=like.dtype, device=like.device)
-    _random._draw(mask, "bernoulli", 1.0 - p, 0.0)
+    mask = _creation.empty(shape, dtype=like.dtype, device=like.device).bernoulli_(1.0 - p)
     return mask.mul_(1.0 / (1.0 - p))
 
 
