@@ -117,6 +117,22 @@ def test_tensor_dataset_gather_matches_sample_by_sample_collation():
         assert fy.tolist() == sy.tolist() and fy.dtype is torch.int64
 
 
+def test_tensor_dataset_batches_never_wait_for_the_device(monkeypatch):
+    """After the epoch's permutation is drawn, gathering batches only enqueues kernels."""
+    x, y = _xy(40)
+    loader = DataLoader(TensorDataset(x, y), batch_size=8, shuffle=True, generator=torch.Generator().manual_seed(0))
+    batches = iter(loader)
+    first = next(batches)
+
+    def forbidden(*a, **k):
+        raise AssertionError("the DataLoader waited for the device")
+    monkeypatch.setattr(x.device.backend, "synchronize", forbidden)
+    rest = list(batches)
+    monkeypatch.undo()
+    labels = sum((b[1].tolist() for b in [first] + rest), [])
+    assert sorted(labels) == list(range(40))
+
+
 def test_collation_of_dicts_numbers_strings_and_numpy():
     loader = DataLoader(Squares(5), batch_size=3)
     batch = next(iter(loader))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ... import dispatch
 from ... import dtypes as dt
 from ...ops import creation
 from ...tensor import Tensor
@@ -101,8 +102,12 @@ class DataLoader:
 
 # ---- the TensorDataset fast path -----------------------------------------------------------------
 def _tensor_gatherer(dataset):
-    """For a TensorDataset (or nested Subsets of one): indices -> [batch of each tensor], gathered on
-    the device with one index_select per tensor (a sliced copy when the indices are a run)."""
+    """For a TensorDataset (or nested Subsets of one): indices -> [batch of each tensor], each batch
+    one gather kernel on the tensors' device (a sliced copy when the indices are a run).
+
+    The indices come from the sampler on the host, so they are checked there; the gather needs no
+    device-side bounds check and never waits for the device (index_select would read its indices'
+    range back)."""
     mapping = None
     while isinstance(dataset, Subset):
         outer = np.asarray(dataset.indices, dtype=np.int64)
@@ -114,23 +119,24 @@ def _tensor_gatherer(dataset):
     n = len(dataset)
 
     def gather(indices):
-        idx = np.asarray(indices, dtype=np.int64)
+        idx = np.asarray(indices, dtype=np.int64).reshape(-1)
         if mapping is not None:
             idx = mapping[idx]
         idx = np.where(idx < 0, idx + n, idx)
         if idx.size and (idx.min() < 0 or idx.max() >= n):
             raise IndexError(f"index {int(idx[(idx < 0) | (idx >= n)][0])} is out of bounds for a dataset of "
                              f"size {n}")
-        return [_take_rows(t, idx) for t in tensors]
+        if idx.size and idx[-1] - idx[0] == idx.size - 1 and np.all(np.diff(idx) == 1):
+            return [t.narrow(0, int(idx[0]), idx.size).clone() for t in tensors]
+        tables = {}
+        return [_gather_rows(t, idx, tables) for t in tensors]
     return gather
 
 
-def _take_rows(t: Tensor, idx: np.ndarray) -> Tensor:
-    if idx.size and idx[-1] - idx[0] == idx.size - 1 and np.all(np.diff(idx) == 1):
-        return t.narrow(0, int(idx[0]), idx.size).clone()
-    if hasattr(t, "index_select"):
-        return t.index_select(0, creation.tensor(idx, dtype=dt.int64, device=t.device))
-    from .collate import stack
-    if idx.size == 0:
-        return creation.empty((0, *t.shape[1:]), dtype=t.dtype, device=t.device)
-    return stack([t.select(0, int(i)) for i in idx])
+def _gather_rows(t: Tensor, idx: np.ndarray, tables: dict) -> Tensor:
+    """out[j] = t[idx[j]]: one gather kernel (idx already bounds-checked)."""
+    out = dispatch.empty((idx.size, *t.shape[1:]), t.dtype, t.device)
+    table = tables.get(t.device)
+    if table is None:
+        table = tables[t.device] = creation.tensor(idx, dtype=dt.int64, device=t.device)
+    return dispatch.dim_copy("gather", t, out, table, t.dtype)

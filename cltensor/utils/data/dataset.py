@@ -32,8 +32,8 @@ class IterableDataset(Dataset):
 class TensorDataset(Dataset):
     """Samples are the rows ``tuple(t[i] for t in tensors)`` of tensors sharing their first dimension.
 
-    A DataLoader over a TensorDataset gathers each batch with one ``index_select`` per tensor on
-    the tensors' device instead of stacking samples one by one.
+    A DataLoader over a TensorDataset gathers each batch with one gather kernel per tensor on the
+    tensors' device (as ``index_select`` would) instead of stacking samples one by one.
     """
 
     def __init__(self, *tensors: Tensor):
