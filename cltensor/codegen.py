@@ -62,6 +62,26 @@ class C:
         return f"({dst.compute_c})({value})"
 
     @staticmethod
+    def vtype(d, n):
+        """The vector type vload(d, n, ...) yields: half loads as float, bool as uchar."""
+        return f"{'float' if d.name == 'float16' else d.c}{n}"
+
+    @staticmethod
+    def vload(d, n, ptr):
+        return f"vload_half{n}(0, {ptr})" if d.name == "float16" else f"vload{n}(0, {ptr})"
+
+    @staticmethod
+    def vstore(d, n, value, ptr):
+        return f"vstore_half{n}_rte({value}, 0, {ptr})" if d.name == "float16" else f"vstore{n}({value}, 0, {ptr})"
+
+    @staticmethod
+    def vstore_component(d, value):
+        """A value converted for one component of a vtype(d, n) vector that vstore writes."""
+        if d.name == "bool":
+            return f"(uchar)(({value}) != 0)"
+        return f"({'float' if d.name == 'float16' else d.c})({value})"
+
+    @staticmethod
     def preamble(dtypes):
         return "#pragma OPENCL EXTENSION cl_khr_fp64 : enable" if any(d.name == "float64" for d in dtypes) else ""
 
@@ -99,6 +119,6 @@ def kernel(backend, key, template: str, kname: str, **params) -> cl.Kernel:
             k = backend.kernels.get(key)
             if k is None:
                 source = render(template, kname=kname, **params)
-                k = getattr(build(backend, source, template, key), kname)
+                k = cl.Kernel(build(backend, source, template, key), kname)
                 backend.kernels[key] = k
     return k

@@ -138,6 +138,7 @@ def from_numpy(array: np.ndarray) -> Tensor:
     span = sum((n - 1) * s for n, s in zip(array.shape, array.strides)) + array.itemsize
     flat = np.lib.stride_tricks.as_strided(array, shape=(span // array.itemsize,), strides=(array.itemsize,))
     storage = Storage.from_host_array(device.backend, flat)
+    storage.expose()
     strides = tuple(s // array.itemsize for s in array.strides)
     return Tensor._make(storage, array.shape, strides, 0, d, device)
 
@@ -174,6 +175,13 @@ def zero_(self):
     return fill_(self, 0)
 
 
+def _filled(t, value):
+    """A new tensor filled with value: still at version 0, as PyTorch's factories leave it."""
+    fill_(t, value)
+    t._version_box.value = 0
+    return t
+
+
 register("fill_", fill_)
 register("zero_", zero_)
 
@@ -190,15 +198,15 @@ def full(size, fill_value, *, dtype=None, device=None, requires_grad=False, out=
     if dtype is None:
         dtype = dt.scalar_dtype(fill_value) if not isinstance(fill_value, Tensor) else fill_value.dtype
     t = empty(_shape_arg((size,)), dtype=dtype, device=device)
-    return _finish(fill_(t, fill_value), requires_grad)
+    return _finish(_filled(t, fill_value), requires_grad)
 
 
 def zeros(*size, dtype=None, device=None, requires_grad=False, out=None):
-    return _finish(fill_(empty(*size, dtype=dtype, device=device), 0), requires_grad)
+    return _finish(_filled(empty(*size, dtype=dtype, device=device), 0), requires_grad)
 
 
 def ones(*size, dtype=None, device=None, requires_grad=False, out=None):
-    return _finish(fill_(empty(*size, dtype=dtype, device=device), 1), requires_grad)
+    return _finish(_filled(empty(*size, dtype=dtype, device=device), 1), requires_grad)
 
 
 def _like(fn):

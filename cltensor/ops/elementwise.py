@@ -15,6 +15,7 @@ from .. import dispatch
 from .. import dtypes as dt
 from ..autograd import graph
 from ..autograd.grad_mode import is_grad_enabled
+from ..memory import Storage
 from ..tensor import Tensor, register
 
 # ---- dtype rules: (result_type of the inputs) -> (compute dtype, output dtype) ----------------
@@ -35,7 +36,13 @@ def COMPARE(r):
 
 def INTEGRAL(r):
     if r.is_floating_point:
-        raise TypeError(f"the op is only defined for integer and bool tensors, got {r!r}")
+        raise RuntimeError(f"the op is only implemented for integer and bool tensors, got {r!r}")
+    return r, r
+
+
+def INTEGER_ONLY(r):
+    if r.category != dt.INT:
+        raise RuntimeError(f"the op is only implemented for integer tensors, got {r!r}")
     return r, r
 
 
@@ -82,7 +89,9 @@ class OpDef:
             return e(compute)
         if isinstance(e, dict):
             cat = {dt.FLOAT: "float", dt.INT: "int", dt.BOOL: "bool"}[compute.category]
-            return e.get(cat) or (e.get("int") if cat == "bool" else None) or e.get("float") or e["int"]
+            for key in (cat, "int" if cat == "bool" else "float", "float", "int"):
+                if key in e:
+                    return e[key]
         return e
 
 
@@ -126,7 +135,57 @@ def _check_operand(x, op):
     raise TypeError(f"{op.name}(): argument must be a Tensor or a number, not {type(x).__name__}")
 
 
+_SCALAR_TYPES = (int, float, bool)
+_plans: dict = {}  # (op, default float, operand signature) -> _Plan, for out-of-place calls
+
+
+class _Plan:
+    """What an out-of-place call derives from its operands' dtypes, shapes, strides and devices:
+    the result's dtype and layout and the elementwise launch plan, so a repeat call skips them."""
+
+    __slots__ = ("device", "backend", "host", "compute", "out_dtype", "shape", "strides", "nbytes", "launch")
+
+    def __init__(self, device, compute, out_dtype, dest, launch):
+        self.device, self.backend, self.host = device, device.backend, device.is_host
+        self.compute, self.out_dtype, self.launch = compute, out_dtype, launch
+        self.shape, self.strides, self.nbytes = dest._shape, dest._strides, dest._storage.nbytes
+
+
+def _signature(op, inputs):
+    sig = [op.name, dt.get_default_dtype()]
+    for x in inputs:
+        if type(x) in _SCALAR_TYPES:
+            sig.append(type(x))
+        elif isinstance(x, Tensor):
+            sig.append((x.dtype, x._shape, x._strides, id(x.device)))
+        else:
+            return None
+    return tuple(sig)
+
+
+def _apply_planned(op, plan, inputs, params):
+    compute = plan.compute
+    if op.check is not None:
+        op.check(inputs, compute, params or {})
+    dest = Tensor._make(Storage.allocate(plan.backend, plan.nbytes, plan.host), plan.shape, plan.strides, 0,
+                        plan.out_dtype, plan.device)
+    if plan.launch is not None:
+        cparams = tuple((k, op.params[k][1], dispatch.scalar_arg(params[k], compute) if op.params[k][1] == "T"
+                         else params[k]) for k in op.params) if op.params else ()
+        dispatch.run_elementwise(plan.launch, inputs, dest, compute, cparams)
+    if op.vjp is not None and is_grad_enabled() and any(
+            [x.requires_grad for x in inputs if isinstance(x, Tensor)]):
+        return graph.record(op.grad_fn, op.vjp, list(inputs), dest, params or {}, op.save)
+    return dest
+
+
 def apply(op: OpDef, inputs, params=None, out=None, inplace=False):
+    sig = None
+    if out is None and not inplace:
+        sig = _signature(op, inputs)
+        plan = _plans.get(sig) if sig is not None else None
+        if plan is not None and not plan.backend.allocator.huge:
+            return _apply_planned(op, plan, inputs, params)
     inputs = [_check_operand(x, op) for x in inputs]
     tensors = [x for x in inputs if isinstance(x, Tensor)]
     if not tensors:
@@ -154,7 +213,14 @@ def apply(op: OpDef, inputs, params=None, out=None, inplace=False):
         dest = dispatch.empty(shape, out_dtype, device)
     cparams = tuple((k, op.params[k][1], dispatch.scalar_arg(params[k], compute) if op.params[k][1] == "T"
                      else params[k]) for k in op.params)
-    dispatch.elementwise(op.name, op.c_expr(compute), inputs, dest, compute, cparams, op.c_helpers(compute))
+    launch = dispatch.elementwise_plan(op.name, op.c_expr(compute), inputs, dest, compute, cparams,
+                                       op.c_helpers(compute))
+    if launch is not None:
+        dispatch.run_elementwise(launch, inputs, dest, compute, cparams)
+    if sig is not None:
+        if len(_plans) >= 8192:
+            _plans.clear()
+        _plans[sig] = _Plan(device, compute, out_dtype, dest, launch)
     if inplace or out is not None:
         dest._bump_version()
     if not tracking:
@@ -357,7 +423,7 @@ zero_grad = lambda g, out, a: g * 0  # noqa: E731  (floor, ceil, round... have z
 
 # ---- the table -------------------------------------------------------------------------------
 U, B, TERN = 1, 2, 3
-defop("abs", U, _by_cat("fabs(a)", "(T)(a < 0 ? -a : a)"), vjp=lambda g, out, a: g * a.sign(), ref=np.abs,
+defop("abs", U, _by_cat("fabs(a)", "(T)(a < 0 ? -a : a)"), NO_BOOL, vjp=lambda g, out, a: g * a.sign(), ref=np.abs,
       operators=("__abs__",))
 defop("neg", U, "-a", vjp=lambda g, out, a: -g, ref=np.negative, operators=("__neg__",), check=_no_bool_neg)
 defop("exp", U, "exp(a)", FLOAT, vjp=lambda g, out, a: g * out, ref=np.exp)
@@ -393,16 +459,16 @@ defop("erf", U, "erf(a)", FLOAT, vjp=lambda g, out, a: g * (2 / math.sqrt(math.p
       ref="erf")
 defop("erfc", U, "erfc(a)", FLOAT, vjp=lambda g, out, a: g * (-2 / math.sqrt(math.pi)) * (-(a * a)).exp(),
       ref="erfc")
-defop("floor", U, _by_cat("floor(a)", "a"), vjp=zero_grad, ref=np.floor)
-defop("ceil", U, _by_cat("ceil(a)", "a"), vjp=zero_grad, ref=np.ceil)
-defop("round", U, _by_cat("rint(a)", "a"), vjp=zero_grad, ref=np.round)
-defop("trunc", U, _by_cat("trunc(a)", "a"), vjp=zero_grad, ref=np.trunc)
+defop("floor", U, _by_cat("floor(a)", "a"), NO_BOOL, vjp=zero_grad, ref=np.floor)
+defop("ceil", U, _by_cat("ceil(a)", "a"), NO_BOOL, vjp=zero_grad, ref=np.ceil)
+defop("round", U, _by_cat("rint(a)", "a"), NO_BOOL, vjp=zero_grad, ref=np.round)
+defop("trunc", U, _by_cat("trunc(a)", "a"), NO_BOOL, vjp=zero_grad, ref=np.trunc)
 defop("frac", U, "a - trunc(a)", FLOAT_ONLY, vjp=lambda g, out, a: g, ref=lambda x: x - np.trunc(x), int_ok=False)
 defop("sign", U, _by_cat("isnan(a) ? (T)0 : " + SIGN, SIGN), vjp=zero_grad,
-      ref=lambda x: np.nan_to_num(np.sign(x)).astype(x.dtype))
+      ref=lambda x: x if x.dtype == np.bool_ else np.nan_to_num(np.sign(x)).astype(x.dtype))
 defop("reciprocal", U, "(T)1 / a", FLOAT, vjp=lambda g, out, a: -g * out * out, ref=np.reciprocal,
       domain=(0.2, 3.0))
-defop("square", U, "a * a", vjp=lambda g, out, a: g * 2 * a, ref=np.square)
+defop("square", U, "a * a", lambda r: (dt.int64, dt.int64) if r is dt.bool_ else (r, r), vjp=lambda g, out, a: g * 2 * a, ref=np.square)
 defop("logical_not", U, "a == 0", COMPARE, ref=np.logical_not)
 defop("bitwise_not", U, {"bool": "!a", "int": "~a"}, INTEGRAL, ref=np.invert, operators=("__invert__",))
 defop("isnan", U, _by_cat("isnan(a)", "0"), COMPARE, ref=np.isnan, inplace=False)
@@ -434,7 +500,7 @@ defop("remainder", B, lambda d: f"rem_{d.compute_c}(a, b)", NO_BOOL,
       helpers=_by_cat(REM_FLOAT, REM_INT), check=_int_div_check, operators=("__mod__", "__rmod__", "__imod__"))
 defop("fmod", B, _by_cat("fmod(a, b)", "a % b"), NO_BOOL, vjp=lambda g, out, a, b: (g, -g * (a / b).trunc()),
       ref=np.fmod, check=_int_div_check)
-defop("pow", B, _by_cat("(b == (T)2) ? a * a : pow(a, b)", "ipow_{T}(a, b)"),
+defop("pow", B, _by_cat("(b == (T)2) ? a * a : pow(a, b)", "ipow_{T}(a, b)"), NO_BOOL,
       vjp=lambda g, out, a, b: _pow_vjp(g, out, a, b), ref=np.power, helpers=_by_cat("", POW_INT),
       operators=("__pow__", "__rpow__", "__ipow__"), domain=(0.5, 2.0))
 defop("atan2", B, "atan2(a, b)", FLOAT, vjp=lambda g, out, a, b: _atan2_vjp(g, a, b), ref=np.arctan2,
@@ -459,9 +525,9 @@ defop("logical_xor", B, "(a != 0) != (b != 0)", COMPARE, ref=np.logical_xor)
 defop("bitwise_and", B, "a & b", INTEGRAL, ref=np.bitwise_and, operators=("__and__", "__rand__", "__iand__"))
 defop("bitwise_or", B, "a | b", INTEGRAL, ref=np.bitwise_or, operators=("__or__", "__ror__", "__ior__"))
 defop("bitwise_xor", B, "a ^ b", INTEGRAL, ref=np.bitwise_xor, operators=("__xor__", "__rxor__", "__ixor__"))
-defop("bitwise_left_shift", B, lambda d: f"shl_{d.compute_c}(a, b)", INTEGRAL, ref=np.left_shift,
+defop("bitwise_left_shift", B, lambda d: f"shl_{d.compute_c}(a, b)", INTEGER_ONLY, ref=np.left_shift,
       helpers=SHIFT, operators=("__lshift__", "__rlshift__", "__ilshift__"))
-defop("bitwise_right_shift", B, lambda d: f"shr_{d.compute_c}(a, b)", INTEGRAL, ref=np.right_shift,
+defop("bitwise_right_shift", B, lambda d: f"shr_{d.compute_c}(a, b)", INTEGER_ONLY, ref=np.right_shift,
       helpers=SHIFT, operators=("__rshift__", "__rrshift__", "__irshift__"))
 defop("hypot", B, "hypot(a, b)", FLOAT_ONLY, vjp=lambda g, out, a, b: (g * a / out, g * b / out), ref=np.hypot,
       int_ok=False)
