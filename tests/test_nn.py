@@ -389,6 +389,11 @@ def test_sequential():
     assert list(seq._modules) == ["0", "1", "2"] and seq[2] is c
     seq.insert(1, nn.Identity())
     assert [type(m).__name__ for m in seq] == ["Linear", "Identity", "ReLU", "Tanh"]
+    seq.insert(-1, nn.GELU())
+    assert [type(m).__name__ for m in seq] == ["Linear", "Identity", "ReLU", "GELU", "Tanh"]
+    del seq[3]
+    with pytest.raises(IndexError, match="Index out of range: 9"):
+        seq.insert(9, nn.ReLU())
     del seq[1]
     assert list(seq._modules) == ["0", "1", "2"] and seq[1] is b
     assert seq.pop(2) is c and len(seq) == 2

@@ -93,7 +93,7 @@ class Sequential(Module):
         if not -n <= index <= n:
             raise IndexError(f"Index out of range: {index}")
         modules = list(self._modules.values())
-        modules.insert(index % (n + 1) if index < 0 else index, module)
+        modules.insert(index, module)  # list.insert places a negative index like PyTorch's index + n
         self._modules = OrderedDict((str(i), m) for i, m in enumerate(modules))
         return self
 
@@ -189,9 +189,6 @@ class ModuleList(Module):
             line = f"({start}): {r}" if start == end else f"({start}-{end}): {end - start + 1} x {r}"
             lines.append(_addindent(line, 2))
         return self._get_name() + "(\n  " + "\n  ".join(lines) + "\n)"
-
-    def __call__(self, *args, **kwargs):
-        raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required "forward" function')
 
 
 class ModuleDict(Module):

@@ -1,8 +1,10 @@
 """torch.nn.functional: activations, linear maps, normalisation, dropout, embeddings and losses.
 
-Everything here is plain Tensor code over cltensor's primitive ops (elementwise rows, fused
-softmax/log_softmax, reductions, GEMM, gather/index_select), so it runs on the tensor's device
-without host round trips and its gradients come from the primitives' backward rules.
+Everything here is plain Tensor code over cltensor's primitive ops (elementwise rows, the fused
+softmax/log_softmax, reductions, GEMM, index_select), so it runs on the tensor's device and its
+gradients come from the primitives' backward rules. Losses pick class targets by comparing with
+arange(C) on the device, so no forward or backward pass reads values back to the host (embedding
+is the exception: index_select checks its indices on the host, as PyTorch's CPU kernel does).
 
 >>> import cltensor as torch
 >>> import cltensor.nn.functional as F
@@ -19,7 +21,6 @@ from ..autograd import graph
 from ..autograd.grad_mode import is_grad_enabled, no_grad
 from ..ops import creation as _creation
 from ..ops import elementwise as _ew
-from ..tensor import Tensor
 
 __all__ = [
     "relu", "relu_", "relu6", "leaky_relu", "leaky_relu_", "elu", "elu_", "selu", "celu", "gelu", "silu", "mish",
@@ -32,7 +33,7 @@ __all__ = [
     "margin_ranking_loss",
 ]
 
-where = _ew.where
+_where = _ew.where
 
 
 # ---- helpers -------------------------------------------------------------------------------------------
@@ -63,11 +64,6 @@ def _inplace(input, fn):
     if is_grad_enabled() and input.requires_grad:
         return input.copy_(fn(input.clone()))
     return input.copy_(fn(input))
-
-
-def _check_float(input, name):
-    if not isinstance(input, Tensor):
-        raise TypeError(f"{name}(): argument 'input' must be Tensor, not {type(input).__name__}")
 
 
 # ---- activations -------------------------------------------------------------------------------------------
@@ -110,7 +106,7 @@ def relu6(input, inplace=False):
 def leaky_relu(input, negative_slope=0.01, inplace=False):
     if inplace:
         return _inplace(input, lambda x: leaky_relu(x, negative_slope))
-    return where(input > 0, input, input * negative_slope)
+    return _where(input > 0, input, input * negative_slope)
 
 
 def leaky_relu_(input, negative_slope=0.01):
@@ -126,7 +122,7 @@ def _expm1_nonpositive(input):
 def elu(input, alpha=1.0, inplace=False):
     if inplace:
         return _inplace(input, lambda x: elu(x, alpha))
-    return where(input > 0, input, _expm1_nonpositive(input) * alpha)
+    return _where(input > 0, input, _expm1_nonpositive(input) * alpha)
 
 
 def elu_(input, alpha=1.0):
@@ -140,7 +136,7 @@ _SELU_SCALE = 1.0507009873554804934193349852946
 def selu(input, inplace=False):
     if inplace:
         return _inplace(input, selu)
-    return where(input > 0, input * _SELU_SCALE, _expm1_nonpositive(input) * (_SELU_ALPHA * _SELU_SCALE))
+    return _where(input > 0, input * _SELU_SCALE, _expm1_nonpositive(input) * (_SELU_ALPHA * _SELU_SCALE))
 
 
 def celu(input, alpha=1.0, inplace=False):
@@ -148,7 +144,7 @@ def celu(input, alpha=1.0, inplace=False):
         raise RuntimeError("ZeroDivisionError")
     if inplace:
         return _inplace(input, lambda x: celu(x, alpha))
-    return where(input > 0, input, _expm1_nonpositive(input / alpha) * alpha)
+    return _where(input > 0, input, _expm1_nonpositive(input / alpha) * alpha)
 
 
 _SQRT1_2 = math.sqrt(0.5)
@@ -192,7 +188,7 @@ def softplus(input, beta=1.0, threshold=20.0):
     soft = scaled.clamp(max=float(threshold)).exp().log1p()
     if beta != 1:
         soft = soft / beta
-    return where(scaled > threshold, input, soft)
+    return _where(scaled > threshold, input, soft)
 
 
 def softsign(input):
@@ -223,19 +219,19 @@ def hardswish(input, inplace=False):
 
 
 def hardshrink(input, lambd=0.5):
-    return where((input > lambd) | (input < -lambd), input, 0.0)
+    return _where((input > lambd) | (input < -lambd), input, 0.0)
 
 
 def softshrink(input, lambd=0.5):
     if lambd < 0:
         raise RuntimeError(f"lambda must be greater or equal to 0, but found to be {lambd}.")
-    return where(input > lambd, input - lambd, where(input < -lambd, input + lambd, 0.0))
+    return _where(input > lambd, input - lambd, _where(input < -lambd, input + lambd, 0.0))
 
 
 def threshold(input, threshold, value, inplace=False):
     if inplace:
-        return _inplace(input, lambda x: where(x > threshold, x, value))
-    return where(input > threshold, input, value)
+        return _inplace(input, lambda x: _where(x > threshold, x, value))
+    return _where(input > threshold, input, value)
 
 
 def threshold_(input, threshold, value):
@@ -260,7 +256,7 @@ def prelu(input, weight):
                                f"{weight.numel()} and channel size = {channels}.")
         if input.dim() >= 2:
             weight = weight.reshape((channels,) + (1,) * (input.dim() - 2))
-    return where(input > 0, input, input * weight)
+    return _where(input > 0, input, input * weight)
 
 
 def _softmax_dim(name, ndim, stacklevel=3):
@@ -360,7 +356,7 @@ def _embedding_renorm_(weight, indices, max_norm, norm_type):
         used = _creation.zeros(weight.shape[0], dtype=weight.dtype, device=weight.device)
         used.index_fill_(0, indices.reshape(-1), 1.0)
         norms = weight.abs().pow(norm_type).sum(1).pow(1.0 / norm_type)
-        scale = where((norms > max_norm) & (used > 0), max_norm / (norms + 1e-7), 1.0)
+        scale = _where((norms > max_norm) & (used > 0), max_norm / (norms + 1e-7), 1.0)
         weight.mul_(scale.unsqueeze(1))
 
 
@@ -646,7 +642,7 @@ def _smooth_l1(diff, beta):
     z = diff.abs()
     if beta == 0:
         return z
-    return where(z < beta, z * z * (0.5 / beta), z - 0.5 * beta)
+    return _where(z < beta, z * z * (0.5 / beta), z - 0.5 * beta)
 
 
 def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
@@ -750,9 +746,9 @@ def _picked_and_weights(input, target, weight, ignore_index, class_dim):
     if weight is None:
         # NOTE: where(), not a product with the mask, so that the -inf log-probabilities of other
         # classes (masked logits) do not turn into nan (0 * -inf)
-        return where(hits, input, 0.0).sum(class_dim), hits
+        return _where(hits, input, 0.0).sum(class_dim), hits
     wv = _class_view(weight.to(input.dtype), input.dim(), class_dim)
-    return where(hits, input * wv, 0.0).sum(class_dim), where(hits, wv, 0.0)
+    return _where(hits, input * wv, 0.0).sum(class_dim), _where(hits, wv, 0.0)
 
 
 def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
@@ -789,7 +785,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     if label_smoothing > 0:
         classes = input.size(class_dim)
         weighted = logp * _class_view(weight.to(logp.dtype), logp.dim(), class_dim) if weight is not None else logp
-        smooth = where(target != ignore_index, weighted.sum(class_dim), 0.0)
+        smooth = _where(target != ignore_index, weighted.sum(class_dim), 0.0)
         # loss = (1 - eps) nll + (eps / C) smooth, with nll = -picked and smooth = -sum_c w_c logp_c
         picked = picked * (1 - label_smoothing) + smooth * (label_smoothing / classes)
     if reduction == "mean":
@@ -829,7 +825,7 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
     if log_target:
         loss = target.exp() * (target - input)
     else:  # xlogy(t, t) - t * input, with 0 log 0 = 0
-        loss = target * (where(target == 0, 1.0, target).log() - input)
+        loss = target * (_where(target == 0, 1.0, target).log() - input)
     out = _reduce(loss, base)
     if reduction == "batchmean" and input.dim() != 0:
         out = out / input.size(0)
