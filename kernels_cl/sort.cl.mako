@@ -1,0 +1,147 @@
+<%doc>
+Sorting rows on the device, and binary search in sorted rows (`family`: 'sort' or 'search').
+
+sort: a bitonic network over (key, original index) pairs. Comparing the index on equal keys
+makes the order total, so the result is the stable sort for any network. The network is the
+"flip" form, where every comparator puts its smaller element at the lower position: a row of
+length n behaves as if padded with +infinity up to the next power of two N2, and comparators
+whose upper element lies past n are skipped (padding never moves), so no padding is stored.
+  sort_tile    sorts (full = 1) or finishes merging (full = 0, stages j < tile) each aligned
+               tile of `tile` <= TILE elements in local memory, one work-group per tile.
+  sort_global  one stage (block k, distance j) over whole rows, for distances j >= tile.
+NaN sorts after every number ascending and before every number descending (PyTorch's order).
+
+search: searchsorted/bucketize. `right` picks upper_bound; comparisons are written as
+!(s >= v) / !(s > v) so that NaN values land after every element, as in PyTorch.
+</%doc>
+${c.preamble(dtypes)}
+% if family == "sort":
+<% K = key_dtype.compute_c; is_float = key_dtype.is_floating_point %>
+inline int key_less(const ${K} a, const ${K} b)  // NaN greatest
+{
+% if is_float:
+    return a < b || (!isnan(a) && isnan(b));
+% else:
+    return a < b;
+% endif
+}
+
+inline int before(const ${K} ka, const long ia, const ${K} kb, const long ib, const int descending)
+{
+    if (descending ? key_less(kb, ka) : key_less(ka, kb)) return 1;
+    if (descending ? key_less(ka, kb) : key_less(kb, ka)) return 0;
+    return ia < ib;
+}
+
+__kernel void sort_tile(const long n, const long tiles_per_row, const int tile, const int full,
+                        const int descending,
+                        __global ${key_dtype.c} *keys, __global long *idx)
+{
+    __local ${K} lk[${TILE}];
+    __local long li[${TILE}];  // -1 marks padding past the end of the row
+    const int lid = get_local_id(0);
+    const int pairs = tile >> 1;
+    const long g = get_group_id(0);
+    const long row = g / tiles_per_row;
+    const long base = (g % tiles_per_row) * tile;
+    __global ${key_dtype.c} *rk = keys + row * n;
+    __global long *ri = idx + row * n;
+    if (lid < pairs) {
+        for (int s = 0; s < 2; ++s) {
+            const int p = lid + s * pairs;
+            const long pos = base + p;
+            const int real = pos < n;
+            lk[p] = real ? ${c.convert(key_dtype, c.load(key_dtype, "rk", "pos"))} : (${K})0;
+            li[p] = real ? (full ? pos : ri[pos]) : -1;
+        }
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int k = full ? 2 : tile; k <= tile; k <<= 1) {
+        for (int j = (full ? k >> 1 : tile >> 1); j > 0; j >>= 1) {
+            if (lid < pairs) {
+                int lo, hi;
+                if (full && j == (k >> 1)) {  // the flip stage that opens block k
+                    const int h = k >> 1;
+                    lo = (lid / h) * k + lid % h;
+                    hi = (lid / h) * k + k - 1 - lid % h;
+                } else {
+                    lo = (lid / j) * 2 * j + lid % j;
+                    hi = lo + j;
+                }
+                const long ilo = li[lo], ihi = li[hi];
+                if (ihi >= 0 && (ilo < 0 || before(lk[hi], ihi, lk[lo], ilo, descending))) {
+                    const ${K} t = lk[lo];
+                    lk[lo] = lk[hi];
+                    lk[hi] = t;
+                    li[lo] = ihi;
+                    li[hi] = ilo;
+                }
+            }
+            barrier(CLK_LOCAL_MEM_FENCE);
+        }
+        if (!full) break;
+    }
+    if (lid < pairs) {
+        for (int s = 0; s < 2; ++s) {
+            const int p = lid + s * pairs;
+            const long pos = base + p;
+            if (pos < n) {
+                ${c.store(key_dtype, "rk", "pos", "lk[p]")};
+                ri[pos] = li[p];
+            }
+        }
+    }
+}
+
+__kernel void sort_global(const long n, const long pairs_per_row, const long total, const long k,
+                          const long j, const int flip, const int descending,
+                          __global ${key_dtype.c} *keys, __global long *idx)
+{
+    const long gid = get_global_id(0);
+    if (gid >= total) return;
+    const long row = gid / pairs_per_row;
+    const long t = gid % pairs_per_row;
+    long lo, hi;
+    if (flip) {
+        const long h = k >> 1;
+        lo = (t / h) * k + t % h;
+        hi = (t / h) * k + k - 1 - t % h;
+    } else {
+        lo = (t / j) * 2 * j + t % j;
+        hi = lo + j;
+    }
+    if (hi >= n) return;
+    __global ${key_dtype.c} *rk = keys + row * n;
+    __global long *ri = idx + row * n;
+    const ${K} klo = ${c.convert(key_dtype, c.load(key_dtype, "rk", "lo"))};
+    const ${K} khi = ${c.convert(key_dtype, c.load(key_dtype, "rk", "hi"))};
+    const long ilo = ri[lo], ihi = ri[hi];
+    if (before(khi, ihi, klo, ilo, descending)) {
+        ${c.store(key_dtype, "rk", "lo", "khi")};
+        ${c.store(key_dtype, "rk", "hi", "klo")};
+        ri[lo] = ihi;
+        ri[hi] = ilo;
+    }
+}
+
+% elif family == "search":
+<% T = compute.compute_c %>
+__kernel void searchsorted(const long n, const long inner, const long len, const int per_row, const int right,
+                           __global const ${seq_dtype.c} *seq, const long seq_off,
+                           __global const ${val_dtype.c} *vals, const long val_off,
+                           __global ${out_dtype.c} *out)
+{
+    const long i = get_global_id(0);
+    if (i >= n) return;
+    const ${T} v = ${c.convert(compute, c.load(val_dtype, "vals", "val_off + i"))};
+    const long base = seq_off + (per_row ? (i / inner) * len : 0);
+    long lo = 0, hi = len;
+    while (lo < hi) {
+        const long mid = lo + ((hi - lo) >> 1);
+        const ${T} s = ${c.convert(compute, c.load(seq_dtype, "seq", "base + mid"))};
+        const int go_right = right ? !(s > v) : !(s >= v);
+        if (go_right) lo = mid + 1; else hi = mid;
+    }
+    out[i] = (${out_dtype.c})lo;
+}
+% endif
