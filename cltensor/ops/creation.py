@@ -293,7 +293,7 @@ def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False,
         compute = dt.float64 if t.device.backend.has_fp64 else dt.float32
     dispatch.elementwise("linspace", expr, [], t, compute,
                          (("start", "T", float(start)), ("end", "T", float(end)), ("step", "T", float(step)),
-                          ("steps", "long", steps), ("mid", "long", steps // 2)))
+                          ("steps", "long", steps), ("mid", "long", steps // 2 if steps > 1 else 1)))
     return _finish(t, requires_grad)
 
 
