@@ -12,7 +12,7 @@ from .dtypes import (dtype, get_default_dtype, set_default_dtype, promote_types,
 from .tensor import Tensor, Size, is_tensor
 from ._printing import set_printoptions
 from .ops import elementwise as _ew, shape as _shape, creation as _creation, random as _random
-from . import autograd
+from . import autograd, profiler
 from .autograd import no_grad, enable_grad, set_grad_enabled, is_grad_enabled, inference_mode, \
     is_inference_mode_enabled
 

@@ -7,6 +7,9 @@ every i (read at off), 'v' a Python scalar passed by value, 't' strided tensor (
 The contiguous path is one work-item per element with plain indexing so the compiler
 vectorises; the strided path maps the linear index to per-operand offsets through sizes and
 strides (ndim is a template parameter, the sizes are kernel arguments).
+With VEC > 1 (contiguous path only) each work-item handles VEC consecutive elements through
+vloadN/vstoreN, the expression applied per component (`i` stays the element's linear index);
+the work-item that meets the end finishes the tail element by element.
 </%doc>
 ${c.preamble([out_dtype, compute] + list(in_dtypes))}
 ${helpers}
@@ -36,6 +39,47 @@ __kernel void ${kname}(const ${IDX} n
 % endfor
     )
 {
+% if VEC > 1:
+<% comps = "0123456789abcdef" %>
+    typedef ${compute.compute_c} T;
+  % for k, (dt, kind) in enumerate(zip(in_dtypes, in_kinds)):
+    % if kind == 'v':
+    const T ${names[k]} = ${names[k]}_val;
+    % elif kind == 's':
+    const T ${names[k]} = ${c.convert(compute, c.load(dt, names[k] + "_ptr", names[k] + "_off"))};
+    % endif
+  % endfor
+    const ${IDX} i0 = (${IDX})get_global_id(0) * ${VEC};
+    if (i0 + ${VEC} <= n) {
+  % for k, (dt, kind) in enumerate(zip(in_dtypes, in_kinds)):
+    % if kind == 'c':
+        const ${c.vtype(dt, VEC)} ${names[k]}_v = ${c.vload(dt, VEC, names[k] + "_ptr + " + names[k] + "_off + i0")};
+    % endif
+  % endfor
+        ${c.vtype(out_dtype, VEC)} r;
+  % for j in range(VEC):
+        {
+            const ${IDX} i = i0 + ${j};
+    % for k, (dt, kind) in enumerate(zip(in_dtypes, in_kinds)):
+      % if kind == 'c':
+            const T ${names[k]} = ${c.convert(compute, names[k] + "_v.s" + comps[j])};
+      % endif
+    % endfor
+            r.s${comps[j]} = ${c.vstore_component(out_dtype, expr)};
+        }
+  % endfor
+        ${c.vstore(out_dtype, VEC, "r", "out + out_off + i0")};
+    } else {
+        for (${IDX} i = i0; i < n; ++i) {
+  % for k, (dt, kind) in enumerate(zip(in_dtypes, in_kinds)):
+    % if kind == 'c':
+            const T ${names[k]} = ${c.convert(compute, c.load(dt, names[k] + "_ptr", names[k] + "_off + i"))};
+    % endif
+  % endfor
+            ${c.store(out_dtype, "out", "out_off + i", expr)};
+        }
+    }
+% else:
     const ${IDX} i = get_global_id(0);
     if (i >= n) return;
 % if ndim:
@@ -74,4 +118,5 @@ __kernel void ${kname}(const ${IDX} n
   % endif
 % endfor
     ${c.store(out_dtype, "out", out_index, expr)};
+% endif
 }
