@@ -341,8 +341,9 @@ def test_container_reprs_match_pytorch():
     def build(lib):
         return lib.nn.Sequential(
             lib.nn.ModuleDict({"a": lib.nn.Linear(1, 2), "b": lib.nn.ModuleList([lib.nn.ReLU()] * 3)}),
-            lib.nn.ParameterList([lib.nn.Parameter(lib.ones(2, 3)), lib.nn.Parameter(lib.ones(1))]),
-            lib.nn.ParameterDict({"p": lib.nn.Parameter(lib.zeros(4))}))
+            lib.nn.ParameterList([lib.nn.Parameter(lib.ones(2, 3, device="cpu")),
+                                  lib.nn.Parameter(lib.ones(1, device="cpu"))]),
+            lib.nn.ParameterDict({"p": lib.nn.Parameter(lib.zeros(4, device="cpu"))}))
     assert repr(build(torch)) == repr(build(real_torch))
 
 
@@ -840,9 +841,9 @@ def _cl_device():
 
 @pytest.mark.skipif(_cl_device() is None, reason="no cl:0 device")
 def test_module_to_device_and_back():
-    net = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.ReLU(), nn.Linear(4, 2))
+    net = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.ReLU(), nn.Linear(4, 2)).cpu()
     w = net[0].weight
-    ref = np_of(net(torch.ones(5, 3)))
+    ref = np_of(net(torch.ones(5, 3, device="cpu")))
     assert net.to("cl:0") is net and net[0].weight is w
     assert all(t.device == torch.device("cl:0") for t in list(net.parameters()) + list(net.buffers()))
     out = net(torch.ones(5, 3, device="cl:0"))
@@ -852,7 +853,7 @@ def test_module_to_device_and_back():
     net.cpu()
     assert w.device == torch.device("cpu") and w.grad.device == torch.device("cpu")
     net.eval()
-    assert np_of(net(torch.ones(5, 3))).shape == ref.shape
+    assert np_of(net(torch.ones(5, 3, device="cpu"))).shape == ref.shape
 
 
 # ---- nn.utils -------------------------------------------------------------------------------------------
