@@ -129,50 +129,95 @@ def elementwise(name, expr, inputs, out, compute, params=(), helpers=""):
     inputs: tensors (same device as out) or Python numbers (passed by value, as `compute`).
     params: (name, c_type_or_'T', value) extra scalars the expression reads.
     """
+    plan = elementwise_plan(name, expr, inputs, out, compute, params, helpers)
+    if plan is not None:
+        run_elementwise(plan, inputs, out, compute, params)
+    return out
+
+
+class ElementwisePlan:
+    """Everything a launch needs that follows from the operands' dtypes, shapes and strides:
+    the kernel, operand kinds, the size/stride arguments and the launch geometry."""
+
+    __slots__ = ("kernel", "kinds", "head", "out_strides", "in_strides", "gsize", "lsize", "items")
+
+    def __init__(self, kernel, kinds, head, out_strides, in_strides, gsize, lsize, items):
+        self.kernel, self.kinds, self.head, self.out_strides = kernel, kinds, head, out_strides
+        self.in_strides, self.gsize, self.lsize, self.items = in_strides, gsize, lsize, items
+
+
+_MAX_PLANS = 8192
+
+
+def elementwise_plan(name, expr, inputs, out, compute, params=(), helpers=""):
+    """The cached ElementwisePlan for these operands (None when out is empty)."""
+    backend = out.device.backend
+    sig = tuple([(x.dtype, x._shape, x._strides) if isinstance(x, Tensor) else None for x in inputs])
+    idx = _index_type([x for x in inputs if isinstance(x, Tensor)] + [out]) if backend.allocator.huge else "int"
+    key = (name, expr, compute, out.dtype, out._shape, out._strides, sig, idx,
+           tuple([p[1] for p in params]) if params else ())
+    plans = backend.plans
+    plan = plans.get(key, False)
+    if plan is False:
+        if len(plans) >= _MAX_PLANS:
+            plans.clear()
+        plan = plans[key] = _make_elementwise_plan(backend, name, expr, inputs, out, compute, params, helpers, idx)
+    return plan
+
+
+def run_elementwise(plan, inputs, out, compute, params=()):
+    args = [*plan.head, out._storage.buffer, out._offset, *plan.out_strides]
+    for x, kind, strides in zip(inputs, plan.kinds, plan.in_strides):
+        if kind == "v":
+            args.append(scalar_arg(x, compute))
+        else:
+            args += (x._storage.buffer, x._offset, *strides)
+    for p in params:
+        args.append(p[2])
+    out.device.backend.launch(plan.kernel, plan.gsize, plan.lsize, args, plan.items)
+
+
+def _make_elementwise_plan(backend, name, expr, inputs, out, compute, params, helpers, idx):
     n = out.numel()
     if n == 0:
-        return out
+        return None
     shape = out._shape
     tensors = [x for x in inputs if isinstance(x, Tensor)]
     contiguous = out.is_contiguous() and all(
         x.numel() == 1 or (x.numel() == n and x.is_contiguous()) for x in tensors)
-    idx = _index_type(tensors + [out])
     if contiguous:
         kinds = tuple("v" if not isinstance(x, Tensor) else "s" if (x.numel() == 1 and n != 1) else "c"
                       for x in inputs)
         ndim, sizes, strides = 0, (), [() for _ in range(len(tensors) + 1)]
+        vec = backend.elementwise_vec if n >= backend.elementwise_vec else 1
     else:
         kinds = tuple("t" if isinstance(x, Tensor) else "v" for x in inputs)
         bstrides = [out._strides] + [broadcast_strides(x, shape) for x in tensors]
         sizes, strides = _collapse(shape, bstrides)
-        ndim = len(sizes)
+        ndim, vec = len(sizes), 1
     in_dtypes = tuple(x.dtype if isinstance(x, Tensor) else compute for x in inputs)
-    key = ("ew", name, expr, compute, out.dtype, in_dtypes, kinds, ndim, idx, tuple(p[:2] for p in params))
-    backend = out.device.backend
+    key = ("ew", name, expr, compute, out.dtype, in_dtypes, kinds, ndim, idx, vec, tuple(p[:2] for p in params))
     kernel = backend.kernels.get(key)
     if kernel is None:
         kernel = _build_elementwise(backend, key, name, expr, helpers, in_dtypes, kinds, out.dtype,
-                                    compute, ndim, idx, params)
-    args = [n, *sizes, out._storage.buffer, out._offset, *strides[0]]
-    ti = 1
-    for x, kind in zip(inputs, kinds):
-        if kind == "v":
-            args.append(scalar_arg(x, compute))
-        else:
-            args += (x._storage.buffer, x._offset, *strides[ti]) if kind == "t" else (x._storage.buffer, x._offset)
-            ti += 1
-    for p in params:
-        args.append(p[2])
-    enqueue(backend, kernel, n, args)
-    return out
+                                    compute, ndim, idx, params, vec)
+    in_strides, k = [], 1
+    for kind in kinds:
+        in_strides.append(() if kind == "v" else strides[k] if kind == "t" else ())
+        k += kind != "v"
+    items = -(-n // vec)
+    wg = backend.elementwise_wg if items >= 4 * backend.elementwise_wg else 64
+    return ElementwisePlan(kernel, kinds, (n, *sizes), strides[0], tuple(in_strides),
+                           (-(-items // wg) * wg,), (wg,), items)
 
 
-def _build_elementwise(backend, key, name, expr, helpers, in_dtypes, kinds, out_dtype, compute, ndim, idx, params):
+def _build_elementwise(backend, key, name, expr, helpers, in_dtypes, kinds, out_dtype, compute, ndim, idx, params,
+                       vec=1):
     kname = "ew_" + name
     T = compute.compute_c
     kernel = codegen.kernel(backend, key, "elementwise.cl.mako", kname,
-                            expr=expr, helpers=helpers.replace("{T}", T), in_dtypes=in_dtypes, in_kinds=kinds,
-                            out_dtype=out_dtype, compute=compute, ndim=ndim, IDX=idx, params=params)
+                            expr=expr.replace("{T}", T), helpers=helpers.replace("{T}", T), in_dtypes=in_dtypes, in_kinds=kinds,
+                            out_dtype=out_dtype, compute=compute, ndim=ndim, IDX=idx, params=params, VEC=vec)
     idx_np = np.int32 if idx == "int" else np.int64
     types = [idx_np] + [idx_np] * ndim + [None, idx_np] + [idx_np] * ndim
     for d, kind in zip(in_dtypes, kinds):
@@ -189,9 +234,13 @@ def _build_elementwise(backend, key, name, expr, helpers, in_dtypes, kinds, out_
 def enqueue(backend, kernel, n, args, wg=None):
     """Launch a 1-D kernel over n work-items (bounds-checked inside the kernel). Never waits."""
     wg = wg or (backend.elementwise_wg if n >= 4 * backend.elementwise_wg else 64)
-    gsize = (n + wg - 1) // wg * wg
-    with backend.lock:
-        kernel(backend.queue, (gsize,), (wg,), *args)
+    backend.launch(kernel, (-(-n // wg) * wg,), (wg,), args, n)
+
+
+def launch(backend, kernel, gsize, lsize, args, items):
+    """Launch over an explicit N-d global/local size (items: the work it represents, which decides
+    whether a CPU driver gets it at once or batched with the next ones). Never waits."""
+    backend.launch(kernel, gsize, lsize, args, items)
 
 
 # ---- copies along one dim driven by an index table (kernels_cl/copy.cl.mako) ---------------------
