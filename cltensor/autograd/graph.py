@@ -46,7 +46,8 @@ class SavedTensor:
     def __init__(self, t, node, is_output):
         self.version = t._version
         self.is_output = is_output
-        self.requires_grad = t.requires_grad
+        # an output gets its grad_fn only after the node is made: it will require grad if it can
+        self.requires_grad = t.dtype.is_floating_point if is_output else t.requires_grad
         self.output_nr = t._output_nr
         self.node_ref = weakref.ref(node) if is_output else None
         self.data = t if (not is_output and t.requires_grad) else t._alias()
@@ -203,9 +204,14 @@ class OpNode(Node):
         return self._unpack()[1]
 
 
+_Tensor = None
+
+
 def _is_tensor(x) -> bool:
-    from ..tensor import Tensor
-    return isinstance(x, Tensor)
+    global _Tensor
+    if _Tensor is None:
+        from ..tensor import Tensor as _Tensor
+    return isinstance(x, _Tensor)
 
 
 def _edge(x):
