@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 
 import cltensor as torch
-from cltensor.utils.data import (BatchSampler, ConcatDataset, DataLoader, Dataset, IterableDataset, RandomSampler,
+from cltensor.utils.data import (BatchSampler, ChainDataset, ConcatDataset, DataLoader, Dataset, IterableDataset, RandomSampler,
                                  SequentialSampler, StackDataset, Subset, SubsetRandomSampler, TensorDataset,
+                                 WeightedRandomSampler,
                                  default_collate, default_convert, random_split)
 from helpers import assert_close
 
@@ -180,6 +181,8 @@ def test_iterable_dataset():
     assert [b.tolist() for b in DataLoader(Stream(), batch_size=3, drop_last=True)] == [[0, 1, 2], [3, 4, 5]]
     with pytest.raises(ValueError, match="shuffle"):
         DataLoader(Stream(), shuffle=True)
+    chained = ChainDataset([Stream(), Stream()])
+    assert len(chained) == 14 and [b.tolist() for b in DataLoader(chained, batch_size=5)][1] == [5, 6, 0, 1, 2]
 
 
 def test_custom_samplers_and_collate_fn():
@@ -217,6 +220,25 @@ def test_samplers():
     assert len(BatchSampler(range(5), 2, True)) == 2
     with pytest.raises(ValueError, match="num_samples"):
         RandomSampler(range(3), num_samples=0)
+
+
+def test_weighted_random_sampler():
+    gen = torch.Generator().manual_seed(0)
+    draws = list(WeightedRandomSampler(torch.tensor([1.0, 0.0, 3.0]), 4000, generator=gen))
+    freq = np.bincount(draws, minlength=3) / 4000
+    assert freq[1] == 0 and abs(freq[0] - 0.25) < 0.03 and abs(freq[2] - 0.75) < 0.03
+    again = list(WeightedRandomSampler([1.0, 0.0, 3.0], 4000, generator=torch.Generator().manual_seed(0)))
+    assert again == draws
+    unique = list(WeightedRandomSampler([1.0, 0.0, 5.0, 2.0], 3, replacement=False,
+                                        generator=torch.Generator().manual_seed(1)))
+    assert sorted(unique) == [0, 2, 3]
+    firsts = [list(WeightedRandomSampler([1.0, 100.0], 1, replacement=False,
+                                         generator=torch.Generator().manual_seed(s)))[0] for s in range(20)]
+    assert firsts.count(1) >= 17  # the heavy index usually comes first
+    with pytest.raises(RuntimeError, match="not enough"):
+        WeightedRandomSampler([1.0, 0.0], 2, replacement=False)
+    with pytest.raises(ValueError, match="1d"):
+        WeightedRandomSampler([[1.0]], 1)
 
 
 # ---- random_split ---------------------------------------------------------------------------------------

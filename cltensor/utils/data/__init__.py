@@ -1,9 +1,10 @@
 """cltensor.utils.data: datasets, samplers and the DataLoader, with PyTorch's API."""
 from .collate import default_collate, default_convert
 from .dataloader import DataLoader
-from .dataset import (ConcatDataset, Dataset, IterableDataset, StackDataset, Subset, TensorDataset,
+from .dataset import (ChainDataset, ConcatDataset, Dataset, IterableDataset, StackDataset, Subset, TensorDataset,
                       random_split)
-from .sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler, SubsetRandomSampler
+from .sampler import (BatchSampler, RandomSampler, Sampler, SequentialSampler, SubsetRandomSampler,
+                      WeightedRandomSampler)
 
 
 def get_worker_info():
@@ -11,6 +12,7 @@ def get_worker_info():
     return None
 
 
-__all__ = ["DataLoader", "Dataset", "IterableDataset", "TensorDataset", "StackDataset", "ConcatDataset", "Subset",
-           "random_split", "Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler", "BatchSampler",
-           "default_collate", "default_convert", "get_worker_info"]
+__all__ = ["DataLoader", "Dataset", "IterableDataset", "ChainDataset", "TensorDataset", "StackDataset",
+           "ConcatDataset", "Subset", "random_split", "Sampler", "SequentialSampler", "RandomSampler",
+           "SubsetRandomSampler", "WeightedRandomSampler", "BatchSampler", "default_collate", "default_convert",
+           "get_worker_info"]

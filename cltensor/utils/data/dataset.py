@@ -29,6 +29,23 @@ class IterableDataset(Dataset):
         raise TypeError("IterableDataset does not support concatenation")
 
 
+class ChainDataset(IterableDataset):
+    """Iterable datasets one after the other."""
+
+    def __init__(self, datasets):
+        self.datasets = list(datasets)
+        for d in self.datasets:
+            if not isinstance(d, IterableDataset):
+                raise AssertionError("ChainDataset only supports IterableDataset")
+
+    def __iter__(self):
+        for d in self.datasets:
+            yield from d
+
+    def __len__(self):
+        return sum(len(d) for d in self.datasets)
+
+
 class TensorDataset(Dataset):
     """Samples are the rows ``tuple(t[i] for t in tensors)`` of tensors sharing their first dimension.
 

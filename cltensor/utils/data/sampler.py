@@ -27,6 +27,16 @@ def _random_ints(high: int, n: int, generator=None) -> np.ndarray:
     return rnd.randint(0, high, (n,), generator=gen, device="cpu").numpy().copy()
 
 
+def _uniform(n: int, generator=None) -> np.ndarray:
+    """n float64 draws in [0, 1) from a cltensor Generator, on the host."""
+    from ...device import device
+    from ...dtypes import float32, float64
+    from ...ops import random as rnd
+    gen = generator if generator is not None else rnd.default_generator
+    dtype = float64 if device("cpu").backend.has_fp64 else float32
+    return rnd.rand(n, generator=gen, dtype=dtype, device="cpu").numpy().astype(np.float64)
+
+
 class Sampler:
     """Base class: an iterable of indices (or of lists of indices, for batch samplers)."""
 
@@ -115,3 +125,37 @@ class BatchSampler(Sampler):
     def __len__(self):
         n = len(self.sampler)
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+
+class WeightedRandomSampler(Sampler):
+    """``num_samples`` indices drawn with probabilities proportional to ``weights``."""
+
+    def __init__(self, weights, num_samples: int, replacement: bool = True, generator=None):
+        if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples <= 0:
+            raise ValueError(f"num_samples should be a positive integer value, but got num_samples={num_samples}")
+        if not isinstance(replacement, bool):
+            raise ValueError(f"replacement should be a boolean value, but got replacement={replacement}")
+        w = np.asarray(weights.tolist() if hasattr(weights, "tolist") else weights, dtype=np.float64)
+        if w.ndim != 1:
+            raise ValueError(f"weights should be a 1d sequence but given weights have shape {tuple(w.shape)}")
+        if (w < 0).any() or not np.isfinite(w).all() or w.sum() <= 0:
+            raise RuntimeError("invalid multinomial distribution (weights must be finite, non-negative and not all "
+                               "zero)")
+        if not replacement and num_samples > np.count_nonzero(w):
+            raise RuntimeError("invalid multinomial distribution (with replacement=False, not enough non-negative "
+                               "category to sample)")
+        self.weights, self.num_samples, self.replacement, self.generator = w, num_samples, replacement, generator
+
+    def __iter__(self):
+        u = _uniform(self.num_samples if self.replacement else len(self.weights), self.generator)
+        if self.replacement:  # inverse CDF
+            cdf = np.cumsum(self.weights)
+            picks = np.searchsorted(cdf, u * cdf[-1], side="right")
+            return iter(np.minimum(picks, len(cdf) - 1).tolist())
+        # without replacement: the largest keys u^(1/w) form a weighted sample (Efraimidis-Spirakis)
+        with np.errstate(divide="ignore"):
+            keys = np.where(self.weights > 0, np.log(np.maximum(u, 1e-300)) / self.weights, -np.inf)
+        return iter(np.argsort(-keys, kind="stable")[:self.num_samples].tolist())
+
+    def __len__(self):
+        return self.num_samples
