@@ -5,10 +5,9 @@ import numpy as np
 import pytest
 
 import cltensor as torch
-from cltensor.utils.data import (BatchSampler, ChainDataset, ConcatDataset, DataLoader, Dataset, IterableDataset, RandomSampler,
-                                 SequentialSampler, StackDataset, Subset, SubsetRandomSampler, TensorDataset,
-                                 WeightedRandomSampler,
-                                 default_collate, default_convert, random_split)
+from cltensor.utils.data import (BatchSampler, ChainDataset, ConcatDataset, DataLoader, Dataset, IterableDataset,
+                                 RandomSampler, SequentialSampler, StackDataset, Subset, SubsetRandomSampler,
+                                 TensorDataset, WeightedRandomSampler, default_collate, default_convert, random_split)
 from helpers import assert_close
 
 

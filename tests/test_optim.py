@@ -105,7 +105,9 @@ def ref_nadam(lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, momentum_de
         s["m"] = b1 * s.get("m", 0) + (1 - b1) * g
         s["v"] = b2 * s.get("v", 0) + (1 - b2) * g * g
         denom = np.sqrt(s["v"] / (1 - b2 ** t)) + eps
-        return p - lr * (1 - mu) / (1 - s["prod"]) * g / denom - lr * mu_next / (1 - s["prod"] * mu_next) * s["m"] / denom
+        step_g = lr * (1 - mu) / (1 - s["prod"]) * g
+        step_m = lr * mu_next / (1 - s["prod"] * mu_next) * s["m"]
+        return p - (step_g + step_m) / denom
     return step
 
 
