@@ -324,7 +324,12 @@ REPR_CASES = [
     ("PReLU", (3,), {}), ("LogSigmoid", (), {}), ("Softsign", (), {}), ("Tanhshrink", (), {}),
     ("MSELoss", (), {}), ("CrossEntropyLoss", (), {"label_smoothing": 0.1}), ("BCEWithLogitsLoss", (), {}),
     ("SmoothL1Loss", (), {}), ("HuberLoss", (), {}), ("NLLLoss", (), {}), ("KLDivLoss", (), {}),
-    ("CosineSimilarity", (), {}), ("PairwiseDistance", (), {}),
+    ("CosineSimilarity", (), {}), ("PairwiseDistance", (), {}), ("InstanceNorm1d", (3,), {}),
+    ("InstanceNorm2d", (3,), {"affine": True, "track_running_stats": True}), ("AlphaDropout", (0.2,), {}),
+    ("RReLU", (), {}), ("RReLU", (0.1, 0.2, True), {}), ("PixelShuffle", (2,), {}), ("PixelUnshuffle", (3,), {}),
+    ("PoissonNLLLoss", (), {}), ("GaussianNLLLoss", (), {}), ("HingeEmbeddingLoss", (), {}),
+    ("CosineEmbeddingLoss", (), {}), ("TripletMarginLoss", (), {}), ("MultiLabelSoftMarginLoss", (), {}),
+    ("MultiMarginLoss", (), {}),
 ]
 
 
@@ -763,7 +768,8 @@ def test_default_initialisation_distributions():
 INIT_CASES = [
     ("uniform_", {"a": -0.5, "b": 1.5}, 0.5, 2 / math.sqrt(12), (-0.5, 1.5)),
     ("normal_", {"mean": 1.0, "std": 0.5}, 1.0, 0.5, None),
-    ("xavier_uniform_", {"gain": 2.0}, 0.0, 2.0 * math.sqrt(2 / 500), (-2 * math.sqrt(6 / 500), 2 * math.sqrt(6 / 500))),
+    ("xavier_uniform_", {"gain": 2.0}, 0.0, 2.0 * math.sqrt(2 / 500),
+     (-2 * math.sqrt(6 / 500), 2 * math.sqrt(6 / 500))),
     ("xavier_normal_", {}, 0.0, math.sqrt(2 / 500), None),
     ("kaiming_uniform_", {"a": math.sqrt(5)}, 0.0, 1 / math.sqrt(3 * 200), (-1 / math.sqrt(200), 1 / math.sqrt(200))),
     ("kaiming_normal_", {"mode": "fan_out", "nonlinearity": "relu"}, 0.0, math.sqrt(2 / 300), None),

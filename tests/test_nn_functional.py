@@ -276,8 +276,8 @@ def test_normalisations_match_pytorch():
     x = RNG.normal(size=(4, 6, 3))
     w, b = RNG.normal(size=6), RNG.normal(size=6)
     tf = real_torch.nn.functional
-    assert_close(F.group_norm(t64(x), 3, t64(w), t64(b)), tf.group_norm(real_torch.tensor(x), 3,
-                                                                      real_torch.tensor(w), real_torch.tensor(b)).numpy())
+    ref = tf.group_norm(real_torch.tensor(x), 3, real_torch.tensor(w), real_torch.tensor(b))
+    assert_close(F.group_norm(t64(x), 3, t64(w), t64(b)), ref.numpy())
     assert_close(F.rms_norm(t64(x), (6, 3), eps=1e-3),
                  tf.rms_norm(real_torch.tensor(x), (6, 3), eps=1e-3).numpy())
     rm, rv = RNG.normal(size=6), RNG.uniform(0.5, 2, 6)
@@ -601,3 +601,160 @@ def test_forward_and_backward_do_not_read_the_device(monkeypatch):
     monkeypatch.undo()
     assert all(p.grad is not None for p in model.parameters())
     assert math.isfinite(loss.item())
+
+
+# ---- attention, rearrangements and the less common layers/losses ----------------------------------------
+SDPA_CASES = [{}, {"is_causal": True}, {"mask": "bool"}, {"mask": "float"}, {"scale": 0.3}, {"gqa": True}]
+
+
+@needs_torch
+@pytest.mark.parametrize("case", SDPA_CASES, ids=["plain", "causal", "bool_mask", "float_mask", "scale", "gqa"])
+def test_scaled_dot_product_attention_matches_pytorch(case):
+    heads_kv = 1 if case.get("gqa") else 3
+    q, k, v = RNG.normal(size=(2, 3, 4, 5)), RNG.normal(size=(2, heads_kv, 6, 5)), RNG.normal(size=(2, heads_kv, 6, 5))
+    ours, theirs = {}, {}
+    if "mask" in case:
+        m = RNG.random((4, 6)) > 0.3
+        m[:, 0] = True
+        m = m if case["mask"] == "bool" else np.where(m, 0.0, -2.5)
+        ours["attn_mask"], theirs["attn_mask"] = torch.tensor(m), real_torch.tensor(m)
+    for key in ("is_causal", "scale"):
+        if key in case:
+            ours[key] = theirs[key] = case[key]
+    if case.get("gqa"):
+        ours["enable_gqa"] = theirs["enable_gqa"] = True
+    tensors = [t64(a, True) for a in (q, k, v)]
+    out = F.scaled_dot_product_attention(*tensors, **ours)
+    their_tensors = [real_torch.tensor(a, requires_grad=True) for a in (q, k, v)]
+    ref = real_torch.nn.functional.scaled_dot_product_attention(*their_tensors, **theirs)
+    assert_close(out, ref.detach().numpy())
+    g = RNG.normal(size=out.shape)
+    out.backward(t64(g))
+    ref.backward(real_torch.tensor(g))
+    for a, b in zip(tensors, their_tensors):
+        assert_close(a.grad, b.grad.numpy(), rtol=1e-8, atol=1e-10)
+
+
+def test_scaled_dot_product_attention_gradcheck_and_errors():
+    q, k, v = (t64(RNG.normal(size=(1, 2, 3)), True) for _ in range(3))
+    assert gradcheck(lambda a, b, c: F.scaled_dot_product_attention(a, b, c, is_causal=True), (q, k, v))
+    with pytest.raises(RuntimeError, match="Explicit attn_mask should not be set when is_causal=True"):
+        F.scaled_dot_product_attention(q, k, v, attn_mask=torch.ones(3, 3, dtype=torch.bool), is_causal=True)
+
+
+def test_pixel_shuffle_round_trip():
+    x = RNG.normal(size=(2, 12, 3, 2))
+    out = nn.PixelShuffle(2)(t64(x))
+    assert out.shape == (2, 3, 6, 4)
+    ref = x.reshape(2, 3, 2, 2, 3, 2).transpose(0, 1, 4, 2, 5, 3).reshape(2, 3, 6, 4)
+    assert_close(out, ref)
+    assert_close(nn.PixelUnshuffle(2)(out), x)
+    assert F.pixel_shuffle(t64(x[0]), 2).shape == (3, 6, 4)
+    with pytest.raises(RuntimeError, match="divisible by the square of upscale_factor"):
+        F.pixel_shuffle(t64(x), 5)
+
+
+def test_instance_norm():
+    x = RNG.normal(size=(3, 2, 5)) * 2 + 1
+    ref = (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True) + 1e-5)
+    assert_close(nn.InstanceNorm1d(2)(t64(x)), ref)
+    assert_close(nn.InstanceNorm1d(2)(t64(x[0])), ref[0])  # unbatched (C, L)
+    tracked = nn.InstanceNorm1d(2, affine=True, track_running_stats=True).double()
+    tracked(t64(x))
+    assert_close(tracked.running_mean, 0.1 * x.mean(-1).mean(0))
+    assert_close(tracked.running_var, 0.9 + 0.1 * x.var(-1, ddof=1).mean(0))
+    tracked.eval()
+    rm, rv = np_of(tracked.running_mean)[:, None], np_of(tracked.running_var)[:, None]
+    assert_close(tracked(t64(x)), (x - rm) / np.sqrt(rv + 1e-5))
+    xt = t64(x[:2], True)
+    assert gradcheck(lambda a: F.instance_norm(a), (xt,))
+    with pytest.raises(ValueError, match=r"expected 3D or 4D input \(got 2D input\)"):
+        nn.InstanceNorm2d(2)(t64(x[0]))
+
+
+@needs_torch
+def test_instance_norm_matches_pytorch():
+    x = RNG.normal(size=(4, 3, 2, 3))
+    ours = nn.InstanceNorm2d(3, affine=True, track_running_stats=True, momentum=0.3).double()
+    theirs = real_torch.nn.InstanceNorm2d(3, affine=True, track_running_stats=True, momentum=0.3).double()
+    with torch.no_grad():
+        ours.weight.copy_(t64(RNG.normal(size=3)))
+    copy_state = {k: real_torch.from_numpy(np_of(v)) for k, v in ours.state_dict().items()}
+    theirs.load_state_dict(copy_state)
+    assert_close(ours(t64(x)), theirs(real_torch.tensor(x)).detach().numpy())
+    for k, v in theirs.state_dict().items():
+        assert_close(ours.state_dict()[k], v.numpy())
+
+
+def test_rrelu_alpha_dropout_gumbel_softmax():
+    torch.manual_seed(0)
+    x = t64(RNG.normal(size=(50, 40)), True)
+    out = F.rrelu(x, 0.1, 0.3, training=True)
+    xs, os = np_of(x), np_of(out)
+    slopes = os[xs < 0] / xs[xs < 0]
+    assert slopes.min() >= 0.1 and slopes.max() <= 0.3 and slopes.std() > 0.03
+    out.sum().backward()
+    assert_close(np_of(x.grad)[xs < 0], slopes)
+    assert_close(nn.RReLU(0.1, 0.3).eval()(x), np.where(xs > 0, xs, 0.2 * xs))
+    normal = torch.randn(400, 250, dtype=torch.float64)
+    dropped = np_of(F.alpha_dropout(normal, 0.2, training=True))
+    assert abs(dropped.mean()) < 0.02 and abs(dropped.std() - 1) < 0.02
+    alpha = 1.7580993408473766
+    a = 1 / math.sqrt((alpha ** 2 * 0.2 + 1) * 0.8)
+    assert abs(np.isclose(dropped, alpha * a * (0.2 - 1)).mean() - 0.2) < 0.01  # dropped units: one value
+    assert nn.AlphaDropout(0.2).eval()(normal) is normal
+    logits = t64(RNG.normal(size=(6, 4)), True)
+    soft = F.gumbel_softmax(logits, tau=0.5)
+    assert_close(np_of(soft).sum(1), np.ones(6))
+    hard = F.gumbel_softmax(logits, hard=True)
+    h = np_of(hard)
+    assert set(np.unique(h)) <= {0.0, 1.0} and np.array_equal(h.sum(1), np.ones(6))
+    (hard * t64(RNG.normal(size=(6, 4)))).sum().backward()
+    assert np.abs(np_of(logits.grad)).sum() > 0  # straight-through gradient
+
+
+MORE_LOSSES = [
+    ("poisson_nll_loss", lambda: (RNG.normal(size=(4, 3)), RNG.poisson(2.0, (4, 3)).astype(float)), {"full": True}),
+    ("poisson_nll_loss", lambda: (RNG.uniform(0.1, 3, (4, 3)), RNG.poisson(2.0, (4, 3)).astype(float)),
+     {"log_input": False}),
+    ("gaussian_nll_loss", lambda: (RNG.normal(size=(4, 3)), RNG.normal(size=(4, 3)), RNG.uniform(0, 2, (4, 3))),
+     {"full": True, "eps": 0.3}),
+    ("gaussian_nll_loss", lambda: (RNG.normal(size=(4, 3)), RNG.normal(size=(4, 3)), RNG.uniform(0.5, 2, 4)), {}),
+    ("hinge_embedding_loss", lambda: (RNG.normal(size=(4, 3)), np.sign(RNG.normal(size=(4, 3)))), {"margin": 0.5}),
+    ("cosine_embedding_loss", lambda: (RNG.normal(size=(4, 3)), RNG.normal(size=(4, 3)),
+                                       np.sign(RNG.normal(size=4))), {"margin": 0.2}),
+    ("triplet_margin_loss", lambda: (RNG.normal(size=(4, 3)), RNG.normal(size=(4, 3)), RNG.normal(size=(4, 3))),
+     {"swap": True, "margin": 2.0}),
+    ("multilabel_soft_margin_loss", lambda: (RNG.normal(size=(4, 3)), (RNG.random((4, 3)) > 0.5) * 1.0),
+     {"weight": "w3"}),
+    ("multi_margin_loss", lambda: (RNG.normal(size=(4, 3)), RNG.integers(0, 3, 4)), {"p": 2, "weight": "w3"}),
+    ("multi_margin_loss", lambda: (RNG.normal(size=(4, 3)), RNG.integers(0, 3, 4)), {"margin": 0.5}),
+]
+
+
+DIFFERENTIABLE_ARGS = {"gaussian_nll_loss": 3, "cosine_embedding_loss": 2, "triplet_margin_loss": 3}
+
+
+@needs_torch
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("name, make, kwargs", MORE_LOSSES, ids=[f"{c[0]}{i}" for i, c in enumerate(MORE_LOSSES)])
+def test_more_losses_match_pytorch(name, make, kwargs, reduction):
+    arrays = make()
+    extra, their_extra = {}, {}
+    for k, v in kwargs.items():
+        if isinstance(v, str):
+            w = np.linspace(0.5, 2.0, int(v[1:]))
+            extra[k], their_extra[k] = t64(w), real_torch.tensor(w)
+        else:
+            extra[k] = their_extra[k] = v
+    differentiable = DIFFERENTIABLE_ARGS.get(name, 1)  # targets are compared by value only
+    ours = [t64(a, i < differentiable) if a.dtype.kind == "f" else torch.tensor(a) for i, a in enumerate(arrays)]
+    theirs = [real_torch.tensor(a, requires_grad=i < differentiable and a.dtype.kind == "f")
+              for i, a in enumerate(arrays)]
+    out = getattr(F, name)(*ours, reduction=reduction, **extra)
+    ref = getattr(real_torch.nn.functional, name)(*theirs, reduction=reduction, **their_extra)
+    assert_close(out, ref.detach().numpy())
+    out.sum().backward()
+    ref.sum().backward()
+    for a, b in zip(ours[:differentiable], theirs[:differentiable]):
+        assert_close(a.grad, b.grad.numpy(), rtol=1e-8, atol=1e-10)

@@ -840,3 +840,238 @@ def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="m
 def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None, reduction="mean"):
     reduction = _reduction_arg(size_average, reduce, reduction)
     return _reduce((-target * (input1 - input2) + margin).clamp(min=0.0), reduction)
+
+
+# ---- more activations, dropout and normalisation -----------------------------------------------------------
+def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
+    """Leaky ReLU with a slope drawn from U(lower, upper) per element in training, (lower + upper) / 2
+    otherwise."""
+    if inplace:
+        return _inplace(input, lambda x: rrelu(x, lower, upper, training))
+    if not training:
+        return leaky_relu(input, (lower + upper) / 2)
+    slopes = _creation.empty(input.shape, dtype=input.dtype, device=input.device).uniform_(lower, upper)
+    return _where(input > 0, input, input * slopes)
+
+
+def rrelu_(input, lower=1.0 / 8, upper=1.0 / 3, training=False):
+    return rrelu(input, lower, upper, training, inplace=True)
+
+
+def gumbel_softmax(logits, tau=1.0, hard=False, eps=1e-10, dim=-1):
+    """softmax((logits + Gumbel noise) / tau); hard=True returns the one-hot argmax in the forward
+    pass with the soft sample's gradient (straight-through)."""
+    gumbels = -_creation.empty(logits.shape, dtype=logits.dtype, device=logits.device).exponential_().log()
+    soft = softmax((logits + gumbels) / tau, dim)
+    if not hard:
+        return soft
+    d = dim % soft.dim()
+    ids = _class_view(_creation.arange(soft.size(d), device=soft.device), soft.dim(), d)
+    hard_sample = (soft.argmax(d, keepdim=True) == ids).to(soft.dtype)
+    return hard_sample - soft.detach() + soft
+
+
+_ALPHA_DROPOUT_ALPHA = 1.7580993408473766  # -SELU_SCALE * SELU_ALPHA
+
+
+def alpha_dropout(input, p=0.5, training=False, inplace=False):
+    """Dropout that keeps SELU's self-normalising mean and variance: dropped units take the value
+    -alpha' and an affine map restores zero mean and unit variance."""
+    _check_p(p)
+    if not training or p == 0:
+        return input
+    if p == 1:
+        return input.mul_(0) if inplace else input * 0
+    keep = _creation.empty(input.shape, dtype=input.dtype, device=input.device).bernoulli_(1.0 - p)
+    a = 1.0 / math.sqrt((_ALPHA_DROPOUT_ALPHA ** 2 * p + 1) * (1 - p))
+    shift = (keep - 1) * (_ALPHA_DROPOUT_ALPHA * a) + _ALPHA_DROPOUT_ALPHA * a * p
+    scale = keep * a
+    if inplace:
+        return input.mul_(scale).add_(shift)
+    return _ew.addcmul(shift, input, scale)
+
+
+def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None, use_input_stats=True,
+                  momentum=0.1, eps=1e-5):
+    """Normalise each (sample, channel) over its spatial dims; running statistics, when given, are
+    updated with the batch average of the per-instance statistics (unbiased variance)."""
+    if input.dim() < 3:
+        raise ValueError(f"Expected 3D or higher input to instance_norm, got {input.dim()}D input")
+    ndim = input.dim()
+    if not use_input_stats:
+        return batch_norm(input, running_mean, running_var, weight, bias, False, momentum, eps)
+    spatial = math.prod(input.shape[2:])
+    if spatial == 1:
+        raise ValueError(f"Expected more than 1 spatial element when training, got input size {input.shape}")
+    x = input.float() if input.dtype is dt.float16 else input
+    out, mean, var = _normalized(x, tuple(range(2, ndim)), eps)
+    if running_mean is not None or running_var is not None:
+        with no_grad():
+            if running_mean is not None:
+                running_mean.mul_(1 - momentum).add_(mean.mean(0).reshape(-1), alpha=momentum)
+            if running_var is not None:
+                unbiased = var.mean(0).reshape(-1) * (spatial / (spatial - 1))
+                running_var.mul_(1 - momentum).add_(unbiased, alpha=momentum)
+    w = _channel_view(weight, ndim) if weight is not None else None
+    b = _channel_view(bias, ndim) if bias is not None else None
+    return _affine(out, w, b).to(input.dtype)
+
+
+def pixel_shuffle(input, upscale_factor):
+    """(*, C r^2, H, W) -> (*, C, H r, W r)."""
+    r = int(upscale_factor)
+    if input.dim() < 3:
+        raise RuntimeError(f"pixel_shuffle expects input to have at least 3 dimensions, but got input with "
+                           f"{input.dim()} dimension(s)")
+    *lead, c, h, w = input.shape
+    if c % (r * r):
+        raise RuntimeError(f"pixel_shuffle expects its input's 'channel' dimension to be divisible by the square "
+                           f"of upscale_factor, but input.size(-3)={c} is not divisible by {r * r}")
+    n = len(lead)
+    x = input.reshape(*lead, c // (r * r), r, r, h, w)
+    x = x.permute(*range(n), n, n + 3, n + 1, n + 4, n + 2)
+    return x.reshape(*lead, c // (r * r), h * r, w * r)
+
+
+def pixel_unshuffle(input, downscale_factor):
+    """(*, C, H r, W r) -> (*, C r^2, H, W)."""
+    r = int(downscale_factor)
+    if input.dim() < 3:
+        raise RuntimeError(f"pixel_unshuffle expects input to have at least 3 dimensions, but got input with "
+                           f"{input.dim()} dimension(s)")
+    *lead, c, h, w = input.shape
+    if h % r or w % r:
+        raise RuntimeError(f"pixel_unshuffle expects height and width to be divisible by downscale_factor, but "
+                           f"got {h}x{w} and {r}")
+    n = len(lead)
+    x = input.reshape(*lead, c, h // r, r, w // r, r)
+    x = x.permute(*range(n), n, n + 2, n + 4, n + 1, n + 3)
+    return x.reshape(*lead, c * r * r, h // r, w // r)
+
+
+def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,
+                                 enable_gqa=False):
+    """softmax(Q K^T * scale + mask) V over the last two dims (batched GEMMs and the fused softmax).
+
+    attn_mask is a bool mask (True = attend) or an additive float mask; is_causal applies the
+    lower-triangular mask; enable_gqa repeats key/value heads to match the query's (dim -3).
+    """
+    if is_causal and attn_mask is not None:
+        raise RuntimeError("_scaled_dot_product_attention: Explicit attn_mask should not be set when is_causal=True")
+    if enable_gqa and key.size(-3) != query.size(-3):
+        groups = query.size(-3) // key.size(-3)
+        key = key.repeat_interleave(groups, dim=-3)
+        value = value.repeat_interleave(groups, dim=-3)
+    factor = 1.0 / math.sqrt(query.size(-1)) if scale is None else scale
+    scores = query.matmul(key.transpose(-2, -1)) * factor
+    if is_causal:
+        length, source = query.size(-2), key.size(-2)
+        attn_mask = _creation.ones(length, source, dtype=dt.bool_, device=query.device).tril()
+    if attn_mask is not None:
+        if attn_mask.dtype is dt.bool_:
+            scores = _where(attn_mask, scores, float("-inf"))
+        else:
+            scores = scores + attn_mask
+    weights = softmax(scores, -1)
+    if dropout_p > 0.0:
+        weights = dropout(weights, dropout_p, training=True)
+    return weights.matmul(value)
+
+
+# ---- more losses -------------------------------------------------------------------------------------------
+def poisson_nll_loss(input, target, log_input=True, full=False, size_average=None, eps=1e-8, reduce=None,
+                     reduction="mean"):
+    """exp(input) - target * input (log_input), or input - target * log(input + eps); full adds
+    Stirling's approximation of log(target!) where target > 1."""
+    reduction = _reduction_arg(size_average, reduce, reduction)
+    if log_input:
+        loss = input.exp() - target * input
+    else:
+        loss = input - target * (input + eps).log()
+    if full:
+        safe = _where(target > 1, target, 1.0)
+        stirling = safe * safe.log() - safe + (safe * (2 * math.pi)).log() * 0.5
+        loss = loss + _where(target > 1, stirling, 0.0)
+    return _reduce(loss, reduction)
+
+
+def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"):
+    """0.5 (log(max(var, eps)) + (input - target)^2 / max(var, eps)) (+ 0.5 log(2 pi) if full).
+
+    The clamp of var does not stop its gradient (as in PyTorch). Unlike PyTorch, negative entries of
+    var are not checked for, since that would read the device."""
+    reduction = _reduction_arg(None, None, reduction)
+    if isinstance(var, (int, float)):
+        var = _creation.full(input.shape, float(var), dtype=input.dtype, device=input.device)
+    if var.shape != input.shape:
+        if tuple(input.shape[:-1]) == tuple(var.shape):
+            var = var.unsqueeze(-1)
+        elif not (tuple(input.shape[:-1]) == tuple(var.shape[:-1]) and var.size(-1) == 1):
+            raise ValueError("var is of incorrect size")
+    with no_grad():
+        floor = (var.clamp(min=eps) - var).detach()
+    var = var + floor  # NOTE: var clamped at eps, with the gradient of the unclamped var
+    loss = ((var.log() + (input - target) ** 2 / var) * 0.5)
+    if full:
+        loss = loss + 0.5 * math.log(2 * math.pi)
+    return _reduce(loss, reduction)
+
+
+def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=None, reduction="mean"):
+    reduction = _reduction_arg(size_average, reduce, reduction)
+    pushed = _where(target != 1, (margin - input).clamp(min=0.0), 0.0)
+    kept = _where(target != -1, input, 0.0)
+    return _reduce(pushed + kept, reduction)
+
+
+def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None, reduction="mean"):
+    reduction = _reduction_arg(size_average, reduce, reduction)
+    dim = 1 if input1.dim() == 2 else 0
+    eps = 1e-12
+    dot = (input1 * input2).sum(dim)
+    cos = dot / (((input1 * input1).sum(dim) + eps) * ((input2 * input2).sum(dim) + eps)).sqrt()
+    loss = _where(target == 1, 1 - cos, 0.0) + _where(target == -1, (cos - margin).clamp(min=0.0), 0.0)
+    return _reduce(loss, reduction)
+
+
+def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2.0, eps=1e-6, swap=False, size_average=None,
+                        reduce=None, reduction="mean"):
+    reduction = _reduction_arg(size_average, reduce, reduction)
+    d_pos = pairwise_distance(anchor, positive, p, eps)
+    d_neg = pairwise_distance(anchor, negative, p, eps)
+    if swap:
+        d_neg = _ew.minimum(d_neg, pairwise_distance(positive, negative, p, eps))
+    return _reduce((d_pos - d_neg + margin).clamp(min=0.0), reduction)
+
+
+def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
+    """-(t log sigmoid(x) + (1 - t) log sigmoid(-x)), averaged over the classes (last dim)."""
+    reduction = _reduction_arg(size_average, reduce, reduction)
+    loss = -(target * logsigmoid(input) + (1 - target) * logsigmoid(-input))
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss.mean(input.dim() - 1), reduction)
+
+
+def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=None, reduce=None,
+                      reduction="mean"):
+    """sum over j != y of max(0, margin - x[y] + x[j])^p / C (times weight[y])."""
+    reduction = _reduction_arg(size_average, reduce, reduction)
+    if p not in (1, 2):
+        raise ValueError("only p == 1 and p == 2 supported")
+    class_dim = input.dim() - 1
+    hits = _target_hits(input, target, -1, class_dim)
+    x_y = _where(hits, input, 0.0).sum(class_dim, keepdim=True)
+    margins = (input - x_y + margin).clamp(min=0.0)
+    if p == 2:
+        margins = margins * margins
+    if weight is not None:
+        margins = margins * _where(hits, weight.to(input.dtype), 0.0).sum(class_dim, keepdim=True)
+    loss = _where(hits, 0.0, margins).sum(class_dim) / input.size(class_dim)
+    return _reduce(loss, reduction)
+
+
+__all__ += ["rrelu", "rrelu_", "gumbel_softmax", "alpha_dropout", "instance_norm", "pixel_shuffle",
+            "pixel_unshuffle", "scaled_dot_product_attention", "poisson_nll_loss", "gaussian_nll_loss",
+            "hinge_embedding_loss", "cosine_embedding_loss", "triplet_margin_loss", "multilabel_soft_margin_loss",
+            "multi_margin_loss"]
