@@ -329,7 +329,7 @@ REPR_CASES = [
     ("RReLU", (), {}), ("RReLU", (0.1, 0.2, True), {}), ("PixelShuffle", (2,), {}), ("PixelUnshuffle", (3,), {}),
     ("PoissonNLLLoss", (), {}), ("GaussianNLLLoss", (), {}), ("HingeEmbeddingLoss", (), {}),
     ("CosineEmbeddingLoss", (), {}), ("TripletMarginLoss", (), {}), ("MultiLabelSoftMarginLoss", (), {}),
-    ("MultiMarginLoss", (), {}),
+    ("MultiMarginLoss", (), {}), ("MultiheadAttention", (8, 2), {}), ("TransformerEncoderLayer", (8, 2, 16), {}),
 ]
 
 
@@ -906,3 +906,93 @@ def test_parameters_to_vector_round_trip():
     nn.utils.vector_to_parameters(torch.arange(8.0), lin.parameters())
     assert_close(lin.weight, np.arange(6.0).reshape(2, 3))
     assert_close(lin.bias, [6.0, 7.0])
+
+
+# ---- attention and transformer layers -------------------------------------------------------------------
+MHA_CASES = [({}, {}), ({"batch_first": True}, {"key_padding_mask": True}),
+             ({"kdim": 4, "vdim": 6}, {"attn_mask": True}),
+             ({"bias": False}, {"need_weights": False, "attn_mask": True, "key_padding_mask": True}),
+             ({}, {"average_attn_weights": False, "attn_mask": "float"})]
+MHA_IDS = ["plain", "batch_first_kpm", "kdim_vdim_mask", "no_bias_sdpa", "per_head_weights"]
+
+
+@needs_torch
+@pytest.mark.parametrize("options, call", MHA_CASES, ids=MHA_IDS)
+def test_multihead_attention_matches_pytorch(options, call):
+    ours = nn.MultiheadAttention(8, 2, **options).double()
+    theirs = real_torch.nn.MultiheadAttention(8, 2, **options).double()
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    copy_to_torch(ours, theirs)
+    batch_first = options.get("batch_first", False)
+    q = arr(3, 5, 8) if batch_first else arr(5, 3, 8)
+    k = arr(*((3, 7) if batch_first else (7, 3)), options.get("kdim", 8))
+    v = arr(*((3, 7) if batch_first else (7, 3)), options.get("vdim", 8))
+    ours_kw, their_kw = {}, {}
+    for key, value in call.items():
+        if value is True or value == "float":
+            mask = RNG.random((3, 7) if key == "key_padding_mask" else (5, 7)) > 0.7
+            mask[..., 0] = False
+            if value == "float":
+                mask = np.where(mask, -1.5, 0.0)
+            ours_kw[key], their_kw[key] = torch.tensor(mask), real_torch.tensor(mask)
+        else:
+            ours_kw[key] = their_kw[key] = value
+    inputs = [t64(a, True) for a in (q, k, v)]
+    their_inputs = [real_torch.tensor(a, requires_grad=True) for a in (q, k, v)]
+    out, weights = ours(*inputs, **ours_kw)
+    ref, ref_weights = theirs(*their_inputs, **their_kw)
+    assert_close(out, ref.detach().numpy())
+    assert (weights is None) == (ref_weights is None)
+    if weights is not None:
+        assert_close(weights, ref_weights.detach().numpy())
+    g = arr(*out.shape)
+    out.backward(t64(g))
+    ref.backward(real_torch.tensor(g))
+    for a, b in zip(inputs, their_inputs):
+        assert_close(a.grad, b.grad.numpy(), rtol=1e-8, atol=1e-10)
+    for (name, p), q_ in zip(ours.named_parameters(), theirs.parameters()):
+        assert_close(p.grad, q_.grad.numpy(), rtol=1e-8, atol=1e-10)
+
+
+def test_multihead_attention_unbatched_and_errors():
+    mha = nn.MultiheadAttention(4, 2).double()
+    x = t64(arr(5, 4))
+    out, weights = mha(x, x, x)
+    batched, batched_w = mha(x.unsqueeze(1), x.unsqueeze(1), x.unsqueeze(1))
+    assert out.shape == (5, 4) and weights.shape == (5, 5)
+    assert_close(out, np_of(batched)[:, 0])
+    assert_close(weights, np_of(batched_w)[0])
+    assert_close(np_of(weights).sum(-1), np.ones(5))
+    with pytest.raises(AssertionError, match="embed_dim must be divisible by num_heads"):
+        nn.MultiheadAttention(5, 2)
+    with pytest.raises(RuntimeError, match="Need attn_mask if specifying the is_causal hint"):
+        mha(x, x, x, is_causal=True)
+    with pytest.raises(RuntimeError, match=r"The shape of the 2D attn_mask is \(2, 2\), but should be \(5, 5\)."):
+        mha(x, x, x, attn_mask=torch.zeros(2, 2, dtype=torch.bool))
+
+
+@needs_torch
+@pytest.mark.parametrize("norm_first, activation", [(False, "relu"), (True, "gelu")])
+def test_transformer_encoder_matches_pytorch(norm_first, activation):
+    kwargs = dict(dim_feedforward=16, dropout=0.0, batch_first=True, norm_first=norm_first, activation=activation)
+    layer = nn.TransformerEncoderLayer(8, 2, **kwargs)
+    ours = nn.TransformerEncoder(layer, 2, norm=nn.LayerNorm(8)).double()
+    theirs = real_torch.nn.TransformerEncoder(real_torch.nn.TransformerEncoderLayer(8, 2, **kwargs), 2,
+                                              norm=real_torch.nn.LayerNorm(8), enable_nested_tensor=False).double()
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    copy_to_torch(ours, theirs)
+    assert repr(ours) == repr(theirs)
+    x = arr(3, 5, 8)
+    kpm = RNG.random((3, 5)) > 0.7
+    kpm[:, 0] = False
+    causal = np.triu(np.full((5, 5), -np.inf), 1)
+    xt = t64(x, True)
+    tx = real_torch.tensor(x, requires_grad=True)
+    out = ours(xt, mask=t64(causal), src_key_padding_mask=torch.tensor(kpm))
+    ref = theirs(tx, mask=real_torch.tensor(causal), src_key_padding_mask=real_torch.tensor(kpm))
+    assert_close(out, ref.detach().numpy(), rtol=1e-9, atol=1e-10)
+    out.sum().backward()
+    ref.sum().backward()
+    assert_close(xt.grad, tx.grad.numpy(), rtol=1e-8, atol=1e-9)
+    for p, q in zip(ours.parameters(), theirs.parameters()):
+        assert_close(p.grad, q.grad.numpy(), rtol=1e-8, atol=1e-9)
