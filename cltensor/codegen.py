@@ -1,24 +1,29 @@
 """Render kernels_cl/*.cl.mako, build programs, and cache them.
 
-Programs are cached in memory by source hash, and on disk by pyopencl's binary cache (keyed by
-source, options and device), which we point at a cltensor folder so that it can be emptied on
-its own. Kernel objects are cached per (template, parameters) key on the backend, so a launch
-is a dictionary lookup plus an enqueue.
+Three caches, so that a warm start neither imports Mako nor compiles OpenCL C from scratch:
+- rendered sources on disk (CACHE_DIR/sources), keyed by the template parameters and a digest of
+  every template and of this file: a warm process reads the text instead of rendering it (Mako's
+  import and template compilation cost ~0.3-0.5 s, measured);
+- programs in memory by source hash; on disk by pyopencl's binary cache in CACHE_DIR, except on
+  PoCL, whose own kernel cache (~/.cache/pocl, or $POCL_CACHE_DIR) pyopencl relies on instead;
+- kernel objects per (template, parameters) key on the backend, so that a launch is a dictionary
+  lookup plus an enqueue.
 """
 from __future__ import annotations
 
+import atexit
 import hashlib
 import os
 from pathlib import Path
 
 import pyopencl as cl
-from mako.lookup import TemplateLookup
 
 _lookup = None
 _programs: dict = {}  # (backend id, source hash) -> cl.Program
+_templates_digest = None
 CACHE_DIR = os.environ.get("CLTENSOR_CACHE_DIR") or os.path.join(
     os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "cltensor")
-stats = {"renders": 0, "builds": 0}
+stats = {"renders": 0, "builds": 0, "source_hits": 0}
 
 
 def _template_dir() -> str:
@@ -29,9 +34,10 @@ def _template_dir() -> str:
         return str(Path(__file__).resolve().parent.parent / "kernels_cl")
 
 
-def lookup() -> TemplateLookup:
+def lookup():
     global _lookup
     if _lookup is None:
+        from mako.lookup import TemplateLookup  # imported on the first render only
         _lookup = TemplateLookup(directories=[_template_dir()], strict_undefined=True)
     return _lookup
 
@@ -100,15 +106,75 @@ def build(backend, source: str, template: str = "?", key=None) -> cl.Program:
     cache_key = (id(backend), digest)
     prog = _programs.get(cache_key)
     if prog is None:
-        stats["builds"] += 1
-        os.makedirs(CACHE_DIR, exist_ok=True)
-        try:
-            prog = cl.Program(backend.context, source).build(options=backend.build_options, cache_dir=CACHE_DIR)
-        except cl.RuntimeError as err:
-            raise KernelBuildError(
-                f"OpenCL build of template {template!r} for key {key!r} failed on {backend.name}:\n{err}") from None
+        binary_path = _binary_path(backend, digest)
+        prog = _from_binary(backend, binary_path) if binary_path else None
+        if prog is None:
+            stats["builds"] += 1
+            os.makedirs(CACHE_DIR, exist_ok=True)
+            try:
+                prog = cl.Program(backend.context, source).build(options=backend.build_options, cache_dir=CACHE_DIR)
+            except cl.RuntimeError as err:
+                raise KernelBuildError(
+                    f"OpenCL build of template {template!r} for key {key!r} failed on {backend.name}:\n{err}") from None
+            if binary_path:
+                _unsaved_binaries.append((prog, binary_path))
         _programs[cache_key] = prog
     return prog
+
+
+# ---- program binaries on disk (PoCL) -------------------------------------------------------------
+# pyopencl leaves PoCL to its own kernel cache, but a source build that hits it still costs
+# ~50-70 ms per program (front end + first-launch link), against ~2 ms for a build from the
+# binary, measured. Fetching a binary right after a cold build costs ~0.2 s, so the binaries of
+# this process's builds are written at exit, within a time budget.
+_unsaved_binaries: list = []
+_BINARY_SAVE_BUDGET_S = 2.0
+
+
+def _binary_path(backend, digest: str):
+    dev = backend.cl_device
+    if dev.platform.name.strip() != "Portable Computing Language" or os.environ.get("CLTENSOR_NO_BINARY_CACHE"):
+        return None
+    ident = "\0".join([digest, backend.name, dev.driver_version, dev.platform.version, " ".join(backend.build_options)])
+    name = hashlib.sha1(ident.encode()).hexdigest()
+    return os.path.join(CACHE_DIR, "binaries", name[:2], name + ".bin")
+
+
+def _from_binary(backend, path: str):
+    try:
+        with open(path, "rb") as f:
+            binary = f.read()
+    except OSError:
+        return None
+    try:
+        prog = cl.Program(backend.context, [backend.cl_device], [binary]).build(options=backend.build_options)
+    except cl.Error:
+        return None  # stale or damaged: rebuilt from source and rewritten at exit
+    stats["binary_hits"] = stats.get("binary_hits", 0) + 1
+    return prog
+
+
+def save_binaries(budget_s: float = _BINARY_SAVE_BUDGET_S) -> int:
+    """Write the binaries of programs built from source in this process (called at exit)."""
+    import time
+    deadline, saved = time.perf_counter() + budget_s, 0
+    while _unsaved_binaries and time.perf_counter() < deadline:
+        prog, path = _unsaved_binaries.pop(0)
+        try:
+            binary = prog.get_info(cl.program_info.BINARIES)[0]
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            tmp = f"{path}.{os.getpid()}.tmp"
+            with open(tmp, "wb") as f:
+                f.write(binary)
+            os.replace(tmp, path)
+            saved += 1
+        except (cl.Error, OSError):
+            pass
+    _unsaved_binaries.clear()
+    return saved
+
+
+atexit.register(save_binaries)
 
 
 def kernel(backend, key, template: str, kname: str, **params) -> cl.Kernel:
@@ -118,7 +184,75 @@ def kernel(backend, key, template: str, kname: str, **params) -> cl.Kernel:
         with backend.lock:
             k = backend.kernels.get(key)
             if k is None:
-                source = render(template, kname=kname, **params)
+                source = cached_render(template, kname=kname, **params)
                 k = cl.Kernel(build(backend, source, template, key), kname)
                 backend.kernels[key] = k
     return k
+
+
+# ---- rendered sources on disk ------------------------------------------------------------------
+class _NotPlain(Exception):
+    pass
+
+
+def _plain(value) -> str:
+    """A text that identifies value, for values made of str/numbers/None/dtypes/tuples/lists/dicts;
+    _NotPlain for anything else (whose repr might not capture what the template reads)."""
+    from .dtypes import dtype
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return repr(value)
+    if isinstance(value, dtype):
+        return "dtype:" + value.name
+    if isinstance(value, (tuple, list)):
+        return "(" + ",".join(_plain(v) for v in value) + ")"
+    if isinstance(value, dict):
+        return "{" + ",".join(_plain(k) + ":" + _plain(v) for k, v in sorted(value.items(), key=lambda kv: repr(kv[0]))) + "}"
+    raise _NotPlain
+
+
+def _digest_of_templates() -> str:
+    global _templates_digest
+    if _templates_digest is None:
+        h = hashlib.sha1(Path(__file__).read_bytes())
+        folder = Path(_template_dir())
+        for path in sorted(folder.glob("*.mako")):
+            h.update(path.name.encode() + b"\0" + path.read_bytes())
+        _templates_digest = h.hexdigest()
+    return _templates_digest
+
+
+def _source_path(template: str, params: dict):
+    try:
+        text = template + "\0" + _plain(params)
+    except _NotPlain:
+        return None
+    digest = hashlib.sha1((_digest_of_templates() + text).encode()).hexdigest()
+    return os.path.join(CACHE_DIR, "sources", digest[:2], digest + ".cl")
+
+
+def cached_render(template: str, **params) -> str:
+    """render(), through the on-disk cache of rendered sources when the parameters are plain."""
+    path = _source_path(template, params)
+    if path is not None:
+        try:
+            with open(path, encoding="utf-8") as f:
+                source = f.read()
+            stats["source_hits"] += 1
+            return source
+        except OSError:
+            pass
+    source = render(template, **params)
+    if path is not None:
+        _write_atomically(path, source)
+    return source
+
+
+def _write_atomically(path: str, text: str) -> None:
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        tmp = f"{path}.{os.getpid()}.tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only cache folder only costs the next process a render
