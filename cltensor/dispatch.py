@@ -357,41 +357,45 @@ _GEMM_BATCH_DIMS = 3  # batch dims every GEMM kernel takes (padded with size 1),
 
 
 def _launch_gemm(backend, p, mode, A, B, C, D, batch, M, N, K, acc, out_dtype, alpha, beta):
-    ops = [A, B, C] + ([D] if D is not None else [])
+    ops = (A, B, C, D) if D is not None else (A, B, C)
     nbatch = math.prod(batch)
-    bsizes, bstrides = _collapse(batch, [o.bst for o in ops]) if nbatch > 1 else ((), [() for _ in ops])
-    pad = max(_GEMM_BATCH_DIMS - len(bsizes), 0)
-    bsizes, bstrides = (1,) * pad + tuple(bsizes), [(0,) * pad + tuple(st) for st in bstrides]
+    if nbatch > 1:
+        bsizes, bstrides = _collapse(batch, [o.bst for o in ops])
+        pad = (0,) * max(_GEMM_BATCH_DIMS - len(bsizes), 0)
+        bsizes, bstrides = (1,) * len(pad) + tuple(bsizes), [pad + st for st in bstrides]
+    else:
+        bsizes, bstrides = (1,) * _GEMM_BATCH_DIMS, [(0,) * _GEMM_BATCH_DIMS] * len(ops)
     if p["variant"] == "vec":
         mr, nr = (p["MR"], p["NV"] * p["VW"]) if mode == "nn" else (p["DOT_MR"], p["DOT_NR"])
-        tiling, flags = {"MR": mr, "NR": nr, "VW": p["VW"]}, {}
-        gsize = (-(-M // mr), -(-N // nr), nbatch)
-        lsize = (1, 1, 1)
+        flags = (mr, nr, p["VW"])
+        gsize, lsize = (-(-M // mr), -(-N // nr), nbatch), (1, 1, 1)
     else:
-        tiling = {k: p[k] for k in ("BM", "BN", "BK", "WM", "WN", "VL")}
-        flags = {"a_unit": "k" if A.sc == 1 else "r" if A.sr == 1 else None,
-                 "b_unit": "r" if B.sc == 1 else "k" if B.sr == 1 else None}
+        flags = ("k" if A.sc == 1 else "r" if A.sr == 1 else None, "r" if B.sc == 1 else "k" if B.sr == 1 else None)
         tx, ty = p["BN"] // p["WN"], p["BM"] // p["WM"]
-        gsize = (-(-N // p["BN"]) * tx, -(-M // p["BM"]) * ty, nbatch)
-        lsize = (tx, ty, 1)
+        gsize, lsize = (-(-N // p["BN"]) * tx, -(-M // p["BM"]) * ty, nbatch), (tx, ty, 1)
     d_dtype = D.t.dtype if D is not None else None
-    key = ("gemm", p["variant"], mode, acc, out_dtype, d_dtype, len(bsizes), tuple(sorted(flags.items())),
-           tuple(sorted(tiling.items())))
+    key = ("gemm", mode, acc, out_dtype, d_dtype, len(bsizes), flags, p["key"])
     kernel = backend.kernels.get(key)
     if kernel is None:
-        names = dict.fromkeys(("MR", "NR", "VW", "BM", "BN", "BK", "WM", "WN", "VL", "a_unit", "b_unit"))
-        kernel = codegen.kernel(backend, key, "gemm.cl.mako", "gemm", variant=p["variant"], mode=mode,
-                                a_dtype=acc, c_dtype=out_dtype, d_dtype=d_dtype, acc=acc,
-                                batch_ndim=len(bsizes), **{**names, **flags, **tiling})
-        kernel.set_scalar_arg_dtypes([np.int32] * (3 + len(bsizes)) +
-                                     ([None] + [np.int64] * (3 + len(bsizes))) * len(ops) +
-                                     [arg_np_type(acc)] * 2)
+        kernel = _build_gemm(backend, key, p, mode, flags, acc, out_dtype, d_dtype, len(bsizes), len(ops))
     args = [M, N, K, *bsizes]
     for o, bst in zip(ops, bstrides):
-        args += [o.buf, o.off, o.sr, o.sc, *bst]
-    args += [scalar_arg(alpha, acc), scalar_arg(beta, acc)]
-    with backend.lock:
-        kernel(backend.queue, gsize, lsize, *args)
+        args += (o.buf, o.off, o.sr, o.sc, *bst)
+    args += (scalar_arg(alpha, acc), scalar_arg(beta, acc))
+    launch(backend, kernel, gsize, lsize, args, M * N * nbatch)
+
+
+def _build_gemm(backend, key, p, mode, flags, acc, out_dtype, d_dtype, batch_ndim, nops):
+    params = dict.fromkeys(("MR", "NR", "VW", "BM", "BN", "BK", "WM", "WN", "VL", "a_unit", "b_unit"))
+    if p["variant"] == "vec":
+        params.update(zip(("MR", "NR", "VW"), flags))
+    else:
+        params.update({k: p[k] for k in ("BM", "BN", "BK", "WM", "WN", "VL")}, a_unit=flags[0], b_unit=flags[1])
+    kernel = codegen.kernel(backend, key, "gemm.cl.mako", "gemm", variant=p["variant"], mode=mode, a_dtype=acc,
+                            c_dtype=out_dtype, d_dtype=d_dtype, acc=acc, batch_ndim=batch_ndim, **params)
+    kernel.set_scalar_arg_dtypes([np.int32] * (3 + batch_ndim) + ([None] + [np.int64] * (3 + batch_ndim)) * nops +
+                                 [arg_np_type(acc)] * 2)
+    return kernel
 
 
 # ---- indexing: gather/scatter, bounds, scans (kernels_cl/index.cl.mako) ---------------------------

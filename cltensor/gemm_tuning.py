@@ -75,14 +75,13 @@ def _load_user_table() -> dict:
 
 
 def params_for(backend, dtype, variant=None) -> dict:
-    """Tile parameters for a GEMM accumulating in `dtype` on backend's device (a fresh dict)."""
+    """Tile parameters for a GEMM accumulating in `dtype` on backend's device (cached: do not modify)."""
     variant = variant or _forced_variant
-    key = (id(backend), dtype.name, variant)
+    key = (id(backend), dtype, variant)
     found = _resolved.get(key)
     if found is None:
-        found = _resolve(backend, dtype, variant)
-        _resolved[key] = found
-    return dict(found)
+        found = _resolved[key] = _resolve(backend, dtype, variant)
+    return found
 
 
 def _resolve(backend, dtype, variant):
@@ -102,6 +101,8 @@ def complete(backend, dtype, p):
         p["VW"] = vector_width(backend, dtype)
     else:
         p = _fit_tiled(backend, dtype, p)
+    # what, besides the mode's own tile sizes, tells kernels apart in the launcher's cache
+    p["key"] = "vec" if p["variant"] == "vec" else tuple(p[k] for k in ("BM", "BN", "BK", "WM", "WN", "VL"))
     return p
 
 
@@ -131,7 +132,7 @@ def record(device_name, dtype_name, params, path=None):
             table = json.load(f)
     except (OSError, ValueError):
         pass
-    table.setdefault(device_name, {})[dtype_name] = params
+    table.setdefault(device_name, {})[dtype_name] = {k: v for k, v in params.items() if k not in ("key", "VW")}
     os.makedirs(os.path.dirname(path), exist_ok=True)
     tmp = path + ".tmp"
     with open(tmp, "w") as f:

@@ -329,6 +329,7 @@ EINSUM_CASES = [("ij,jk->ik", [(3, 4), (4, 5)]), ("bij,bjk->bik", [(2, 3, 4), (2
                 ("ij,kj->ik", [(3, 4), (5, 4)]), ("ij->", [(3, 4)]), ("ij->j", [(3, 4)]), ("i,j->ij", [(3,), (4,)]),
                 ("ij,jk", [(3, 4), (4, 5)]), ("...ij,...jk->...ik", [(2, 3, 4), (4, 5)]),
                 ("bhqd,bhkd->bhqk", [(2, 3, 4, 5), (2, 3, 6, 5)]), ("ij,jk,kl->il", [(2, 3), (3, 4), (4, 5)]),
+                ("ij,jk,jl->il", [(2, 3), (3, 4), (3, 5)]), ("i,i,i->", [(4,), (4,), (4,)]),
                 ("ijk,jk->i", [(2, 3, 4), (3, 4)]), ("ij,j->i", [(3, 4), (1,)])]
 
 
@@ -460,3 +461,19 @@ def test_matches_pytorch_gradients():
     (ra @ rb).backward(real_torch.tensor(g))
     assert_close(ta.grad, ra.grad.numpy(), rtol=1e-5, atol=1e-5)
     assert_close(tb.grad, rb.grad.numpy(), rtol=1e-5, atol=1e-5)
+
+
+# ---- random shapes and layouts (hypothesis) ------------------------------------------------------------------
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=30, deadline=None)
+@given(m=st.integers(1, 40), k=st.integers(0, 40), n=st.integers(1, 40), batch=st.sampled_from([(), (1,), (3,)]),
+       ta=st.booleans(), tb=st.booleans(), step=st.sampled_from([1, 2]))
+def test_random_products(m, k, n, batch, ta, tb, step):
+    a, b = rand(batch + (m, k * step)), rand(batch + (k, n), seed=1)
+    x = torch.tensor(a)[..., ::step]
+    if ta:
+        x = torch.tensor(np.ascontiguousarray(np.swapaxes(a[..., ::step], -1, -2))).transpose(-1, -2)
+    y = torch.tensor(np.ascontiguousarray(np.swapaxes(b, -1, -2))).transpose(-1, -2) if tb else torch.tensor(b)
+    check(x @ y, reference(np.matmul, a[..., ::step], b, dtype=torch.float32), torch.float32, k)

@@ -127,8 +127,13 @@ def _output(out, shape, dtype, device, inputs, fname):
 def _run(fname, a, b, gemm_shape, out_shape, *, out=None, bias=None, alpha=1, beta=0, inputs=()):
     """result[out_shape] = alpha * a @ b + beta * bias, with a, b, bias already checked (raw views)
     and the product laid out as gemm_shape (batch..., M, N), which has out_shape's elements."""
+    device = dispatch.common_device((a, b, bias) if bias is not None else (a, b), fname)
+    if out is None:
+        res = dispatch.empty(out_shape, a.dtype, device)
+        dispatch.gemm(a, b, res if out_shape == gemm_shape else _raw(res, gemm_shape, contiguous_strides(gemm_shape)),
+                      alpha, beta, bias)
+        return res
     from .shape import _view_strides
-    device = dispatch.common_device([a, b] + ([bias] if bias is not None else []), fname)
     res = _output(out, out_shape, a.dtype, device, inputs, fname)
     strides = _view_strides(res._shape, res._strides, gemm_shape)
     aliased = out is not None and any(x is not None and x._storage is res._storage for x in (a, b, bias))
@@ -552,9 +557,12 @@ def tensordot(a, b, dims=2, out=None):
     lhs = a.permute(free_a + dims_a).reshape(-1, size)
     rhs = b.permute(dims_b + free_b).reshape(size, -1)
     shape = tuple(a._shape[d] for d in free_a) + tuple(b._shape[d] for d in free_b)
-    if out is not None:
-        return mm(lhs, rhs, out=out.view(lhs._shape[0], rhs._shape[1]) if out._shape == shape else out).view(shape)
-    return mm(lhs, rhs).reshape(shape)
+    res = mm(lhs, rhs).reshape(shape)
+    if out is None:
+        return res
+    dest = _output(out, shape, res.dtype, res.device, (a, b), "tensordot")
+    dispatch.elementwise("_copy", "a", [res], dest, dest.dtype)
+    return dest
 
 
 def einsum(equation, *operands):
@@ -578,8 +586,10 @@ def einsum(equation, *operands):
     for i in range(len(ops)):
         ops[i] = _einsum_sum_unused(ops[i], ops, i, output)
     x, labels = ops[0]
-    for y, ylabels in ops[1:]:
-        x, labels = _einsum_pair(x, labels, y, ylabels, output, sizes)
+    for i in range(1, len(ops)):
+        y, ylabels = ops[i]
+        keep = set(output).union(*(later for _, later in ops[i + 1:]))
+        x, labels = _einsum_pair(x, labels, y, ylabels, keep, sizes)
     x, labels = _einsum_sum_unused((x, labels), [(x, labels)], 0, output)
     return x.permute([labels.index(c) for c in output]) if labels != list(output) else x
 
@@ -696,11 +706,11 @@ def _einsum_sum_unused(item, ops, index, output):
     return summed, [labels[i] for i in kept]
 
 
-def _einsum_pair(x, xl, y, yl, output, sizes):
-    """Contract two operands: labels in both and in the output are batch dims, labels in both and
-    not in the output are contracted, the rest stay on their side."""
-    batch = [c for c in xl if c in yl and c in output]
-    contracted = [c for c in xl if c in yl and c not in output]
+def _einsum_pair(x, xl, y, yl, keep, sizes):
+    """Contract two operands: labels in both that are kept (by the output or a later operand) are
+    batch dims, labels in both and not kept are contracted, the rest stay on their side."""
+    batch = [c for c in xl if c in yl and c in keep]
+    contracted = [c for c in xl if c in yl and c not in keep]
     left = [c for c in xl if c not in yl]
     right = [c for c in yl if c not in xl]
     x = _einsum_arrange(x, xl, batch + left + contracted, sizes)
