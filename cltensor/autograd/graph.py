@@ -389,6 +389,29 @@ def _collapse_broadcast(g, layout):
     return g, (shape, strides, offset)
 
 
+def _overlapping(layout) -> bool:
+    """True if two elements of the layout share a memory location (PyTorch's non-overlap test)."""
+    shape, strides, _ = layout
+    extent = 0
+    for stride, size in sorted((abs(st), n) for n, st in zip(shape, strides) if n > 1):
+        if stride <= extent:
+            return True
+        extent += (size - 1) * stride
+    return False
+
+
+def _scatter_add_into(work, src, layout):
+    """work[offset of each element of layout] += src (for layouts whose elements share memory)."""
+    import numpy as np
+    from ..ops.creation import tensor
+    shape, strides, offset = layout
+    grid = np.full((), offset, dtype=np.int64)
+    for n, st in zip(shape, strides):
+        grid = grid[..., None] + np.arange(n, dtype=np.int64) * st
+    index = tensor(grid.reshape(-1), device=work.device)
+    work.index_add_(0, index, src.reshape(-1))
+
+
 def scatter_to_base(g, geom):
     """Zeros laid out like the base with g written where the view lies (differentiable)."""
     from ..ops.creation import zeros
@@ -397,7 +420,10 @@ def scatter_to_base(g, geom):
     src, vlayout = _collapse_broadcast(g, vlayout)
     with no_grad():
         work = zeros(numel, dtype=g.dtype, device=g.device)
-        _copy_into(src, work.as_strided(*vlayout))
+        if _overlapping(vlayout):
+            _scatter_add_into(work, src, vlayout)
+        else:
+            _copy_into(src, work.as_strided(*vlayout))
         out = work.as_strided(*blayout)
     if is_grad_enabled():
         record("AsStridedScatterBackward0", lambda gg, o, a, geom: gather_from_base(gg, geom), [g], out,

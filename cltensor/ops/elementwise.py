@@ -259,6 +259,7 @@ def _check_overlap(out, inputs):
     for x in inputs:
         if (isinstance(x, Tensor) and x is not out and x._storage is out._storage and x.numel() > 1
                 and (x._offset, x._strides, x._shape) != (out._offset, out._strides, out._shape)
+                and x.is_contiguous() and out.is_contiguous()  # else "too hard" for PyTorch: allowed
                 and _ranges_overlap(x, out)):
             raise RuntimeError("unsupported operation: some elements of the input tensor and the written-to tensor "
                                "refer to a single memory location. Please clone() the tensor before performing "
@@ -496,7 +497,7 @@ defop("floor_divide", B, lambda d: f"floor_div_{d.compute_c}(a, b)", NO_BOOL,
       vjp=lambda g, out, a, b: (g * 0, g * 0), ref=np.floor_divide,
       helpers=_by_cat(FLOOR_DIV_FLOAT, FLOOR_DIV_INT), check=_int_div_check, operators=("__floordiv__", "__rfloordiv__", "__ifloordiv__"))
 defop("remainder", B, lambda d: f"rem_{d.compute_c}(a, b)", NO_BOOL,
-      vjp=lambda g, out, a, b: (g, -g * a.floor_divide(b)), ref=np.remainder,
+      vjp=lambda g, out, a, b: (g, -g * globals()["floor_divide"](a, b)), ref=np.remainder,
       helpers=_by_cat(REM_FLOAT, REM_INT), check=_int_div_check, operators=("__mod__", "__rmod__", "__imod__"))
 defop("fmod", B, _by_cat("fmod(a, b)", "a % b"), NO_BOOL, vjp=lambda g, out, a, b: (g, -g * (a / b).trunc()),
       ref=np.fmod, check=_int_div_check)
@@ -585,7 +586,7 @@ def _minmax_vjp(g, a, b, sign):
 
 
 def _fminmax_vjp(g, a, b, sign):
-    take_a = ((a >= b) if sign > 0 else (a <= b)) | b.isnan()
+    take_a = ((a >= b) if sign > 0 else (a <= b)) | (b.isnan() if isinstance(b, Tensor) else math.isnan(b))
     return g * take_a, g * ~take_a
 
 

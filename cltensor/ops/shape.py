@@ -367,8 +367,13 @@ def unbind(self, dim=0):
 def as_strided(self, size, stride, storage_offset=None):
     offset = self._offset if storage_offset is None else storage_offset
     size, stride = tuple(size), tuple(stride)
-    return _selecting_view(self, size, stride, offset, "AsStridedBackward0",
-                           lambda z: as_strided(z, size, stride, offset))
+    v = make_view(self, size, stride, offset)
+    if self.requires_grad and is_grad_enabled():
+        # the offset and strides address self's storage, so the gradient goes back through them
+        # (a view of zeros shaped like self would misplace it when self is strided or offset)
+        graph.record("AsStridedBackward0", lambda g, out, a, geom: graph.scatter_to_base(g, geom), [self], v,
+                     {"geom": graph._geometry(self, v)}, save=frozenset())
+    return v
 
 
 def diagonal(self, offset=0, dim1=0, dim2=1):
