@@ -538,6 +538,19 @@ def test_unique(dtype):
     assert empty[0].shape == (0,) and empty[1].shape == (0,)
 
 
+@pytest.mark.parametrize("dim", [0, 1, -1])
+def test_unique_dim(dim):
+    a = np.random.default_rng(17).integers(0, 2, (6, 3, 4))
+    a[3] = a[0]
+    a[:, 2] = a[:, 0]
+    values, inverse, counts = torch.unique(T(a), dim=dim, return_inverse=True, return_counts=True)
+    ev, ei, ec = np.unique(a, axis=dim, return_inverse=True, return_counts=True)
+    assert_close(values, ev)
+    assert_close(inverse, ei.reshape(-1))
+    assert_close(counts, ec)
+    assert_close(torch.unique_consecutive(T(np.repeat(a, 2, axis=dim)), dim=dim), a)
+
+
 def test_unique_consecutive():
     a = np.array([1, 1, 2, 2, 3, 1, 1, 2])
     values, inverse, counts = torch.unique_consecutive(T(a), return_inverse=True, return_counts=True)

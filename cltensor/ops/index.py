@@ -26,7 +26,7 @@ from .. import dispatch
 from .. import dtypes as dt
 from ..autograd import graph
 from ..autograd.grad_mode import is_grad_enabled, no_grad
-from ..tensor import Tensor, register, wrap_dim
+from ..tensor import Tensor, contiguous_strides as _contig, register, wrap_dim
 from . import shape as shape_ops
 from .creation import from_host, zeros
 from .elementwise import _check_overlap, check_inplace_allowed
@@ -90,11 +90,11 @@ def _check_bounds(index: Tensor, size: int, dim: int, bounds=None, message=None)
                                     .format(i=bad, d=dim, s=size))
 
 
-def _int_index(index, op: str, exc=RuntimeError) -> Tensor:
+def _int_index(index, op: str) -> Tensor:
     if not isinstance(index, Tensor):
         raise TypeError(f"{op}(): argument 'index' must be Tensor, not {type(index).__name__}")
     if index.dtype not in _INDEX_DTYPES:
-        raise exc(f"{op}(): Expected dtype int32/int64 for index")
+        raise RuntimeError(f"{op}(): Expected dtype int32/int64 for index")
     return index
 
 
@@ -417,7 +417,7 @@ def index_select(input, dim, index, *, out=None):
     >>> index_select(tensor([[1, 2], [3, 4]]), 0, tensor([1, 1])).tolist()
     [[3, 4], [3, 4]]
     """
-    index = _vector_index(_int_index(index, "index_select"), "index_select")
+    index = _vector_index(_as_device(_int_index(index, "index_select"), input.device), "index_select")
     src, d = _along(input, dim)
     _check_bounds(index, src._shape[d], d)
     result = _gather(src, [(d, index)])
@@ -453,7 +453,7 @@ def _check_index_source(self: Tensor, d: int, index: Tensor, source: Tensor, op:
 
 def _index_inplace(self, dim, index, source, op, kernel_op, name, vjp, params=None):
     _check_writable(self)
-    index = _vector_index(index, op)
+    index = _vector_index(_as_device(_int_index(index, op), self.device), op)
     target, d = _along(self, dim)
     if isinstance(source, Tensor) and op != "index_fill_":
         source = _as_device(source, self.device)
@@ -515,7 +515,9 @@ for _f in (index_select, index_add, index_copy, index_fill, index_add_, index_co
 
 
 # ---- gather / scatter family ------------------------------------------------------------------------------
-def _check_dim_sizes(self: Tensor, dim: int, index: Tensor, src=None, op="gather"):
+def _check_dim_sizes(self: Tensor, dim: int, index: Tensor, src=None, scatter=False):
+    """PyTorch's shape rules for gather/scatter: index has self's rank and is no larger than
+    self outside dim (and no larger than src anywhere)."""
     if max(index.dim(), 1) != max(self.dim(), 1):
         raise RuntimeError("Index tensor must have the same number of dimensions as input tensor")
     if isinstance(src, Tensor) and max(src.dim(), 1) != max(index.dim(), 1):
@@ -523,18 +525,19 @@ def _check_dim_sizes(self: Tensor, dim: int, index: Tensor, src=None, op="gather
     for d in range(index.dim()):
         too_big_self = d != dim and self.dim() and index._shape[d] > self._shape[d]
         too_big_src = isinstance(src, Tensor) and src.dim() and index._shape[d] > src._shape[d]
-        if too_big_self or too_big_src:
-            if src is None:
-                raise RuntimeError(f"Size does not match at dimension {d} expected index {list(index._shape)} to be "
-                                   f"no larger than self {list(self._shape)} apart from dimension {dim}")
-            raise RuntimeError(f"Expected index {list(index._shape)} to be no larger than self {list(self._shape)} "
-                               f"apart from dimension {dim} and to be no larger size than src "
-                               f"{list(src._shape) if isinstance(src, Tensor) else []}")
+        if not (too_big_self or too_big_src):
+            continue
+        if not scatter:
+            raise RuntimeError(f"Size does not match at dimension {d} expected index {list(index._shape)} to be "
+                               f"no larger than self {list(self._shape)} apart from dimension {dim}")
+        than_src = f" and to be no larger size than src {list(src._shape)}" if isinstance(src, Tensor) else ""
+        raise RuntimeError(f"Expected index {list(index._shape)} to be no larger than self {list(self._shape)} "
+                           f"apart from dimension {dim}{than_src}")
 
 
 def gather(input, dim, index, *, sparse_grad=False, out=None):
     """out[i][j][k] = input[index[i][j][k]][j][k] (for dim 0), and likewise for other dims."""
-    index = _int_index(index, "gather")
+    index = _int_index(_as_device(index, input.device), "gather")
     d = wrap_dim(dim, input.dim())
     _check_dim_sizes(input, d, index)
     size, step = _size_stride(input, d)
@@ -560,7 +563,7 @@ def _scatter_args(self, dim, index, src, op):
         src = _as_device(src, self.device)
         if src.dtype is not self.dtype:
             raise RuntimeError(f"{op}(): Expected self.dtype to be equal to src.dtype")
-    _check_dim_sizes(self, d, index, src if isinstance(src, Tensor) else (), op)
+    _check_dim_sizes(self, d, index, src, scatter=True)
     _check_bounds(index, _size_stride(self, d)[0], d)
     return d, index, src
 
@@ -732,11 +735,6 @@ def put_(self, index, source, accumulate=False):
             g.take(index).reshape(s.shape)), [self, source], self, {"index": index, "acc": accumulate},
             save=frozenset())
     return self
-
-
-def _contig(shape):
-    from ..tensor import contiguous_strides
-    return contiguous_strides(shape)
 
 
 put = _out_of_place(put_)
@@ -983,63 +981,93 @@ for _f in (sort, argsort, msort, topk, kthvalue):
 
 
 # ---- unique ----------------------------------------------------------------------------------------------------
-def _run_starts(values: Tensor) -> Tensor:
-    """A bool tensor marking where each run of equal values starts (1-d contiguous input)."""
-    n = values._shape[0]
-    flags = dispatch.empty((n,), dt.bool_, values.device)
+def _run_starts(rows: Tensor) -> Tensor:
+    """Bool flags marking where each run of equal consecutive rows of a contiguous (n, m) tensor
+    starts (m == 1 for plain values)."""
+    n, m = rows._shape
+    flags = dispatch.empty((n,), dt.bool_, rows.device)
     dispatch.elementwise("fill", "1", [], _raw(flags, (1,), (1,)), dt.bool_)
     if n > 1:
-        dispatch.elementwise("ne", "a != b", [_raw(values, (n - 1,), (1,), values._offset + 1),
-                                              _raw(values, (n - 1,), (1,))],
-                             _raw(flags, (n - 1,), (1,), 1), values.dtype)
+        later = _raw(rows, (n - 1, m), (m, 1), rows._offset + m)
+        earlier = _raw(rows, (n - 1, m), (m, 1))
+        differs = dispatch.empty((n - 1, m), dt.bool_, rows.device)
+        dispatch.elementwise("ne", "a != b", [later, earlier], differs, rows.dtype)
+        if m != 1:
+            differs = differs.any(dim=1) if m else zeros(n - 1, dtype=dt.bool_, device=rows.device)
+        dispatch.elementwise("_copy", "a", [_raw(differs, (n - 1,), (differs._strides[0],))],
+                             _raw(flags, (n - 1,), (1,), 1), dt.bool_)
     return flags
 
 
-def _unique_runs(flat: Tensor, order, shape, return_inverse, return_counts):
-    """Unique values of the sorted (or consecutive) 1-d `flat`; order[i] is where flat[i] came from."""
-    device = flat.device
-    n = flat._shape[0]
-    if n == 0:
-        empty_long = dispatch.empty((0,), dt.int64, device)
-        result = [dispatch.empty((0,), flat.dtype, device)]
-        result += [dispatch.empty(shape, dt.int64, device)] if return_inverse else []
-        result += [empty_long] if return_counts else []
-        return result[0] if len(result) == 1 else tuple(result)
-    flags = _run_starts(flat)
+def _unique_rows(rows: Tensor, order, inverse_shape, return_inverse, return_counts):
+    """The distinct runs of the rows of a sorted (or unsorted, for unique_consecutive) contiguous
+    (n, m) tensor: (first row of each run, inverse, counts); order[i] is the source of row i."""
+    device = rows.device
+    n = rows._shape[0]
+    flags = _run_starts(rows)
     starts = dispatch.nonzero_compact(flags, coords=False)
-    values = _gather(flat, [(0, starts)])
-    result = [values]
-    if return_inverse or return_counts:
-        group = dispatch.inclusive_count(flags)  # 1-based run number of every sorted element
+    values = _gather(rows, [(0, starts)])
+    inverse = dispatch.empty((n,), dt.int64, device)
+    counts = zeros(starts._shape[0], dtype=dt.int64, device=device)
+    if (return_inverse or return_counts) and n:
+        group = dispatch.inclusive_count(flags)  # 1-based run number of every sorted row
         dispatch.elementwise("sub1", "a - 1", [group], group, dt.int64)
         if return_inverse:
-            inverse = dispatch.empty((n,), dt.int64, device)
             if order is None:
                 inverse = group
             else:
                 _scatter(inverse, [(0, order)], group)
-            result.append(_raw(inverse, shape, _contig(shape)))
         if return_counts:
-            counts = zeros(starts._shape[0], dtype=dt.int64, device=device)
             dispatch.index_kernel((n,), counts, (0,), 1, None, [(group, (1,), counts._shape[0], 1)], "dst", "add")
-            result.append(counts)
-    return result[0] if len(result) == 1 else tuple(result)
+    return values, _raw(inverse, inverse_shape, _contig(inverse_shape)), counts
+
+
+def _lexsort_rows(rows: Tensor):
+    """Row order of a contiguous (n, m) tensor sorted lexicographically: a stable sort by each
+    column from the last to the first (LSD), m device sorts of n keys."""
+    n, m = rows._shape
+    order = dispatch.empty((n,), dt.int64, rows.device)
+    dispatch.elementwise("range", "i", [], order, dt.int64)
+    for col in reversed(range(m)):
+        keys = _gather(_raw(rows, (n,), (m,), rows._offset + col), [(0, order)])
+        order = _gather(order, [(0, _sorted(keys, 0, False)[1])])
+    return order
+
+
+def _unique(input, dim, return_inverse, return_counts, consecutive):
+    x = input.detach()
+    if dim is None:
+        rows = _raw(_flat(x), (x.numel(), 1), (1, 1))
+        inverse_shape, d = x._shape, None
+    else:
+        d = wrap_dim(dim, x.dim())
+        moved = _detached_copy(_raw(x, *_moved(x._shape, x._strides, d, 0)))
+        n = moved._shape[0] if moved.dim() else 1
+        rows = _raw(moved, (n, moved.numel() // n if n else 0), (moved.numel() // n if n else 0, 1))
+        inverse_shape = (n,)
+    order = None
+    if not consecutive:
+        order = _sorted(_raw(rows, (rows._shape[0],), (1,)), 0, False)[1] if dim is None else _lexsort_rows(rows)
+        rows = _gather(rows, [(0, order)])
+    values, inverse, counts = _unique_rows(rows, order, inverse_shape, return_inverse, return_counts)
+    if dim is None:
+        values = _raw(values, (values._shape[0],), (1,))
+    else:
+        kept = (values._shape[0],) + moved._shape[1:]
+        values = _detached_copy(_raw(values, *_moved(kept, _contig(kept), 0, d)))
+    result = (values,) + ((inverse,) if return_inverse else ()) + ((counts,) if return_counts else ())
+    return result[0] if len(result) == 1 else result
 
 
 def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=None):
-    """The sorted unique elements of input (flattened), with optional inverse indices and counts."""
-    if dim is not None:
-        raise NotImplementedError("unique(dim=...) is not implemented in cltensor; use dim=None")
-    flat = _flat(input.detach())
-    values, order = _sorted(flat, 0, False)
-    return _unique_runs(values, order, input._shape, return_inverse, return_counts)
+    """The unique elements of input (flattened), or unique slices along dim, always sorted, with
+    optional inverse indices and counts."""
+    return _unique(input, dim, return_inverse, return_counts, False)
 
 
 def unique_consecutive(input, return_inverse=False, return_counts=False, dim=None):
-    """Collapse runs of equal consecutive elements (input flattened)."""
-    if dim is not None:
-        raise NotImplementedError("unique_consecutive(dim=...) is not implemented in cltensor; use dim=None")
-    return _unique_runs(_flat(input.detach()), None, input._shape, return_inverse, return_counts)
+    """Collapse runs of equal consecutive elements (input flattened) or slices along dim."""
+    return _unique(input, dim, return_inverse, return_counts, True)
 
 
 register("unique", unique)
