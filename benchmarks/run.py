@@ -1,0 +1,607 @@
+"""cltensor side by side with numpy, PyTorch CPU and pyopencl.array, in one process.
+
+    python benchmarks/run.py                  # full sizes; writes benchmarks/RESULTS.md
+    python benchmarks/run.py --quick          # small sizes, a smoke run (writes nothing)
+    python benchmarks/run.py --only elementwise,sum --no-write
+    python benchmarks/run.py --device cl:0    # a GPU: its figures go to the GPU section
+
+Every workload is timed the same way for every library: one warm-up call, then `--repeat`
+rounds that alternate the libraries (so a busy machine hurts them alike); a round of cltensor
+or pyopencl.array waits for the device once, at its end (cltensor.synchronize / queue.finish).
+The table shows the best round and the median; ratios are the other library's best time over
+cltensor's (above 1: cltensor is faster). A library that lacks an op, or a cltensor piece that
+has not landed yet, shows "n/a".
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import io
+import math
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import types
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import cltensor  # noqa: E402
+
+LIBS = ("cltensor", "numpy", "torch", "pyopencl.array")
+NA = None
+
+
+# ---- the libraries -------------------------------------------------------------------------------
+def load_torch():
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch
+
+
+def load_clarray(backend):
+    try:
+        import pyopencl as cl
+        import pyopencl.array as cla
+        import pyopencl.clmath as clmath
+    except ImportError:
+        return None
+    return types.SimpleNamespace(cl=cl, array=cla, clmath=clmath, queue=cl.CommandQueue(backend.context))
+
+
+class Context:
+    def __init__(self, args):
+        self.args = args
+        self.device = cltensor.device(args.device)
+        self.backend = self.device.backend
+        self.torch = load_torch()
+        self.cla = load_clarray(self.backend)
+        self.rng = np.random.default_rng(0)
+        self.syncs = {"cltensor": lambda: cltensor.synchronize(self.device),
+                      "pyopencl.array": (lambda: self.cla.queue.finish()) if self.cla else None}
+        if self.torch is not None:
+            self.torch.manual_seed(0)
+
+    def data(self, *shape):
+        return self.rng.standard_normal(shape).astype(np.float32)
+
+    def ct(self, array):
+        return cltensor.tensor(array, device=self.device)
+
+    def th(self, array):
+        return self.torch.from_numpy(array.copy()) if self.torch is not None else None
+
+    def cl(self, array):
+        return self.cla.array.to_device(self.cla.queue, array) if self.cla is not None else None
+
+
+# ---- timing --------------------------------------------------------------------------------------
+def time_group(ctx, fns: dict, repeat: int, inner: int = 1) -> dict:
+    """{lib: fn or None} -> {lib: (best, median) seconds per call, or None}; rounds alternate libs."""
+    times = {}
+    for lib, fn in fns.items():
+        if fn is None:
+            continue
+        try:
+            fn()
+            sync = ctx.syncs.get(lib)
+            if sync:
+                sync()
+        except (AttributeError, ImportError, NotImplementedError, TypeError, RuntimeError) as err:
+            print(f"    {lib}: n/a ({type(err).__name__}: {str(err)[:200]})", file=sys.stderr)
+            continue
+        times[lib] = []
+    for _ in range(repeat):
+        for lib in times:
+            fn, sync = fns[lib], ctx.syncs.get(lib)
+            start = time.perf_counter()
+            for _ in range(inner):
+                fn()
+            if sync:
+                sync()
+            times[lib].append((time.perf_counter() - start) / inner)
+    return {lib: (min(t), statistics.median(t)) if lib in times else None
+            for lib, t in ((lib, times.get(lib)) for lib in fns)}
+
+
+class Results:
+    def __init__(self):
+        self.rows = []  # (group, workload, {lib: (best, median) or None}, unit, note)
+        self.extra = {}  # named figures the targets use
+
+    def add(self, group, workload, times, unit="ms", note=""):
+        self.rows.append((group, workload, times, unit, note))
+        print(format_row(workload, times, unit, note), flush=True)
+        return times
+
+
+# ---- workloads -----------------------------------------------------------------------------------
+def bench_matmul(ctx, res):
+    sizes = (64, 128) if ctx.args.quick else (256, 512, 1024, 2048)
+    for n in sizes:
+        a, b = ctx.data(n, n), ctx.data(n, n)
+        ta, tb, ha, hb = ctx.ct(a), ctx.ct(b), ctx.th(a), ctx.th(b)
+        inner = max(1, min(20, int(2e9 / (2 * n ** 3))))
+        t = time_group(ctx, {
+            "cltensor": lambda: ta @ tb,
+            "numpy": lambda: a @ b,
+            "torch": (lambda: ha @ hb) if ha is not None else None,
+            "pyopencl.array": None,
+        }, ctx.args.repeat, inner)
+        flops = 2 * n ** 3
+        best = t["cltensor"][0] if t["cltensor"] else None
+        res.add("matmul", f"matmul f32 {n}x{n}", t,
+                note=f"{flops / best / 1e9:.1f} GFLOP/s" if best else "")
+        res.extra[f"matmul{n}"] = t
+
+
+def bench_copy(ctx, res):
+    n = (1 << 20) if ctx.args.quick else (16 << 20)
+    cl = ctx.cla.cl if ctx.cla else None
+    x = ctx.ct(ctx.data(n))
+    y = cltensor.empty(n, device=ctx.device)
+    src, dst = x._storage.buffer, y._storage.buffer
+    queue = ctx.backend.queue
+    a = ctx.data(n)
+    out = np.empty_like(a)
+    ha, hout = ctx.th(a), ctx.th(out)
+    t_buf = time_group(ctx, {"cltensor": (lambda: cl.enqueue_copy(queue, dst, src, byte_count=4 * n))
+                             if cl else None}, ctx.args.repeat)
+    res.add("copy", f"clEnqueueCopyBuffer {n >> 20}M f32", t_buf, note=bandwidth_note(t_buf, 8 * n))
+    t_kernel = time_group(ctx, {
+        "cltensor": lambda: y.copy_(x),
+        "numpy": lambda: np.copyto(out, a),
+        "torch": (lambda: hout.copy_(ha)) if ha is not None else None,
+        "pyopencl.array": None,
+    }, ctx.args.repeat)
+    res.add("copy", f"copy kernel {n >> 20}M f32 (y.copy_(x))", t_kernel, note=bandwidth_note(t_kernel, 8 * n))
+    best = [t["cltensor"][0] for t in (t_buf, t_kernel) if t.get("cltensor")]
+    res.extra["copy_gbs"] = 8 * n / min(best) / 1e9 if best else None
+
+
+def bandwidth_note(t, nbytes):
+    return f"{nbytes / t['cltensor'][0] / 1e9:.1f} GB/s" if t.get("cltensor") else ""
+
+
+def bench_elementwise(ctx, res):
+    n = (1 << 20) if ctx.args.quick else (16 << 20)
+    a, b = ctx.data(n), ctx.data(n)
+    ta, tb, ha, hb, ca, cb = ctx.ct(a), ctx.ct(b), ctx.th(a), ctx.th(b), ctx.cl(a), ctx.cl(b)
+    torch, cla = ctx.torch, ctx.cla
+    cases = [
+        ("a+b", 12 * n, lambda x, y: x + y, (lambda: ha + hb) if torch else None, (lambda: ca + cb) if cla else None),
+        ("a*2+b", 12 * n, lambda x, y: x * 2 + y, (lambda: ha * 2 + hb) if torch else None,
+         (lambda: ca * 2 + cb) if cla else None),
+        ("exp(a)", 8 * n, None, (lambda: ha.exp()) if torch else None,
+         (lambda: cla.clmath.exp(ca)) if cla else None),
+    ]
+    for name, nbytes, expr, th_fn, cl_fn in cases:
+        ct_fn = (lambda: expr(ta, tb)) if expr else (lambda: ta.exp())
+        np_fn = (lambda: expr(a, b)) if expr else (lambda: np.exp(a))
+        t = time_group(ctx, {"cltensor": ct_fn, "numpy": np_fn, "torch": th_fn, "pyopencl.array": cl_fn},
+                       ctx.args.repeat)
+        note = bandwidth_note(t, nbytes)
+        if res.extra.get("copy_gbs") and t.get("cltensor"):
+            note += f", {100 * nbytes / t['cltensor'][0] / 1e9 / res.extra['copy_gbs']:.0f}% of copy"
+        res.add("elementwise", f"{name} {n >> 20}M f32", t, note=note)
+        res.extra[f"ew_{name}"] = t
+        res.extra[f"ew_{name}_bytes"] = nbytes
+
+
+def bench_reductions(ctx, res):
+    n = (1 << 20) if ctx.args.quick else (16 << 20)
+    rows, cols = (512, 256) if ctx.args.quick else (4096, 1024)
+    a = ctx.data(n)
+    m = ctx.data(rows, cols)
+    ta, tm, ha, hm, ca = ctx.ct(a), ctx.ct(m), ctx.th(a), ctx.th(m), ctx.cl(a)
+    torch, cla = ctx.torch, ctx.cla
+    t = time_group(ctx, {
+        "cltensor": lambda: ta.sum(),
+        "numpy": lambda: a.sum(),
+        "torch": (lambda: ha.sum()) if torch else None,
+        "pyopencl.array": (lambda: cla.array.sum(ca, queue=cla.queue)) if cla else None,
+    }, ctx.args.repeat)
+    res.add("reduce", f"sum {n >> 20}M f32", t, note=bandwidth_note(t, 4 * n) if t.get("cltensor") else "")
+    res.extra["sum"] = t
+    for dim in (0, 1):
+        t = time_group(ctx, {
+            "cltensor": lambda: tm.sum(dim),
+            "numpy": lambda: m.sum(dim),
+            "torch": (lambda: hm.sum(dim)) if torch else None,
+            "pyopencl.array": None,
+        }, ctx.args.repeat)
+        res.add("reduce", f"sum dim={dim} of {rows}x{cols}", t)
+    t = time_group(ctx, {
+        "cltensor": lambda: tm.softmax(-1),
+        "numpy": lambda: numpy_softmax(m),
+        "torch": (lambda: hm.softmax(-1)) if torch else None,
+        "pyopencl.array": None,
+    }, ctx.args.repeat)
+    res.add("reduce", f"softmax dim=-1 of {rows}x{cols}", t)
+    res.extra["softmax"] = t
+    t = time_group(ctx, {
+        "cltensor": lambda: tm.t().contiguous(),
+        "numpy": lambda: np.ascontiguousarray(m.T),
+        "torch": (lambda: hm.t().contiguous()) if torch else None,
+        "pyopencl.array": None,
+    }, ctx.args.repeat)
+    res.add("layout", f"transpose+contiguous {rows}x{cols}", t, note=bandwidth_note(t, 8 * rows * cols))
+
+
+def numpy_softmax(m):
+    e = np.exp(m - m.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
+
+
+def bench_tiny_ops(ctx, res):
+    """30 dependent ops on 100 elements: per-op latency (Python + launch), not throughput."""
+    a, b = ctx.data(100), ctx.data(100)
+    torch, cla = ctx.torch, ctx.cla
+
+    def chain(x, y, tanh):
+        for _ in range(10):
+            x = tanh(x * 0.5 + y)
+        return x
+
+    ta, tb, ha, hb, ca, cb = ctx.ct(a), ctx.ct(b), ctx.th(a), ctx.th(b), ctx.cl(a), ctx.cl(b)
+    inner = 3 if ctx.args.quick else 30
+    t = time_group(ctx, {
+        "cltensor": lambda: chain(ta, tb, cltensor.tanh),
+        "numpy": lambda: chain(a, b, np.tanh),
+        "torch": (lambda: chain(ha, hb, torch.tanh)) if torch else None,
+        "pyopencl.array": (lambda: chain(ca, cb, cla.clmath.tanh)) if cla else None,
+    }, ctx.args.repeat, inner)
+    per_op = {lib: (v[0] / 30, v[1] / 30) if v else None for lib, v in t.items()}
+    res.add("latency", "tiny op (100 elements), per op", per_op, unit="us")
+    res.extra["tiny"] = per_op
+
+
+def two_layer_net(lib, iters, N=64, D_in=1000, H=100, D_out=10, device=None, seed=0):
+    """Seed 002's network (PyTorch tutorial, autograd version): x.mm(w1).clamp(min=0).mm(w2),
+    squared error summed, plain gradient descent; the loss is read every 100 iterations."""
+    rng = np.random.default_rng(seed)
+    arrays = [rng.standard_normal(s).astype(np.float32) for s in ((N, D_in), (N, D_out), (D_in, H), (H, D_out))]
+    make = (lambda a, rg=False: lib.tensor(a, device=device, requires_grad=rg)) if lib is cltensor else \
+        (lambda a, rg=False: lib.tensor(a, requires_grad=rg))
+    x, y = make(arrays[0]), make(arrays[1])
+    w1, w2 = make(arrays[2], True), make(arrays[3], True)
+    learning_rate = 1e-6
+    losses = []
+
+    def run():
+        nonlocal w1, w2
+        for t in range(iters):
+            y_pred = x.mm(w1).clamp(min=0).mm(w2)
+            loss = (y_pred - y).pow(2).sum()
+            if t % 100 == 99 or t == iters - 1:
+                losses.append(loss.item())
+            loss.backward()
+            with lib.no_grad():
+                w1 -= learning_rate * w1.grad
+                w2 -= learning_rate * w2.grad
+                w1.grad.zero_()
+                w2.grad.zero_()
+    return run, losses
+
+
+def numpy_two_layer_net(iters, N=64, D_in=1000, H=100, D_out=10, seed=0):
+    """The seed's numpy version: forward and backward written by hand."""
+    rng = np.random.default_rng(seed)
+    x, y, w1, w2 = [rng.standard_normal(s).astype(np.float32) for s in ((N, D_in), (N, D_out), (D_in, H), (H, D_out))]
+    learning_rate = 1e-6
+
+    def run():
+        nonlocal w1, w2
+        for t in range(iters):
+            h = x.dot(w1)
+            h_relu = np.maximum(h, 0)
+            y_pred = h_relu.dot(w2)
+            loss = np.square(y_pred - y).sum()
+            grad_y_pred = 2.0 * (y_pred - y)
+            grad_w2 = h_relu.T.dot(grad_y_pred)
+            grad_h = grad_y_pred.dot(w2.T)
+            grad_h[h < 0] = 0
+            grad_w1 = x.T.dot(grad_h)
+            w1 = w1 - learning_rate * grad_w1
+            w2 = w2 - learning_rate * grad_w2
+        return loss
+    return run
+
+
+def bench_two_layer(ctx, res):
+    iters = 20 if ctx.args.quick else 500
+    fns, losses = {}, {}
+    for lib, module in (("cltensor", cltensor), ("torch", ctx.torch)):
+        if module is None:
+            fns[lib] = None
+            continue
+        run, losses[lib] = two_layer_net(module, iters, device=ctx.device if module is cltensor else None)
+        fns[lib] = run
+    fns["numpy"] = numpy_two_layer_net(iters)
+    fns["pyopencl.array"] = None
+    t = time_group(ctx, fns, max(1, ctx.args.repeat // 2))
+    note = ""
+    if losses.get("cltensor") and losses.get("torch"):
+        note = f"final loss {losses['cltensor'][-1]:.4g} (torch {losses['torch'][-1]:.4g})"
+    res.add("training", f"two-layer net, {iters} iterations", t, unit="ms", note=note)
+    res.extra["two_layer"] = t
+
+
+def bench_digits(ctx, res):
+    path = ROOT / "examples" / "digits_mlp.py"
+    if not path.exists():
+        res.add("training", "digits MLP, one epoch", {lib: None for lib in LIBS}, note="example not found")
+        return
+    try:
+        import sklearn  # noqa: F401
+    except ImportError:
+        res.add("training", "digits MLP, one epoch", {lib: None for lib in LIBS}, note="needs scikit-learn")
+        return
+    t = {lib: None for lib in LIBS}
+    for lib in ("cltensor", "torch"):
+        if lib == "torch" and ctx.torch is None:
+            continue
+        module = load_digits_example(path, lib)
+        args = argparse.Namespace(device=ctx.device if lib == "cltensor" else "cpu", seed=0, quick=True,
+                                  epochs=1 + max(1, min(3, ctx.args.repeat // 2)), batch_size=64, lr=2e-3)
+        with contextlib.redirect_stdout(io.StringIO()):
+            out = module.train(args)
+        seconds = [h["seconds"] for h in out["history"][1:]]  # epoch 1 compiles the kernels
+        t[lib] = (min(seconds), statistics.median(seconds))
+        res.extra[f"digits_acc_{lib}"] = out["test_acc"]
+    note = ""
+    if "digits_acc_cltensor" in res.extra:
+        note = f"test acc {res.extra['digits_acc_cltensor']:.3f}"
+    res.add("training", "digits MLP, one epoch (batch 64)", t, unit="ms", note=note)
+
+
+def load_digits_example(path, lib):
+    """The example module, bound to cltensor or (its imports swapped, as its docstring says) torch."""
+    source = path.read_text()
+    if lib == "torch":
+        source = (source.replace("import cltensor as torch", "import torch")
+                  .replace("from cltensor import", "from torch import")
+                  .replace("from cltensor.", "from torch."))
+    sys.path.insert(0, str(path.parent))
+    module = types.ModuleType(f"digits_mlp_{lib}")
+    module.__file__ = str(path)
+    exec(compile(source, str(path), "exec"), module.__dict__)
+    return module
+
+
+FIRST_RESULT = """
+import time, sys
+start = time.perf_counter()
+import {lib} as t
+x = t.ones(1000){to}
+value = float((x * 2 + 1).sum().item())
+print(time.perf_counter() - start, value)
+"""
+
+
+def bench_startup(ctx, res):
+    """Import to first result in a fresh interpreter, cold (empty cltensor and PoCL kernel caches)
+    and warm. Warm runs also let Python cache bytecode (in the warm folder: this sandbox sets
+    PYTHONDONTWRITEBYTECODE, which makes every import compile cltensor's sources again); the
+    third row shows warm kernel caches without bytecode."""
+    runs = 1 if ctx.args.quick else 3
+    to = "" if ctx.device.is_host else f".to('{ctx.device}')"
+    warm_dir = tempfile.mkdtemp(prefix="cltensor-bench-cache-")
+    warm_env = {"CLTENSOR_CACHE_DIR": warm_dir, "POCL_CACHE_DIR": os.path.join(warm_dir, "pocl"),
+                "PYTHONPYCACHEPREFIX": os.path.join(warm_dir, "pycache"), "PYTHONDONTWRITEBYTECODE": None}
+
+    def once(lib, env):
+        code = FIRST_RESULT.format(lib=lib, to=to if lib == "cltensor" else "")
+        if lib != "cltensor":
+            code = code.replace("t.ones(1000)", "t.ones(1000, dtype=t.float32)")
+        if lib == "numpy":
+            code = code.replace(".item()", "")
+        full = dict(os.environ)
+        full.pop("CLTENSOR_PROFILE", None)
+        for k, v in env.items():
+            if v is None:
+                full.pop(k, None)
+            else:
+                full[k] = v
+        out = subprocess.run([sys.executable, "-c", code], env=full, capture_output=True, text=True,
+                             cwd=str(ROOT), timeout=300)
+        if out.returncode:
+            raise RuntimeError(out.stderr[-2000:])
+        return float(out.stdout.split()[0])
+
+    def best(times):
+        return (min(times), statistics.median(times))
+
+    cold = []
+    for _ in range(runs):
+        with tempfile.TemporaryDirectory() as fresh:
+            cold.append(once("cltensor", {"CLTENSOR_CACHE_DIR": fresh, "POCL_CACHE_DIR": os.path.join(fresh, "pocl")}))
+    once("cltensor", warm_env)  # fills the warm caches (kernel sources, binaries, PoCL's, bytecode)
+    warm = [once("cltensor", warm_env) for _ in range(runs)]
+    no_bytecode = {k: v for k, v in warm_env.items() if k.startswith(("CLTENSOR", "POCL"))}
+    warm_plain = [once("cltensor", no_bytecode) for _ in range(runs)] if not ctx.args.quick else None
+    others = {"pyopencl.array": None}
+    for lib in ("numpy", "torch"):
+        if ctx.torch is None and lib == "torch" or ctx.args.quick:
+            continue
+        once(lib, warm_env)
+        others[lib] = best([once(lib, warm_env) for _ in range(runs)])
+    res.add("startup", "import to first result, cold kernel caches", {"cltensor": best(cold), **others}, unit="s")
+    res.add("startup", "import to first result, warm caches", {"cltensor": best(warm), **others}, unit="s")
+    if warm_plain:
+        res.add("startup", "  same, warm kernel caches, no bytecode cache", {"cltensor": best(warm_plain), **others},
+                unit="s")
+    res.extra["startup_warm"] = min(warm)
+
+
+GROUPS = {"matmul": bench_matmul, "copy": bench_copy, "elementwise": bench_elementwise,
+          "reduce": bench_reductions, "latency": bench_tiny_ops, "training": bench_two_layer,
+          "digits": bench_digits, "startup": bench_startup}
+
+
+# ---- report --------------------------------------------------------------------------------------
+SCALE = {"s": 1.0, "ms": 1e3, "us": 1e6}
+
+
+def fmt_time(v, unit):
+    if v is None:
+        return "n/a"
+    x = v[0] * SCALE[unit]
+    return f"{x:.3g}" if x < 100 else f"{x:.0f}"
+
+
+def ratio(times, lib):
+    ct, other = times.get("cltensor"), times.get(lib)
+    if not ct or not other:
+        return "n/a"
+    return f"{other[0] / ct[0]:.2f}x"
+
+
+def format_row(workload, times, unit, note):
+    cells = [f"{fmt_time(times.get(lib), unit):>9}" for lib in LIBS]
+    ratios = [f"{ratio(times, lib):>8}" for lib in ("numpy", "torch", "pyopencl.array")]
+    return f"  {workload:<40} {unit:>3} " + " ".join(cells) + " | " + " ".join(ratios) + (f"  {note}" if note else "")
+
+
+def header():
+    return (f"  {'workload':<40} {'':>3} " + " ".join(f"{lib[:9]:>9}" for lib in LIBS) + " | "
+            + " ".join(f"{'vs ' + lib[:5]:>8}" for lib in ("numpy", "torch", "pyopencl.array")))
+
+
+def targets(res) -> list:
+    """(target, measured, met) for the issue's goals on a CPU device; None where not measured."""
+    ex = res.extra
+    out = []
+
+    def speed(key, lib):
+        t = ex.get(key)
+        if not t or not t.get("cltensor") or not t.get(lib):
+            return None
+        return t[lib][0] / t["cltensor"][0]
+
+    def add(name, value, ok, shown):
+        out.append((name, shown if value is not None else "n/a", None if value is None else ok(value)))
+
+    for n in (1024, 128):
+        if f"matmul{n}" in ex:
+            v = speed(f"matmul{n}", "numpy")
+            add(f"matmul f32 {n} >= 0.7x numpy", v, lambda v: v >= 0.7, f"{v:.2f}x" if v else "")
+            break
+    for name in ("a+b", "a*2+b"):
+        v = speed(f"ew_{name}", "numpy")
+        add(f"elementwise {name} >= 1.2x numpy", v, lambda v: v >= 1.2, f"{v:.2f}x" if v else "")
+        t, copy = ex.get(f"ew_{name}"), ex.get("copy_gbs")
+        frac = (ex[f"ew_{name}_bytes"] / t["cltensor"][0] / 1e9 / copy) if t and t.get("cltensor") and copy else None
+        add(f"elementwise {name} >= 80% of copy bandwidth", frac, lambda v: v >= 0.8,
+            f"{100 * frac:.0f}%" if frac else "")
+    v = speed("sum", "torch")
+    add("sum >= 0.8x PyTorch", v, lambda v: v >= 0.8, f"{v:.2f}x" if v else "")
+    v = speed("softmax", "torch")
+    add("softmax >= 1x PyTorch", v, lambda v: v >= 1.0, f"{v:.2f}x" if v else "")
+    tiny = ex.get("tiny")
+    v = tiny["cltensor"][0] / tiny["torch"][0] if tiny and tiny.get("cltensor") and tiny.get("torch") else None
+    add("tiny-op latency <= 2x PyTorch's", v, lambda v: v <= 2.0, f"{v:.1f}x ({1e6 * tiny['cltensor'][0]:.1f} us "
+        f"vs {1e6 * tiny['torch'][0]:.1f} us)" if v else "")
+    net = ex.get("two_layer")
+    v = net["cltensor"][0] / net["torch"][0] if net and net.get("cltensor") and net.get("torch") else None
+    add("two-layer net within 1.5x PyTorch's time", v, lambda v: v <= 1.5, f"{v:.2f}x" if v else "")
+    v = ex.get("startup_warm")
+    add("import to first result < 1 s (warm cache)", v, lambda v: v < 1.0, f"{v:.2f} s" if v else "")
+    return out
+
+
+def machine_line(ctx) -> str:
+    torch = ctx.torch
+    return (f"{ctx.backend.name} via {ctx.backend.cl_device.platform.name.strip()} "
+            f"({ctx.backend.cl_device.platform.version.strip()}); {os.cpu_count()} cores "
+            f"({platform.processor() or platform.machine()}); Python {platform.python_version()}, "
+            f"numpy {np.__version__}, torch {torch.__version__ if torch else 'not installed'} "
+            f"({torch.get_num_threads() if torch else 0} threads)")
+
+
+def markdown(ctx, res, elapsed) -> str:
+    now = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
+    lines = [f"Measured {now} by `python benchmarks/run.py` ({elapsed:.0f} s) on: {machine_line(ctx)}.",
+             "", "Best of the rounds (median in the raw output); ratio = other library's time / cltensor's "
+             "(above 1: cltensor is faster).", "",
+             "| workload | unit | " + " | ".join(LIBS) + " | vs numpy | vs torch | vs pyopencl.array | note |",
+             "|---|---|" + "---:|" * (len(LIBS) + 3) + "---|"]
+    for _, workload, times, unit, note in res.rows:
+        lines.append(f"| {workload} | {unit} | " + " | ".join(fmt_time(times.get(lib), unit) for lib in LIBS) + " | "
+                     + " | ".join(ratio(times, lib) for lib in ("numpy", "torch", "pyopencl.array")) + f" | {note} |")
+    lines += ["", "| target | measured | met |", "|---|---|---|"]
+    for name, shown, ok in targets(res):
+        lines.append(f"| {name} | {shown} | {'n/a' if ok is None else 'yes' if ok else 'NO'} |")
+    return "\n".join(lines)
+
+
+def write_results(path: Path, section: str, body: str) -> None:
+    """Replace one section of RESULTS.md (PoCL CPU or GPU), keeping the other."""
+    begin, end = f"<!-- {section}:begin -->", f"<!-- {section}:end -->"
+    text = path.read_text() if path.exists() else RESULTS_SKELETON
+    if begin not in text:
+        text += f"\n{begin}\n{end}\n"
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    path.write_text(f"{head}{begin}\n{body}\n{end}{tail}")
+
+
+RESULTS_SKELETON = """# Benchmark results
+
+Written by `python benchmarks/run.py` (see its docstring for the method). Each section is replaced
+by a run on that kind of device; the analysis of missed targets lives in the section's notes.
+
+## PoCL CPU device
+
+<!-- pocl:begin -->
+<!-- pocl:end -->
+
+## GPU
+
+<!-- gpu:begin -->
+(no GPU run yet: `python benchmarks/run.py --device gpu`)
+<!-- gpu:end -->
+"""
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="small sizes and few rounds; writes nothing")
+    p.add_argument("--device", default="cpu", help="cltensor device (default cpu: host memory through PoCL)")
+    p.add_argument("--repeat", type=int, default=None, help="timed rounds per workload (default 7, quick 2)")
+    p.add_argument("--only", default="", help="comma-separated groups: " + ",".join(GROUPS))
+    p.add_argument("--no-write", action="store_true", help="do not update RESULTS.md")
+    p.add_argument("--results", default=str(ROOT / "benchmarks" / "RESULTS.md"))
+    args = p.parse_args(argv)
+    args.repeat = args.repeat or (2 if args.quick else 7)
+    ctx = Context(args)
+    res = Results()
+    print(machine_line(ctx))
+    print(header())
+    start = time.perf_counter()
+    chosen = [g for g in args.only.split(",") if g] or list(GROUPS)
+    for group in chosen:
+        GROUPS[group](ctx, res)
+    elapsed = time.perf_counter() - start
+    print("\ntargets:")
+    for name, shown, ok in targets(res):
+        print(f"  {name:<45} {shown:<30} {'n/a' if ok is None else 'met' if ok else 'MISSED'}")
+    if not args.quick and not args.no_write:
+        section = "pocl" if ctx.backend.is_cpu else "gpu"
+        write_results(Path(args.results), section, markdown(ctx, res, elapsed))
+        print(f"\nwrote the {section} section of {args.results}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
