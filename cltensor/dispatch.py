@@ -591,26 +591,25 @@ def sort_rows(keys, idx, rows, n, descending):
         kernel = backend.kernels.get(key)
         if kernel is None:
             kernel = _sort_program(backend, key, kname, dtypes=[keys.dtype], key_dtype=keys.dtype, TILE=TILE)
-            kernel.set_scalar_arg_dtypes([np.int64, np.int64, np.int32, np.int32, np.int32, None, None]
-                                         if kname == "sort_tile" else [np.int64] * 5 + [np.int32] * 2 + [None] * 2)
+            kernel.set_scalar_arg_dtypes([np.int64] * 3 + [np.int32] * 3 + [None] * 2 if kname == "sort_tile" else
+                                         [np.int64, np.int32, np.int64] + [np.int32] * 4 + [None] * 2)
         found.append(kernel)
     tile_kernel, global_kernel = found
     desc = int(bool(descending))
     n2 = 1 << max(n - 1, 0).bit_length()
     tile = max(2, min(TILE, n2))
     tiles = -(-n // tile)
+    segments = rows * tiles
+    groups = -(-segments // (TILE // tile))
     bufs = [keys._storage.buffer, idx._storage.buffer]
-    enqueue(backend, tile_kernel, rows * tiles * (tile // 2), [n, tiles, tile, 1, desc, *bufs], wg=tile // 2)
+    tile_args = [n, tiles, segments, tile.bit_length() - 1]
+    enqueue(backend, tile_kernel, groups * (TILE // 2), tile_args + [1, desc, *bufs], wg=TILE // 2)
     pairs = n2 // 2
-    k = 2 * tile
-    while k <= n2:
-        j = k // 2
-        while j >= tile:
+    for ks in range(tile.bit_length(), n2.bit_length()):  # blocks k = 2^ks larger than a tile
+        for js in range(ks - 1, tile.bit_length() - 2, -1):  # distances j = 2^js >= tile
             enqueue(backend, global_kernel, rows * pairs,
-                    [n, pairs, rows * pairs, k, j, int(j == k // 2), desc, *bufs])
-            j //= 2
-        enqueue(backend, tile_kernel, rows * tiles * (tile // 2), [n, tiles, tile, 0, desc, *bufs], wg=tile // 2)
-        k *= 2
+                    [n, pairs.bit_length() - 1, rows * pairs, ks, js, int(js == ks - 1), desc, *bufs])
+        enqueue(backend, tile_kernel, groups * (TILE // 2), tile_args + [0, desc, *bufs], wg=TILE // 2)
 
 
 def searchsorted_kernel(seq, vals, out, inner, per_row, right, compute):

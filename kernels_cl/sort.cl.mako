@@ -7,7 +7,7 @@ makes the order total, so the result is the stable sort for any network. The net
 length n behaves as if padded with +infinity up to the next power of two N2, and comparators
 whose upper element lies past n are skipped (padding never moves), so no padding is stored.
   sort_tile    sorts (full = 1) or finishes merging (full = 0, stages j < tile) each aligned
-               tile of `tile` <= TILE elements in local memory, one work-group per tile.
+               tile of `tile` <= TILE elements in local memory, TILE/tile tiles per work-group.
   sort_global  one stage (block k, distance j) over whole rows, for distances j >= tile.
 NaN sorts after every number ascending and before every number descending (PyTorch's order).
 
@@ -33,81 +33,80 @@ inline int before(const ${K} ka, const long ia, const ${K} kb, const long ib, co
     return ia < ib;
 }
 
-__kernel void sort_tile(const long n, const long tiles_per_row, const int tile, const int full,
-                        const int descending,
+__kernel void sort_tile(const long n, const long tiles_per_row, const long segments, const int tile_shift,
+                        const int full, const int descending,
                         __global ${key_dtype.c} *keys, __global long *idx)
 {
+    // A work-group of TILE/2 items holds TILE/tile consecutive segments (aligned tiles of rows),
+    // so short rows share a group instead of each paying for one.
     __local ${K} lk[${TILE}];
-    __local long li[${TILE}];  // -1 marks padding past the end of the row
+    __local long li[${TILE}];  // -1 marks padding past the end of a row
     const int lid = get_local_id(0);
-    const int pairs = tile >> 1;
-    const long g = get_group_id(0);
-    const long row = g / tiles_per_row;
-    const long base = (g % tiles_per_row) * tile;
-    __global ${key_dtype.c} *rk = keys + row * n;
-    __global long *ri = idx + row * n;
-    if (lid < pairs) {
-        for (int s = 0; s < 2; ++s) {
-            const int p = lid + s * pairs;
-            const long pos = base + p;
-            const int real = pos < n;
-            lk[p] = real ? ${c.convert(key_dtype, c.load(key_dtype, "rk", "pos"))} : (${K})0;
-            li[p] = real ? (full ? pos : ri[pos]) : -1;
-        }
+    const int tile = 1 << tile_shift;
+    const int lane = lid & ((tile >> 1) - 1);
+    const int window = (lid >> (tile_shift - 1)) << tile_shift;
+    const long first = get_group_id(0) * (${TILE} >> tile_shift);
+    for (int s = 0; s < 2; ++s) {
+        const int p = lid + s * ${TILE // 2};
+        const long seg = first + (p >> tile_shift);
+        const long row = seg / tiles_per_row;
+        const long pos = (seg % tiles_per_row) * tile + (p & (tile - 1));
+        const int real = seg < segments && pos < n;
+        lk[p] = real ? ${c.convert(key_dtype, c.load(key_dtype, "keys", "row * n + pos"))} : (${K})0;
+        li[p] = real ? (full ? pos : idx[row * n + pos]) : -1;
     }
     barrier(CLK_LOCAL_MEM_FENCE);
-    for (int k = full ? 2 : tile; k <= tile; k <<= 1) {
-        for (int j = (full ? k >> 1 : tile >> 1); j > 0; j >>= 1) {
-            if (lid < pairs) {
-                int lo, hi;
-                if (full && j == (k >> 1)) {  // the flip stage that opens block k
-                    const int h = k >> 1;
-                    lo = (lid / h) * k + lid % h;
-                    hi = (lid / h) * k + k - 1 - lid % h;
-                } else {
-                    lo = (lid / j) * 2 * j + lid % j;
-                    hi = lo + j;
-                }
-                const long ilo = li[lo], ihi = li[hi];
-                if (ihi >= 0 && (ilo < 0 || before(lk[hi], ihi, lk[lo], ilo, descending))) {
-                    const ${K} t = lk[lo];
-                    lk[lo] = lk[hi];
-                    lk[hi] = t;
-                    li[lo] = ihi;
-                    li[hi] = ilo;
-                }
+    // k = 2^ks is the block being merged, j = 2^js the compare distance (powers of two: shifts)
+    for (int ks = full ? 1 : tile_shift; ks <= tile_shift; ++ks) {
+        for (int js = (full ? ks : tile_shift) - 1; js >= 0; --js) {
+            const int j = 1 << js;
+            int lo, hi;
+            if (full && js == ks - 1) {  // the flip stage that opens block k
+                lo = window + ((lane >> js) << ks) + (lane & (j - 1));
+                hi = window + ((lane >> js) << ks) + (1 << ks) - 1 - (lane & (j - 1));
+            } else {
+                lo = window + ((lane >> js) << (js + 1)) + (lane & (j - 1));
+                hi = lo + j;
+            }
+            const long ilo = li[lo], ihi = li[hi];
+            if (ihi >= 0 && (ilo < 0 || before(lk[hi], ihi, lk[lo], ilo, descending))) {
+                const ${K} t = lk[lo];
+                lk[lo] = lk[hi];
+                lk[hi] = t;
+                li[lo] = ihi;
+                li[hi] = ilo;
             }
             barrier(CLK_LOCAL_MEM_FENCE);
         }
         if (!full) break;
     }
-    if (lid < pairs) {
-        for (int s = 0; s < 2; ++s) {
-            const int p = lid + s * pairs;
-            const long pos = base + p;
-            if (pos < n) {
-                ${c.store(key_dtype, "rk", "pos", "lk[p]")};
-                ri[pos] = li[p];
-            }
+    for (int s = 0; s < 2; ++s) {
+        const int p = lid + s * ${TILE // 2};
+        const long seg = first + (p >> tile_shift);
+        const long row = seg / tiles_per_row;
+        const long pos = (seg % tiles_per_row) * tile + (p & (tile - 1));
+        if (seg < segments && pos < n) {
+            ${c.store(key_dtype, "keys", "row * n + pos", "lk[p]")};
+            idx[row * n + pos] = li[p];
         }
     }
 }
 
-__kernel void sort_global(const long n, const long pairs_per_row, const long total, const long k,
-                          const long j, const int flip, const int descending,
+__kernel void sort_global(const long n, const int pairs_shift, const long total, const int ks, const int js,
+                          const int flip, const int descending,
                           __global ${key_dtype.c} *keys, __global long *idx)
 {
     const long gid = get_global_id(0);
     if (gid >= total) return;
-    const long row = gid / pairs_per_row;
-    const long t = gid % pairs_per_row;
+    const long row = gid >> pairs_shift;
+    const long t = gid & ((1L << pairs_shift) - 1);
+    const long j = 1L << js;
     long lo, hi;
     if (flip) {
-        const long h = k >> 1;
-        lo = (t / h) * k + t % h;
-        hi = (t / h) * k + k - 1 - t % h;
+        lo = ((t >> js) << ks) + (t & (j - 1));
+        hi = ((t >> js) << ks) + (1L << ks) - 1 - (t & (j - 1));
     } else {
-        lo = (t / j) * 2 * j + t % j;
+        lo = ((t >> js) << (js + 1)) + (t & (j - 1));
         hi = lo + j;
     }
     if (hi >= n) return;

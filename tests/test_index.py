@@ -678,6 +678,23 @@ def test_setitem_gradients():
     assert gradcheck(on_view, (leaf((3, 4)),))
 
 
+def test_second_order_gradients():
+    from cltensor.autograd.gradcheck import gradgradcheck
+    x = leaf((3, 4))
+    assert gradgradcheck(lambda x: x[T([2, 0, 2])] ** 2, (x,))
+    assert gradgradcheck(lambda x: x.gather(1, T([[0, 0], [1, 3], [2, 2]])) ** 2, (x,))
+    assert gradgradcheck(lambda x: torch.index_put(x * x, (T([1, 1]),), x[0] ** 2, accumulate=True), (x,))
+
+
+def test_int32_index_tensors():
+    a = random_array((4, 5), torch.float32)
+    i32 = T(np.array([3, -1, 0]), torch.int32)
+    assert_close(T(a)[i32], a[[3, -1, 0]])
+    assert_close(T(a).index_select(1, i32), a[:, [3, -1, 0]])
+    assert_close(T(a).gather(1, T(np.array([[4], [0], [1], [2]]), torch.int32)), a[np.arange(4), [4, 0, 1, 2]][:, None])
+    assert_close(torch.zeros(4).index_add(0, i32, torch.ones(3)), np.array([1.0, 0, 0, 2.0]))
+
+
 def test_relu_backward_like_the_tutorial():
     x = leaf((5, 6))
     h = x * 1.0
