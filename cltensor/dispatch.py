@@ -139,10 +139,10 @@ class ElementwisePlan:
     """Everything a launch needs that follows from the operands' dtypes, shapes and strides:
     the kernel, operand kinds, the size/stride arguments and the launch geometry."""
 
-    __slots__ = ("kernel", "kinds", "head", "out_strides", "in_strides", "gsize", "lsize", "items")
+    __slots__ = ("backend", "kernel", "kinds", "head", "out_strides", "in_strides", "gsize", "lsize", "items")
 
-    def __init__(self, kernel, kinds, head, out_strides, in_strides, gsize, lsize, items):
-        self.kernel, self.kinds, self.head, self.out_strides = kernel, kinds, head, out_strides
+    def __init__(self, backend, kernel, kinds, head, out_strides, in_strides, gsize, lsize, items):
+        self.backend, self.kernel, self.kinds, self.head, self.out_strides = backend, kernel, kinds, head, out_strides
         self.in_strides, self.gsize, self.lsize, self.items = in_strides, gsize, lsize, items
 
 
@@ -174,7 +174,7 @@ def run_elementwise(plan, inputs, out, compute, params=()):
             args += (x._storage.buffer, x._offset, *strides)
     for p in params:
         args.append(p[2])
-    out.device.backend.launch(plan.kernel, plan.gsize, plan.lsize, args, plan.items)
+    plan.backend.launch(plan.kernel, plan.gsize, plan.lsize, args, plan.items)
 
 
 def _make_elementwise_plan(backend, name, expr, inputs, out, compute, params, helpers, idx):
@@ -207,7 +207,7 @@ def _make_elementwise_plan(backend, name, expr, inputs, out, compute, params, he
         k += kind != "v"
     items = -(-n // vec)
     wg = backend.elementwise_wg if items >= 4 * backend.elementwise_wg else 64
-    return ElementwisePlan(kernel, kinds, (n, *sizes), strides[0], tuple(in_strides),
+    return ElementwisePlan(backend, kernel, kinds, (n, *sizes), strides[0], tuple(in_strides),
                            (-(-items // wg) * wg,), (wg,), items)
 
 

@@ -66,7 +66,9 @@ class Allocator:
             if pool:
                 block = pool.pop()
                 self.cached_bytes -= size
-                self._count(size)
+                self.live_bytes += size
+                if self.live_bytes > self.peak_bytes:
+                    self.peak_bytes = self.live_bytes
                 return block
             if self.live_bytes + size > self.limit:
                 self._empty_locked()

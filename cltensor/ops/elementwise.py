@@ -143,12 +143,14 @@ class _Plan:
     """What an out-of-place call derives from its operands' dtypes, shapes, strides and devices:
     the result's dtype and layout and the elementwise launch plan, so a repeat call skips them."""
 
-    __slots__ = ("device", "backend", "host", "compute", "out_dtype", "shape", "strides", "nbytes", "launch")
+    __slots__ = ("device", "backend", "host", "compute", "out_dtype", "shape", "strides", "nbytes", "launch",
+                 "param_spec")
 
-    def __init__(self, device, compute, out_dtype, dest, launch):
+    def __init__(self, op, device, compute, out_dtype, dest, launch):
         self.device, self.backend, self.host = device, device.backend, device.is_host
         self.compute, self.out_dtype, self.launch = compute, out_dtype, launch
         self.shape, self.strides, self.nbytes = dest._shape, dest._strides, dest._storage.nbytes
+        self.param_spec = tuple((k, ctype, ctype == "T") for k, (_, ctype) in op.params.items())
 
 
 def _signature(op, inputs):
@@ -170,12 +172,15 @@ def _apply_planned(op, plan, inputs, params):
     dest = Tensor._make(Storage.allocate(plan.backend, plan.nbytes, plan.host), plan.shape, plan.strides, 0,
                         plan.out_dtype, plan.device)
     if plan.launch is not None:
-        cparams = tuple((k, op.params[k][1], dispatch.scalar_arg(params[k], compute) if op.params[k][1] == "T"
-                         else params[k]) for k in op.params) if op.params else ()
+        cparams = tuple([(k, ctype, dispatch.scalar_arg(params[k], compute) if is_t else params[k])
+                         for k, ctype, is_t in plan.param_spec]) if plan.param_spec else ()
         dispatch.run_elementwise(plan.launch, inputs, dest, compute, cparams)
-    if op.vjp is not None and is_grad_enabled() and any(
-            [x.requires_grad for x in inputs if isinstance(x, Tensor)]):
-        return graph.record(op.grad_fn, op.vjp, list(inputs), dest, params or {}, op.save)
+    if op.vjp is not None:
+        for x in inputs:
+            if type(x) not in _SCALAR_TYPES and x.requires_grad:
+                if is_grad_enabled():
+                    return graph.record(op.grad_fn, op.vjp, list(inputs), dest, params or {}, op.save)
+                break
     return dest
 
 
@@ -220,7 +225,7 @@ def apply(op: OpDef, inputs, params=None, out=None, inplace=False):
     if sig is not None:
         if len(_plans) >= 8192:
             _plans.clear()
-        _plans[sig] = _Plan(device, compute, out_dtype, dest, launch)
+        _plans[sig] = _Plan(op, device, compute, out_dtype, dest, launch)
     if inplace or out is not None:
         dest._bump_version()
     if not tracking:
