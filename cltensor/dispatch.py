@@ -459,6 +459,10 @@ def index_kernel(shape, dst, dst_strides, src, src_strides, indices, indexed, op
     key = ("index", dst_dtype, src_dtype, index_dtypes, indexed, op, ndim, idx)
     backend = dst.device.backend
     kernel = backend.kernels.get(key)
+    if kernel is None and op != "assign" and dst_dtype.itemsize == 8 and \
+            "cl_khr_int64_base_atomics" not in backend.cl_device.extensions:
+        raise RuntimeError(f"accumulating into {dst_dtype} on {backend.name} needs cl_khr_int64_base_atomics, "
+                           "which the device lacks; accumulate in float32/int32 instead")
     idx_np = np.int32 if idx == "int" else np.int64
     if kernel is None:
         kernel = _index_program(backend, key, "index_" + indexed, dtypes=[dst_dtype, src_dtype or dst_dtype],
