@@ -734,16 +734,20 @@ def reduce(code, x, dims, outs, params=(), fused=None, ordered=False):
     cols = abs(kst[0][-1]) == 1 and ksizes[-1] > 1
     mode, S, chunk, W, V, lanes = _reduce_plan(backend, M, R, abs(rst[0][-1]) == 1 and not cols, cols,
                                                fused is not None, len(rsizes) == 1 and rst[0][0] == 1)
+    ksizes, kst = _pad_dims(ksizes, kst, 3)
+    rsizes, rst = _pad_dims(rsizes, rst, 3 if len(rsizes) > 1 else 1)
     src = [a for i, v in enumerate(views) for a in (v._storage.buffer, v._offset, *kst[i], *rst[i])]
     source, in_dtype, count = "tensor", x.dtype, R
     while True:
         final = S == 1
         part = None if final else Storage.allocate(backend, S * M * code.nbytes, False)
-        kernel, W = _reduce_kernel(backend, code, source, mode, final, len(ksizes), len(rsizes), idx, in_dtype,
+        kernel, W = _reduce_kernel(backend, code, source, mode, len(ksizes), len(rsizes), idx, in_dtype,
                                    fused.dtype if fused is not None and source == "tensor" else None,
                                    tuple(o.dtype for o in outs), params, W, V, lanes)
         args = [M, R, S, chunk, count, *ksizes, *rsizes, *src]
-        args += [o._storage.buffer for o in outs] if final else [part.buffer]
+        # the buffers this stage does not write get a stand-in
+        spare = (part if part is not None else outs[0]._storage if outs else x._storage).buffer
+        args += [spare if part is not None else o._storage.buffer for o in outs] + [spare, int(final)]
         if mode == "group":
             import pyopencl as cl
             args.append(cl.LocalMemory(W * code.nbytes))
@@ -753,29 +757,38 @@ def reduce(code, x, dims, outs, params=(), fused=None, ordered=False):
         if final:
             return outs
         # the next stage combines the S partial states of each output, laid out [S, M]
-        source, in_dtype, R, ksizes, rsizes = "partials", None, S, (M,), (S,)
-        src = [part.buffer, 0, 1, M]
+        source, in_dtype, R, ksizes, rsizes = "partials", None, S, (1, 1, M), (S,)
+        src = [part.buffer, 0, 0, 0, 1, M]
         mode, S, chunk, W, V, lanes = _reduce_plan(backend, M, R, M == 1, M > 1, False, M == 1)
+
+
+def _pad_dims(sizes, strides, n):
+    """Leading size-1 dims up to n: one kernel then serves 1..n collapsed dims (fewer compiles,
+    for a division or two more per work-item)."""
+    k = n - len(sizes)
+    if k <= 0:
+        return tuple(sizes), strides
+    return (1,) * k + tuple(sizes), [(0,) * k + tuple(st) for st in strides]
 
 
 _group_limits: dict = {}
 
 
-def _reduce_kernel(backend, code, source, mode, final, nk, nr, idx, in_dtype, fused_dtype, out_dtypes, params, W,
-                   V, lanes):
-    key = ("reduce", code.key, source, mode, final, nk, nr, idx, in_dtype, fused_dtype, out_dtypes,
+def _reduce_kernel(backend, code, source, mode, nk, nr, idx, in_dtype, fused_dtype, out_dtypes, params, W, V,
+                   lanes):
+    key = ("reduce", code.key, source, mode, nk, nr, idx, in_dtype, fused_dtype, out_dtypes,
            tuple(p[:2] for p in params), V, lanes)
     kernel = backend.kernels.get(key)
     if kernel is None:
         kernel = codegen.kernel(
-            backend, key, "reduce.cl.mako", "reduce_" + code.name, source=source, mode=mode, final=final, nk=nk,
+            backend, key, "reduce.cl.mako", "reduce_" + code.name, source=source, mode=mode, nk=nk,
             nr=nr, IDX=idx, in_dtype=in_dtype, fused=code.fused if fused_dtype else None, fused_dtype=fused_dtype,
             out_dtypes=out_dtypes, V=V, lanes=lanes, T=code.T, A=code.A.compute_c, A_dtype=code.A, fields=code.fields,
             finish=code.finish, params=[(p[0], p[1].compute_c) for p in params], **code.snippets)
         i = np.int32 if idx == "int" else np.int64
         views = 1 + (fused_dtype is not None)
         types = [i] * 4 + [np.int64] + [i] * (nk + nr) + ([None, i] + [i] * (nk + nr)) * views
-        types += [None] * (len(out_dtypes) if final else 1) + ([None] if mode == "group" else [])
+        types += [None] * (len(out_dtypes) + 1) + [np.int32] + ([None] if mode == "group" else [])
         types += [arg_np_type(p[1]) for p in params]
         kernel.set_scalar_arg_dtypes(types)
         if mode == "group":
@@ -797,7 +810,8 @@ def scan(combine, neutral, x, dim, out, T, A, reverse=False, helpers=""):
     backend = x.device.backend
     views = [x, out]
     kept = [d for d in range(x.dim()) if d != dim]
-    ksizes, kst = _collapse([x._shape[d] for d in kept], [[v._strides[d] for d in kept] for v in views])
+    ksizes, kst = _pad_dims(*_collapse([x._shape[d] for d in kept], [[v._strides[d] for d in kept] for v in views]),
+                            3)
     L = x._shape[dim] if x.dim() else 1
     lst = [v._strides[dim] if x.dim() else 0 for v in views]
     M = math.prod(ksizes)

@@ -17,7 +17,8 @@ dims with sizes and strides (kernel arguments); output position o is contiguous 
                        pattern on CPUs
     mode 'group'       one work-group per (o, chunk): items interleave over the chunk (coalesced
                        when r is the fastest-moving memory dim), then a tree in local memory
-    final              write finish(s) to the outputs, else the state to part[chunk * M + o]
+    final              (an argument) write finish(s) to the outputs, else the state to
+                       part[chunk * M + o]; the buffers not written may be any buffer
     fused              (softmax) after the reduction, pass over the chunk again and write
                        `fused` of each element `a` and the state `s` (after `fused_setup`, which
                        may rewrite it once, say to 1 / sum) into a tensor of the input's shape
@@ -32,6 +33,9 @@ dims with sizes and strides (kernel arguments); output position o is contiguous 
 ${c.preamble([T, A_dtype] + [o for o in out_dtypes] + ([in_dtype] if in_dtype is not None else []) + ([fused_dtype] if fused else []))}
 typedef ${T.compute_c} T;
 typedef ${A} A;
+## NaN tests that vanish for integers (where `v != v` would be a tautology the compiler warns about)
+#define IS_NAN(v) ${"((v) != (v))" if A_dtype.is_floating_point else "0"}
+#define IS_NAN_T(v) ${"((v) != (v))" if T.is_floating_point else "0"}
 #define LOWEST (${lowest})
 #define HIGHEST (${highest})
 ${helpers}
@@ -235,17 +239,15 @@ t_.${nm} = ${name}_${nm}[${j}]; \
 </%def>
 
 <%def name="finish_outputs(s)">
-% if final:
-    {
+    if (final) {
         const acc_t s = ${s};
         const long n = count;
   % for k, (od, expr) in enumerate(zip(out_dtypes, finish)):
         ${c.store(od, f"out{k}", "o", expr)};
   % endfor
+    } else {
+        part[sidx * M + o] = ${s};
     }
-% else:
-    part[sidx * M + o] = ${s};
-% endif
 </%def>
 
 __kernel void ${kname}(const ${IDX} M, const ${IDX} R, const ${IDX} S, const ${IDX} chunk,
@@ -269,13 +271,10 @@ __kernel void ${kname}(const ${IDX} M, const ${IDX} R, const ${IDX} S, const ${I
     , const ${IDX} ${v}_rst${d}
   % endfor
 % endfor
-% if final:
-  % for k, od in enumerate(out_dtypes):
+% for k, od in enumerate(out_dtypes):
     , __global ${od.c} *out${k}
-  % endfor
-% else:
-    , __global acc_t *part
-% endif
+% endfor
+    , __global acc_t *part, const int final
 % if mode == 'group':
     , __local acc_t *scratch
 % endif

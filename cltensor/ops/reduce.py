@@ -36,10 +36,20 @@ __all__ = ["sum", "mean", "nansum", "nanmean", "prod", "max", "min", "amax", "am
            "cumprod", "logcumsumexp", "softmax", "log_softmax", "allclose", "equal", "return_types"]
 
 # ---- the rows: accumulator fields ("A" is the accumulator's C type) and C statements ----------------
-ARG_COMBINE = ("s = ((x.v {op} y.v) || (x.v == y.v && x.i < y.i) || (x.v != x.v && (y.v == y.v || x.i < y.i)))"
-               " ? x : y;")  # NOTE: NaN wins, then the first index: the same answer for any split of the work
+def _arg_combine(op):
+    """(value, index) pairs: NaN wins, then the first index, for any split of the work."""
+    ints = f"s = ((x.v {op} y.v) || (x.v == y.v && x.i < y.i)) ? x : y;"
+    return {"int": ints, "float": ints.replace(") ? x", ") || (IS_NAN(x.v) && (!IS_NAN(y.v) || x.i < y.i)) ? x")}
+
+
+def _pick(op, field="v"):
+    """The larger (op '>') or smaller of two states by one field; NaN wins for floats."""
+    ints = f"s = (x.{field} {op} y.{field}) ? x : y;"
+    return {"int": ints, "float": ints.replace(") ? x", f" || IS_NAN(x.{field})) ? x")}
+
+
 LSE_COMBINE = """
-    s.m = (x.m > y.m || x.m != x.m) ? x.m : y.m;
+    s.m = (x.m > y.m || IS_NAN(x.m)) ? x.m : y.m;
     s.s = (x.m == s.m ? x.s : x.s * exp(x.m - s.m)) + (y.m == s.m ? y.s : y.s * exp(y.m - s.m));
     if (s.m == INFINITY) s.s = NAN;  /* softmax of a row holding +inf is nan, as exp(inf - inf) */
 """  # NOTE: no branches around exp, so that lanes vectorise; -inf == -inf keeps all -inf rows at -inf
@@ -52,18 +62,20 @@ WELFORD_COMBINE = """
 ROWS = {
     # name: (fields, neutral, map, combine)
     "sum": ((("v", "A"),), "s.v = 0;", "s.v = a;", "s.v = x.v + y.v;"),
-    "nansum": ((("v", "A"),), "s.v = 0;", "s.v = (a != a) ? 0 : a;", "s.v = x.v + y.v;"),
-    "nanmean": ((("v", "A"), ("c", "long")), "s.v = 0; s.c = 0;", "s.v = (a != a) ? 0 : a; s.c = (a == a);",
+    "nansum": ((("v", "A"),), "s.v = 0;", "s.v = IS_NAN_T(a) ? 0 : a;", "s.v = x.v + y.v;"),
+    "nanmean": ((("v", "A"), ("c", "long")), "s.v = 0; s.c = 0;", "s.v = IS_NAN_T(a) ? 0 : a; s.c = !IS_NAN_T(a);",
                 "s.v = x.v + y.v; s.c = x.c + y.c;"),
     "prod": ((("v", "A"),), "s.v = 1;", "s.v = a;", "s.v = x.v * y.v;"),
-    "max": ((("v", "A"),), "s.v = LOWEST;", "s.v = a;", "s = (x.v > y.v || x.v != x.v) ? x : y;"),
-    "min": ((("v", "A"),), "s.v = HIGHEST;", "s.v = a;", "s = (x.v < y.v || x.v != x.v) ? x : y;"),
+    "max": ((("v", "A"),), "s.v = LOWEST;", "s.v = a;", _pick(">")),
+    "min": ((("v", "A"),), "s.v = HIGHEST;", "s.v = a;", _pick("<")),
     "minmax": ((("lo", "A"), ("hi", "A")), "s.lo = HIGHEST; s.hi = LOWEST;", "s.lo = a; s.hi = a;",
-               "s.lo = (x.lo < y.lo || x.lo != x.lo) ? x.lo : y.lo; s.hi = (x.hi > y.hi || x.hi != x.hi) ? x.hi : y.hi;"),
+               {k: _pick("<", "lo")[k].replace("s = ", "s.lo = ").replace("? x : y", "? x.lo : y.lo") + " "
+                + _pick(">", "hi")[k].replace("s = ", "s.hi = ").replace("? x : y", "? x.hi : y.hi")
+                for k in ("int", "float")}),
     "argmax": ((("v", "A"), ("i", "long")), "s.v = LOWEST; s.i = LONG_MAX;", "s.v = a; s.i = r;",
-               ARG_COMBINE.format(op=">")),
+               _arg_combine(">")),
     "argmin": ((("v", "A"), ("i", "long")), "s.v = HIGHEST; s.i = LONG_MAX;", "s.v = a; s.i = r;",
-               ARG_COMBINE.format(op="<")),
+               _arg_combine("<")),
     "all": ((("v", "uchar"),), "s.v = 1;", "s.v = (a != 0);", "s.v = x.v && y.v;"),
     "any": ((("v", "uchar"),), "s.v = 0;", "s.v = (a != 0);", "s.v = x.v || y.v;"),
     "count": ((("v", "long"),), "s.v = 0;", "s.v = (a != 0);", "s.v = x.v + y.v;"),
@@ -76,8 +88,8 @@ ROWS = {
     "sq_sum": ((("v", "A"),), "s.v = 0;", "s.v = a * a;", "s.v = x.v + y.v;"),
     "pow_sum": ((("v", "A"),), "s.v = 0;", "s.v = pow(fabs(a), p);", "s.v = x.v + y.v;"),
     "nz_sum": ((("v", "A"),), "s.v = 0;", "s.v = (a != 0);", "s.v = x.v + y.v;"),
-    "abs_max": ((("v", "A"),), "s.v = 0;", "s.v = fabs(a);", "s = (x.v > y.v || x.v != x.v) ? x : y;"),
-    "abs_min": ((("v", "A"),), "s.v = INFINITY;", "s.v = fabs(a);", "s = (x.v < y.v || x.v != x.v) ? x : y;"),
+    "abs_max": ((("v", "A"),), "s.v = 0;", "s.v = fabs(a);", _pick(">")),
+    "abs_min": ((("v", "A"),), "s.v = INFINITY;", "s.v = fabs(a);", _pick("<")),
 }
 
 
@@ -102,6 +114,8 @@ def _bounds(d):
 def _code(row, T, A, finish, fused=None, fused_setup=""):
     """The ReduceCode of a row for element dtype T and accumulator dtype A (cached: built once)."""
     fields, neutral, map_, combine, *pre = ROWS[row]
+    if isinstance(combine, dict):
+        combine = combine["float" if A.is_floating_point else "int"]
     c_a = A.compute_c
     lo, hi = _bounds(A)
     return dispatch.ReduceCode(row, T, A, [(n, c_a if t == "A" else t) for n, t in fields], neutral, map_, combine,
