@@ -64,6 +64,8 @@ class Backend:
         # loads (PoCL CPU: 4 floats per item reach the copy bandwidth; 1 per item reaches ~60% of it)
         self.elementwise_wg = 256
         self.elementwise_vec = 4
+        # strided elementwise kernels on CPUs: one work-item per 16x16 block (see elementwise.cl.mako)
+        self.elementwise_tile = 16 if self.is_cpu else 0
         self.lock = threading.RLock()
         self.pending: list = []  # small launches not yet handed to the driver (see launch)
         self.defer_items = _DEFER_ITEMS if self.is_cpu else 0

@@ -189,35 +189,48 @@ def _make_elementwise_plan(backend, name, expr, inputs, out, compute, params, he
         kinds = tuple("v" if not isinstance(x, Tensor) else "s" if (x.numel() == 1 and n != 1) else "c"
                       for x in inputs)
         ndim, sizes, strides = 0, (), [() for _ in range(len(tensors) + 1)]
-        vec = backend.elementwise_vec if n >= backend.elementwise_vec else 1
+        vec, tile = (backend.elementwise_vec if n >= backend.elementwise_vec else 1), 0
+        items = -(-n // vec)
     else:
         kinds = tuple("t" if isinstance(x, Tensor) else "v" for x in inputs)
         bstrides = [out._strides] + [broadcast_strides(x, shape) for x in tensors]
         sizes, strides = _collapse(shape, bstrides)
-        ndim, vec = len(sizes), 1
+        ndim, vec, tile = len(sizes), 1, backend.elementwise_tile
+        items = _tiled_items(n, sizes, tile)
     in_dtypes = tuple(x.dtype if isinstance(x, Tensor) else compute for x in inputs)
-    key = ("ew", name, expr, compute, out.dtype, in_dtypes, kinds, ndim, idx, vec, tuple(p[:2] for p in params))
+    key = ("ew", name, expr, compute, out.dtype, in_dtypes, kinds, ndim, idx, vec, tile,
+           tuple(p[:2] for p in params))
     kernel = backend.kernels.get(key)
     if kernel is None:
         kernel = _build_elementwise(backend, key, name, expr, helpers, in_dtypes, kinds, out.dtype,
-                                    compute, ndim, idx, params, vec)
+                                    compute, ndim, idx, params, vec, tile)
     in_strides, k = [], 1
     for kind in kinds:
         in_strides.append(() if kind == "v" else strides[k] if kind == "t" else ())
         k += kind != "v"
-    items = -(-n // vec)
     wg = backend.elementwise_wg if items >= 4 * backend.elementwise_wg else 64
     return ElementwisePlan(backend, kernel, kinds, (n, *sizes), strides[0], tuple(in_strides),
-                           (-(-items // wg) * wg,), (wg,), items)
+                           (-(-items // wg) * wg,), (wg,), n)
+
+
+def _tiled_items(n, sizes, tile):
+    """Work-items of the strided path: one per element, or one per tile x tile block of the two
+    innermost dims (tile * tile consecutive elements when there is one dim)."""
+    if not tile:
+        return n
+    if len(sizes) == 1:
+        return -(-n // (tile * tile))
+    return n // (sizes[-2] * sizes[-1]) * -(-sizes[-2] // tile) * -(-sizes[-1] // tile)
 
 
 def _build_elementwise(backend, key, name, expr, helpers, in_dtypes, kinds, out_dtype, compute, ndim, idx, params,
-                       vec=1):
+                       vec=1, tile=0):
     kname = "ew_" + name
     T = compute.compute_c
     kernel = codegen.kernel(backend, key, "elementwise.cl.mako", kname,
                             expr=expr.replace("{T}", T), helpers=helpers.replace("{T}", T), in_dtypes=in_dtypes, in_kinds=kinds,
-                            out_dtype=out_dtype, compute=compute, ndim=ndim, IDX=idx, params=params, VEC=vec)
+                            out_dtype=out_dtype, compute=compute, ndim=ndim, IDX=idx, params=params, VEC=vec,
+                            TILE=tile)
     idx_np = np.int32 if idx == "int" else np.int64
     types = [idx_np] + [idx_np] * ndim + [None, idx_np] + [idx_np] * ndim
     for d, kind in zip(in_dtypes, kinds):

@@ -150,6 +150,21 @@ def test_vector_path_tails_and_odd_offsets(dtype):
             assert_close(ta * 2 + 1, (na * 2 + 1).astype(dtype.np))
 
 
+def test_strided_path_blocks_cover_every_element_once():
+    # shapes that leave partial blocks in both tiled dims, 1-d to 4-d after collapsing
+    from cltensor import dispatch
+    rng = np.random.default_rng(1)
+    for shape, perm in (((37,), None), ((19, 33), (1, 0)), ((3, 17, 20), (2, 0, 1)), ((2, 3, 18, 5), (0, 3, 2, 1))):
+        a = rng.standard_normal(shape).astype(np.float32)
+        t = torch.tensor(a)
+        view, nview = (t[::2], a[::2]) if perm is None else (t.permute(*perm), a.transpose(perm))
+        assert_close(view.contiguous(), np.ascontiguousarray(nview))
+        assert_close(view * 2 + view, nview * 3, rtol=1e-6, atol=1e-6)
+        out = torch.full(nview.shape[::-1], -1.0).permute(*reversed(range(nview.ndim)))  # a strided output
+        dispatch.elementwise("linear_index", "(T)i", [], out, torch.float32)  # `i`: the element's linear index
+        assert_close(out, np.arange(nview.size, dtype=np.float32).reshape(nview.shape))
+
+
 def test_plans_follow_layouts_broadcasts_and_default_dtype():
     a = np.arange(12, dtype=np.float32).reshape(3, 4)
     ta = torch.tensor(a)
@@ -185,7 +200,7 @@ def test_rendered_sources_are_cached_by_parameters(tmp_path, monkeypatch):
     monkeypatch.setattr(codegen, "CACHE_DIR", str(tmp_path))
     params = dict(kname="ew_t", expr="a + b", helpers="", in_dtypes=(torch.float32, torch.float32),
                   in_kinds=("c", "c"), out_dtype=torch.float32, compute=torch.float32, ndim=0, IDX="int",
-                  params=(), VEC=4)
+                  params=(), VEC=4, TILE=0)
     first = codegen.cached_render("elementwise.cl.mako", **params)
     renders, hits = codegen.stats["renders"], codegen.stats["source_hits"]
     assert codegen.cached_render("elementwise.cl.mako", **params) == first
