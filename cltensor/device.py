@@ -69,6 +69,8 @@ class Backend:
         self.lock = threading.RLock()
         self.pending: list = []  # small launches not yet handed to the driver (see launch)
         self.defer_items = _DEFER_ITEMS if self.is_cpu else 0
+        self.gate_batch = 16  # batches at least this long are enqueued behind a user event
+        self.batch_limit = 64  # held launches submitted together at most
         self.recorder = None  # a list while cltensor.profiler is recording: (kernel, event) pairs
         if props:
             self.recorder = []
@@ -85,9 +87,11 @@ class Backend:
         """Enqueue kernel(*args) over gsize/lsize. Never waits.
 
         On CPU drivers a launch of fewer than defer_items work-items is held back and submitted with
-        the next big launch, queue access or the 64th held one: PoCL wakes its sleeping worker
-        threads on every submission (~10 us of the enqueuing thread's time, measured), while
-        back-to-back submissions cost ~5 us each. Order is kept, so the allocator's reuse rule holds.
+        the next big launch, queue access or the batch_limit-th held one: PoCL wakes its sleeping
+        worker threads on every submission (~10 us of the enqueuing thread's time, measured), while
+        back-to-back submissions cost ~3-5 us each, and a batch enqueued behind a user event lets
+        the workers wake once (a chain of tiny ops: 20 -> 11 us per op, measured). Order is kept,
+        so the allocator's reuse rule holds.
         """
         with self.lock:
             self.pending.append((kernel, gsize, lsize, args))
@@ -95,7 +99,7 @@ class Backend:
                 # numpy sees this memory (from_numpy/.numpy()): run now, as PyTorch's CPU ops do
                 self._flush_locked()
                 self._queue.finish()
-            elif items >= self.defer_items or len(self.pending) >= 64:
+            elif items >= self.defer_items or len(self.pending) >= self.batch_limit:
                 self._flush_locked()
 
     def flush(self):
@@ -104,13 +108,24 @@ class Backend:
 
     def _flush_locked(self):
         launches, self.pending = self.pending, []
+        if not launches:
+            return
         queue, recorder = self._queue, self.recorder
-        if recorder is None:
-            for kernel, gsize, lsize, args in launches:
-                kernel(queue, gsize, lsize, *args)
-        else:
-            for kernel, gsize, lsize, args in launches:
-                recorder.append((kernel, kernel(queue, gsize, lsize, *args)))
+        gate = cl.UserEvent(self.context) if len(launches) >= self.gate_batch else None
+        try:
+            # the first launch waits on the gate, the rest on it (in-order queue): the driver's
+            # workers wake once for the batch instead of once per launch
+            kernel, gsize, lsize, args = launches[0]
+            event = kernel(queue, gsize, lsize, *args, wait_for=[gate] if gate is not None else None)
+            if recorder is not None:
+                recorder.append((kernel, event))
+            for kernel, gsize, lsize, args in launches[1:]:
+                event = kernel(queue, gsize, lsize, *args)
+                if recorder is not None:
+                    recorder.append((kernel, event))
+        finally:
+            if gate is not None:
+                gate.set_status(cl.command_execution_status.COMPLETE)
 
     def synchronize(self):
         self.queue.finish()
