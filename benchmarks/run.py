@@ -114,6 +114,31 @@ def time_group(ctx, fns: dict, repeat: int, inner: int = 1) -> dict:
             for lib, t in ((lib, times.get(lib)) for lib in fns)}
 
 
+def torch_threads(ctx, fn, n):
+    """fn run with torch limited to n threads (restored after)."""
+    def run():
+        before = ctx.torch.get_num_threads()
+        ctx.torch.set_num_threads(n)
+        try:
+            return fn()
+        finally:
+            ctx.torch.set_num_threads(before)
+    return run
+
+
+def time_with_torch_threads(ctx, fns: dict, repeat: int, inner: int = 1):
+    """time_group, with torch timed at its default thread count and at one thread; torch's row
+    keeps the better (on a busy 2-core machine OpenMP's spinning threads can cost PyTorch 10x)."""
+    if fns.get("torch") is None or ctx.torch.get_num_threads() == 1:
+        return time_group(ctx, fns, repeat, inner), ""
+    fns = dict(fns, **{"torch 1 thread": torch_threads(ctx, fns["torch"], 1)})
+    t = time_group(ctx, fns, repeat, inner)
+    one = t.pop("torch 1 thread")
+    if one and (not t["torch"] or one[0] < t["torch"][0]):
+        return dict(t, torch=one), "torch: 1 thread (faster than its default here)"
+    return t, ""
+
+
 class Results:
     def __init__(self):
         self.rows = []  # (group, workload, {lib: (best, median) or None}, unit, note)
@@ -255,14 +280,14 @@ def bench_tiny_ops(ctx, res):
 
     ta, tb, ha, hb, ca, cb = ctx.ct(a), ctx.ct(b), ctx.th(a), ctx.th(b), ctx.cl(a), ctx.cl(b)
     inner = 3 if ctx.args.quick else 30
-    t = time_group(ctx, {
+    t, note = time_with_torch_threads(ctx, {
         "cltensor": lambda: chain(ta, tb, cltensor.tanh),
         "numpy": lambda: chain(a, b, np.tanh),
         "torch": (lambda: chain(ha, hb, torch.tanh)) if torch else None,
         "pyopencl.array": (lambda: chain(ca, cb, cla.clmath.tanh)) if cla else None,
     }, ctx.args.repeat, inner)
     per_op = {lib: (v[0] / 30, v[1] / 30) if v else None for lib, v in t.items()}
-    res.add("latency", "tiny op (100 elements), per op", per_op, unit="us")
+    res.add("latency", "tiny op (100 elements), per op", per_op, unit="us", note=note)
     res.extra["tiny"] = per_op
 
 
@@ -276,15 +301,16 @@ def two_layer_net(lib, iters, N=64, D_in=1000, H=100, D_out=10, device=None, see
     x, y = make(arrays[0]), make(arrays[1])
     w1, w2 = make(arrays[2], True), make(arrays[3], True)
     learning_rate = 1e-6
-    losses = []
+    losses = []  # one list per run: the losses read during it
 
     def run():
         nonlocal w1, w2
+        losses.append([])
         for t in range(iters):
             y_pred = x.mm(w1).clamp(min=0).mm(w2)
             loss = (y_pred - y).pow(2).sum()
             if t % 100 == 99 or t == iters - 1:
-                losses.append(loss.item())
+                losses[-1].append(loss.item())
             loss.backward()
             with lib.no_grad():
                 w1 -= learning_rate * w1.grad
@@ -329,10 +355,10 @@ def bench_two_layer(ctx, res):
         fns[lib] = run
     fns["numpy"] = numpy_two_layer_net(iters)
     fns["pyopencl.array"] = None
-    t = time_group(ctx, fns, max(1, ctx.args.repeat // 2))
-    note = ""
+    t, note = time_with_torch_threads(ctx, fns, max(1, ctx.args.repeat // 2))
     if losses.get("cltensor") and losses.get("torch"):
-        note = f"final loss {losses['cltensor'][-1]:.4g} (torch {losses['torch'][-1]:.4g})"
+        note = "; ".join(filter(None, [f"loss after the first run {losses['cltensor'][0][-1]:.4g} (torch {losses['torch'][0][-1]:.4g})",
+                                       note]))
     res.add("training", f"two-layer net, {iters} iterations", t, unit="ms", note=note)
     res.extra["two_layer"] = t
 
