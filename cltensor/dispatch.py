@@ -324,7 +324,9 @@ def gemm(a, b, out, alpha=1, beta=0, bias=None, params=None, variant=None):
         batch, M = (), rows
     mode = None
     if p["variant"] == "vec":
-        mode, swap, copy_b = _vec_mode(A, B, M, N, p["VW"])
+        mode, swap, copy_a, copy_b = _vec_plan(A, B, M, N, p["VW"])
+        if copy_a:
+            A = _Operand(a.detach().contiguous(), batch, M, K)
         if copy_b:
             B = _Operand(b.detach().contiguous(), batch, K, N)
         if swap:  # compute out^T = b^T @ a^T so that the vectors run along a unit stride
@@ -351,19 +353,28 @@ def _fold_batch(A, B, C, D, batch, M):
     return M * sizes[0]
 
 
-def _vec_mode(A, B, M, N, vw):
-    """(mode, swap operands, copy b contiguous) for the vector variant, by the operands' strides."""
+_GEMM_COPY_MIN = 128  # a transposing copy of one operand pays off once the other dim reaches this
+
+
+def _vec_plan(A, B, M, N, vw):
+    """(mode, swap operands, copy a, copy b) for the vector variant, by the operands' strides.
+
+    The 'nn' kernel runs fastest with a row-major (k-stride 1), b n-stride 1 and out n-stride 1
+    (or m-stride 1: it then stores columns). A column-major a or b costs it 30-40% (strided
+    cache lines, 4 KiB aliasing), more than a transposing copy once the other dimension is
+    large; small products read them in place ('dot' mode for x @ W.T, matrix @ vector).
+    """
     if B.sc == 1 and N >= vw:
-        return "nn", False, False
-    if A.sr == 1 and M >= vw:
-        return "nn", True, False
+        return "nn", False, A.sc != 1 and A.sr == 1 and N >= _GEMM_COPY_MIN, False
+    if A.sr == 1 and B.sr == 1 and M >= vw:  # both column-major: (b^T @ a^T)^T reads both row-major
+        return "nn", True, False, False
     if A.sc == 1 and B.sr == 1:
-        return "dot", False, False
+        return ("nn", False, False, True) if M >= _GEMM_COPY_MIN and N >= vw else ("dot", False, False, False)
     if B.sc == 1:
-        return "nn", False, False
-    if A.sr == 1:
-        return "nn", True, False
-    return "nn", False, True
+        return "nn", False, False, False
+    if A.sr == 1 and M >= vw:
+        return "nn", True, False, False
+    return "nn", False, False, True
 
 
 _GEMM_BATCH_DIMS = 3  # batch dims every GEMM kernel takes (padded with size 1), so that one kernel serves all

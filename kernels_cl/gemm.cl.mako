@@ -163,6 +163,16 @@ ${batch_offsets()}
     ${"out[%d] = acc%d_%d" % (i * NR + v * VW, i, v) if VW == 1 else "vstore%d(acc%d_%d, %d, out)" % (VW, i, v, i * NV + v)};
     % endfor
   % endfor
+  % if MR in (2, 4, 8, 16) and d_dtype is None:
+    if (whole_n && c_sm == 1 && m0 + ${MR} <= M) {
+        // C's columns are contiguous (a transposed result): store the block column by column
+        for (int j = 0; j < ${NR}; ++j) {
+            const ${vec_t(MR)} column = (${vec_t(MR)})(${", ".join(f"out[{i * NR} + j]" for i in range(MR))});
+            ${vstore(c_dtype, "alpha * column", f"C + c_base + m0 + (long)(n0 + j) * c_sn", MR)};
+        }
+        return;
+    }
+  % endif
     for (int i = 0; i < min(${MR}, M - m0); ++i)
         for (int j = 0; j < min(${NR}, N - n0); ++j) {
             ${store_one("m0 + i", "n0 + j", f"out[i * {NR} + j]")}

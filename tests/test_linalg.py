@@ -68,6 +68,18 @@ def test_mm_layouts(variant, layout_a, layout_b):
     check(a @ b, reference(np.matmul, ra, rb, dtype=torch.float32), torch.float32, 35)
 
 
+@pytest.mark.parametrize("ta,tb", [(False, True), (True, False), (True, True)])
+def test_large_transposed_operands(variant, ta, tb):
+    """Big enough for the launcher to copy a column-major operand, or to store the result's columns."""
+    a, b = rand((160, 70)), rand((70, 144), seed=1)
+    x = torch.tensor(np.ascontiguousarray(a.T)).t() if ta else torch.tensor(a)
+    y = torch.tensor(np.ascontiguousarray(b.T)).t() if tb else torch.tensor(b)
+    check(x @ y, a.astype(np.float64) @ b, torch.float32, 70)
+    out = torch.empty(144, 160).t()  # a column-major out=
+    torch.mm(x, y, out=out)
+    check(out, a.astype(np.float64) @ b, torch.float32, 70)
+
+
 def test_mm_slices_with_offsets(variant):
     big = rand((40, 50))
     t = torch.tensor(big)
