@@ -14,7 +14,10 @@ dims with sizes and strides (kernel arguments); output position o is contiguous 
     source 'partials'  read acc_t states written by a previous stage (laid out [S, M])
     mode 'items'       one work-item per (o, chunk): a sequential loop down the chunk; coalesced
                        when o is the fastest-moving memory dim (columns), and the cache-friendly
-                       pattern on CPUs
+                       pattern on CPUs, where it runs V independent lanes (states kept one array
+                       per field) that the compiler vectorises:
+        lanes 'outputs'    V outputs side by side (columns: every read uses a cache line)
+        lanes 'elements'   V consecutive elements of a contiguous row, merged at the end
     mode 'group'       one work-group per (o, chunk): items interleave over the chunk (coalesced
                        when r is the fastest-moving memory dim), then a tree in local memory
     final              (an argument) write finish(s) to the outputs, else the state to

@@ -6,7 +6,7 @@ each public op picks a row, the element and accumulator dtypes, and `finish` exp
 for its outputs, then records its backward rule (written in cltensor ops). Scans (cumsum,
 cumprod, logcumsumexp) are a combine expression for kernels_cl/scan.cl.mako. softmax and
 log_softmax are the logsumexp row with a `fused` write: one kernel, one work-item or
-work-group per row, reads the row twice (online max + sum of exponentials, then the write).
+work-group per row (the max, the sum of exponentials, then the write).
 
     >>> import cltensor as torch
     >>> x = torch.tensor([[1., 5., 2.], [4., 0., 4.]])
@@ -42,10 +42,13 @@ def _arg_combine(op):
     return {"int": ints, "float": ints.replace(") ? x", ") || (IS_NAN(x.v) && (!IS_NAN(y.v) || x.i < y.i)) ? x")}
 
 
-def _pick(op, field="v"):
-    """The larger (op '>') or smaller of two states by one field; NaN wins for floats."""
-    ints = f"s = (x.{field} {op} y.{field}) ? x : y;"
-    return {"int": ints, "float": ints.replace(") ? x", f" || IS_NAN(x.{field})) ? x")}
+def _pick(op, field=None):
+    """The larger (op '>') or smaller of two states (or, given a field, of that field alone);
+    NaN wins for floats."""
+    f = field or "v"
+    take = f"(x.{f} {op} y.{f}{{nan}}) ? x{{f}} : y{{f}};"
+    lhs, part = (f"s.{f} = ", f".{f}") if field else ("s = ", "")
+    return {"int": lhs + take.format(nan="", f=part), "float": lhs + take.format(nan=f" || IS_NAN(x.{f})", f=part)}
 
 
 LSE_COMBINE = """
@@ -69,9 +72,7 @@ ROWS = {
     "max": ((("v", "A"),), "s.v = LOWEST;", "s.v = a;", _pick(">")),
     "min": ((("v", "A"),), "s.v = HIGHEST;", "s.v = a;", _pick("<")),
     "minmax": ((("lo", "A"), ("hi", "A")), "s.lo = HIGHEST; s.hi = LOWEST;", "s.lo = a; s.hi = a;",
-               {k: _pick("<", "lo")[k].replace("s = ", "s.lo = ").replace("? x : y", "? x.lo : y.lo") + " "
-                + _pick(">", "hi")[k].replace("s = ", "s.hi = ").replace("? x : y", "? x.hi : y.hi")
-                for k in ("int", "float")}),
+               {k: _pick("<", "lo")[k] + " " + _pick(">", "hi")[k] for k in ("int", "float")}),
     "argmax": ((("v", "A"), ("i", "long")), "s.v = LOWEST; s.i = LONG_MAX;", "s.v = a; s.i = r;",
                _arg_combine(">")),
     "argmin": ((("v", "A"), ("i", "long")), "s.v = HIGHEST; s.i = LONG_MAX;", "s.v = a; s.i = r;",
@@ -240,6 +241,10 @@ def _sum_vjp(g, out, x, shape, dims, keepdim):
     return _keep(g, shape, dims, keepdim).expand(shape)
 
 
+def _nansum_vjp(g, out, x, dims, keepdim):
+    return _sum_vjp(g, out, x, x._shape, dims, keepdim) * ~x.isnan()
+
+
 def _mean_vjp(g, out, x, shape, dims, keepdim):
     # an empty reduced dim means x has no elements: the divisor then does not matter
     return (_keep(g, shape, dims, keepdim) / _py.max(_count(shape, dims), 1)).expand(shape)
@@ -254,7 +259,7 @@ def _prod_vjp(g, out, x, dims, keepdim):
     if not bool(any(zero)):  # a host read, as PyTorch does
         return gk * ok / x
     from .elementwise import where
-    others = _prod_dims(where(zero, 1.0, x), dims, True)
+    others = _product(where(zero, 1.0, x), dims, True)
     n_zero = sum(zero, dims, keepdim=True)
     at_zero = where(n_zero == 1, others, 0.0)
     return where(zero, gk * at_zero, gk * ok / where(zero, 1.0, x))
@@ -369,23 +374,27 @@ def sum(input, dim=None, keepdim=False, *, dtype=None):
     """
     _check_tensor(input, "sum")
     dims = _dims(input, dim)
-    out_dtype = dt.as_dtype(dtype) if dtype is not None else (input.dtype if input.is_floating_point()
-                                                               else dt.int64)
-    (out,) = _run(input, dims, keepdim, "sum", out_dtype if dtype is not None else input.dtype, _acc(out_dtype),
-                  [out_dtype], ["s.v"])
+    out_dtype, T = _sum_dtypes(input, dtype)
+    (out,) = _run(input, dims, keepdim, "sum", T, _acc(out_dtype), [out_dtype], ["s.v"])
     return _record("SumBackward0" if dim is None else "SumBackward1", _sum_vjp, input, out,
                    {"shape": input._shape, "dims": dims, "keepdim": keepdim}, frozenset())
 
 
+def _sum_dtypes(input, dtype):
+    """(result dtype, dtype elements are converted to) of sums and products: dtype= converts the
+    elements first; otherwise integers and bool give int64."""
+    if dtype is not None:
+        return dt.as_dtype(dtype), dt.as_dtype(dtype)
+    return (input.dtype if input.is_floating_point() else dt.int64), input.dtype
+
+
 def nansum(input, dim=None, keepdim=False, *, dtype=None):
+    """sum with NaN counted as 0."""
     _check_tensor(input, "nansum")
     dims = _dims(input, dim)
-    out_dtype = dt.as_dtype(dtype) if dtype is not None else (input.dtype if input.is_floating_point()
-                                                               else dt.int64)
-    (out,) = _run(input, dims, keepdim, "nansum", out_dtype if dtype is not None else input.dtype,
-                  _acc(out_dtype), [out_dtype], ["s.v"])
-    return _record("NansumBackward0", lambda g, out, x, dims, keepdim: _sum_vjp(g, out, x, x._shape, dims, keepdim)
-                   * ~x.isnan(), input, out, {"dims": dims, "keepdim": keepdim}, {0})
+    out_dtype, T = _sum_dtypes(input, dtype)
+    (out,) = _run(input, dims, keepdim, "nansum", T, _acc(out_dtype), [out_dtype], ["s.v"])
+    return _record("NansumBackward0", _nansum_vjp, input, out, {"dims": dims, "keepdim": keepdim}, {0})
 
 
 def _mean_dtype(input, dtype, name):
@@ -412,33 +421,29 @@ def mean(input, dim=None, keepdim=False, *, dtype=None):
 
 
 def nanmean(input, dim=None, keepdim=False, *, dtype=None):
+    """mean of the elements that are not NaN."""
     _check_tensor(input, "nanmean")
     out_dtype = _mean_dtype(input, dtype, "nanmean")
     dims = _dims(input, dim)
+    if is_grad_enabled() and input.requires_grad:  # differentiable as the quotient of two reductions
+        return nansum(input, dims, keepdim, dtype=out_dtype) / sum(~input.isnan(), dims, keepdim)
     (out,) = _run(input, dims, keepdim, "nanmean", out_dtype, _acc(out_dtype), [out_dtype], ["s.v / (A)s.c"])
-    if is_grad_enabled() and input.requires_grad:
-        return nansum(input, dims, keepdim) / sum(~input.isnan(), dims, keepdim)
     return out
 
 
-def _prod_dims(x, dims, keepdim, out_dtype=None, T=None):
-    out_dtype = out_dtype or (x.dtype if x.is_floating_point() else dt.int64)
-    (out,) = _run(x, dims, keepdim, "prod", T or x.dtype, _acc(out_dtype), [out_dtype], ["s.v"])
-    return _record("ProdBackward1", _prod_vjp, x, out, {"dims": dims, "keepdim": keepdim}, {0, "out"})
+def _product(x, dims, keepdim, dtype=None, node="ProdBackward1"):
+    out_dtype, T = _sum_dtypes(x, dtype)
+    (out,) = _run(x, dims, keepdim, "prod", T, _acc(out_dtype), [out_dtype], ["s.v"])
+    return _record(node, _prod_vjp, x, out, {"dims": dims, "keepdim": keepdim}, {0, "out"})
 
 
 def prod(input, dim=None, keepdim=False, *, dtype=None):
     """Product over one dim (an int) or of every element; integer and bool inputs give int64."""
     _check_tensor(input, "prod")
-    out_dtype = dt.as_dtype(dtype) if dtype is not None else None
-    T = out_dtype if dtype is not None else input.dtype
     if dim is None:
-        out_dtype = out_dtype or (input.dtype if input.is_floating_point() else dt.int64)
-        dims = tuple(range(input.dim()))
-        (out,) = _run(input, dims, False, "prod", T, _acc(out_dtype), [out_dtype], ["s.v"])
-        return _record("ProdBackward0", _prod_vjp, input, out, {"dims": dims, "keepdim": False}, {0, "out"})
+        return _product(input, tuple(range(input.dim())), False, dtype, "ProdBackward0")
     d = _single_dim(input, dim, "prod")
-    return _prod_dims(input, (d,) if input.dim() else (), keepdim, out_dtype, T)
+    return _product(input, (d,) if input.dim() else (), keepdim, dtype)
 
 
 # ---- max, min, arg reductions ------------------------------------------------------------------------
