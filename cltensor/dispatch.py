@@ -744,46 +744,80 @@ def reduce(code, x, dims, outs, params=(), fused=None, ordered=False):
 
     Inputs are read through their strides (no contiguous() copy): dims that are adjacent in memory
     are merged and the reduced dims are walked in memory order, so a transposed or stepped input
-    costs what a contiguous one does apart from cache-line use."""
+    costs what a contiguous one does apart from cache-line use. The plan (stages, kernels, sizes)
+    is cached per layout, so a repeated call only allocates and launches."""
     backend = x.device.backend
     views = [x] if fused is None else [x, fused]
+    idx = _index_type(views + list(outs))
+    key = (code, backend, x._shape, tuple(v._strides for v in views), tuple(dims), ordered, x.dtype,
+           fused.dtype if fused is not None else None, tuple(o.dtype for o in outs), idx, tuple(p[:2] for p in params))
+    stages = _reduce_stages.get(key)
+    if stages is None:
+        if len(_reduce_stages) > 4096:  # many distinct layouts: start over rather than grow
+            _reduce_stages.clear()
+        stages = _reduce_stages[key] = _plan_stages(code, x, views, dims, outs, params, fused, ordered, idx)
+    src = [a for v, st in zip(views, stages[0].strides) for a in (v._storage.buffer, v._offset, *st)] \
+        if stages else []
+    extra = [scalar_arg(p[2], p[1]) for p in params]
+    for stage in stages:
+        part = None if stage.final else Storage.allocate(backend, stage.S * stage.M * code.nbytes, False)
+        # the buffers this stage does not write get a stand-in
+        spare = (part if part is not None else outs[0]._storage if outs else x._storage).buffer
+        args = stage.head + src + [spare if part is not None else o._storage.buffer for o in outs]
+        args += [spare, int(stage.final)]
+        if stage.W:
+            import pyopencl as cl
+            args.append(cl.LocalMemory(stage.W * code.nbytes))
+        _launch_1d(backend, stage.kernel, stage.n, args + extra, stage.wg, stage.work)
+        if part is not None:  # the next stage combines the S partial states of each output, laid out [S, M]
+            src = [part.buffer, 0, 0, 0, 1, stage.M]
+    return outs
+
+
+_reduce_stages: dict = {}
+
+
+class _Stage:
+    """One launch of a reduction: its kernel, sizes and the launch shape (see _plan_stages)."""
+
+    def __init__(self, **kw):
+        self.__dict__.update(kw)
+
+
+def _plan_stages(code, x, views, dims, outs, params, fused, ordered, idx):
+    backend = x.device.backend
     kept = [d for d in range(x.dim()) if d not in dims]
     red = sorted(dims, key=lambda d: (-abs(x._strides[d]), d)) if not ordered else sorted(dims)
     ksizes, kst = _collapse([x._shape[d] for d in kept], [[v._strides[d] for d in kept] for v in views])
     rsizes, rst = _collapse([x._shape[d] for d in red], [[v._strides[d] for d in red] for v in views])
     M, R = math.prod(ksizes), math.prod(rsizes)
     if M == 0:
-        return outs
-    idx = _index_type(views + list(outs))
+        return []
     cols = abs(kst[0][-1]) == 1 and ksizes[-1] > 1
     mode, S, chunk, W, V, lanes = _reduce_plan(backend, M, R, abs(rst[0][-1]) == 1 and not cols, cols,
                                                fused is not None, len(rsizes) == 1 and rst[0][0] == 1)
     ksizes, kst = _pad_dims(ksizes, kst, 3)
     rsizes, rst = _pad_dims(rsizes, rst, 3 if len(rsizes) > 1 else 1)
-    src = [a for i, v in enumerate(views) for a in (v._storage.buffer, v._offset, *kst[i], *rst[i])]
-    source, in_dtype, count = "tensor", x.dtype, R
+    strides = [(*k, *r) for k, r in zip(kst, rst)]
+    source, in_dtype, count, stages = "tensor", x.dtype, R, []
     while True:
-        final = S == 1
-        part = None if final else Storage.allocate(backend, S * M * code.nbytes, False)
         kernel, W = _reduce_kernel(backend, code, source, mode, len(ksizes), len(rsizes), idx, in_dtype,
                                    fused.dtype if fused is not None and source == "tensor" else None,
                                    tuple(o.dtype for o in outs), params, W, V, lanes)
-        args = [M, R, S, chunk, count, *ksizes, *rsizes, *src]
-        # the buffers this stage does not write get a stand-in
-        spare = (part if part is not None else outs[0]._storage if outs else x._storage).buffer
-        args += [spare if part is not None else o._storage.buffer for o in outs] + [spare, int(final)]
-        if mode == "group":
-            import pyopencl as cl
-            args.append(cl.LocalMemory(W * code.nbytes))
-        args += [scalar_arg(p[2], p[1]) for p in params]
         n = M * S * W if mode == "group" else (-(-M // V) if lanes == "outputs" else M) * S
-        enqueue(backend, kernel, n, args, wg=W or _items_wg(backend, n))
-        if final:
-            return outs
-        # the next stage combines the S partial states of each output, laid out [S, M]
-        source, in_dtype, R, ksizes, rsizes = "partials", None, S, (1, 1, M), (S,)
-        src = [part.buffer, 0, 0, 0, 1, M]
+        stages.append(_Stage(kernel=kernel, final=S == 1, M=M, S=S, W=W if mode == "group" else 0, n=n,
+                             wg=W if mode == "group" else _items_wg(backend, n), work=M * R, strides=strides,
+                             head=[M, R, S, chunk, count, *ksizes, *rsizes]))
+        if S == 1:
+            return stages
+        source, in_dtype, R, ksizes, rsizes, strides = "partials", None, S, (1, 1, M), (S,), None
         mode, S, chunk, W, V, lanes = _reduce_plan(backend, M, R, M == 1, M > 1, False, M == 1)
+
+
+def _launch_1d(backend, kernel, n, args, wg, work):
+    """n work-items in groups of wg (bounds-checked in the kernel); work: the elements they read,
+    so that a long reduction on few work-items is not held back as a small launch."""
+    launch(backend, kernel, (-(-n // wg) * wg,), (wg,), args, work)
 
 
 def _pad_dims(sizes, strides, n):
@@ -850,16 +884,18 @@ def scan(combine, neutral, x, dim, out, T, A, reverse=False, helpers=""):
     src = [x._storage.buffer, x._offset, lst[0], *kst[0]]
     dst = [out._storage.buffer, out._offset, lst[1], *kst[1]]
     spec = (combine, neutral, T, A, x.dtype, out.dtype, len(ksizes), idx, reverse, helpers, V)
+    work = M * L
     if S == 1:
-        enqueue(backend, _scan_kernel(backend, spec, "scan", False), nob, base + src + dst,
-                wg=_items_wg(backend, nob))
+        _launch_1d(backend, _scan_kernel(backend, spec, "scan", False), nob, base + src + dst,
+                   _items_wg(backend, nob), work)
         return out
     part = Storage.allocate(backend, S * M * A.itemsize, False)
-    enqueue(backend, _scan_kernel(backend, spec, "total", True), nob * S, base + src + [part.buffer],
-            wg=_items_wg(backend, nob * S))
-    enqueue(backend, _scan_kernel(backend, spec, "carry", True), M, base + [part.buffer], wg=_items_wg(backend, M))
-    enqueue(backend, _scan_kernel(backend, spec, "scan", True), nob * S, base + src + dst + [part.buffer],
-            wg=_items_wg(backend, nob * S))
+    _launch_1d(backend, _scan_kernel(backend, spec, "total", True), nob * S, base + src + [part.buffer],
+               _items_wg(backend, nob * S), work)
+    _launch_1d(backend, _scan_kernel(backend, spec, "carry", True), M, base + [part.buffer], _items_wg(backend, M),
+               M * S)
+    _launch_1d(backend, _scan_kernel(backend, spec, "scan", True), nob * S, base + src + dst + [part.buffer],
+               _items_wg(backend, nob * S), work)
     return out
 
 
