@@ -55,6 +55,7 @@ class Backend:
         self.context = cl.Context([cl_device])
         props = cl.command_queue_properties.PROFILING_ENABLE if _profiling_requested() else 0
         self._queue = cl.CommandQueue(self.context, properties=props)
+        self.lock = threading.RLock()
         self.allocator = Allocator(self)
         self.exposed = set()  # cl.Buffers whose memory numpy arrays share (written synchronously)
         self.kernels: dict = {}  # launch key -> cl.Kernel, filled by codegen
@@ -66,7 +67,6 @@ class Backend:
         self.elementwise_vec = 4
         # strided elementwise kernels on CPUs: one work-item per 16x16 block (see elementwise.cl.mako)
         self.elementwise_tile = 16 if self.is_cpu else 0
-        self.lock = threading.RLock()
         self.pending: list = []  # small launches not yet handed to the driver (see launch)
         self.defer_items = _DEFER_ITEMS if self.is_cpu else 0
         self.gate_batch = 16  # batches at least this long are enqueued behind a user event

@@ -9,7 +9,6 @@ OpenCL CPU driver computes in place on the memory numpy sees.
 from __future__ import annotations
 
 import os
-import threading
 
 import numpy as np
 import pyopencl as cl
@@ -57,7 +56,9 @@ class Allocator:
         self.deferred: list = []  # user arrays a queued kernel may still read
         self.huge = False  # whether any block may hold more than 2**31 - 1 elements (64-bit indexing)
         self.limit = _parse_limit(os.environ.get("CLTENSOR_MEMORY_LIMIT")) or backend.cl_device.global_mem_size
-        self.lock = threading.Lock()
+        # the backend's (reentrant) lock: free() may submit held launches and a launch may free a
+        # tensor (garbage collection), so one lock for both cannot deadlock across threads
+        self.lock = backend.lock
 
     def allocate(self, nbytes: int, host: bool) -> Block:
         size = _round_size(nbytes)
