@@ -13,8 +13,10 @@ variant 'tiled' (GPUs) a work-group of (BN/WN, BM/WM) work-items stages BK-deep 
     and each work-item accumulates a WM x WN register block.
 
 Edge tiles: the vec variant clamps rows beyond M (their results are not stored) and takes a
-guarded, lane-by-lane path for a column block that crosses N; the tiled variant zero-fills
-local tiles outside the matrices. Accumulation runs in `acc` (float for float16 storage).
+guarded, lane-by-lane path for a column block that crosses N (or for B with an n-stride other
+than 1); the tiled variant zero-fills local tiles outside the matrices. Results are stored as
+row vectors where C's n-stride is 1, as column vectors where its m-stride is 1 (a transposed
+result), else element by element. Accumulation runs in `acc` (float for float16 storage).
 </%doc>
 <%
 T = acc.compute_c
@@ -118,14 +120,14 @@ ${batch_offsets()}
     TV acc${i}_${v} = (TV)(0);
     % endfor
   % endfor
-    const bool whole_n = n0 + ${NR} <= N;
+    const bool whole_n = n0 + ${NR} <= N, vector_b = whole_n && b_sn == 1;
     T lanes[${NR}];
     long ak = 0, bk = b_base;
     for (int k = 0; k < K; ++k, ak += a_sk, bk += b_sk) {
   % for v in range(NV):
         TV b${v};
   % endfor
-        if (whole_n) {
+        if (vector_b) {
   % for v in range(NV):
             b${v} = ${vload(a_dtype, f"B + bk + n0 + {v * VW}", VW)};
   % endfor
