@@ -275,11 +275,15 @@ def sum_to(grad, shape):
 
 # ---- recording ---------------------------------------------------------------------------
 def record(name, vjp, inputs, out, params=None, save=None, num_outputs=1):
-    """Attach a node to out (a tensor or tuple of tensors) if any input requires grad."""
+    """Attach a node to out (a tensor or tuple of tensors) if any input requires grad.
+
+    name is the node's class name, or a function of the inputs that returns it."""
     if not is_grad_enabled():
         return out
     if not any(_is_tensor(x) and x.requires_grad for x in inputs):
         return out
+    if type(name) is not str:  # a name that depends on the operands: PowBackward0/1/2
+        name = name(inputs)
     node = node_class(name)(vjp, inputs, out, params or {}, save, num_outputs)
     outs = out if isinstance(out, (tuple, list)) else (out,)
     for i, o in enumerate(outs):
@@ -306,6 +310,8 @@ def record_inplace(name, vjp, inputs, dest, params=None, save=None):
     if inputs[0] is dest:
         inputs = [_history_alias(dest), *inputs[1:]]  # keep the old edge, not the tensor itself
     old_fn, old_nr = dest.grad_fn, dest._output_nr
+    if type(name) is not str:
+        name = name(inputs)
     node = node_class(name)(vjp, list(inputs), dest, params or {}, save, 1)
     if dest.dtype.is_floating_point:
         dest._requires_grad = True

@@ -490,6 +490,7 @@ defop("_nan_to_num", U, _by_cat("isnan(a) ? nan : isinf(a) ? (a > 0 ? posinf : n
 defop("add", B, "a + alpha * b", vjp=lambda g, out, a, b, alpha: (g, g * alpha if alpha != 1 else g),
       ref=np.add, params={"alpha": (1, "T")}, operators=("__add__", "__radd__", "__iadd__"), check=_alpha_check)
 defop("sub", B, "a - alpha * b", vjp=lambda g, out, a, b, alpha: (g, -g * alpha if alpha != 1 else -g),
+      grad_fn=lambda ins: "SubBackward0" if isinstance(ins[0], Tensor) else "RsubBackward1",  # 1 - t
       ref=np.subtract, params={"alpha": (1, "T")}, operators=("__sub__", "__rsub__", "__isub__"),
       check=_no_bool_sub)
 defop("mul", B, "a * b", vjp=lambda g, out, a, b: (g * b, g * a), ref=np.multiply,
@@ -508,6 +509,8 @@ defop("fmod", B, _by_cat("fmod(a, b)", "a % b"), NO_BOOL, vjp=lambda g, out, a, 
       ref=np.fmod, check=_int_div_check)
 defop("pow", B, _by_cat("(b == (T)2) ? a * a : pow(a, b)", "ipow_{T}(a, b)"), NO_BOOL,
       vjp=lambda g, out, a, b: _pow_vjp(g, out, a, b), ref=np.power, helpers=_by_cat("", POW_INT),
+      grad_fn=lambda ins: "PowBackward" + ("0" if not isinstance(ins[1], Tensor) else
+                                           "1" if isinstance(ins[0], Tensor) else "2"),
       operators=("__pow__", "__rpow__", "__ipow__"), domain=(0.5, 2.0))
 defop("atan2", B, "atan2(a, b)", FLOAT, vjp=lambda g, out, a, b: _atan2_vjp(g, a, b), ref=np.arctan2,
       operators=(), grad_fn="Atan2Backward0")
