@@ -184,6 +184,32 @@ def test_plans_follow_layouts_broadcasts_and_default_dtype():
     assert (i * 1.5).dtype is torch.float32
 
 
+def test_planned_inplace_and_out_calls_keep_every_check():
+    x, y = torch.ones(6), torch.arange(6, dtype=torch.float32)
+    for _ in range(2):  # the second round runs from the cached plans
+        v = x._version
+        x.add_(y, alpha=2)
+        assert x._version == v + 1
+        out = torch.empty(6)
+        torch.mul(x, y, out=out)
+    assert_close(x, 1 + 4 * np.arange(6, dtype=np.float32))
+    assert_close(out, (1 + 4 * np.arange(6, dtype=np.float32)) * np.arange(6, dtype=np.float32))
+    base = torch.arange(8, dtype=torch.float32)
+    other = torch.arange(8, dtype=torch.float32)
+    base[1:].add_(other[:-1])  # same layouts, different storages: makes the plan
+    with pytest.raises(RuntimeError, match="single memory location"):
+        base[1:].add_(base[:-1])  # overlapping storage: still refused with a plan in place
+    w = torch.ones(3, requires_grad=True)
+    with torch.no_grad():
+        for _ in range(2):
+            w.mul_(2.0)  # an optimizer step on a leaf
+    assert_close(w.detach(), np.full(3, 4.0, np.float32))
+    with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
+        w.mul_(2.0)
+    with pytest.raises(RuntimeError, match="out=... arguments don't support automatic differentiation"):
+        torch.mul(w, 2.0, out=torch.empty(3))
+
+
 def test_planned_calls_record_autograd_and_respect_no_grad():
     w = torch.ones(5, requires_grad=True)
     for _ in range(2):

@@ -184,13 +184,47 @@ def _apply_planned(op, plan, inputs, params):
     return dest
 
 
+def _apply_planned_into(op, plan, inputs, params, dest):
+    """An in-place or out= call from its plan; None where autograd is involved (the full path
+    records the node or raises)."""
+    tensors = [x for x in inputs if type(x) not in _SCALAR_TYPES]
+    if is_grad_enabled():
+        if dest.requires_grad or any([x.requires_grad for x in tensors]):
+            return None
+        check_inplace_allowed(dest)
+    compute = plan.compute
+    if op.check is not None:
+        op.check(inputs, compute, params or {})
+    if any([x is not dest and x._storage is dest._storage for x in tensors]):
+        _check_overlap(dest, inputs)
+    if plan.launch is not None:
+        cparams = tuple([(k, ctype, dispatch.scalar_arg(params[k], compute) if is_t else params[k])
+                         for k, ctype, is_t in plan.param_spec]) if plan.param_spec else ()
+        dispatch.run_elementwise(plan.launch, inputs, dest, compute, cparams)
+    dest._bump_version()
+    return dest
+
+
+def _plan_key(op, inputs, out, inplace):
+    sig = _signature(op, inputs)
+    if sig is None or not (out is None or isinstance(out, Tensor)):
+        return None
+    if inplace:
+        return sig + ("inplace",)
+    if out is not None:
+        return sig + (("out", out.dtype, out._shape, out._strides, id(out.device)),)
+    return sig
+
+
 def apply(op: OpDef, inputs, params=None, out=None, inplace=False):
-    sig = None
-    if out is None and not inplace:
-        sig = _signature(op, inputs)
-        plan = _plans.get(sig) if sig is not None else None
-        if plan is not None and not plan.backend.allocator.huge:
+    sig = _plan_key(op, inputs, out, inplace)
+    plan = _plans.get(sig) if sig is not None else None
+    if plan is not None and not plan.backend.allocator.huge:
+        if out is None and not inplace:
             return _apply_planned(op, plan, inputs, params)
+        done = _apply_planned_into(op, plan, inputs, params, inputs[0] if inplace else out)
+        if done is not None:
+            return done
     inputs = [_check_operand(x, op) for x in inputs]
     tensors = [x for x in inputs if isinstance(x, Tensor)]
     if not tensors:
