@@ -579,6 +579,13 @@ def test_setitem_gradients_by_gradcheck():
         return h * h
     assert gradcheck(fn, (leaf(np.arange(6.0).reshape(2, 3) / 7, f64), leaf([0.3, 0.7], f64)))
 
+    def advanced(x, v):
+        h = x * x
+        h[torch.tensor([0, 2])] = v * 2  # index_put on a non-leaf
+        h[h > 0.4] = 0.5 * v[0, 0]  # a boolean mask
+        return h
+    assert gradcheck(advanced, (leaf(np.arange(1.0, 13.0).reshape(4, 3) / 8, f64), leaf([[0.3, 0.6, 0.9]], f64)))
+
 
 def test_boolean_mask_setitem_like_the_tutorial():
     h = leaf([[-1.0, 2.0], [3.0, -4.0]])
@@ -999,7 +1006,7 @@ def test_training_loop_frees_its_graphs():
     gc.disable()  # every graph must be freed by reference counting alone: no cycles
     try:
         start = time.perf_counter()
-        iterations = 1000
+        iterations = 2000
         for _ in range(iterations):
             loss = _regression_step(x, y, w, b, 1e-3)
         elapsed = time.perf_counter() - start
