@@ -909,6 +909,20 @@ def test_tensor_hooks_on_leaves_and_non_leaves():
                "cannot register a hook on a tensor that doesn't require gradient")
 
 
+def test_post_accumulate_grad_hook():
+    w = leaf([1.0, 2.0])
+    seen = []
+    handle = w.register_post_accumulate_grad_hook(lambda t: seen.append(np_of(t.grad).tolist()))
+    (w * 3).sum().backward()
+    (w * 3).sum().backward()
+    assert seen == [[3.0, 3.0], [6.0, 6.0]]
+    handle.remove()
+    (w * 3).sum().backward()
+    assert len(seen) == 2
+    same_error(RuntimeError, lambda t: (t.ones(2, requires_grad=True) * 2).register_post_accumulate_grad_hook(print),
+               "post accumulate grad hooks cannot be registered on non-leaf tensors")
+
+
 def test_node_hooks():
     x = leaf([1.0, 2.0])
     y = x * 2

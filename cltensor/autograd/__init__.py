@@ -166,11 +166,23 @@ def _register_hook(self, hook):
     return self.grad_fn.register_prehook(tensor_hook)
 
 
+def _register_post_accumulate_grad_hook(self, hook):
+    """hook(tensor) runs after a leaf's .grad has been accumulated by backward()."""
+    if not self.is_leaf:
+        raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf tensors")
+    if not self.requires_grad:
+        raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+    hooks = self.__dict__.setdefault("_post_accumulate_hooks", [])
+    hooks.append(hook)
+    return RemovableHandle(hooks, hook)
+
+
 def _install():
     T = _tensor_cls()
     T.backward = _tensor_backward
     T.retain_grad = _retain_grad
     T.register_hook = _register_hook
+    T.register_post_accumulate_grad_hook = _register_post_accumulate_grad_hook
     T.retains_grad = property(lambda self: self._retains_grad)
     T.is_inference = lambda self: False
 
@@ -199,4 +211,4 @@ from .gradcheck import GradcheckError, gradcheck, gradgradcheck  # noqa: E402
 __all__ = ["backward", "grad", "no_grad", "enable_grad", "set_grad_enabled", "inference_mode", "is_grad_enabled",
            "is_inference_mode_enabled", "Function", "FunctionCtx", "once_differentiable", "gradcheck",
            "gradgradcheck", "GradcheckError", "Node", "AccumulateGrad", "Variable", "set_detect_anomaly",
-           "detect_anomaly"]
+           "detect_anomaly", "is_anomaly_enabled"]

@@ -524,6 +524,8 @@ def run_backward(roots, grads, retain_graph, create_graph, capture=None, accumul
             if isinstance(node, AccumulateGrad):
                 if accumulate and out_grads[0] is not None:
                     accumulate_grad(node.variable, out_grads[0], create_graph)
+                    for hook in node.variable.__dict__.get("_post_accumulate_hooks", ()):
+                        hook(node.variable)
                 continue
             in_grads = _apply(node, out_grads, retain_graph)
             for (nxt, nr), g in zip(node.next_functions, in_grads):
