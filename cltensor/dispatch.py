@@ -36,16 +36,15 @@ def check_dtype_supported(d, device):
 def broadcast_shapes(*shapes) -> tuple:
     ndim = max((len(s) for s in shapes), default=0)
     out = [1] * ndim
-    for idx, s in enumerate(shapes):
+    for s in shapes:
         for i, size in enumerate(s):
             j = ndim - len(s) + i
             if out[j] == 1:
                 out[j] = size
             elif size != 1 and size != out[j]:
-                a, b = (shapes[0], s) if idx else (s, shapes[0])
                 raise RuntimeError(
                     f"The size of tensor a ({out[j]}) must match the size of tensor b ({size}) at non-singleton "
-                    f"dimension {i}")
+                    f"dimension {j}")
     return tuple(out)
 
 

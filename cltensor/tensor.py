@@ -235,8 +235,12 @@ class Tensor:
         out = np.empty(src._shape, src.dtype.np)
         if out.size:
             import pyopencl as cl
-            cl.enqueue_copy(src.device.backend.queue, out, src._storage.buffer,
-                            src_offset=src._offset * src.dtype.itemsize, is_blocking=True)
+            backend = src.device.backend
+            try:
+                cl.enqueue_copy(backend.queue, out, src._storage.buffer,
+                                src_offset=src._offset * src.dtype.itemsize, is_blocking=True)
+            except cl.Error as err:
+                raise backend.failure(err) from err
         return out
 
     def numpy(self, *, force=False) -> np.ndarray:
@@ -254,6 +258,8 @@ class Tensor:
         return arr
 
     def __array__(self, dtype=None, copy=None):
+        if self.requires_grad:
+            raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.")
         arr = self.detach()._to_numpy_copy() if not self.device.is_host else self.detach().numpy()
         return arr.astype(dtype) if dtype is not None else arr
 
@@ -266,10 +272,15 @@ class Tensor:
         return self.detach()._to_numpy_copy().reshape(()).item()
 
     def __float__(self):
-        return float(self.item())
+        return float(self._scalar_item())
 
     def __int__(self):
-        return int(self.item())
+        return int(self._scalar_item())
+
+    def _scalar_item(self):
+        if self.numel() != 1:
+            raise ValueError("only one element tensors can be converted to Python scalars")
+        return self.item()
 
     def __index__(self):
         if self.dtype.category != dt.INT or self.numel() != 1:

@@ -387,6 +387,13 @@ def one_hot(tensor, num_classes=-1):
         if tensor.numel() == 0:
             raise RuntimeError("Can not infer total number of classes from empty tensor.")
         num_classes = int(tensor.max().item()) + 1  # PyTorch syncs here too
+    elif tensor.numel():
+        from .. import dispatch
+        lo, hi = dispatch.index_minmax(tensor)  # PyTorch's CPU kernel checks too
+        if lo < 0:
+            raise RuntimeError("Class values must be non-negative.")
+        if hi >= num_classes:
+            raise RuntimeError("Class values must be smaller than num_classes.")
     classes = _creation.arange(num_classes, device=tensor.device)
     return (tensor.unsqueeze(-1) == classes).long()
 

@@ -91,8 +91,10 @@ def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=Fal
     if isinstance(data, Tensor):
         warnings.warn("To copy construct from a tensor, it is recommended to use sourceTensor.clone().detach() "
                       "rather than torch.tensor(sourceTensor).", UserWarning, stacklevel=2)
-    if isinstance(data, (str, bytes, dict, set)):
+    if isinstance(data, (str, bytes)):
         raise TypeError(f"new(): invalid data type '{type(data).__name__}'")
+    if isinstance(data, (dict, set)):
+        raise RuntimeError(f"Could not infer dtype of {type(data).__name__}")
     array = _to_array(data)
     d = dt.as_dtype(dtype) if dtype is not None else (data.dtype if isinstance(data, Tensor)
                                                       else _infer_dtype(data, array))
@@ -265,7 +267,7 @@ def arange(start=0, end=None, step=1, *, dtype=None, device=None, requires_grad=
     if step == 0:
         raise RuntimeError("step must be nonzero")
     if (end - start) * step < 0:
-        raise RuntimeError(f"upper bound and larger bound inconsistent with step sign")
+        raise RuntimeError(f"upper bound and lower bound inconsistent with step sign")
     if dtype is None:
         dtype = dt.get_default_dtype() if any(isinstance(v, float) for v in vals) else dt.int64
     d = dt.as_dtype(dtype)

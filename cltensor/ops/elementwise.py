@@ -36,25 +36,29 @@ def COMPARE(r):
 
 def INTEGRAL(r):
     if r.is_floating_point:
-        raise RuntimeError(f"the op is only implemented for integer and bool tensors, got {r!r}")
+        raise NotImplementedError(f"the op is only implemented for integer and bool tensors, got {r!r} "
+                                  f"(not implemented for '{_torch_name(r)}')")
     return r, r
 
 
 def INTEGER_ONLY(r):
     if r.category != dt.INT:
-        raise RuntimeError(f"the op is only implemented for integer tensors, got {r!r}")
+        raise NotImplementedError(f"the op is only implemented for integer tensors, got {r!r} "
+                                  f"(not implemented for '{_torch_name(r)}')")
     return r, r
 
 
 def NO_BOOL(r):
     if r is dt.bool_:
-        raise RuntimeError("this op is not supported for bool tensors; use logical ops instead")
+        raise NotImplementedError("this op is not supported for bool tensors (not implemented for 'Bool'); "
+                                  "use logical ops instead")
     return r, r
 
 
 def FLOAT_ONLY(r):
     if not r.is_floating_point:
-        raise RuntimeError(f"this op is only implemented for floating point tensors, got {r!r}")
+        raise NotImplementedError(f"this op is only implemented for floating point tensors, got {r!r} "
+                                  f"(not implemented for '{_torch_name(r)}')")
     return r, r
 
 
@@ -401,7 +405,7 @@ inline {T} rem_{T}({T} a, {T} b) {
 """
 REM_INT = """
 inline {T} rem_{T}({T} a, {T} b) {
-    {T} m = a % b;
+    {T} m = {MOD};
     return (m != 0 && ((b < 0) != (m < 0))) ? m + b : m;
 }
 """
@@ -424,6 +428,11 @@ SIGN = "(T)((a > 0) - (a < 0))"
 
 def _by_cat(float_expr, int_expr):
     return {"float": float_expr, "int": int_expr}
+
+
+def _int_mod(d):
+    """a % b in C; NOTE: MIN % -1 overflows in C (and traps on x86) where PyTorch gives 0."""
+    return "((b == -1) ? 0 : a % b)" if d.signed else "a % b"
 
 
 def _int_div_check(inputs, compute, params):
@@ -455,6 +464,14 @@ def _no_bool_neg(inputs, compute, params):
     if inputs[0].dtype is dt.bool_:
         raise RuntimeError("Negation, the `-` operator, on a bool tensor is not supported. If you are trying to "
                            "invert a mask, use the `~` or `logical_not()` operator instead.")
+
+
+def _lerp_check(inputs, compute, params):
+    """PyTorch does not promote lerp's operands: end and a weight tensor must have input's dtype."""
+    for name, x in zip(("end", "weight"), inputs[1:]):
+        if isinstance(x, Tensor) and x.dtype is not inputs[0].dtype:
+            raise RuntimeError(f"expected dtype {_torch_name(inputs[0].dtype).lower()} for `{name}` but got dtype "
+                               f"{_torch_name(x.dtype).lower()}")
 
 
 LN2, LN10 = math.log(2.0), math.log(10.0)
@@ -538,8 +555,10 @@ defop("floor_divide", B, lambda d: f"floor_div_{d.compute_c}(a, b)", NO_BOOL,
       helpers=_by_cat(FLOOR_DIV_FLOAT, FLOOR_DIV_INT), check=_int_div_check, operators=("__floordiv__", "__rfloordiv__", "__ifloordiv__"))
 defop("remainder", B, lambda d: f"rem_{d.compute_c}(a, b)", NO_BOOL,
       vjp=lambda g, out, a, b: (g, -g * globals()["floor_divide"](a, b)), ref=np.remainder,
-      helpers=_by_cat(REM_FLOAT, REM_INT), check=_int_div_check, operators=("__mod__", "__rmod__", "__imod__"))
-defop("fmod", B, _by_cat("fmod(a, b)", "a % b"), NO_BOOL, vjp=lambda g, out, a, b: (g, -g * (a / b).trunc()),
+      helpers=lambda d: REM_FLOAT if d.is_floating_point else REM_INT.replace("{MOD}", _int_mod(d)),
+      check=_int_div_check, operators=("__mod__", "__rmod__", "__imod__"))
+defop("fmod", B, lambda d: "fmod(a, b)" if d.is_floating_point else _int_mod(d), NO_BOOL,
+      vjp=lambda g, out, a, b: (g, -g * (a / b).trunc()),
       ref=np.fmod, check=_int_div_check)
 defop("pow", B, _by_cat("(b == (T)2) ? a * a : pow(a, b)", "ipow_{T}(a, b)"), NO_BOOL,
       vjp=lambda g, out, a, b: _pow_vjp(g, out, a, b), ref=np.power, helpers=_by_cat("", POW_INT),
@@ -584,15 +603,17 @@ defop("_isclose", B, _by_cat(
 
 defop("where", TERN, "(a != 0) ? b : c", vjp=lambda g, out, c, a, b: (None, g.where(c, 0.0), (g * 0).where(c, g)),
       ref=np.where, method=False, inplace=False, grad_fn="WhereBackward0")
-defop("_clamp", TERN, "((a < b) ? b : a) > c ? c : ((a < b) ? b : a)", vjp=lambda g, out, a, lo, hi: _clamp_vjp(g, a, lo, hi),
+# NOTE: a NaN bound gives NaN, as in PyTorch (b != b: NaN test that int types fold away)
+defop("_clamp", TERN, "(((a < b || b != b) ? b : a) > c || c != c) ? c : ((a < b || b != b) ? b : a)",
+      vjp=lambda g, out, a, lo, hi: _clamp_vjp(g, a, lo, hi),
       ref=lambda x, lo, hi: np.minimum(np.maximum(x, lo), hi), method=False, grad_fn="ClampBackward1")
-defop("_clamp_min", B, "(a < b) ? b : a", vjp=lambda g, out, a, lo: _clamp_vjp(g, a, lo, None),
+defop("_clamp_min", B, "(a < b || b != b) ? b : a", vjp=lambda g, out, a, lo: _clamp_vjp(g, a, lo, None),
       ref=lambda x, lo: np.maximum(x, lo), method=False, grad_fn="ClampMinBackward0")
-defop("_clamp_max", B, "(a > b) ? b : a", vjp=lambda g, out, a, hi: _clamp_vjp(g, a, None, hi),
+defop("_clamp_max", B, "(a > b || b != b) ? b : a", vjp=lambda g, out, a, hi: _clamp_vjp(g, a, None, hi),
       ref=lambda x, hi: np.minimum(x, hi), method=False, grad_fn="ClampMaxBackward0")
-defop("lerp", TERN, "(c < (T)0.5) ? a + c * (b - a) : b - (b - a) * ((T)1 - c)", FLOAT_ONLY,
+defop("lerp", TERN, "(fabs(c) < (T)0.5) ? a + c * (b - a) : b - (b - a) * ((T)1 - c)", FLOAT_ONLY,
       vjp=lambda g, out, a, b, w: (g * (1 - w), g * w, g * (b - a)), ref=lambda a, b, w: a + w * (b - a),
-      int_ok=False)
+      int_ok=False, check=_lerp_check)
 defop("addcmul", TERN, "a + value * b * c", vjp=lambda g, out, a, b, c, value: (g, g * value * c, g * value * b),
       ref=lambda a, b, c: a + b * c, params={"value": (1, "T")})
 defop("addcdiv", TERN, "a + value * b / c", FLOAT_ONLY,
@@ -661,13 +682,19 @@ def div(input, other, *, rounding_mode=None, out=None):
         return globals()["_div_trunc"](input, other, out=out)
     if rounding_mode == "floor":
         return globals()["floor_divide"](input, other, out=out)
-    raise ValueError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found '{rounding_mode}'")
+    raise RoundingModeError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found "
+                            f"'{rounding_mode}'")
+
+
+class RoundingModeError(RuntimeError, ValueError):
+    """A bad rounding_mode: PyTorch raises RuntimeError; ValueError kept for existing callers."""
 
 
 def _div_(self, other, *, rounding_mode=None):
     name = {None: "true_divide", "trunc": "_div_trunc", "floor": "floor_divide"}.get(rounding_mode)
     if name is None:
-        raise ValueError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found '{rounding_mode}'")
+        raise RoundingModeError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found "
+                                f"'{rounding_mode}'")
     return apply(OPS[name], (self, other), {}, inplace=True)
 
 

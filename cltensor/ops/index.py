@@ -779,6 +779,7 @@ def _masked_fill_vjp(g, out, a, value, mask):
 
 def masked_fill(input, mask, value):
     _check_mask(mask, "masked_fill")
+    _scalar_value(value, "masked_fill_", input.dtype)  # before the copy: a bad value runs no kernel
     shape = dispatch.broadcast_shapes(input._shape, mask._shape)
     return masked_fill_(input.expand(shape).clone() if shape != input._shape else input.clone(), mask, value)
 

@@ -172,6 +172,8 @@ def _inplace_draw(dist):
         check_inplace_allowed(self)
         if dist == "normal" and b < 0:
             raise RuntimeError(f"normal expects std >= 0.0, but found std {b}")
+        if dist == "uniform" and a > b:
+            raise RuntimeError(f"uniform_ expects to return a [from, to) range, but found from={a} > to={b}")
         return _draw(self, dist, a, b, generator)
     return method
 
