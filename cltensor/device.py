@@ -98,13 +98,17 @@ class Backend:
             if self.exposed and not self.exposed.isdisjoint(args):
                 # numpy sees this memory (from_numpy/.numpy()): run now, as PyTorch's CPU ops do
                 self._flush_locked()
-                self._queue.finish()
+                self.finish()
             elif items >= self.defer_items or len(self.pending) >= self.batch_limit:
                 self._flush_locked()
 
     def flush(self):
         with self.lock:
             self._flush_locked()
+
+    def failure(self, err) -> RuntimeError:
+        """What a failed OpenCL call on this device (lost device, driver fault) surfaces as."""
+        return RuntimeError(f"OpenCL device {self.name} failed: {err}")
 
     def _flush_locked(self):
         launches, self.pending = self.pending, []
@@ -123,12 +127,21 @@ class Backend:
                 event = kernel(queue, gsize, lsize, *args)
                 if recorder is not None:
                     recorder.append((kernel, event))
+        except cl.Error as err:
+            raise self.failure(err) from err
         finally:
             if gate is not None:
                 gate.set_status(cl.command_execution_status.COMPLETE)
 
+    def finish(self):
+        """Wait for the queue; a failure of the device is raised as a RuntimeError naming it."""
+        try:
+            self.queue.finish()
+        except cl.Error as err:
+            raise self.failure(err) from err
+
     def synchronize(self):
-        self.queue.finish()
+        self.finish()
         self.allocator.release_deferred()
         if self.recorder:
             from . import profiler

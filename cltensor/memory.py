@@ -71,18 +71,19 @@ class Allocator:
                 if self.live_bytes > self.peak_bytes:
                     self.peak_bytes = self.live_bytes
                 return block
-            if self.live_bytes + size > self.limit:
-                self._empty_locked()
+            freed = 0
+            if self.live_bytes + self.cached_bytes + size > self.limit:  # cached blocks hold memory too
+                freed = self._empty_locked()
                 if self.live_bytes + size > self.limit:
-                    raise self._oom(nbytes)
+                    raise self._oom(nbytes, size, freed)
             try:
                 block = self._new_block(size, host)
             except (cl.MemoryError, cl.Error, MemoryError):
-                self._empty_locked()
+                freed += self._empty_locked()  # the driver refused: release the cache and retry once
                 try:
                     block = self._new_block(size, host)
                 except (cl.MemoryError, cl.Error, MemoryError):
-                    raise self._oom(nbytes) from None
+                    raise self._oom(nbytes, size, freed) from None
             self._count(size)
             return block
 
@@ -90,10 +91,11 @@ class Allocator:
         self.live_bytes += size
         self.peak_bytes = max(self.peak_bytes, self.live_bytes)
 
-    def _oom(self, nbytes):
+    def _oom(self, nbytes, size, freed):
         return RuntimeError(
-            f"out of memory on {self.backend.name}: tried to allocate {nbytes} bytes; "
-            f"{self.live_bytes} bytes in use, {self.cached_bytes} bytes cached, limit {self.limit} bytes")
+            f"out of memory on {self.backend.name}: tried to allocate {nbytes} bytes ({size} rounded); "
+            f"{self.live_bytes} bytes in use, {freed} cached bytes released before retrying, "
+            f"{self.cached_bytes} bytes cached, limit {self.limit} bytes")
 
     def _new_block(self, size: int, host: bool) -> Block:
         ctx = self.backend.context
@@ -123,7 +125,7 @@ class Allocator:
                 # NOTE: a kernel still queued may read this memory; keep it alive until the next sync.
                 self.deferred.append(block)
                 if len(self.deferred) > 256:
-                    self.backend.queue.finish()
+                    self.backend.finish()
                     self.deferred.clear()
                 return
             self.cached_bytes += block.nbytes
@@ -133,11 +135,13 @@ class Allocator:
         with self.lock:
             self.deferred.clear()
 
-    def _empty_locked(self):
-        self.backend.queue.finish()
+    def _empty_locked(self) -> int:
+        """Release every cached block; returns the bytes released."""
+        self.backend.finish()
+        freed, self.cached_bytes = self.cached_bytes, 0
         self.pools.clear()
-        self.cached_bytes = 0
         self.deferred.clear()
+        return freed
 
     def empty_cache(self):
         with self.lock:

@@ -25,6 +25,7 @@ import os
 import pickle
 import struct
 import zipfile
+import zlib
 from collections import OrderedDict
 
 import numpy as np
@@ -250,15 +251,16 @@ class _Loader:
         self.storages: dict = {}
         self.materialized: dict = {}
         order = self._read_optional("byteorder")
-        self.byteorder = order.decode().strip() if order else "little"
+        self.byteorder = order.decode("latin-1").strip() if order else "little"
         if self.byteorder not in ("little", "big"):
             raise RuntimeError(f"{name}: unknown byteorder record {self.byteorder!r}")
 
     def _read_optional(self, record):
         try:
-            return self.zf.read(f"{self.prefix}{record}")
+            self.zf.getinfo(f"{self.prefix}{record}")
         except KeyError:
             return None
+        return self.read_record(record)
 
     def read_record(self, record: str) -> bytes:
         try:
@@ -266,7 +268,7 @@ class _Loader:
         except KeyError:
             raise RuntimeError(f"{self.name}: the archive lacks record {record!r} (truncated or corrupted file)") \
                 from None
-        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as err:
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError, zlib.error) as err:
             raise RuntimeError(f"{self.name}: cannot read record {record!r}: {err} (corrupted file)") from None
 
     def persistent_load(self, pid):
@@ -559,7 +561,7 @@ class _open_zip:
                                "which cltensor.load does not read; re-save it with torch.save")
         try:
             self.zf = zipfile.ZipFile(self.handle, "r")
-        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as err:
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as err:
             raise RuntimeError(f"{self.name} is not a valid checkpoint: {err} (the file is truncated, corrupted or "
                                "not written by cltensor.save / torch.save)") from None
         return self.zf
