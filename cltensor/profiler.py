@@ -15,13 +15,17 @@ from __future__ import annotations
 
 import atexit
 import os
+import statistics
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pyopencl as cl
 
 _active: list = []  # open profile() sessions; each collected batch is added to all of them
 _env_session = None
+
+
+_MAX_SAMPLES = 100_000  # per kernel, for the median
 
 
 @dataclass
@@ -30,12 +34,19 @@ class KernelStat:
     total_ns: int = 0
     min_ns: int = 0
     max_ns: int = 0
+    samples: list = field(default_factory=list, repr=False)
 
     def add(self, ns: int) -> None:
         self.min_ns = ns if not self.count else min(self.min_ns, ns)
         self.max_ns = max(self.max_ns, ns)
         self.count += 1
         self.total_ns += ns
+        if len(self.samples) < _MAX_SAMPLES:
+            self.samples.append(ns)
+
+    @property
+    def median_ns(self) -> float:
+        return statistics.median(self.samples) if self.samples else 0.0
 
 
 class profile:
@@ -84,11 +95,12 @@ class profile:
         total = self.total_ns or 1
         rows = sorted(self.stats.items(), key=lambda kv: -kv[1].total_ns)[:limit]
         width = max([len("kernel")] + [len(name) for name, _ in rows])
-        lines = [f"{'kernel':<{width}}  {'calls':>7}  {'total ms':>10}  {'mean us':>9}  {'min us':>8}  "
-                 f"{'max us':>8}  {'%':>5}"]
+        lines = [f"{'kernel':<{width}}  {'calls':>7}  {'total ms':>10}  {'mean us':>9}  {'median us':>9}  "
+                 f"{'min us':>8}  {'max us':>8}  {'%':>5}"]
         for name, s in rows:
             lines.append(f"{name:<{width}}  {s.count:>7}  {s.total_ns / 1e6:>10.3f}  {s.total_ns / s.count / 1e3:>9.1f}  "
-                         f"{s.min_ns / 1e3:>8.1f}  {s.max_ns / 1e3:>8.1f}  {100 * s.total_ns / total:>5.1f}")
+                         f"{s.median_ns / 1e3:>9.1f}  {s.min_ns / 1e3:>8.1f}  {s.max_ns / 1e3:>8.1f}  "
+                         f"{100 * s.total_ns / total:>5.1f}")
         count = sum(s.count for s in self.stats.values())
         lines.append(f"{'total':<{width}}  {count:>7}  {self.total_ns / 1e6:>10.3f}")
         return "\n".join(lines)
