@@ -110,8 +110,30 @@ def time_group(ctx, fns: dict, repeat: int, inner: int = 1) -> dict:
             if sync:
                 sync()
             times[lib].append((time.perf_counter() - start) / inner)
+    if ctx.args.profile and "cltensor" in times:
+        print_profile(ctx, fns["cltensor"], inner)
     return {lib: (min(t), statistics.median(t)) if lib in times else None
             for lib, t in ((lib, times.get(lib)) for lib in fns)}
+
+
+def print_profile(ctx, fn, inner):
+    """--profile: one more cltensor call under cltensor.profiler: device time per kernel (median),
+    and the share of the wall time that the device was busy."""
+    cltensor.synchronize(ctx.device)
+    with cltensor.profiler.profile(print_table=False) as prof:
+        start = time.perf_counter()
+        for _ in range(inner):
+            fn()
+        cltensor.synchronize(ctx.device)
+        wall = time.perf_counter() - start
+    parts = [f"{name} {s.count}x{s.median_ns / 1e3:.1f}us" for name, s in
+             sorted(prof.stats.items(), key=lambda kv: -kv[1].count * kv[1].median_ns)[:6]]
+    busy = sum(s.count * s.median_ns for s in prof.stats.values()) / 1e9
+    _pending_profile.append(f"      profile: device busy {busy * 1e3:.2f} ms of {wall * 1e3:.2f} ms wall; "
+                            + ", ".join(parts))
+
+
+_pending_profile: list = []  # printed under the row that the next Results.add prints
 
 
 def torch_threads(ctx, fn, n):
@@ -143,10 +165,15 @@ class Results:
     def __init__(self):
         self.rows = []  # (group, workload, {lib: (best, median) or None}, unit, note)
         self.extra = {}  # named figures the targets use
+        self.profiles = []  # (workload, cltensor's device time per kernel) with --profile
 
     def add(self, group, workload, times, unit="ms", note=""):
         self.rows.append((group, workload, times, unit, note))
         print(format_row(workload, times, unit, note), flush=True)
+        while _pending_profile:
+            line = _pending_profile.pop(0)
+            self.profiles.append((workload, line.strip()[len("profile: "):]))
+            print(line, flush=True)
         return times
 
 
@@ -574,6 +601,10 @@ def markdown(ctx, res, elapsed) -> str:
     lines += ["", "| target | measured | met |", "|---|---|---|"]
     for name, shown, ok in targets(res):
         lines.append(f"| {name} | {shown} | {'n/a' if ok is None else 'yes' if ok else 'NO'} |")
+    if res.profiles:
+        lines += ["", "Where cltensor's time goes (`--profile`: one more profiled call; kernel calls x median "
+                  "device time):", ""]
+        lines += [f"- {workload}: {text}" for workload, text in res.profiles]
     return "\n".join(lines)
 
 
@@ -610,12 +641,14 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="small sizes and few rounds; writes nothing")
     p.add_argument("--device", default="cpu", help="cltensor device (default cpu: host memory through PoCL)")
-    p.add_argument("--repeat", type=int, default=None, help="timed rounds per workload (default 7, quick 2)")
+    p.add_argument("--repeat", type=int, default=None, help="timed rounds per workload (default 9, quick 2)")
     p.add_argument("--only", default="", help="comma-separated groups: " + ",".join(GROUPS))
     p.add_argument("--no-write", action="store_true", help="do not update RESULTS.md")
+    p.add_argument("--profile", action="store_true",
+                   help="after each cltensor timing, one profiled run: device time per kernel")
     p.add_argument("--results", default=str(ROOT / "benchmarks" / "RESULTS.md"))
     args = p.parse_args(argv)
-    args.repeat = args.repeat or (2 if args.quick else 7)
+    args.repeat = args.repeat or (2 if args.quick else 9)
     ctx = Context(args)
     res = Results()
     print(machine_line(ctx))
