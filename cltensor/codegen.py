@@ -128,7 +128,7 @@ def build(backend, source: str, template: str = "?", key=None) -> cl.Program:
 # binary, measured. Fetching a binary right after a cold build costs ~0.2 s, so the binaries of
 # this process's builds are written at exit, within a time budget.
 _unsaved_binaries: list = []
-_BINARY_SAVE_BUDGET_S = 2.0
+_BINARY_SAVE_BUDGET_S = float(os.environ.get("CLTENSOR_BINARY_SAVE_BUDGET", "2.0"))
 
 
 def _binary_path(backend, digest: str):
@@ -154,10 +154,12 @@ def _from_binary(backend, path: str):
     return prog
 
 
-def save_binaries(budget_s: float = _BINARY_SAVE_BUDGET_S) -> int:
-    """Write the binaries of programs built from source in this process (called at exit)."""
+def save_binaries(budget_s: float | None = None) -> int:
+    """Write the binaries of programs built from source in this process (called at exit; the
+    budget, $CLTENSOR_BINARY_SAVE_BUDGET seconds, bounds the exit delay after a cold run)."""
     import time
-    deadline, saved = time.perf_counter() + budget_s, 0
+    deadline = time.perf_counter() + (_BINARY_SAVE_BUDGET_S if budget_s is None else budget_s)
+    saved = 0
     while _unsaved_binaries and time.perf_counter() < deadline:
         prog, path = _unsaved_binaries.pop(0)
         try:
@@ -177,8 +179,10 @@ def save_binaries(budget_s: float = _BINARY_SAVE_BUDGET_S) -> int:
 atexit.register(save_binaries)
 
 
-def kernel(backend, key, template: str, kname: str, **params) -> cl.Kernel:
-    """The cached kernel for key; renders and builds the template on first use."""
+def kernel(backend, key, template: str, kname: str, arg_dtypes=None, **params) -> cl.Kernel:
+    """The cached kernel for key; renders and builds the template on first use. arg_dtypes (for
+    set_scalar_arg_dtypes) are set before the kernel is cached: another thread that finds it in
+    backend.kernels can launch it at once."""
     k = backend.kernels.get(key)
     if k is None:
         with backend.lock:
@@ -186,6 +190,8 @@ def kernel(backend, key, template: str, kname: str, **params) -> cl.Kernel:
             if k is None:
                 source = cached_render(template, kname=kname, **params)
                 k = cl.Kernel(build(backend, source, template, key), kname)
+                if arg_dtypes is not None:
+                    k.set_scalar_arg_dtypes(arg_dtypes)
                 backend.kernels[key] = k
     return k
 

@@ -240,7 +240,7 @@ def test_warm_process_neither_renders_nor_compiles(tmp_path):
     code = ("import cltensor as t\nfrom cltensor import codegen\nx = t.ones(1000)\n"
             "v = (x * 2 + 1).sum().item()\nimport sys\nprint(v, codegen.stats['renders'], codegen.stats['builds'], "
             "'mako' in sys.modules)\n")
-    env = dict(os.environ, CLTENSOR_CACHE_DIR=str(tmp_path))
+    env = dict(os.environ, CLTENSOR_CACHE_DIR=str(tmp_path), CLTENSOR_BINARY_SAVE_BUDGET="120")
     env.pop("CLTENSOR_PROFILE", None)
     runs = [subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
             for _ in range(2)]
