@@ -126,6 +126,8 @@ def print_profile(ctx, fn, inner):
             fn()
         cltensor.synchronize(ctx.device)
         wall = time.perf_counter() - start
+    if not prof.stats:
+        return  # no kernel: a host copy, which the profiler does not record
     parts = [f"{name} {s.count}x{s.median_ns / 1e3:.1f}us" for name, s in
              sorted(prof.stats.items(), key=lambda kv: -kv[1].count * kv[1].median_ns)[:6]]
     busy = sum(s.count * s.median_ns for s in prof.stats.values()) / 1e9
