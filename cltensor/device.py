@@ -141,8 +141,9 @@ class Backend:
             raise self.failure(err) from err
 
     def synchronize(self):
+        mark = self.allocator.deferred_mark()
         self.finish()
-        self.allocator.release_deferred()
+        self.allocator.release_deferred(mark)
         if self.recorder:
             from . import profiler
             profiler.collect(self)

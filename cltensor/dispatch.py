@@ -226,10 +226,6 @@ def _build_elementwise(backend, key, name, expr, helpers, in_dtypes, kinds, out_
                        vec=1, tile=0):
     kname = "ew_" + name
     T = compute.compute_c
-    kernel = codegen.kernel(backend, key, "elementwise.cl.mako", kname,
-                            expr=expr.replace("{T}", T), helpers=helpers.replace("{T}", T), in_dtypes=in_dtypes, in_kinds=kinds,
-                            out_dtype=out_dtype, compute=compute, ndim=ndim, IDX=idx, params=params, VEC=vec,
-                            TILE=tile)
     idx_np = np.int32 if idx == "int" else np.int64
     types = [idx_np] + [idx_np] * ndim + [None, idx_np] + [idx_np] * ndim
     for d, kind in zip(in_dtypes, kinds):
@@ -239,8 +235,10 @@ def _build_elementwise(backend, key, name, expr, helpers, in_dtypes, kinds, out_
             types += [None, idx_np] + ([idx_np] * ndim if kind == "t" else [])
     for p in params:
         types.append(arg_np_type(compute) if p[1] == "T" else _C_TO_NP[p[1]])
-    kernel.set_scalar_arg_dtypes(types)
-    return kernel
+    return codegen.kernel(backend, key, "elementwise.cl.mako", kname, arg_dtypes=types,
+                          expr=expr.replace("{T}", T), helpers=helpers.replace("{T}", T), in_dtypes=in_dtypes,
+                          in_kinds=kinds, out_dtype=out_dtype, compute=compute, ndim=ndim, IDX=idx, params=params,
+                          VEC=vec, TILE=tile)
 
 
 def enqueue(backend, kernel, n, args, wg=None):
@@ -271,11 +269,11 @@ def dim_copy(mode, src, out, table, compute):
     backend = out.device.backend
     kernel = backend.kernels.get(key)
     if kernel is None:
-        kernel = codegen.kernel(backend, key, "copy.cl.mako", "dim_" + mode, mode=mode, src_dtype=src.dtype,
-                                out_dtype=out.dtype, compute=compute, ndim=len(sizes), IDX=idx)
         idx_np = np.int32 if idx == "int" else np.int64
         per_tensor = [None, idx_np] + [idx_np] * len(sizes)
-        kernel.set_scalar_arg_dtypes([idx_np] * (1 + len(sizes)) + per_tensor * 2 + [None, idx_np])
+        kernel = codegen.kernel(backend, key, "copy.cl.mako", "dim_" + mode, mode=mode, src_dtype=src.dtype,
+                                out_dtype=out.dtype, compute=compute, ndim=len(sizes), IDX=idx,
+                                arg_dtypes=[idx_np] * (1 + len(sizes)) + per_tensor * 2 + [None, idx_np])
     enqueue(backend, kernel, n, [n, *sizes, out._storage.buffer, out._offset, *strides[0],
                                  src._storage.buffer, src._offset, *strides[1], table._storage.buffer, table._offset])
     return out
@@ -414,11 +412,9 @@ def _build_gemm(backend, key, p, mode, flags, acc, out_dtype, d_dtype, batch_ndi
         params.update(zip(("MR", "NR", "VW"), flags))
     else:
         params.update({k: p[k] for k in ("BM", "BN", "BK", "WM", "WN", "VL")}, a_unit=flags[0], b_unit=flags[1])
-    kernel = codegen.kernel(backend, key, "gemm.cl.mako", "gemm", variant=p["variant"], mode=mode, a_dtype=acc,
-                            c_dtype=out_dtype, d_dtype=d_dtype, acc=acc, batch_ndim=batch_ndim, **params)
-    kernel.set_scalar_arg_dtypes([np.int32] * (3 + batch_ndim) + ([None] + [np.int64] * (3 + batch_ndim)) * nops +
-                                 [arg_np_type(acc)] * 2)
-    return kernel
+    types = [np.int32] * (3 + batch_ndim) + ([None] + [np.int64] * (3 + batch_ndim)) * nops + [arg_np_type(acc)] * 2
+    return codegen.kernel(backend, key, "gemm.cl.mako", "gemm", arg_dtypes=types, variant=p["variant"], mode=mode,
+                          a_dtype=acc, c_dtype=out_dtype, d_dtype=d_dtype, acc=acc, batch_ndim=batch_ndim, **params)
 
 
 # ---- indexing: gather/scatter, bounds, scans (kernels_cl/index.cl.mako) ---------------------------
@@ -428,11 +424,11 @@ _BITS = {1: dt.uint8, 2: dt.int16, 4: dt.int32, 8: dt.int64}  # plain moves copy
 _SCAN_MAX_BLOCKS = 1024
 
 
-def _index_program(backend, key, kname, **params):
+def _index_program(backend, key, kname, arg_dtypes=None, **params):
     full = dict(family="index", dtypes=[], IDX="int", ndim=0, dst_dtype=None, src_dtype=None, index_dtypes=(),
                 indexed="src", op="assign", x_dtype=None)
     full.update(params)
-    return codegen.kernel(backend, key, "index.cl.mako", kname, **full)
+    return codegen.kernel(backend, key, "index.cl.mako", kname, arg_dtypes=arg_dtypes, **full)
 
 
 def _padded_collapse(shape, stride_lists):
@@ -488,13 +484,12 @@ def index_kernel(shape, dst, dst_strides, src, src_strides, indices, indexed, op
                            "which the device lacks; accumulate in float32/int32 instead")
     idx_np = np.int32 if idx == "int" else np.int64
     if kernel is None:
-        kernel = _index_program(backend, key, "index_" + indexed, dtypes=[dst_dtype, src_dtype or dst_dtype],
-                                IDX=idx, ndim=ndim, dst_dtype=dst_dtype, src_dtype=src_dtype,
-                                index_dtypes=index_dtypes, indexed=indexed, op=COMBINE.get(op, op))
         operand = [None, idx_np] + [idx_np] * ndim
         types = [idx_np] * (1 + ndim) + operand + (operand if has_src else [arg_np_type(dst_dtype)])
         types += (operand + [np.int64, idx_np]) * len(indices)
-        kernel.set_scalar_arg_dtypes(types)
+        kernel = _index_program(backend, key, "index_" + indexed, dtypes=[dst_dtype, src_dtype or dst_dtype],
+                                IDX=idx, ndim=ndim, dst_dtype=dst_dtype, src_dtype=src_dtype,
+                                index_dtypes=index_dtypes, indexed=indexed, op=COMBINE.get(op, op), arg_dtypes=types)
     args = [n, *sizes, dst._storage.buffer, dst._offset, *strides[0]]
     args += [src._storage.buffer, src._offset, *strides[1]] if has_src else [
         src if src_dtype is None and op == "assign" else scalar_arg(src, dst_dtype)]
@@ -523,11 +518,11 @@ def _blocked_kernels(family, x, names):
         key = (family, kname, x.dtype, len(sizes), idx)
         kernel = backend.kernels.get(key)
         if kernel is None:
-            kernel = _index_program(backend, key, kname, family=family, dtypes=[x.dtype], IDX=idx,
-                                    ndim=len(sizes), x_dtype=x.dtype)
             operand = [None, idx_np] + [idx_np] * len(sizes)
-            kernel.set_scalar_arg_dtypes([idx_np, None] if kname in ("minmax_final", "scan_offsets") else
-                                         [idx_np, idx_np] + [idx_np] * len(sizes) + operand + _BLOCKED_TAIL[kname])
+            types = ([idx_np, None] if kname in ("minmax_final", "scan_offsets") else
+                     [idx_np, idx_np] + [idx_np] * len(sizes) + operand + _BLOCKED_TAIL[kname])
+            kernel = _index_program(backend, key, kname, family=family, dtypes=[x.dtype], IDX=idx,
+                                    ndim=len(sizes), x_dtype=x.dtype, arg_dtypes=types)
         found.append(kernel)
     return found, [*sizes, x._storage.buffer, x._offset, *strides]
 
@@ -590,11 +585,11 @@ def inclusive_count(x):
 
 
 # ---- sorting and binary search (kernels_cl/sort.cl.mako) -----------------------------------------------
-def _sort_program(backend, key, kname, **params):
+def _sort_program(backend, key, kname, arg_dtypes=None, **params):
     full = dict(family="sort", dtypes=[], key_dtype=None, TILE=2, compute=None, seq_dtype=None, val_dtype=None,
                 out_dtype=None)
     full.update(params)
-    return codegen.kernel(backend, key, "sort.cl.mako", kname, **full)
+    return codegen.kernel(backend, key, "sort.cl.mako", kname, arg_dtypes=arg_dtypes, **full)
 
 
 def sort_tile_size(backend):
@@ -617,9 +612,9 @@ def sort_rows(keys, idx, rows, n, descending):
         key = ("sort", kname, keys.dtype, TILE)
         kernel = backend.kernels.get(key)
         if kernel is None:
-            kernel = _sort_program(backend, key, kname, dtypes=[keys.dtype], key_dtype=keys.dtype, TILE=TILE)
-            kernel.set_scalar_arg_dtypes([np.int64] * 3 + [np.int32] * 3 + [None] * 2 if kname == "sort_tile" else
-                                         [np.int64, np.int32, np.int64] + [np.int32] * 4 + [None] * 2)
+            kernel = _sort_program(backend, key, kname, dtypes=[keys.dtype], key_dtype=keys.dtype, TILE=TILE,
+                                   arg_dtypes=[np.int64] * 3 + [np.int32] * 3 + [None] * 2 if kname == "sort_tile"
+                                   else [np.int64, np.int32, np.int64] + [np.int32] * 4 + [None] * 2)
         found.append(kernel)
     tile_kernel, global_kernel = found
     desc = int(bool(descending))
@@ -650,8 +645,8 @@ def searchsorted_kernel(seq, vals, out, inner, per_row, right, compute):
     kernel = backend.kernels.get(key)
     if kernel is None:
         kernel = _sort_program(backend, key, "searchsorted", family="search", dtypes=[seq.dtype, vals.dtype, compute],
-                               compute=compute, seq_dtype=seq.dtype, val_dtype=vals.dtype, out_dtype=out.dtype)
-        kernel.set_scalar_arg_dtypes([np.int64] * 3 + [np.int32] * 2 + [None, np.int64, None, np.int64, None])
+                               compute=compute, seq_dtype=seq.dtype, val_dtype=vals.dtype, out_dtype=out.dtype,
+                               arg_dtypes=[np.int64] * 3 + [np.int32] * 2 + [None, np.int64, None, np.int64, None])
     length = seq._shape[-1] if seq.dim() else 1
     enqueue(backend, kernel, n, [n, max(inner, 1), length, int(per_row), int(right), seq._storage.buffer,
                                  seq._offset, vals._storage.buffer, vals._offset, out._storage.buffer])
@@ -837,23 +832,23 @@ def _reduce_kernel(backend, code, source, mode, nk, nr, idx, in_dtype, fused_dty
            tuple(p[:2] for p in params), V, lanes)
     kernel = backend.kernels.get(key)
     if kernel is None:
-        kernel = codegen.kernel(
-            backend, key, "reduce.cl.mako", "reduce_" + code.name, source=source, mode=mode, nk=nk,
-            nr=nr, IDX=idx, in_dtype=in_dtype, fused=code.fused if fused_dtype else None, fused_dtype=fused_dtype,
-            out_dtypes=out_dtypes, V=V, lanes=lanes, T=code.T, A=code.A.compute_c, A_dtype=code.A, fields=code.fields,
-            finish=code.finish, params=[(p[0], p[1].compute_c) for p in params], **code.snippets)
         i = np.int32 if idx == "int" else np.int64
         views = 1 + (fused_dtype is not None)
         types = [i] * 4 + [np.int64] + [i] * (nk + nr) + ([None, i] + [i] * (nk + nr)) * views
         types += [None] * (len(out_dtypes) + 1) + [np.int32] + ([None] if mode == "group" else [])
         types += [arg_np_type(p[1]) for p in params]
-        kernel.set_scalar_arg_dtypes(types)
-        if mode == "group":
-            import pyopencl as cl
-            _group_limits[key] = kernel.get_work_group_info(cl.kernel_work_group_info.WORK_GROUP_SIZE,
-                                                            backend.cl_device)
+        kernel = codegen.kernel(
+            backend, key, "reduce.cl.mako", "reduce_" + code.name, arg_dtypes=types, source=source, mode=mode, nk=nk,
+            nr=nr, IDX=idx, in_dtype=in_dtype, fused=code.fused if fused_dtype else None, fused_dtype=fused_dtype,
+            out_dtypes=out_dtypes, V=V, lanes=lanes, T=code.T, A=code.A.compute_c, A_dtype=code.A, fields=code.fields,
+            finish=code.finish, params=[(p[0], p[1].compute_c) for p in params], **code.snippets)
     if mode == "group":
-        limit = min(_group_limits[key], backend.local_mem_size // (2 * code.nbytes))
+        group_limit = _group_limits.get(key)
+        if group_limit is None:  # here, not where the kernel is built: another thread may have built it
+            import pyopencl as cl
+            group_limit = _group_limits[key] = kernel.get_work_group_info(
+                cl.kernel_work_group_info.WORK_GROUP_SIZE, backend.cl_device)
+        limit = min(group_limit, backend.local_mem_size // (2 * code.nbytes))
         while W > limit:
             W >>= 1
     return kernel, W
@@ -906,9 +901,6 @@ def _scan_kernel(backend, spec, phase, carry):
     kernel = backend.kernels.get(key)
     if kernel is None:
         combine, neutral, T, A, in_dtype, out_dtype, nk, idx, reverse, helpers, V = spec
-        kernel = codegen.kernel(backend, key, "scan.cl.mako", "scan_" + phase, combine=combine, neutral=neutral,
-                                T=T, A=A.compute_c, A_dtype=A, in_dtype=in_dtype, out_dtype=out_dtype, nk=nk,
-                                IDX=idx, reverse=reverse, phase=phase, carry=carry, helpers=helpers, V=V)
         i = np.int32 if idx == "int" else np.int64
         types = [i] * (4 + nk)
         if phase != "carry":
@@ -917,5 +909,7 @@ def _scan_kernel(backend, spec, phase, carry):
             types += [None, i, i] + [i] * nk
         if phase != "scan" or carry:
             types.append(None)
-        kernel.set_scalar_arg_dtypes(types)
+        kernel = codegen.kernel(backend, key, "scan.cl.mako", "scan_" + phase, arg_dtypes=types, combine=combine,
+                                neutral=neutral, T=T, A=A.compute_c, A_dtype=A, in_dtype=in_dtype, out_dtype=out_dtype,
+                                nk=nk, IDX=idx, reverse=reverse, phase=phase, carry=carry, helpers=helpers, V=V)
     return kernel

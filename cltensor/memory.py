@@ -54,6 +54,7 @@ class Allocator:
         self.cached_bytes = 0
         self.peak_bytes = 0
         self.deferred: list = []  # user arrays a queued kernel may still read
+        self.deferred_released = 0  # how many deferred blocks were ever released (see deferred_mark)
         self.huge = False  # whether any block may hold more than 2**31 - 1 elements (64-bit indexing)
         self.limit = _parse_limit(os.environ.get("CLTENSOR_MEMORY_LIMIT")) or backend.cl_device.global_mem_size
         # the backend's (reentrant) lock: free() may submit held launches and a launch may free a
@@ -126,21 +127,31 @@ class Allocator:
                 self.deferred.append(block)
                 if len(self.deferred) > 256:
                     self.backend.finish()
-                    self.deferred.clear()
+                    self.release_deferred()
                 return
             self.cached_bytes += block.nbytes
             self.pools.setdefault((block.host is not None, block.nbytes), []).append(block)
 
-    def release_deferred(self):
+    def deferred_mark(self) -> int:
+        """A mark for release_deferred: the blocks freed so far, whose readers are already launched."""
         with self.lock:
-            self.deferred.clear()
+            return self.deferred_released + len(self.deferred)
+
+    def release_deferred(self, mark=None):
+        """Drop the deferred blocks freed before mark (all of them without one). Only after a finish
+        that began after the mark: a block freed later may have a reader launched after that finish
+        (by another thread) and still queued."""
+        with self.lock:
+            n = len(self.deferred) if mark is None else max(0, mark - self.deferred_released)
+            del self.deferred[:n]
+            self.deferred_released += n
 
     def _empty_locked(self) -> int:
         """Release every cached block; returns the bytes released."""
         self.backend.finish()
         freed, self.cached_bytes = self.cached_bytes, 0
         self.pools.clear()
-        self.deferred.clear()
+        self.release_deferred()
         return freed
 
     def empty_cache(self):

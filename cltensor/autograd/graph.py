@@ -13,6 +13,7 @@ its base's history through ``CopySlices``, and a view whose base changed in plac
 from __future__ import annotations
 
 import re
+import threading
 import weakref
 
 from .grad_mode import is_grad_enabled, _set_enabled
@@ -597,12 +598,20 @@ def _retain_value(t, g):
         t._grad = g.detach().clone() if t._grad is None else t._grad + g.detach()
 
 
+_accumulate_lock = threading.RLock()  # backward passes in several threads may share a leaf
+
+
 def accumulate_grad(leaf, g, create_graph):
     """leaf.grad += g (a fresh tensor the first time), as AccumulateGrad does."""
     if g._shape != leaf._shape:
         g = sum_to(g, leaf._shape)
     if g.dtype is not leaf.dtype:
         g = g.to(leaf.dtype)
+    with _accumulate_lock:
+        _accumulate(leaf, g, create_graph)
+
+
+def _accumulate(leaf, g, create_graph):
     if create_graph:
         leaf._grad = g if leaf._grad is None else leaf._grad + g
         return

@@ -93,8 +93,9 @@ def _draw(out: Tensor, dist: str, p0, p1, generator=None) -> Tensor:
     backend = out.device.backend
     kernel = backend.kernels.get(key)
     if kernel is None:
-        kernel = codegen.kernel(backend, key, "random.cl.mako", "rand_" + dist, out_dtype=target.dtype, T=T, dist=dist)
-        kernel.set_scalar_arg_dtypes([np.int64, None, np.int64, np.uint64, np.uint64, compute.np.type, compute.np.type])
+        kernel = codegen.kernel(backend, key, "random.cl.mako", "rand_" + dist, out_dtype=target.dtype, T=T, dist=dist,
+                                arg_dtypes=[np.int64, None, np.int64, np.uint64, np.uint64, compute.np.type,
+                                            compute.np.type])
     dispatch.enqueue(backend, kernel, n, [n, target._storage.buffer, target._offset, seed_, offset,
                                          dispatch.scalar_arg(p0, compute), dispatch.scalar_arg(p1, compute)])
     if target is not out:
