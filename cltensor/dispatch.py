@@ -296,6 +296,9 @@ class _Operand:
         return o
 
 
+_GEMM_PLAN_PARAMS = ("key", "MR", "NV", "VW", "DOT_MR", "DOT_NR")  # what a plan depends on besides the operands
+
+
 def gemm(a, b, out, alpha=1, beta=0, bias=None, params=None, variant=None):
     """out[..., M, N] = alpha * (a[..., M, K] @ b[..., K, N]) + beta * bias.
 
@@ -312,6 +315,16 @@ def gemm(a, b, out, alpha=1, beta=0, bias=None, params=None, variant=None):
     p = gemm_tuning.complete(backend, acc, params) if params else gemm_tuning.params_for(backend, acc, variant)
     if beta == 0:
         bias = None  # PyTorch ignores the input when beta is 0 (its NaNs do not propagate)
+    tensors = (a, b, out, bias)
+    plans, key = backend.plans, None
+    if params is None:  # tuned tiles: the launch setup follows from dtypes, shapes and strides alone
+        bias_sig = (bias.dtype, bias._shape, bias._strides) if bias is not None else None
+        key = ("gemm", *map(p.get, _GEMM_PLAN_PARAMS), a.dtype, a._shape, a._strides, b._shape, b._strides,
+               out.dtype, out._shape, out._strides, bias_sig)
+        plan = plans.get(key)
+        if plan is not None:
+            _run_gemm(plan, tensors, alpha, beta)
+            return out
     batch, (M, N), K = out._shape[:-2], out._shape[-2:], a._shape[-1]
     A, B = _Operand(a, batch, M, K), _Operand(b, batch, K, N)
     C = _Operand(out, batch, M, N)
@@ -319,17 +332,23 @@ def gemm(a, b, out, alpha=1, beta=0, bias=None, params=None, variant=None):
     rows = _fold_batch(A, B, C, D, batch, M)
     if rows is not None:
         batch, M = (), rows
-    mode = None
+    mode, copy_a, copy_b = None, False, False
     if p["variant"] == "vec":
-        mode, swap, copy_a, copy_b = _vec_plan(A, B, M, N, p["VW"])
+        mode, swap, copy_a, copy_b = _vec_plan(A, B, M, N, K, p["VW"])
         if copy_a:
             A = _Operand(a.detach().contiguous(), batch, M, K)
         if copy_b:
             B = _Operand(b.detach().contiguous(), batch, K, N)
+        tensors = (A.t, B.t, out, bias)  # a copied operand replaces a or b
         if swap:  # compute out^T = b^T @ a^T so that the vectors run along a unit stride
             A, B, C, M, N = B.transposed(), A.transposed(), C.transposed(), N, M
             D = D.transposed() if D is not None else None
-    _launch_gemm(backend, p, mode, A, B, C, D, batch, M, N, K, acc, out.dtype, alpha, beta)
+    plan = _gemm_plan(backend, p, mode, A, B, C, D, batch, M, N, K, acc, out.dtype, tensors)
+    if key is not None and not (copy_a or copy_b):  # a copied operand is a new tensor each call
+        if len(plans) >= _MAX_PLANS:
+            plans.clear()
+        plans[key] = plan
+    _run_gemm(plan, tensors, alpha, beta)
     return out
 
 
@@ -353,7 +372,7 @@ def _fold_batch(A, B, C, D, batch, M):
 _GEMM_COPY_MIN = 128  # a transposing copy of one operand pays off once the other dim reaches this
 
 
-def _vec_plan(A, B, M, N, vw):
+def _vec_plan(A, B, M, N, K, vw):
     """(mode, swap operands, copy a, copy b) for the vector variant, by the operands' strides.
 
     The 'nn' kernel runs fastest with a row-major (k-stride 1), b n-stride 1 and out n-stride 1
@@ -366,6 +385,8 @@ def _vec_plan(A, B, M, N, vw):
     if A.sr == 1 and B.sr == 1 and M >= vw:  # both column-major: (b^T @ a^T)^T reads both row-major
         return "nn", True, False, False
     if A.sc == 1 and B.sr == 1:
+        if N >= vw and K < vw:  # no whole vector along k for 'dot': 'nn' gathers b's rows (K=10: 27 -> 7 us)
+            return "nn", False, False, False
         return ("nn", False, False, True) if M >= _GEMM_COPY_MIN and N >= vw else ("dot", False, False, False)
     if B.sc == 1:
         return "nn", False, False, False
@@ -377,7 +398,28 @@ def _vec_plan(A, B, M, N, vw):
 _GEMM_BATCH_DIMS = 3  # batch dims every GEMM kernel takes (padded with size 1), so that one kernel serves all
 
 
-def _launch_gemm(backend, p, mode, A, B, C, D, batch, M, N, K, acc, out_dtype, alpha, beta):
+class GemmPlan:
+    """What a GEMM launch needs besides the operands' buffers and offsets and alpha/beta: the kernel,
+    the size arguments, per kernel operand slot the index of its tensor in (a, b, out, bias) and its
+    row/col/batch strides, and the launch geometry."""
+
+    __slots__ = ("backend", "kernel", "acc", "head", "slots", "gsize", "lsize", "items")
+
+    def __init__(self, backend, kernel, acc, head, slots, gsize, lsize, items):
+        self.backend, self.kernel, self.acc, self.head, self.slots = backend, kernel, acc, head, slots
+        self.gsize, self.lsize, self.items = gsize, lsize, items
+
+
+def _run_gemm(plan, tensors, alpha, beta):
+    args = list(plan.head)
+    for index, strides in plan.slots:
+        t = tensors[index]
+        args += (t._storage.buffer, t._offset, *strides)
+    args += (scalar_arg(alpha, plan.acc), scalar_arg(beta, plan.acc))
+    plan.backend.launch(plan.kernel, plan.gsize, plan.lsize, args, plan.items)
+
+
+def _gemm_plan(backend, p, mode, A, B, C, D, batch, M, N, K, acc, out_dtype, tensors):
     ops = (A, B, C, D) if D is not None else (A, B, C)
     nbatch = math.prod(batch)
     if nbatch > 1:
@@ -399,11 +441,9 @@ def _launch_gemm(backend, p, mode, A, B, C, D, batch, M, N, K, acc, out_dtype, a
     kernel = backend.kernels.get(key)
     if kernel is None:
         kernel = _build_gemm(backend, key, p, mode, flags, acc, out_dtype, d_dtype, len(bsizes), len(ops))
-    args = [M, N, K, *bsizes]
-    for o, bst in zip(ops, bstrides):
-        args += (o.buf, o.off, o.sr, o.sc, *bst)
-    args += (scalar_arg(alpha, acc), scalar_arg(beta, acc))
-    launch(backend, kernel, gsize, lsize, args, M * N * nbatch)
+    slots = tuple((next(i for i, t in enumerate(tensors) if t is o.t), (o.sr, o.sc, *bst))
+                  for o, bst in zip(ops, bstrides))
+    return GemmPlan(backend, kernel, acc, (M, N, K, *bsizes), slots, gsize, lsize, M * N * nbatch)
 
 
 def _build_gemm(backend, key, p, mode, flags, acc, out_dtype, d_dtype, batch_ndim, nops):

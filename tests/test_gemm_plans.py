@@ -1,0 +1,64 @@
+"""The GEMM launcher caches its launch setup per operand layout (dispatch.gemm, GemmPlan): a cached
+plan must serve new tensors of the same layout, wherever they lie in their buffers, and whatever
+alpha and beta are. Results are checked bit for bit against a first, uncached launch or float64."""
+from __future__ import annotations
+
+import numpy as np
+
+import cltensor as torch
+from cltensor import dispatch
+from helpers import assert_close, np_of
+
+
+def _rand(shape, seed):
+    return torch.tensor(np.random.default_rng(seed).standard_normal(shape).astype(np.float32))
+
+
+def _ref(a, b):
+    return np_of(a).astype(np.float64) @ np_of(b).astype(np.float64)
+
+
+def test_plan_serves_new_tensors_of_the_same_layout():
+    for seed in range(3):  # the first call builds the plan, the next ones reuse it
+        a, b = _rand((40, 24), seed), _rand((24, 36), seed + 10)
+        assert_close(a @ b, _ref(a, b), torch.float32)
+
+
+def test_plan_reads_each_call_s_offsets():
+    base_a, base_b = _rand((50, 30), 1), _rand((30, 50), 2)
+    for start in (0, 3, 7):  # same shapes and strides, different offsets into the buffers
+        a, b = base_a[start:start + 20, 2:22], base_b[start:start + 20, 5:25]
+        assert_close(a.mm(b), _ref(a, b), torch.float32)
+
+
+def test_swapped_operands_keep_their_order_when_cached():
+    # both column-major: the launcher computes (b^T @ a^T)^T; a cached plan must not swap a and b back
+    for seed in range(3):
+        a, b = _rand((30, 40), seed).t(), _rand((50, 30), seed + 5).t()
+        assert_close(a @ b, _ref(a, b), torch.float32)
+
+
+def test_alpha_and_beta_change_under_one_plan():
+    bias, a, b = _rand((20, 32), 3), _rand((20, 12), 4), _rand((12, 32), 5)
+    ref = _ref(a, b)
+    for alpha, beta in ((1, 1), (0.5, 2.0), (-3, 0.25)):
+        got = torch.addmm(bias, a, b, beta=beta, alpha=alpha)
+        assert_close(got, alpha * ref + beta * np_of(bias).astype(np.float64), torch.float32, rtol=1e-5, atol=1e-4)
+
+
+def test_small_k_transposed_b_is_bitwise_the_contiguous_product():
+    # g @ w.T with K below the vector width runs the 'nn' kernel over b's strides, not 'dot'
+    g, w = _rand((64, 10), 6), _rand((100, 10), 7)
+    strided = g @ w.t()
+    contiguous = g @ w.t().contiguous()
+    assert np.array_equal(np_of(strided), np_of(contiguous))
+    assert_close(strided, _ref(g, w.t()), torch.float32)
+
+
+def test_copied_operand_is_not_cached_as_its_source():
+    # a column-major a with a wide b is copied first; each call must read its own a
+    for seed in range(2):
+        a, b = _rand((16, 140), seed).t(), _rand((16, 150), seed + 1)
+        out = torch.empty(140, 150)
+        dispatch.gemm(a, b, out)
+        assert_close(out, _ref(a, b), torch.float32, rtol=1e-5, atol=1e-4)
