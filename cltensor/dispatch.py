@@ -335,10 +335,12 @@ def gemm(a, b, out, alpha=1, beta=0, bias=None, params=None, variant=None):
     mode, copy_a, copy_b = None, False, False
     if p["variant"] == "vec":
         mode, swap, copy_a, copy_b = _vec_plan(A, B, M, N, K, p["VW"])
-        if copy_a:
-            A = _Operand(a.detach().contiguous(), batch, M, K)
-        if copy_b:
-            B = _Operand(b.detach().contiguous(), batch, K, N)
+        if copy_a:  # folded (rows set): a's batch dims continue its rows, so the copy does too
+            a_copy = a.detach().contiguous()
+            A = _Operand(a_copy.reshape(rows, K) if rows is not None else a_copy, batch, M, K)
+        if copy_b:  # folded: b is one matrix broadcast over the batch; copy just that matrix
+            b_src = b.detach()
+            B = _Operand((b_src[(0,) * (b_src.dim() - 2)] if rows is not None else b_src).contiguous(), batch, K, N)
         tensors = (A.t, B.t, out, bias)  # a copied operand replaces a or b
         if swap:  # compute out^T = b^T @ a^T so that the vectors run along a unit stride
             A, B, C, M, N = B.transposed(), A.transposed(), C.transposed(), N, M

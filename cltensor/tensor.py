@@ -199,7 +199,7 @@ class Tensor:
         if self.dim() > 2:
             raise RuntimeError("The use of `x.T` on tensors of dimension other than 2 to reverse their shape "
                                "is not supported; use x.mT or x.permute(...)")
-        return self.permute(*reversed(range(self.dim())))
+        return self.permute(tuple(reversed(range(self.dim()))))  # a tuple: () for a 0-d tensor
 
     @property
     def mT(self):

@@ -598,7 +598,9 @@ defop("copysign", B, "copysign(a, b)", FLOAT, vjp=lambda g, out, a, b: (_copysig
 defop("_isclose", B, _by_cat(
     "a == b || (equal_nan && isnan(a) && isnan(b)) || "
     "(isfinite(a) && isfinite(b) && fabs(a - b) <= (T)atol + (T)rtol * fabs(b))",
-    "a == b || (T)(a > b ? a - b : b - a) <= (T)(atol + rtol * (b < 0 ? -(double)b : (double)b))"),
+    # NOTE: |a - b| in double: in T it overflows (isclose(INT_MAX, INT_MIN) was true)
+    "a == b || (a > b ? (double)a - (double)b : (double)b - (double)a) <= "
+    "atol + rtol * (b < 0 ? -(double)b : (double)b)"),
     COMPARE, method=False, params={"rtol": (1e-5, "double"), "atol": (1e-8, "double"), "equal_nan": (0, "int")})
 
 defop("where", TERN, "(a != 0) ? b : c", vjp=lambda g, out, c, a, b: (None, g.where(c, 0.0), (g * 0).where(c, g)),

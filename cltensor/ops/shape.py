@@ -154,6 +154,8 @@ for _n, _f in (("view", view), ("reshape", reshape), ("flatten", flatten), ("unf
 
 # ---- permutations ------------------------------------------------------------------------------
 def permute(self, *dims):
+    if not dims:
+        raise TypeError('permute() missing 1 required positional arguments: "dims"')
     dims = _shape_arg(dims) if dims and not isinstance(dims[0], (list, tuple)) else tuple(dims[0])
     n = self.dim()
     if len(dims) != n:
