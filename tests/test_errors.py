@@ -196,9 +196,11 @@ bad("view/more-dims", f((2, 3)), lambda T, a: a.view(2, 3, 1, 2), RuntimeError,
     r"shape '\[2, 3, 1, 2\]' is invalid for input of size 6")
 bad("flatten/order", f((2, 3)), lambda T, a: a.flatten(1, 0), RuntimeError, "start_dim cannot come after end_dim")
 bad("unflatten/sizes", f((6,)), lambda T, a: a.unflatten(0, (4, 2)), RuntimeError, r"\[4, 2\].*\b6\b")
-bad("permute/count", f((2, 3)), lambda T, a: a.permute(0), RuntimeError, r"input.dim\(\) = 2 is not equal to len\(dims\) = 1")
+bad("permute/count", f((2, 3)), lambda T, a: a.permute(0), RuntimeError,
+    r"input.dim\(\) = 2 is not equal to len\(dims\) = 1")
 bad("permute/duplicate", f((2, 3)), lambda T, a: a.permute(0, 0), RuntimeError, "duplicate dims are not allowed")
-bad("t/3d", f((2, 3, 4)), lambda T, a: a.t(), RuntimeError, "t\\(\\) expects a tensor with <= 2 dimensions, but self is 3D")
+bad("t/3d", f((2, 3, 4)), lambda T, a: a.t(), RuntimeError,
+    "t\\(\\) expects a tensor with <= 2 dimensions, but self is 3D")
 bad("diagonal/same-dims", f((2, 3)), lambda T, a: a.diagonal(0, 0, 0), RuntimeError,
     "diagonal dimensions cannot be identical 0, 0")
 bad("narrow/length", f((3,)), lambda T, a: a.narrow(0, 2, 5), RuntimeError,
@@ -224,7 +226,8 @@ bad("new_zeros/negative", f((2,)), lambda T, a: a.new_zeros(-1), RuntimeError, "
 bad("arange/step-zero", lambda T: (), lambda T: T.arange(0, 10, 0), RuntimeError, "step must be nonzero")
 bad("arange/sign", lambda T: (), lambda T: T.arange(10, 0, 1), RuntimeError,
     "upper bound and lower bound inconsistent with step sign")
-bad("linspace/steps", lambda T: (), lambda T: T.linspace(0, 1, -1), RuntimeError, "number of steps must be non-negative")
+bad("linspace/steps", lambda T: (), lambda T: T.linspace(0, 1, -1), RuntimeError,
+    "number of steps must be non-negative")
 bad("uniform_/range", f((3,)), lambda T, a: a.uniform_(2, 1), RuntimeError, r"from=2 > to=1")
 bad("normal_/std", f((3,)), lambda T, a: a.normal_(0, -1), RuntimeError, "normal expects std >= 0.0, but found std -1")
 bad("randint/range", lambda T: (), lambda T: T.randint(5, 2, (3,)), RuntimeError, "from=5 >= to=2")
@@ -412,7 +415,8 @@ bad("kwarg/softmax", f((3,)), lambda T, a: T.softmax(a, dim=0, foo=1), TypeError
 bad("kwarg/to", f((3,)), lambda T, a: a.to(foo=1), TypeError, "to\\(\\).*foo")
 bad("kwarg/randn", lambda T: (), lambda T: T.randn(2, 3, foo=1), TypeError, "randn\\(\\).*foo")
 bad("type/add-str", f((3,)), lambda T, a: T.add(a, "a"), TypeError, r"add\(\): argument.*not str")
-bad("type/mm-int", f((2, 3)), lambda T, a: T.mm(a, 3), TypeError, r"mm\(\): argument 'mat2' \(position 2\) must be Tensor, not int")
+bad("type/mm-int", f((2, 3)), lambda T, a: T.mm(a, 3), TypeError,
+    r"mm\(\): argument 'mat2' \(position 2\) must be Tensor, not int")
 bad("type/cat-tensor", f((3,)), lambda T, a: T.cat(a), TypeError,
     r"cat\(\): argument 'tensors' \(position 1\) must be tuple of Tensors, not Tensor")
 bad("type/cat-element", f((3,)), lambda T, a: T.cat([a, 3]), TypeError, r"element 1.*int")
@@ -422,6 +426,7 @@ bad("type/zeros-float", lambda T: (), lambda T: T.zeros(2, 3.5), TypeError, "flo
 bad("type/zeros-str", lambda T: (), lambda T: T.zeros("a"), TypeError, "str")
 bad("type/full-str", lambda T: (), lambda T: T.full((2,), "a"), TypeError, "str")
 bad("type/permute-float", f((2, 3)), lambda T, a: a.permute(0, 1.0), TypeError, "float")
+bad("type/permute-no-dims", f((2, 3)), lambda T, a: a.permute(), TypeError, "permute\\(\\) missing")
 bad("type/transpose-str", f((2, 3)), lambda T, a: a.transpose(0, "1"), TypeError, "str")
 bad("type/unsqueeze-float", f((2, 3)), lambda T, a: a.unsqueeze(1.5), TypeError, "float")
 bad("type/sum-dim-str", f((3,)), lambda T, a: a.sum(dim="a"), TypeError, "str")
@@ -437,13 +442,16 @@ bad("type/int-many", f((3,)), lambda T, a: int(a), ValueError, "only one element
 bad("type/float-many", f((3,)), lambda T, a: float(a), ValueError, "only one element tensors can be converted")
 bad("type/tensor-dict", lambda T: (), lambda T: T.tensor({1: 2}), RuntimeError, "Could not infer dtype of dict")
 bad("type/tensor-ragged", lambda T: (), lambda T: T.tensor([[1, 2], [3]]), ValueError, "sequence")
-bad("value/item-many", f((3,)), lambda T, a: a.item(), RuntimeError, "a Tensor with 3 elements cannot be converted to Scalar")
+bad("value/item-many", f((3,)), lambda T, a: a.item(), RuntimeError,
+    "a Tensor with 3 elements cannot be converted to Scalar")
 bad("value/bool-many", f((3,)), lambda T, a: bool(a), RuntimeError,
     "Boolean value of Tensor with more than one value is ambiguous")
-bad("value/bool-empty", f((0,)), lambda T, a: bool(a), RuntimeError, "Boolean value of Tensor with no values is ambiguous")
+bad("value/bool-empty", f((0,)), lambda T, a: bool(a), RuntimeError,
+    "Boolean value of Tensor with no values is ambiguous")
 bad("value/div-rounding", f((3,)), lambda T, a: a.div(2, rounding_mode="bad"), RuntimeError,
     "rounding_mode to be one of None, 'trunc', or 'floor' but found 'bad'")
-bad("value/clamp-none", f((3,)), lambda T, a: a.clamp(), RuntimeError, "At least one of 'min' or 'max' must not be None")
+bad("value/clamp-none", f((3,)), lambda T, a: a.clamp(), RuntimeError,
+    "At least one of 'min' or 'max' must not be None")
 bad("value/alpha-float-int", lambda T: (i64(T, 3),), lambda T, a: a.add(1, alpha=1.5), RuntimeError,
     "For integral input tensors, argument alpha must not be a floating point number")
 bad("value/bool-sub", f((3,), (3,), dtype="bool"), lambda T, a, b: a - b, RuntimeError,
@@ -456,7 +464,8 @@ bad("value/shift-float", f((3,)), lambda T, a: a << 1, NotImplementedError, "not
 bad("value/frac-int", lambda T: (i64(T, 3),), lambda T, a: a.frac(), NotImplementedError, "not implemented for 'Long'")
 bad("value/hypot-int", lambda T: (i64(T, 3),), lambda T, a: T.hypot(a, a), NotImplementedError,
     "not implemented for 'Long'")
-bad("value/floor-bool", f((3,), dtype="bool"), lambda T, a: a.floor(), NotImplementedError, "not implemented for 'Bool'")
+bad("value/floor-bool", f((3,), dtype="bool"), lambda T, a: a.floor(), NotImplementedError,
+    "not implemented for 'Bool'")
 bad("value/lerp-dtypes", lambda T: (mk(T, 3), mk(T, 3, dtype="float64")), lambda T, a, b: a.lerp(b, 0.5),
     RuntimeError, "expected dtype float for `end` but got dtype double")
 bad("value/where-cond", f((3,), (3,), (3,)), lambda T, c, a, b: T.where(c, a, b), RuntimeError,
@@ -651,7 +660,7 @@ PUBLIC = {
     "true_divide": lambda T, a, b: T.true_divide(a, b),
 }
 SKIP_ROWS = {"_copy"}  # the identity used by copies
-FLOAT_ROWS = [name for name, op in OPS.items() if name not in SKIP_ROWS and op.int_ok is not None]
+ROWS = [name for name in OPS if name not in SKIP_ROWS]
 
 
 def _special_operands(arity):
@@ -698,7 +707,7 @@ def _assert_same_specials(got, expected, context, operands=None):
                              f"(position, operands, got, expected): {shown}")
 
 
-@pytest.mark.parametrize("name", FLOAT_ROWS)
+@pytest.mark.parametrize("name", ROWS)
 def test_nan_and_inf_propagate_through_every_elementwise_row(name):
     op = OPS[name]
     operands = _special_operands(op.arity)
@@ -795,3 +804,49 @@ def test_nan_and_inf_through_matmul(layout):
         expected = real_torch.tensor(a).matmul(real_torch.tensor(b)).numpy() if HAVE_TORCH else a @ b
     _assert_same_specials(got, expected, "matmul")
     assert np.isnan(got[0]).all() and np.isnan(got[1, 1]) and got[1, 0] == INF
+
+
+# ---- integer extremes: where C overflows, PyTorch's answers (regressions: MIN % -1, isclose) ---------------
+MIN32, MAX32, MIN64, MAX64 = -2**31, 2**31 - 1, -2**63, 2**63 - 1
+
+
+def _int(T, values, dtype):
+    return T.tensor(values, dtype=getattr(T, dtype))
+
+
+INT_EDGES = {  # name: (call, PyTorch's result)
+    "remainder-by-minus-one": (lambda T: _int(T, [MIN32, 7, -7], "int32") % _int(T, [-1, -1, 3], "int32"), [0, 0, 2]),
+    "remainder-int64": (lambda T: T.remainder(_int(T, [MIN64, MAX64, -5], "int64"), _int(T, [-1, -1, 3], "int64")),
+                        [0, 0, 1]),
+    "fmod-by-minus-one": (lambda T: T.fmod(_int(T, [MIN32, -7, 7], "int32"), _int(T, [-1, -1, -3], "int32")),
+                          [0, 0, 1]),
+    "floor_divide-min": (lambda T: _int(T, [MIN32, MIN32, MAX32], "int32") // _int(T, [-1, 2, -1], "int32"),
+                         [MIN32, -2**30, -MAX32]),
+    "isclose-extremes": (lambda T: T.isclose(_int(T, [MAX32, MIN32, 5], "int32"), _int(T, [MIN32, MAX32, 5], "int32")),
+                         [False, False, True]),
+    "isclose-int64": (lambda T: T.isclose(_int(T, [MAX64, 100000], "int64"), _int(T, [MIN64, 100001], "int64")),
+                      [False, True]),
+    "abs-neg-min": (lambda T: T.stack([_int(T, [MIN32, -5], "int32").abs(), -_int(T, [MIN32, 5], "int32")]),
+                    [[MIN32, 5], [MIN32, -5]]),
+    "add-mul-wrap": (lambda T: T.stack([_int(T, [MAX32, MIN32], "int32") + 1,
+                                        _int(T, [MAX32, 65536], "int32") * _int(T, [2, 65536], "int32")]),
+                     [[MIN32, MIN32 + 1], [-2, 0]]),
+    "uint8-wrap": (lambda T: T.stack([_int(T, [250, 3], "uint8") + 10,
+                                      _int(T, [3, 250], "uint8") - _int(T, [5, 10], "uint8")]), [[4, 13], [254, 240]]),
+    "shift-past-width": (lambda T: T.stack([_int(T, [1, -8, 3], "int32") << _int(T, [33, 1, 40], "int32"),
+                                            _int(T, [-8, 8, -1], "int32") >> _int(T, [40, 40, 31], "int32")]),
+                         [[0, -16, 0], [-1, 0, -1]]),
+    "pow-wraps": (lambda T: _int(T, [3, -2, 2], "int32") ** _int(T, [21, 31, 31], "int32"), [1870418611, MIN32, MIN32]),
+    "clamp-extremes": (lambda T: T.clamp(_int(T, [MIN64, MAX64, 0], "int64"), -5, 5), [-5, 5, 0]),
+    "sum-int32-into-int64": (lambda T: _int(T, [MAX32, MAX32], "int32").sum(), 2 * MAX32),
+    "max-min-int64": (lambda T: T.stack([_int(T, [MIN64, MAX64], "int64").max(),
+                                         _int(T, [MIN64, MAX64], "int64").min()]), [MAX64, MIN64]),
+}
+
+
+@pytest.mark.parametrize("name", list(INT_EDGES))
+def test_integer_extremes_as_pytorch(name):
+    call, expected = INT_EDGES[name]
+    assert call(torch).tolist() == expected
+    if HAVE_TORCH:
+        assert call(real_torch).tolist() == expected

@@ -605,13 +605,14 @@ defop("_isclose", B, _by_cat(
 
 defop("where", TERN, "(a != 0) ? b : c", vjp=lambda g, out, c, a, b: (None, g.where(c, 0.0), (g * 0).where(c, g)),
       ref=np.where, method=False, inplace=False, grad_fn="WhereBackward0")
-# NOTE: a NaN bound gives NaN, as in PyTorch (b != b: NaN test that int types fold away)
-defop("_clamp", TERN, "(((a < b || b != b) ? b : a) > c || c != c) ? c : ((a < b || b != b) ? b : a)",
+# NOTE: a NaN bound gives NaN, as in PyTorch (b != b: a NaN test, floats only)
+defop("_clamp", TERN, _by_cat("(((a < b || b != b) ? b : a) > c || c != c) ? c : ((a < b || b != b) ? b : a)",
+                              "((a < b) ? b : a) > c ? c : ((a < b) ? b : a)"),
       vjp=lambda g, out, a, lo, hi: _clamp_vjp(g, a, lo, hi),
       ref=lambda x, lo, hi: np.minimum(np.maximum(x, lo), hi), method=False, grad_fn="ClampBackward1")
-defop("_clamp_min", B, "(a < b || b != b) ? b : a", vjp=lambda g, out, a, lo: _clamp_vjp(g, a, lo, None),
+defop("_clamp_min", B, _by_cat("(a < b || b != b) ? b : a", "(a < b) ? b : a"), vjp=lambda g, out, a, lo: _clamp_vjp(g, a, lo, None),
       ref=lambda x, lo: np.maximum(x, lo), method=False, grad_fn="ClampMinBackward0")
-defop("_clamp_max", B, "(a > b || b != b) ? b : a", vjp=lambda g, out, a, hi: _clamp_vjp(g, a, None, hi),
+defop("_clamp_max", B, _by_cat("(a > b || b != b) ? b : a", "(a > b) ? b : a"), vjp=lambda g, out, a, hi: _clamp_vjp(g, a, None, hi),
       ref=lambda x, hi: np.minimum(x, hi), method=False, grad_fn="ClampMaxBackward0")
 defop("lerp", TERN, "(fabs(c) < (T)0.5) ? a + c * (b - a) : b - (b - a) * ((T)1 - c)", FLOAT_ONLY,
       vjp=lambda g, out, a, b, w: (g * (1 - w), g * w, g * (b - a)), ref=lambda a, b, w: a + w * (b - a),
