@@ -14,6 +14,7 @@ from __future__ import annotations
 import atexit
 import hashlib
 import os
+import threading
 from pathlib import Path
 
 import pyopencl as cl
@@ -256,7 +257,8 @@ def cached_render(template: str, **params) -> str:
 def _write_atomically(path: str, text: str) -> None:
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        tmp = f"{path}.{os.getpid()}.tmp"
+        # per thread too: backends (devices) render under their own locks, so two threads may write one path
+        tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
         with open(tmp, "w", encoding="utf-8") as f:
             f.write(text)
         os.replace(tmp, path)
