@@ -25,4 +25,5 @@ if ! ls /etc/OpenCL/vendors/*pocl* >/dev/null 2>&1 && ! has_cpu_driver; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq pocl-opencl-icd ocl-icd-libopencl1 >/dev/null
 fi
 
-python3 -m pip install -q --disable-pip-version-check -e ".[test,examples]"
+# PIP_BREAK_SYSTEM_PACKAGES: Debian's own python3 refuses pip installs without it (PEP 668)
+PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install -q --disable-pip-version-check -e ".[test,examples]"
