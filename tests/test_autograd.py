@@ -1034,3 +1034,13 @@ def test_training_loop_frees_its_graphs():
     assert after_bytes <= before_bytes, (before_bytes, after_bytes)
     assert _live_objects() == before_objects
     assert elapsed / iterations < 5e-3, f"{elapsed / iterations * 1e3:.2f} ms per training step"
+
+
+def test_clamp_with_scalar_bounds_is_clampbackward1_as_in_pytorch():
+    # seed 002 trains with h.clamp(min=0): its grad_fn prints as PyTorch's
+    x = torch.tensor([-1.0, 0.5, 2.0], requires_grad=True)
+    for y in (x.clamp(min=0), x.clamp(max=1), x.clamp(0, 1)):
+        assert type(y.grad_fn).__name__ == "ClampBackward1"
+    y = x.clamp(min=0)
+    y.sum().backward()
+    assert x.grad.tolist() == [0.0, 1.0, 1.0]

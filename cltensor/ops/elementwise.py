@@ -612,10 +612,10 @@ defop("_clamp", TERN, _by_cat("(((a < b || b != b) ? b : a) > c || c != c) ? c :
       ref=lambda x, lo, hi: np.minimum(np.maximum(x, lo), hi), method=False, grad_fn="ClampBackward1")
 defop("_clamp_min", B, _by_cat("(a < b || b != b) ? b : a", "(a < b) ? b : a"),
       vjp=lambda g, out, a, lo: _clamp_vjp(g, a, lo, None),
-      ref=lambda x, lo: np.maximum(x, lo), method=False, grad_fn="ClampMinBackward0")
+      ref=lambda x, lo: np.maximum(x, lo), method=False, grad_fn="ClampBackward1")
 defop("_clamp_max", B, _by_cat("(a > b || b != b) ? b : a", "(a > b) ? b : a"),
       vjp=lambda g, out, a, hi: _clamp_vjp(g, a, None, hi),
-      ref=lambda x, hi: np.minimum(x, hi), method=False, grad_fn="ClampMaxBackward0")
+      ref=lambda x, hi: np.minimum(x, hi), method=False, grad_fn="ClampBackward1")
 defop("lerp", TERN, "(fabs(c) < (T)0.5) ? a + c * (b - a) : b - (b - a) * ((T)1 - c)", FLOAT_ONLY,
       vjp=lambda g, out, a, b, w: (g * (1 - w), g * w, g * (b - a)), ref=lambda a, b, w: a + w * (b - a),
       int_ok=False, check=_lerp_check)
