@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..ops import creation
-from .optimizer import Optimizer, check_range, check_strategy_flags
+from .optimizer import Optimizer, check_range, check_strategy_flags, step_gradient
 
 
 class Adagrad(Optimizer):
@@ -36,10 +36,7 @@ class Adagrad(Optimizer):
 
     def _update(self, p, group):
         state = self._init_state(p, group)
-        grad = -p.grad if group["maximize"] else p.grad
-        state["step"] += 1
-        if group["weight_decay"] != 0:
-            grad = grad.add(p, alpha=group["weight_decay"])
+        grad = step_gradient(p, group, state)
         clr = group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"])
         state["sum"].addcmul_(grad, grad, value=1)
         std = state["sum"].sqrt().add_(group["eps"])

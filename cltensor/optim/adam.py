@@ -5,7 +5,7 @@ import math
 
 from ..ops import creation
 from ..ops.elementwise import maximum
-from .optimizer import Optimizer, check_range, check_strategy_flags
+from .optimizer import Optimizer, check_range, check_strategy_flags, step_gradient
 
 
 class Adam(Optimizer):
@@ -38,16 +38,10 @@ class Adam(Optimizer):
         return state
 
     def _update(self, p, group):
-        lr, (beta1, beta2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
+        lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
         state = self._init_state(p, group["amsgrad"])
-        grad = -p.grad if group["maximize"] else p.grad
-        state["step"] += 1
+        grad = step_gradient(p, group, state)
         step = state["step"]
-        if wd != 0:
-            if group["decoupled_weight_decay"]:
-                p.mul_(1 - lr * wd)
-            else:
-                grad = grad.add(p, alpha=wd)
         exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
         exp_avg.lerp_(grad, 1 - beta1)
         exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)

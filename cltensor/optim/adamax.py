@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..ops import creation
 from ..ops.elementwise import maximum
-from .optimizer import Optimizer, check_range, check_strategy_flags
+from .optimizer import Optimizer, check_range, check_strategy_flags, step_gradient
 
 
 def _check_adam_args(lr, betas, eps, weight_decay):
@@ -27,14 +27,11 @@ class Adamax(Optimizer):
                                       maximize=maximize))
 
     def _update(self, p, group):
-        (beta1, beta2), eps, wd = group["betas"], group["eps"], group["weight_decay"]
+        (beta1, beta2), eps = group["betas"], group["eps"]
         state = self.state[p]
         if not state:
             state.update(step=0.0, exp_avg=creation.zeros_like(p), exp_inf=creation.zeros_like(p))
-        grad = -p.grad if group["maximize"] else p.grad
-        state["step"] += 1
-        if wd != 0:
-            grad = grad.add(p, alpha=wd)
+        grad = step_gradient(p, group, state)
         exp_avg, exp_inf = state["exp_avg"], state["exp_inf"]
         exp_avg.lerp_(grad, 1 - beta1)
         maximum(exp_inf.mul_(beta2), grad.abs().add_(eps), out=exp_inf)
@@ -55,18 +52,12 @@ class NAdam(Optimizer):
                                       maximize=maximize))
 
     def _update(self, p, group):
-        lr, (beta1, beta2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
+        lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
         state = self.state[p]
         if not state:
             state.update(step=0.0, mu_product=1.0, exp_avg=creation.zeros_like(p), exp_avg_sq=creation.zeros_like(p))
-        grad = -p.grad if group["maximize"] else p.grad
-        state["step"] += 1
+        grad = step_gradient(p, group, state)
         step = state["step"]
-        if wd != 0:
-            if group["decoupled_weight_decay"]:
-                p.mul_(1 - lr * wd)
-            else:
-                grad = grad.add(p, alpha=wd)
         mu = beta1 * (1.0 - 0.5 * 0.96 ** (step * group["momentum_decay"]))
         mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((step + 1) * group["momentum_decay"]))
         state["mu_product"] *= mu

@@ -222,6 +222,20 @@ def _copy_state_dict(state_dict: dict) -> dict:
     return copy_value(state_dict)
 
 
+def step_gradient(p, group, state):
+    """The gradient one step applies: negated under maximize, with weight decay (L2 added to the
+    gradient, or decoupled into the parameter when the group says so); counts the step."""
+    grad = -p.grad if group.get("maximize") else p.grad
+    state["step"] += 1
+    wd = group.get("weight_decay", 0)
+    if wd != 0:
+        if group.get("decoupled_weight_decay"):
+            p.mul_(1 - group["lr"] * wd)
+        else:
+            grad = grad.add(p, alpha=wd)
+    return grad
+
+
 def check_range(name: str, value, low=0.0, high=None, *, high_inclusive=False) -> None:
     """PyTorch's hyper-parameter validation: ValueError('Invalid <name>: <value>')."""
     if isinstance(value, Tensor):

@@ -6,7 +6,7 @@ import math
 from ..ops import creation
 from ..ops.elementwise import where
 from .adamax import _check_adam_args
-from .optimizer import Optimizer, check_range, check_strategy_flags
+from .optimizer import Optimizer, check_range, check_strategy_flags, step_gradient
 
 
 class RAdam(Optimizer):
@@ -21,18 +21,12 @@ class RAdam(Optimizer):
                                       decoupled_weight_decay=decoupled_weight_decay, maximize=maximize))
 
     def _update(self, p, group):
-        lr, (beta1, beta2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
+        lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
         state = self.state[p]
         if not state:
             state.update(step=0.0, exp_avg=creation.zeros_like(p), exp_avg_sq=creation.zeros_like(p))
-        grad = -p.grad if group["maximize"] else p.grad
-        state["step"] += 1
+        grad = step_gradient(p, group, state)
         step = state["step"]
-        if wd != 0:
-            if group["decoupled_weight_decay"]:
-                p.mul_(1 - lr * wd)
-            else:
-                grad = grad.add(p, alpha=wd)
         exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
         exp_avg.lerp_(grad, 1 - beta1)
         exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
@@ -63,14 +57,11 @@ class Adadelta(Optimizer):
         super().__init__(params, dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize))
 
     def _update(self, p, group):
-        rho, eps, wd = group["rho"], group["eps"], group["weight_decay"]
+        rho, eps = group["rho"], group["eps"]
         state = self.state[p]
         if not state:
             state.update(step=0.0, square_avg=creation.zeros_like(p), acc_delta=creation.zeros_like(p))
-        grad = -p.grad if group["maximize"] else p.grad
-        state["step"] += 1
-        if wd != 0:
-            grad = grad.add(p, alpha=wd)
+        grad = step_gradient(p, group, state)
         square_avg, acc_delta = state["square_avg"], state["acc_delta"]
         square_avg.mul_(rho).addcmul_(grad, grad, value=1 - rho)
         std = square_avg.add(eps).sqrt_()

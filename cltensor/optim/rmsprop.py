@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..ops import creation
-from .optimizer import Optimizer, check_range, check_strategy_flags
+from .optimizer import Optimizer, check_range, check_strategy_flags, step_gradient
 
 
 class RMSprop(Optimizer):
@@ -38,10 +38,7 @@ class RMSprop(Optimizer):
     def _update(self, p, group):
         lr, alpha, eps, wd, momentum = (group[k] for k in ("lr", "alpha", "eps", "weight_decay", "momentum"))
         state = self._init_state(p, group)
-        grad = -p.grad if group["maximize"] else p.grad
-        state["step"] += 1
-        if wd != 0:
-            grad = grad.add(p, alpha=wd)
+        grad = step_gradient(p, group, state)
         square_avg = state["square_avg"]
         square_avg.mul_(alpha).addcmul_(grad, grad, value=1 - alpha)
         if group["centered"]:
