@@ -46,6 +46,10 @@ class Backend:
         self.name = cl_device.name.strip()
         self.is_cpu = bool(cl_device.type & cl.device_type.CPU)
         self.is_gpu = bool(cl_device.type & cl.device_type.GPU)
+        # which kernel variants to take: CPU ones (vector lanes, no local memory) or GPU ones (local
+        # memory tiles, work-group reductions); CLTENSOR_TUNING=gpu|cpu overrides the device type, so
+        # that the GPU variants can be checked on a CPU driver or under Oclgrind
+        self.cpu_tuned = (_tuning_override() or ("cpu" if self.is_cpu else "gpu")) == "cpu"
         exts = cl_device.extensions.split()
         self.has_fp64 = "cl_khr_fp64" in exts or cl_device.double_fp_config != 0
         self.has_fp16 = "cl_khr_fp16" in exts
@@ -66,9 +70,9 @@ class Backend:
         self.elementwise_wg = 256
         self.elementwise_vec = 4
         # strided elementwise kernels on CPUs: one work-item per 16x16 block (see elementwise.cl.mako)
-        self.elementwise_tile = 16 if self.is_cpu else 0
+        self.elementwise_tile = 16 if self.cpu_tuned else 0
         self.pending: list = []  # small launches not yet handed to the driver (see launch)
-        self.defer_items = _DEFER_ITEMS if self.is_cpu else 0
+        self.defer_items = _DEFER_ITEMS if self.cpu_tuned else 0
         self.gate_batch = 16  # batches at least this long are enqueued behind a user event
         self.batch_limit = 64  # held launches submitted together at most
         self.recorder = None  # a list while cltensor.profiler is recording: (kernel, event) pairs
@@ -150,6 +154,13 @@ class Backend:
 
 
 _DEFER_ITEMS = 1 << 15
+
+
+def _tuning_override() -> str:
+    value = os.environ.get("CLTENSOR_TUNING", "").strip().lower()
+    if value not in ("", "cpu", "gpu"):
+        raise RuntimeError(f"CLTENSOR_TUNING must be 'cpu' or 'gpu', got {value!r}")
+    return value
 
 
 def _profiling_requested() -> bool:

@@ -737,7 +737,7 @@ GPU_TUNING = ReduceTuning(items_per_cu=1024, min_chunk=64, groups_per_cu=4, use_
 
 
 def reduce_tuning(backend) -> ReduceTuning:
-    return CPU_TUNING if backend.is_cpu else GPU_TUNING
+    return CPU_TUNING if backend.cpu_tuned else GPU_TUNING
 
 
 def _reduce_plan(backend, M, R, rows, cols, single, unit_rows=False):
@@ -755,9 +755,9 @@ def _reduce_plan(backend, M, R, rows, cols, single, unit_rows=False):
         mode, V, lanes = "group", 1, "outputs"
     else:
         W, V, lanes = 0, 1, "outputs"
-        if backend.is_cpu and cols and M >= 16:
+        if backend.cpu_tuned and cols and M >= 16:
             V = 16
-        elif backend.is_cpu and unit_rows:
+        elif backend.cpu_tuned and unit_rows:
             V, lanes = 16, "elements"
         per_item = V if lanes == "outputs" else 1
         S = 1 if single else max(1, min(-(-tune.items_per_cu * cus * per_item // M), R // tune.min_chunk))
@@ -767,7 +767,7 @@ def _reduce_plan(backend, M, R, rows, cols, single, unit_rows=False):
 
 
 def _items_wg(backend, n):
-    if backend.is_cpu:  # enough work-groups for every core
+    if backend.cpu_tuned:  # enough work-groups for every core
         return 1 << max(0, min(256, n // (4 * backend.compute_units)).bit_length() - 1)
     return 128 if n >= 128 * backend.compute_units else 64
 
@@ -910,7 +910,7 @@ def scan(combine, neutral, x, dim, out, T, A, reverse=False, helpers=""):
     lst = [v._strides[dim] if x.dim() else 0 for v in views]
     M = math.prod(ksizes)
     tune = reduce_tuning(backend)
-    V = 16 if backend.is_cpu and abs(kst[0][-1]) == 1 and M >= 16 else 1  # rows side by side: see scan.cl.mako
+    V = 16 if backend.cpu_tuned and abs(kst[0][-1]) == 1 and M >= 16 else 1  # rows side by side: see scan.cl.mako
     S = max(1, min(-(-tune.items_per_cu * backend.compute_units * V // M), L // tune.min_chunk))
     chunk = max(1, -(-L // S))
     S = -(-L // chunk)

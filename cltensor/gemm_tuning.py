@@ -85,7 +85,7 @@ def params_for(backend, dtype, variant=None) -> dict:
 
 
 def _resolve(backend, dtype, variant):
-    want = variant or ("vec" if backend.is_cpu else "tiled")
+    want = variant or ("vec" if backend.cpu_tuned else "tiled")
     for table in (_load_user_table(), SHIPPED):
         entry = table.get(backend.name, {})
         p = entry.get(dtype.name) or entry.get("float32")
@@ -174,7 +174,7 @@ def tune(device=None, dtype=dt.float32, size=1024, variant=None, save=True, verb
     from .ops.random import randn
     dev = as_device(device)
     backend = dev.backend
-    variant = variant or ("vec" if backend.is_cpu else "tiled")
+    variant = variant or ("vec" if backend.cpu_tuned else "tiled")
     a = randn(size, size, dtype=dtype, device=dev)
     b = randn(size, size, dtype=dtype, device=dev)
     results = []
