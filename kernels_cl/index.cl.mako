@@ -62,7 +62,10 @@ ${c.preamble(dtypes)}
 inline void combine_atomic(volatile __global ${dst_dtype.c} *p, const ${T} b)
 {
     union { ${bits} u; ${dst_dtype.c} v; } expected, desired, seen;
-    seen.v = *p;
+    // the first guess is the bit pattern 0, not a plain read of *p: a plain read racing with
+    // other work-items' compare-exchanges is a data race (undefined; Oclgrind reports it); a wrong
+    // guess costs one failed compare-exchange, which returns the stored value atomically
+    seen.u = 0;
     do {
         expected = seen;
         const ${T} a = expected.v;
