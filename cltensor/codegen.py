@@ -89,6 +89,11 @@ class C:
         return f"({'float' if d.name == 'float16' else d.c})({value})"
 
     @staticmethod
+    def param_c(ctype, compute):
+        from .dtypes import param_c
+        return param_c(ctype, compute)
+
+    @staticmethod
     def preamble(dtypes):
         return "#pragma OPENCL EXTENSION cl_khr_fp64 : enable" if any(d.name == "float64" for d in dtypes) else ""
 

@@ -114,6 +114,22 @@ def as_dtype(d) -> dtype:
         raise TypeError(f"dtype must be a cltensor dtype, got {d!r} of type {type(d).__name__}") from None
 
 
+def param_dtype(ctype: str, compute: dtype):
+    """The dtype of an op's scalar parameter declared as 'T' (the compute dtype) or 'real' (the compute
+    dtype when it is floating, else float32, as PyTorch computes integer tolerances); None for a C type."""
+    if ctype == "T":
+        return compute
+    if ctype == "real":
+        return compute if compute.category == FLOAT else float32
+    return None
+
+
+def param_c(ctype: str, compute: dtype) -> str:
+    """The C type of such a parameter in a kernel signature."""
+    d = param_dtype(ctype, compute)
+    return ctype if d is None else d.compute_c
+
+
 def promote_types(a: dtype, b: dtype) -> dtype:
     """torch.promote_types: the smallest dtype both a and b convert to safely."""
     if a is b:

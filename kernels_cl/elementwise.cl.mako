@@ -39,7 +39,7 @@ __kernel void ${kname}(const ${IDX} n
   % endif
 % endfor
 % for p in params:
-    , const ${compute.compute_c if p[1] == 'T' else p[1]} ${p[0]}
+    , const ${c.param_c(p[1], compute)} ${p[0]}
 % endfor
     )
 {

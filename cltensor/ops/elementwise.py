@@ -154,7 +154,7 @@ class _Plan:
         self.device, self.backend, self.host = device, device.backend, device.is_host
         self.compute, self.out_dtype, self.launch = compute, out_dtype, launch
         self.shape, self.strides, self.nbytes = dest._shape, dest._strides, dest._storage.nbytes
-        self.param_spec = tuple((k, ctype, ctype == "T") for k, (_, ctype) in op.params.items())
+        self.param_spec = tuple((k, ctype) for k, (_, ctype) in op.params.items())
 
 
 def _signature(op, inputs):
@@ -176,8 +176,8 @@ def _apply_planned(op, plan, inputs, params):
     dest = Tensor._make(Storage.allocate(plan.backend, plan.nbytes, plan.host), plan.shape, plan.strides, 0,
                         plan.out_dtype, plan.device)
     if plan.launch is not None:
-        cparams = tuple([(k, ctype, dispatch.scalar_arg(params[k], compute) if is_t else params[k])
-                         for k, ctype, is_t in plan.param_spec]) if plan.param_spec else ()
+        cparams = tuple([(k, ctype, dispatch.param_arg(ctype, params[k], compute))
+                         for k, ctype in plan.param_spec]) if plan.param_spec else ()
         dispatch.run_elementwise(plan.launch, inputs, dest, compute, cparams)
     if op.vjp is not None:
         for x in inputs:
@@ -202,8 +202,8 @@ def _apply_planned_into(op, plan, inputs, params, dest):
     if any([x is not dest and x._storage is dest._storage for x in tensors]):
         _check_overlap(dest, inputs)
     if plan.launch is not None:
-        cparams = tuple([(k, ctype, dispatch.scalar_arg(params[k], compute) if is_t else params[k])
-                         for k, ctype, is_t in plan.param_spec]) if plan.param_spec else ()
+        cparams = tuple([(k, ctype, dispatch.param_arg(ctype, params[k], compute))
+                         for k, ctype in plan.param_spec]) if plan.param_spec else ()
         dispatch.run_elementwise(plan.launch, inputs, dest, compute, cparams)
     dest._bump_version()
     return dest
@@ -254,8 +254,8 @@ def apply(op: OpDef, inputs, params=None, out=None, inplace=False):
         dest = out
     else:
         dest = dispatch.empty(shape, out_dtype, device)
-    cparams = tuple((k, op.params[k][1], dispatch.scalar_arg(params[k], compute) if op.params[k][1] == "T"
-                     else params[k]) for k in op.params)
+    cparams = tuple((k, op.params[k][1], dispatch.param_arg(op.params[k][1], params[k], compute))
+                    for k in op.params)
     launch = dispatch.elementwise_plan(op.name, op.c_expr(compute), inputs, dest, compute, cparams,
                                        op.c_helpers(compute))
     if launch is not None:
@@ -417,10 +417,12 @@ inline {T} ipow_{T}({T} a, {T} b) {
     return r;
 }
 """
+# NOTE: the width is compared in T: Mesa 22.3's llvmpipe (rusticl) miscompiles a comparison of an int widened
+# to long with a constant ((long)b < 0L is false for b = -1), which made every int32 shift return 0 there
 SHIFT = """
-inline {T} shl_{T}({T} a, {T} b) { return (b < 0 || b >= (long)(8 * sizeof({T}))) ? 0 : ({T})(a << b); }
+inline {T} shl_{T}({T} a, {T} b) { return (b < 0 || b >= ({T})(8 * sizeof({T}))) ? 0 : ({T})(a << b); }
 inline {T} shr_{T}({T} a, {T} b) {
-    return (b < 0 || b >= (long)(8 * sizeof({T}))) ? ((a < 0) ? -1 : 0) : ({T})(a >> b);
+    return (b < 0 || b >= ({T})(8 * sizeof({T}))) ? ((a < 0) ? -1 : 0) : ({T})(a >> b);
 }
 """
 SIGN = "(T)((a > 0) - (a < 0))"
@@ -510,7 +512,9 @@ defop("acosh", U, "acosh(a)", FLOAT, vjp=lambda g, out, a: g * (a * a - 1).rsqrt
 defop("atanh", U, "atanh(a)", FLOAT, vjp=lambda g, out, a: g / (1 - a * a), ref=np.arctanh, domain=(-0.9, 0.9))
 defop("sigmoid", U, "(T)1 / ((T)1 + exp(-a))", FLOAT, vjp=lambda g, out, a: g * out * (1 - out),
       ref=lambda x: 1 / (1 + np.exp(-x)))
-defop("relu", U, "a < (T)0 ? (T)0 : a", NO_BOOL, vjp=lambda g, out, a: g * (out > 0),
+# NOTE: integers through max(): the select form on char crashes LLVM 15's x86 back end (SelectionDAG type
+# legalisation) when Mesa llvmpipe vectorises the kernel across work-items (rusticl, Mesa 22.3)
+defop("relu", U, _by_cat("a < (T)0 ? (T)0 : a", "max(a, (T)0)"), NO_BOOL, vjp=lambda g, out, a: g * (out > 0),
       ref=lambda x: np.maximum(x, 0).astype(x.dtype))
 defop("erf", U, "erf(a)", FLOAT, vjp=lambda g, out, a: g * (2 / math.sqrt(math.pi)) * (-(a * a)).exp(),
       ref="erf")
@@ -595,13 +599,19 @@ defop("hypot", B, "hypot(a, b)", FLOAT_ONLY, vjp=lambda g, out, a, b: (g * a / o
       int_ok=False)
 defop("copysign", B, "copysign(a, b)", FLOAT, vjp=lambda g, out, a, b: (_copysign_vjp(g, out, a), None),
       ref=np.copysign)
-defop("_isclose", B, _by_cat(
-    "a == b || (equal_nan && isnan(a) && isnan(b)) || "
-    "(isfinite(a) && isfinite(b) && fabs(a - b) <= (T)atol + (T)rtol * fabs(b))",
-    # NOTE: |a - b| in double: in T it overflows (isclose(INT_MAX, INT_MIN) was true)
-    "a == b || (a > b ? (double)a - (double)b : (double)b - (double)a) <= "
-    "atol + rtol * (b < 0 ? -(double)b : (double)b)"),
-    COMPARE, method=False, params={"rtol": (1e-5, "double"), "atol": (1e-8, "double"), "equal_nan": (0, "int")})
+def _isclose_expr(d):
+    if d.is_floating_point:
+        return ("a == b || (equal_nan && isnan(a) && isnan(b)) || "
+                "(isfinite(a) && isfinite(b) && fabs(a - b) <= (T)atol + (T)rtol * fabs(b))")
+    # NOTE: |a - b| as an unsigned difference, exact: in T it overflows (isclose(INT_MAX, INT_MIN) was true);
+    # no double either (devices without cl_khr_fp64 cannot compile it): tolerances in float, as PyTorch's
+    unsigned = d.c if d.c.startswith("u") else "u" + d.c
+    return (f"a == b || (float)(a > b ? ({unsigned})a - ({unsigned})b : ({unsigned})b - ({unsigned})a) <= "
+            "atol + rtol * fabs((float)b)")
+
+
+defop("_isclose", B, _isclose_expr, COMPARE, method=False,
+      params={"rtol": (1e-5, "real"), "atol": (1e-8, "real"), "equal_nan": (0, "int")})
 
 defop("where", TERN, "(a != 0) ? b : c", vjp=lambda g, out, c, a, b: (None, g.where(c, 0.0), (g * 0).where(c, g)),
       ref=np.where, method=False, inplace=False, grad_fn="WhereBackward0")
