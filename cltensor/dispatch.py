@@ -68,6 +68,12 @@ _C_TO_NP = {"int": np.int32, "uint": np.uint32, "long": np.int64, "ulong": np.ui
             "float": np.float32, "double": np.float64}
 
 
+def param_arg(ctype, value, compute):
+    """An op's scalar parameter as a kernel argument (see dtypes.param_dtype)."""
+    d = dt.param_dtype(ctype, compute)
+    return value if d is None else scalar_arg(value, d)
+
+
 def scalar_arg(value, d, check_overflow=False):
     """A Python number as a kernel argument of the compute type d.
 
@@ -234,7 +240,8 @@ def _build_elementwise(backend, key, name, expr, helpers, in_dtypes, kinds, out_
         else:
             types += [None, idx_np] + ([idx_np] * ndim if kind == "t" else [])
     for p in params:
-        types.append(arg_np_type(compute) if p[1] == "T" else _C_TO_NP[p[1]])
+        d = dt.param_dtype(p[1], compute)
+        types.append(_C_TO_NP[p[1]] if d is None else arg_np_type(d))
     return codegen.kernel(backend, key, "elementwise.cl.mako", kname, arg_dtypes=types,
                           expr=expr.replace("{T}", T), helpers=helpers.replace("{T}", T), in_dtypes=in_dtypes,
                           in_kinds=kinds, out_dtype=out_dtype, compute=compute, ndim=ndim, IDX=idx, params=params,
@@ -716,6 +723,9 @@ class ReduceCode:
         self.fields = tuple(sorted(fields, key=lambda f: -_C_SIZES[f[1]]))
         sizes = [_C_SIZES[f[1]] for f in self.fields]
         self.nbytes = -(-sum(sizes) // sizes[0]) * sizes[0]
+        # NOTE: the tail padding is declared: Mesa 22.3's llvmpipe (rusticl) loses the values of a struct
+        # with implicit padding ({long c; float v;}) returned from an inline function in an unrolled loop
+        self.padding = self.nbytes - sum(sizes)
         # pre: optional (pre_neutral, pre_combine, start, accumulate), a faster path for work-items
         pre_neutral, pre_combine, start, accumulate = pre or ("", "", "", "")
         self.snippets = dict(neutral=neutral, map=map, combine=combine, helpers=helpers, lowest=lowest,
@@ -882,7 +892,7 @@ def _reduce_kernel(backend, code, source, mode, nk, nr, idx, in_dtype, fused_dty
         kernel = codegen.kernel(
             backend, key, "reduce.cl.mako", "reduce_" + code.name, arg_dtypes=types, source=source, mode=mode, nk=nk,
             nr=nr, IDX=idx, in_dtype=in_dtype, fused=code.fused if fused_dtype else None, fused_dtype=fused_dtype,
-            out_dtypes=out_dtypes, V=V, lanes=lanes, T=code.T, A=code.A.compute_c, A_dtype=code.A, fields=code.fields,
+            out_dtypes=out_dtypes, V=V, lanes=lanes, T=code.T, A=code.A.compute_c, A_dtype=code.A, fields=code.fields, padding=code.padding,
             finish=code.finish, params=[(p[0], p[1].compute_c) for p in params], **code.snippets)
     if mode == "group":
         group_limit = _group_limits.get(key)

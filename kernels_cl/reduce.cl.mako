@@ -42,7 +42,7 @@ typedef ${A} A;
 #define LOWEST (${lowest})
 #define HIGHEST (${highest})
 ${helpers}
-typedef struct { ${" ".join(f"{ct} {nm};" for nm, ct in fields)} } acc_t;
+typedef struct { ${" ".join(f"{ct} {nm};" for nm, ct in fields)}${f" uchar padding_[{padding}];" if padding else ""} } acc_t;
 
 inline acc_t acc_neutral(void) { acc_t s; ${neutral} return s; }
 inline acc_t acc_map(const T a, const long r${pdecl}) { acc_t s; ${map} return s; }
