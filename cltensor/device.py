@@ -13,6 +13,8 @@ import threading
 
 import pyopencl as cl
 
+from .memory import map_block, settle_for_launch
+
 _lock = threading.RLock()
 _cl_devices: list | None = None
 _backends: dict = {}
@@ -61,7 +63,10 @@ class Backend:
         self._queue = cl.CommandQueue(self.context, properties=props)
         self.lock = threading.RLock()
         self.allocator = Allocator(self)
-        self.exposed = set()  # cl.Buffers whose memory numpy arrays share (written synchronously)
+        # cl.Buffer -> memory.Block with host-side state a launch that uses it must settle first (see
+        # memory.py): exposed blocks, whose memory numpy arrays share (mapped except while such a
+        # launch runs), and device-owned blocks with a snapshot of a host read
+        self.host_state: dict = {}
         self.kernels: dict = {}  # launch key -> cl.Kernel, filled by codegen
         self.plans: dict = {}  # elementwise launch key -> plan (dispatch.elementwise_plan)
         self.build_options = ["-cl-std=CL1.2"]
@@ -96,15 +101,29 @@ class Backend:
         back-to-back submissions cost ~3-5 us each, and a batch enqueued behind a user event lets
         the workers wake once (a chain of tiny ops: 20 -> 11 us per op, measured). Order is kept,
         so the allocator's reuse rule holds.
+
+        A launch that uses host-side state (memory.py) settles it first: it drops snapshots of host
+        reads and queues the unmap of memory numpy shares (from_numpy/.numpy()), as the OpenCL rules
+        for USE_HOST_PTR buffers ask; such a launch runs now, as PyTorch's CPU ops do, and maps the
+        memory back before returning: numpy sees the kernel's writes and the kernel numpy's (PoCL
+        computes in place either way, a caching driver copies at the unmap and the map).
         """
         with self.lock:
+            state = self.host_state
+            exposed = settle_for_launch(self, args) if state and not state.keys().isdisjoint(args) else None
             self.pending.append((kernel, gsize, lsize, args))
-            if self.exposed and not self.exposed.isdisjoint(args):
-                # numpy sees this memory (from_numpy/.numpy()): run now, as PyTorch's CPU ops do
-                self._flush_locked()
-                self.finish()
+            if exposed:
+                self._run_exposed_locked(exposed)
             elif items >= self.defer_items or len(self.pending) >= self.batch_limit:
                 self._flush_locked()
+
+    def _run_exposed_locked(self, blocks):
+        try:
+            self._flush_locked()
+        finally:
+            remap = [b for b in blocks if b.exposed and b.mapping is None]  # not freed meanwhile (gc)
+            for i, block in enumerate(remap):  # the last map waits for the kernel and the other maps
+                map_block(self, block, blocking=i == len(remap) - 1)
 
     def flush(self):
         with self.lock:

@@ -5,6 +5,25 @@ Reuse is safe without waiting because every backend has one in-order queue: a ke
 writes a recycled block is always enqueued after the kernels that read its previous owner.
 Host-backed blocks ('cpu' tensors) are numpy arrays wrapped with CL_MEM_USE_HOST_PTR, so the
 OpenCL CPU driver computes in place on the memory numpy sees.
+
+The host touches that memory by the OpenCL rules for USE_HOST_PTR buffers, whatever the driver: a
+driver may keep its own copy of the memory, host_ptr holds the latest bits only while mapped
+(clEnqueueMapBuffer), and a buffer mapped for writing must be unmapped before a kernel uses it:
+
+* memory that numpy shares (exposed: from_numpy, .numpy()) stays mapped for reading and writing
+  whenever no kernel uses it; a launch that uses it unmaps it, runs, and maps it back before
+  returning (Backend.launch); freeing it unmaps it. The mapped pointer of a USE_HOST_PTR buffer
+  derives from host_ptr, so numpy arrays over the memory stay valid (checked at every map);
+* memory that numpy does not share (pooled blocks, private uploads) belongs to the device and is
+  never mapped: the host reads it with clEnqueueReadBuffer, one command waited for with the
+  kernels before it (what the finish of a read cost before). A block of up to _SNAPSHOT_MAX bytes
+  is read whole into a snapshot that serves later reads until a launch uses the block or it is
+  freed, so reading an unchanged tensor again (x[i].item() in a loop) costs no command.
+
+Blocks with such host-side state are in Backend.host_state, which launches check. All of it under
+the backend's lock. Unmaps are pending entries (Backend.pending), ordered with the held launches;
+a pyopencl MemoryMap is never left to the garbage collector, whose unmap would be enqueued by
+whichever thread collects it.
 """
 from __future__ import annotations
 
@@ -36,14 +55,79 @@ def _parse_limit(text: str | None) -> int | None:
     return int(text)
 
 
+_MAP_RW = cl.map_flags.READ | cl.map_flags.WRITE
+_SNAPSHOT_MAX = 1 << 16  # device-owned blocks up to this size are read whole (see the module's doc)
+
+
 class Block:
     """One allocation: a cl.Buffer, plus the numpy array behind it when host-backed."""
 
-    __slots__ = ("buffer", "host", "nbytes", "pooled", "counted")
+    __slots__ = ("buffer", "host", "nbytes", "pooled", "counted", "exposed", "mapping", "snapshot")
 
     def __init__(self, buffer, host, nbytes, pooled):
         self.buffer, self.host, self.nbytes, self.pooled = buffer, host, nbytes, pooled
         self.counted = pooled  # made by the allocator, so part of live_bytes (stays so when exposed)
+        self.exposed = False  # numpy shares the memory (Storage.expose): mapped between launches
+        self.mapping = None  # the mapped uint8 array (.base: the pyopencl MemoryMap) while mapped
+        self.snapshot = None  # [bytes, read complete] of a small device-owned block (Storage._bytes)
+
+
+class _Unmap:
+    """A pending entry (see Backend.launch) that unmaps a mapping, in order with the launches."""
+
+    __slots__ = ("memory_map",)
+    function_name = "(unmap)"  # for the profiler
+
+    def __init__(self, memory_map):
+        self.memory_map = memory_map
+
+    def __call__(self, queue, gsize, lsize, wait_for=None):
+        return self.memory_map.release(queue, wait_for=wait_for)
+
+
+def unmap_block(backend, block: Block) -> None:
+    """Queue the unmap of a mapped block, ahead of any launch queued after this call."""
+    mapping, block.mapping = block.mapping, None
+    if mapping is not None:
+        backend.pending.append((_Unmap(mapping.base), None, None, ()))
+
+
+def map_block(backend, block: Block, blocking: bool = True) -> None:
+    """Map an exposed block for host reads and writes; a blocking map waits for the queued work
+    (so for the kernels that write the block). Under the backend's lock. The pointer must be
+    host_ptr itself, as the specification says it derives from it: numpy arrays over block.host
+    are what the user holds."""
+    try:
+        array, _ = cl.enqueue_map_buffer(backend.queue, block.buffer, _MAP_RW, 0, (block.nbytes,), np.uint8,
+                                         is_blocking=blocking)
+    except cl.Error as err:
+        raise backend.failure(err) from err
+    if array.ctypes.data != block.host.ctypes.data:
+        array.base.release(backend.queue)
+        raise RuntimeError(
+            f"OpenCL device {backend.name} maps a host-pointer buffer at {array.ctypes.data:#x}, not at its "
+            f"host memory {block.host.ctypes.data:#x}: numpy cannot share memory with its tensors "
+            "(from_numpy/.numpy()); use .tolist() or copies instead")
+    block.mapping = array
+
+
+def settle_for_launch(backend, args) -> list:
+    """Before a launch with these args (under the lock): queue the unmaps of the exposed blocks
+    among them and drop the snapshots; returns the exposed blocks (the launch maps them back)."""
+    state = backend.host_state
+    exposed = []
+    for arg in args:
+        block = state.get(arg)
+        if block is None:
+            continue
+        if block.exposed:
+            unmap_block(backend, block)
+            if block not in exposed:
+                exposed.append(block)
+        else:
+            block.snapshot = None
+            del state[arg]
+    return exposed
 
 
 class Allocator:
@@ -121,9 +205,16 @@ class Allocator:
         with self.lock:
             if block.counted:
                 self.live_bytes -= block.nbytes
+            if block.exposed or block.snapshot is not None:
+                self.backend.host_state.pop(block.buffer, None)
+                block.snapshot = None
+                # exposed: unmapped before the buffer goes; no kernel uses it again, so numpy's later
+                # writes stay in the host memory (a driver writes host_ptr only at a map or a read)
+                block.exposed = False
+                unmap_block(self.backend, block)
             if not block.pooled:  # user memory, or memory numpy was given (Storage.expose)
-                self.backend.exposed.discard(block.buffer)
-                # NOTE: a kernel still queued may read this memory; keep it alive until the next sync.
+                # NOTE: a kernel (or the unmap) still queued may use this memory; keep it alive until
+                # the next sync.
                 self.deferred.append(block)
                 if len(self.deferred) > 256:
                     self.backend.finish()
@@ -186,11 +277,127 @@ class Storage:
         return cls(backend, backend.allocator.wrap_host(array), array.nbytes)
 
     def expose(self) -> None:
-        """Numpy now shares this memory: kernels touching it run synchronously, and it is never
-        recycled by the pool (numpy's reference keeps it alive after the tensor dies)."""
-        self.block.pooled = False
-        self.backend.exposed.add(self.buffer)
+        """Numpy now shares this memory: it is mapped for the host from here on (waiting for the
+        queued work that writes it), kernels touching it run synchronously between an unmap and a
+        map (Backend.launch), and it is never recycled by the pool (numpy's reference keeps it
+        alive after the tensor dies)."""
+        backend, block = self.backend, self.block
+        with backend.lock:
+            if block.exposed:
+                if block.mapping is None:  # a map after a launch failed: try again
+                    map_block(backend, block)
+                return
+            block.snapshot = None  # the mapped memory is the truth from here on
+            block.pooled = False
+            block.exposed = True
+            backend.host_state[block.buffer] = block
+            try:
+                map_block(backend, block)
+            except BaseException:
+                block.exposed = False
+                del backend.host_state[block.buffer]
+                raise
+
+    @property
+    def exposed(self) -> bool:
+        return self.block.exposed
 
     @property
     def host(self):
+        """The host memory (uint8); the host may touch it only while mapped (exposed storages)."""
         return self.block.host
+
+    def _device_bytes(self, byte_offset: int, nbytes: int, dst=None) -> np.ndarray:
+        """Bytes [byte_offset, byte_offset + nbytes) as the work queued so far leaves them, for a
+        storage numpy does not share: a slice of the block's snapshot (read whole now if there is
+        none) or, for a big block, read into dst (a new array without one). Reads are enqueued
+        under the lock, so nothing can map the buffer before they ran, and waited for outside it."""
+        backend, block = self.backend, self.block
+        with backend.lock:
+            if block.exposed:  # exposed by another thread meanwhile: mapped, read in place
+                if block.mapping is None:
+                    map_block(backend, block)
+                return block.host[byte_offset:byte_offset + nbytes].copy()
+            snap = block.snapshot
+            if snap is not None and snap[1]:
+                return snap[0][byte_offset:byte_offset + nbytes]
+            if snap is None:
+                if block.nbytes <= _SNAPSHOT_MAX:
+                    snap = block.snapshot = [np.empty(block.nbytes, np.uint8), False]
+                    backend.host_state[block.buffer] = block
+                    target, src_offset = snap[0], 0
+                else:
+                    target = dst if dst is not None else np.empty(nbytes, np.uint8)
+                    src_offset = byte_offset
+                try:
+                    cl.enqueue_copy(backend.queue, target, self.buffer, src_offset=src_offset, is_blocking=False)
+                except cl.Error as err:
+                    if snap is not None:
+                        block.snapshot = None
+                        backend.host_state.pop(block.buffer, None)
+                    raise backend.failure(err) from err
+        try:
+            backend.synchronize()  # the read and the kernels before it
+        except BaseException:
+            with backend.lock:
+                if snap is not None and block.snapshot is snap:
+                    block.snapshot = None
+                    backend.host_state.pop(block.buffer, None)
+            raise
+        if snap is None:
+            return target
+        snap[1] = True  # (whoever waited first; a launch since then dropped it from the block)
+        return snap[0][byte_offset:byte_offset + nbytes]
+
+    def read(self, out: np.ndarray, byte_offset: int = 0) -> np.ndarray:
+        """Fill out (C-contiguous) with this storage's bytes from byte_offset on, as the work queued
+        so far leaves them; returns out. Exposed memory is read in place (mapped: launches that use
+        it run synchronously), the rest as _device_bytes says."""
+        if not out.nbytes:
+            return out
+        flat = out.reshape(-1).view(np.uint8)
+        backend, block = self.backend, self.block
+        with backend.lock:
+            if block.exposed:
+                if block.mapping is None:
+                    map_block(backend, block)
+                flat[:] = block.host[byte_offset:byte_offset + flat.nbytes]
+                return out
+        got = self._device_bytes(byte_offset, flat.nbytes, dst=flat)
+        if got is not flat:
+            flat[:] = got
+        return out
+
+    def read_view(self, offset: int, shape: tuple, strides: tuple, dtype) -> np.ndarray:
+        """A new C-contiguous numpy array of the view (offset and non-negative strides in elements
+        of the numpy dtype), read as Storage.read does; a strided view of a big device-owned block
+        reads its whole span."""
+        dtype = np.dtype(dtype)
+        out = np.empty(shape, dtype)
+        if out.size == 0:
+            return out
+        itemsize = dtype.itemsize
+        if _is_contiguous(shape, strides):
+            return self.read(out, offset * itemsize)
+        span = (sum((n - 1) * s for n, s in zip(shape, strides)) + 1) * itemsize
+        byte_strides = tuple(s * itemsize for s in strides)
+        backend, block = self.backend, self.block
+        with backend.lock:
+            if block.exposed:  # the elements in place, no span copy
+                if block.mapping is None:
+                    map_block(backend, block)
+                src = block.host[offset * itemsize:offset * itemsize + span].view(dtype)
+                out[...] = np.lib.stride_tricks.as_strided(src, shape, byte_strides)
+                return out
+        src = self._device_bytes(offset * itemsize, span).view(dtype)
+        out[...] = np.lib.stride_tricks.as_strided(src, shape, byte_strides)
+        return out
+
+
+def _is_contiguous(shape, strides) -> bool:
+    expected = 1
+    for n, s in zip(reversed(shape), reversed(strides)):
+        if n != 1 and s != expected:
+            return False
+        expected *= n
+    return True

@@ -133,14 +133,14 @@ def _is_parameter(t) -> bool:
 
 
 def _storage_bytes(ref: _StorageRef) -> np.ndarray:
-    """The storage's bytes as a uint8 array (a view of host memory for cpu storages)."""
+    """The storage's bytes as a new uint8 array (for cpu storages read by the rules of host memory,
+    memory.Storage.read: in place where numpy shares it, by the driver where the device owns it)."""
     nbytes = ref.storage.nbytes
     backend = ref.storage.backend
     if nbytes == 0:
         return np.zeros(0, np.uint8)
     if ref.device.is_host:
-        backend.synchronize()
-        return ref.storage.host[:nbytes]
+        return ref.storage.read(np.empty(nbytes, np.uint8))
     out = np.empty(nbytes, np.uint8)
     import pyopencl as cl
     cl.enqueue_copy(backend.queue, out, ref.storage.buffer, is_blocking=True)

@@ -217,12 +217,14 @@ class Tensor:
 
     # ---- host side --------------------------------------------------------------------
     def _host_array(self) -> np.ndarray:
-        """A numpy view of this tensor's host memory (cpu tensors only), after a sync."""
-        self.device.backend.synchronize()
-        host = self._storage.host
-        itemsize = self.dtype.itemsize
+        """A numpy view of this tensor's host memory (cpu tensors only). Numpy shares the memory
+        from here on: the storage is exposed, i.e. mapped for the host (after the queued kernels
+        that write it) except while a kernel uses it (see memory.py)."""
         if self.numel() == 0:
             return np.empty(self._shape, self.dtype.np)
+        self._storage.expose()
+        host = self._storage.host
+        itemsize = self.dtype.itemsize
         return np.lib.stride_tricks.as_strided(
             host[self._offset * itemsize:].view(self.dtype.np),
             shape=self._shape, strides=tuple(s * itemsize for s in self._strides))
@@ -230,7 +232,12 @@ class Tensor:
     def _to_numpy_copy(self) -> np.ndarray:
         """A fresh numpy copy of the values, from any device."""
         if self.device.is_host:
-            return np.array(self._host_array(), copy=True)
+            src = self
+            if not self._storage.exposed and not self.is_contiguous():
+                span = sum((n - 1) * s for n, s in zip(self._shape, self._strides)) + 1
+                if span > 4 * self.numel() and span * self.dtype.itemsize > 1 << 16:
+                    src = self.contiguous()  # a sparse view of big device-owned memory: gather it first
+            return src._storage.read_view(src._offset, src._shape, src._strides, src.dtype.np)
         src = self if self.is_contiguous() else self.contiguous()
         out = np.empty(src._shape, src.dtype.np)
         if out.size:
@@ -251,7 +258,6 @@ class Tensor:
                 return self._to_numpy_copy()
             raise TypeError(f"can't convert {self.device} device type tensor to numpy. "
                             "Use Tensor.cpu() to copy the tensor to host memory first.")
-        self._storage.expose()
         arr = self._host_array()
         if self.dtype is dt.bool_:
             arr = arr.view(np.bool_)
