@@ -88,4 +88,15 @@ def layout_case(array, layout, device="cpu"):
 BROADCAST_PAIRS = [((), ()), ((3,), ()), ((), (4,)), ((2, 3), (3,)), ((4, 1), (1, 5)), ((2, 1, 4), (3, 1)),
                    ((1,), (2, 3, 4)), ((0, 3), (3,)), ((2, 0), (1, 0)), ((5, 1, 1, 2), (1, 3, 1))]
 
-needs_fp64 = pytest.mark.skipif(not torch.device("cpu").backend.has_fp64, reason="device lacks cl_khr_fp64")
+# ---- what the device under test can do, read from it once ----------------------------------------------------
+DEVICE = torch.device("cpu").backend
+HAS_FP64 = DEVICE.has_fp64
+HAS_INT64_ATOMICS = "cl_khr_int64_base_atomics" in DEVICE.cl_device.extensions.split()
+# the most precise float the device computes in: where a test needs precision, not float64 itself
+PRECISE = torch.float64 if HAS_FP64 else torch.float32
+# Tests of float64 itself, or of int64 accumulation (atomics): they run fully where the device has the
+# capability and, where it has not, must fail with the documented RuntimeError (conftest.py), never skip.
+needs_fp64 = pytest.mark.fp64
+needs_int64_atomics = pytest.mark.int64_atomics
+NO_FP64_ERROR = r"float64 is not supported on .*: the device lacks cl_khr_fp64"
+NO_INT64_ATOMICS_ERROR = r"needs cl_khr_int64_base_atomics"

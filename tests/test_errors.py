@@ -40,7 +40,8 @@ def mk(T, *shape, dtype="float32", device=None, grad=False):
     """arange-filled tensor made from numpy (no kernel), the same for cltensor and PyTorch."""
     a = np.arange(math.prod(shape)).reshape(shape)
     a = (a % 2).astype(bool) if dtype == "bool" else a.astype(NP[dtype])
-    t = T.tensor(a)
+    # float64 through from_numpy: host memory, which a device without cl_khr_fp64 holds too (no kernel runs)
+    t = T.from_numpy(a) if dtype == "float64" else T.tensor(a)
     if device is not None:
         t = t.to(device)
     if grad:
@@ -603,11 +604,12 @@ def no_fp64():
     backend = _Backend(_all_cl_devices()[0])
     dev = object.__new__(Device)
     dev.type, dev.index, dev._backend = "cl", 0, backend
-    x64 = from_host(np.arange(3.0), torch.float64, dev)
+    had_fp64, backend.has_fp64 = backend.has_fp64, True
+    x64 = from_host(np.arange(3.0), torch.float64, dev)  # an upload: no kernel, so any device can
     x32 = from_host(np.arange(3.0, dtype=np.float32), torch.float32, dev)
     backend.has_fp64 = False
     yield dev, x32, x64
-    backend.has_fp64 = True
+    backend.has_fp64 = had_fp64
 
 
 NO_FP64 = r"float64 is not supported on cl:0 \(.*\): the device lacks cl_khr_fp64; use float32"
