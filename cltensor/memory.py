@@ -126,7 +126,7 @@ def settle_for_launch(backend, args) -> list:
                 exposed.append(block)
         else:
             block.snapshot = None
-            del state[arg]
+            state.pop(arg, None)
     return exposed
 
 
