@@ -69,7 +69,7 @@ class Block:
         self.counted = pooled  # made by the allocator, so part of live_bytes (stays so when exposed)
         self.exposed = False  # numpy shares the memory (Storage.expose): mapped between launches
         self.mapping = None  # the mapped uint8 array (.base: the pyopencl MemoryMap) while mapped
-        self.snapshot = None  # [bytes, read complete] of a small device-owned block (Storage._bytes)
+        self.snapshot = None  # [bytes, read complete] of a small device-owned block (Storage._device_bytes)
 
 
 class _Unmap:
