@@ -57,11 +57,13 @@ for run in "cpu cpu" "gpu cl:0"; do
     echo "oclgrind_check: $tuning tuning: workload exit $rc, $reports Oclgrind report(s), $((SECONDS - t0)) s"
     if [ "$reports" -gt 0 ]; then
         failures+=("$tuning tuning: $reports Oclgrind report(s)")
-        echo "---- Oclgrind reports ($tuning tuning), by kind and kernel:"
-        awk '/^[^[:space:]]/ {kind=$0; sub(/ at .*/, "", kind)} /^\tKernel:/ {print "  " kind " in " $2}' "$log" \
-            | sort | uniq -c | sort -rn
-        echo "---- the first reports in full ($log):"
-        head -n 150 "$log"
+        if [ "$log_reports" -gt 0 ]; then
+            echo "---- Oclgrind reports ($tuning tuning), by kind and kernel:"
+            awk '/^[^[:space:]]/ {kind=$0; sub(/ at .*/, "", kind)} /^\tKernel:/ {print "  " kind " in " $2}' "$log" \
+                | sort | uniq -c | sort -rn
+            echo "---- the first reports in full ($log):"
+            head -n 150 "$log"
+        fi
         if [ "$err_reports" -gt 0 ]; then
             echo "---- Oclgrind lines on stderr ($err):"
             grep -E -A4 "$pattern" "$err" | head -n 80
