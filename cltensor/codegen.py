@@ -139,7 +139,7 @@ _BINARY_SAVE_BUDGET_S = float(os.environ.get("CLTENSOR_BINARY_SAVE_BUDGET", "2.0
 
 def _binary_path(backend, digest: str):
     dev = backend.cl_device
-    if dev.platform.name.strip() != "Portable Computing Language" or os.environ.get("CLTENSOR_NO_BINARY_CACHE"):
+    if not backend.is_pocl or os.environ.get("CLTENSOR_NO_BINARY_CACHE"):
         return None
     ident = "\0".join([digest, backend.name, dev.driver_version, dev.platform.version, " ".join(backend.build_options)])
     name = hashlib.sha1(ident.encode()).hexdigest()

@@ -78,7 +78,11 @@ class Backend:
         self.elementwise_tile = 16 if self.cpu_tuned else 0
         self.pending: list = []  # small launches not yet handed to the driver (see launch)
         self.defer_items = _DEFER_ITEMS if self.cpu_tuned else 0
-        self.gate_batch = 16  # batches at least this long are enqueued behind a user event
+        self.is_pocl = cl_device.platform.name.strip() == "Portable Computing Language"
+        # batches at least this long are enqueued behind a user event, on PoCL only (measured there).
+        # NOTE: not on rusticl (Mesa 22.3): its enqueue blocks while another thread waits in a blocking
+        # read or finish, and that wait needs the gate this thread would open after enqueuing: deadlock
+        self.gate_batch = 16 if self.is_pocl else 0
         self.batch_limit = 64  # held launches submitted together at most
         self.recorder = None  # a list while cltensor.profiler is recording: (kernel, event) pairs
         if props:
@@ -138,7 +142,7 @@ class Backend:
         if not launches:
             return
         queue, recorder = self._queue, self.recorder
-        gate = cl.UserEvent(self.context) if len(launches) >= self.gate_batch else None
+        gate = cl.UserEvent(self.context) if 0 < self.gate_batch <= len(launches) else None
         try:
             # the first launch waits on the gate, the rest on it (in-order queue): the driver's
             # workers wake once for the batch instead of once per launch
