@@ -8,7 +8,7 @@ import cltensor as torch
 from cltensor.utils.data import (BatchSampler, ChainDataset, ConcatDataset, DataLoader, Dataset, IterableDataset,
                                  RandomSampler, SequentialSampler, StackDataset, Subset, SubsetRandomSampler,
                                  TensorDataset, WeightedRandomSampler, default_collate, default_convert, random_split)
-from helpers import assert_close
+from helpers import assert_close, needs_fp64
 
 
 def _xy(n=10, device="cpu"):
@@ -18,8 +18,9 @@ def _xy(n=10, device="cpu"):
 
 
 class Squares(Dataset):
-    def __init__(self, n):
-        self.n = n
+    """Samples of every collatable kind; with_float adds a Python float, which collates to float64."""
+    def __init__(self, n, with_float=False):
+        self.n, self.with_float = n, with_float
 
     def __len__(self):
         return self.n
@@ -27,7 +28,10 @@ class Squares(Dataset):
     def __getitem__(self, i):
         if not 0 <= i < self.n:
             raise IndexError(i)
-        return {"x": np.full(2, i, np.float32), "y": i * i, "w": float(i) / 2, "name": f"s{i}"}
+        sample = {"x": np.full(2, i, np.float32), "y": i * i, "name": f"s{i}"}
+        if self.with_float:
+            sample["w"] = float(i) / 2
+        return sample
 
 
 # ---- datasets ------------------------------------------------------------------------------------------
@@ -136,16 +140,28 @@ def test_tensor_dataset_batches_never_wait_for_the_device(monkeypatch):
 def test_collation_of_dicts_numbers_strings_and_numpy():
     loader = DataLoader(Squares(5), batch_size=3)
     batch = next(iter(loader))
-    assert set(batch) == {"x", "y", "w", "name"}
+    assert set(batch) == {"x", "y", "name"}
     assert batch["x"].dtype is torch.float32 and batch["x"].shape == torch.Size([3, 2])
     assert batch["y"].dtype is torch.int64 and batch["y"].tolist() == [0, 1, 4]
-    assert batch["w"].dtype is torch.float64 and batch["w"].tolist() == [0.0, 0.5, 1.0]
     assert batch["name"] == ["s0", "s1", "s2"]
+
+
+@needs_fp64
+def test_collation_of_python_floats_is_float64():
+    """Python floats collate to float64, as in PyTorch: where the device lacks fp64 this raises."""
+    batch = next(iter(DataLoader(Squares(5, with_float=True), batch_size=3)))
+    assert set(batch) == {"x", "y", "w", "name"} and batch["y"].tolist() == [0, 1, 4]
+    assert batch["w"].dtype is torch.float64 and batch["w"].tolist() == [0.0, 0.5, 1.0]
+    ints, floats = default_collate([(1, 2.0), (3, 4.0)])
+    assert ints.dtype is torch.int64 and ints.tolist() == [1, 3]
+    assert floats.dtype is torch.float64 and floats.tolist() == [2.0, 4.0]
 
 
 def test_collation_of_tuples_lists_namedtuples():
     Point = namedtuple("Point", "a b")
-    assert [t.tolist() for t in default_collate([(1, 2.0), (3, 4.0)])] == [[1, 3], [2.0, 4.0]]
+    pairs = default_collate([(1, np.float32(2.0)), (3, np.float32(4.0))])
+    assert isinstance(pairs, list) and [t.tolist() for t in pairs] == [[1, 3], [2.0, 4.0]]
+    assert [t.dtype for t in pairs] == [torch.int64, torch.float32]
     nested = default_collate([[torch.ones(2), [1, 2]], [torch.zeros(2), [3, 4]]])
     assert nested[0].tolist() == [[1, 1], [0, 0]] and [t.tolist() for t in nested[1]] == [[1, 3], [2, 4]]
     p = default_collate([Point(1, 2), Point(3, 4)])
