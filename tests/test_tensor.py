@@ -8,7 +8,11 @@ import numpy as np
 import pytest
 
 import cltensor as torch
-from helpers import ALL_DTYPES, HAVE_TORCH, assert_close, np_of, real_torch
+from helpers import ALL_DTYPES, HAVE_TORCH, PRECISE, assert_close, needs_fp64, np_of, real_torch
+
+# every dtype; float64 runs fully where the device has cl_khr_fp64 and must raise where it has not
+EVERY_DTYPE = [pytest.param(d, marks=needs_fp64, id=d.name) if d is torch.float64 else pytest.param(d, id=d.name)
+               for d in ALL_DTYPES]
 
 
 # ---- creation ---------------------------------------------------------------------------------
@@ -18,8 +22,8 @@ def test_tensor_infers_dtypes_like_pytorch():
     assert torch.tensor(True).dtype is torch.bool
     assert torch.tensor([1, 2.5]).dtype is torch.float32
     assert torch.tensor([[1, 2], [3, 4]]).shape == (2, 2)
-    assert torch.tensor(np.arange(3, dtype=np.float64)).dtype is torch.float64
     assert torch.tensor(np.arange(3, dtype=np.int32)).dtype is torch.int32
+    assert torch.tensor(np.arange(3, dtype=np.float32)).dtype is torch.float32
     assert torch.tensor([]).shape == (0,) and torch.tensor([]).dtype is torch.float32
     assert torch.tensor(1.0, dtype=torch.int8).dtype is torch.int8
     assert torch.tensor(3.7, dtype=torch.int32).item() == 3
@@ -30,20 +34,33 @@ def test_tensor_infers_dtypes_like_pytorch():
         torch.tensor("abc")
 
 
-def test_default_dtype_switch():
+@needs_fp64
+def test_tensor_of_a_float64_array_is_float64():
+    assert torch.tensor(np.arange(3, dtype=np.float64)).dtype is torch.float64
+    assert torch.tensor(np.arange(3, dtype=np.float64)).tolist() == [0.0, 1.0, 2.0]
+
+
+@pytest.mark.parametrize("default", [torch.float16, pytest.param(torch.float64, marks=needs_fp64)],
+                         ids=lambda d: d.name)
+def test_default_dtype_switch(default):
     try:
-        torch.set_default_dtype(torch.float64)
-        assert torch.tensor(1.0).dtype is torch.float64
-        assert torch.zeros(2).dtype is torch.float64
-        assert (torch.tensor([1]) * 0.5).dtype is torch.float64
+        torch.set_default_dtype(default)
+        assert torch.get_default_dtype() is default
+        assert torch.tensor(1.0).dtype is default
+        assert torch.zeros(2).dtype is default
+        assert (torch.tensor([1]) * 0.5).dtype is default
     finally:
         torch.set_default_dtype(torch.float32)
     assert torch.get_default_dtype() is torch.float32
+
+
+def test_default_dtype_must_be_floating():
     with pytest.raises(TypeError):
         torch.set_default_dtype(torch.int32)
+    assert torch.get_default_dtype() is torch.float32
 
 
-@pytest.mark.parametrize("dtype", ALL_DTYPES, ids=lambda d: d.name)
+@pytest.mark.parametrize("dtype", EVERY_DTYPE)
 def test_filled_and_ranges(dtype):
     assert_close(torch.zeros(2, 3, dtype=dtype), np.zeros((2, 3), dtype.np))
     assert_close(torch.ones((2, 3), dtype=dtype), np.ones((2, 3), dtype.np))
@@ -62,7 +79,8 @@ def test_ranges_match_numpy():
     assert_close(torch.arange(10, 0, -3), np.arange(10, 0, -3))
     assert_close(torch.linspace(-1, 1, 100), np.linspace(-1, 1, 100))
     assert_close(torch.linspace(0, 1, 1), np.linspace(0, 1, 1))
-    assert_close(torch.linspace(2, 10, 5, dtype=torch.float64), np.linspace(2, 10, 5))
+    assert torch.linspace(2, 10, 5, dtype=PRECISE).dtype is PRECISE
+    assert_close(torch.linspace(2, 10, 5, dtype=PRECISE), np.linspace(2, 10, 5))
     assert_close(torch.logspace(0, 3, 4), np.logspace(0, 3, 4), rtol=1e-5)
     assert_close(torch.logspace(0, 3, 4, base=2.0), np.logspace(0, 3, 4, base=2.0), rtol=1e-5)
     assert_close(torch.full((2, 2), 7.5), np.full((2, 2), 7.5))
@@ -98,13 +116,20 @@ def test_legacy_constructors():
     f = torch.IntTensor([1, 2, 3, 4])
     assert f.dtype is torch.int32
     assert_close(f, np.array([1, 2, 3, 4]))
-    assert torch.LongTensor([1]).dtype is torch.int64 and torch.DoubleTensor([1]).dtype is torch.float64
+    assert torch.LongTensor([1]).dtype is torch.int64
     assert torch.BoolTensor([1, 0]).dtype is torch.bool
     assert isinstance(f, torch.IntTensor) and not isinstance(f, torch.FloatTensor)
     assert isinstance(f, torch.Tensor)
     assert f.type() == "torch.IntTensor"
-    assert f.type(torch.float64).dtype is torch.float64
+    assert f.type(torch.float16).dtype is torch.float16
     assert f.type("torch.FloatTensor").dtype is torch.float32
+
+
+@needs_fp64
+def test_legacy_double_constructors():
+    assert torch.DoubleTensor([1]).dtype is torch.float64 and torch.DoubleTensor([1]).tolist() == [1.0]
+    assert torch.IntTensor([1, 2]).type(torch.float64).dtype is torch.float64
+    assert torch.IntTensor([1, 2]).type("torch.DoubleTensor").tolist() == [1.0, 2.0]
 
 
 # ---- random ---------------------------------------------------------------------------------------
@@ -116,7 +141,7 @@ def test_seeded_random_is_reproducible_and_well_distributed():
     assert np.array_equal(np_of(a), np_of(b))
     vals = np_of(a)
     assert vals.min() >= 0 and vals.max() < 1 and abs(vals.mean() - 0.5) < 0.02
-    n = np_of(torch.randn(20000, dtype=torch.float64))
+    n = np_of(torch.randn(20000))
     assert abs(n.mean()) < 0.05 and abs(n.std() - 1) < 0.05
     i = np_of(torch.randint(3, 7, (5000,)))
     assert set(np.unique(i)) == {3, 4, 5, 6}
@@ -130,6 +155,18 @@ def test_seeded_random_is_reproducible_and_well_distributed():
     h = torch.rand(1000, dtype=torch.float16)
     assert h.dtype is torch.float16 and np_of(h).max() < 1
     assert torch.rand(2, 3).shape == (2, 3) and torch.randn((2, 3)).shape == (2, 3)
+
+
+@needs_fp64
+def test_float64_random_is_reproducible_and_well_distributed():
+    torch.manual_seed(100)
+    a = torch.rand(10000, dtype=torch.float64)
+    torch.manual_seed(100)
+    assert a.dtype is torch.float64 and np.array_equal(np_of(a), np_of(torch.rand(10000, dtype=torch.float64)))
+    vals = np_of(a)
+    assert vals.min() >= 0 and vals.max() < 1 and abs(vals.mean() - 0.5) < 0.02
+    n = np_of(torch.randn(20000, dtype=torch.float64))
+    assert abs(n.mean()) < 0.05 and abs(n.std() - 1) < 0.05
 
 
 def test_same_seed_same_numbers_on_every_device():
@@ -196,7 +233,7 @@ def test_view_errors_and_reshape_copy():
 
 
 def test_shape_ops():
-    a = np.arange(24.0).reshape(2, 3, 4)
+    a = np.arange(24.0, dtype=np.float32).reshape(2, 3, 4)
     x = torch.tensor(a)
     assert_close(x.permute(2, 0, 1), a.transpose(2, 0, 1))
     assert_close(x.transpose(0, 2), a.swapaxes(0, 2))
@@ -226,7 +263,7 @@ def test_shape_ops():
 
 
 def test_basic_indexing_matches_numpy():
-    a = np.arange(60.0).reshape(3, 4, 5)
+    a = np.arange(60.0, dtype=np.float32).reshape(3, 4, 5)
     x = torch.tensor(a)
     for index in [0, -1, (1, 2), (slice(None), 1), (Ellipsis, 2), (None, 1), (slice(1, None, 2), None, Ellipsis),
                   (slice(None, None, 3), slice(1, 3), -2), (Ellipsis,), (slice(5, 10),), (1, Ellipsis, None)]:
@@ -265,7 +302,7 @@ def test_contiguous_copies_through_strides():
 
 
 # ---- host transfers and conversions -------------------------------------------------------------------
-@pytest.mark.parametrize("dtype", ALL_DTYPES, ids=lambda d: d.name)
+@pytest.mark.parametrize("dtype", EVERY_DTYPE)
 def test_numpy_tolist_item_roundtrip(dtype):
     a = (np.arange(6).reshape(2, 3) % 3).astype(dtype.np)
     x = torch.tensor(a)
@@ -288,18 +325,32 @@ def test_python_conversions():
         torch.ones(2, requires_grad=True).numpy()
 
 
-@pytest.mark.parametrize("src", ALL_DTYPES, ids=lambda d: d.name)
+def _cast_source(src):
+    return np.array([0, 1, 2, 3], dtype=src.np) if src is not torch.bool else np.array([0, 1, 1, 0], bool)
+
+
+@pytest.mark.parametrize("src", EVERY_DTYPE)
 def test_casts(src):
-    a = np.array([0, 1, 2, 3], dtype=src.np) if src is not torch.bool else np.array([0, 1, 1, 0], bool)
+    a = _cast_source(src)
     x = torch.tensor(a)
-    for method, dst in (("float", torch.float32), ("double", torch.float64), ("half", torch.float16),
+    for method, dst in (("float", torch.float32), ("half", torch.float16),
                         ("int", torch.int32), ("long", torch.int64), ("bool", torch.bool),
                         ("short", torch.int16), ("byte", torch.uint8), ("char", torch.int8)):
         y = getattr(x, method)()
         assert y.dtype is dst
         assert_close(y, a.astype(dst.np))
-    assert x.to(torch.float64).dtype is torch.float64 and x.type(torch.int16).dtype is torch.int16
+    assert x.to(torch.float32).dtype is torch.float32 and x.type(torch.int16).dtype is torch.int16
     assert x.to(x.dtype) is x
+
+
+@pytest.mark.parametrize("src", ALL_DTYPES, ids=lambda d: d.name)
+@needs_fp64
+def test_casts_to_float64(src):
+    a = _cast_source(src)
+    x = torch.tensor(a)
+    for y in (x.double(), x.to(torch.float64), x.type(torch.float64)):
+        assert y.dtype is torch.float64
+        assert_close(y, a.astype(np.float64))
 
 
 def test_float_to_int_truncates_and_bool_is_nonzero():
@@ -361,7 +412,8 @@ REPRS = [
     ("torch.tensor([1.0, float('inf'), float('nan')])", "tensor([1., inf, nan])"),
     ("torch.tensor([1e-5, 1e5])", "tensor([1.0000e-05, 1.0000e+05])"),
     ("torch.tensor([0.1, 100.0])", "tensor([  0.1000, 100.0000])"),
-    ("torch.tensor([1.5], dtype=torch.float64)", "tensor([1.5000], dtype=torch.float64)"),
+    pytest.param("torch.tensor([1.5], dtype=torch.float64)", "tensor([1.5000], dtype=torch.float64)",
+                 marks=needs_fp64),
     ("torch.tensor([1.5], dtype=torch.float16)", "tensor([1.5000], dtype=torch.float16)"),
     ("torch.ones(2, requires_grad=True)", "tensor([1., 1.], requires_grad=True)"),
     ("torch.tensor(5.0, requires_grad=True) * 2", "tensor(10., grad_fn=<MulBackward0>)"),
@@ -375,7 +427,7 @@ REPRS = [
 ]
 
 
-@pytest.mark.parametrize("expr,expected", REPRS, ids=[r[0] for r in REPRS])
+@pytest.mark.parametrize("expr,expected", REPRS, ids=[getattr(r, "values", r)[0] for r in REPRS])
 def test_repr_matches_pytorch(expr, expected):
     assert repr(eval(expr)) == expected
     if HAVE_TORCH:
