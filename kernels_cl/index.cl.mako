@@ -96,10 +96,13 @@ __kernel void ${kname}(const ${IDX} n
     ${IDX} o_${nm} = ${nm}_off;
 % endfor
     ${unravel(names)}
-% for k in range(len(index_dtypes)):
+% for k, idt in enumerate(index_dtypes):
     {
-        long j = (long)ix${k}[o_ix${k}];
-        if (j < 0) j += lim${k};
+        ## NOTE: the sign is tested in the index's own type: Mesa 22.3's llvmpipe (rusticl) miscompiles
+        ## (long)i < 0 for an int i = -1 (false), so int32 indices were never wrapped
+        const ${idt.c} raw = ix${k}[o_ix${k}];
+        long j = raw;
+        if (raw < 0) j += lim${k};
         o_${indexed} += (${IDX})j * step${k};
     }
 % endfor

@@ -690,6 +690,7 @@ def test_second_order_gradients():
 
 
 def test_int32_index_tensors():
+    # negative int32 indices: Mesa 22.3's llvmpipe (rusticl) never wrapped them ((long)i < 0 miscompiled)
     a = random_array((4, 5), torch.float32)
     i32 = T(np.array([3, -1, 0]), torch.int32)
     assert_close(T(a)[i32], a[[3, -1, 0]])
