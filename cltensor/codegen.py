@@ -43,6 +43,9 @@ def lookup():
     return _lookup
 
 
+_FP64_PRAGMA = "#pragma OPENCL EXTENSION cl_khr_fp64 : enable"
+
+
 class C:
     """Per-dtype C snippets the templates use: loads, stores and conversions.
 
@@ -95,7 +98,7 @@ class C:
 
     @staticmethod
     def preamble(dtypes):
-        return "#pragma OPENCL EXTENSION cl_khr_fp64 : enable" if any(d.name == "float64" for d in dtypes) else ""
+        return _FP64_PRAGMA if any(d.name == "float64" for d in dtypes) else ""
 
 
 def render(template: str, **params) -> str:
@@ -108,6 +111,10 @@ class KernelBuildError(RuntimeError):
 
 
 def build(backend, source: str, template: str = "?", key=None) -> cl.Program:
+    if not backend.has_fp64 and _FP64_PRAGMA in source:
+        # float64 operands that no allocation checked (a from_numpy array written in place or read, an out=):
+        # the documented error, not a compiler error about 'double'
+        raise RuntimeError(f"float64 is not supported on {backend.name}: the device lacks cl_khr_fp64; use float32")
     digest = hashlib.sha1(source.encode()).hexdigest()
     cache_key = (id(backend), digest)
     prog = _programs.get(cache_key)
