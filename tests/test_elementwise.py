@@ -1,4 +1,4 @@
-"""The elementwise op table, tested row by row against numpy (float64 references):
+"""The elementwise op table, tested row by row against numpy (float64 references on the host):
 every dtype a row accepts, broadcast shapes, non-contiguous layouts, 0-d and empty tensors,
 in-place / out= / operator forms, type promotion, NaN/inf and the wrong-input errors."""
 import math
@@ -8,8 +8,8 @@ import pytest
 
 import cltensor as torch
 from cltensor.ops import elementwise as ew
-from helpers import (ALL_DTYPES, BROADCAST_PAIRS, HAVE_TORCH, LAYOUTS, assert_close, layout_case, np_of,
-                     random_array, real_torch)
+from helpers import (ALL_DTYPES, BROADCAST_PAIRS, HAVE_TORCH, LAYOUTS, NO_FP64_ERROR, PRECISE, assert_close,
+                     layout_case, needs_fp64, np_of, random_array, real_torch)
 
 _erf = np.vectorize(math.erf)
 _erfc = np.vectorize(math.erfc)
@@ -30,8 +30,8 @@ def call(op, *args, **kw):
 def accepts(op, dtype):
     try:
         op.dtypes(dtype)
-        if op.check is not None:
-            probe = [torch.ones(1, dtype=dtype)] * op.arity
+        if op.check is not None:  # probes in host memory: no kernel, so float64 probes work on any device
+            probe = [torch.from_numpy(np.ones(1, dtype.np))] * op.arity
             op.check(probe, op.dtypes(dtype)[0], {k: v[0] for k, v in op.params.items()})
     except (TypeError, RuntimeError):
         return False
@@ -81,13 +81,22 @@ def result_dtype(op, dtype):
 ROWS = sorted(PUBLIC)
 
 
-@pytest.mark.parametrize("name", ROWS)
-@pytest.mark.parametrize("dtype", ALL_DTYPES, ids=lambda d: d.name)
+def _row_cases():
+    """(name, dtype) for every row and dtype; a float64 case the row computes needs cl_khr_fp64 (where the
+    device lacks it, the row must raise the documented error), one the row refuses runs everywhere."""
+    for dtype in ALL_DTYPES:
+        for name in ROWS:
+            computes_float64 = dtype is torch.float64 and accepts(PUBLIC[name], dtype)
+            yield pytest.param(name, dtype, marks=[needs_fp64] if computes_float64 else [],
+                               id=f"{dtype.name}-{name}")
+
+
+@pytest.mark.parametrize("name,dtype", _row_cases())
 def test_row_against_numpy(name, dtype):
     op = PUBLIC[name]
     if not accepts(op, dtype):
-        with pytest.raises((TypeError, RuntimeError)):
-            call(op, *[torch.ones(2, dtype=dtype)] * op.arity)
+        with pytest.raises((TypeError, RuntimeError)):  # inputs in host memory: the refusal is the row's own
+            call(op, *[torch.from_numpy(np.ones(2, dtype.np))] * op.arity)
         return
     arrays = make_inputs(op, [(3, 5)] * op.arity, dtype)
     got = call(op, *[torch.tensor(a) for a in arrays])
@@ -128,7 +137,7 @@ def test_broadcasting(name, shapes):
 @pytest.mark.parametrize("name", BINARY)
 def test_every_binary_row_broadcasts(name):
     op = PUBLIC[name]
-    dtype = torch.float64 if accepts(op, torch.float64) else torch.int64
+    dtype = PRECISE if accepts(op, PRECISE) else torch.int64
     arrays = make_inputs(op, [(2, 1, 4), (3, 1)], dtype, seed=3)
     got = call(op, *[torch.tensor(a) for a in arrays])
     assert_close(got, expected(op, arrays, got.dtype), got.dtype)
@@ -152,9 +161,9 @@ INPLACE = [n for n in ROWS if PUBLIC[n].inplace and PUBLIC[n].method]
 @pytest.mark.parametrize("name", INPLACE)
 def test_inplace_matches_function(name):
     op = PUBLIC[name]
-    dtype = torch.float64 if accepts(op, torch.float64) else torch.int64
+    dtype = PRECISE if accepts(op, PRECISE) else torch.int64
     if op.dtypes is ew.COMPARE:
-        dtype = torch.float64  # the in-place form writes 0/1 back into the input's dtype
+        dtype = PRECISE  # the in-place form writes 0/1 back into the input's dtype
     arrays = make_inputs(op, [(3, 4)] * op.arity, dtype, seed=5)
     x = torch.tensor(arrays[0])
     alias = x.view(12)
@@ -186,7 +195,7 @@ def test_method_and_out_forms(name):
 def test_python_operators_and_reflections():
     a_np = np.array([[1.5, -2.0, 3.0], [4.0, 5.5, -6.0]])
     b_np = np.array([2.0, -3.0, 0.5])
-    a, b = torch.tensor(a_np), torch.tensor(b_np)
+    a, b = torch.tensor(a_np, dtype=PRECISE), torch.tensor(b_np, dtype=PRECISE)
     assert_close(a + b, a_np + b_np)
     assert_close(a - b, a_np - b_np)
     assert_close(a * b, a_np * b_np)
@@ -226,9 +235,44 @@ def test_inplace_operators_mutate_storage():
     exp = ((np.arange(6.0).reshape(2, 3) + 1) * [1, 2, 3] - 0.5) / 2
     assert_close(x, exp)
     assert_close(view, exp[1])
-    n = torch.from_numpy(np.zeros(3))
+    arr = np.zeros(3, np.float32)
+    n = torch.from_numpy(arr)
     n += 5
     assert_close(n, np.full(3, 5.0))
+    np.testing.assert_array_equal(arr, 5.0)
+
+
+@needs_fp64
+def test_inplace_on_a_float64_numpy_array():
+    """float64 memory from numpy (no allocation checked it): in-place ops compute where the device has
+    cl_khr_fp64 and raise the documented error where it has not (not a compiler error about 'double')."""
+    arr = np.zeros(3)
+    n = torch.from_numpy(arr)
+    assert n.dtype is torch.float64  # holding it needs no kernel
+    n += 5
+    n.mul_(torch.tensor([1.0, 2.0, 3.0]))
+    assert_close(n, [5.0, 10.0, 15.0])
+    np.testing.assert_array_equal(arr, [5.0, 10.0, 15.0])
+
+
+def test_kernels_on_unchecked_float64_memory_raise_the_documented_error():
+    """codegen.build refuses a float64 kernel on a device without cl_khr_fp64 with the documented error:
+    float64 memory that no allocation checked (from_numpy, an out= argument) would otherwise reach the
+    compiler. A fresh backend over the same device, told it has no float64, pins it on every device."""
+    from cltensor.device import Backend, _all_cl_devices, device as Device
+    from cltensor.ops.creation import from_host
+    backend = Backend(_all_cl_devices()[0])
+    dev = object.__new__(Device)
+    dev.type, dev.index, dev._backend = "cl", 0, backend
+    backend.has_fp64 = True  # the upload needs no kernel, so any device can hold float64 bytes
+    x64 = from_host(np.arange(3.0), torch.float64, dev)
+    x32 = from_host(np.arange(3.0, dtype=np.float32), torch.float32, dev)
+    backend.has_fp64 = False
+    for write in (lambda: x64.add_(1), lambda: x64.fill_(2), lambda: x64.copy_(x32), lambda: x32.copy_(x64),
+                  lambda: torch.add(x32, 1, out=x64), lambda: x64.uniform_(), lambda: x64.clamp_(0, 1)):
+        with pytest.raises(RuntimeError, match=NO_FP64_ERROR):
+            write()
+    assert_close(x32 * 2, [0.0, 2.0, 4.0])  # float32 still computes there
 
 
 def test_from_numpy_shares_memory_both_ways():
@@ -267,7 +311,9 @@ PROMOTION_CASES = [
 ]
 
 
-@pytest.mark.parametrize("case", range(len(PROMOTION_CASES)))
+# a case whose result is float64 computes in float64: it needs cl_khr_fp64 (else the documented error)
+@pytest.mark.parametrize("case", [pytest.param(i, marks=[needs_fp64] if c[1] is torch.float64 else [])
+                                  for i, c in enumerate(PROMOTION_CASES)])
 def test_type_promotion(case):
     fn, expected_dtype = PROMOTION_CASES[case]
     assert fn().dtype is expected_dtype
@@ -279,11 +325,17 @@ def test_promotion_table_matches_pytorch():
         for b in ALL_DTYPES:
             theirs = real_torch.promote_types(getattr(real_torch, a.name), getattr(real_torch, b.name))
             assert torch.promote_types(a, b).name == str(theirs).replace("torch.", ""), (a, b)
-        for scalar in (True, 2, 2.5):
-            x = torch.ones(2, dtype=a)
-            theirs = real_torch.result_type(real_torch.ones(2, dtype=getattr(real_torch, a.name)), scalar)
-            assert (x + scalar if not isinstance(scalar, bool) or a is not torch.bool else x.logical_or(scalar)
-                    ).dtype.name == str(theirs).replace("torch.", "") or a is torch.bool
+
+
+@pytest.mark.skipif(not HAVE_TORCH, reason="PyTorch not installed")
+@pytest.mark.parametrize("a", [pytest.param(d, marks=[needs_fp64] if d is torch.float64 else [], id=d.name)
+                               for d in ALL_DTYPES])
+def test_scalar_promotion_matches_pytorch(a):
+    for scalar in (True, 2, 2.5):
+        x = torch.ones(2, dtype=a)
+        theirs = real_torch.result_type(real_torch.ones(2, dtype=getattr(real_torch, a.name)), scalar)
+        assert (x + scalar if not isinstance(scalar, bool) or a is not torch.bool else x.logical_or(scalar)
+                ).dtype.name == str(theirs).replace("torch.", "") or a is torch.bool
 
 
 def test_float16_is_stored_as_half_and_rounded():
@@ -342,11 +394,11 @@ def test_isclose_allclose_style():
 
 def test_clamp_forms():
     x_np = np.linspace(-3, 3, 7)
-    x = torch.tensor(x_np)
+    x = torch.tensor(x_np, dtype=PRECISE)
     assert_close(x.clamp(min=0), np.maximum(x_np, 0))
     assert_close(x.clamp(max=1), np.minimum(x_np, 1))
     assert_close(torch.clip(x, -1, 1), np.clip(x_np, -1, 1))
-    lo, hi = torch.full((7,), -2.0, dtype=torch.float64), torch.tensor(np.linspace(0, 3, 7))
+    lo, hi = torch.full((7,), -2.0, dtype=PRECISE), torch.tensor(np.linspace(0, 3, 7), dtype=PRECISE)
     assert_close(torch.clamp(x, lo, hi), np.minimum(np.maximum(x_np, -2), np.linspace(0, 3, 7)))
     y = x.clone()
     y.clamp_(-1, 1)
