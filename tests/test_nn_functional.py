@@ -1,7 +1,8 @@
 """cltensor.nn.functional against numpy float64 references and real PyTorch (values and gradients,
 including the corner points where piecewise functions choose a one-sided derivative), gradcheck
 of the representative losses/normalisations, dtypes and layouts, PyTorch's errors, and no host
-reads inside a forward/backward pass."""
+reads inside a forward/backward pass. Values compute in PRECISE (float64 where the device has it);
+the finite-difference gradchecks need float64 itself (needs_fp64)."""
 import math
 import warnings
 
@@ -12,7 +13,7 @@ import cltensor as torch
 import cltensor.nn as nn
 import cltensor.nn.functional as F
 from cltensor.autograd import gradcheck
-from helpers import HAVE_TORCH, assert_close, layout_case, np_of, real_torch
+from helpers import HAVE_TORCH, PRECISE, assert_close, layout_case, needs_fp64, np_of, real_torch
 
 RNG = np.random.default_rng(5)
 needs_torch = pytest.mark.skipif(not HAVE_TORCH, reason="PyTorch is not installed")
@@ -23,8 +24,18 @@ X = np.concatenate([POINTS, RNG.uniform(-4, 4, 9)]).reshape(4, 6)
 erf = np.vectorize(math.erf)
 
 
+def tp(a, requires_grad=False):
+    """A tensor in PRECISE (float64 where the device has it, else float32); references stay numpy float64."""
+    return torch.tensor(a, dtype=PRECISE, requires_grad=requires_grad)
+
+
 def t64(a, requires_grad=False):
+    """float64 itself: for finite-difference gradchecks, which need it (those tests are needs_fp64)."""
     return torch.tensor(a, dtype=torch.float64, requires_grad=requires_grad)
+
+
+# gradients against PyTorch's float64: as tight as float64 allows, else the float32 tolerance of assert_close
+GRAD_TOL = dict(rtol=1e-8, atol=1e-10) if PRECISE is torch.float64 else {}
 
 
 def sigmoid(x):
@@ -69,7 +80,7 @@ ACTIVATIONS = [
 ACT_IDS = [f"{n}-{'-'.join(map(str, k.values()))}" if k else n for n, k, _ in ACTIVATIONS]
 
 
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("dtype", [torch.float32, pytest.param(torch.float64, marks=needs_fp64)], ids=lambda d: d.name)
 @pytest.mark.parametrize("name, kwargs, ref", ACTIVATIONS, ids=ACT_IDS)
 def test_activation_values(name, kwargs, ref, dtype):
     out = getattr(F, name)(torch.tensor(X, dtype=dtype), **kwargs)
@@ -81,20 +92,21 @@ def test_activation_values(name, kwargs, ref, dtype):
 @needs_torch
 @pytest.mark.parametrize("name, kwargs, ref", ACTIVATIONS, ids=ACT_IDS)
 def test_activation_gradients_match_pytorch_at_corners(name, kwargs, ref):
-    x = t64(X, requires_grad=True)
+    x = tp(X, requires_grad=True)
     out = getattr(F, name)(x, **kwargs)
     g = RNG.uniform(0.5, 1.5, out.shape)
-    out.backward(t64(g))
+    out.backward(tp(g))
     tx = real_torch.tensor(X, requires_grad=True)
     getattr(real_torch.nn.functional, name)(tx, **kwargs).backward(real_torch.tensor(g))
-    # (rtol 1e-7: PyTorch's hardsigmoid backward multiplies by the float32 constant 1/6)
-    assert_close(x.grad, tx.grad.numpy(), rtol=1e-7, atol=1e-12)
+    # (rtol 1e-7 in float64: PyTorch's hardsigmoid backward multiplies by the float32 constant 1/6)
+    assert_close(x.grad, tx.grad.numpy(), **(dict(rtol=1e-7, atol=1e-12) if PRECISE is torch.float64 else {}))
 
 
 GRADCHECK_ACTS = ["gelu", "gelu_tanh", "softplus", "elu", "silu", "leaky_relu", "logsigmoid", "mish", "selu",
                   "hardtanh", "softshrink"]
 
 
+@needs_fp64
 @pytest.mark.parametrize("name", GRADCHECK_ACTS)
 def test_activation_gradcheck(name):
     fn = (lambda x: F.gelu(x, approximate="tanh")) if name == "gelu_tanh" else getattr(F, name)
@@ -104,9 +116,10 @@ def test_activation_gradcheck(name):
 
 @pytest.mark.parametrize("layout", ["transposed", "stepped", "expanded"])
 def test_activations_on_non_contiguous_inputs(layout):
-    x, ref = layout_case(X.copy(), layout)
+    x, ref = layout_case(X.astype(PRECISE.np), layout)
+    assert not x.is_contiguous()
     for name, kwargs, fn in (ACTIVATIONS[2], ACTIVATIONS[6], ACTIVATIONS[15]):
-        assert_close(getattr(F, name)(x.double(), **kwargs), fn(ref))
+        assert_close(getattr(F, name)(x, **kwargs), fn(ref.astype(np.float64)))
 
 
 def test_activation_float16_and_inplace_forms():
@@ -115,33 +128,38 @@ def test_activation_float16_and_inplace_forms():
     assert_close(F.silu(x), X * sigmoid(X), rtol=1e-2, atol=1e-2)
     for name in ("relu", "leaky_relu", "elu", "hardtanh", "silu", "selu", "celu", "hardswish", "threshold"):
         kwargs = {"threshold": 0.1, "value": 2.0} if name == "threshold" else {}
-        y = torch.tensor(X)
+        y = tp(X)
         expected = np_of(getattr(F, name)(y, **kwargs))
         assert getattr(F, name)(y, inplace=True, **kwargs) is y
         assert_close(y, expected)
-    y = torch.tensor(X)
-    assert F.relu_(y) is y and F.leaky_relu_(torch.tensor(X)).shape == X.shape
-    leaf = t64(X, requires_grad=True)
+    y = tp(X)
+    assert F.relu_(y) is y and F.leaky_relu_(tp(X)).shape == X.shape
+    leaf = tp(X, requires_grad=True)
     mid = leaf * 2
     F.silu(mid, inplace=True).sum().backward()
     s = sigmoid(2 * X)
     assert_close(leaf.grad, 2 * (s + 2 * X * s * (1 - s)))
     with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
-        F.elu(t64(X, requires_grad=True), inplace=True)
+        F.elu(tp(X, requires_grad=True), inplace=True)
 
 
 def test_prelu():
     x = RNG.uniform(-2, 2, (2, 3, 4))
     w = np.array([0.1, 0.2, 0.3])
-    out = F.prelu(t64(x), t64(w))
+    out = F.prelu(tp(x), tp(w))
     assert_close(out, np.where(x > 0, x, x * w[None, :, None]))
-    assert_close(F.prelu(t64(x), t64([0.25])), np.where(x > 0, x, 0.25 * x))
-    module = nn.PReLU(3).double()
+    assert_close(F.prelu(tp(x), tp([0.25])), np.where(x > 0, x, 0.25 * x))
+    module = nn.PReLU(3).to(PRECISE)
+    assert module.weight.dtype is PRECISE
     assert_close(module.weight, np.full(3, 0.25))
-    xt, wt = t64(x[:, :, :2], True), t64(w, True)
-    assert gradcheck(F.prelu, (xt, wt))
     with pytest.raises(RuntimeError, match="Mismatch of parameter numbers and input channel size"):
-        F.prelu(t64(x), t64([0.1, 0.2]))
+        F.prelu(tp(x), tp([0.1, 0.2]))
+
+
+@needs_fp64
+def test_prelu_gradcheck():
+    x = RNG.uniform(-2, 2, (2, 3, 2))
+    assert gradcheck(F.prelu, (t64(x, True), t64([0.1, 0.2, 0.3], True)))
 
 
 def np_log_softmax(x, axis):
@@ -152,43 +170,52 @@ def np_log_softmax(x, axis):
 def test_softmax_family():
     x = RNG.normal(size=(3, 4, 5))
     for dim in (0, 1, -1):
-        assert_close(F.softmax(t64(x), dim), np.exp(np_log_softmax(x, dim)))
-        assert_close(F.log_softmax(t64(x), dim=dim), np_log_softmax(x, dim))
-        assert_close(F.softmin(t64(x), dim), np.exp(np_log_softmax(-x, dim)))
-    out = F.softmax(torch.tensor(x, dtype=torch.float32), 1, dtype=torch.float64)
-    assert out.dtype is torch.float64
+        assert_close(F.softmax(tp(x), dim), np.exp(np_log_softmax(x, dim)))
+        assert_close(F.log_softmax(tp(x), dim=dim), np_log_softmax(x, dim))
+        assert_close(F.softmin(tp(x), dim), np.exp(np_log_softmax(-x, dim)))
     with pytest.warns(UserWarning, match="Implicit dimension choice for softmax has been deprecated"):
-        implicit = F.softmax(t64(x))  # 3-D input: dim 0, PyTorch's legacy rule
+        implicit = F.softmax(tp(x))  # 3-D input: dim 0, PyTorch's legacy rule
     assert_close(implicit, np.exp(np_log_softmax(x, 0)))
     with pytest.warns(UserWarning, match="log_softmax"):
-        assert_close(F.log_softmax(t64(x[0])), np_log_softmax(x[0], 1))
-    x2 = t64(x[0], True)
-    assert gradcheck(lambda a: F.log_softmax(a, 1), (x2,))
-    masked = t64([[0.0, -np.inf, 1.0]])
+        assert_close(F.log_softmax(tp(x[0])), np_log_softmax(x[0], 1))
+    masked = tp([[0.0, -np.inf, 1.0]])
     assert_close(F.softmax(masked, 1), [[1 / (1 + np.e), 0.0, np.e / (1 + np.e)]])
+    half = F.softmax(torch.tensor(x, dtype=torch.float32), 1, dtype=torch.float16)
+    assert half.dtype is torch.float16
+    assert_close(half, np.exp(np_log_softmax(x.astype(np.float32).astype(np.float16).astype(np.float64), 1)),
+                 rtol=1e-2, atol=1e-3)
+
+
+@needs_fp64
+def test_softmax_in_float64_and_gradcheck():
+    x = RNG.normal(size=(3, 4))
+    out = F.softmax(torch.tensor(x, dtype=torch.float32), 1, dtype=torch.float64)
+    assert out.dtype is torch.float64
+    assert_close(out, np.exp(np_log_softmax(x.astype(np.float32).astype(np.float64), 1)))
+    assert gradcheck(lambda a: F.log_softmax(a, 1), (t64(x, True),))
 
 
 def test_linear_and_bilinear_functional():
     x, w, b = RNG.normal(size=(5, 3)), RNG.normal(size=(4, 3)), RNG.normal(size=4)
-    assert_close(F.linear(t64(x), t64(w), t64(b)), x @ w.T + b)
-    assert_close(F.linear(t64(x), t64(w)), x @ w.T)
-    assert_close(F.linear(t64(x[0]), t64(w), t64(b)), x[0] @ w.T + b)
-    assert_close(F.linear(t64(x), t64(w).T.contiguous().T, t64(b)), x @ w.T + b)  # non-contiguous weight
+    assert_close(F.linear(tp(x), tp(w), tp(b)), x @ w.T + b)
+    assert_close(F.linear(tp(x), tp(w)), x @ w.T)
+    assert_close(F.linear(tp(x[0]), tp(w), tp(b)), x[0] @ w.T + b)
+    assert_close(F.linear(tp(x), tp(w).T.contiguous().T, tp(b)), x @ w.T + b)  # non-contiguous weight
     with pytest.raises(RuntimeError, match=r"mat1 and mat2 shapes cannot be multiplied \(5x3 and 4x4\)"):
-        F.linear(t64(x), t64(RNG.normal(size=(4, 4))))
+        F.linear(tp(x), tp(RNG.normal(size=(4, 4))))
     w3 = RNG.normal(size=(2, 3, 4))
     x2 = RNG.normal(size=(5, 4))
-    assert_close(F.bilinear(t64(x), t64(x2), t64(w3)), np.einsum("ni,kij,nj->nk", x, w3, x2))
+    assert_close(F.bilinear(tp(x), tp(x2), tp(w3)), np.einsum("ni,kij,nj->nk", x, w3, x2))
 
 
 def test_embedding_and_one_hot():
     w = RNG.normal(size=(5, 2))
     idx = torch.tensor([[4, 0], [2, 2]])
-    assert_close(F.embedding(idx, t64(w)), w[np_of(idx)])
-    assert_close(F.embedding(idx.int(), t64(w)), w[np_of(idx)])
+    assert_close(F.embedding(idx, tp(w)), w[np_of(idx)])
+    assert_close(F.embedding(idx.int(), tp(w)), w[np_of(idx)])
     with pytest.raises(RuntimeError, match="Expected tensor for argument #1 'indices' to have one of the following "
                                            "scalar types: Long, Int; but got torch.FloatTensor instead"):
-        F.embedding(torch.tensor([1.0]), t64(w))
+        F.embedding(torch.tensor([1.0]), tp(w))
     oh = F.one_hot(torch.tensor([0, 2, 1]), 4)
     assert oh.dtype is torch.int64
     assert_close(oh, np.eye(4, dtype=np.int64)[[0, 2, 1]])
@@ -199,19 +226,23 @@ def test_embedding_and_one_hot():
 
 def test_normalize_cosine_pairwise_pad():
     x = RNG.normal(size=(3, 4))
-    assert_close(F.normalize(t64(x)), x / np.linalg.norm(x, axis=1, keepdims=True))
-    assert_close(F.normalize(t64(x), p=1.0, dim=0), x / np.abs(x).sum(0, keepdims=True))
-    assert_close(F.normalize(t64(np.zeros((2, 3)))), np.zeros((2, 3)))  # eps keeps zero rows finite
+    assert_close(F.normalize(tp(x)), x / np.linalg.norm(x, axis=1, keepdims=True))
+    assert_close(F.normalize(tp(x), p=1.0, dim=0), x / np.abs(x).sum(0, keepdims=True))
+    assert_close(F.normalize(tp(np.zeros((2, 3)))), np.zeros((2, 3)))  # eps keeps zero rows finite
     y = RNG.normal(size=(3, 4))
     cos = (x * y).sum(1) / (np.linalg.norm(x, axis=1) * np.linalg.norm(y, axis=1))
-    assert_close(F.cosine_similarity(t64(x), t64(y)), cos)
-    assert_close(nn.CosineSimilarity()(t64(x), t64(y)), cos)
-    assert_close(F.pairwise_distance(t64(x), t64(y)), np.linalg.norm(x - y + 1e-6, axis=1))
-    padded = F.pad(t64(x), (1, 2))
+    assert_close(F.cosine_similarity(tp(x), tp(y)), cos)
+    assert_close(nn.CosineSimilarity()(tp(x), tp(y)), cos)
+    assert_close(F.pairwise_distance(tp(x), tp(y)), np.linalg.norm(x - y + 1e-6, axis=1))
+    padded = F.pad(tp(x), (1, 2))
     assert_close(padded, np.pad(x, ((0, 0), (1, 2))))
-    assert_close(F.pad(t64(x), (0, 1, 2, 0), value=7.0), np.pad(x, ((2, 0), (0, 1)), constant_values=7.0))
-    assert_close(F.pad(t64(x), (-1, 1)), np.pad(x[:, 1:], ((0, 0), (0, 1))))
-    xg = t64(x, True)
+    assert_close(F.pad(tp(x), (0, 1, 2, 0), value=7.0), np.pad(x, ((2, 0), (0, 1)), constant_values=7.0))
+    assert_close(F.pad(tp(x), (-1, 1)), np.pad(x[:, 1:], ((0, 0), (0, 1))))
+
+
+@needs_fp64
+def test_pad_and_normalize_gradcheck():
+    xg = t64(RNG.normal(size=(3, 4)), True)
     assert gradcheck(lambda a: F.pad(a, (1, 1, 0, 1)), (xg,))
     assert gradcheck(lambda a: F.normalize(a, dim=1), (xg,))
 
@@ -220,55 +251,78 @@ def test_normalize_cosine_pairwise_pad():
 def test_normalize_family_matches_pytorch():
     x, y = RNG.normal(size=(3, 4)), RNG.normal(size=(3, 4))
     tx, ty = real_torch.tensor(x), real_torch.tensor(y)
-    pairs = [(F.normalize(t64(x), p=3.0, dim=0), real_torch.nn.functional.normalize(tx, p=3.0, dim=0)),
-             (F.cosine_similarity(t64(x), t64(y), dim=0), real_torch.nn.functional.cosine_similarity(tx, ty, dim=0)),
-             (F.pairwise_distance(t64(x), t64(y), p=1.0, keepdim=True),
+    pairs = [(F.normalize(tp(x), p=3.0, dim=0), real_torch.nn.functional.normalize(tx, p=3.0, dim=0)),
+             (F.cosine_similarity(tp(x), tp(y), dim=0), real_torch.nn.functional.cosine_similarity(tx, ty, dim=0)),
+             (F.pairwise_distance(tp(x), tp(y), p=1.0, keepdim=True),
               real_torch.nn.functional.pairwise_distance(tx, ty, p=1.0, keepdim=True))]
     for ours, theirs in pairs:
         assert_close(ours, theirs.numpy())
 
 
 # ---- normalisation ---------------------------------------------------------------------------------------
-def test_layer_norm_functional_and_gradcheck():
+def test_layer_norm_functional():
     x = RNG.normal(size=(2, 3, 4)) * 2 + 1
     w, b = RNG.normal(size=4), RNG.normal(size=4)
     ref = (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True) + 1e-5) * w + b
-    assert_close(F.layer_norm(t64(x), (4,), t64(w), t64(b)), ref)
-    assert_close(F.layer_norm(t64(x), 4, eps=0.1),
+    assert_close(F.layer_norm(tp(x), (4,), tp(w), tp(b)), ref)
+    assert_close(F.layer_norm(tp(x), 4, eps=0.1),
                  (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True) + 0.1))
     half = F.layer_norm(torch.tensor(x, dtype=torch.float16), (4,))
     assert half.dtype is torch.float16
     assert_close(half, (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True) + 1e-5), rtol=1e-2,
                  atol=1e-2)
-    xt, wt, bt = t64(x[0], True), t64(w, True), t64(b, True)
-    assert gradcheck(lambda a, ww, bb: F.layer_norm(a, (4,), ww, bb), (xt, wt, bt))
     with pytest.raises(RuntimeError, match=r"Given normalized_shape=\[5\], expected input with shape \[\*, 5\], "
                                            r"but got input of size\[2, 3, 4\]"):
-        F.layer_norm(t64(x), (5,))
+        F.layer_norm(tp(x), (5,))
 
 
-def test_batch_norm_functional_and_gradcheck():
+@needs_fp64
+def test_layer_norm_gradcheck():
+    xt, wt, bt = t64(RNG.normal(size=(3, 4)) * 2 + 1, True), t64(RNG.normal(size=4), True), t64(RNG.normal(size=4), True)
+    assert gradcheck(lambda a, ww, bb: F.layer_norm(a, (4,), ww, bb), (xt, wt, bt))
+
+
+@needs_fp64
+def test_batch_norm_gradcheck():
     x = RNG.normal(size=(4, 3, 2))
     w, b = RNG.normal(size=3), RNG.normal(size=3)
     xt, wt, bt = t64(x, True), t64(w, True), t64(b, True)
     assert gradcheck(lambda a, ww, bb: F.batch_norm(a, None, None, ww, bb, training=True), (xt, wt, bt))
     rm, rv = t64(RNG.normal(size=3)), t64(RNG.uniform(0.5, 2, 3))
     assert gradcheck(lambda a, ww, bb: F.batch_norm(a, rm, rv, ww, bb, training=False), (xt, wt, bt))
+
+
+def test_batch_norm_functional():
+    x = RNG.normal(size=(4, 3, 2))
+    w, b = RNG.normal(size=3), RNG.normal(size=3)
+    rm, rv = tp(RNG.normal(size=3)), tp(RNG.uniform(0.5, 2, 3))
+    train_ref = (x - x.mean((0, 2))[:, None]) / np.sqrt(x.var((0, 2))[:, None] + 1e-5) * w[:, None] + b[:, None]
+    assert_close(F.batch_norm(tp(x), None, None, tp(w), tp(b), training=True), train_ref)
     eval_ref = (x - np_of(rm)[:, None]) / np.sqrt(np_of(rv)[:, None] + 1e-5) * w[:, None] + b[:, None]
-    assert_close(F.batch_norm(t64(x), rm, rv, t64(w), t64(b)), eval_ref)
+    assert_close(F.batch_norm(tp(x), rm, rv, tp(w), tp(b)), eval_ref)
     with pytest.raises(RuntimeError, match="running_mean should contain 3 elements not 4"):
-        F.batch_norm(t64(x), t64(np.zeros(4)), rv)
+        F.batch_norm(tp(x), tp(np.zeros(4)), rv)
     with pytest.raises(ValueError, match=r"Expected more than 1 value per channel when training, got input size "
                                          r"torch.Size\(\[1, 3\]\)"):
-        F.batch_norm(t64(np.ones((1, 3))), None, None, training=True)
+        F.batch_norm(tp(np.ones((1, 3))), None, None, training=True)
 
 
-def test_group_norm_gradcheck_and_rms_norm():
+@needs_fp64
+def test_group_norm_gradcheck():
     x = t64(RNG.normal(size=(2, 4, 2)), True)
     w, b = t64(RNG.normal(size=4), True), t64(RNG.normal(size=4), True)
     assert gradcheck(lambda a, ww, bb: F.group_norm(a, 2, ww, bb), (x, w, b))
+
+
+def test_group_norm_and_rms_norm():
+    x, w, b = RNG.normal(size=(2, 4, 3)), RNG.normal(size=4), RNG.normal(size=4)
+    g = x.reshape(2, 2, 6)
+    ref = ((g - g.mean(-1, keepdims=True)) / np.sqrt(g.var(-1, keepdims=True) + 1e-5)).reshape(2, 4, 3)
+    assert_close(F.group_norm(tp(x), 2, tp(w), tp(b)), ref * w[:, None] + b[:, None])
     xr = RNG.normal(size=(3, 5))
-    assert_close(F.rms_norm(t64(xr), (5,)), xr / np.sqrt((xr * xr).mean(-1, keepdims=True) + np.finfo(np.float64).eps))
+    # the default eps is the machine epsilon of the input's dtype, as in PyTorch
+    eps = np.finfo(PRECISE.np).eps
+    assert_close(F.rms_norm(tp(xr), (5,)), xr / np.sqrt((xr * xr).mean(-1, keepdims=True) + eps))
 
 
 @needs_torch
@@ -277,13 +331,13 @@ def test_normalisations_match_pytorch():
     w, b = RNG.normal(size=6), RNG.normal(size=6)
     tf = real_torch.nn.functional
     ref = tf.group_norm(real_torch.tensor(x), 3, real_torch.tensor(w), real_torch.tensor(b))
-    assert_close(F.group_norm(t64(x), 3, t64(w), t64(b)), ref.numpy())
-    assert_close(F.rms_norm(t64(x), (6, 3), eps=1e-3),
+    assert_close(F.group_norm(tp(x), 3, tp(w), tp(b)), ref.numpy())
+    assert_close(F.rms_norm(tp(x), (6, 3), eps=1e-3),
                  tf.rms_norm(real_torch.tensor(x), (6, 3), eps=1e-3).numpy())
     rm, rv = RNG.normal(size=6), RNG.uniform(0.5, 2, 6)
-    ours_rm, ours_rv = t64(rm), t64(rv)
+    ours_rm, ours_rv = tp(rm), tp(rv)
     their_rm, their_rv = real_torch.tensor(rm), real_torch.tensor(rv)
-    out = F.batch_norm(t64(x), ours_rm, ours_rv, t64(w), t64(b), training=True, momentum=0.2, eps=1e-3)
+    out = F.batch_norm(tp(x), ours_rm, ours_rv, tp(w), tp(b), training=True, momentum=0.2, eps=1e-3)
     ref = tf.batch_norm(real_torch.tensor(x), their_rm, their_rv, real_torch.tensor(w), real_torch.tensor(b),
                         training=True, momentum=0.2, eps=1e-3)
     assert_close(out, ref.numpy())
@@ -355,12 +409,12 @@ def _ce_args(shape, opts):
 @pytest.mark.parametrize("label, shape, opts", CE_CASES, ids=[c[0] for c in CE_CASES])
 def test_cross_entropy_against_numpy(label, shape, opts, reduction):
     x, t, weight, kwargs = _ce_args(shape, opts)
-    out = F.cross_entropy(t64(x), torch.tensor(t), weight=t64(weight) if weight is not None else None,
+    out = F.cross_entropy(tp(x), torch.tensor(t), weight=tp(weight) if weight is not None else None,
                           reduction=reduction, **kwargs)
     assert_close(out, np_cross_entropy(x, t, weight, reduction=reduction, **kwargs))
-    loss_module = nn.CrossEntropyLoss(weight=t64(weight) if weight is not None else None, reduction=reduction,
+    loss_module = nn.CrossEntropyLoss(weight=tp(weight) if weight is not None else None, reduction=reduction,
                                       **kwargs)
-    assert_close(loss_module(t64(x), torch.tensor(t)), np_of(out))
+    assert_close(loss_module(tp(x), torch.tensor(t)), np_of(out))
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
@@ -369,9 +423,9 @@ def test_cross_entropy_probability_targets(reduction):
     p = RNG.uniform(size=(5, 3, 2))
     p /= p.sum(1, keepdims=True)
     w = RNG.uniform(0.5, 1.5, 3)
-    out = F.cross_entropy(t64(x), t64(p), weight=t64(w), reduction=reduction, label_smoothing=0.25)
+    out = F.cross_entropy(tp(x), tp(p), weight=tp(w), reduction=reduction, label_smoothing=0.25)
     assert_close(out, np_cross_entropy_probs(x, p, w, reduction, 0.25))
-    assert_close(F.cross_entropy(t64(x[0, :, 0]), t64(p[0, :, 0])), np_cross_entropy_probs(x[0, :, 0], p[0, :, 0]))
+    assert_close(F.cross_entropy(tp(x[0, :, 0]), tp(p[0, :, 0])), np_cross_entropy_probs(x[0, :, 0], p[0, :, 0]))
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
@@ -379,24 +433,24 @@ def test_nll_loss_against_numpy(reduction):
     x = np_log_softmax(RNG.normal(size=(7, 5)), 1)
     t = np.array([0, 4, 2, 2, -100, 1, 3])
     w = RNG.uniform(0.5, 2, 5)
-    out = F.nll_loss(t64(x), torch.tensor(t), weight=t64(w), reduction=reduction)
+    out = F.nll_loss(tp(x), torch.tensor(t), weight=tp(w), reduction=reduction)
     keep = t != -100
     safe = np.where(keep, t, 0)
     per = -x[np.arange(7), safe] * w[safe] * keep
     expected = {"none": per, "sum": per.sum(), "mean": per.sum() / (w[safe] * keep).sum()}[reduction]
     assert_close(out, expected)
-    assert_close(nn.NLLLoss(weight=t64(w), reduction=reduction)(t64(x), torch.tensor(t)), expected)
+    assert_close(nn.NLLLoss(weight=tp(w), reduction=reduction)(tp(x), torch.tensor(t)), expected)
 
 
 def test_nll_loss_edge_cases():
-    x = t64(np_log_softmax(RNG.normal(size=(3, 4)), 1))
+    x = tp(np_log_softmax(RNG.normal(size=(3, 4)), 1))
     assert math.isnan(F.nll_loss(x, torch.tensor([-100, -100, -100])).item())  # all ignored: 0/0
-    assert math.isnan(F.cross_entropy(t64(np.zeros((0, 3))), torch.zeros(0, dtype=torch.int64)).item())
-    assert F.cross_entropy(t64(np.zeros((0, 3))), torch.zeros(0, dtype=torch.int64), reduction="sum").item() == 0
-    masked = t64([[0.0, -np.inf, 2.0], [1.0, 1.0, -np.inf]])
+    assert math.isnan(F.cross_entropy(tp(np.zeros((0, 3))), torch.zeros(0, dtype=torch.int64)).item())
+    assert F.cross_entropy(tp(np.zeros((0, 3))), torch.zeros(0, dtype=torch.int64), reduction="sum").item() == 0
+    masked = tp([[0.0, -np.inf, 2.0], [1.0, 1.0, -np.inf]])
     out = F.cross_entropy(masked, torch.tensor([2, 0]))  # -inf logits of other classes stay finite
     assert_close(out, np_cross_entropy(np.array([[0.0, -np.inf, 2.0], [1.0, 1.0, -np.inf]]), [2, 0]))
-    assert F.cross_entropy(t64([[1.0, 2.0]]), torch.tensor([1], dtype=torch.uint8)).shape == ()
+    assert F.cross_entropy(tp([[1.0, 2.0]]), torch.tensor([1], dtype=torch.uint8)).shape == ()
 
 
 def np_bce(x, t, w=None):
@@ -421,23 +475,23 @@ def test_regression_and_binary_losses_against_numpy(reduction):
     a, b = RNG.normal(size=(3, 4)), RNG.normal(size=(3, 4))
     w = RNG.uniform(0.5, 1.5, 4)
     cases = [
-        (F.mse_loss(t64(a), t64(b), reduction=reduction), (a - b) ** 2),
-        (nn.MSELoss(reduction=reduction)(t64(a), t64(b)), (a - b) ** 2),
-        (F.l1_loss(t64(a), t64(b), reduction=reduction), np.abs(a - b)),
-        (nn.L1Loss(reduction=reduction)(t64(a), t64(b)), np.abs(a - b)),
-        (F.smooth_l1_loss(t64(a), t64(b), reduction=reduction, beta=0.5), np_smooth_l1(a - b, 0.5)),
-        (nn.SmoothL1Loss(reduction=reduction, beta=0.0)(t64(a), t64(b)), np.abs(a - b)),
-        (F.huber_loss(t64(a), t64(b), reduction=reduction, delta=0.7), 0.7 * np_smooth_l1(a - b, 0.7)),
+        (F.mse_loss(tp(a), tp(b), reduction=reduction), (a - b) ** 2),
+        (nn.MSELoss(reduction=reduction)(tp(a), tp(b)), (a - b) ** 2),
+        (F.l1_loss(tp(a), tp(b), reduction=reduction), np.abs(a - b)),
+        (nn.L1Loss(reduction=reduction)(tp(a), tp(b)), np.abs(a - b)),
+        (F.smooth_l1_loss(tp(a), tp(b), reduction=reduction, beta=0.5), np_smooth_l1(a - b, 0.5)),
+        (nn.SmoothL1Loss(reduction=reduction, beta=0.0)(tp(a), tp(b)), np.abs(a - b)),
+        (F.huber_loss(tp(a), tp(b), reduction=reduction, delta=0.7), 0.7 * np_smooth_l1(a - b, 0.7)),
     ]
     p = sigmoid(a)
     p[0, :2] = [0.0, 1.0]  # the log clamp at -100
     t = RNG.uniform(size=(3, 4))
     cases += [
-        (F.binary_cross_entropy(t64(p), t64(t), weight=t64(w), reduction=reduction), np_bce(p, t, w)),
-        (nn.BCELoss(reduction=reduction)(t64(p), t64(t)), np_bce(p, t)),
-        (F.binary_cross_entropy_with_logits(t64(a * 20), t64(t), weight=t64(w), pos_weight=t64(w * 2),
+        (F.binary_cross_entropy(tp(p), tp(t), weight=tp(w), reduction=reduction), np_bce(p, t, w)),
+        (nn.BCELoss(reduction=reduction)(tp(p), tp(t)), np_bce(p, t)),
+        (F.binary_cross_entropy_with_logits(tp(a * 20), tp(t), weight=tp(w), pos_weight=tp(w * 2),
                                             reduction=reduction), np_bce_logits(a * 20, t, w, w * 2)),
-        (nn.BCEWithLogitsLoss(reduction=reduction)(t64(a), t64(t)), np_bce_logits(a, t)),
+        (nn.BCEWithLogitsLoss(reduction=reduction)(tp(a), tp(t)), np_bce_logits(a, t)),
     ]
     for out, per_element in cases:
         assert_close(out, reduce_np(per_element, reduction))
@@ -458,6 +512,7 @@ LOSS_GRADCHECKS = {
 }
 
 
+@needs_fp64
 @pytest.mark.parametrize("name", list(LOSS_GRADCHECKS))
 def test_loss_gradcheck(name):
     fn, shapes = LOSS_GRADCHECKS[name]
@@ -494,25 +549,25 @@ def test_losses_match_pytorch(name, make, kwargs, reduction):
     for k, v in kwargs.items():
         if isinstance(v, str):
             w = np.linspace(0.5, 2.0, int(v[1:]))
-            extra[k], their_extra[k] = t64(w), real_torch.tensor(w)
+            extra[k], their_extra[k] = tp(w), real_torch.tensor(w)
         else:
             extra[k] = their_extra[k] = v
-    target = torch.tensor(t) if t.dtype.kind == "i" else t64(t)
-    xt = t64(x, True)
+    target = torch.tensor(t) if t.dtype.kind == "i" else tp(t)
+    xt = tp(x, True)
     out = getattr(F, name)(xt, target, reduction=reduction, **extra)
     tx = real_torch.tensor(x, requires_grad=True)
     ref = getattr(real_torch.nn.functional, name)(tx, real_torch.tensor(t), reduction=reduction, **their_extra)
     assert_close(out, ref.detach().numpy())
     out.sum().backward()
     ref.sum().backward()
-    assert_close(xt.grad, tx.grad.numpy(), rtol=1e-8, atol=1e-10)
+    assert_close(xt.grad, tx.grad.numpy(), **GRAD_TOL)
 
 
 def test_margin_ranking_and_soft_margin():
     a, b, y = RNG.normal(size=5), RNG.normal(size=5), np.sign(RNG.normal(size=5))
-    assert_close(F.margin_ranking_loss(t64(a), t64(b), t64(y), margin=0.3),
+    assert_close(F.margin_ranking_loss(tp(a), tp(b), tp(y), margin=0.3),
                  np.maximum(0, -y * (a - b) + 0.3).mean())
-    assert_close(nn.SoftMarginLoss(reduction="sum")(t64(a), t64(y)), np.log1p(np.exp(-y * a)).sum())
+    assert_close(nn.SoftMarginLoss(reduction="sum")(tp(a), tp(y)), np.log1p(np.exp(-y * a)).sum())
 
 
 # ---- errors ----------------------------------------------------------------------------------------------
@@ -565,7 +620,7 @@ def test_size_warning_and_legacy_reduction_flags():
         F.mse_loss(_x(3), _x(1))
     with pytest.warns(UserWarning, match="size_average and reduce args will be deprecated, please use "
                                          "reduction='sum' instead."):
-        out = F.l1_loss(t64([1.0, 2.0]), t64([0.0, 0.0]), size_average=False)
+        out = F.l1_loss(tp([1.0, 2.0]), tp([0.0, 0.0]), size_average=False)
     assert out.item() == 3.0
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -617,78 +672,92 @@ def test_scaled_dot_product_attention_matches_pytorch(case):
         m = RNG.random((4, 6)) > 0.3
         m[:, 0] = True
         m = m if case["mask"] == "bool" else np.where(m, 0.0, -2.5)
-        ours["attn_mask"], theirs["attn_mask"] = torch.tensor(m), real_torch.tensor(m)
+        ours["attn_mask"], theirs["attn_mask"] = torch.tensor(m) if m.dtype == bool else tp(m), real_torch.tensor(m)
     for key in ("is_causal", "scale"):
         if key in case:
             ours[key] = theirs[key] = case[key]
     if case.get("gqa"):
         ours["enable_gqa"] = theirs["enable_gqa"] = True
-    tensors = [t64(a, True) for a in (q, k, v)]
+    tensors = [tp(a, True) for a in (q, k, v)]
     out = F.scaled_dot_product_attention(*tensors, **ours)
     their_tensors = [real_torch.tensor(a, requires_grad=True) for a in (q, k, v)]
     ref = real_torch.nn.functional.scaled_dot_product_attention(*their_tensors, **theirs)
     assert_close(out, ref.detach().numpy())
     g = RNG.normal(size=out.shape)
-    out.backward(t64(g))
+    out.backward(tp(g))
     ref.backward(real_torch.tensor(g))
     for a, b in zip(tensors, their_tensors):
-        assert_close(a.grad, b.grad.numpy(), rtol=1e-8, atol=1e-10)
+        assert_close(a.grad, b.grad.numpy(), **GRAD_TOL)
 
 
-def test_scaled_dot_product_attention_gradcheck_and_errors():
+@needs_fp64
+def test_scaled_dot_product_attention_gradcheck():
     q, k, v = (t64(RNG.normal(size=(1, 2, 3)), True) for _ in range(3))
     assert gradcheck(lambda a, b, c: F.scaled_dot_product_attention(a, b, c, is_causal=True), (q, k, v))
+
+
+def test_scaled_dot_product_attention_values_and_errors():
+    q, k, v = (RNG.normal(size=(1, 2, 3)) for _ in range(3))
+    scores = q @ k.transpose(0, 2, 1) / math.sqrt(3) + np.triu(np.full((2, 2), -np.inf), 1)
+    attn = np.exp(scores - scores.max(-1, keepdims=True))
+    ref = attn / attn.sum(-1, keepdims=True) @ v
+    q, k, v = tp(q), tp(k), tp(v)
+    assert_close(F.scaled_dot_product_attention(q, k, v, is_causal=True), ref)
     with pytest.raises(RuntimeError, match="Explicit attn_mask should not be set when is_causal=True"):
         F.scaled_dot_product_attention(q, k, v, attn_mask=torch.ones(3, 3, dtype=torch.bool), is_causal=True)
 
 
 def test_pixel_shuffle_round_trip():
     x = RNG.normal(size=(2, 12, 3, 2))
-    out = nn.PixelShuffle(2)(t64(x))
+    out = nn.PixelShuffle(2)(tp(x))
     assert out.shape == (2, 3, 6, 4)
     ref = x.reshape(2, 3, 2, 2, 3, 2).transpose(0, 1, 4, 2, 5, 3).reshape(2, 3, 6, 4)
     assert_close(out, ref)
     assert_close(nn.PixelUnshuffle(2)(out), x)
-    assert F.pixel_shuffle(t64(x[0]), 2).shape == (3, 6, 4)
+    assert F.pixel_shuffle(tp(x[0]), 2).shape == (3, 6, 4)
     with pytest.raises(RuntimeError, match="divisible by the square of upscale_factor"):
-        F.pixel_shuffle(t64(x), 5)
+        F.pixel_shuffle(tp(x), 5)
 
 
 def test_instance_norm():
     x = RNG.normal(size=(3, 2, 5)) * 2 + 1
     ref = (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True) + 1e-5)
-    assert_close(nn.InstanceNorm1d(2)(t64(x)), ref)
-    assert_close(nn.InstanceNorm1d(2)(t64(x[0])), ref[0])  # unbatched (C, L)
-    tracked = nn.InstanceNorm1d(2, affine=True, track_running_stats=True).double()
-    tracked(t64(x))
+    assert_close(nn.InstanceNorm1d(2)(tp(x)), ref)
+    assert_close(nn.InstanceNorm1d(2)(tp(x[0])), ref[0])  # unbatched (C, L)
+    tracked = nn.InstanceNorm1d(2, affine=True, track_running_stats=True).to(PRECISE)
+    tracked(tp(x))
     assert_close(tracked.running_mean, 0.1 * x.mean(-1).mean(0))
     assert_close(tracked.running_var, 0.9 + 0.1 * x.var(-1, ddof=1).mean(0))
     tracked.eval()
     rm, rv = np_of(tracked.running_mean)[:, None], np_of(tracked.running_var)[:, None]
-    assert_close(tracked(t64(x)), (x - rm) / np.sqrt(rv + 1e-5))
-    xt = t64(x[:2], True)
-    assert gradcheck(lambda a: F.instance_norm(a), (xt,))
+    assert_close(tracked(tp(x)), (x - rm) / np.sqrt(rv + 1e-5))
     with pytest.raises(ValueError, match=r"expected 3D or 4D input \(got 2D input\)"):
-        nn.InstanceNorm2d(2)(t64(x[0]))
+        nn.InstanceNorm2d(2)(tp(x[0]))
+
+
+@needs_fp64
+def test_instance_norm_gradcheck():
+    xt = t64(RNG.normal(size=(2, 2, 5)) * 2 + 1, True)
+    assert gradcheck(lambda a: F.instance_norm(a), (xt,))
 
 
 @needs_torch
 def test_instance_norm_matches_pytorch():
     x = RNG.normal(size=(4, 3, 2, 3))
-    ours = nn.InstanceNorm2d(3, affine=True, track_running_stats=True, momentum=0.3).double()
+    ours = nn.InstanceNorm2d(3, affine=True, track_running_stats=True, momentum=0.3).to(PRECISE)
     theirs = real_torch.nn.InstanceNorm2d(3, affine=True, track_running_stats=True, momentum=0.3).double()
     with torch.no_grad():
-        ours.weight.copy_(t64(RNG.normal(size=3)))
+        ours.weight.copy_(tp(RNG.normal(size=3)))
     copy_state = {k: real_torch.from_numpy(np_of(v)) for k, v in ours.state_dict().items()}
     theirs.load_state_dict(copy_state)
-    assert_close(ours(t64(x)), theirs(real_torch.tensor(x)).detach().numpy())
+    assert_close(ours(tp(x)), theirs(real_torch.tensor(x)).detach().numpy())
     for k, v in theirs.state_dict().items():
         assert_close(ours.state_dict()[k], v.numpy())
 
 
 def test_rrelu_alpha_dropout_gumbel_softmax():
     torch.manual_seed(0)
-    x = t64(RNG.normal(size=(50, 40)), True)
+    x = tp(RNG.normal(size=(50, 40)), True)
     out = F.rrelu(x, 0.1, 0.3, training=True)
     xs, os = np_of(x), np_of(out)
     slopes = os[xs < 0] / xs[xs < 0]
@@ -696,20 +765,20 @@ def test_rrelu_alpha_dropout_gumbel_softmax():
     out.sum().backward()
     assert_close(np_of(x.grad)[xs < 0], slopes)
     assert_close(nn.RReLU(0.1, 0.3).eval()(x), np.where(xs > 0, xs, 0.2 * xs))
-    normal = torch.randn(400, 250, dtype=torch.float64)
+    normal = torch.randn(400, 250, dtype=PRECISE)
     dropped = np_of(F.alpha_dropout(normal, 0.2, training=True))
     assert abs(dropped.mean()) < 0.02 and abs(dropped.std() - 1) < 0.02
     alpha = 1.7580993408473766
     a = 1 / math.sqrt((alpha ** 2 * 0.2 + 1) * 0.8)
     assert abs(np.isclose(dropped, alpha * a * (0.2 - 1)).mean() - 0.2) < 0.01  # dropped units: one value
     assert nn.AlphaDropout(0.2).eval()(normal) is normal
-    logits = t64(RNG.normal(size=(6, 4)), True)
+    logits = tp(RNG.normal(size=(6, 4)), True)
     soft = F.gumbel_softmax(logits, tau=0.5)
     assert_close(np_of(soft).sum(1), np.ones(6))
     hard = F.gumbel_softmax(logits, hard=True)
     h = np_of(hard)
     assert set(np.unique(h)) <= {0.0, 1.0} and np.array_equal(h.sum(1), np.ones(6))
-    (hard * t64(RNG.normal(size=(6, 4)))).sum().backward()
+    (hard * tp(RNG.normal(size=(6, 4)))).sum().backward()
     assert np.abs(np_of(logits.grad)).sum() > 0  # straight-through gradient
 
 
@@ -744,11 +813,11 @@ def test_more_losses_match_pytorch(name, make, kwargs, reduction):
     for k, v in kwargs.items():
         if isinstance(v, str):
             w = np.linspace(0.5, 2.0, int(v[1:]))
-            extra[k], their_extra[k] = t64(w), real_torch.tensor(w)
+            extra[k], their_extra[k] = tp(w), real_torch.tensor(w)
         else:
             extra[k] = their_extra[k] = v
     differentiable = DIFFERENTIABLE_ARGS.get(name, 1)  # targets are compared by value only
-    ours = [t64(a, i < differentiable) if a.dtype.kind == "f" else torch.tensor(a) for i, a in enumerate(arrays)]
+    ours = [tp(a, i < differentiable) if a.dtype.kind == "f" else torch.tensor(a) for i, a in enumerate(arrays)]
     theirs = [real_torch.tensor(a, requires_grad=i < differentiable and a.dtype.kind == "f")
               for i, a in enumerate(arrays)]
     out = getattr(F, name)(*ours, reduction=reduction, **extra)
@@ -757,4 +826,4 @@ def test_more_losses_match_pytorch(name, make, kwargs, reduction):
     out.sum().backward()
     ref.sum().backward()
     for a, b in zip(ours[:differentiable], theirs[:differentiable]):
-        assert_close(a.grad, b.grad.numpy(), rtol=1e-8, atol=1e-10)
+        assert_close(a.grad, b.grad.numpy(), **GRAD_TOL)
