@@ -1,7 +1,8 @@
 """cltensor.nn modules: Module machinery (registration, iteration, modes, devices/dtypes, hooks),
 state_dict round trips and PyTorch's error texts, reprs, containers, Parameter, layers against
 numpy float64 references and real PyTorch (weights copied across), train/eval behaviour,
-default initialisation and nn.init distributions."""
+default initialisation and nn.init distributions. Layers compute in PRECISE (float64 where the device
+has it); float64 itself (.double(), float64 checkpoints, finite-difference gradchecks) is needs_fp64."""
 import copy
 import math
 import pickle
@@ -14,7 +15,7 @@ import cltensor as torch
 import cltensor.nn as nn
 import cltensor.nn.functional as F
 from cltensor.autograd import gradcheck
-from helpers import HAVE_TORCH, assert_close, np_of, real_torch
+from helpers import HAVE_TORCH, PRECISE, assert_close, needs_fp64, np_of, real_torch
 
 RNG = np.random.default_rng(11)
 needs_torch = pytest.mark.skipif(not HAVE_TORCH, reason="PyTorch is not installed")
@@ -24,8 +25,19 @@ def arr(*shape, low=-2.0, high=2.0):
     return RNG.uniform(low, high, shape)
 
 
+def tp(a, requires_grad=False):
+    """A tensor in PRECISE (float64 where the device has it, else float32); references stay numpy float64."""
+    return torch.tensor(a, dtype=PRECISE, requires_grad=requires_grad)
+
+
 def t64(a, requires_grad=False):
+    """float64 itself: for the tests of float64 (needs_fp64), such as finite-difference gradchecks."""
     return torch.tensor(a, dtype=torch.float64, requires_grad=requires_grad)
+
+
+def tight(rtol, atol):
+    """A tolerance against PyTorch's float64 that holds in float64; in float32, assert_close's own."""
+    return dict(rtol=rtol, atol=atol) if PRECISE is torch.float64 else {}
 
 
 def copy_to_torch(module, torch_module):
@@ -165,22 +177,25 @@ def test_zero_grad():
     assert lin.weight.grad is None
 
 
-def test_to_dtype_keeps_parameter_identity_and_int_buffers():
+@pytest.mark.parametrize("method, dtype", [("half", torch.float16),
+                                           pytest.param("double", torch.float64, marks=needs_fp64)],
+                         ids=["half", "double"])
+def test_to_dtype_keeps_parameter_identity_and_int_buffers(method, dtype):
     net = Net()
     w = net.fc1.weight
     w.grad = torch.ones(3, 4)
-    assert net.double() is net
-    assert net.fc1.weight is w and w.dtype is torch.float64 and isinstance(w, nn.Parameter) and w.requires_grad
-    assert w.grad.dtype is torch.float64
-    assert net.bn.running_mean.dtype is torch.float64
+    assert getattr(net, method)() is net
+    assert net.fc1.weight is w and w.dtype is dtype and isinstance(w, nn.Parameter) and w.requires_grad
+    assert w.grad.dtype is dtype
+    assert net.bn.running_mean.dtype is dtype
     assert net.bn.num_batches_tracked.dtype is torch.int64  # only floating point tensors convert
     net.to(torch.float32)
     assert w.dtype is torch.float32
-    net.to("cpu", torch.float64).float()
+    net.to("cpu", dtype).float()
     assert w.dtype is torch.float32 and w.device == torch.device("cpu")
     assert net.cpu() is net
-    net.to(torch.zeros(1, dtype=torch.float64))
-    assert w.dtype is torch.float64
+    net.to(torch.zeros(1, dtype=dtype))
+    assert w.dtype is dtype
     with pytest.raises(TypeError, match="nn.Module.to only accepts floating point or complex dtypes"):
         net.to(torch.int32)
 
@@ -258,13 +273,27 @@ def test_load_state_dict_strict_errors():
         net.load_state_dict([1, 2])
 
 
+def _old_batchnorm_checkpoint(dtype):
+    """A pre-1.0 checkpoint: no num_batches_tracked, values in another dtype than the model's."""
+    return {k: torch.tensor(v, dtype=dtype) for k, v in
+            {"weight": [1.0, 2.0], "bias": [0.5, 0.5], "running_mean": [0.25, 0.5], "running_var": [1.5, 2.5]}.items()}
+
+
+@needs_fp64
+def test_load_state_dict_casts_a_float64_checkpoint():
+    bn = nn.BatchNorm1d(2)
+    bn.load_state_dict(_old_batchnorm_checkpoint(torch.float64))
+    assert bn.weight.dtype is torch.float32 and bn.running_mean.dtype is torch.float32
+    assert_close(bn.running_mean, [0.25, 0.5])
+    assert int(bn.num_batches_tracked) == 0
+
+
 def test_load_state_dict_casts_fills_batchnorm_counter_and_assign():
     bn = nn.BatchNorm1d(2)
-    old = {"weight": t64([1.0, 2.0]), "bias": t64([0.5, 0.5]), "running_mean": t64([0.1, 0.2]),
-           "running_var": t64([1.5, 2.5])}  # a pre-1.0 checkpoint: no num_batches_tracked, float64 values
-    bn.load_state_dict(old)
+    bn.load_state_dict(_old_batchnorm_checkpoint(torch.float16))
     assert bn.weight.dtype is torch.float32
     assert_close(bn.running_var, [1.5, 2.5])
+    assert_close(bn.weight, [1.0, 2.0])
     assert int(bn.num_batches_tracked) == 0
     sd = bn.state_dict()
     del sd["num_batches_tracked"]  # with version-2 metadata the counter is required
@@ -453,22 +482,29 @@ def test_parameter_list_and_dict():
 
 
 # ---- layers against references --------------------------------------------------------------------------
-def test_linear_against_numpy_and_gradcheck():
-    lin = nn.Linear(4, 3).double()
+def test_linear_against_numpy():
+    lin = nn.Linear(4, 3).to(PRECISE)
     w, b = np_of(lin.weight), np_of(lin.bias)
     x = arr(5, 4)
-    assert_close(lin(t64(x)), x @ w.T + b)
+    assert_close(lin(tp(x)), x @ w.T + b)
     x3 = arr(2, 5, 4)
-    assert_close(lin(t64(x3)), x3 @ w.T + b)  # leading batch dims
-    assert_close(lin(t64(x[0])), x[0] @ w.T + b)  # unbatched
-    nobias = nn.Linear(4, 3, bias=False).double()
-    assert_close(nobias(t64(x)), x @ np_of(nobias.weight).T)
-    xt = t64(arr(3, 4), requires_grad=True)
-    assert gradcheck(lambda x_, w_, b_: F.linear(x_, w_, b_), (xt, lin.weight, lin.bias))
-    out = lin(t64(x)).sum()
+    assert_close(lin(tp(x3)), x3 @ w.T + b)  # leading batch dims
+    assert_close(lin(tp(x[0])), x[0] @ w.T + b)  # unbatched
+    nobias = nn.Linear(4, 3, bias=False).to(PRECISE)
+    assert_close(nobias(tp(x)), x @ np_of(nobias.weight).T)
+    out = lin(tp(x)).sum()
     out.backward()
     assert_close(lin.weight.grad, np.ones((5, 3)).T @ x)
     assert_close(lin.bias.grad, np.full(3, 5.0))
+
+
+@needs_fp64
+def test_linear_and_bilinear_gradcheck():
+    lin = nn.Linear(4, 3).double()
+    assert gradcheck(lambda x_, w_, b_: F.linear(x_, w_, b_), (t64(arr(3, 4), True), lin.weight, lin.bias))
+    bil = nn.Bilinear(3, 2, 4).double()
+    a1, a2 = t64(arr(2, 3), True), t64(arr(2, 2), True)
+    assert gradcheck(lambda p, q, w_, b_: F.bilinear(p, q, w_, b_), (a1, a2, bil.weight, bil.bias))
 
 
 @needs_torch
@@ -479,32 +515,30 @@ def test_layers_match_pytorch_forward_and_backward():
                          (nn.Sequential(nn.Linear(4, 8), nn.GELU(), nn.Linear(8, 2)),
                           real_torch.nn.Sequential(real_torch.nn.Linear(4, 8), real_torch.nn.GELU(),
                                                    real_torch.nn.Linear(8, 2)))):
-        ours.double()
+        ours.to(PRECISE)
         theirs.double()
         with torch.no_grad():
             for p in ours.parameters():
-                p.copy_(torch.tensor(arr(*p.shape)))
+                p.copy_(tp(arr(*p.shape)))
         copy_to_torch(ours, theirs)
-        out = ours(t64(x))
+        out = ours(tp(x))
         ref = theirs(real_torch.tensor(x))
         assert_close(out, ref.detach().numpy())
         (out * out).sum().backward()
         (ref * ref).sum().backward()
         for (name, p), q in zip(ours.named_parameters(), theirs.parameters()):
-            assert_close(p.grad, q.grad.numpy(), rtol=1e-9, atol=1e-9)
+            assert_close(p.grad, q.grad.numpy(), **tight(1e-9, 1e-9))
 
 
 def test_bilinear():
-    bil = nn.Bilinear(3, 2, 4).double()
+    bil = nn.Bilinear(3, 2, 4).to(PRECISE)
     w, b = np_of(bil.weight), np_of(bil.bias)
     x1, x2 = arr(5, 3), arr(5, 2)
-    assert_close(bil(t64(x1), t64(x2)), np.einsum("ni,kij,nj->nk", x1, w, x2) + b)
+    assert_close(bil(tp(x1), tp(x2)), np.einsum("ni,kij,nj->nk", x1, w, x2) + b)
     x1b, x2b = arr(2, 5, 3), arr(2, 5, 2)
-    assert_close(bil(t64(x1b), t64(x2b)), np.einsum("bni,kij,bnj->bnk", x1b, w, x2b) + b)
-    a1, a2 = t64(arr(2, 3), True), t64(arr(2, 2), True)
-    assert gradcheck(lambda p, q, w_, b_: F.bilinear(p, q, w_, b_), (a1, a2, bil.weight, bil.bias))
+    assert_close(bil(tp(x1b), tp(x2b)), np.einsum("bni,kij,bnj->bnk", x1b, w, x2b) + b)
     with pytest.raises(RuntimeError, match="input1 size does not match weight size"):
-        bil(t64(arr(5, 2)), t64(x2))
+        bil(tp(arr(5, 2)), tp(x2))
 
 
 def test_flatten_unflatten_identity():
@@ -519,7 +553,7 @@ def test_flatten_unflatten_identity():
 
 
 def test_embedding():
-    emb = nn.Embedding(6, 3, padding_idx=1).double()
+    emb = nn.Embedding(6, 3, padding_idx=1).to(PRECISE)
     w = np_of(emb.weight)
     assert_close(w[1], np.zeros(3))
     idx = torch.tensor([[0, 1, 5], [1, 1, 2]])
@@ -535,32 +569,37 @@ def test_embedding():
     assert nn.Embedding(4, 2, padding_idx=-1).padding_idx == 3
     with pytest.raises(AssertionError, match="Padding_idx must be within num_embeddings"):
         nn.Embedding(4, 2, padding_idx=4)
-    pre = nn.Embedding.from_pretrained(t64(arr(4, 2)))
+    pre = nn.Embedding.from_pretrained(tp(arr(4, 2)))
     assert not pre.weight.requires_grad and pre.weight.shape == (4, 2)
-    weight = t64(arr(6, 3), True)
-    assert gradcheck(lambda w_: F.embedding(idx, w_), (weight,))  # (padding_idx/scale_grad_by_freq alter the
-    # gradient on purpose: they are checked against numpy above and against PyTorch below)
-    scaled = t64(w, True)
+    scaled = tp(w, True)
     F.embedding(idx, scaled, scale_grad_by_freq=True).sum().backward()
     counts = np.bincount(np_of(idx).reshape(-1), minlength=6)[:, None]
     assert_close(scaled.grad, np.where(counts > 0, 1.0, 0.0) * np.ones((6, 3)))
+
+
+@needs_fp64
+def test_embedding_gradcheck():
+    idx = torch.tensor([[0, 1, 5], [1, 1, 2]])
+    weight = t64(arr(6, 3), True)
+    assert gradcheck(lambda w_: F.embedding(idx, w_), (weight,))  # (padding_idx/scale_grad_by_freq alter the
+    # gradient on purpose: they are checked against numpy in test_embedding and against PyTorch below)
 
 
 @needs_torch
 def test_embedding_options_match_pytorch():
     w = arr(7, 3)
     idx = np.array([[0, 2, 2, 6], [3, 2, 0, 0]])
-    ours = nn.Embedding.from_pretrained(t64(w), freeze=False, padding_idx=0, max_norm=1.0,
+    ours = nn.Embedding.from_pretrained(tp(w), freeze=False, padding_idx=0, max_norm=1.0,
                                         scale_grad_by_freq=True)
     theirs = real_torch.nn.Embedding.from_pretrained(real_torch.tensor(w), freeze=False, padding_idx=0,
                                                      max_norm=1.0, scale_grad_by_freq=True)
     g = arr(2, 4, 3)
     out, ref = ours(torch.tensor(idx)), theirs(real_torch.tensor(idx))
-    assert_close(out, ref.detach().numpy(), rtol=1e-6, atol=1e-7)
-    assert_close(ours.weight, theirs.weight.detach().numpy(), rtol=1e-6, atol=1e-7)  # renormalised in place
-    out.backward(t64(g))
+    assert_close(out, ref.detach().numpy(), **tight(1e-6, 1e-7))
+    assert_close(ours.weight, theirs.weight.detach().numpy(), **tight(1e-6, 1e-7))  # renormalised in place
+    out.backward(tp(g))
     ref.backward(real_torch.tensor(g))
-    assert_close(ours.weight.grad, theirs.weight.grad.numpy(), rtol=1e-6, atol=1e-7)
+    assert_close(ours.weight.grad, theirs.weight.grad.numpy(), **tight(1e-6, 1e-7))
 
 
 def test_dropout_train_eval():
@@ -592,14 +631,14 @@ def test_dropout_train_eval():
 
 
 def test_layer_norm_module():
-    ln = nn.LayerNorm((3, 4)).double()
+    ln = nn.LayerNorm((3, 4)).to(PRECISE)
     with torch.no_grad():
-        ln.weight.copy_(t64(arr(3, 4)))
-        ln.bias.copy_(t64(arr(3, 4)))
+        ln.weight.copy_(tp(arr(3, 4)))
+        ln.bias.copy_(tp(arr(3, 4)))
     x = arr(2, 3, 4)
     mean = x.mean(axis=(1, 2), keepdims=True)
     var = x.var(axis=(1, 2), keepdims=True)
-    assert_close(ln(t64(x)), (x - mean) / np.sqrt(var + 1e-5) * np_of(ln.weight) + np_of(ln.bias))
+    assert_close(ln(tp(x)), (x - mean) / np.sqrt(var + 1e-5) * np_of(ln.weight) + np_of(ln.bias))
     plain = nn.LayerNorm(4, elementwise_affine=False)
     assert list(plain.parameters()) == []
     assert_close(plain(torch.tensor(x, dtype=torch.float32)),
@@ -618,17 +657,17 @@ def _bn_reference(x, mean_rm, var_rv, momentum, steps):
 
 @pytest.mark.parametrize("shape", [(8, 3), (4, 3, 5)])
 def test_batch_norm_train_eval_running_stats(shape):
-    bn = nn.BatchNorm1d(3).double()
+    bn = nn.BatchNorm1d(3).to(PRECISE)
     with torch.no_grad():
-        bn.weight.copy_(t64([1.0, 2.0, 0.5]))
-        bn.bias.copy_(t64([0.0, -1.0, 0.25]))
+        bn.weight.copy_(tp([1.0, 2.0, 0.5]))
+        bn.bias.copy_(tp([0.0, -1.0, 0.25]))
     x = arr(*shape) * 3 + 1
     axes = (0,) + tuple(range(2, x.ndim))
     view = (1, 3) + (1,) * (x.ndim - 2)
     w, b = np_of(bn.weight).reshape(view), np_of(bn.bias).reshape(view)
     train_ref = (x - x.mean(axis=axes).reshape(view)) / np.sqrt(x.var(axis=axes).reshape(view) + 1e-5) * w + b
     for _ in range(3):
-        out = bn(t64(x))
+        out = bn(tp(x))
     assert_close(out, train_ref)
     rm, rv = _bn_reference(x, np.zeros(3), np.ones(3), 0.1, 3)
     assert_close(bn.running_mean, rm)
@@ -636,59 +675,59 @@ def test_batch_norm_train_eval_running_stats(shape):
     assert int(bn.num_batches_tracked) == 3
     bn.eval()
     eval_ref = (x - rm.reshape(view)) / np.sqrt(rv.reshape(view) + 1e-5) * w + b
-    assert_close(bn(t64(x)), eval_ref)
+    assert_close(bn(tp(x)), eval_ref)
     assert int(bn.num_batches_tracked) == 3  # eval leaves the statistics alone
     assert_close(bn.running_mean, rm)
 
 
 def test_batch_norm_options():
     x = arr(6, 2)
-    cma = nn.BatchNorm1d(2, momentum=None).double()
+    cma = nn.BatchNorm1d(2, momentum=None).to(PRECISE)
     x2 = arr(6, 2)
-    cma(t64(x))
-    cma(t64(x2))
+    cma(tp(x))
+    cma(tp(x2))
     assert_close(cma.running_mean, (x.mean(0) + x2.mean(0)) / 2)  # cumulative average
-    free = nn.BatchNorm1d(2, affine=False, track_running_stats=False).double()
+    free = nn.BatchNorm1d(2, affine=False, track_running_stats=False).to(PRECISE)
     assert list(free.parameters()) == [] and free.running_mean is None
     free.eval()  # without running statistics the batch statistics are used in eval mode too
-    assert_close(free(t64(x)), (x - x.mean(0)) / np.sqrt(x.var(0) + 1e-5))
+    assert_close(free(tp(x)), (x - x.mean(0)) / np.sqrt(x.var(0) + 1e-5))
     assert list(free.state_dict()) == []
     with pytest.raises(ValueError, match=r"expected 2D or 3D input \(got 4D input\)"):
         nn.BatchNorm1d(2)(torch.zeros(2, 2, 2, 2))
     with pytest.raises(ValueError, match="Expected more than 1 value per channel when training"):
         nn.BatchNorm1d(2)(torch.zeros(1, 2))
-    bn2 = nn.BatchNorm2d(2).double()
+    bn2 = nn.BatchNorm2d(2).to(PRECISE)
     x4 = arr(2, 2, 3, 3)
     ref = (x4 - x4.mean(axis=(0, 2, 3), keepdims=True)) / np.sqrt(x4.var(axis=(0, 2, 3), keepdims=True) + 1e-5)
-    assert_close(bn2(t64(x4)), ref)
+    assert_close(bn2(tp(x4)), ref)
 
 
 @needs_torch
 def test_batch_norm_matches_pytorch_over_steps():
-    ours = nn.BatchNorm1d(4, momentum=0.3).double()
+    ours = nn.BatchNorm1d(4, momentum=0.3).to(PRECISE)
     theirs = real_torch.nn.BatchNorm1d(4, momentum=0.3).double()
     for _ in range(3):
         x = arr(5, 4, 2)
-        out, ref = ours(t64(x)), theirs(real_torch.tensor(x))
+        out, ref = ours(tp(x)), theirs(real_torch.tensor(x))
         assert_close(out, ref.detach().numpy())
     for k, v in theirs.state_dict().items():
         assert_close(ours.state_dict()[k], v.numpy())
     ours.eval()
     theirs.eval()
     x = arr(5, 4, 2)
-    assert_close(ours(t64(x)), theirs(real_torch.tensor(x)).detach().numpy())
+    assert_close(ours(tp(x)), theirs(real_torch.tensor(x)).detach().numpy())
 
 
 def test_group_norm_and_rms_norm():
-    gn = nn.GroupNorm(2, 4).double()
+    gn = nn.GroupNorm(2, 4).to(PRECISE)
     x = arr(3, 4, 5)
     g = x.reshape(3, 2, -1)
     ref = ((g - g.mean(-1, keepdims=True)) / np.sqrt(g.var(-1, keepdims=True) + 1e-5)).reshape(x.shape)
-    assert_close(gn(t64(x)), ref)
+    assert_close(gn(tp(x)), ref)
     with pytest.raises(ValueError, match="num_channels"):
         nn.GroupNorm(3, 4)
-    rms = nn.RMSNorm(5, eps=1e-6).double()
-    assert_close(rms(t64(x)), x / np.sqrt((x * x).mean(-1, keepdims=True) + 1e-6))
+    rms = nn.RMSNorm(5, eps=1e-6).to(PRECISE)
+    assert_close(rms(tp(x)), x / np.sqrt((x * x).mean(-1, keepdims=True) + 1e-6))
 
 
 ACTIVATION_MODULES = [
@@ -704,7 +743,7 @@ ACTIVATION_MODULES = [
 @pytest.mark.parametrize("module, ref", ACTIVATION_MODULES, ids=[type(m).__name__ for m, _ in ACTIVATION_MODULES])
 def test_activation_modules(module, ref):
     x = arr(3, 4)
-    assert_close(module(t64(x)), ref(x))
+    assert_close(module(tp(x)), ref(x))
 
 
 def test_inplace_activation_modules_write_their_input():
@@ -833,9 +872,10 @@ def test_init_gains_and_erfinv_match_pytorch():
     for name in ("linear", "sigmoid", "tanh", "relu", "leaky_relu", "selu"):
         assert nn.init.calculate_gain(name) == real_torch.nn.init.calculate_gain(name)
     u = np.linspace(-0.999, 0.999, 41)
-    ours = np_of(nn.init._erfinv_(torch.tensor(u)))
-    np.testing.assert_allclose(ours, real_torch.special.erfinv(real_torch.tensor(u)).numpy(), rtol=1e-10,
-                               atol=1e-12)
+    u = u.astype(PRECISE.np)  # both sides from the same values
+    ours = nn.init._erfinv_(tp(u))
+    assert_close(ours, real_torch.special.erfinv(real_torch.tensor(u.astype(np.float64))).numpy(),
+                 **tight(1e-10, 1e-12))
 
 
 def _cl_device():
@@ -864,10 +904,10 @@ def test_module_to_device_and_back():
 
 # ---- nn.utils -------------------------------------------------------------------------------------------
 def test_clip_grad_norm_and_value():
-    params = [nn.Parameter(t64(arr(3, 2))), nn.Parameter(t64(arr(4))), nn.Parameter(t64(arr(2)))]
+    params = [nn.Parameter(tp(arr(3, 2))), nn.Parameter(tp(arr(4))), nn.Parameter(tp(arr(2)))]
     grads = [arr(3, 2) * 3, arr(4) * 3]
     for p, g in zip(params, grads):
-        p.grad = t64(g)
+        p.grad = tp(g)
     total = np.sqrt(sum((g ** 2).sum() for g in grads))
     out = nn.utils.clip_grad_norm_(params, 1.0)
     assert_close(out, total)
@@ -876,10 +916,10 @@ def test_clip_grad_norm_and_value():
     assert params[2].grad is None
     inf_total = nn.utils.clip_grad_norm_(params[:2], 10.0, norm_type="inf")
     assert_close(inf_total, np.abs(np.concatenate([np_of(p.grad).ravel() for p in params[:2]])).max())
-    params[0].grad = t64(np.full((3, 2), 5.0))
+    params[0].grad = tp(np.full((3, 2), 5.0))
     nn.utils.clip_grad_value_(params[0], 2.0)
     assert_close(params[0].grad, np.full((3, 2), 2.0))
-    params[1].grad = t64(np.array([np.inf, 1.0, 0.0, 0.0]))
+    params[1].grad = tp(np.array([np.inf, 1.0, 0.0, 0.0]))
     with pytest.raises(RuntimeError, match="non-finite"):
         nn.utils.clip_grad_norm_(params[1], 1.0, error_if_nonfinite=True)
 
@@ -887,10 +927,10 @@ def test_clip_grad_norm_and_value():
 @needs_torch
 def test_clip_grad_norm_matches_pytorch():
     grads = [arr(3, 2) * 4, arr(5)]
-    ours = [nn.Parameter(t64(np.zeros_like(g))) for g in grads]
+    ours = [nn.Parameter(tp(np.zeros_like(g))) for g in grads]
     theirs = [real_torch.nn.Parameter(real_torch.zeros(g.shape, dtype=real_torch.float64)) for g in grads]
     for p, q, g in zip(ours, theirs, grads):
-        p.grad, q.grad = t64(g), real_torch.tensor(g)
+        p.grad, q.grad = tp(g), real_torch.tensor(g)
     for norm_type in (2.0, 1.0):
         assert_close(nn.utils.clip_grad_norm_(ours, 0.5, norm_type),
                      real_torch.nn.utils.clip_grad_norm_(theirs, 0.5, norm_type).numpy())
@@ -919,7 +959,7 @@ MHA_IDS = ["plain", "batch_first_kpm", "kdim_vdim_mask", "no_bias_sdpa", "per_he
 @needs_torch
 @pytest.mark.parametrize("options, call", MHA_CASES, ids=MHA_IDS)
 def test_multihead_attention_matches_pytorch(options, call):
-    ours = nn.MultiheadAttention(8, 2, **options).double()
+    ours = nn.MultiheadAttention(8, 2, **options).to(PRECISE)
     theirs = real_torch.nn.MultiheadAttention(8, 2, **options).double()
     assert list(ours.state_dict()) == list(theirs.state_dict())
     copy_to_torch(ours, theirs)
@@ -934,10 +974,10 @@ def test_multihead_attention_matches_pytorch(options, call):
             mask[..., 0] = False
             if value == "float":
                 mask = np.where(mask, -1.5, 0.0)
-            ours_kw[key], their_kw[key] = torch.tensor(mask), real_torch.tensor(mask)
+            ours_kw[key], their_kw[key] = torch.tensor(mask) if value is True else tp(mask), real_torch.tensor(mask)
         else:
             ours_kw[key] = their_kw[key] = value
-    inputs = [t64(a, True) for a in (q, k, v)]
+    inputs = [tp(a, True) for a in (q, k, v)]
     their_inputs = [real_torch.tensor(a, requires_grad=True) for a in (q, k, v)]
     out, weights = ours(*inputs, **ours_kw)
     ref, ref_weights = theirs(*their_inputs, **their_kw)
@@ -946,17 +986,17 @@ def test_multihead_attention_matches_pytorch(options, call):
     if weights is not None:
         assert_close(weights, ref_weights.detach().numpy())
     g = arr(*out.shape)
-    out.backward(t64(g))
+    out.backward(tp(g))
     ref.backward(real_torch.tensor(g))
     for a, b in zip(inputs, their_inputs):
-        assert_close(a.grad, b.grad.numpy(), rtol=1e-8, atol=1e-10)
+        assert_close(a.grad, b.grad.numpy(), **tight(1e-8, 1e-10))
     for (name, p), q_ in zip(ours.named_parameters(), theirs.parameters()):
-        assert_close(p.grad, q_.grad.numpy(), rtol=1e-8, atol=1e-10)
+        assert_close(p.grad, q_.grad.numpy(), **tight(1e-8, 1e-10))
 
 
 def test_multihead_attention_unbatched_and_errors():
-    mha = nn.MultiheadAttention(4, 2).double()
-    x = t64(arr(5, 4))
+    mha = nn.MultiheadAttention(4, 2).to(PRECISE)
+    x = tp(arr(5, 4))
     out, weights = mha(x, x, x)
     batched, batched_w = mha(x.unsqueeze(1), x.unsqueeze(1), x.unsqueeze(1))
     assert out.shape == (5, 4) and weights.shape == (5, 5)
@@ -976,7 +1016,7 @@ def test_multihead_attention_unbatched_and_errors():
 def test_transformer_encoder_matches_pytorch(norm_first, activation):
     kwargs = dict(dim_feedforward=16, dropout=0.0, batch_first=True, norm_first=norm_first, activation=activation)
     layer = nn.TransformerEncoderLayer(8, 2, **kwargs)
-    ours = nn.TransformerEncoder(layer, 2, norm=nn.LayerNorm(8)).double()
+    ours = nn.TransformerEncoder(layer, 2, norm=nn.LayerNorm(8)).to(PRECISE)
     theirs = real_torch.nn.TransformerEncoder(real_torch.nn.TransformerEncoderLayer(8, 2, **kwargs), 2,
                                               norm=real_torch.nn.LayerNorm(8), enable_nested_tensor=False).double()
     assert list(ours.state_dict()) == list(theirs.state_dict())
@@ -986,13 +1026,13 @@ def test_transformer_encoder_matches_pytorch(norm_first, activation):
     kpm = RNG.random((3, 5)) > 0.7
     kpm[:, 0] = False
     causal = np.triu(np.full((5, 5), -np.inf), 1)
-    xt = t64(x, True)
+    xt = tp(x, True)
     tx = real_torch.tensor(x, requires_grad=True)
-    out = ours(xt, mask=t64(causal), src_key_padding_mask=torch.tensor(kpm))
+    out = ours(xt, mask=tp(causal), src_key_padding_mask=torch.tensor(kpm))
     ref = theirs(tx, mask=real_torch.tensor(causal), src_key_padding_mask=real_torch.tensor(kpm))
-    assert_close(out, ref.detach().numpy(), rtol=1e-9, atol=1e-10)
+    assert_close(out, ref.detach().numpy(), **tight(1e-9, 1e-10))
     out.sum().backward()
     ref.sum().backward()
-    assert_close(xt.grad, tx.grad.numpy(), rtol=1e-8, atol=1e-9)
+    assert_close(xt.grad, tx.grad.numpy(), **tight(1e-8, 1e-9))
     for p, q in zip(ours.parameters(), theirs.parameters()):
-        assert_close(p.grad, q.grad.numpy(), rtol=1e-8, atol=1e-9)
+        assert_close(p.grad, q.grad.numpy(), **tight(1e-8, 1e-9))
