@@ -9,7 +9,11 @@ import pytest
 import cltensor as torch
 from cltensor import optim
 from cltensor.optim import lr_scheduler
-from helpers import HAVE_TORCH, assert_close, real_torch
+from helpers import HAVE_TORCH, PRECISE, assert_close, real_torch
+
+# updates compute in PRECISE (float64 where the device has it, else float32) against float64 references;
+# a float64 run matches them to 1e-10, a float32 one to float32's rounding over a few steps
+TOL = dict(rtol=1e-10, atol=1e-12) if PRECISE is torch.float64 else dict(rtol=1e-5, atol=1e-6)
 
 STEPS = 8  # RAdam switches to its rectified step at step 6
 SHAPE = (3, 4)
@@ -184,11 +188,13 @@ IDS = [f"{name}-{'-'.join(f'{k}={v}' for k, v in kw.items())}" for name, kw, _ i
 
 
 def _data(seed=0):
+    """Start values and gradients, exactly representable in PRECISE (so the references start from them too)."""
     rng = np.random.default_rng(seed)
-    return rng.standard_normal(SHAPE), [rng.standard_normal(SHAPE) for _ in range(STEPS)]
+    exact = lambda a: a.astype(PRECISE.np).astype(np.float64)  # noqa: E731
+    return exact(rng.standard_normal(SHAPE)), [exact(rng.standard_normal(SHAPE)) for _ in range(STEPS)]
 
 
-def _run(name, kwargs, p0, grads, dtype=torch.float64, device="cpu"):
+def _run(name, kwargs, p0, grads, dtype=PRECISE, device="cpu"):
     p = torch.tensor(p0, dtype=dtype, device=device, requires_grad=True)
     opt = getattr(optim, name)([p], **kwargs)
     for g in grads:
@@ -205,7 +211,8 @@ def test_update_rule_matches_numpy(name, kwargs, ref):
     rule = ref(**kwargs)
     for t, g in enumerate(grads, 1):
         expected = rule(expected, g, state, t)
-    assert_close(p, expected, rtol=1e-10, atol=1e-12)
+    assert p.dtype is PRECISE
+    assert_close(p, expected, **TOL)
     assert p.requires_grad and p.is_leaf and p.grad_fn is None
 
 
@@ -220,8 +227,9 @@ def test_update_rule_matches_pytorch(name, kwargs, ref):
         tp.grad = real_torch.tensor(g)
         topt.step()
     # NOTE: PyTorch keeps NAdam's running product of momenta in float32; here it is a Python float
-    tol = 1e-8 if name == "NAdam" else 1e-10
-    assert_close(p, tp.detach().numpy(), rtol=tol, atol=tol)
+    tol = TOL if PRECISE is not torch.float64 else dict(rtol=1e-8, atol=1e-8) if name == "NAdam" else \
+        dict(rtol=1e-10, atol=1e-10)
+    assert_close(p, tp.detach().numpy(), **tol)
     ours, theirs = opt.state_dict(), topt.state_dict()
     ours, theirs = ours["state"].get(0, {}), theirs["state"].get(0, {})
     assert set(ours) == set(theirs)
@@ -229,7 +237,7 @@ def test_update_rule_matches_pytorch(name, kwargs, ref):
         if key in ("step", "mu_product"):
             assert ours[key] == pytest.approx(float(value), rel=1e-6)
         else:
-            assert_close(ours[key], value.numpy(), rtol=1e-10, atol=1e-12)
+            assert_close(ours[key], value.numpy(), **TOL)
 
 
 def test_float32_on_a_cl_device():
@@ -345,14 +353,15 @@ def test_strategy_flags_are_accepted():
 # ---- state_dict ---------------------------------------------------------------------------------------
 def _model():
     rng = np.random.default_rng(3)
-    return [torch.tensor(rng.standard_normal(s), requires_grad=True) for s in [(4, 3), (3,), (2,)]]
+    return [torch.tensor(rng.standard_normal(s), dtype=torch.float32, requires_grad=True)
+            for s in [(4, 3), (3,), (2,)]]
 
 
 def _train(params, opt, steps, seed):
     rng = np.random.default_rng(seed)
     for _ in range(steps):
         for p in params:
-            p.grad = torch.tensor(rng.standard_normal(tuple(p.shape)))
+            p.grad = torch.tensor(rng.standard_normal(tuple(p.shape)), dtype=p.dtype)
         opt.step()
 
 
@@ -405,9 +414,10 @@ def test_load_state_dict_copies_and_checks_the_layout():
 
 @pytest.mark.skipif(not HAVE_TORCH, reason="PyTorch not installed")
 def test_loads_a_pytorch_optimizer_state_dict():
-    tp = real_torch.ones(3, dtype=real_torch.float64, requires_grad=True)
+    their_dtype = getattr(real_torch, PRECISE.name)  # PyTorch's state in the dtype we compute in
+    tp = real_torch.ones(3, dtype=their_dtype, requires_grad=True)
     topt = real_torch.optim.Adam([tp], lr=0.1)
-    tp.grad = real_torch.tensor([1.0, -1.0, 2.0], dtype=real_torch.float64)
+    tp.grad = real_torch.tensor([1.0, -1.0, 2.0], dtype=their_dtype)
     topt.step()
     buf = io.BytesIO()
     real_torch.save(topt.state_dict(), buf)
@@ -415,11 +425,12 @@ def test_loads_a_pytorch_optimizer_state_dict():
     opt = optim.Adam([p], lr=0.5)
     opt.load_state_dict(torch.load(io.BytesIO(buf.getvalue())))
     for _ in range(2):
-        tp.grad = real_torch.tensor([0.5, 0.5, -1.0], dtype=real_torch.float64)
-        p.grad = torch.tensor([0.5, 0.5, -1.0], dtype=torch.float64)
+        tp.grad = real_torch.tensor([0.5, 0.5, -1.0], dtype=their_dtype)
+        p.grad = torch.tensor([0.5, 0.5, -1.0], dtype=PRECISE)
         topt.step()
         opt.step()
-    assert_close(p, tp.detach().numpy(), rtol=1e-10, atol=1e-12)
+    assert p.dtype is PRECISE
+    assert_close(p, tp.detach().numpy(), **TOL)
 
 
 # ---- schedulers ------------------------------------------------------------------------------------------
