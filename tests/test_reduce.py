@@ -11,9 +11,15 @@ import pytest
 import cltensor as torch
 from cltensor import dispatch
 from cltensor.autograd import gradcheck
-from helpers import ALL_DTYPES, HAVE_TORCH, LAYOUTS, assert_close, layout_case, np_of, random_array, real_torch
+from helpers import (ALL_DTYPES, HAVE_TORCH, LAYOUTS, PRECISE, assert_close, layout_case, needs_fp64, np_of,
+                     random_array, real_torch)
 
 FLOATS = [torch.float16, torch.float32, torch.float64]
+
+
+def marked(dtypes):
+    """dtypes as test parameters: float64 marked needs_fp64 (where the device lacks it, the case must raise)."""
+    return [pytest.param(d, marks=needs_fp64) if d is torch.float64 else d for d in dtypes]
 
 
 def wide(a):
@@ -130,7 +136,8 @@ def small_values(shape, dtype, seed=0):
 
 # each op over the dtypes it accepts (a chosen set where the kernel is the same code per dtype:
 # every distinct kernel costs a compile)
-DTYPE_CASES = [(name, d) for name, row in REDUCTIONS.items() for d in row[2]]
+DTYPE_CASES = [pytest.param(name, d, marks=needs_fp64) if d is torch.float64 else (name, d)
+               for name, row in REDUCTIONS.items() for d in row[2]]
 
 
 @pytest.mark.parametrize("name,dtype", DTYPE_CASES, ids=lambda v: v if isinstance(v, str) else v.name)
@@ -169,8 +176,8 @@ def test_int_layouts_and_tuple_dims():
 
 
 # ---- max/min/argmax/argmin --------------------------------------------------------------------------
-@pytest.mark.parametrize("dtype", [torch.uint8, torch.int16, torch.int64, torch.float16, torch.float32,
-                                   torch.float64], ids=lambda d: d.name)
+@pytest.mark.parametrize("dtype", marked([torch.uint8, torch.int16, torch.int64, torch.float16, torch.float32,
+                                          torch.float64]), ids=lambda d: d.name)
 def test_argmax_argmin(dtype):
     a = random_array((4, 7), dtype, -4, 4, np.random.default_rng(3))
     x = torch.tensor(a)
@@ -186,8 +193,8 @@ def test_argmax_argmin(dtype):
             assert_close(x.T.argmin(dim), np.argmin(a.T, axis=dim))
 
 
-@pytest.mark.parametrize("dtype", [torch.bool, torch.int8, torch.int64, torch.float16, torch.float32,
-                                   torch.float64], ids=lambda d: d.name)
+@pytest.mark.parametrize("dtype", marked([torch.bool, torch.int8, torch.int64, torch.float16, torch.float32,
+                                          torch.float64]), ids=lambda d: d.name)
 def test_max_min_with_dim_named_tuple(dtype):
     a = random_array((5, 6), dtype, -4, 4, np.random.default_rng(4))
     x = torch.tensor(a)
@@ -267,7 +274,7 @@ def test_infinities_in_logsumexp_and_softmax():
 # ---- var/std/norm ------------------------------------------------------------------------------------
 def test_var_std_corrections_and_overloads():
     a = np.random.default_rng(5).standard_normal((4, 9))
-    x = torch.tensor(a)
+    x = torch.tensor(a, dtype=PRECISE)
     assert_close(x.var(1), a.var(1, ddof=1))
     assert_close(x.var(1, unbiased=False), a.var(1))
     assert_close(x.var(1, False), a.var(1))
@@ -300,7 +307,7 @@ def test_var_degrees_of_freedom_warning():
 def test_norm_orders(p):
     a = np.random.default_rng(7).standard_normal((3, 5))
     a[0, 0] = 0
-    x = torch.tensor(a)
+    x = torch.tensor(a, dtype=PRECISE)
     q = 2 if p == "fro" else p
     assert_close(x.norm(p), np_norm(a, q, None))
     assert_close(torch.norm(x, p, 1), np_norm(a, q, 1))
@@ -308,9 +315,13 @@ def test_norm_orders(p):
     assert_close(x.T.norm(p, -1), np_norm(a.T, q, -1))
 
 
-def test_norm_dtype_and_half():
+def test_norm_half():
     x = torch.tensor([[3., 4.]], dtype=torch.float16)
     assert x.norm().dtype is torch.float16 and x.norm().item() == 5
+
+
+@needs_fp64
+def test_norm_dtype_float64():
     y = torch.tensor([[3., 4.]]).norm(dtype=torch.float64)
     assert y.dtype is torch.float64 and y.item() == 5
 
@@ -325,7 +336,7 @@ def test_result_dtypes():
     assert torch.tensor([1., 2.], dtype=torch.float16).sum().dtype is torch.float16
     assert torch.tensor([1, 2]).sum(dtype=torch.float32).dtype is torch.float32
     assert torch.tensor([1.5, 2.5]).sum(dtype=torch.int32).item() == 3  # elements cast first, as PyTorch
-    assert torch.tensor([1, 2]).mean(dtype=torch.float64).item() == 1.5
+    assert torch.tensor([1, 2]).mean(dtype=torch.float32).item() == 1.5
     assert torch.tensor([1, 2], dtype=torch.uint8).all().dtype is torch.uint8
     assert torch.tensor([0.5, 0.]).any().dtype is torch.bool
     assert torch.tensor([[1, 0]]).count_nonzero().dtype is torch.int64
@@ -333,11 +344,18 @@ def test_result_dtypes():
     assert torch.tensor([1, 2], dtype=torch.uint8).cumsum(0).dtype is torch.int64
     assert torch.tensor([True, True]).cumsum(0).tolist() == [1, 2]
     assert torch.tensor([1., 2.], dtype=torch.float16).cumsum(0).dtype is torch.float16
-    assert torch.tensor([1, 2]).cumsum(0, dtype=torch.float64).dtype is torch.float64
+    assert torch.tensor([1, 2]).cumsum(0, dtype=torch.float32).dtype is torch.float32
     assert torch.tensor([1, 2]).logsumexp(0).dtype is torch.float32
-    assert torch.tensor([1., 2.]).softmax(0, dtype=torch.float64).dtype is torch.float64
+    assert torch.tensor([1., 2.], dtype=torch.float16).softmax(0, dtype=torch.float32).dtype is torch.float32
     x16 = torch.full((4096,), 1.0, dtype=torch.float16)
     assert x16.sum().item() == 4096 and x16.mean().item() == 1  # float16 accumulates in float32
+
+
+@needs_fp64
+def test_result_dtypes_float64():
+    assert torch.tensor([1, 2]).mean(dtype=torch.float64).item() == 1.5
+    assert torch.tensor([1, 2]).cumsum(0, dtype=torch.float64).dtype is torch.float64
+    assert torch.tensor([1., 2.]).softmax(0, dtype=torch.float64).dtype is torch.float64
 
 
 # ---- errors ------------------------------------------------------------------------------------------------
@@ -421,7 +439,7 @@ def test_empty_inputs():
 
 
 # ---- scans ------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("dtype", ALL_DTYPES, ids=lambda d: d.name)
+@pytest.mark.parametrize("dtype", marked(ALL_DTYPES), ids=lambda d: d.name)
 def test_cumsum_dtypes(dtype):
     a = small_values((3, 7), dtype, seed=8)
     x = torch.tensor(a)
@@ -431,7 +449,7 @@ def test_cumsum_dtypes(dtype):
 
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_scans_layouts(layout):
-    a = small_values((4, 6, 5), torch.float64, seed=9)
+    a = small_values((4, 6, 5), PRECISE, seed=9)
     x, ref = layout_of(a, layout)
     for dim in (0, 1, -1):
         assert_close(torch.cumsum(x, dim), np.cumsum(ref, axis=dim))
@@ -448,7 +466,7 @@ def test_inplace_scans():
 
 
 # ---- softmax ------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("dtype", FLOATS, ids=lambda d: d.name)
+@pytest.mark.parametrize("dtype", marked(FLOATS), ids=lambda d: d.name)
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_softmax_log_softmax(dtype, layout):
     a = random_array((4, 6, 5), dtype, -3, 3, np.random.default_rng(10))
@@ -558,9 +576,9 @@ def test_large_extents(tuning, monkeypatch):
 
 
 # ---- autograd -----------------------------------------------------------------------------------------------
-def _x(*shape, seed=13):
+def _x(*shape, seed=13, dtype=torch.float64):
     a = np.random.default_rng(seed).uniform(0.5, 2.0, shape) * np.random.default_rng(seed + 1).choice([-1, 1], shape)
-    return torch.tensor(a, dtype=torch.float64, requires_grad=True)
+    return torch.tensor(a, dtype=dtype, requires_grad=True)
 
 
 GRAD_CASES = {
@@ -597,6 +615,7 @@ GRAD_CASES = {
 }
 
 
+@needs_fp64  # finite differences need float64
 @pytest.mark.parametrize("case", list(GRAD_CASES))
 def test_gradcheck(case):
     fn, node = GRAD_CASES[case]
@@ -607,6 +626,7 @@ def test_gradcheck(case):
     assert gradcheck(fn, (x,))
 
 
+@needs_fp64
 def test_gradcheck_non_contiguous_and_zero_dim():
     x = _x(4, 3)
     assert gradcheck(lambda a: a.T.sum(0), (x,))
@@ -619,11 +639,18 @@ def test_gradcheck_non_contiguous_and_zero_dim():
         assert gradcheck(fn, (s,))
 
 
-def test_prod_and_cumprod_gradients_with_zeros():
-    a = np.array([[1.5, 0., 3.], [0., 0., 2.], [1., 2., -3.]])
-    x = torch.tensor(a, requires_grad=True)
+PROD_WITH_ZEROS = np.array([[1.5, 0., 3.], [0., 0., 2.], [1., 2., -3.]])
+
+
+def test_prod_gradient_with_zeros():
+    x = torch.tensor(PROD_WITH_ZEROS, dtype=PRECISE, requires_grad=True)
     x.prod(1).sum().backward()
     assert_close(x.grad, [[0., 4.5, 0.], [0., 0., 0.], [-6., -3., 2.]])
+
+
+@needs_fp64
+def test_prod_and_cumprod_gradchecks_with_zeros():
+    x = torch.tensor(PROD_WITH_ZEROS, requires_grad=True)
     for fn in (lambda t: t.prod(1), lambda t: t.prod(), lambda t: t.prod(0, keepdim=True), lambda t: t.cumprod(1),
                lambda t: t.cumprod(0)):
         assert gradcheck(fn, (x,))
@@ -661,18 +688,23 @@ def second_order_error(f, a):
     return np.abs(analytic - numeric).max()
 
 
-def test_second_order_and_broadcast_backward():
+@needs_fp64  # central differences need float64
+def test_second_order_gradients():
     x = _x(3, 4)
     assert second_order_error(lambda a: a.softmax(1)[:, 0].sum(), x) < 1e-6
     assert second_order_error(lambda a: (a * a).sum(1).norm(), x) < 1e-6
     assert second_order_error(lambda a: a.logsumexp(0).sum() + a.var(), x) < 1e-6
-    b = torch.tensor(np.ones((1, 4)), requires_grad=True)
+
+
+def test_broadcast_backward():
+    x = _x(3, 4, dtype=PRECISE)
+    b = torch.tensor(np.ones((1, 4)), dtype=PRECISE, requires_grad=True)
     (x.detach() * b).sum().backward()  # broadcasting backward goes through sum(dims, keepdim=True)
     assert_close(b.grad, np_of(x).sum(0, keepdims=True))
 
 
 def test_integer_outputs_carry_no_grad():
-    x = _x(2, 3)
+    x = _x(2, 3, dtype=PRECISE)
     assert not x.argmax().requires_grad and not x.max(1).indices.requires_grad
     assert not x.all().requires_grad and not x.count_nonzero().requires_grad
     assert x.max(1).values.requires_grad
