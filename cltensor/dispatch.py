@@ -844,6 +844,8 @@ def _plan_stages(code, x, views, dims, outs, params, fused, ordered, idx):
                                                fused is not None, len(rsizes) == 1 and rst[0][0] == 1)
     ksizes, kst = _pad_dims(ksizes, kst, 3)
     rsizes, rst = _pad_dims(rsizes, rst, 3 if len(rsizes) > 1 else 1)
+    if R == 0:  # NOTE: nothing to walk, but the kernels still split r0 by these sizes: x % 0 traps on x86 (PoCL)
+        rsizes = (1,) * len(rsizes)
     strides = [(*k, *r) for k, r in zip(kst, rst)]
     source, in_dtype, count, stages = "tensor", x.dtype, R, []
     while True:

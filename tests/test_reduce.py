@@ -438,6 +438,19 @@ def test_empty_inputs():
     assert torch.ones(2, 0).sum(1).tolist() == [0., 0.]
 
 
+def test_empty_reductions_with_outputs():
+    # nothing reduced for each output: the kernels must not split indices by a reduced size of 0 (x % 0
+    # traps on x86; PoCL's handler hid it until pytest's faulthandler replaced it: the process died)
+    e = torch.zeros(4, 0, 2)
+    assert_close(e.logsumexp((0, 1)), np.full(2, -math.inf))
+    assert_close(e.sum((0, 1)), np.zeros(2))
+    assert_close(e.norm(dim=(0, 1)), np.zeros(2))
+    assert_close(torch.ones(3, 0).prod(1), np.ones(3))
+    assert_close(torch.ones(3, 0).logsumexp(1), np.full(3, -math.inf))
+    with pytest.warns(UserWarning, match="degrees of freedom"):
+        assert np.isnan(np_of(torch.ones(3, 0).var(1, correction=0))).all()
+
+
 # ---- scans ------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("dtype", marked(ALL_DTYPES), ids=lambda d: d.name)
 def test_cumsum_dtypes(dtype):
