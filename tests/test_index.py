@@ -9,9 +9,17 @@ import pytest
 
 import cltensor as torch
 from cltensor.autograd import gradcheck
-from helpers import ALL_DTYPES, HAVE_TORCH, LAYOUTS, assert_close, make_layout, np_of, random_array, real_torch
+from helpers import (ALL_DTYPES, HAVE_TORCH, LAYOUTS, PRECISE, assert_close, make_layout, needs_fp64,
+                     needs_int64_atomics, np_of, random_array, real_torch)
 
 SHAPE = (4, 5, 6)
+F64 = pytest.param(torch.float64, marks=needs_fp64, id="torch.float64")
+I64_ATOMIC = pytest.param(torch.int64, marks=needs_int64_atomics, id="torch.int64")  # accumulates into int64
+
+
+def marked(dtypes):
+    """dtypes as test parameters: float64 marked needs_fp64 (where the device lacks it, the case must raise)."""
+    return [F64 if d is torch.float64 else d for d in dtypes]
 
 
 def T(a, dtype=None):
@@ -78,7 +86,7 @@ def test_getitem_matches_numpy(case, layout):
     assert_close(x[to_index(index, layout)], expected)
 
 
-@pytest.mark.parametrize("dtype", ALL_DTYPES, ids=str)
+@pytest.mark.parametrize("dtype", marked(ALL_DTYPES), ids=str)
 def test_getitem_and_setitem_dtypes(dtype):
     a = random_array((3, 4), dtype)
     x = T(a)
@@ -116,9 +124,9 @@ def test_setitem_matches_numpy(case, layout):
 
 
 def test_setitem_broadcast_value_and_duplicates():
-    a = random_array((4, 5), torch.float64)
+    a = random_array((4, 5), PRECISE)
     x = T(a)
-    row = random_array((5,), torch.float64)
+    row = random_array((5,), PRECISE)
     x[T([0, 2])] = T(row)  # value broadcast to the indexing result
     a[[0, 2]] = row
     assert_close(x, a)
@@ -129,7 +137,7 @@ def test_setitem_broadcast_value_and_duplicates():
     a[[1]] = row
     assert_close(x, a)
     with pytest.raises(RuntimeError, match="shape mismatch"):
-        x[T([0, 1])] = T(np.ones((3, 5)))
+        x[T([0, 1])] = T(np.ones((3, 5), a.dtype))
 
 
 def test_setitem_int_then_tensor_like_pytorch():
@@ -141,21 +149,24 @@ def test_setitem_int_then_tensor_like_pytorch():
     assert_close(x, a)
 
 
-def test_index_put_accumulate_sums_duplicates():
+@pytest.mark.parametrize("dtype", [torch.float32, F64, I64_ATOMIC, torch.float16, torch.int8, torch.bool], ids=str)
+def test_index_put_accumulate_sums_duplicates(dtype):
     rng = np.random.default_rng(3)
-    for dtype in (torch.float32, torch.float64, torch.int64, torch.float16, torch.int8, torch.bool):
-        a = random_array((6, 3), dtype)
-        idx = rng.integers(-6, 6, 200)
-        vals = random_array((200, 3), dtype, rng=rng)
-        out = T(a).index_put_((T(idx),), T(vals), accumulate=True)
-        ref = a.copy()
-        np.add.at(ref, idx, vals)
-        assert_close(out, ref, rtol=2e-2 if dtype is torch.float16 else None,
-                     atol=0.2 if dtype is torch.float16 else None)
-    x = T(np.zeros(4))
-    y = torch.index_put(x, (T([0, 0, 1]),), T([1.0, 2.0, 3.0]))
+    a = random_array((6, 3), dtype)
+    idx = rng.integers(-6, 6, 200)
+    vals = random_array((200, 3), dtype, rng=rng)
+    out = T(a).index_put_((T(idx),), T(vals), accumulate=True)
+    ref = a.copy()
+    np.add.at(ref, idx, vals)
+    assert_close(out, ref, rtol=2e-2 if dtype is torch.float16 else None,
+                 atol=0.2 if dtype is torch.float16 else None)
+
+
+def test_index_put_out_of_place():
+    x = T(np.zeros(4, np.float32))
+    y = torch.index_put(x, (T([0, 0, 1]),), T(np.float32([1.0, 2.0, 3.0])))
     assert_close(y, [2.0, 3.0, 0, 0])
-    assert_close(y.index_put((T([2]),), T([5.0])), [2.0, 3.0, 5.0, 0])
+    assert_close(y.index_put((T([2]),), T(np.float32([5.0]))), [2.0, 3.0, 5.0, 0])
     assert_close(x, np.zeros(4))  # out of place leaves its input alone
     with pytest.raises(RuntimeError, match="dtypes match"):
         x.index_put_((T([0]),), T([1]))
@@ -178,7 +189,7 @@ def test_index_errors():
         x[[0, 7]] = 1.0
     with pytest.raises(IndexError, match="out of bounds"):
         torch.zeros(0)[T([0])]
-    for bad in (T([0.0]), T([0], torch.int16), T([0], torch.int8)):
+    for bad in (T([0.0], torch.float32), T([0], torch.int16), T([0], torch.int8)):
         with pytest.raises(IndexError, match="tensors used as indices must be long, int, byte or bool"):
             x[bad]
     with pytest.raises(IndexError, match="too many indices"):
@@ -241,20 +252,25 @@ def test_index_select_errors():
     with pytest.raises(IndexError, match="index 3 is out of bounds for dimension 1 with size 3"):
         x.index_select(1, T([3]))
     with pytest.raises(RuntimeError, match="int32 or int64|int32/int64"):
-        x.index_select(0, T([0.0]))
+        x.index_select(0, T([0.0], torch.float32))
     with pytest.raises(IndexError, match="vector"):
         x.index_select(0, T([[0]]))
 
 
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.int32, torch.int64, torch.int16,
-                                   torch.float16], ids=str)
-def test_index_add_copy_fill(dtype):
+@pytest.mark.parametrize("dtype", [torch.float32, F64, torch.int32, I64_ATOMIC, torch.int16, torch.float16], ids=str)
+def test_index_add(dtype):
     a = random_array((5, 4), dtype)
     src = random_array((3, 4), dtype, rng=np.random.default_rng(9))
     idx = np.array([4, 0, 4])
     ref = a.copy()
     np.add.at(ref, idx, src * 2)
     assert_close(torch.index_add(T(a), 0, T(idx), T(src), alpha=2), ref)
+
+
+@pytest.mark.parametrize("dtype", marked([torch.float32, torch.float64, torch.int32, torch.int64, torch.int16,
+                                          torch.float16]), ids=str)
+def test_index_copy_fill(dtype):
+    a = random_array((5, 4), dtype)
     srcT = random_array((5, 2), dtype)
     ref = a.copy()
     ref[:, [3, 1]] = srcT
@@ -283,7 +299,7 @@ def test_index_add_errors():
 @pytest.mark.parametrize("dim", [0, 1, -1])
 def test_gather_matches_take_along_axis(dim, layout):
     rng = np.random.default_rng(11)
-    a = random_array((4, 5, 3), torch.float64)
+    a = random_array((4, 5, 3), PRECISE)
     x = make(a, layout)
     a = np_of(x)
     shape = list(a.shape)
@@ -319,8 +335,8 @@ def _scatter_ref(a, dim, idx, src, combine=None):
 @pytest.mark.parametrize("dim", [0, -1])
 def test_scatter_family(dim):
     rng = np.random.default_rng(12)
-    a = random_array((4, 5), torch.float64)
-    src = random_array((4, 5), torch.float64, rng=rng)
+    a = random_array((4, 5), PRECISE)
+    src = random_array((4, 5), PRECISE, rng=rng)
     perm = np.argsort(rng.random((4, 5)), axis=dim)[:3] if dim == 0 else np.argsort(rng.random((4, 5)), axis=1)[:, :3]
     srcT = make_layout(src, "transposed")
     assert_close(torch.scatter(T(a), dim, T(perm), srcT), _scatter_ref(a, dim % 2, perm, src))
@@ -340,8 +356,8 @@ REDUCERS = {"sum": np.sum, "prod": np.prod, "mean": np.mean, "amax": np.max, "am
 @pytest.mark.parametrize("include_self", [True, False])
 def test_scatter_reduce(reduce, include_self):
     rng = np.random.default_rng(13)
-    a = random_array((3, 6), torch.float64)
-    src = random_array((3, 4), torch.float64, rng=rng)
+    a = random_array((3, 6), PRECISE)
+    src = random_array((3, 4), PRECISE, rng=rng)
     idx = rng.integers(0, 6, (3, 4))
     got = T(a).scatter_reduce(1, T(idx), T(src), reduce, include_self=include_self)
     expected = a.copy()
@@ -353,6 +369,10 @@ def test_scatter_reduce(reduce, include_self):
             vals = picked + ([a[r, c]] if include_self else [])
             expected[r, c] = REDUCERS[reduce](vals)
     assert_close(got, expected)
+
+
+@needs_int64_atomics  # the sums and counts accumulate into int64
+def test_scatter_reduce_integer_mean():
     ints = T(np.arange(6)).scatter_reduce(0, T([0, 0, 5]), T([3, 4, 1]), "mean")
     assert ints.tolist() == [2, 1, 2, 3, 4, 3]  # integer mean rounds down
 
@@ -364,7 +384,7 @@ def test_scatter_errors():
     with pytest.raises(IndexError, match="out of bounds"):
         x.gather(1, T([[3]]))
     with pytest.raises(RuntimeError, match="int32/int64"):
-        x.gather(1, T([[0.0]]))
+        x.gather(1, T([[0.0]], torch.float32))
     with pytest.raises(RuntimeError, match="same number of dimensions"):
         x.gather(1, T([0]))
     with pytest.raises(RuntimeError, match="no larger than self"):
@@ -392,7 +412,7 @@ def test_take_and_put(layout):
         assert_close(y.put_(T([1, 6]), T(np.float32([5.0, 6.0]))), ref)
 
 
-@pytest.mark.parametrize("dtype", ALL_DTYPES, ids=str)
+@pytest.mark.parametrize("dtype", marked(ALL_DTYPES), ids=str)
 def test_masked_ops(dtype):
     a = random_array((3, 4), dtype)
     mask = random_array((3, 4), torch.bool)
@@ -414,7 +434,7 @@ def test_masked_errors_and_broadcast():
     with pytest.raises(RuntimeError, match="boolean masks"):
         x.masked_fill(T([1, 0, 1]), 1.0)
     with pytest.raises(RuntimeError, match="0-dimensional value tensor"):
-        x.masked_fill(T([True, False, True]), T([1.0, 2.0]))
+        x.masked_fill(T([True, False, True]), T([1.0, 2.0], torch.float32))
     with pytest.raises(RuntimeError, match="BoolTensor"):
         x.masked_select(T([1, 0, 1]))
     with pytest.raises(RuntimeError, match="source < number of ones"):
@@ -424,7 +444,7 @@ def test_masked_errors_and_broadcast():
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
-@pytest.mark.parametrize("dtype", [torch.bool, torch.float16, torch.int32, torch.float64], ids=str)
+@pytest.mark.parametrize("dtype", [torch.bool, torch.float16, torch.int32, F64], ids=str)
 def test_nonzero(dtype, layout):
     a = random_array((4, 3, 5), dtype, low=-1, high=1)
     if dtype.is_floating_point:
@@ -441,9 +461,9 @@ def test_nonzero(dtype, layout):
 
 
 def test_nonzero_edge_cases():
-    assert torch.nonzero(T(5.0)).shape == (1, 0)
-    assert torch.nonzero(T(0.0)).shape == (0, 0)
-    assert_close(torch.nonzero(T(5.0), as_tuple=True)[0], np.array([0]))
+    assert torch.nonzero(T(5.0, torch.float32)).shape == (1, 0)
+    assert torch.nonzero(T(0.0, torch.float32)).shape == (0, 0)
+    assert_close(torch.nonzero(T(5.0, torch.float32), as_tuple=True)[0], np.array([0]))
     assert torch.nonzero(torch.zeros(0, 3)).shape == (0, 2)
     big = np.random.default_rng(4).random(100_003) > 0.7  # several scan blocks
     assert_close(torch.nonzero(T(big)), np.argwhere(big))
@@ -463,8 +483,8 @@ def _stable_order(a, descending):
     return np.array([key(row) for row in a.reshape(-1, a.shape[-1])], dtype=np.int64).reshape(a.shape)
 
 
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.float16, torch.int64, torch.int8,
-                                   torch.uint8, torch.bool], ids=str)
+@pytest.mark.parametrize("dtype", marked([torch.float32, torch.float64, torch.float16, torch.int64, torch.int8,
+                                          torch.uint8, torch.bool]), ids=str)
 def test_sort_dtypes_stable(dtype):
     a = random_array((3, 37), dtype, low=-4, high=4)
     if dtype.is_floating_point:
@@ -507,7 +527,7 @@ def test_sort_long_rows_and_edges():
 
 
 def test_topk_and_kthvalue():
-    a = random_array((4, 9), torch.float64)
+    a = random_array((4, 9), PRECISE)
     v, i = torch.topk(T(a), 3)
     order = np.argsort(-a, axis=-1, kind="stable")[:, :3]
     assert_close(i, order)
@@ -526,46 +546,59 @@ def test_topk_and_kthvalue():
         torch.kthvalue(T(a), 0)
 
 
+# return_counts accumulates each value's count into int64 (an atomic add per element)
+COUNTS = [pytest.param(False, id="no_counts"), pytest.param(True, marks=needs_int64_atomics, id="counts")]
+
+
+@pytest.mark.parametrize("counts", COUNTS)
 @pytest.mark.parametrize("dtype", [torch.int64, torch.float32, torch.bool], ids=str)
-def test_unique(dtype):
+def test_unique(dtype, counts):
     a = random_array((5, 7), dtype, low=-3, high=3)
     if dtype.is_floating_point:
         a = np.round(a)
-    values, inverse, counts = torch.unique(T(a), return_inverse=True, return_counts=True)
+    got = torch.unique(T(a), return_inverse=True, return_counts=counts)
     ev, ei, ec = np.unique(a, return_inverse=True, return_counts=True)
-    assert_close(values, ev)
-    assert_close(inverse, ei.reshape(a.shape))
-    assert_close(counts, ec)
+    assert_close(got[0], ev)
+    assert_close(got[1], ei.reshape(a.shape))
+    if counts:
+        assert_close(got[2], ec)
     assert_close(T(a).unique(), ev)
-    empty = torch.unique(torch.zeros(0, dtype=torch.int64), return_counts=True)
-    assert empty[0].shape == (0,) and empty[1].shape == (0,)
+    empty = torch.unique(torch.zeros(0, dtype=torch.int64), return_counts=counts)
+    if counts:
+        assert empty[0].shape == (0,) and empty[1].shape == (0,)
+    else:
+        assert empty.shape == (0,)
 
 
+@pytest.mark.parametrize("counts", COUNTS)
 @pytest.mark.parametrize("dim", [0, 1, -1])
-def test_unique_dim(dim):
+def test_unique_dim(dim, counts):
     a = np.random.default_rng(17).integers(0, 2, (6, 3, 4))
     a[3] = a[0]
     a[:, 2] = a[:, 0]
-    values, inverse, counts = torch.unique(T(a), dim=dim, return_inverse=True, return_counts=True)
+    got = torch.unique(T(a), dim=dim, return_inverse=True, return_counts=counts)
     ev, ei, ec = np.unique(a, axis=dim, return_inverse=True, return_counts=True)
-    assert_close(values, ev)
-    assert_close(inverse, ei.reshape(-1))
-    assert_close(counts, ec)
+    assert_close(got[0], ev)
+    assert_close(got[1], ei.reshape(-1))
+    if counts:
+        assert_close(got[2], ec)
     assert_close(torch.unique_consecutive(T(np.repeat(a, 2, axis=dim)), dim=dim), a)
 
 
-def test_unique_consecutive():
+@pytest.mark.parametrize("counts", COUNTS)
+def test_unique_consecutive(counts):
     a = np.array([1, 1, 2, 2, 3, 1, 1, 2])
-    values, inverse, counts = torch.unique_consecutive(T(a), return_inverse=True, return_counts=True)
-    assert values.tolist() == [1, 2, 3, 1, 2]
-    assert inverse.tolist() == [0, 0, 1, 1, 2, 3, 3, 4]
-    assert counts.tolist() == [2, 2, 1, 2, 1]
+    got = torch.unique_consecutive(T(a), return_inverse=True, return_counts=counts)
+    assert got[0].tolist() == [1, 2, 3, 1, 2]
+    assert got[1].tolist() == [0, 0, 1, 1, 2, 3, 3, 4]
+    if counts:
+        assert got[2].tolist() == [2, 2, 1, 2, 1]
 
 
 def test_searchsorted_and_bucketize():
-    seq = np.sort(random_array((9,), torch.float64))
+    seq = np.sort(random_array((9,), PRECISE))
     seq[3] = seq[4]  # a tie
-    vals = random_array((3, 4), torch.float64, rng=np.random.default_rng(8))
+    vals = random_array((3, 4), PRECISE, rng=np.random.default_rng(8))
     vals[0, 0] = seq[3]
     for side in ("left", "right"):
         assert_close(torch.searchsorted(T(seq), T(vals), side=side), np.searchsorted(seq, vals, side=side))
@@ -580,38 +613,53 @@ def test_searchsorted_and_bucketize():
     perm = np.random.default_rng(1).permutation(9)
     assert_close(torch.searchsorted(T(seq[perm]), T(vals), sorter=T(np.argsort(perm))), np.searchsorted(seq, vals))
     nan = float("nan")
-    assert torch.searchsorted(T([1.0, 2.0, nan]), T([nan, 3.0, 0.0])).tolist() == [3, 3, 0]
+    assert torch.searchsorted(T([1.0, 2.0, nan], PRECISE), T([nan, 3.0, 0.0], PRECISE)).tolist() == [3, 3, 0]
     with pytest.raises(RuntimeError, match="side and right"):
         torch.searchsorted(T(seq), T(vals), side="left", right=True)
     with pytest.raises(RuntimeError, match="boundaries tensor"):
         torch.searchsorted(T(rows), T(vals[:2]))
 
 
-def test_bincount():
+def _bincount_input():
     rng = np.random.default_rng(6)
-    x = rng.integers(0, 7, 50)
-    w = rng.random(50)
+    return rng.integers(0, 7, 50), rng.random(50)
+
+
+@needs_int64_atomics  # the counts accumulate into int64
+def test_bincount():
+    x, _ = _bincount_input()
     assert_close(torch.bincount(T(x)), np.bincount(x))
-    got = torch.bincount(T(x), weights=T(w))
-    assert got.dtype == torch.float64
-    assert_close(got, np.bincount(x, weights=w))
-    assert torch.bincount(T(x), weights=T(w.astype(np.float32))).dtype == torch.float32
     assert_close(torch.bincount(T(x), minlength=10), np.bincount(x, minlength=10))
     assert_close(torch.bincount(T(np.zeros(0, np.int64)), minlength=3), np.zeros(3, np.int64))
     assert_close(T(x.astype(np.int32)).bincount(), np.bincount(x))
+
+
+def test_bincount_float32_weights_and_errors():
+    x, w = _bincount_input()
+    got = torch.bincount(T(x), weights=T(w.astype(np.float32)))
+    assert got.dtype == torch.float32
+    assert_close(got, np.bincount(x, weights=w.astype(np.float32)))
     with pytest.raises(RuntimeError, match="non-negative"):
         torch.bincount(T([-1, 2]))
     with pytest.raises(RuntimeError, match="1-d"):
         torch.bincount(T([[1]]))
 
 
+@needs_fp64
+def test_bincount_float64_weights():
+    x, w = _bincount_input()
+    got = torch.bincount(T(x), weights=T(w))
+    assert got.dtype == torch.float64
+    assert_close(got, np.bincount(x, weights=w))
+
+
 # ---- gradients ---------------------------------------------------------------------------------------------------
-def leaf(shape, seed=0):
-    return torch.tensor(np.random.default_rng(seed).uniform(-1, 1, shape), dtype=torch.float64, requires_grad=True)
+def leaf(shape, seed=0, dtype=torch.float64):
+    return torch.tensor(np.random.default_rng(seed).uniform(-1, 1, shape), dtype=dtype, requires_grad=True)
 
 
 def test_grad_fn_names():
-    x = leaf((3, 4))
+    x = leaf((3, 4), dtype=PRECISE)
     i = T([2, 0, 2])
     assert type(x[i].grad_fn).__name__ == "IndexBackward0"
     assert type(x.index_select(0, i).grad_fn).__name__ == "IndexSelectBackward0"
@@ -621,10 +669,10 @@ def test_grad_fn_names():
     assert type(x.take(i).grad_fn).__name__ == "TakeBackward0"
     assert type(x.masked_select(x > 0).grad_fn).__name__ == "MaskedSelectBackward0"
     assert type(x.masked_fill(x > 0, 0.0).grad_fn).__name__ == "MaskedFillBackward0"
-    assert type(x.index_add(0, i, torch.ones(3, 4, dtype=torch.float64)).grad_fn).__name__ == "IndexAddBackward0"
+    assert type(x.index_add(0, i, torch.ones(3, 4, dtype=PRECISE)).grad_fn).__name__ == "IndexAddBackward0"
     assert type(x.scatter(0, T([[0, 1, 2, 0]]), 1.0).grad_fn).__name__ == "ScatterBackward1"
     assert type(x.scatter_add(0, T([[0, 1, 2, 0]]), x).grad_fn).__name__ == "ScatterAddBackward0"
-    assert type(torch.index_put(x, (i,), T(1.0).double()).grad_fn).__name__ == "IndexPutBackward0"
+    assert type(torch.index_put(x, (i,), T(1.0, PRECISE)).grad_fn).__name__ == "IndexPutBackward0"
     h = x * 2
     h[h < 0] = 0  # a seed tutorial's ReLU backward
     assert type(h.grad_fn).__name__ == "MaskedFillBackward0"
@@ -659,12 +707,14 @@ GRAD_CASES = [
 ]
 
 
+@needs_fp64  # finite differences need float64
 @pytest.mark.parametrize("case", GRAD_CASES, ids=[c[0] for c in GRAD_CASES])
 def test_gradcheck(case):
     x = leaf((3, 4, 2))
     assert gradcheck(case[1], (x,))
 
 
+@needs_fp64
 def test_setitem_gradients():
     def fn(x, v):
         h = x * 1.0
@@ -681,6 +731,7 @@ def test_setitem_gradients():
     assert gradcheck(on_view, (leaf((3, 4)),))
 
 
+@needs_fp64
 def test_second_order_gradients():
     from cltensor.autograd.gradcheck import gradgradcheck
     x = leaf((3, 4))
@@ -700,8 +751,8 @@ def test_int32_index_tensors():
 
 
 def test_relu_backward_like_the_tutorial():
-    x = leaf((5, 6))
+    x = leaf((5, 6), dtype=PRECISE)
     h = x * 1.0
-    grad_h = torch.ones(5, 6, dtype=torch.float64)
+    grad_h = torch.ones(5, 6, dtype=PRECISE)
     grad_h[h < 0] = 0
     assert_close(grad_h, (np_of(x) >= 0).astype(np.float64))
