@@ -365,3 +365,17 @@ def test_threads_alternate_numpy_and_kernels_on_their_own_memory(audit):
         th.join(120)
     assert not errors, errors
     audit.check()
+
+
+def test_numpy_indices_and_values_are_copied_when_used():
+    """x[mask] and x[idx] = values read the caller's arrays later (the launch is asynchronous):
+    changing them right after the call must not change the result."""
+    x = torch.arange(4.0)
+    mask = np.array([False, True, False, True])
+    picked = x[mask]
+    mask[:] = True
+    y = torch.zeros(4)
+    values = np.array([5.0, 6.0], np.float32)
+    y[[1, 2]] = values
+    values[:] = 0
+    assert picked.tolist() == [1.0, 3.0] and y.tolist() == [0.0, 5.0, 6.0, 0.0]

@@ -67,11 +67,17 @@ def _tensors_to_lists(data):
     return data
 
 
-def from_host(array: np.ndarray, dtype: dt.dtype, device) -> Tensor:
-    """Upload a numpy array (copied) to a new tensor on device."""
+def from_host(array: np.ndarray, dtype: dt.dtype, device, owned=False) -> Tensor:
+    """Upload a numpy array (copied) to a new tensor on device. owned=True gives the tensor an array
+    nobody else holds (a fresh temporary), saving the copy. NOTE: never keep a caller's array: the
+    upload, or a kernel reading it, runs later, after the caller may have changed it (a boolean mask
+    changed right after x[mask] gave the wrong rows)."""
     device = as_device(device)
     dispatch.check_dtype_supported(dtype, device)
+    given = array
     array = np.asarray(array, dtype=dtype.np, order="C")
+    if not owned and (array is given or array.base is given):
+        array = array.copy()
     shape = array.shape
     if device.is_host:
         storage = Storage.from_host_array(device.backend, array.copy() if array.base is not None else array)
@@ -102,7 +108,7 @@ def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=Fal
         raise RuntimeError(f"value cannot be converted to type {d.name} without overflow")
     target = as_device(device) if device is not None else (
         data.device if isinstance(data, Tensor) else None)
-    return _finish(from_host(array.astype(d.np), d, target), requires_grad)
+    return _finish(from_host(array.astype(d.np), d, target, owned=True), requires_grad)
 
 
 def as_tensor(data, dtype=None, device=None):
