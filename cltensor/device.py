@@ -79,6 +79,9 @@ class Backend:
         self.pending: list = []  # small launches not yet handed to the driver (see launch)
         self.defer_items = _DEFER_ITEMS if self.cpu_tuned else 0
         self.is_pocl = cl_device.platform.name.strip() == "Portable Computing Language"
+        # NOTE: llvmpipe (Mesa's CPU driver, under rusticl) ends a work-item's loops after 65 535
+        # iterations in all, silently: reductions keep each work-item's share of a row below that
+        self.loop_limit = 65_535 if self.name.startswith("llvmpipe") else 0
         # batches at least this long are enqueued behind a user event, on PoCL only (measured there).
         # NOTE: not on rusticl (Mesa 22.3): its enqueue blocks while another thread waits in a blocking
         # read or finish, and that wait needs the gate this thread would open after enqueuing: deadlock

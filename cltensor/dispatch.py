@@ -765,12 +765,14 @@ def _reduce_plan(backend, M, R, rows, cols, single, unit_rows=False):
         mode, V, lanes = "group", 1, "outputs"
     else:
         W, V, lanes = 0, 1, "outputs"
-        if backend.cpu_tuned and cols and M >= 16:
+        if backend.cpu_tuned and cols and M >= 16 and not backend.loop_limit:
             V = 16
         elif backend.cpu_tuned and unit_rows:
             V, lanes = 16, "elements"
         per_item = V if lanes == "outputs" else 1
         S = 1 if single else max(1, min(-(-tune.items_per_cu * cus * per_item // M), R // tune.min_chunk))
+        if backend.loop_limit and not single:  # a few passes over a chunk stay below the limit
+            S = max(S, -(-4 * R // backend.loop_limit))
         mode = "items"
     chunk = max(1, -(-R // S))
     return mode, max(1, -(-R // chunk)), chunk, W, V, lanes

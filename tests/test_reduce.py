@@ -733,3 +733,16 @@ def test_matches_pytorch_on_mixed_cases():
     for got, want in pairs:
         assert_close(got, want.numpy(), rtol=1e-5, atol=1e-6)
     assert repr(x.max(1)).split("values=")[0] == repr(t.max(1)).split("values=")[0]
+
+
+def test_a_loop_limit_keeps_each_work_items_share_below_it(monkeypatch):
+    """llvmpipe ends a work-item's loops after 65 535 iterations (silently wrong sums): the plan splits a
+    row so that a few passes over a work-item's chunk stay below the device's limit, and drops the
+    16-output lanes whose inner loop multiplies the count (test_large_extents fails there without)."""
+    from cltensor import dispatch
+    backend = torch.device("cpu").backend
+    monkeypatch.setattr(backend, "loop_limit", 65_535)
+    monkeypatch.setattr(backend, "cpu_tuned", True)
+    for M, R, rows, cols in ((1, 1_000_003, True, False), (1024, 4096, False, True), (16, 300_000, False, True)):
+        mode, S, chunk, W, V, lanes = dispatch._reduce_plan(backend, M, R, rows, cols, False, M == 1)
+        assert mode == "items" and S * chunk >= R and 4 * chunk <= 65_535 and (V == 1 or lanes == "elements")
