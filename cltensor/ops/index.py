@@ -1018,8 +1018,10 @@ def _unique_rows(rows: Tensor, order, inverse_shape, return_inverse, return_coun
                 inverse = group
             else:
                 _scatter(inverse, [(0, order)], group)
-        if return_counts:
-            dispatch.index_kernel((n,), counts, (0,), 1, None, [(group, (1,), counts._shape[0], 1)], "dst", "add")
+        if return_counts:  # run lengths: the next run's start minus this one's (no int64 atomics needed)
+            counts[:-1] = starts[1:]
+            counts[-1] = n
+            counts.sub_(starts)
     return values, _raw(inverse, inverse_shape, _contig(inverse_shape)), counts
 
 
