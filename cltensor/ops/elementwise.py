@@ -571,13 +571,14 @@ defop("pow", B, _by_cat("(b == (T)2) ? a * a : pow(a, b)", "ipow_{T}(a, b)"), NO
       operators=("__pow__", "__rpow__", "__ipow__"), domain=(0.5, 2.0))
 defop("atan2", B, "atan2(a, b)", FLOAT, vjp=lambda g, out, a, b: _atan2_vjp(g, a, b), ref=np.arctan2,
       operators=(), grad_fn="Atan2Backward0")
-defop("maximum", B, "(a > b || a != a) ? a : b", vjp=lambda g, out, a, b: _minmax_vjp(g, a, b, 1),
+# NaN tests only where a NaN can be: on integers `a != a` is a self-comparison clang warns about
+defop("maximum", B, _by_cat("(a > b || a != a) ? a : b", "(a > b) ? a : b"), vjp=lambda g, out, a, b: _minmax_vjp(g, a, b, 1),
       ref=np.maximum, inplace=False)
-defop("minimum", B, "(a < b || a != a) ? a : b", vjp=lambda g, out, a, b: _minmax_vjp(g, a, b, -1),
+defop("minimum", B, _by_cat("(a < b || a != a) ? a : b", "(a < b) ? a : b"), vjp=lambda g, out, a, b: _minmax_vjp(g, a, b, -1),
       ref=np.minimum, inplace=False)
-defop("fmax", B, "(a > b || b != b) ? a : b", vjp=lambda g, out, a, b: _fminmax_vjp(g, a, b, 1), ref=np.fmax,
+defop("fmax", B, _by_cat("(a > b || b != b) ? a : b", "(a > b) ? a : b"), vjp=lambda g, out, a, b: _fminmax_vjp(g, a, b, 1), ref=np.fmax,
       inplace=False)
-defop("fmin", B, "(a < b || b != b) ? a : b", vjp=lambda g, out, a, b: _fminmax_vjp(g, a, b, -1), ref=np.fmin,
+defop("fmin", B, _by_cat("(a < b || b != b) ? a : b", "(a < b) ? a : b"), vjp=lambda g, out, a, b: _fminmax_vjp(g, a, b, -1), ref=np.fmin,
       inplace=False)
 defop("eq", B, "a == b", COMPARE, ref=np.equal, operators=("__eq__",))
 defop("ne", B, "a != b", COMPARE, ref=np.not_equal, operators=("__ne__",))
