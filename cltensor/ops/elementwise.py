@@ -391,9 +391,23 @@ inline {T} floor_div_{T}({T} a, {T} b) {
     return f;
 }
 """
+# NOTE: MIN / -1 overflows in C and traps on x86 (SIGFPE, which PoCL's own handler used to swallow when
+# it was installed after Python's faulthandler); PyTorch wraps it to MIN, the negation in unsigned arithmetic.
+SIGNED_DIV = """
+inline {T} div_{T}({T} a, {T} b) { return (b == -1) ? ({T})(0UL - (ulong)a) : a / b; }
+"""
+UNSIGNED_DIV = """
+inline {T} div_{T}({T} a, {T} b) { return a / b; }
+"""
+
+
+def _div_helper(d):
+    return "" if d.is_floating_point else SIGNED_DIV if d.signed else UNSIGNED_DIV
+
+
 FLOOR_DIV_INT = """
 inline {T} floor_div_{T}({T} a, {T} b) {
-    {T} q = a / b;
+    {T} q = div_{T}(a, b);
     return (q * b != a && ((a < 0) != (b < 0))) ? q - 1 : q;
 }
 """
@@ -552,11 +566,12 @@ defop("mul", B, "a * b", vjp=lambda g, out, a, b: (g * b, g * a), ref=np.multipl
       operators=("__mul__", "__rmul__", "__imul__"))
 defop("true_divide", B, "a / b", FLOAT, vjp=lambda g, out, a, b: (g / b, -g * out / b), ref=np.true_divide,
       operators=("__truediv__", "__rtruediv__", "__itruediv__"), grad_fn="DivBackward0")
-defop("_div_trunc", B, _by_cat("trunc(a / b)", "a / b"), NO_BOOL, vjp=lambda g, out, a, b: (g * 0, g * 0),
-      ref=lambda a, b: np.trunc(a / b), method=False, check=_int_div_check, grad_fn="DivBackward2")
+defop("_div_trunc", B, _by_cat("trunc(a / b)", "div_{T}(a, b)"), NO_BOOL, vjp=lambda g, out, a, b: (g * 0, g * 0),
+      ref=lambda a, b: np.trunc(a / b), method=False, check=_int_div_check, grad_fn="DivBackward2",
+      helpers=_div_helper)
 defop("floor_divide", B, lambda d: f"floor_div_{d.compute_c}(a, b)", NO_BOOL,
       vjp=lambda g, out, a, b: (g * 0, g * 0), ref=np.floor_divide,
-      helpers=_by_cat(FLOOR_DIV_FLOAT, FLOOR_DIV_INT), check=_int_div_check, operators=("__floordiv__", "__rfloordiv__", "__ifloordiv__"))
+      helpers=lambda d: FLOOR_DIV_FLOAT if d.is_floating_point else _div_helper(d) + FLOOR_DIV_INT, check=_int_div_check, operators=("__floordiv__", "__rfloordiv__", "__ifloordiv__"))
 defop("remainder", B, lambda d: f"rem_{d.compute_c}(a, b)", NO_BOOL,
       vjp=lambda g, out, a, b: (g, -g * globals()["floor_divide"](a, b)), ref=np.remainder,
       helpers=lambda d: REM_FLOAT if d.is_floating_point else REM_INT.replace("{MOD}", _int_mod(d)),
