@@ -278,7 +278,8 @@ def test_layer_norm_functional():
 
 @needs_fp64
 def test_layer_norm_gradcheck():
-    xt, wt, bt = t64(RNG.normal(size=(3, 4)) * 2 + 1, True), t64(RNG.normal(size=4), True), t64(RNG.normal(size=4), True)
+    xt = t64(RNG.normal(size=(3, 4)) * 2 + 1, True)
+    wt, bt = t64(RNG.normal(size=4), True), t64(RNG.normal(size=4), True)
     assert gradcheck(lambda a, ww, bb: F.layer_norm(a, (4,), ww, bb), (xt, wt, bt))
 
 
