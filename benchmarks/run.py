@@ -610,12 +610,19 @@ def markdown(ctx, res, elapsed) -> str:
     return "\n".join(lines)
 
 
+def results_section(backend) -> str:
+    """The RESULTS.md section a run fills: PoCL's, the GPU's, or another CPU driver's (e.g. rusticl)."""
+    if backend.is_pocl:
+        return "pocl"
+    return "gpu" if backend.is_gpu else backend.cl_device.platform.name.strip().split()[0].lower()
+
+
 def write_results(path: Path, section: str, body: str) -> None:
-    """Replace one section of RESULTS.md (PoCL CPU or GPU), keeping the other."""
+    """Replace one section of RESULTS.md (one per kind of device), keeping the others."""
     begin, end = f"<!-- {section}:begin -->", f"<!-- {section}:end -->"
     text = path.read_text() if path.exists() else RESULTS_SKELETON
     if begin not in text:
-        text += f"\n{begin}\n{end}\n"
+        text += f"\n## {section}\n\n{begin}\n{end}\n"
     head, rest = text.split(begin, 1)
     _, tail = rest.split(end, 1)
     path.write_text(f"{head}{begin}\n{body}\n{end}{tail}")
@@ -664,7 +671,7 @@ def main(argv=None) -> int:
     for name, shown, ok in targets(res):
         print(f"  {name:<45} {shown:<30} {'n/a' if ok is None else 'met' if ok else 'MISSED'}")
     if not args.quick and not args.no_write:
-        section = "pocl" if ctx.backend.is_cpu else "gpu"
+        section = results_section(ctx.backend)
         write_results(Path(args.results), section, markdown(ctx, res, elapsed))
         print(f"\nwrote the {section} section of {args.results}")
     return 0
