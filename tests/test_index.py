@@ -223,7 +223,7 @@ def test_zero_dim_and_empty():
 
 @pytest.mark.skipif(not HAVE_TORCH, reason="compares result shapes with PyTorch when it is installed")
 def test_placement_matches_pytorch():
-    a = np.arange(120.0).reshape(2, 3, 4, 5)
+    a = np.arange(120.0, dtype=np.float32).reshape(2, 3, 4, 5)  # float32: what is tested is placement
     cases = [(0, slice(None), [0, 1]), ([0, 1], slice(None), 0), (slice(None), [0, 1], None, [1, 2]),
              (None, [0, 1], slice(None), [1]), (Ellipsis, [0, 1], None), ([[0], [1]], slice(None), [0, 2], 1),
              (slice(None), 0, [[1, 2]], slice(None))]
