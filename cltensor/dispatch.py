@@ -807,6 +807,8 @@ def reduce(code, x, dims, outs, params=(), fused=None, ordered=False):
     src = [a for v, st in zip(views, stages[0].strides) for a in (v._storage.buffer, v._offset, *st)] \
         if stages else []
     extra = [scalar_arg(p[2], p[1]) for p in params]
+    previous = None  # the partials the stage reads: alive until its launch is queued, or another
+    # thread could get the block from the pool and queue a write to it before that launch
     for stage in stages:
         part = None if stage.final else Storage.allocate(backend, stage.S * stage.M * code.nbytes, False)
         # the buffers this stage does not write get a stand-in
@@ -819,6 +821,8 @@ def reduce(code, x, dims, outs, params=(), fused=None, ordered=False):
         _launch_1d(backend, stage.kernel, stage.n, args + extra, stage.wg, stage.work)
         if part is not None:  # the next stage combines the S partial states of each output, laid out [S, M]
             src = [part.buffer, 0, 0, 0, 1, stage.M]
+            previous = part
+    del previous
     return outs
 
 

@@ -188,3 +188,19 @@ def test_host_reads_and_launches_interleave_across_threads():
                 assert x[0].item() == step + 1
         assert x.tolist() == [200.0] * 16
     run_threads(4, work)
+
+
+@pytest.mark.parametrize("device", ["cpu", "cl:0"])
+def test_two_stage_reductions_in_threads_read_their_own_partials(device):
+    """A long sum runs in two launches through a partials buffer; the buffer must stay out of the
+    pool until the second launch is queued, or another thread's first stage can overwrite it in
+    between (8 threads summing torch.full((2**18,), k) once read each other's values)."""
+    n = 1 << 18
+
+    def work(k):
+        for _ in range(4):
+            got = torch.full((n,), float(k), device=device).sum().item()
+            assert got == k * n, f"thread {k} read {got}, expected {k * n}"
+
+    for _ in range(3):
+        run_threads(8, work)
