@@ -322,7 +322,7 @@ def eye(n, m=None, *, dtype=None, device=None, requires_grad=False, out=None):
 # ---- copies, casts and moves ------------------------------------------------------------------------
 def copy_(self, src, non_blocking=False, _setitem_of=None):
     """Write src (broadcast, any dtype, any device) into self."""
-    from .elementwise import _check_overlap, check_inplace_allowed
+    from .elementwise import _check_overlap, check_inplace_allowed, read_apart
     if not isinstance(src, Tensor):
         if isinstance(src, (bool, int, float, np.number)):
             return fill_(self, src)
@@ -334,7 +334,7 @@ def copy_(self, src, non_blocking=False, _setitem_of=None):
         raise RuntimeError(f"output with shape {list(self._shape)} doesn't match the broadcast shape {list(shape)}")
     check_inplace_allowed(self)
     _check_overlap(self, [src])
-    dispatch.elementwise("_copy", "a", [src], self, src.dtype)
+    dispatch.elementwise("_copy", "a", read_apart(self, [src]), self, src.dtype)
     self._bump_version()
     if is_grad_enabled() and (src.requires_grad or self.requires_grad) and self.dtype.is_floating_point:
         graph.record_inplace("CopyBackwards", lambda g, out, a, b: (g * 0, g), [self, src], self, save=frozenset())

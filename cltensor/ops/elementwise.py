@@ -201,6 +201,8 @@ def _apply_planned_into(op, plan, inputs, params, dest):
         op.check(inputs, compute, params or {})
     if any([x is not dest and x._storage is dest._storage for x in tensors]):
         _check_overlap(dest, inputs)
+        if read_apart(dest, inputs) is not inputs:
+            return None  # the full path launches on copies, whose layout the plan does not know
     if plan.launch is not None:
         cparams = tuple([(k, ctype, dispatch.param_arg(ctype, params[k], compute))
                          for k, ctype in plan.param_spec]) if plan.param_spec else ()
@@ -256,10 +258,13 @@ def apply(op: OpDef, inputs, params=None, out=None, inplace=False):
         dest = dispatch.empty(shape, out_dtype, device)
     cparams = tuple((k, op.params[k][1], dispatch.param_arg(op.params[k][1], params[k], compute))
                     for k in op.params)
-    launch = dispatch.elementwise_plan(op.name, op.c_expr(compute), inputs, dest, compute, cparams,
+    apart = read_apart(dest, inputs)
+    if apart is not inputs:
+        sig = None  # a plan for these copies would not fit the next call's inputs
+    launch = dispatch.elementwise_plan(op.name, op.c_expr(compute), apart, dest, compute, cparams,
                                        op.c_helpers(compute))
     if launch is not None:
-        dispatch.run_elementwise(launch, inputs, dest, compute, cparams)
+        dispatch.run_elementwise(launch, apart, dest, compute, cparams)
     if sig is not None:
         if len(_plans) >= 8192:
             _plans.clear()
@@ -302,11 +307,34 @@ def _check_overlap(out, inputs):
     for x in inputs:
         if (isinstance(x, Tensor) and x is not out and x._storage is out._storage and x.numel() > 1
                 and (x._offset, x._strides, x._shape) != (out._offset, out._strides, out._shape)
-                and x.is_contiguous() and out.is_contiguous()  # else "too hard" for PyTorch: allowed
+                and _dense(x) and _dense(out)  # else "too hard" for PyTorch: allowed
                 and _ranges_overlap(x, out)):
             raise RuntimeError("unsupported operation: some elements of the input tensor and the written-to tensor "
                                "refer to a single memory location. Please clone() the tensor before performing "
                                "the operation.")
+
+
+def read_apart(out, inputs):
+    """inputs, with a copy in place of each one that shares memory with out in a way PyTorch calls
+    too hard to tell (neither is dense, e.g. x[:, 1:] += x[:, :-1]): a kernel writing out while
+    other work-items read the input would race, so it reads the copy, as if all reads came first."""
+    if not any(isinstance(x, Tensor) and x is not out and x._storage is out._storage for x in inputs):
+        return inputs
+    apart = [x.detach().clone() if isinstance(x, Tensor) and x is not out and x._storage is out._storage
+            and (x._offset, x._strides, x._shape) != (out._offset, out._strides, out._shape)
+            and _ranges_overlap(x, out) else x for x in inputs]
+    return inputs if all(a is x for a, x in zip(apart, inputs)) else apart
+
+
+def _dense(t):
+    """Whether t's elements fill a block of memory once each, in some order of its dims (a
+    transposed contiguous tensor is dense): where PyTorch can tell partial overlap apart."""
+    expected = 1
+    for stride, size in sorted((s, n) for s, n in zip(t._strides, t._shape) if n != 1):
+        if stride != expected:
+            return False
+        expected *= size
+    return True
 
 
 def _ranges_overlap(a, b):

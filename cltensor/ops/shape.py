@@ -371,7 +371,8 @@ def unbind(self, dim=0):
 
 def as_strided(self, size, stride, storage_offset=None):
     offset = self._offset if storage_offset is None else storage_offset
-    size, stride = tuple(size), tuple(stride)
+    size, stride = tuple(int(n) for n in size), tuple(int(s) for s in stride)
+    check_storage_bounds(self, size, stride, offset, "as_strided")
     v = make_view(self, size, stride, offset)
     if self.requires_grad and is_grad_enabled():
         # the offset and strides address self's storage, so the gradient goes back through them
@@ -379,6 +380,25 @@ def as_strided(self, size, stride, storage_offset=None):
         graph.record("AsStridedBackward0", lambda g, out, a, geom: graph.scatter_to_base(g, geom), [self], v,
                      {"geom": graph._geometry(self, v)}, save=frozenset())
     return v
+
+
+def check_storage_bounds(src: Tensor, size, stride, offset, op: str) -> None:
+    """Raise PyTorch's RuntimeError unless a view (size, stride, offset in elements) of src's storage
+    stays inside it: kernels read views through their strides with no bounds of their own."""
+    if len(size) != len(stride):
+        raise RuntimeError("mismatch in length of strides and shape")
+    if any(n < 0 for n in size):
+        raise RuntimeError(f"Storage size calculation overflowed with sizes={list(size)} and strides={list(stride)}")
+    if any(s < 0 for s in stride):
+        raise RuntimeError(f"{op}: Negative strides are not supported at the moment, got strides: {list(stride)}")
+    if offset < 0:
+        raise RuntimeError(f"Tensor: invalid storage offset {offset}")
+    itemsize = src.dtype.itemsize
+    needed = 0 if 0 in size else (offset + 1 + sum((n - 1) * s for n, s in zip(size, stride))) * itemsize
+    if needed > src._storage.nbytes:
+        raise RuntimeError(f"setStorage: sizes {list(size)}, strides {list(stride)}, storage offset {offset}, and "
+                           f"itemsize {itemsize} requiring a storage size of {needed} are out of bounds for storage "
+                           f"of size {src._storage.nbytes}")
 
 
 def diagonal(self, offset=0, dim1=0, dim2=1):

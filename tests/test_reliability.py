@@ -1,0 +1,81 @@
+"""Regressions from the differential and hostile-input probes (issue 14): memory-unsafe views and
+overlapping in-place writes raise as PyTorch does, before any kernel runs."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import cltensor as torch
+
+from helpers import HAVE_TORCH, real_torch
+
+OUT_OF_BOUNDS = "out of bounds for storage of size"
+
+
+@pytest.mark.parametrize("size, stride, offset, message", [
+    ((3, 3), (3, 3), None, OUT_OF_BOUNDS),
+    ((2,), (1,), 5, OUT_OF_BOUNDS),
+    ((2,), (1,), 6, OUT_OF_BOUNDS),
+    ((2, 2), (-1, 1), None, "Negative strides are not supported"),
+    ((2,), (1,), -1, "invalid storage offset -1"),
+    ((3,), (1, 1), None, "mismatch in length of strides and shape"),
+    ((-1,), (1,), None, "Storage size calculation overflowed"),
+])
+def test_as_strided_outside_the_storage_raises(size, stride, offset, message):
+    x = torch.arange(6.)
+    with pytest.raises(RuntimeError, match=message):
+        x.as_strided(size, stride, offset)
+    if HAVE_TORCH:
+        with pytest.raises(RuntimeError, match=message):
+            real_torch.arange(6.).as_strided(size, stride, offset)
+
+
+def test_as_strided_inside_the_storage_reads_the_right_elements():
+    x = torch.arange(6.)
+    assert x.as_strided((3,), (2,), 1).tolist() == [1., 3., 5.]
+    assert x.as_strided((2, 2), (1, 2)).tolist() == [[0., 2.], [1., 3.]]
+    assert x.as_strided((0,), (1,), 7).shape == (0,)  # empty views need no storage
+    assert x[1:].as_strided((5,), (1,)).tolist() == [1., 2., 3., 4., 5.]
+
+
+PARTIAL = "some elements of the input tensor and the written-to tensor refer to a single memory location"
+INTERNAL = "more than one element of the written-to tensor refers to a single memory location"
+
+
+@pytest.mark.parametrize("write, message", [
+    (lambda x: x.add_(x.t()), PARTIAL),
+    (lambda x: x.__iadd__(x.t()), PARTIAL),
+    (lambda x: x[1:].mul_(x[:2]), PARTIAL),
+    (lambda x: x.copy_(x.t()), PARTIAL),
+    (lambda x: torch.add(x, 1, out=x[0].expand(3, 3)), INTERNAL),
+    (lambda x: x[0].expand(2, 3).add_(1), INTERNAL),
+])
+def test_partially_overlapping_in_place_writes_raise(write, message):
+    x = torch.ones(3, 3)
+    with pytest.raises(RuntimeError, match=message):
+        write(x)
+    assert x.tolist() == [[1.] * 3] * 3, "the check runs before any kernel"
+
+
+def test_full_overlap_and_disjoint_views_are_allowed():
+    x = torch.arange(9.).reshape(3, 3)
+    x.add_(x)
+    x[:, 0].add_(x[:, 1])
+    np.testing.assert_array_equal(x.numpy(), [[2, 2, 4], [14, 8, 10], [26, 14, 16]])
+
+
+@pytest.mark.parametrize("repeat", [0, 1])  # the second call takes the cached plan's path
+def test_overlap_too_hard_to_tell_reads_every_input_before_writing(repeat):
+    """PyTorch allows x[:, 1:] += x[:, :-1] (neither view is dense) and its CPU loop reads values it
+    has already written; a parallel kernel would race. cltensor reads a copy: as if all reads came
+    first, the same on every device (a documented difference from PyTorch CPU's order)."""
+    x = torch.arange(16.).reshape(4, 4)
+    x[:, 1:] += x[:, :-1]
+    a = np.arange(16.).reshape(4, 4)
+    a[:, 1:] = a[:, 1:] + a[:, :-1].copy()
+    np.testing.assert_array_equal(x.numpy(), a)
+    y = torch.arange(16.).reshape(4, 4)
+    y[1:, ::2].copy_(y[:-1, ::2])
+    b = np.arange(16.).reshape(4, 4)
+    b[1:, ::2] = b[:-1, ::2].copy()
+    np.testing.assert_array_equal(y.numpy(), b)
