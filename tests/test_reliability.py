@@ -79,3 +79,40 @@ def test_overlap_too_hard_to_tell_reads_every_input_before_writing(repeat):
     b = np.arange(16.).reshape(4, 4)
     b[1:, ::2] = b[:-1, ::2].copy()
     np.testing.assert_array_equal(y.numpy(), b)
+
+
+def test_backward_saves_only_what_the_inputs_needing_grad_read():
+    """y = x / 2 saves the divisor, not y: writing into y afterwards keeps x's backward valid
+    (PyTorch's rule); an input that is needed and modified still raises."""
+    x = torch.tensor([1., 2., 3.], requires_grad=True)
+    y = x / 2
+    y[0] = 1
+    y.sum().backward()
+    assert x.grad.tolist() == [0., .5, .5]
+    x.grad = None
+    y = x * 3
+    y[1] = 0
+    y.sum().backward()
+    assert x.grad.tolist() == [3., 0., 3.]
+    z = torch.tensor([2., 4., 8.], requires_grad=True)
+    (x / z).sum().backward()
+    np.testing.assert_allclose(z.grad.numpy(), [-1 / 4, -2 / 16, -3 / 64])
+    a = torch.ones(3)
+    y = x * a  # saves a (x's gradient reads it)
+    a.add_(1)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.sum().backward()
+
+
+def test_in_place_squeeze_and_unsqueeze_of_a_non_leaf_keep_backward_working():
+    x = torch.tensor([1., 2., 3.], requires_grad=True)
+    y = x * 2
+    y.unsqueeze_(1)
+    assert y.shape == (3, 1) and y.grad_fn.name() == "UnsqueezeBackward1"
+    (y * torch.arange(3.).reshape(3, 1)).sum().backward()
+    assert x.grad.tolist() == [0., 2., 4.]
+    y = (x * 2).reshape(3, 1)
+    y.squeeze_(1)
+    assert y.shape == (3,) and y.grad_fn.name() == "SqueezeBackward4"
+    with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
+        x.unsqueeze_(0)

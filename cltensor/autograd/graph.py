@@ -152,7 +152,7 @@ _FREED = (
 class OpNode(Node):
     """A node built from an op's backward rule ``vjp(grad, out, *inputs, **params) -> grads``."""
 
-    __slots__ = ("vjp", "saved", "params", "input_meta", "freed", "num_outputs")
+    __slots__ = ("vjp", "saved", "params", "input_meta", "freed", "num_outputs", "saves")
 
     def __init__(self, vjp, inputs, out, params, save, num_outputs=1):
         self._init_node(tuple(_edge(x) for x in inputs))
@@ -162,6 +162,7 @@ class OpNode(Node):
         self.freed = False
         self.input_meta = tuple((x._shape, x.dtype, x.device) if _is_tensor(x) else None for x in inputs)
         self.saved = self._save(inputs, out, save)
+        self.saves = save is None or bool(save)  # anything saved (a wrapped scalar too) is freed by backward
 
     def _save(self, inputs, out, save):
         saved = []
@@ -196,7 +197,7 @@ class OpNode(Node):
                      for i, (r, meta, edge) in enumerate(zip(result, self.input_meta, self.next_functions)))
 
     def release(self):
-        if any(isinstance(s, SavedTensor) for s in self.saved[:-1]) or self.saved[-1] is not None:
+        if self.saves:
             self.freed = True
         self.saved = [None] * len(self.saved)
 

@@ -68,7 +68,7 @@ class OpDef:
     arity: int
     expr: object  # str, or {'float'|'int'|'bool': str}, or callable(compute dtype) -> str
     dtypes: Callable = PROMOTE
-    vjp: Callable | None = None
+    vjp: Callable | tuple | None = None  # one rule for all inputs, or a tuple of one rule per input
     ref: Callable | None = None
     params: dict = field(default_factory=dict)  # keyword params: name -> (default, C type or 'T')
     helpers: object = ""  # C functions the expression calls, like expr (str or by category)
@@ -80,6 +80,7 @@ class OpDef:
     save: frozenset | None = None  # which inputs the backward reads (found from vjp's code)
     int_ok: bool = True  # accepts integer/bool inputs in tests
     check: Callable | None = None  # extra argument validation
+    rules_by_need: dict | None = None  # per-input rules: which inputs need grad -> (vjp, save)
 
     def c_expr(self, compute) -> str:
         return self._resolve(self.expr, compute)
@@ -121,10 +122,37 @@ def _saved_inputs(vjp, arity):
     return frozenset(saved)
 
 
+def _rules_by_need(parts, arity) -> dict:
+    """For per-input rules: for each pattern of inputs that need grad, a vjp computing only their
+    gradients and the inputs it saves (PyTorch saves only what those gradients read: y = x / 2
+    saves the divisor, not y, so writing into y afterwards leaves x's backward valid)."""
+    import itertools
+
+    def only(need):
+        chosen = [p if n else None for p, n in zip(parts, need)]
+        return lambda g, out, *xs, **kw: tuple(p(g, out, *xs, **kw) if p is not None else None for p in chosen)
+
+    saves = [_saved_inputs(p, arity) for p in parts]
+    return {need: (only(need), frozenset().union(*(s for s, n in zip(saves, need) if n)))
+            for need in itertools.product((False, True), repeat=arity)}
+
+
+def backward_rule(op, inputs):
+    """(vjp, save) of op for these inputs: per-input rules compute and save only what the inputs
+    that require grad need."""
+    if op.rules_by_need is None:
+        return op.vjp, op.save
+    return op.rules_by_need[tuple([isinstance(x, Tensor) and x.requires_grad for x in inputs])]
+
+
 def defop(*args, **kwargs) -> OpDef:
     op = OpDef(*args, **kwargs)
     op.grad_fn = op.grad_fn or "".join(p.capitalize() for p in op.name.split("_")) + "Backward0"
-    op.save = _saved_inputs(op.vjp, op.arity)
+    if isinstance(op.vjp, tuple):
+        op.rules_by_need = _rules_by_need(op.vjp, op.arity)
+        op.vjp, op.save = op.rules_by_need[(True,) * op.arity]
+    else:
+        op.save = _saved_inputs(op.vjp, op.arity)
     OPS[op.name] = op
     _install(op)
     return op
@@ -183,7 +211,8 @@ def _apply_planned(op, plan, inputs, params):
         for x in inputs:
             if type(x) not in _SCALAR_TYPES and x.requires_grad:
                 if is_grad_enabled():
-                    return graph.record(op.grad_fn, op.vjp, list(inputs), dest, params or {}, op.save)
+                    vjp, save = backward_rule(op, inputs)
+                    return graph.record(op.grad_fn, vjp, list(inputs), dest, params or {}, save)
                 break
     return dest
 
@@ -243,10 +272,11 @@ def apply(op: OpDef, inputs, params=None, out=None, inplace=False):
     shape = dispatch.broadcast_shapes(*(t._shape for t in tensors))
     tracking = is_grad_enabled() and op.vjp is not None and any(t.requires_grad for t in tensors)
     original = None
+    vjp, save = backward_rule(op, inputs) if tracking else (None, None)
     if inplace:
         dest = inputs[0]
         _check_writable(dest, shape, out_dtype, op, inputs)
-        if tracking and 0 in op.save:
+        if tracking and 0 in save:
             original = dest.clone()  # the backward rule reads self's value from before the op
     elif out is not None:
         _check_writable(out, shape, out_dtype, op, inputs, is_out=True)
@@ -275,8 +305,8 @@ def apply(op: OpDef, inputs, params=None, out=None, inplace=False):
         return dest
     if inplace:
         recorded = [original if i == 0 and original is not None else x for i, x in enumerate(inputs)]
-        return graph.record_inplace(op.grad_fn, op.vjp, recorded, dest, params, op.save)
-    return graph.record(op.grad_fn, op.vjp, inputs, dest, params, op.save)
+        return graph.record_inplace(op.grad_fn, vjp, recorded, dest, params, save)
+    return graph.record(op.grad_fn, vjp, inputs, dest, params, save)
 
 
 def _check_writable(out, shape, out_dtype, op, inputs, is_out=False):
@@ -590,9 +620,10 @@ defop("sub", B, "a - alpha * b", vjp=lambda g, out, a, b, alpha: (g, -g * alpha 
       grad_fn=lambda ins: "SubBackward0" if isinstance(ins[0], Tensor) else "RsubBackward1",  # 1 - t
       ref=np.subtract, params={"alpha": (1, "T")}, operators=("__sub__", "__rsub__", "__isub__"),
       check=_no_bool_sub)
-defop("mul", B, "a * b", vjp=lambda g, out, a, b: (g * b, g * a), ref=np.multiply,
+defop("mul", B, "a * b", vjp=(lambda g, out, a, b: g * b, lambda g, out, a, b: g * a), ref=np.multiply,
       operators=("__mul__", "__rmul__", "__imul__"))
-defop("true_divide", B, "a / b", FLOAT, vjp=lambda g, out, a, b: (g / b, -g * out / b), ref=np.true_divide,
+defop("true_divide", B, "a / b", FLOAT, vjp=(lambda g, out, a, b: g / b, lambda g, out, a, b: -g * a / (b * b)),
+      ref=np.true_divide,
       operators=("__truediv__", "__rtruediv__", "__itruediv__"), grad_fn="DivBackward0")
 defop("_div_trunc", B, _by_cat("trunc(a / b)", "div_{T}(a, b)"), NO_BOOL, vjp=lambda g, out, a, b: (g * 0, g * 0),
       ref=lambda a, b: np.trunc(a / b), method=False, check=_int_div_check, grad_fn="DivBackward2",

@@ -287,16 +287,30 @@ for _n, _f in (("squeeze", squeeze), ("unsqueeze", unsqueeze), ("expand", expand
     register(_n, _f)
 
 
-def _squeeze_(self, dim=None):
-    v = squeeze(self, dim)
+def _reshape_in_place(self, v, name):
+    """Give self v's geometry (an in-place view op); with autograd, a node that reshapes the
+    gradient back, as PyTorch records (UnsqueezeBackward1...)."""
+    tracking = self.requires_grad and is_grad_enabled()
+    if tracking:
+        from .elementwise import check_inplace_allowed
+        check_inplace_allowed(self)
+        before = graph._history_alias(self)
+    old_shape = self._shape
     self._shape, self._strides = v._shape, v._strides
+    self._bump_version()
+    if tracking:
+        graph.record_inplace(name, lambda g, out, a, shape: g.reshape(shape), [before], self, {"shape": old_shape},
+                             save=frozenset())
     return self
+
+
+def _squeeze_(self, dim=None):
+    name = "SqueezeBackward" + ("3" if dim is None else "5" if isinstance(dim, (tuple, list)) else "4")
+    return _reshape_in_place(self, squeeze(self.detach(), dim), name)
 
 
 def _unsqueeze_(self, dim):
-    v = unsqueeze(self, dim)
-    self._shape, self._strides = v._shape, v._strides
-    return self
+    return _reshape_in_place(self, unsqueeze(self.detach(), dim), "UnsqueezeBackward1")
 
 
 register("squeeze_", _squeeze_)
