@@ -116,3 +116,63 @@ def test_in_place_squeeze_and_unsqueeze_of_a_non_leaf_keep_backward_working():
     assert y.shape == (3,) and y.grad_fn.name() == "SqueezeBackward4"
     with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
         x.unsqueeze_(0)
+
+
+NAN, INF = float("nan"), float("inf")
+
+
+@pytest.mark.parametrize("forward, expected", [
+    (lambda x: torch.relu(x), [INF, 0, NAN]),
+    (lambda x: torch.nn.functional.hardtanh(x * 3), [0, 0, 0]),
+    (lambda x: torch.nn.functional.relu6(x * 9), [0, 0, NAN]),
+    (lambda x: torch.nn.functional.threshold(x, 0.7, 0.0), [INF, 0, 0]),
+    (lambda x: torch.where(x > 0.7, x, torch.zeros(3)), [INF, 0, 0]),
+    (lambda x: torch.floor(x), [0, 0, 0]),
+])
+def test_backward_selects_instead_of_multiplying_by_a_mask(forward, expected):
+    """Unselected positions get exact zeros even where the upstream gradient is NaN or inf (a mask
+    multiplied in gives NaN there), as in PyTorch."""
+    x = torch.tensor([1., -1., 0.5], requires_grad=True)
+    forward(x).backward(torch.tensor([INF, NAN, NAN]))
+    np.testing.assert_array_equal(x.grad.numpy(), np.array(expected, np.float32))
+
+
+def test_in_place_comparison_zeroes_the_gradient():
+    x = torch.tensor([1., -2., 3.], requires_grad=True)
+    v = x * 1
+    v.lt_(0)
+    assert v.grad_fn.name() == "LtBackward0"
+    (v * torch.tensor([1., 2., 3.])).sum().backward()
+    assert x.grad.tolist() == [0., 0., 0.]
+
+
+def test_clamp_with_crossed_tensor_bounds_sends_the_gradient_to_max():
+    x = torch.tensor([1., -2., 3., .5], requires_grad=True)
+    lo = torch.tensor([2., 0., 0., 1.], requires_grad=True)
+    hi = torch.tensor([1., 1., 5., 0.], requires_grad=True)
+    y = torch.clamp(x, lo, hi)
+    assert y.tolist() == [1., 0., 3., 0.]
+    y.sum().backward()
+    assert (x.grad.tolist(), lo.grad.tolist(), hi.grad.tolist()) == ([0., 0., 1., 0.], [0., 1., 0., 0.],
+                                                                     [1., 0., 0., 1.])
+
+
+def test_logcumsumexp_backward_is_finite_for_large_inputs():
+    x = torch.tensor([[-100., 3., .5, 90.], [100., 101., 102., 103.]], requires_grad=True)
+    g = torch.tensor([[1., -2., 0., .5], [1., 1., 1., 1.]])
+    torch.logcumsumexp(x, 1).backward(g)
+    a, w = x.detach().numpy().astype(np.float64), g.numpy().astype(np.float64)
+    out = np.logaddexp.accumulate(a, axis=1)
+    expected = np.array([[sum(w[r, j] * np.exp(a[r, i] - out[r, j]) for j in range(i, 4)) for i in range(4)]
+                         for r in range(2)])
+    np.testing.assert_allclose(x.grad.numpy(), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_threshold_shrink_and_hardtanh_keep_nan_and_integer_dtypes():
+    F = torch.nn.functional
+    n = torch.tensor([NAN, 1., -1.])
+    assert np.isnan(F.threshold(n, 0., 5.).numpy()[0])
+    assert np.isnan(F.hardshrink(n).numpy()[0]) and np.isnan(F.softshrink(n).numpy()[0])
+    i = torch.tensor([-2, 0, 3, 7])
+    assert F.hardtanh(i).dtype == torch.int64 and F.hardtanh(i).tolist() == [-1, 0, 1, 1]
+    assert F.relu6(i).tolist() == [0, 0, 3, 6] and F.threshold(i, 1, 20).tolist() == [20, 20, 3, 7]

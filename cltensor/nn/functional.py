@@ -77,7 +77,7 @@ def relu_(input):
 
 
 def _hardtanh_vjp(g, out, a, min_val, max_val):
-    return g * ((a > min_val) & (a < max_val))
+    return g.where((a > min_val) & (a < max_val), 0.0)  # select: NaN/inf in g stay out of the clamped part
 
 
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
@@ -87,6 +87,8 @@ def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
         raise ValueError("min_val cannot be greater than max_val")
     if inplace:
         return _inplace(input, lambda x: hardtanh(x, min_val, max_val))
+    if not input.dtype.is_floating_point:  # integers stay integers, as in PyTorch
+        min_val, max_val = int(min_val), int(max_val)
     with no_grad():
         out = input.clamp(min_val, max_val)
     if is_grad_enabled() and input.requires_grad:
@@ -219,19 +221,19 @@ def hardswish(input, inplace=False):
 
 
 def hardshrink(input, lambd=0.5):
-    return _where((input > lambd) | (input < -lambd), input, 0.0)
+    return _where((input >= -lambd) & (input <= lambd), 0.0, input)  # NaN stays NaN
 
 
 def softshrink(input, lambd=0.5):
     if lambd < 0:
         raise RuntimeError(f"lambda must be greater or equal to 0, but found to be {lambd}.")
-    return _where(input > lambd, input - lambd, _where(input < -lambd, input + lambd, 0.0))
+    return _where(input > lambd, input - lambd, _where(input < -lambd, input + lambd, input * 0))  # NaN stays NaN
 
 
 def threshold(input, threshold, value, inplace=False):
     if inplace:
-        return _inplace(input, lambda x: _where(x > threshold, x, value))
-    return _where(input > threshold, input, value)
+        return _inplace(input, lambda x: _where(x <= threshold, value, x))
+    return _where(input <= threshold, value, input)  # NaN is kept, as PyTorch's x <= threshold ? value : x
 
 
 def threshold_(input, threshold, value):

@@ -137,6 +137,10 @@ def _rules_by_need(parts, arity) -> dict:
             for need in itertools.product((False, True), repeat=arity)}
 
 
+def _no_gradient(g, out, *inputs, **params):
+    return (g.new_zeros(g.shape),)
+
+
 def backward_rule(op, inputs):
     """(vjp, save) of op for these inputs: per-input rules compute and save only what the inputs
     that require grad need."""
@@ -270,9 +274,12 @@ def apply(op: OpDef, inputs, params=None, out=None, inplace=False):
     if op.check is not None:
         op.check(inputs, compute, params)
     shape = dispatch.broadcast_shapes(*(t._shape for t in tensors))
-    tracking = is_grad_enabled() and op.vjp is not None and any(t.requires_grad for t in tensors)
+    tracking = is_grad_enabled() and any(t.requires_grad for t in tensors) and (
+        op.vjp is not None or (inplace and inputs[0].requires_grad))
     original = None
     vjp, save = backward_rule(op, inputs) if tracking else (None, None)
+    if tracking and vjp is None:  # x.lt_(0) on a tensor with history: its values no longer depend on it
+        vjp, save = _no_gradient, frozenset()
     if inplace:
         dest = inputs[0]
         _check_writable(dest, shape, out_dtype, op, inputs)
@@ -549,7 +556,7 @@ def _lerp_check(inputs, compute, params):
 
 
 LN2, LN10 = math.log(2.0), math.log(10.0)
-zero_grad = lambda g, out, a: g * 0  # noqa: E731  (floor, ceil, round... have zero gradient)
+zero_grad = lambda g, out, a: g.new_zeros(g.shape)  # noqa: E731  (floor, ceil, round...; not g * 0: NaN * 0)
 
 
 # ---- the table -------------------------------------------------------------------------------
@@ -586,7 +593,7 @@ defop("sigmoid", U, "(T)1 / ((T)1 + exp(-a))", FLOAT, vjp=lambda g, out, a: g * 
       ref=lambda x: 1 / (1 + np.exp(-x)))
 # NOTE: integers through max(): the select form on char crashes LLVM 15's x86 back end (SelectionDAG type
 # legalisation) when Mesa llvmpipe vectorises the kernel across work-items (rusticl, Mesa 22.3)
-defop("relu", U, _by_cat("a < (T)0 ? (T)0 : a", "max(a, (T)0)"), NO_BOOL, vjp=lambda g, out, a: g * (out > 0),
+defop("relu", U, _by_cat("a < (T)0 ? (T)0 : a", "max(a, (T)0)"), NO_BOOL, vjp=lambda g, out, a: g.where(out > 0, 0.0),
       ref=lambda x: np.maximum(x, 0).astype(x.dtype))
 defop("erf", U, "erf(a)", FLOAT, vjp=lambda g, out, a: g * (2 / math.sqrt(math.pi)) * (-(a * a)).exp(),
       ref="erf")
@@ -688,7 +695,7 @@ def _isclose_expr(d):
 defop("_isclose", B, _isclose_expr, COMPARE, method=False,
       params={"rtol": (1e-5, "real"), "atol": (1e-8, "real"), "equal_nan": (0, "int")})
 
-defop("where", TERN, "(a != 0) ? b : c", vjp=lambda g, out, c, a, b: (None, g.where(c, 0.0), (g * 0).where(c, g)),
+defop("where", TERN, "(a != 0) ? b : c", vjp=lambda g, out, c, a, b: (None, g.where(c, 0.0), g.where(c == 0, 0.0)),
       ref=np.where, method=False, inplace=False, grad_fn="WhereBackward0")
 # NOTE: a NaN bound gives NaN, as in PyTorch (b != b: a NaN test, floats only)
 defop("_clamp", TERN, _by_cat("(((a < b || b != b) ? b : a) > c || c != c) ? c : ((a < b || b != b) ? b : a)",
@@ -755,9 +762,11 @@ def _clamp_vjp(g, a, lo, hi):
     if hi is not None:
         m = a <= hi
         mask = m if mask is None else mask & m
-    ga = g * mask
-    glo = g * (a < lo) if isinstance(lo, Tensor) else None
-    ghi = g * (a > hi) if isinstance(hi, Tensor) else None
+    ga = g.where(mask, 0.0)
+    # where min > max the result is max (PyTorch's rule): the gradient goes to max, not to min
+    crossed = (lo > hi) if isinstance(lo, Tensor) and hi is not None else None
+    glo = g.where((a < lo) if crossed is None else (a < lo) & (lo < hi), 0.0) if isinstance(lo, Tensor) else None
+    ghi = g.where((a > hi) if crossed is None else (a > hi) | crossed, 0.0) if isinstance(hi, Tensor) else None
     if lo is None:
         return ga, ghi
     if hi is None:

@@ -762,9 +762,18 @@ def logcumsumexp(input, dim):
     if not input.is_floating_point():
         raise NotImplementedError(f'"logcumsumexp_out_cpu" not implemented for \'{_tname(input.dtype)}\'')
     out = _scan("logcumsumexp", input, dim, input.dtype, input.dtype)
-    return _record("LogcumsumexpBackward0",
-                   lambda g, out, x, d: _cumsum_rev(g * (-out).exp(), d) * x.exp(), input, out,
-                   {"d": wrap_dim(dim, input.dim())}, {0, "out"})
+    return _record("LogcumsumexpBackward0", _logcumsumexp_vjp, input, out, {"d": wrap_dim(dim, input.dim())},
+                   {0, "out"})
+
+
+def _logcumsumexp_vjp(g, out, x, d):
+    """grad x_i = sum over j >= i of g_j exp(x_i - out_j), summed in the log domain (a reversed
+    logcumsumexp) for the positive and negative parts of g apart: exp(-out_j) alone overflows
+    once out_j < -88 in float32, and exp(x_i) once x_i > 88."""
+    def part(weights):  # weights >= 0; log(0) = -inf adds nothing
+        logs = weights.log() - out
+        return (logcumsumexp(logs.flip(d), d).flip(d) + x).exp()
+    return part(g.clamp(min=0)) - part((-g).clamp(min=0))
 
 
 # ---- comparisons of whole tensors -----------------------------------------------------------------------------
