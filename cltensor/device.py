@@ -13,6 +13,7 @@ import threading
 
 import pyopencl as cl
 
+from . import checks
 from .memory import map_block, settle_for_launch
 
 _lock = threading.RLock()
@@ -88,6 +89,7 @@ class Backend:
         self.gate_batch = 16 if self.is_pocl else 0
         self.batch_limit = 64  # held launches submitted together at most
         self.recorder = None  # a list while cltensor.profiler is recording: (kernel, event) pairs
+        self.pending_checks: list = []  # checks of device values raised at the next host read (checks.py)
         if props:
             self.recorder = []
 
@@ -177,6 +179,8 @@ class Backend:
         if self.recorder:
             from . import profiler
             profiler.collect(self)
+        if self.pending_checks:
+            checks.run_pending(self)
 
 
 _DEFER_ITEMS = 1 << 15

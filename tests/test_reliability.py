@@ -176,3 +176,42 @@ def test_threshold_shrink_and_hardtanh_keep_nan_and_integer_dtypes():
     i = torch.tensor([-2, 0, 3, 7])
     assert F.hardtanh(i).dtype == torch.int64 and F.hardtanh(i).tolist() == [-1, 0, 1, 1]
     assert F.relu6(i).tolist() == [0, 0, 3, 6] and F.threshold(i, 1, 20).tolist() == [20, 20, 3, 7]
+
+
+@pytest.mark.parametrize("name, kwargs, target, bad", [
+    ("cross_entropy", {}, [3, 0], 3),
+    ("nll_loss", {}, [-1, 0], -1),
+    ("cross_entropy", {"reduction": "none"}, [0, 7], 7),
+])
+def test_bad_class_targets_raise_at_the_next_host_read(name, kwargs, target, bad):
+    """Checked on the device, without a sync per call: the IndexError PyTorch raises comes with
+    the next host read (as PyTorch's CUDA device-side asserts do), and the device stays usable."""
+    value = getattr(torch.nn.functional, name)(torch.zeros(2, 3), torch.tensor(target), **kwargs)
+    with pytest.raises(IndexError, match=f"Target {bad} is out of bounds."):
+        value.sum().item()
+    assert torch.ones(3).sum().item() == 3.0
+    if HAVE_TORCH:  # PyTorch CPU raises the same error at the call
+        with pytest.raises(IndexError, match=f"Target {bad} is out of bounds."):
+            getattr(real_torch.nn.functional, name)(real_torch.zeros(2, 3), real_torch.tensor(target), **kwargs)
+
+
+def test_ignored_and_good_targets_pass_the_device_check():
+    x = torch.zeros(2, 3)
+    assert abs(torch.nn.functional.cross_entropy(x, torch.tensor([-100, 2])).item() - np.log(3)) < 1e-6
+    assert abs(torch.nn.functional.nll_loss(x, torch.tensor([5, 1]), ignore_index=5).item()) < 1e-6
+
+
+def test_embedding_rejects_negative_indices():
+    with pytest.raises(IndexError, match="index out of range in self"):
+        torch.nn.functional.embedding(torch.tensor([-1]), torch.zeros(4, 2)).sum().item()
+    with pytest.raises(IndexError):
+        torch.nn.functional.embedding(torch.tensor([4]), torch.zeros(4, 2))
+
+
+def test_pending_device_checks_are_bounded_without_host_reads():
+    from cltensor import checks
+    x, t = torch.zeros(2, 3), torch.tensor([0, 1])
+    backend = x.device.backend
+    for _ in range(checks.MAX_PENDING * 2):
+        torch.nn.functional.cross_entropy(x, t)
+        assert len(backend.pending_checks) < checks.MAX_PENDING

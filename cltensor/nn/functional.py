@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import warnings
 
+from .. import checks, dispatch
 from .. import dtypes as dt
 from ..autograd import graph
 from ..autograd.grad_mode import is_grad_enabled, no_grad
@@ -373,6 +374,8 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
     padding_idx = _normalize_padding_idx(padding_idx, weight.size(0))
     if max_norm is not None:
         _embedding_renorm_(weight, input, max_norm, norm_type)
+    if input.numel():  # index_select checks the upper end (a sync); a negative index must not wrap
+        checks.defer(input.min(), lambda v: v >= 0, lambda v: IndexError("index out of range in self"))
     with no_grad():
         out = weight.index_select(0, input.reshape(-1)).reshape(tuple(input.shape) + (weight.size(1),))
     if is_grad_enabled() and weight.requires_grad:
@@ -727,6 +730,21 @@ def _check_class_target(input, target, weight):
                            f"got weight tensor of shape: {list(weight.shape)}")
 
 
+_NO_OFFENDER = -(1 << 63)
+
+
+def _defer_target_check(target, classes, ignore_index):
+    """IndexError "Target t is out of bounds." at the next host read when a target outside
+    [0, classes) (other than ignore_index) is found on the device: no sync here. The loss itself
+    compares targets with the class indices, so a bad one reads nothing out of bounds."""
+    if target.numel() == 0:
+        return
+    offenders = dispatch.empty(target.shape, dt.int64, target.device)  # one kernel, then one reduction
+    dispatch.elementwise("target_offenders", "((a < 0 || a >= classes) && a != ignored) ? a : LONG_MIN",
+                         [target], offenders, dt.int64, (("classes", "long", classes), ("ignored", "long", ignore_index)))
+    checks.defer(offenders.max(), lambda v: v == _NO_OFFENDER, lambda v: IndexError(f"Target {v} is out of bounds."))
+
+
 def _type_word(d):
     return _ew._torch_name(d)
 
@@ -766,6 +784,7 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     reduction = _reduction_arg(size_average, reduce, reduction)
     _check_class_target(input, target, weight)
     class_dim = 0 if input.dim() == 1 else 1
+    _defer_target_check(target, input.size(class_dim), ignore_index)
     picked, mask = _picked_and_weights(input, target, weight, ignore_index, class_dim)
     if reduction == "mean":
         return -picked.sum() / mask.sum()
@@ -789,6 +808,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
                                f"{_type_word(target.dtype)}")
         return _cross_entropy_probs(input, target, weight, ignore_index, reduction, label_smoothing, class_dim)
     _check_class_target(input, target, weight)
+    _defer_target_check(target, input.size(class_dim), ignore_index)
     logp = log_softmax(input, class_dim)
     picked, mask = _picked_and_weights(logp, target, weight, ignore_index, class_dim)
     if label_smoothing > 0:
