@@ -1,7 +1,9 @@
 """OpenCL discovery and device naming.
 
 ``'cpu'`` is host memory, computed on by the OpenCL CPU driver (PoCL) over that same memory;
-``'cl:N'`` is the N-th OpenCL device across all platforms; ``'gpu'`` is the first GPU.
+``'cl:N'`` is the N-th OpenCL device across all platforms; ``'gpu'`` is the first GPU;
+``'cuda'``/``'cuda:N'`` is the current/N-th OpenCL GPU (the devices :func:`cuda_cl_indices` lists),
+as PyTorch's ROCm build presents AMD GPUs as ``cuda``: such a device prints as ``cl:<index>``.
 Each OpenCL device gets one context and one in-order queue (a :class:`Backend`), shared by
 every cltensor device that computes on it.
 """
@@ -238,7 +240,8 @@ class device:
                 found = object.__new__(cls)
                 found.type, found.index, found._backend = typ, idx, None
                 cls._cache[(typ, idx)] = found
-            cls._cache[key] = found
+            if "cuda" not in spec.lower():  # 'cuda' follows set_device and CLTENSOR_CUDA_DEVICES
+                cls._cache[key] = found
         return found
 
     @property
@@ -250,6 +253,8 @@ class device:
 
     def _cl_device(self):
         devs = _all_cl_devices()
+        if self.type == "cuda":
+            raise AssertionError(no_cuda_message())
         if self.type == "cl":
             return devs[self.index]
         cpus = [d for d in devs if d.type & cl.device_type.CPU]
@@ -262,6 +267,11 @@ class device:
     @property
     def is_host(self) -> bool:
         return self.type == "cpu"
+
+    @property
+    def is_cuda(self) -> bool:
+        """True for the OpenCL devices that ``'cuda'`` names (see :func:`cuda_cl_indices`)."""
+        return self.type == "cuda" or (self.type == "cl" and self.index in cuda_cl_indices())
 
     def __repr__(self):
         return f"device(type='{self.type}')" if self.index is None else f"device(type='{self.type}', index={self.index})"
@@ -295,6 +305,8 @@ def _parse(spec: str, index):
         index = int(num)
     if text == "cpu":
         return "cpu", None
+    if text == "cuda":
+        return _parse_cuda(spec, index)
     if text == "gpu":
         gpus = [i for i, d in enumerate(_all_cl_devices()) if d.type & cl.device_type.GPU]
         if not gpus:
@@ -306,7 +318,57 @@ def _parse(spec: str, index):
         if not 0 <= idx < n:
             raise RuntimeError(f"OpenCL device index {idx} is out of range: {n} device(s) found ('{spec}')")
         return "cl", idx
-    raise RuntimeError(f"Expected one of cpu, cl, gpu device type at start of device string: {spec}")
+    raise RuntimeError(f"Expected one of cpu, cl, gpu, cuda device type at start of device string: {spec}")
+
+
+_current_cuda = [0]  # the position in cuda_cl_indices() that 'cuda' without an index names
+
+
+def cuda_cl_indices() -> list:
+    """The 'cl:N' indices that 'cuda:0', 'cuda:1'... name: the OpenCL GPUs, in platform order.
+
+    ``CLTENSOR_CUDA_DEVICES`` (e.g. ``cl:0`` or ``0,2``) overrides the list, so that a device of another
+    type (PoCL's CPU device, in the tests) poses as a GPU; an empty value ("") means no GPU.
+    """
+    override = os.environ.get("CLTENSOR_CUDA_DEVICES")
+    devs = _all_cl_devices()
+    if override is None:
+        return [i for i, d in enumerate(devs) if d.type & cl.device_type.GPU]
+    found = []
+    for item in override.replace(" ", "").split(","):
+        if not item:
+            continue
+        num = item[3:] if item.lower().startswith("cl:") else item
+        if not num.isdigit() or int(num) >= len(devs):
+            raise RuntimeError(f"CLTENSOR_CUDA_DEVICES={override!r}: {item!r} is not one of the {len(devs)} OpenCL "
+                               "devices (write cl:N or N, comma-separated)")
+        found.append(int(num))
+    return found
+
+
+def no_cuda_message() -> str:
+    return ("cltensor found no OpenCL GPU, so 'cuda' names no device (torch.cuda.is_available() is False). "
+            "Use 'cpu' or an OpenCL device 'cl:N' (cltensor.cl.device_count() counts them), install your GPU's "
+            "OpenCL driver, or set CLTENSOR_CUDA_DEVICES=cl:N to let 'cuda' name another OpenCL device")
+
+
+def current_cuda_index() -> int:
+    return _current_cuda[0]
+
+
+def set_current_cuda_index(index: int) -> None:
+    _current_cuda[0] = index
+
+
+def _parse_cuda(spec, index):
+    gpus = cuda_cl_indices()
+    if not gpus:
+        return "cuda", index  # a name only, as torch.device('cuda') without CUDA: using it raises
+    idx = _current_cuda[0] if index is None else index
+    if not 0 <= idx < len(gpus):
+        raise RuntimeError(f"CUDA error: invalid device ordinal: '{spec}' asks for GPU {idx} and cltensor has "
+                           f"{len(gpus)} OpenCL GPU(s)")
+    return "cl", gpus[idx]
 
 
 def _nth(gpus, index, spec):

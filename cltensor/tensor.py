@@ -154,7 +154,7 @@ class Tensor:
 
     @property
     def is_cuda(self) -> bool:
-        return False
+        return self.device.is_cuda
 
     @property
     def is_cl(self) -> bool:
@@ -384,8 +384,9 @@ class Tensor:
     def cl(self, index=None):
         return self.to(Device("cl", index))
 
-    def cuda(self, *a, **k):
-        raise RuntimeError("cltensor has no CUDA backend: use .to('gpu') or .cl() for OpenCL devices")
+    def cuda(self, device=None, non_blocking=False, memory_format=None):
+        """A copy on the OpenCL GPU that 'cuda' (or 'cuda:N', an int N) names; see cltensor.cuda."""
+        return self.to(Device("cuda", device) if device is None or isinstance(device, int) else Device(device))
 
     def type(self, dtype=None, **kwargs):
         if dtype is None:

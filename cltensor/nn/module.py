@@ -387,7 +387,9 @@ class Module:
         return self._apply(lambda t: t.cl(device))
 
     def cuda(self, device=None):
-        raise RuntimeError("cltensor has no CUDA backend: use .to('gpu') or .cl() for OpenCL devices")
+        from ..device import device as _device
+        target = _device("cuda", device) if device is None or isinstance(device, int) else _device(device)
+        return self._apply(lambda t: t.to(target))
 
     def type(self, dst_type):
         return self._apply(lambda t: t.type(dst_type))
