@@ -20,6 +20,7 @@ bool = _dt.bool_
 uint8, int8, int16, int32, int64 = _dt.uint8, _dt.int8, _dt.int16, _dt.int32, _dt.int64
 float16, float32, float64 = _dt.float16, _dt.float32, _dt.float64
 half, float, double = float16, float32, float64
+bfloat16 = _dt.bfloat16
 short, int, long = int16, int32, int64
 cfloat = None
 strided = "torch.strided"

@@ -154,7 +154,7 @@ def tensor_repr(t, prefix="tensor(") -> str:
     else:
         if d not in default_dtypes:
             suffixes.append(f"dtype={d!r}")
-        values = t.detach()._to_numpy_copy()
+        values = dtypes.from_storage(t.detach()._to_numpy_copy(), d)
         if d is dtypes.float16:
             values = values.astype(np.float32)
         summarize = values.size > OPTS.threshold

@@ -46,21 +46,55 @@ def lookup():
 _FP64_PRAGMA = "#pragma OPENCL EXTENSION cl_khr_fp64 : enable"
 
 
+_BF16_HELPERS = """\
+inline float bf16_load(const ushort b) { return as_float((uint)b << 16); }
+inline ushort bf16_round(const float f)
+{
+    const uint u = as_uint(f);
+    return isnan(f) ? (ushort)0x7FC0 : (ushort)((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
+}
+""" + "".join(f"""\
+inline float{n} bf16_load{n}(const ushort{n} b) {{ return as_float{n}(convert_uint{n}(b) << 16); }}
+inline ushort{n} bf16_round{n}(const float{n} f)
+{{
+    const uint{n} u = as_uint{n}(f);
+    const uint{n} r = (u + 0x7FFFu + ((u >> 16) & 1u)) >> 16;
+    return convert_ushort{n}(select(r, (uint{n})0x7FC0u, isnan(f)));
+}}
+""" for n in (2, 4, 8)) + """\
+#define bf16_load16(b) ((float16)(bf16_load8((b).lo), bf16_load8((b).hi)))
+#define bf16_round16(f) ((ushort16)(bf16_round8((f).lo), bf16_round8((f).hi)))
+"""
+# NOTE: 16-wide as two 8-wide halves: PoCL warns about the ABI of 16-wide vector function arguments
+
+
+def _computed_in_float(d) -> bool:
+    return d.name in ("float16", "bfloat16")
+
+
 class C:
     """Per-dtype C snippets the templates use: loads, stores and conversions.
 
     half is stored as half and computed in float through vload_half/vstore_half (core OpenCL),
-    so float16 works on devices without cl_khr_fp16; bool is stored as uchar, always 0 or 1.
+    so float16 works on devices without cl_khr_fp16; bfloat16 is stored as ushort (the high half
+    of a float), loaded by a shift and stored rounded to nearest even (bf16_* in the preamble);
+    bool is stored as uchar, always 0 or 1.
     """
 
     @staticmethod
     def load(d, ptr, idx):
-        return f"vload_half({idx}, {ptr})" if d.name == "float16" else f"{ptr}[{idx}]"
+        if d.name == "float16":
+            return f"vload_half({idx}, {ptr})"
+        if d.name == "bfloat16":
+            return f"bf16_load({ptr}[{idx}])"
+        return f"{ptr}[{idx}]"
 
     @staticmethod
     def store(d, ptr, idx, value):
         if d.name == "float16":
             return f"vstore_half_rte((float)({value}), {idx}, {ptr})"
+        if d.name == "bfloat16":
+            return f"{ptr}[{idx}] = bf16_round((float)({value}))"
         if d.name == "bool":
             return f"{ptr}[{idx}] = (uchar)(({value}) != 0)"
         return f"{ptr}[{idx}] = ({d.c})({value})"
@@ -73,23 +107,31 @@ class C:
 
     @staticmethod
     def vtype(d, n):
-        """The vector type vload(d, n, ...) yields: half loads as float, bool as uchar."""
-        return f"{'float' if d.name == 'float16' else d.c}{n}"
+        """The vector type vload(d, n, ...) yields: half and bfloat16 load as float, bool as uchar."""
+        return f"{'float' if _computed_in_float(d) else d.c}{n}"
 
     @staticmethod
     def vload(d, n, ptr):
-        return f"vload_half{n}(0, {ptr})" if d.name == "float16" else f"vload{n}(0, {ptr})"
+        if d.name == "float16":
+            return f"vload_half{n}(0, {ptr})"
+        if d.name == "bfloat16":
+            return f"bf16_load{n}(vload{n}(0, {ptr}))"
+        return f"vload{n}(0, {ptr})"
 
     @staticmethod
     def vstore(d, n, value, ptr):
-        return f"vstore_half{n}_rte({value}, 0, {ptr})" if d.name == "float16" else f"vstore{n}({value}, 0, {ptr})"
+        if d.name == "float16":
+            return f"vstore_half{n}_rte({value}, 0, {ptr})"
+        if d.name == "bfloat16":
+            return f"vstore{n}(bf16_round{n}({value}), 0, {ptr})"
+        return f"vstore{n}({value}, 0, {ptr})"
 
     @staticmethod
     def vstore_component(d, value):
         """A value converted for one component of a vtype(d, n) vector that vstore writes."""
         if d.name == "bool":
             return f"(uchar)(({value}) != 0)"
-        return f"({'float' if d.name == 'float16' else d.c})({value})"
+        return f"({'float' if _computed_in_float(d) else d.c})({value})"
 
     @staticmethod
     def param_c(ctype, compute):
@@ -98,7 +140,9 @@ class C:
 
     @staticmethod
     def preamble(dtypes):
-        return _FP64_PRAGMA if any(d.name == "float64" for d in dtypes) else ""
+        names = {d.name for d in dtypes if d is not None}
+        return "\n".join(([_FP64_PRAGMA] if "float64" in names else []) +
+                         ([_BF16_HELPERS] if "bfloat16" in names else []))
 
 
 def render(template: str, **params) -> str:

@@ -98,7 +98,7 @@ def scalar_arg(value, d, check_overflow=False):
 
 
 def arg_np_type(d):
-    return np.float32 if d is dt.float16 else d.np.type if d is not dt.bool_ else np.uint8
+    return np.float32 if d.compute_c == "float" else d.np.type if d is not dt.bool_ else np.uint8
 
 
 # ---- elementwise -----------------------------------------------------------------------------
@@ -495,6 +495,8 @@ def _as_bits(dst, src):
     if isinstance(src, Tensor):
         return bits, src
     stored = np.float32 if dst.dtype is dt.float16 else None
+    if dst.dtype is dt.bfloat16:
+        return bits, int(dt.to_storage(float(src), dst.dtype))
     value = np.array(scalar_arg(src, dst.dtype, check_overflow=True), dtype=stored or dst.dtype.np)
     if dst.dtype is dt.float16:
         value = value.astype(np.float16)

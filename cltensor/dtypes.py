@@ -34,8 +34,8 @@ class dtype:
 
     @property
     def compute_c(self):
-        """The C type arithmetic runs in: half is loaded to float (PoCL has no cl_khr_fp16)."""
-        return "float" if self is float16 else self.c
+        """The C type arithmetic runs in: half (PoCL has no cl_khr_fp16) and bfloat16 load to float."""
+        return "float" if self.name in _FLOAT_COMPUTED else self.c
 
     def to_real(self):
         return self
@@ -56,15 +56,19 @@ int64 = dtype("int64", np.int64, "long", INT, True, 4)
 float16 = dtype("float16", np.float16, "half", FLOAT, True, 1)
 float32 = dtype("float32", np.float32, "float", FLOAT, True, 2)
 float64 = dtype("float64", np.float64, "double", FLOAT, True, 3)
+# bfloat16: the high half of a float32, stored as ushort; the host holds its bits as uint16 arrays
+# (numpy has no bfloat16), converted only by to_storage/from_storage below
+bfloat16 = dtype("bfloat16", np.uint16, "ushort", FLOAT, True, 1)
+_FLOAT_COMPUTED = ("float16", "bfloat16")
 
-ALL = (bool_, uint8, int8, int16, int32, int64, float16, float32, float64)
+ALL = (bool_, uint8, int8, int16, int32, int64, float16, bfloat16, float32, float64)
 INTEGRAL = (uint8, int8, int16, int32, int64)
-FLOATING = (float16, float32, float64)
+FLOATING = (float16, bfloat16, float32, float64)
 
 _NAMES = {d.name: d for d in ALL}
 _NAMES.update({"bool": bool_, "float": float32, "double": float64, "half": float16,
                "long": int64, "int": int32, "short": int16, "char": int8, "byte": uint8})
-_FROM_NP = {d.np: d for d in ALL}
+_FROM_NP = {d.np: d for d in ALL if d is not bfloat16}
 
 _default_float = float32
 
@@ -134,6 +138,8 @@ def promote_types(a: dtype, b: dtype) -> dtype:
     """torch.promote_types: the smallest dtype both a and b convert to safely."""
     if a is b:
         return a
+    if {a.name, b.name} == {"float16", "bfloat16"}:
+        return float32  # neither holds the other's range or precision
     if a.category != b.category:
         return a if a.category > b.category else b
     if a.category == FLOAT or a.signed == b.signed:
@@ -192,10 +198,34 @@ def iinfo_bounds(d: dtype):
     return int(info.min), int(info.max)
 
 
+def to_storage(values, d: dtype) -> np.ndarray:
+    """values (array-like numbers) as the numpy array d's memory holds: for bfloat16 the uint16 bits,
+    rounded to nearest even through float32 as PyTorch converts (any NaN becomes 0x7FC0)."""
+    if d is not bfloat16:
+        return np.asarray(values).astype(d.np)
+    with np.errstate(over="ignore"):  # beyond float32: inf, as PyTorch converts
+        f = np.array(values, dtype=np.float32, order="C")
+    u = f.view(np.uint32)
+    bits = ((u + np.uint32(0x7FFF) + ((u >> 16) & np.uint32(1))) >> 16).astype(np.uint16)
+    return np.where(np.isnan(f), np.uint16(0x7FC0), bits).astype(np.uint16)
+
+
+def from_storage(array: np.ndarray, d: dtype) -> np.ndarray:
+    """The values of d-typed memory held in array: bfloat16 bits widen exactly to float32."""
+    if d is not bfloat16:
+        return array
+    return (np.asarray(array, dtype=np.uint16).astype(np.uint32) << 16).view(np.float32)
+
+
+class _Bfloat16Info:
+    bits, eps, max, min = 16, 0.0078125, 3.3895313892515355e+38, -3.3895313892515355e+38
+    tiny, resolution = 1.1754943508222875e-38, 0.01
+
+
 class finfo:
     def __init__(self, d=None):
         d = as_dtype(d) if d is not None else _default_float
-        info = np.finfo(d.np)
+        info = _Bfloat16Info if d is bfloat16 else np.finfo(d.np)
         self.bits, self.eps, self.max, self.min = info.bits, float(info.eps), float(info.max), float(info.min)
         self.tiny = self.smallest_normal = float(info.tiny)
         self.resolution = float(info.resolution)

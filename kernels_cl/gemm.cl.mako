@@ -33,13 +33,13 @@ def vload(d, ptr, w):
     """w consecutive elements of d at pointer expression ptr, as a vec_t(w)."""
     if w == 1:
         return load(d, ptr, 0)
-    if d.name == "float16":
-        return f"vload_half{w}(0, {ptr})"
+    if d.name in ("float16", "bfloat16"):
+        return c.vload(d, w, ptr)
     v = f"vload{w}(0, {ptr})"
     return v if d.c == T else f"convert_{vec_t(w)}({v})"
 def vstore(d, value, ptr, w):
-    if d.name == "float16":
-        return f"vstore_half{w}_rte({value}, 0, {ptr})"
+    if d.name in ("float16", "bfloat16"):
+        return c.vstore(d, w, value, ptr)
     if d.c != T:
         value = f"convert_{d.c}{w}({value})"
     return f"vstore{w}({value}, 0, {ptr})"
