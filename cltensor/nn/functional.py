@@ -598,29 +598,7 @@ def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
     return _vector_norm(x1 - x2 + eps, p, -1, keepdim)
 
 
-def pad(input, pad, mode="constant", value=None):
-    """Constant padding; pad = (last_lo, last_hi, second_last_lo, ...); negative values crop."""
-    if mode != "constant":
-        raise NotImplementedError(f"pad(): mode '{mode}' is not implemented in cltensor (only 'constant')")
-    if len(pad) % 2 or len(pad) // 2 > input.dim():
-        raise RuntimeError(f"Padding length should be less than or equal to two times the input dimension but got "
-                           f"padding length {len(pad)} and input of dimension {input.dim()}")
-    x = input
-    for i in range(len(pad) // 2):  # crop first where a pad is negative
-        d = input.dim() - 1 - i
-        lo, hi = -min(pad[2 * i], 0), -min(pad[2 * i + 1], 0)
-        if lo or hi:
-            x = x.narrow(d, lo, x.size(d) - lo - hi)
-    shape = list(x.shape)
-    region = [slice(None)] * x.dim()
-    for i in range(len(pad) // 2):
-        d = input.dim() - 1 - i
-        lo, hi = max(pad[2 * i], 0), max(pad[2 * i + 1], 0)
-        region[d] = slice(lo, lo + shape[d])
-        shape[d] += lo + hi
-    out = _creation.full(shape, 0 if value is None else value, dtype=input.dtype, device=input.device)
-    out[tuple(region)] = x
-    return out
+from .padding import pad  # noqa: E402,F401  (constant/reflect/replicate/circular, in nn/padding.py)
 
 
 # ---- losses ------------------------------------------------------------------------------------------------
