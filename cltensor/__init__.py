@@ -89,6 +89,13 @@ _load_optional()
 del _load_optional
 
 from . import nn, optim, utils  # noqa: E402
+from . import accelerator, backends, cuda, distributed, onnx, version  # noqa: E402,F401
+from ._compile import compile  # noqa: E402,F401
+from ._flags import (are_deterministic_algorithms_enabled, get_float32_matmul_precision,  # noqa: E402,F401
+                     get_num_interop_threads, get_num_threads, is_deterministic_algorithms_warn_only_enabled,
+                     set_float32_matmul_precision, set_num_interop_threads, set_num_threads,
+                     use_deterministic_algorithms)
+__version__ = version.__version__
 try:
     from .serialization import save, load  # noqa: E402,F401
 except ModuleNotFoundError as _err:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import math
 
+import warnings
+
 import numpy as np
 
 from . import dtypes as dt
@@ -197,12 +199,16 @@ class Tensor:
     @property
     def T(self):
         if self.dim() > 2:
-            raise RuntimeError("The use of `x.T` on tensors of dimension other than 2 to reverse their shape "
-                               "is not supported; use x.mT or x.permute(...)")
+            warnings.warn("The use of `x.T` on tensors of dimension other than 2 to reverse their shape is "
+                          "deprecated and it will throw an error in a future release. Consider `x.mT` to transpose "
+                          "batches of matrices or `x.permute(*torch.arange(x.ndim - 1, -1, -1))` to reverse the "
+                          "dimensions of a tensor.", UserWarning, stacklevel=2)
         return self.permute(tuple(reversed(range(self.dim()))))  # a tuple: () for a 0-d tensor
 
     @property
     def mT(self):
+        if self.dim() == 0:
+            return self.transpose(0, 0)  # PyTorch lets a scalar through
         if self.dim() < 2:
             raise RuntimeError(f"tensor.mT is only supported on matrices or batches of matrices. Got {self.dim()}-D tensor.")
         return self.transpose(-2, -1)

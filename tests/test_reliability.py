@@ -215,3 +215,67 @@ def test_pending_device_checks_are_bounded_without_host_reads():
     for _ in range(checks.MAX_PENDING * 2):
         torch.nn.functional.cross_entropy(x, t)
         assert len(backend.pending_checks) < checks.MAX_PENDING
+
+
+def test_variance_of_large_values_and_of_empty_dims():
+    assert abs(torch.tensor([1e20, 1.1e20, 0.9e20]).std().item() / 1e19 - 1) < 1e-5
+    assert torch.tensor([3e19, -3e19]).var().item() == INF  # the true value, 1.8e39, overflows float32
+    var, mean = torch.var_mean(torch.zeros(2, 0), dim=1)
+    assert np.isnan(var.numpy()).all() and np.isnan(mean.numpy()).all()
+
+
+def test_cosine_similarity_takes_norms_after_broadcasting():
+    F = torch.nn.functional
+    got = F.cosine_similarity(torch.ones(2, 3), torch.ones(1, 3) * 2, dim=0)
+    np.testing.assert_allclose(got.numpy(), [1, 1, 1], rtol=1e-6)
+    got = F.cosine_similarity(torch.tensor([[1., 2.]]), torch.tensor([[1., 2.], [3., 4.], [-1, 0.]]), dim=1)
+    np.testing.assert_allclose(got.numpy(), [1, 11 / np.sqrt(5 * 25), -1 / np.sqrt(5)], rtol=1e-6)
+
+
+def test_zero_size_and_zero_dim_operands():
+    assert torch.tensordot(torch.zeros(2, 0), torch.zeros(0, 3), dims=1).tolist() == [[0.] * 3] * 2
+    assert torch.nn.functional.group_norm(torch.zeros(0, 4, 2), 2).shape == (0, 4, 2)
+    s = torch.tensor(3.)
+    assert s.transpose(0, 0).item() == 3 and s.swapaxes(0, -1).item() == 3 and s.mT.item() == 3
+    assert s.masked_select(torch.tensor(True)).tolist() == [3.]
+    assert torch.nn.functional.prelu(torch.tensor(-1.), torch.tensor([.25])).shape == ()
+    with pytest.warns(UserWarning, match="deprecated"):
+        assert torch.ones(2, 3, 4).T.shape == (4, 3, 2)
+
+
+def test_integers_that_do_not_fit_and_negative_integer_powers_raise():
+    with pytest.raises(RuntimeError, match="value cannot be converted to type uint8 without overflow"):
+        torch.tensor([300], dtype=torch.uint8)
+    for data in ([2 ** 63], [[1, 2 ** 63]], [True, 2 ** 70]):
+        with pytest.raises(ValueError, match="Overflow when unpacking long long"):
+            torch.tensor(data)
+    assert torch.tensor([-2 ** 63, 2 ** 63 - 1]).tolist() == [-2 ** 63, 2 ** 63 - 1]
+    with pytest.raises(RuntimeError, match="Integers to negative integer powers are not allowed."):
+        torch.tensor([2, 3]) ** -1
+    assert (torch.tensor([2., 4.]) ** -1).tolist() == [.5, .25]
+
+
+def test_round_to_decimals():
+    x = torch.tensor([1.2345, 2.5, 1234.5])
+    np.testing.assert_allclose(torch.round(x, decimals=2).numpy(), [1.23, 2.5, 1234.5], rtol=1e-6)
+    assert x.round(decimals=-2).tolist() == [0., 0., 1200.]
+    assert torch.round(x).tolist() == [1., 2., 1234.]
+    y = x.clone()
+    y.round_(decimals=1)
+    np.testing.assert_allclose(y.numpy(), [1.2, 2.5, 1234.5], rtol=1e-6)
+    with pytest.raises(NotImplementedError):
+        torch.tensor([15]).round(decimals=-1)
+
+
+@pytest.mark.parametrize("include_self", [True, False])
+def test_scatter_reduce_prod_backward_with_zeros(include_self):
+    x = torch.tensor([[0., 2., 3.], [1., 0., 5.]], requires_grad=True)
+    src = torch.tensor([[2., 0., 4., 0.], [3., 1., 0., 2.]], requires_grad=True)
+    index = torch.tensor([[0, 0, 1, 1], [2, 2, 2, 0]])
+    out = x.scatter_reduce(1, index, src, "prod", include_self=include_self)
+    (out * torch.tensor([[1., 2., 3.], [4., 5., 6.]])).sum().backward()
+    if include_self:  # recorded from PyTorch 2.13
+        expected = [[0., 0., 3.], [8., 5., 0.]], [[0., 0., 0., 16.], [0., 0., 90., 4.]]
+    else:
+        expected = [[0., 0., 3.], [0., 5., 0.]], [[0., 2., 0., 8.], [0., 0., 18., 4.]]
+    assert (x.grad.tolist(), src.grad.tolist()) == expected

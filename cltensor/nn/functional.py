@@ -259,6 +259,8 @@ def prelu(input, weight):
                                f"{weight.numel()} and channel size = {channels}.")
         if input.dim() >= 2:
             weight = weight.reshape((channels,) + (1,) * (input.dim() - 2))
+    else:
+        weight = weight.reshape(())  # one slope keeps the input's shape, a 0-d input's too
     return _where(input > 0, input, input * weight)
 
 
@@ -563,7 +565,7 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
         raise RuntimeError(f"Expected number of channels in input to be divisible by num_groups, but got input "
                            f"of shape {list(input.shape)} and num_groups={num_groups}")
     x = input.float() if input.dtype is dt.float16 else input
-    grouped = x.reshape(n, num_groups, -1)
+    grouped = x.reshape(n, num_groups, x.numel() // max(1, n * num_groups))
     out, _, _ = _normalized(grouped, (-1,), eps)
     out = out.reshape(input.shape)
     ndim = input.dim()
@@ -589,6 +591,8 @@ def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
 
 def cosine_similarity(x1, x2, dim=1, eps=1e-8):
     """sum(x1 * x2) / (max(||x1||, eps) * max(||x2||, eps)) along dim (after broadcasting)."""
+    shape = dispatch.broadcast_shapes(x1.shape, x2.shape)  # the norms along dim of the broadcast operands
+    x1, x2 = x1.expand(shape), x2.expand(shape)
     n1 = _vector_norm(x1, 2.0, dim, False).clamp(min=eps)
     n2 = _vector_norm(x2, 2.0, dim, False).clamp(min=eps)
     return (x1 * x2).sum(dim) / (n1 * n2)

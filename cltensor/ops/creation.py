@@ -102,13 +102,37 @@ def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=Fal
     if isinstance(data, (dict, set)):
         raise RuntimeError(f"Could not infer dtype of {type(data).__name__}")
     array = _to_array(data)
+    python_ints = _python_ints(data)
+    if python_ints:
+        _check_python_ints(python_ints, None)
     d = dt.as_dtype(dtype) if dtype is not None else (data.dtype if isinstance(data, Tensor)
                                                       else _infer_dtype(data, array))
     if array.dtype.kind == "f" and d.category != dt.FLOAT and not np.all(np.isfinite(array)):
         raise RuntimeError(f"value cannot be converted to type {d.name} without overflow")
+    if python_ints:
+        _check_python_ints(python_ints, d)
     target = as_device(device) if device is not None else (
         data.device if isinstance(data, Tensor) else None)
     return _finish(from_host(array.astype(d.np), d, target, owned=True), requires_grad)
+
+
+def _python_ints(data) -> tuple:
+    """(min, max) of the Python integers in data (numbers, nested lists), or () if none."""
+    items = _flat_items(data) if isinstance(data, (list, tuple)) else (data,)
+    ints = [v for v in items if isinstance(v, int) and not isinstance(v, bool)]
+    return (min(ints), max(ints)) if ints else ()
+
+
+def _check_python_ints(bounds, d):
+    """Python integers that do not fit: ValueError past int64 (PyTorch reads them as C long long),
+    RuntimeError past an integer dtype's range (PyTorch does not wrap them as numpy would)."""
+    lo, hi = bounds
+    if lo < -(1 << 63) or hi >= 1 << 63:
+        raise ValueError("Overflow when unpacking long long")
+    if d is not None and d.category == dt.INT:
+        info = np.iinfo(d.np)
+        if lo < info.min or hi > info.max:
+            raise RuntimeError(f"value cannot be converted to type {d.name} without overflow")
 
 
 def as_tensor(data, dtype=None, device=None):

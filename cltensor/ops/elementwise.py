@@ -516,6 +516,14 @@ def _int_mod(d):
     return "((b == -1) ? 0 : a % b)" if d.signed else "a % b"
 
 
+def _int_pow_check(inputs, compute, params):
+    """PyTorch refuses an integer tensor to a negative Python integer power (a tensor of
+    exponents is not checked, as in PyTorch)."""
+    b = inputs[1]
+    if compute.category != dt.FLOAT and isinstance(b, int) and not isinstance(b, bool) and b < 0:
+        raise RuntimeError("Integers to negative integer powers are not allowed.")
+
+
 def _int_div_check(inputs, compute, params):
     """PyTorch raises ZeroDivisionError for integer division by zero (checked on the host)."""
     if compute.category == dt.FLOAT:
@@ -649,7 +657,7 @@ defop("pow", B, _by_cat("(b == (T)2) ? a * a : pow(a, b)", "ipow_{T}(a, b)"), NO
       vjp=lambda g, out, a, b: _pow_vjp(g, out, a, b), ref=np.power, helpers=_by_cat("", POW_INT),
       grad_fn=lambda ins: "PowBackward" + ("0" if not isinstance(ins[1], Tensor) else
                                            "1" if isinstance(ins[0], Tensor) else "2"),
-      operators=("__pow__", "__rpow__", "__ipow__"), domain=(0.5, 2.0))
+      operators=("__pow__", "__rpow__", "__ipow__"), domain=(0.5, 2.0), check=_int_pow_check)
 defop("atan2", B, "atan2(a, b)", FLOAT, vjp=lambda g, out, a, b: _atan2_vjp(g, a, b), ref=np.arctan2,
       operators=(), grad_fn="Atan2Backward0")
 # NaN tests only where a NaN can be: on integers `a != a` is a self-comparison clang warns about
@@ -784,6 +792,32 @@ def div(input, other, *, rounding_mode=None, out=None):
         return globals()["floor_divide"](input, other, out=out)
     raise RoundingModeError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found "
                             f"'{rounding_mode}'")
+
+
+_round_to_integer = globals()["round"]
+
+
+def round(input, *, decimals=0, out=None):  # noqa: A001 (torch.round)
+    """Round half to even, to `decimals` decimal places (negative: to tens, hundreds...), scaling
+    by 10**|decimals| around the integer rounding as PyTorch does."""
+    if decimals == 0:
+        return _round_to_integer(input, out=out)
+    if not input.dtype.is_floating_point:
+        raise NotImplementedError(f'"round_cpu" not implemented for \'{_torch_name(input.dtype)}\'')
+    scale = 10.0 ** (decimals if decimals > 0 else -decimals)
+    if decimals > 0:
+        return true_divide(_round_to_integer(input * scale), scale, out=out)
+    return mul(_round_to_integer(input / scale), scale, out=out)
+
+
+def _round_(self, *, decimals=0):
+    if decimals == 0:
+        return apply(OPS["round"], (self,), {}, inplace=True)
+    return self.copy_(round(self, decimals=decimals))
+
+
+register("round", round)
+register("round_", _round_)
 
 
 class RoundingModeError(RuntimeError, ValueError):

@@ -668,7 +668,24 @@ def _scatter_reduce_vjp(g, out, self, src, d, index, reduce, include_self):
         counts = hit_self + zeros(out.shape, dtype=g.dtype, device=g.device).scatter_add(d, index, hit_src.to(g.dtype))
         share = g / counts
         return share * hit_self, share.gather(d, index) * hit_src
-    raise RuntimeError("the derivative for scatter_reduce with reduce='prod' is not implemented")
+    return _scatter_prod_vjp(g, out, self, src, d, index, include_self)
+
+
+def _scatter_prod_vjp(g, out, self, src, d, index, include_self):
+    """d out / d x = the product of the other factors of x's slot: out / x, or, where x is 0, the
+    slot's product with that zero left out (zero again if the slot holds another zero)."""
+    if include_self:
+        masked_self = self.masked_fill(self == 0, 1)
+        gself = g * masked_self.scatter_reduce(d, index, src, "prod", include_self=True) / masked_self
+    else:
+        gself = g.scatter(d, index, 0)
+    src_zero = src == 0
+    zeros_in_slot = zeros(out.shape, dtype=g.dtype, device=g.device).scatter_add(d, index, src_zero.to(g.dtype))
+    single_zero = src_zero & (zeros_in_slot.gather(d, index) == 1)
+    without_it = self.scatter_reduce(d, index, src.masked_fill(single_zero, 1), "prod", include_self=include_self)
+    gsrc = (g * without_it).gather(d, index).where(single_zero,
+                                                   (g * out).gather(d, index) / src.masked_fill(src_zero, 1))
+    return gself, gsrc
 
 
 scatter, scatter_add, scatter_reduce = (_out_of_place(f) for f in (scatter_, scatter_add_, scatter_reduce_))
@@ -788,7 +805,7 @@ def masked_select(input, mask):
     """The elements of input where the (broadcast) boolean mask is True, as a 1-d tensor."""
     _check_mask(mask, "masked_select")
     mask = _as_device(mask, input.device)
-    shape = dispatch.broadcast_shapes(input._shape, mask._shape)
+    shape = dispatch.broadcast_shapes(input._shape, mask._shape) or (1,)  # a 0-d pair selects like a 1-element one
     full_mask = _raw(mask, shape, dispatch.broadcast_strides(mask, shape))
     full_input = _raw(input, shape, dispatch.broadcast_strides(input, shape))
     result = _gather(full_input, _mask_pairs(full_mask))

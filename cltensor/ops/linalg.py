@@ -554,8 +554,8 @@ def tensordot(a, b, dims=2, out=None):
     free_a = [d for d in range(a.dim()) if d not in dims_a]
     free_b = [d for d in range(b.dim()) if d not in dims_b]
     size = math.prod(a._shape[d] for d in dims_a)
-    lhs = a.permute(free_a + dims_a).reshape(-1, size)
-    rhs = b.permute(dims_b + free_b).reshape(size, -1)
+    lhs = a.permute(free_a + dims_a).reshape(math.prod(a._shape[d] for d in free_a), size)
+    rhs = b.permute(dims_b + free_b).reshape(size, math.prod(b._shape[d] for d in free_b))
     shape = tuple(a._shape[d] for d in free_a) + tuple(b._shape[d] for d in free_b)
     res = mm(lhs, rhs).reshape(shape)
     if out is None:

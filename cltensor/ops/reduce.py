@@ -60,8 +60,10 @@ WELFORD_COMBINE = """
     s.n = x.n + y.n;
     const A d = y.mean - x.mean, fy = (s.n == 0) ? 0 : y.n / s.n;
     s.mean = x.mean + d * fy;
-    s.m2 = x.m2 + y.m2 + d * d * x.n * fy;
-"""  # NOTE: the count is kept in A (exact to 2**24 in float32; beyond, the weights round like the values)
+    s.m2 = x.m2 + y.m2 + x.n * fy * d * d;
+"""  # NOTE: the count is kept in A (exact to 2**24 in float32; beyond, the weights round like the values);
+# the weight x.n * fy multiplies first: merging into an empty state must add 0, not 0 * (d * d) = NaN once
+# d * d overflows (|x| > ~1.8e19 in float32)
 ROWS = {
     # name: (fields, neutral, map, combine)
     "sum": ((("v", "A"),), "s.v = 0;", "s.v = a;", "s.v = x.v + y.v;"),
@@ -592,7 +594,7 @@ def _moments_and_mean(name, input, dim, unbiased, keepdim, correction, take_sqrt
     dims, correction = _moments(name, input, dim, unbiased, keepdim, correction)
     A = _compute(input.dtype)
     spread = f"sqrt({_VAR})" if take_sqrt else _VAR
-    outs = tuple(_run(input, dims, keepdim, "moments", input.dtype, A, [input.dtype] * 2, [spread, "s.mean"],
+    outs = tuple(_run(input, dims, keepdim, "moments", input.dtype, A, [input.dtype] * 2, [spread, "(s.n > 0) ? s.mean : NAN"],
                       [("corr", A, correction)]))
     if is_grad_enabled() and input.requires_grad:
         graph.record(("StdMean" if take_sqrt else "VarMean") + "Backward0", _var_mean_vjp, [input], outs,

@@ -173,10 +173,10 @@ def permute(self, *dims):
 def transpose(self, dim0, dim1):
     n = self.dim()
     d0, d1 = wrap_dim(dim0, n), wrap_dim(dim1, n)
+    if n == 0:  # dims 0 and -1 name the scalar itself, as in PyTorch
+        return make_view(self, (), (), self._offset, "TransposeBackward0", lambda g, out, a: g)
     order = list(range(n))
     order[d0], order[d1] = order[d1], order[d0]
-    if n == 0:
-        return make_view(self, (), (), self._offset, "TransposeBackward0", lambda g, out, a: g)
     return make_view(self, tuple(self._shape[d] for d in order), tuple(self._strides[d] for d in order),
                      self._offset, "TransposeBackward0", lambda g, out, a, d0, d1: g.transpose(d0, d1),
                      {"d0": d0, "d1": d1})
