@@ -56,7 +56,8 @@ _export(_creation, ["tensor", "as_tensor", "asarray", "from_numpy", "frombuffer"
                     "FloatTensor", "DoubleTensor", "HalfTensor", "LongTensor", "IntTensor", "ShortTensor",
                     "CharTensor", "ByteTensor", "BoolTensor"])
 _export(_random, ["Generator", "manual_seed", "seed", "initial_seed", "get_rng_state", "set_rng_state", "rand",
-                  "randn", "randint", "rand_like", "randn_like", "randint_like", "normal", "randperm", "bernoulli"])
+                  "randn", "randint", "rand_like", "randn_like", "randint_like", "normal", "randperm", "bernoulli",
+                  "multinomial"])
 default_generator = _random.default_generator
 
 

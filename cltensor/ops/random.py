@@ -211,3 +211,151 @@ register("bernoulli_", _bernoulli_)
 register("bernoulli", bernoulli)
 register("random_", _random_)
 register("exponential_", _exponential_)
+
+
+# ---- multinomial ------------------------------------------------------------------------------------------------
+# Sampling composes existing device kernels: with replacement, the inverse CDF (a row-wise cumsum
+# normalised by its last element, uniform draws, searchsorted); without replacement (and for a
+# single draw, as PyTorch does), exponential races: category j's key is p_j / E_j with E_j ~ Exp(1)
+# and the num_samples largest keys, in order, are a draw without replacement (PyTorch's algorithm).
+#
+# The checks of the probabilities' values (negative, inf, NaN, rows summing to 0) need the data.
+# On 'cpu' tensors they are read at once, as PyTorch's CPU path raises eagerly; on an OpenCL device
+# they are registered with cltensor.checks and raised at the next host read, as PyTorch's CUDA
+# kernels report them through device-side asserts, so sampling never stalls the queue.
+
+def _num_samples_arg(num_samples) -> int:
+    if isinstance(num_samples, Tensor) and num_samples.dim() == 0 and not num_samples.is_floating_point():
+        num_samples = num_samples.item()
+    if isinstance(num_samples, (bool, np.bool_)) or not isinstance(num_samples, (int, np.integer)):
+        raise TypeError("multinomial(): argument 'num_samples' (position 2) must be int, not "
+                        f"{type(num_samples).__name__}")
+    return int(num_samples)
+
+
+def _check_multinomial_shapes(input, n: int, replacement: bool, out):
+    from .elementwise import _torch_name
+    if not isinstance(input, Tensor):
+        raise TypeError(f"multinomial(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
+    if not input.is_floating_point():
+        raise RuntimeError(f"multinomial only supports floating-point dtypes for input, got: {_torch_name(input.dtype)}")
+    if out is not None and out.dtype != dt.int64:
+        raise RuntimeError(f"multinomial expects Long tensor out, got: {_torch_name(out.dtype)}")
+    if input.dim() not in (1, 2):
+        raise RuntimeError("prob_dist must be 1 or 2 dim")
+    categories = input._shape[-1]
+    if categories > 2**24:
+        raise RuntimeError("number of categories cannot exceed 2^24")
+    if n <= 0:
+        raise RuntimeError("cannot sample n_sample <= 0 samples")
+    if not replacement and n > categories:
+        raise RuntimeError("cannot sample n_sample > prob_dist.size(-1) samples without replacement")
+    if categories == 0 and (input.dim() == 1 or input._shape[0] > 0):
+        raise RuntimeError("aminmax(): cannot compute aminmax over an empty dimension as the operation has no "
+                           "identity.")
+
+
+def _check_probabilities(p: Tensor, row_sums: Tensor, races: bool):
+    """Check p's values (see above); row_sums: each row's total, in the compute dtype."""
+    from .. import checks
+    from .joins import stack
+    lo, hi = p.amin(), p.amax()
+    if races:  # PyTorch's messages for the exponential-race path
+        bad = "probability tensor contains either `inf`, `nan` or element < 0"
+        rules = [(lo, lambda v: v >= 0, bad), (hi, lambda v: v < float("inf"), bad)]
+    else:
+        rules = [(lo, lambda v: v >= 0, "invalid multinomial distribution (encountering probability entry < 0)"),
+                 (hi, lambda v: v < float("inf"),
+                  "invalid multinomial distribution (encountering probability entry = infinity or NaN)")]
+    rules.append((row_sums.amin(), lambda v: v > 0, "invalid multinomial distribution (sum of probabilities <= 0)"))
+    if p.device.type == "cpu":
+        values = stack([r[0] for r in rules]).tolist()
+        for (_, passes, message), value in zip(rules, values):
+            if not passes(value):
+                raise RuntimeError(message)
+        return
+    for offender, passes, message in rules:
+        checks.defer(offender, passes, lambda value, message=message: RuntimeError(message))
+
+
+def _sample_by_races(p: Tensor, n: int, generator) -> Tensor:
+    from .index import topk
+    u = rand(p._shape, generator=generator, dtype=p.dtype, device=p.device)
+    keys = empty(p._shape, dtype=p.dtype, device=p.device)
+    # E = -log(1 - u) is 0 only for u == 0: clamped, that key is huge (the category wins, as it should);
+    # zero-probability categories get -1, below every positive key, so they come last
+    dispatch.elementwise("multinomial_race", "(a > ({T})0) ? a / fmax(-log(({T})1 - b), ({T})1e-30) : ({T})-1",
+                         [p, u], keys, p.dtype)
+    return topk(keys, n, -1).indices
+
+
+def _normalised_cdf(p: Tensor) -> Tensor:
+    """Each row's cumulative sums divided by the row's total, after the checks of p's values.
+
+    Normalised, the last entry is exactly 1 (> every uniform draw) and a zero-probability category
+    repeats its predecessor's value, so searchsorted(right=True) never lands on it."""
+    cdf = p.cumsum(-1)
+    total = cdf[..., -1:]
+    _check_probabilities(p, total, races=False)
+    return (cdf / total).contiguous()
+
+
+def sample_from_cdf(cdf: Tensor, n: int, generator) -> Tensor:
+    """n draws per row of a normalised cdf (inverse transform sampling)."""
+    from .index import searchsorted
+    u = rand(cdf._shape[:-1] + (n,), generator=generator, dtype=cdf.dtype, device=cdf.device)
+    return searchsorted(cdf, u, right=True)
+
+
+def weighted_cdf(weights: Tensor) -> Tensor:
+    """The normalised cdf of 1-d or 2-d weights (checked as multinomial checks them), for repeated
+    draws with replacement by sample_from_cdf (WeightedRandomSampler draws chunks from one cdf)."""
+    _check_multinomial_shapes(weights, 2, True, None)
+    from ..autograd.grad_mode import no_grad
+    with no_grad():
+        return _normalised_cdf(_compute_probabilities(weights))
+
+
+def _compute_probabilities(input: Tensor) -> Tensor:
+    compute = input.dtype if input.dtype in (dt.float32, dt.float64) else dt.float32
+    return input.detach().to(compute)
+
+
+def multinomial(input, num_samples, replacement=False, *, generator=None, out=None):
+    """Indices drawn from the categories of each row of input (weights: non-negative, finite,
+    not all zero), num_samples per row, as int64; without replacement no index repeats in a row.
+
+    >>> import cltensor as torch
+    >>> g = torch.Generator().manual_seed(0)
+    >>> torch.multinomial(torch.tensor([0., 1., 0.]), 2, replacement=True, generator=g)
+    tensor([1, 1])
+    """
+    n = _num_samples_arg(num_samples)
+    _check_multinomial_shapes(input, n, replacement, out)
+    result_shape = input._shape[:-1] + (n,)
+    from ..autograd.grad_mode import no_grad
+    with no_grad():
+        if input.numel() == 0:
+            result = dispatch.empty(result_shape, dt.int64, input.device)
+        else:
+            p = _compute_probabilities(input)
+            if not replacement or n == 1:
+                _check_probabilities(p, p.sum(-1), races=True)
+                result = _sample_by_races(p, n, generator)
+            else:
+                result = sample_from_cdf(_normalised_cdf(p), n, generator)
+    return result if out is None else _into_out(out, result)
+
+
+def _into_out(out: Tensor, result: Tensor) -> Tensor:
+    """Copy result into out=, which takes result's shape first if it differs (as PyTorch resizes it)."""
+    if out.device != result.device:
+        raise RuntimeError(f"Expected all tensors to be on the same device, but found at least two devices, "
+                           f"{result.device} and {out.device}!")
+    if out._shape != result._shape:
+        fresh = dispatch.empty(result._shape, out.dtype, out.device)
+        out._storage, out._shape, out._strides, out._offset = fresh._storage, fresh._shape, fresh._strides, 0
+    return out.copy_(result)
+
+
+register("multinomial", multinomial)

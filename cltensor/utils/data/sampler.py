@@ -1,53 +1,52 @@
-"""Samplers: which dataset indices a DataLoader visits, in what order, grouped how."""
+"""Samplers: which dataset indices a DataLoader visits, in what order, grouped how.
+
+Random samplers draw lazily, as PyTorch's do: RandomSampler with replacement draws 32 indices at a
+time, WeightedRandomSampler with replacement draws chunks from a cumulative distribution computed
+once per pass, so ``RandomSampler(data, replacement=True, num_samples=10**10)`` holds no more than
+a chunk and its first items come at once.
+"""
 from __future__ import annotations
+
+import itertools
+from typing import Generic, Iterator, TypeVar
 
 import numpy as np
 
+_T_co = TypeVar("_T_co", covariant=True)
+
+_REPLACEMENT_CHUNK = 32           # PyTorch's RandomSampler draws this many at a time
+_WEIGHTED_CHUNK = 1024            # weighted draws per kernel launch (one cdf serves every chunk)
+
+
+def _random_module():
+    from ...ops import random as rnd
+    return rnd
+
 
 def random_permutation(n: int, generator=None) -> np.ndarray:
-    """A permutation of range(n) from a cltensor Generator (the default one if None).
-
-    Random keys are drawn by the generator's counter-based kernel and ordered on the host: the
-    indices are needed on the host anyway (samplers yield Python ints), so one read serves both.
-    """
-    from ...ops import random as rnd
-    from ...dtypes import float64, float32
-    from ...device import device
+    """A permutation of range(n) (torch.randperm) from a cltensor Generator (the default one if None)."""
     if n == 0:
         return np.zeros(0, np.int64)
-    gen = generator if generator is not None else rnd.default_generator
-    dtype = float64 if device("cpu").backend.has_fp64 else float32
-    keys = rnd.rand(n, generator=gen, dtype=dtype, device="cpu").numpy()
-    return np.argsort(keys, kind="stable")
+    return _random_module().randperm(n, generator=generator).numpy()
 
 
-def _random_ints(high: int, n: int, generator=None) -> np.ndarray:
-    from ...ops import random as rnd
-    gen = generator if generator is not None else rnd.default_generator
-    return rnd.randint(0, high, (n,), generator=gen, device="cpu").numpy().copy()
+def _fresh_generator():
+    """A Generator seeded from the default one, as PyTorch's RandomSampler makes when given none."""
+    rnd = _random_module()
+    from ...ops.creation import empty
+    from ...dtypes import int64
+    seed = int(empty((), dtype=int64).random_().item())
+    return rnd.Generator().manual_seed(seed)
 
 
-def _uniform(n: int, generator=None) -> np.ndarray:
-    """n float64 draws in [0, 1) from a cltensor Generator, on the host."""
-    from ...device import device
-    from ...dtypes import float32, float64
-    from ...ops import random as rnd
-    gen = generator if generator is not None else rnd.default_generator
-    dtype = float64 if device("cpu").backend.has_fp64 else float32
-    return rnd.rand(n, generator=gen, dtype=dtype, device="cpu").numpy().astype(np.float64)
-
-
-class Sampler:
+class Sampler(Generic[_T_co]):
     """Base class: an iterable of indices (or of lists of indices, for batch samplers)."""
 
-    def __init__(self, data_source=None):
-        pass
-
-    def __iter__(self):
+    def __iter__(self) -> Iterator[_T_co]:
         raise NotImplementedError
 
 
-class SequentialSampler(Sampler):
+class SequentialSampler(Sampler[int]):
     """0, 1, ..., len(data_source) - 1."""
 
     def __init__(self, data_source):
@@ -60,14 +59,17 @@ class SequentialSampler(Sampler):
         return len(self.data_source)
 
 
-class RandomSampler(Sampler):
-    """A random permutation per epoch (or ``num_samples`` draws with replacement)."""
+class RandomSampler(Sampler[int]):
+    """A random permutation per pass over the data (or ``num_samples`` draws with replacement).
+
+    Without a generator each pass seeds a new one from the default generator, as PyTorch does.
+    """
 
     def __init__(self, data_source, replacement: bool = False, num_samples=None, generator=None):
         self.data_source, self.replacement, self.generator = data_source, replacement, generator
         self._num_samples = num_samples
-        if not isinstance(replacement, bool):
-            raise TypeError(f"replacement should be a boolean value, but got replacement={replacement}")
+        if not isinstance(self.replacement, bool):
+            raise TypeError(f"replacement should be a boolean value, but got replacement={self.replacement}")
         if not isinstance(self.num_samples, int) or self.num_samples <= 0:
             raise ValueError(f"num_samples should be a positive integer value, but got num_samples={self.num_samples}")
 
@@ -76,33 +78,37 @@ class RandomSampler(Sampler):
         return len(self.data_source) if self._num_samples is None else self._num_samples
 
     def __iter__(self):
+        rnd = _random_module()
         n = len(self.data_source)
+        generator = self.generator if self.generator is not None else _fresh_generator()
         if self.replacement:
-            return iter(_random_ints(n, self.num_samples, self.generator).tolist())
-        full, rest = divmod(self.num_samples, n)
-        order = [random_permutation(n, self.generator) for _ in range(full)]
-        if rest:
-            order.append(random_permutation(n, self.generator)[:rest])
-        return iter(np.concatenate(order).tolist())
+            for _ in range(self.num_samples // _REPLACEMENT_CHUNK):
+                yield from rnd.randint(0, n, (_REPLACEMENT_CHUNK,), generator=generator).tolist()
+            yield from rnd.randint(0, n, (self.num_samples % _REPLACEMENT_CHUNK,), generator=generator).tolist()
+        else:
+            for _ in range(self.num_samples // n):
+                yield from rnd.randperm(n, generator=generator).tolist()
+            yield from rnd.randperm(n, generator=generator).tolist()[:self.num_samples % n]
 
     def __len__(self):
         return self.num_samples
 
 
-class SubsetRandomSampler(Sampler):
+class SubsetRandomSampler(Sampler[int]):
     """The given indices in random order."""
 
     def __init__(self, indices, generator=None):
         self.indices, self.generator = indices, generator
 
     def __iter__(self):
-        return (self.indices[i] for i in random_permutation(len(self.indices), self.generator).tolist())
+        for i in _random_module().randperm(len(self.indices), generator=self.generator).tolist():
+            yield self.indices[i]
 
     def __len__(self):
         return len(self.indices)
 
 
-class BatchSampler(Sampler):
+class BatchSampler(Sampler[list]):
     """Groups the indices of ``sampler`` into lists of ``batch_size`` (the last one shorter unless drop_last)."""
 
     def __init__(self, sampler, batch_size: int, drop_last: bool):
@@ -113,13 +119,11 @@ class BatchSampler(Sampler):
         self.sampler, self.batch_size, self.drop_last = sampler, batch_size, drop_last
 
     def __iter__(self):
-        batch = []
-        for idx in self.sampler:
-            batch.append(idx)
-            if len(batch) == self.batch_size:
-                yield batch
-                batch = []
-        if batch and not self.drop_last:
+        indices = iter(self.sampler)
+        while True:
+            batch = list(itertools.islice(indices, self.batch_size))
+            if not batch or (self.drop_last and len(batch) < self.batch_size):
+                return
             yield batch
 
     def __len__(self):
@@ -127,35 +131,37 @@ class BatchSampler(Sampler):
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
 
-class WeightedRandomSampler(Sampler):
-    """``num_samples`` indices drawn with probabilities proportional to ``weights``."""
+class WeightedRandomSampler(Sampler[int]):
+    """``num_samples`` indices drawn with probabilities proportional to ``weights`` (torch.multinomial).
+
+    Invalid weights (negative, inf, NaN, all zero) raise multinomial's errors when iterated, as in PyTorch.
+    """
 
     def __init__(self, weights, num_samples: int, replacement: bool = True, generator=None):
         if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples <= 0:
             raise ValueError(f"num_samples should be a positive integer value, but got num_samples={num_samples}")
         if not isinstance(replacement, bool):
             raise ValueError(f"replacement should be a boolean value, but got replacement={replacement}")
-        w = np.asarray(weights.tolist() if hasattr(weights, "tolist") else weights, dtype=np.float64)
-        if w.ndim != 1:
-            raise ValueError(f"weights should be a 1d sequence but given weights have shape {tuple(w.shape)}")
-        if (w < 0).any() or not np.isfinite(w).all() or w.sum() <= 0:
-            raise RuntimeError("invalid multinomial distribution (weights must be finite, non-negative and not all "
-                               "zero)")
-        if not replacement and num_samples > np.count_nonzero(w):
-            raise RuntimeError("invalid multinomial distribution (with replacement=False, not enough non-negative "
-                               "category to sample)")
-        self.weights, self.num_samples, self.replacement, self.generator = w, num_samples, replacement, generator
+        from ...device import device
+        from ...dtypes import float32, float64
+        from ...ops.creation import as_tensor
+        # PyTorch keeps double weights; a driver without fp64 computes them in float32
+        dtype = float64 if device("cpu").backend.has_fp64 else float32
+        weights = as_tensor(weights, dtype=dtype)
+        if len(weights.shape) != 1:
+            raise ValueError(f"weights should be a 1d sequence but given weights have shape {tuple(weights.shape)}")
+        self.weights, self.num_samples, self.replacement, self.generator = weights, num_samples, replacement, generator
 
     def __iter__(self):
-        u = _uniform(self.num_samples if self.replacement else len(self.weights), self.generator)
-        if self.replacement:  # inverse CDF
-            cdf = np.cumsum(self.weights)
-            picks = np.searchsorted(cdf, u * cdf[-1], side="right")
-            return iter(np.minimum(picks, len(cdf) - 1).tolist())
-        # without replacement: the largest keys u^(1/w) form a weighted sample (Efraimidis-Spirakis)
-        with np.errstate(divide="ignore"):
-            keys = np.where(self.weights > 0, np.log(np.maximum(u, 1e-300)) / self.weights, -np.inf)
-        return iter(np.argsort(-keys, kind="stable")[:self.num_samples].tolist())
+        rnd = _random_module()
+        if not self.replacement or self.num_samples == 1:
+            yield from rnd.multinomial(self.weights, self.num_samples, self.replacement,
+                                       generator=self.generator).tolist()
+            return
+        cdf = rnd.weighted_cdf(self.weights)
+        full, rest = divmod(self.num_samples, _WEIGHTED_CHUNK)
+        for size in itertools.chain(itertools.repeat(_WEIGHTED_CHUNK, full), [rest] if rest else []):
+            yield from rnd.sample_from_cdf(cdf, size, self.generator).tolist()
 
     def __len__(self):
         return self.num_samples
