@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import math
 
-from ..autograd.grad_mode import no_grad
-from ..ops import creation as _creation
-from ..tensor import Tensor
+from ...autograd.grad_mode import no_grad
+from ...ops import creation as _creation
+from ...tensor import Tensor
 
 __all__ = ["clip_grad_norm_", "clip_grad_norm", "clip_grad_value_", "get_total_norm", "clip_grads_with_norm_",
            "parameters_to_vector", "vector_to_parameters"]
@@ -24,7 +24,7 @@ def _grads(parameters):
 
 
 def _stack(values):
-    from ..ops.joins import stack
+    from ...ops.joins import stack
     return stack(values)
 
 
@@ -85,7 +85,7 @@ def clip_grad_value_(parameters, clip_value, foreach=None):
 
 def parameters_to_vector(parameters):
     """All parameters flattened and concatenated into one 1-D tensor."""
-    from ..ops.joins import cat
+    from ...ops.joins import cat
     return cat([p.reshape(-1) for p in parameters])
 
 
@@ -99,3 +99,6 @@ def vector_to_parameters(vec, parameters):
             n = p.numel()
             p.copy_(vec[offset:offset + n].reshape(p.shape))
             offset += n
+
+
+from . import rnn  # noqa: E402,F401  (torch.nn.utils.rnn)
