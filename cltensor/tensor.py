@@ -254,6 +254,9 @@ class Tensor:
                                 src_offset=src._offset * src.dtype.itemsize, is_blocking=True)
             except cl.Error as err:
                 raise backend.failure(err) from err
+            if backend.pending_checks:  # the blocking read drained the queue: raise what it checked (checks.py)
+                from . import checks
+                checks.run_pending(backend)
         return out
 
     def numpy(self, *, force=False) -> np.ndarray:

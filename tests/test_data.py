@@ -250,8 +250,10 @@ def test_weighted_random_sampler():
     firsts = [list(WeightedRandomSampler([1.0, 100.0], 1, replacement=False,
                                          generator=torch.Generator().manual_seed(s)))[0] for s in range(20)]
     assert firsts.count(1) >= 17  # the heavy index usually comes first
-    with pytest.raises(RuntimeError, match="not enough"):
-        WeightedRandomSampler([1.0, 0.0], 2, replacement=False)
+    # as PyTorch: without replacement, zero-weight indices come after the others rather than raising
+    assert list(WeightedRandomSampler([1.0, 0.0], 2, replacement=False)) == [0, 1]
+    with pytest.raises(RuntimeError, match="sum of probabilities"):
+        list(WeightedRandomSampler([0.0, 0.0], 2))
     with pytest.raises(ValueError, match="1d"):
         WeightedRandomSampler([[1.0]], 1)
 
