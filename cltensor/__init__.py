@@ -90,6 +90,10 @@ _load_optional()
 del _load_optional
 
 from . import nn, optim, utils  # noqa: E402
+from .nn.pooling import (adaptive_avg_pool1d, avg_pool1d, max_pool1d, max_pool1d_with_indices,  # noqa: E402,F401
+                         max_pool2d, max_pool3d)
+from .nn.pooling import adaptive_max_pool1d_with_indices as adaptive_max_pool1d  # noqa: E402,F401
+from .nn.padding import constant_pad_nd  # noqa: E402,F401
 from . import accelerator, backends, cuda, distributed, onnx, version  # noqa: E402,F401
 from ._compile import compile  # noqa: E402,F401
 from ._flags import (are_deterministic_algorithms_enabled, get_float32_matmul_precision,  # noqa: E402,F401

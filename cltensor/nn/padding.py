@@ -126,6 +126,11 @@ def pad(input, pad, mode="constant", value=None):
     return x if x is not input else x.clone()
 
 
+def constant_pad_nd(input, pad, value=0):
+    """torch.constant_pad_nd: pad(input, pad, 'constant', value)."""
+    return globals()["pad"](input, pad, "constant", value)
+
+
 def _ntuple(value, n):
     return tuple(value) if isinstance(value, (tuple, list)) else (value,) * n
 
