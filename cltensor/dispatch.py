@@ -455,15 +455,58 @@ def _gemm_plan(backend, p, mode, A, B, C, D, batch, M, N, K, acc, out_dtype, ten
     return GemmPlan(backend, kernel, acc, (M, N, K, *bsizes), slots, gsize, lsize, M * N * nbatch)
 
 
-def _build_gemm(backend, key, p, mode, flags, acc, out_dtype, d_dtype, batch_ndim, nops):
+def _build_gemm(backend, key, p, mode, flags, acc, out_dtype, d_dtype, batch_ndim, nops, implicit=None):
     params = dict.fromkeys(("MR", "NR", "VW", "BM", "BN", "BK", "WM", "WN", "VL", "a_unit", "b_unit"))
     if p["variant"] == "vec":
         params.update(zip(("MR", "NR", "VW"), flags))
     else:
         params.update({k: p[k] for k in ("BM", "BN", "BK", "WM", "WN", "VL")}, a_unit=flags[0], b_unit=flags[1])
     types = [np.int32] * (3 + batch_ndim) + ([None] + [np.int64] * (3 + batch_ndim)) * nops + [arg_np_type(acc)] * 2
+    if implicit:
+        types += [np.int32] * 18 + [np.int64] * 5
     return codegen.kernel(backend, key, "gemm.cl.mako", "gemm", arg_dtypes=types, variant=p["variant"], mode=mode,
-                          a_dtype=acc, c_dtype=out_dtype, d_dtype=d_dtype, acc=acc, batch_ndim=batch_ndim, **params)
+                          a_dtype=acc, c_dtype=out_dtype, d_dtype=d_dtype, acc=acc, batch_ndim=batch_ndim,
+                          implicit=implicit, **params)
+
+
+def implicit_gemm(implicit, image, image_strides, geometry, b, b_strides, out, out_strides, M, N, K, batch,
+                  a_batch_strides, bias=None, bias_strides=None):
+    """out = A @ b (+ bias) where A [M, K] is gathered from `image` by conv geometry (no im2col buffer).
+
+    implicit: 'conv' | 'convT' | 'wgrad' (see kernels_cl/gemm.cl.mako). image_strides: (n, c, s0, s1, s2)
+    of the image with 3 spatial dims; geometry: 18 ints (IN, OUT, KS, ST, PD, DL, each for 3 dims).
+    b_strides / out_strides / bias_strides: (row, col, batch0, batch1, batch2) for the 3 batch dims of
+    `batch`; a_batch_strides offsets the image per batch entry. One kernel per (implicit, dtypes,
+    variant) serves every shape. Never waits for the kernel.
+    """
+    from . import gemm_tuning
+    if out.numel() == 0:
+        return out
+    backend = out.device.backend
+    acc = image.dtype
+    p = gemm_tuning.params_for(backend, acc)
+    nbatch = math.prod(batch)
+    if p["variant"] == "vec":
+        mr, nr = p["MR"], p["NV"] * p["VW"]
+        flags = (mr, nr, p["VW"])
+        gsize, lsize = (-(-M // mr), -(-N // nr), nbatch), (1, 1, 1)
+    else:
+        flags = (None, "r" if b_strides[1] == 1 else "k" if b_strides[0] == 1 else None)
+        tx, ty = p["BN"] // p["WN"], p["BM"] // p["WM"]
+        gsize, lsize = (-(-N // p["BN"]) * tx, -(-M // p["BM"]) * ty, nbatch), (tx, ty, 1)
+    d_dtype = bias.dtype if bias is not None else None
+    key = ("gemm", "nn", acc, out.dtype, d_dtype, _GEMM_BATCH_DIMS, flags, p["key"], implicit)
+    kernel = backend.kernels.get(key)
+    if kernel is None:
+        kernel = _build_gemm(backend, key, p, "nn", flags, acc, out.dtype, d_dtype, _GEMM_BATCH_DIMS,
+                             3 if bias is None else 4, implicit)
+    args = [M, N, K, *batch, image._storage.buffer, image._offset, 0, 0, *a_batch_strides,
+            b._storage.buffer, b._offset, *b_strides, out._storage.buffer, out._offset, *out_strides]
+    if bias is not None:
+        args += [bias._storage.buffer, bias._offset, *bias_strides]
+    args += [scalar_arg(1, acc), scalar_arg(1 if bias is not None else 0, acc), *geometry, *image_strides]
+    backend.launch(kernel, gsize, lsize, args, M * N * nbatch)
+    return out
 
 
 # ---- indexing: gather/scatter, bounds, scans (kernels_cl/index.cl.mako) ---------------------------

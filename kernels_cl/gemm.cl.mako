@@ -17,6 +17,15 @@ guarded, lane-by-lane path for a column block that crosses N (or for B with an n
 than 1); the tiled variant zero-fills local tiles outside the matrices. Results are stored as
 row vectors where C's n-stride is 1, as column vectors where its m-stride is 1 (a transposed
 result), else element by element. Accumulation runs in `acc` (float for float16 storage).
+
+Implicit A (convolution as implicit GEMM, `implicit` set; docs/kernels.md): A is never stored; A[m, k]
+is gathered from an image X (3 spatial dims, strides x_sn, x_sc, x_s0..2) by the conv geometry
+(IN, OUT, KS, ST, PD, DL per spatial dim, kernel arguments, so one program serves every shape):
+    'conv'   rows m = output position o, k = (channel c, tap t):  X[c, o * ST - PD + t * DL]
+    'convT'  rows m = output position o, k = (c, t):  X[c, (o + PD - t * DL) / ST] where that divides
+    'wgrad'  rows m = (c, t), k = (image n, output position o):  X[n, c, o * ST - PD + t * DL]
+Positions outside X read 0. The vec variant splits the index work into a per-row part (once per
+work-item) and a per-k part (counters stepped with k, shared by the MR rows).
 </%doc>
 <%
 T = acc.compute_c
@@ -48,8 +57,51 @@ def lanes_sum(v, w):
         return v
     return " + ".join(f"({v}).s{l:X}" for l in range(w))
 BATCH = [f"bs{d}" for d in range(batch_ndim)]
+DIMS = range(3)
+def row_setup(i, r):
+    """C declarations of implicit row i's part of the gather address (r: its row index)."""
+    if implicit == "wgrad":
+        return (f"int t{i}_0, t{i}_1, t{i}_2; long rc{i}; {{ int q = {r}; t{i}_2 = (q % KS2) * DL2; q /= KS2; "
+                f"t{i}_1 = (q % KS1) * DL1; q /= KS1; t{i}_0 = (q % KS0) * DL0; rc{i} = a_base + (long)(q / KS0) * x_sc; }}")
+    first = ("o{d} * ST{d} - PD{d}" if implicit == "conv" else "o{d} + PD{d}")
+    return (f"int rb{i}_0, rb{i}_1, rb{i}_2; {{ const int q = {r}, o2 = q % OUT2, o1 = (q / OUT2) % OUT1, "
+            f"o0 = q / OUT2 / OUT1; " + " ".join(f"rb{i}_{d} = {first.format(d=d)};" for d in DIMS) + " }")
+def k_counters():
+    """C declarations of the per-k counters (started at k = 0)."""
+    return "int kc = 0, k0 = 0, k1 = 0, k2 = 0;"
+def k_step():
+    """Advance the counters by one k: the taps (or output positions) run fastest."""
+    lim = "OUT" if implicit == "wgrad" else "KS"
+    return (f"if (++k2 == {lim}2) {{ k2 = 0; if (++k1 == {lim}1) {{ k1 = 0; if (++k0 == {lim}0) {{ k0 = 0; ++kc; }} }} }}")
+def k_at(k):
+    """C statements setting the counters for an arbitrary k (the tiled variant)."""
+    lim = "OUT" if implicit == "wgrad" else "KS"
+    return (f"int kc, k0, k1, k2; {{ int q = {k}; k2 = q % {lim}2; q /= {lim}2; k1 = q % {lim}1; q /= {lim}1; "
+            f"k0 = q % {lim}0; kc = q / {lim}0; }}")
+def gather(i):
+    """The value of implicit row i at the counters' k, as T (0 outside the image)."""
+    if implicit == "wgrad":
+        p = [f"k{d} * ST{d} - PD{d} + t{i}_{d}" for d in DIMS]
+        base = f"rc{i} + (long)kc * x_sn"
+    elif implicit == "conv":
+        p = [f"rb{i}_{d} + k{d} * DL{d}" for d in DIMS]
+        base = f"a_base + (long)kc * x_sc"
+    else:
+        p = [f"conv_tap_t(rb{i}_{d} - k{d} * DL{d}, ST{d})" for d in DIMS]
+        base = f"a_base + (long)kc * x_sc"
+    return f"conv_gather(A, {base}, {', '.join(p)}, IN0, IN1, IN2, x_s0, x_s1, x_s2)"
 %>
 ${c.preamble([a_dtype, c_dtype, acc] + ([d_dtype] if d_dtype is not None else []))}
+% if implicit:
+inline ${T} conv_gather(__global const ${a_dtype.c} *X, const long base, const int p0, const int p1, const int p2,
+                        const int n0, const int n1, const int n2, const long s0, const long s1, const long s2)
+{
+    return ((uint)p0 < (uint)n0 && (uint)p1 < (uint)n1 && (uint)p2 < (uint)n2)
+        ? ${load(a_dtype, "X", "base + p0 * s0 + p1 * s1 + p2 * s2")} : (${T})0;
+}
+// a transposed conv's input position for q = o + PD - t * DL, or -1 (outside) where ST does not divide q
+inline int conv_tap_t(const int q, const int st) { return q >= 0 && q % st == 0 ? q / st : -1; }
+% endif
 <%def name="batch_offsets()">\
     long a_base = a_off, b_base = b_off, c_base = c_off;
 % if d_dtype is not None:
@@ -102,7 +154,14 @@ __kernel void ${kname}(const int M, const int N, const int K
     , const long d_sb${d}
   % endfor
 % endif
-    , const ${T} alpha, const ${T} beta)
+    , const ${T} alpha, const ${T} beta
+% if implicit:
+    , const int IN0, const int IN1, const int IN2, const int OUT0, const int OUT1, const int OUT2
+    , const int KS0, const int KS1, const int KS2, const int ST0, const int ST1, const int ST2
+    , const int PD0, const int PD1, const int PD2, const int DL0, const int DL1, const int DL2
+    , const long x_sn, const long x_sc, const long x_s0, const long x_s1, const long x_s2
+% endif
+    )
 {
     typedef ${T} T;
 % if variant == "vec" and mode == "nn":
@@ -113,8 +172,15 @@ __kernel void ${kname}(const int M, const int N, const int K
     if (m0 >= M || n0 >= N) return;
 ${batch_offsets()}
   % for i in range(MR):
+    % if implicit:
+    ${row_setup(i, f"min(m0 + {i}, M - 1)")}
+    % else:
     const long arow${i} = a_base + (long)min(m0 + ${i}, M - 1) * a_sm;
+    % endif
   % endfor
+  % if implicit:
+    ${k_counters()}
+  % endif
   % for i in range(MR):
     % for v in range(NV):
     TV acc${i}_${v} = (TV)(0);
@@ -140,12 +206,15 @@ ${batch_offsets()}
         }
   % for i in range(MR):
         {
-            const TV a = (TV)(${load(a_dtype, "A", f"arow{i} + ak")});
+            const TV a = (TV)(${gather(i) if implicit else load(a_dtype, "A", f"arow{i} + ak")});
     % for v in range(NV):
             acc${i}_${v} = ${mad("a", f"b{v}", f"acc{i}_{v}")};
     % endfor
         }
   % endfor
+  % if implicit:
+        ${k_step()}
+  % endif
     }
   % if d_dtype is None:
     if (whole_n && c_sn == 1) {
@@ -279,8 +348,18 @@ ${batch_offsets()}
             const int r = e % ${R}, kk = e / ${R};
   % endif
             const int g = ${rows} + r, gk = k0 + kk;
+  % if implicit and X == "A":
+            T v = (T)0;
+            if (g < M && gk < K) {
+                ${row_setup(0, "g")}
+                ${k_at("gk")}
+                v = ${gather(0)};
+            }
+            As[kk][r] = v;
+  % else:
             ${X}s[kk][r] = (g < ${"M" if X == "A" else "N"} && gk < K)
                 ? ${load(a_dtype, X, f"{base} + (long)g * {ld_r} + (long)gk * {ld_k}")} : (T)0;
+  % endif
         }
 </%def>
 ${stage("A", "m0", BM, "a_sm", "a_sk", "a_base", a_unit)}

@@ -1,0 +1,325 @@
+"""Convolutions: conv1d/2d/3d and conv_transpose1d/2d/3d as implicit GEMMs.
+
+Every convolution, its input gradient and its weight gradient is one launch of the GEMM template
+with an implicit operand (``dispatch.implicit_gemm``): the im2col matrix is never stored, its
+entries are gathered from the image by the conv geometry inside the GEMM's operand load
+(kernels_cl/gemm.cl.mako, docs/kernels.md). All ranks run as 3-D convolutions with size-1 leading
+spatial dims, so one program per (mode, dtype) serves conv1d, conv2d and conv3d of every shape.
+
+    >>> import cltensor as torch
+    >>> x = torch.ones(1, 1, 3, 3)
+    >>> torch.nn.functional.conv2d(x, torch.ones(1, 1, 2, 2)).tolist()
+    [[[[4.0, 4.0], [4.0, 4.0]]]]
+"""
+from __future__ import annotations
+
+import math
+
+from .. import dispatch
+from ..autograd import graph
+from ..tensor import Tensor
+
+__all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d"]
+
+_CXX = {"float32": "float", "float64": "double", "float16": "c10::Half", "bfloat16": "c10::BFloat16"}
+_SCALAR = {"float32": "Float", "float64": "Double", "float16": "Half", "bfloat16": "BFloat16", "int64": "Long",
+           "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
+
+
+# ---- geometry ---------------------------------------------------------------------------------------
+class _Geometry:
+    """One convolution's geometry over 3 spatial dims (leading dims of size 1 for conv1d/conv2d).
+
+    src: spatial size of the conv's input, dst: of its output, ks: kernel, st/pd/dl: stride,
+    left padding, dilation. For a transposed conv, src and dst are those of the equivalent
+    forward conv (dst is the transposed conv's input)."""
+
+    __slots__ = ("src", "dst", "ks", "st", "pd", "dl")
+
+    def __init__(self, src, dst, ks, st, pd, dl):
+        self.src, self.dst, self.ks, self.st, self.pd, self.dl = src, dst, ks, st, pd, dl
+
+    def args(self, image_size, out_size):
+        """The 18 geometry arguments of the kernel: IN, OUT, KS, ST, PD, DL."""
+        return (*image_size, *out_size, *self.ks, *self.st, *self.pd, *self.dl)
+
+
+def _image_strides(t):
+    return tuple(t._strides)
+
+
+def _fwd_matrix(w, groups, transposed):
+    """The weight as the GEMM's B operand [G, Cin/G * taps, Cout/G] (a small contiguous copy)."""
+    taps = math.prod(w._shape[2:])
+    if transposed:  # [Cin, Cout/G, taps] -> [G, Cin/G, taps, Cout/G]
+        cig, cog = w._shape[0] // groups, w._shape[1]
+        m = w.reshape(groups, cig, cog, taps).permute(0, 1, 3, 2)
+    else:  # [Cout, Cin/G, taps] -> [G, Cin/G * taps, Cout/G]
+        cog, cig = w._shape[0] // groups, w._shape[1]
+        m = w.reshape(groups, cog, cig * taps).permute(0, 2, 1)
+    return m.contiguous().reshape(groups, cig * taps, cog)
+
+
+def _gather_product(mode, image, wmat, out_size, geo, groups, bias=None):
+    """[N, G * Nc, *out_size] = gathered image (mode 'conv' or 'convT') @ wmat [G, K, Nc] (+ bias)."""
+    n = image._shape[0]
+    _, k, nc = wmat._shape
+    positions = math.prod(out_size)
+    out = dispatch.empty((n, groups * nc, *out_size), image.dtype, image.device)
+    if out.numel() == 0:
+        return out
+    if k == 0:
+        return out.zero_() if bias is None else out.copy_(bias.reshape(-1, 1, 1, 1).expand(out._shape))
+    cpg = image._shape[1] // groups
+    sn, sc = image._strides[:2]
+    bias_strides = (0, 1, 0, 0, nc) if bias is not None else None
+    dispatch.implicit_gemm(mode, image, _image_strides(image), geo.args(image._shape[2:], out_size),
+                           wmat, (nc, 1, 0, 0, k * nc), out, (1, positions, 0, groups * nc * positions, nc * positions),
+                           positions, nc, k, (1, n, groups), (0, sn, cpg * sc), bias, bias_strides)
+    return out
+
+
+def _weight_product(image, other, geo, groups):
+    """[G, C_other/G, C_image/G * taps]: the weight gradient, contracting over (N, other's positions)."""
+    taps = math.prod(geo.ks)
+    n, c_other = other._shape[:2]
+    cpg_img, cpg_other = image._shape[1] // groups, c_other // groups
+    rows, positions = cpg_img * taps, math.prod(other._shape[2:])
+    out = dispatch.empty((groups, cpg_other, rows), image.dtype, image.device)
+    if out.numel() == 0:
+        return out
+    if n * positions == 0:
+        return out.zero_()
+    columns = other.permute(0, 2, 3, 4, 1).contiguous()  # channels last: B's columns are unit-stride
+    dispatch.implicit_gemm("wgrad", image, _image_strides(image), geo.args(image._shape[2:], other._shape[2:]),
+                           columns, (c_other, 1, 0, 0, cpg_other), out, (1, rows, 0, 0, cpg_other * rows),
+                           rows, cpg_other, n * positions, (1, 1, groups), (0, 0, cpg_img * image._strides[1]))
+    return out
+
+
+# ---- differentiable primitives on 5-D tensors -----------------------------------------------------------
+def _conv_vjp(g, out, x, w, b, geo, groups, transposed):
+    x_size = x._shape[2:]
+    dx = dw = db = None
+    if x.requires_grad:
+        dx = _conv5(g, w, None, geo, groups, not transposed, x_size)
+    if w.requires_grad:
+        dw = _wgrad5(x, g, geo, groups, transposed, w._shape)
+    if b is not None and b.requires_grad:
+        db = g.sum(dim=(0, 2, 3, 4))
+    return dx, dw, db
+
+
+def _conv5(x, w, b, geo, groups, transposed, out_size):
+    """Conv (or transposed conv) of x [N, C, *3] with w; out_size: the result's 3 spatial sizes."""
+    xd, wd = x.detach(), w.detach()
+    bd = b.detach() if b is not None else None
+    if transposed:
+        res = _gather_product("convT", xd, _fwd_matrix(wd, groups, True), out_size, geo, groups, bd)
+    else:
+        res = _gather_product("conv", xd, _fwd_matrix(wd, groups, False), out_size, geo, groups, bd)
+    return graph.record("ConvolutionBackward0", _conv_vjp, [x, w, b], res,
+                        {"geo": geo, "groups": groups, "transposed": transposed}, save=frozenset({0, 1}))
+
+
+def _wgrad_vjp(gg, out, x, g, geo, groups, transposed, w_shape):
+    dx = _conv5(g, gg, None, geo, groups, not transposed, x._shape[2:]) if x.requires_grad else None
+    dg = _conv5(x, gg, None, geo, groups, transposed, g._shape[2:]) if g.requires_grad else None
+    return dx, dg
+
+
+def _wgrad5(x, g, geo, groups, transposed, w_shape):
+    """The weight gradient of a conv (or transposed conv) of x whose output gradient is g."""
+    xd, gd = x.detach(), g.detach()
+    if transposed:  # the equivalent forward conv maps g's positions to x's
+        res = _weight_product(gd, xd, geo, groups)
+    else:
+        res = _weight_product(xd, gd, geo, groups)
+    res = res.reshape(w_shape)
+    return graph.record("ConvolutionBackwardBackward0", _wgrad_vjp, [x, g], res,
+                        {"geo": geo, "groups": groups, "transposed": transposed, "w_shape": w_shape},
+                        save=frozenset({0, 1}))
+
+
+# ---- argument handling ------------------------------------------------------------------------------
+def _expand(value, nd, name):
+    if isinstance(value, int):
+        return (value,) * nd
+    value = tuple(value)
+    if len(value) == 1:
+        return value * nd
+    if len(value) != nd:
+        raise RuntimeError(f"expected {name} to be a single integer value or a list of {nd} values to match the "
+                           f"convolution dimensions, but got {name}={list(value)}")
+    return value
+
+
+def _check_tensors(fname, input, weight, bias):
+    for pos, (name, t) in enumerate((("input", input), ("weight", weight)), 1):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{fname}(): argument '{name}' (position {pos}) must be Tensor, not {type(t).__name__}")
+    if bias is not None and not isinstance(bias, Tensor):
+        raise TypeError(f"{fname}(): argument 'bias' (position 3) must be Tensor, not {type(bias).__name__}")
+
+
+def _check_common(fname, nd, input, weight, bias, stride, padding, dilation, groups, transposed):
+    if input.dim() not in (nd + 1, nd + 2):
+        raise RuntimeError(f"Expected {nd + 1}D (unbatched) or {nd + 2}D (batched) input to {fname}, but got input "
+                           f"of size: {list(input._shape)}")
+    if weight.dim() != nd + 2:
+        raise RuntimeError(f"weight should have at least three dimensions" if weight.dim() < 3 else
+                           f"Expected {nd + 2}-dimensional input for {nd + 2}-dimensional weight "
+                           f"{list(weight._shape)}, but got {input.dim()}-dimensional input of size "
+                           f"{list(input._shape)} instead")
+    if any(s <= 0 for s in stride):
+        raise RuntimeError("non-positive stride is not supported")
+    if any(d <= 0 for d in dilation):
+        raise RuntimeError("dilation should be greater than zero")
+    if not isinstance(padding, str) and any(p < 0 for p in padding):
+        raise RuntimeError("negative padding is not supported")
+    if groups <= 0:
+        raise RuntimeError("non-positive groups is not supported")
+    if input.dtype is not weight.dtype:
+        raise RuntimeError(f"expected scalar type {_SCALAR.get(input.dtype.name, input.dtype.name)} but found "
+                           f"{_SCALAR.get(weight.dtype.name, weight.dtype.name)}")
+    if not input.dtype.is_floating_point:
+        raise RuntimeError(f"\"slow_conv2d_cpu\" not implemented for '{_SCALAR.get(input.dtype.name, input.dtype.name)}'")
+    if bias is not None:
+        if bias.dtype is not input.dtype:
+            raise RuntimeError(f"Input type ({_CXX.get(input.dtype.name, input.dtype.name)}) and bias type "
+                               f"({_CXX.get(bias.dtype.name, bias.dtype.name)}) should be the same")
+    channels = input._shape[-nd - 1]
+    shape = list(weight._shape)
+    if weight._shape[0] % groups:
+        raise RuntimeError(f"Given groups={groups}, expected weight to be divisible by {groups} at dimension 0, but "
+                           f"got weight of size [{shape}] instead")
+    out_channels = weight._shape[1] * groups if transposed else weight._shape[0]
+    if bias is not None and (bias.dim() != 1 or bias._shape[0] != out_channels):
+        raise RuntimeError(f"Given weight of size {shape}, expected bias to be 1-dimensional with {out_channels} "
+                           f"elements, but got bias of size {list(bias._shape)} instead")
+    batched = list(input._shape) if input.dim() == nd + 2 else [1] + list(input._shape)
+    if transposed:
+        if channels != weight._shape[0]:
+            raise RuntimeError(f"Given transposed=1, weight of size {shape}, expected input{batched} to have "
+                               f"{weight._shape[0]} channels, but got {channels} channels instead")
+    elif channels != weight._shape[1] * groups:
+        raise RuntimeError(f"Given groups={groups}, weight of size {shape}, expected input{batched} to have "
+                           f"{weight._shape[1] * groups} channels, but got {channels} channels instead")
+    dispatch.common_device([input, weight] + ([bias] if bias is not None else []), fname)
+
+
+def _same_padding(ks, dl):
+    """'same' padding: the total d * (k - 1) split with the extra element on the right."""
+    return tuple(d * (k - 1) // 2 for k, d in zip(ks, dl))
+
+
+def _as5(t, nd, batched=True):
+    """t with leading size-1 spatial dims up to 3 (and a batch dim if unbatched), through views."""
+    if not batched:
+        t = t.unsqueeze(0)
+    return t.reshape(*t._shape[:2], *(1,) * (3 - nd), *t._shape[2:])
+
+
+def _pad3(values, fill):
+    return (fill,) * (3 - len(values)) + tuple(values)
+
+
+def _conv(nd, fname, input, weight, bias, stride, padding, dilation, groups):
+    _check_tensors(fname, input, weight, bias)
+    stride, dilation = _expand(stride, nd, "stride"), _expand(dilation, nd, "dilation")
+    if isinstance(padding, str):
+        if padding not in ("same", "valid"):
+            raise RuntimeError(f"Invalid padding string: '{padding}'")
+        if padding == "same" and any(s != 1 for s in stride):
+            raise RuntimeError("padding='same' is not supported for strided convolutions")
+    else:
+        padding = _expand(padding, nd, "padding")
+    _check_common(fname, nd, input, weight, bias, stride, padding, dilation, groups, False)
+    ks = tuple(weight._shape[2:])
+    src = tuple(input._shape[-nd:])
+    if padding == "valid":
+        padding = (0,) * nd
+    if padding == "same":
+        left, dst = _same_padding(ks, dilation), src
+    else:
+        left = padding
+        padded = [s + 2 * p for s, p in zip(src, padding)]
+        span = [d * (k - 1) + 1 for k, d in zip(ks, dilation)]
+        if any(p < k for p, k in zip(padded, span)):
+            raise RuntimeError(f"Calculated padded input size per channel: ({' x '.join(map(str, padded))}). Kernel "
+                               f"size: ({' x '.join(map(str, span))}). Kernel size can't be greater than actual input "
+                               "size")
+        dst = tuple((p - k) // s + 1 for p, k, s in zip(padded, span, stride))
+    geo = _Geometry(_pad3(src, 1), _pad3(dst, 1), _pad3(ks, 1), _pad3(stride, 1), _pad3(left, 0),
+                    _pad3(dilation, 1))
+    batched = input.dim() == nd + 2
+    out = _conv5(_as5(input, nd, batched), _as5(weight, nd), bias, geo, groups, False, geo.dst)
+    out = out.reshape(out._shape[:2] + dst)
+    return out if batched else out.squeeze(0)
+
+
+def _conv_transpose(nd, fname, input, weight, bias, stride, padding, output_padding, groups, dilation):
+    _check_tensors(fname, input, weight, bias)
+    if isinstance(padding, str):
+        raise TypeError(f"{fname}(): argument 'padding' must be tuple of ints, not str")
+    stride, dilation = _expand(stride, nd, "stride"), _expand(dilation, nd, "dilation")
+    padding, output_padding = _expand(padding, nd, "padding"), _expand(output_padding, nd, "output_padding")
+    _check_common(fname, nd, input, weight, bias, stride, padding, dilation, groups, True)
+    if any(o < 0 for o in output_padding):
+        raise RuntimeError("negative output_padding is not supported")
+    if any(o >= s and o >= d for o, s, d in zip(output_padding, stride, dilation)):
+        names = ("depth", "height", "width")[3 - nd:] if nd > 1 else ("width",)
+        parts = ([f"output_padding_{n}: {o}" for n, o in zip(names, output_padding)]
+                 + [f"stride_{n}: {s}" for n, s in zip(names, stride)]
+                 + [f"dilation_{n}: {d}" for n, d in zip(names, dilation)])
+        raise RuntimeError("output padding must be smaller than either stride or dilation, but got " + " ".join(parts))
+    ks = tuple(weight._shape[2:])
+    src = tuple(input._shape[-nd:])
+    dst = tuple((i - 1) * s - 2 * p + d * (k - 1) + o + 1
+                for i, s, p, d, k, o in zip(src, stride, padding, dilation, ks, output_padding))
+    if any(d <= 0 for d in dst):
+        raise RuntimeError(f"Given input size per channel: ({' x '.join(map(str, src))}). Calculated output size per "
+                           f"channel: ({' x '.join(map(str, dst))}). Output size is too small")
+    # the equivalent forward conv maps the result (dst) to the input (src)
+    geo = _Geometry(_pad3(dst, 1), _pad3(src, 1), _pad3(ks, 1), _pad3(stride, 1), _pad3(padding, 0),
+                    _pad3(dilation, 1))
+    batched = input.dim() == nd + 2
+    out = _conv5(_as5(input, nd, batched), _as5(weight, nd), bias, geo, groups, True, geo.src)
+    out = out.reshape(out._shape[:2] + dst)
+    return out if batched else out.squeeze(0)
+
+
+# ---- public functions -------------------------------------------------------------------------------
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """1-D convolution of input [N, C_in, L] (or [C_in, L]) with weight [C_out, C_in / groups, k]."""
+    return _conv(1, "conv1d", input, weight, bias, stride, padding, dilation, groups)
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-D convolution of input [N, C_in, H, W] (or unbatched) with weight [C_out, C_in / groups, kH, kW].
+
+    padding: int, tuple, 'valid' or 'same' (stride 1 only; extra padding goes right, as PyTorch)."""
+    return _conv(2, "conv2d", input, weight, bias, stride, padding, dilation, groups)
+
+
+def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """3-D convolution of input [N, C_in, D, H, W] (or unbatched) with weight [C_out, C_in / groups, kD, kH, kW]."""
+    return _conv(3, "conv3d", input, weight, bias, stride, padding, dilation, groups)
+
+
+def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """Transposed 1-D convolution (the input gradient of conv1d) with weight [C_in, C_out / groups, k]."""
+    return _conv_transpose(1, "conv_transpose1d", input, weight, bias, stride, padding, output_padding, groups,
+                           dilation)
+
+
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """Transposed 2-D convolution with weight [C_in, C_out / groups, kH, kW]."""
+    return _conv_transpose(2, "conv_transpose2d", input, weight, bias, stride, padding, output_padding, groups,
+                           dilation)
+
+
+def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """Transposed 3-D convolution with weight [C_in, C_out / groups, kD, kH, kW]."""
+    return _conv_transpose(3, "conv_transpose3d", input, weight, bias, stride, padding, output_padding, groups,
+                           dilation)
