@@ -20,6 +20,7 @@ it runs; a truncated or corrupted archive raises ``RuntimeError``.
 """
 from __future__ import annotations
 
+import copyreg
 import io
 import os
 import pickle
@@ -34,8 +35,9 @@ from . import dtypes as dt
 from .device import as_device, device as Device
 from .memory import Storage
 from .tensor import Size, Tensor
+from ._pickle_names import resolve as _resolve_torch_name, torch_path, torch_state_extras
 
-__all__ = ["save", "load", "add_safe_globals", "get_safe_globals", "clear_safe_globals"]
+__all__ = ["save", "load", "add_safe_globals", "get_safe_globals", "clear_safe_globals", "safe_globals"]
 
 _ALIGNMENT = 64
 _PREFIX = "archive"
@@ -74,6 +76,11 @@ class _StorageRef:
 
 
 def _location(device: Device) -> str:
+    """The location a storage is saved under: 'cuda:N' for the GPUs 'cuda' names (PyTorch with CUDA then
+    loads them onto its GPU, and cltensor onto the same OpenCL GPU), else 'cpu' or 'cl:N'."""
+    if device.type == "cl" and device.is_cuda:
+        from .device import cuda_cl_indices
+        return f"cuda:{cuda_cl_indices().index(device.index)}"
     return str(device)
 
 
@@ -112,7 +119,25 @@ class _Pickler(pickle._Pickler):
             return _Global("torch", "Size"), (tuple(obj),)
         if isinstance(obj, Device):
             return _Global("torch", "device"), (str(obj),)
+        if _is_module(obj):
+            return self._reduce_module(obj)
         return NotImplemented
+
+    def save_global(self, obj, name=None):
+        path = torch_path(obj) if isinstance(obj, type) else None
+        if path is None:
+            return super().save_global(obj, name)
+        self._write_global(obj, *path)
+
+    def _reduce_module(self, mod):
+        """A Module as PyTorch pickles one: NEWOBJ of its class (PyTorch's name for a cltensor layer) and
+        its __dict__, with the hook tables PyTorch's Module needs and cltensor's Module lacks."""
+        state = dict(mod.__dict__)
+        for key, value in torch_state_extras(mod).items():
+            state.setdefault(key, value)
+        for key, default in _TORCH_MODULE_DEFAULTS:
+            state.setdefault(key, default())
+        return copyreg.__newobj__, (type(mod),), state
 
     def _reduce_tensor(self, t: Tensor):
         if _is_parameter(t):
@@ -124,6 +149,20 @@ class _Pickler(pickle._Pickler):
             ref = self.storages[key] = _StorageRef(str(len(self.storages)), t._storage, t.dtype, t.device)
         args = (ref, t._offset, tuple(t._shape), tuple(t._strides), t.requires_grad, OrderedDict())
         return _Global("torch._utils", "_rebuild_tensor_v2"), args
+
+
+def _is_module(obj) -> bool:
+    from .nn.module import Module
+    return isinstance(obj, Module)
+
+
+def _empty_hooks():
+    return OrderedDict()
+
+
+# attributes PyTorch's Module reads on every call (its __setstate__ fills the others)
+_TORCH_MODULE_DEFAULTS = (("_backward_hooks", _empty_hooks), ("_backward_pre_hooks", _empty_hooks),
+                          ("_is_full_backward_hook", lambda: None))
 
 
 def _is_parameter(t) -> bool:
@@ -316,6 +355,8 @@ class _Loader:
 def _device_of_location(location: str) -> Device:
     try:
         dev = as_device(location)
+        if dev.type == "cuda":  # 'cuda' names no device here (no OpenCL GPU)
+            raise RuntimeError("no GPU")
         if dev.type == "cl":
             from .device import _all_cl_devices
             if dev.index >= len(_all_cl_devices()):
@@ -453,21 +494,54 @@ def clear_safe_globals() -> None:
     _SAFE_GLOBALS.clear()
 
 
+class safe_globals:
+    """``with safe_globals([MyNet, nn.Linear]): load(f)``: allow the objects inside the block only."""
+
+    def __init__(self, safe_globals):
+        self.objects = list(safe_globals)
+
+    def __enter__(self):
+        self.saved = dict(_SAFE_GLOBALS)
+        add_safe_globals(self.objects)
+        return self
+
+    def __exit__(self, *exc):
+        _SAFE_GLOBALS.clear()
+        _SAFE_GLOBALS.update(self.saved)
+        return False
+
+
 def _weights_only_error(what: str) -> pickle.UnpicklingError:
     return pickle.UnpicklingError(
         f"Weights only load failed: {what} is not allowed by cltensor.load(weights_only=True), which only "
         "rebuilds tensors, containers, numbers, strings, dtypes, devices and Size. If you trust the file, "
-        "load it with weights_only=False (that runs any code the file names).")
+        "load it with weights_only=False (that runs any code the file names), or allow the classes it names "
+        "with cltensor.serialization.add_safe_globals([...]) or the safe_globals([...]) context manager.")
 
 
 def _restricted_build(self):
-    """BUILD under weights_only: only attribute dicts of OrderedDicts (a state_dict's _metadata)."""
-    state = self.stack.pop()
-    inst = self.stack[-1]
+    """BUILD under weights_only: attribute dicts of OrderedDicts (a state_dict's _metadata), and the state of
+    instances of classes allowed by add_safe_globals (as PyTorch's weights_only unpickler)."""
+    state, inst = self.stack[-1], self.stack[-2]
+    if _is_safe(type(inst)):
+        return pickle._Unpickler.load_build(self)
+    self.stack.pop()
     if isinstance(inst, OrderedDict) and isinstance(state, dict) and all(isinstance(k, str) for k in state):
         inst.__dict__.update(state)
         return
     raise _weights_only_error(f"setting the state of a {type(inst).__name__}")
+
+
+def _is_safe(obj) -> bool:
+    return any(obj is allowed for allowed in _SAFE_GLOBALS.values())
+
+
+def _torch_global(module: str, name: str):
+    """What a ``torch.*`` global of a pickle means in cltensor (a whole model names torch.nn.modules.*)."""
+    found = _resolve_torch_name(module, name)
+    if found is None:
+        raise pickle.UnpicklingError(f"the checkpoint names {module}.{name}, which cltensor does not have")
+    return found
 
 
 class _WeightsOnlyUnpickler(pickle._Unpickler):
@@ -485,6 +559,9 @@ class _WeightsOnlyUnpickler(pickle._Unpickler):
         found = _ALLOWED.get((module, name))
         if found is None:
             found = _SAFE_GLOBALS.get((module, name))
+        if found is None and (module == "torch" or module.startswith("torch.")):
+            mapped = _resolve_torch_name(module, name)  # PyTorch's name of a class allowed by its cltensor name
+            found = mapped if mapped is not None and _is_safe(mapped) else None
         if found is None:
             if module.startswith("torch") and name in _UNSUPPORTED_DTYPES:
                 raise RuntimeError(f"checkpoint uses torch.{name}, which cltensor does not support")
@@ -504,7 +581,11 @@ class _FullUnpickler(pickle.Unpickler):
 
     def find_class(self, module, name):
         found = _ALLOWED.get((module, name))
-        return found if found is not None else super().find_class(module, name)
+        if found is not None:
+            return found
+        if module == "torch" or module.startswith("torch."):
+            return _torch_global(module, name)
+        return super().find_class(module, name)
 
 
 def load(f, map_location=None, pickle_module=None, *, weights_only=True, mmap=None, **pickle_load_args):
