@@ -94,6 +94,8 @@ from .nn.pooling import (adaptive_avg_pool1d, avg_pool1d, max_pool1d, max_pool1d
                          max_pool2d, max_pool3d)
 from .nn.pooling import adaptive_max_pool1d_with_indices as adaptive_max_pool1d  # noqa: E402,F401
 from .nn.padding import constant_pad_nd  # noqa: E402,F401
+from .ops.conv import (conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d,  # noqa: E402,F401
+                       conv_transpose3d)
 from . import accelerator, backends, cuda, distributed, onnx, version  # noqa: E402,F401
 from ._compile import compile  # noqa: E402,F401
 from ._flags import (are_deterministic_algorithms_enabled, get_float32_matmul_precision,  # noqa: E402,F401
