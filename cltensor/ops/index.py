@@ -215,11 +215,13 @@ def _legacy_sequence(index) -> bool:
     """PyTorch still reads x[[a, b]] as x[a, b] when the list holds tensors, sequences, slices..."""
     if not isinstance(index, list) or len(index) >= 32:
         return False
-    return any(isinstance(i, (Tensor, list, tuple, slice)) or i is None or i is Ellipsis for i in index)
+    return any(isinstance(i, (Tensor, list, tuple, slice, range)) or i is None or i is Ellipsis for i in index)
 
 
 def _to_index_item(item, device):
-    """Lists, numpy arrays and Python bools as tensors; returns (item, known (min, max) or None)."""
+    """Lists, ranges, numpy arrays and Python bools as tensors; returns (item, known (min, max) or None)."""
+    if isinstance(item, range):  # an index list, as PyTorch reads it
+        item = np.arange(item.start, item.stop, item.step, dtype=np.int64)
     if isinstance(item, (bool, np.bool_)):
         return from_host(np.array(bool(item)), dt.bool_, device), None
     if isinstance(item, (list, tuple, np.ndarray)):
