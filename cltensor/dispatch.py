@@ -68,6 +68,35 @@ _C_TO_NP = {"int": np.int32, "uint": np.uint32, "long": np.int64, "ulong": np.ui
             "float": np.float32, "double": np.float64}
 
 
+def _caller_level() -> int:
+    """The stacklevel of the first frame outside cltensor: where a warning should point."""
+    import os
+    import sys
+    package = os.path.dirname(__file__)
+    frame, level = sys._getframe(2), 2
+    while frame is not None and frame.f_code.co_filename.startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def resize_out(out: Tensor, shape) -> Tensor:
+    """Give an out= tensor the shape a result needs, as PyTorch does: new contiguous memory when
+    the shape differs (with PyTorch's deprecation warning if out held elements)."""
+    shape = tuple(shape)
+    if out._shape == shape:
+        return out
+    if out.numel():
+        import warnings
+        warnings.warn(f"An output with one or more elements was resized since it had shape {list(out._shape)}, "
+                      f"which does not match the required output shape {list(shape)}. This behavior is deprecated, "
+                      "and in a future PyTorch release outputs will not be resized unless they have zero elements. "
+                      "You can explicitly reuse an out tensor t by resizing it, inplace, to zero elements with "
+                      "t.resize_(0).", UserWarning, stacklevel=_caller_level())
+    fresh = empty(shape, out.dtype, out.device)
+    out._storage, out._shape, out._strides, out._offset = fresh._storage, fresh._shape, fresh._strides, 0
+    return out
+
+
 def param_arg(ctype, value, compute):
     """An op's scalar parameter as a kernel argument (see dtypes.param_dtype)."""
     d = dt.param_dtype(ctype, compute)

@@ -279,3 +279,36 @@ def test_scatter_reduce_prod_backward_with_zeros(include_self):
     else:
         expected = [[0., 0., 3.], [0., 5., 0.]], [[0., 2., 0., 8.], [0., 0., 18., 4.]]
     assert (x.grad.tolist(), src.grad.tolist()) == expected
+
+
+def test_view_as_a_dtype_of_another_size():
+    x = torch.arange(4, dtype=torch.int16)
+    np.testing.assert_array_equal(x.view(torch.int32).numpy(), np.arange(4, dtype=np.int16).view(np.int32))
+    np.testing.assert_array_equal(x.view(torch.int32).view(torch.int16).numpy(), np.arange(4))
+    assert torch.arange(2, dtype=torch.int32).view(torch.int16).shape == (4,)
+    for bad, message in [(torch.arange(6, dtype=torch.int16).reshape(2, 3), "size\\(-1\\) must be divisible by 2"),
+                         (torch.arange(6, dtype=torch.int16).reshape(2, 3)[:, :2], "stride\\(0\\) must be divisible"),
+                         (x[1:3], "storage_offset\\(\\) must be divisible"),
+                         (torch.tensor(1, dtype=torch.int16), "dim\\(\\) cannot be 0")]:
+        with pytest.raises(RuntimeError, match=message):
+            bad.view(torch.int32)
+
+
+def test_out_tensors_of_another_shape_are_resized_as_in_pytorch():
+    out = torch.empty(5)
+    with pytest.warns(UserWarning, match="was resized since it had shape \\[5\\]"):
+        torch.add(torch.ones(3), 1, out=out)
+    assert out.tolist() == [2., 2., 2.]
+    empty = torch.empty(0)
+    torch.add(torch.ones(3), 1, out=empty)  # no warning for an empty out
+    assert empty.shape == (3,)
+    total = torch.empty(())
+    assert torch.sum(torch.ones(2, 3), 1, out=total) is total and total.tolist() == [3., 3.]
+
+
+@pytest.mark.skipif(not torch.cl.is_available(), reason="needs an OpenCL device besides cpu")
+def test_a_cpu_scalar_tensor_joins_an_op_on_another_device():
+    a = torch.ones(2, device="cl:0")
+    assert (a + torch.tensor(1.)).device == a.device and (torch.tensor(2.) * a).tolist() == [2., 2.]
+    with pytest.raises(RuntimeError, match="Expected all tensors to be on the same device"):
+        a + torch.ones(2)

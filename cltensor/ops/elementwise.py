@@ -268,6 +268,10 @@ def apply(op: OpDef, inputs, params=None, out=None, inplace=False):
     tensors = [x for x in inputs if isinstance(x, Tensor)]
     if not tensors:
         raise TypeError(f"{op.name}(): expected at least one Tensor argument")
+    moved = _cpu_scalars_to_device(inputs)
+    if moved is not inputs:
+        inputs, sig = moved, None  # no plan: the next call's cpu scalar must be moved again
+        tensors = [x for x in inputs if isinstance(x, Tensor)]
     device = dispatch.common_device(tensors + ([out] if out is not None else []), op.name)
     compute, out_dtype = op.dtypes(dt.result_type(*inputs))
     params = params or {}
@@ -316,7 +320,21 @@ def apply(op: OpDef, inputs, params=None, out=None, inplace=False):
     return graph.record(op.grad_fn, vjp, inputs, dest, params, save)
 
 
+def _cpu_scalars_to_device(inputs):
+    """inputs, with 0-d cpu tensors copied to the one device the other tensors are on: PyTorch
+    lets a 0-d cpu tensor join an op on another device (its value is read like a scalar's)."""
+    others = [x.device for x in inputs if isinstance(x, Tensor) and (x.dim() or not x.device.is_host)]
+    if not others or any(d is not others[0] for d in others) or others[0].is_host:
+        return inputs
+    device = others[0]
+    if not any(isinstance(x, Tensor) and x.device is not device for x in inputs):
+        return inputs
+    return [x.to(device) if isinstance(x, Tensor) and x.device is not device else x for x in inputs]
+
+
 def _check_writable(out, shape, out_dtype, op, inputs, is_out=False):
+    if is_out and tuple(out._shape) != tuple(shape) and not any(x is out for x in inputs):
+        dispatch.resize_out(out, shape)
     if tuple(out._shape) != tuple(shape):
         what = "output" if not is_out else "out="
         raise RuntimeError(f"{what} with shape {list(out._shape)} doesn't match the broadcast shape {list(shape)}")

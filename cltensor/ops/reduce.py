@@ -367,7 +367,7 @@ def _record(name, vjp, x, out, params, save):
 
 
 # ---- sums and means ------------------------------------------------------------------------------
-def sum(input, dim=None, keepdim=False, *, dtype=None):
+def sum(input, dim=None, keepdim=False, *, dtype=None, out=None):
     """Sum over dim (int, tuple, or None for all); integer and bool inputs sum to int64.
 
     >>> import cltensor as torch
@@ -377,9 +377,23 @@ def sum(input, dim=None, keepdim=False, *, dtype=None):
     _check_tensor(input, "sum")
     dims = _dims(input, dim)
     out_dtype, T = _sum_dtypes(input, dtype)
-    (out,) = _run(input, dims, keepdim, "sum", T, _acc(out_dtype), [out_dtype], ["s.v"])
-    return _record("SumBackward0" if dim is None else "SumBackward1", _sum_vjp, input, out,
+    (result,) = _run(input, dims, keepdim, "sum", T, _acc(out_dtype), [out_dtype], ["s.v"])
+    if out is not None:
+        if dim is None:
+            raise TypeError("sum() received an invalid combination of arguments - got (Tensor, out=Tensor): out= "
+                            "needs dim")
+        return _write_out(input, result, out, "sum")
+    return _record("SumBackward0" if dim is None else "SumBackward1", _sum_vjp, input, result,
                    {"shape": input._shape, "dims": dims, "keepdim": keepdim}, frozenset())
+
+
+def _write_out(input, result, out, name):
+    """A reduction's out=: resized as PyTorch does, written, no autograd (as PyTorch refuses)."""
+    if is_grad_enabled() and (out.requires_grad or input.requires_grad):
+        raise RuntimeError(f"{name}(): functions with out=... arguments don't support automatic differentiation, "
+                           "but one of the arguments requires grad.")
+    dispatch.resize_out(out, result._shape)
+    return out.copy_(result)
 
 
 def _sum_dtypes(input, dtype):

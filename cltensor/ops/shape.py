@@ -106,9 +106,33 @@ def view(self, *shape):
 
 
 def _view_dtype(self, d):
-    if d.itemsize != self.dtype.itemsize:
-        raise RuntimeError(f"view(dtype) to a dtype of different size ({self.dtype} -> {d}) is not supported")
-    v = self._view(self._shape, self._strides, self._offset)
+    """The same bytes read as dtype d. Between sizes, the last dim (contiguous) splits or merges
+    elements, and the other strides and the offset rescale, under PyTorch's conditions."""
+    old, new = self.dtype.itemsize, d.itemsize
+    shape, strides, offset = list(self._shape), list(self._strides), self._offset
+    if new != old:
+        from .elementwise import _torch_name
+        what = f"to view {_torch_name(self.dtype)} as {_torch_name(d)} (different element sizes)"
+        if not shape:
+            raise RuntimeError(f"self.dim() cannot be 0 {what}")
+        if strides[-1] != 1:
+            raise RuntimeError(f"self.stride(-1) must be 1 {what}")
+        if new > old:
+            r = new // old
+            if shape[-1] % r:
+                raise RuntimeError(f"self.size(-1) must be divisible by {r} {what}, but got {shape[-1]}")
+            if offset % r:
+                raise RuntimeError(f"self.storage_offset() must be divisible by {r} {what}, but got {offset}")
+            for i, st in enumerate(strides[:-1]):
+                if st % r:
+                    raise RuntimeError(f"self.stride({i}) must be divisible by {r} {what}, but got {st}")
+            shape[-1], offset = shape[-1] // r, offset // r
+            strides = [st // r for st in strides[:-1]] + [1]
+        else:
+            r = old // new
+            shape[-1], offset = shape[-1] * r, offset * r
+            strides = [st * r for st in strides[:-1]] + [1]
+    v = self._view(tuple(shape), tuple(strides), offset)
     v.dtype = d
     return v
 
