@@ -108,3 +108,7 @@ try:
 except ModuleNotFoundError as _err:
     if _err.name != __name__ + ".serialization":
         raise
+
+# last, over everything exported above: PyTorch's numpy-style keywords (axis=, keepdims=) on native ops
+from ._numpy_names import install as _install_numpy_names  # noqa: E402
+_install_numpy_names(globals(), Tensor)
