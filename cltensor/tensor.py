@@ -262,6 +262,8 @@ class Tensor:
     def numpy(self, *, force=False) -> np.ndarray:
         if self.requires_grad and not force:
             raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.")
+        if self.dtype is dt.bfloat16:
+            raise TypeError("Got unsupported ScalarType BFloat16")  # numpy has no bfloat16
         if not self.device.is_host:
             if force:
                 return self._to_numpy_copy()
@@ -275,16 +277,18 @@ class Tensor:
     def __array__(self, dtype=None, copy=None):
         if self.requires_grad:
             raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.")
+        if self.dtype is dt.bfloat16:
+            raise TypeError("Got unsupported ScalarType BFloat16")
         arr = self.detach()._to_numpy_copy() if not self.device.is_host else self.detach().numpy()
         return arr.astype(dtype) if dtype is not None else arr
 
     def tolist(self):
-        return self.detach()._to_numpy_copy().tolist()
+        return dt.from_storage(self.detach()._to_numpy_copy(), self.dtype).tolist()
 
     def item(self):
         if self.numel() != 1:
             raise RuntimeError(f"a Tensor with {self.numel()} elements cannot be converted to Scalar")
-        return self.detach()._to_numpy_copy().reshape(()).item()
+        return dt.from_storage(self.detach()._to_numpy_copy(), self.dtype).reshape(()).item()
 
     def __float__(self):
         return float(self._scalar_item())
@@ -410,6 +414,7 @@ class Tensor:
     def float(self): return self.to(dt.float32)
     def double(self): return self.to(dt.float64)
     def half(self): return self.to(dt.float16)
+    def bfloat16(self): return self.to(dt.bfloat16)
     def int(self): return self.to(dt.int32)
     def long(self): return self.to(dt.int64)
     def short(self): return self.to(dt.int16)
@@ -428,7 +433,7 @@ class Tensor:
 
 
 _LEGACY_NAMES = {dt.float32: "torch.FloatTensor", dt.float64: "torch.DoubleTensor",
-                 dt.float16: "torch.HalfTensor", dt.int64: "torch.LongTensor", dt.int32: "torch.IntTensor",
+                 dt.float16: "torch.HalfTensor", dt.bfloat16: "torch.BFloat16Tensor", dt.int64: "torch.LongTensor", dt.int32: "torch.IntTensor",
                  dt.int16: "torch.ShortTensor", dt.int8: "torch.CharTensor", dt.uint8: "torch.ByteTensor",
                  dt.bool_: "torch.BoolTensor"}
 _LEGACY_BY_NAME = {v: k for k, v in _LEGACY_NAMES.items()}

@@ -33,6 +33,9 @@ __kernel void ${kname}(const long n, __global ${out_dtype.c} *out, const long ou
 % if T == "double":
     const double u = (double)(((ulong)(r.x >> 5) << 26) | (ulong)(r.y >> 6)) * (1.0 / 9007199254740992.0);
     const double u_open = ((double)(((ulong)(r.z >> 5) << 26) | (ulong)(r.w >> 6)) + 1.0) * (1.0 / 9007199254740992.0);
+% elif out_dtype.name == "bfloat16":
+    const float u = (float)(r.x >> 24) * (1.0f / 256.0f);
+    const float u_open = ((float)(r.z >> 8) + 1.0f) * (1.0f / 16777216.0f);
 % elif out_dtype.name == "float16":
     const float u = (float)(r.x >> 21) * (1.0f / 2048.0f);
     const float u_open = ((float)(r.z >> 8) + 1.0f) * (1.0f / 16777216.0f);

@@ -75,6 +75,8 @@ def from_host(array: np.ndarray, dtype: dt.dtype, device, owned=False) -> Tensor
     device = as_device(device)
     dispatch.check_dtype_supported(dtype, device)
     given = array
+    if dtype is dt.bfloat16 and np.asarray(array).dtype != np.uint16:
+        array = dt.to_storage(array, dtype)  # values, not bits
     array = np.asarray(array, dtype=dtype.np, order="C")
     if not owned and (array is given or array.base is given):
         array = array.copy()
@@ -113,7 +115,7 @@ def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=Fal
         _check_python_ints(python_ints, d)
     target = as_device(device) if device is not None else (
         data.device if isinstance(data, Tensor) else None)
-    return _finish(from_host(array.astype(d.np), d, target, owned=True), requires_grad)
+    return _finish(from_host(dt.to_storage(array, d), d, target, owned=True), requires_grad)
 
 
 def _python_ints(data) -> tuple:
