@@ -308,10 +308,6 @@ class RNN(RNNBase):
         super().__init__("RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU", input_size, hidden_size, num_layers,
                          bias, batch_first, dropout, bidirectional, 0, device, dtype)
 
-    def extra_repr(self):
-        s = super().extra_repr()
-        return s + f", nonlinearity={self.nonlinearity}" if self.nonlinearity != "tanh" else s
-
     def forward(self, input, hx=None):
         if hx is not None and not isinstance(input, PackedSequence) and input.dim() == 3:
             _check_batched_hidden(hx)
