@@ -75,7 +75,10 @@ def test_gradcheck():
 
 
 @pytest.mark.parametrize("call,exc,msg", [
-    (lambda F, T: F.unfold(T.zeros(3, 4), 2), NotImplementedError, "Only 3D or 4D input Tensors are supported (got 2D)"),
+    (lambda F, T: F.unfold(T.zeros(3, 4), 2), IndexError, "Dimension out of range"),
+    (lambda F, T: F.unfold(T.zeros(2, 1, 3, 4, 5), 2), RuntimeError, "tensor with possibly 0 batch size and other "
+                                                                     "non-zero dimensions for input, but got: [2, 1, "),
+    (lambda F, T: F.fold(T.zeros(2, 1, 3, 4), 3, 2), RuntimeError, "(batch mode) tensor for input with possibly 0"),
     (lambda F, T: F.unfold(T.zeros(1, 1, 3, 3), 4), RuntimeError, "calculated shape of the array of sliding blocks"),
     (lambda F, T: F.fold(T.zeros(1, 5, 4), (3, 3), 2), RuntimeError, "divisible by the product of kernel_size"),
     (lambda F, T: F.fold(T.zeros(1, 4, 5), (3, 3), 2), RuntimeError, "but got input.size(2)=5"),
