@@ -232,7 +232,8 @@ class device:
         if not isinstance(spec, str):
             raise TypeError(f"device() expected a string or a device, got {type(spec).__name__}")
         key = (spec, index)
-        found = cls._cache.get(key)
+        by_name = "cuda" not in spec.lower()  # 'cuda' follows set_device and CLTENSOR_CUDA_DEVICES
+        found = cls._cache.get(key) if by_name else None
         if found is None:
             typ, idx = _parse(spec, index)
             found = cls._cache.get((typ, idx))
@@ -240,7 +241,7 @@ class device:
                 found = object.__new__(cls)
                 found.type, found.index, found._backend = typ, idx, None
                 cls._cache[(typ, idx)] = found
-            if "cuda" not in spec.lower():  # 'cuda' follows set_device and CLTENSOR_CUDA_DEVICES
+            if by_name:
                 cls._cache[key] = found
         return found
 
