@@ -97,47 +97,62 @@ def _weight_product(image, other, geo, groups):
     return out
 
 
-# ---- differentiable primitives on 5-D tensors -----------------------------------------------------------
-def _conv_vjp(g, out, x, w, b, geo, groups, transposed):
-    x_size = x._shape[2:]
+# ---- differentiable primitives -------------------------------------------------------------------------------
+def _as5(t, nd):
+    """A detached view of t with a batch dim and 3 spatial dims (leading size-1 ones for conv1d/conv2d)."""
+    t = t.detach()
+    if t.dim() == nd + 1:
+        t = t.unsqueeze(0)
+    return t.reshape(*t._shape[:2], *(1,) * (3 - nd), *t._shape[2:])
+
+
+def _channel_sum(g, nd):
+    """The bias gradient: g summed over everything but its channel dim."""
+    channel = 1 if g.dim() == nd + 2 else 0
+    return g.sum(dim=tuple(d for d in range(g.dim()) if d != channel))
+
+
+def _conv_vjp(g, out, x, w, b, geo, groups, transposed, nd):
     dx = dw = db = None
     if x.requires_grad:
-        dx = _conv5(g, w, None, geo, groups, not transposed, x_size)
+        dx = _convolution(g, w, None, geo, groups, not transposed, nd)
     if w.requires_grad:
-        dw = _wgrad5(x, g, geo, groups, transposed, w._shape)
+        dw = _weight_grad(x, g, geo, groups, transposed, nd, w._shape)
     if b is not None and b.requires_grad:
-        db = g.sum(dim=(0, 2, 3, 4))
+        db = _channel_sum(g, nd)
     return dx, dw, db
 
 
-def _conv5(x, w, b, geo, groups, transposed, out_size):
-    """Conv (or transposed conv) of x [N, C, *3] with w; out_size: the result's 3 spatial sizes."""
-    xd, wd = x.detach(), w.detach()
+def _convolution(x, w, b, geo, groups, transposed, nd):
+    """Conv (or transposed conv) of x (batched or not, nd spatial dims) with w, recorded for autograd.
+
+    The result's spatial sizes are geo.dst for a conv and geo.src for a transposed conv."""
+    x5, w5 = _as5(x, nd), _as5(w, nd)
     bd = b.detach() if b is not None else None
-    if transposed:
-        res = _gather_product("convT", xd, _fwd_matrix(wd, groups, True), out_size, geo, groups, bd)
-    else:
-        res = _gather_product("conv", xd, _fwd_matrix(wd, groups, False), out_size, geo, groups, bd)
+    size = geo.src if transposed else geo.dst
+    res = _gather_product("convT" if transposed else "conv", x5, _fwd_matrix(w5, groups, transposed), size, geo,
+                          groups, bd)
+    shape = (x._shape[:-nd - 1] if x.dim() == nd + 2 else ()) + res._shape[1:2] + size[3 - nd:]
+    res = res.reshape(shape)
     return graph.record("ConvolutionBackward0", _conv_vjp, [x, w, b], res,
-                        {"geo": geo, "groups": groups, "transposed": transposed}, save=frozenset({0, 1}))
+                        {"geo": geo, "groups": groups, "transposed": transposed, "nd": nd}, save=frozenset({0, 1}))
 
 
-def _wgrad_vjp(gg, out, x, g, geo, groups, transposed, w_shape):
-    dx = _conv5(g, gg, None, geo, groups, not transposed, x._shape[2:]) if x.requires_grad else None
-    dg = _conv5(x, gg, None, geo, groups, transposed, g._shape[2:]) if g.requires_grad else None
+def _weight_grad_vjp(gg, out, x, g, geo, groups, transposed, nd, w_shape):
+    dx = _convolution(g, gg, None, geo, groups, not transposed, nd) if x.requires_grad else None
+    dg = _convolution(x, gg, None, geo, groups, transposed, nd) if g.requires_grad else None
     return dx, dg
 
 
-def _wgrad5(x, g, geo, groups, transposed, w_shape):
-    """The weight gradient of a conv (or transposed conv) of x whose output gradient is g."""
-    xd, gd = x.detach(), g.detach()
-    if transposed:  # the equivalent forward conv maps g's positions to x's
-        res = _weight_product(gd, xd, geo, groups)
-    else:
-        res = _weight_product(xd, gd, geo, groups)
+def _weight_grad(x, g, geo, groups, transposed, nd, w_shape):
+    """The weight gradient of a conv (or transposed conv) of x whose output gradient is g (recorded, so
+    that gradients of gradients work)."""
+    x5, g5 = _as5(x, nd), _as5(g, nd)
+    # for a transposed conv, the equivalent forward conv maps g's positions to x's
+    res = (_weight_product(g5, x5, geo, groups) if transposed else _weight_product(x5, g5, geo, groups))
     res = res.reshape(w_shape)
-    return graph.record("ConvolutionBackwardBackward0", _wgrad_vjp, [x, g], res,
-                        {"geo": geo, "groups": groups, "transposed": transposed, "w_shape": w_shape},
+    return graph.record("ConvolutionBackwardBackward0", _weight_grad_vjp, [x, g], res,
+                        {"geo": geo, "groups": groups, "transposed": transposed, "nd": nd, "w_shape": w_shape},
                         save=frozenset({0, 1}))
 
 
@@ -213,13 +228,6 @@ def _same_padding(ks, dl):
     return tuple(d * (k - 1) // 2 for k, d in zip(ks, dl))
 
 
-def _as5(t, nd, batched=True):
-    """t with leading size-1 spatial dims up to 3 (and a batch dim if unbatched), through views."""
-    if not batched:
-        t = t.unsqueeze(0)
-    return t.reshape(*t._shape[:2], *(1,) * (3 - nd), *t._shape[2:])
-
-
 def _pad3(values, fill):
     return (fill,) * (3 - len(values)) + tuple(values)
 
@@ -252,10 +260,7 @@ def _conv(nd, fname, input, weight, bias, stride, padding, dilation, groups):
         dst = tuple((p - k) // s + 1 for p, k, s in zip(padded, span, stride))
     geo = _Geometry(_pad3(src, 1), _pad3(dst, 1), _pad3(ks, 1), _pad3(stride, 1), _pad3(left, 0),
                     _pad3(dilation, 1))
-    batched = input.dim() == nd + 2
-    out = _conv5(_as5(input, nd, batched), _as5(weight, nd), bias, geo, groups, False, geo.dst)
-    out = out.reshape(out._shape[:2] + dst)
-    return out if batched else out.squeeze(0)
+    return _convolution(input, weight, bias, geo, groups, False, nd)
 
 
 def _conv_transpose(nd, fname, input, weight, bias, stride, padding, output_padding, groups, dilation):
@@ -283,10 +288,7 @@ def _conv_transpose(nd, fname, input, weight, bias, stride, padding, output_padd
     # the equivalent forward conv maps the result (dst) to the input (src)
     geo = _Geometry(_pad3(dst, 1), _pad3(src, 1), _pad3(ks, 1), _pad3(stride, 1), _pad3(padding, 0),
                     _pad3(dilation, 1))
-    batched = input.dim() == nd + 2
-    out = _conv5(_as5(input, nd, batched), _as5(weight, nd), bias, geo, groups, True, geo.src)
-    out = out.reshape(out._shape[:2] + dst)
-    return out if batched else out.squeeze(0)
+    return _convolution(input, weight, bias, geo, groups, True, nd)
 
 
 # ---- public functions -------------------------------------------------------------------------------
