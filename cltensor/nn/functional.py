@@ -431,32 +431,6 @@ def dropout(input, p=0.5, training=True, inplace=False):
     return _apply_mask(input, _dropout_mask(input.shape, p, input), inplace)
 
 
-def _feature_dropout(input, p, training, inplace, batched_dim, name):
-    _check_p(p)
-    if input.dim() not in (batched_dim - 1, batched_dim):
-        raise RuntimeError(f"{name}: Expected {batched_dim - 1}D or {batched_dim}D input, but received a "
-                           f"{input.dim()}D input.")
-    if not training or p == 0:
-        return input
-    channels = 1 if input.dim() == batched_dim - 1 else 2
-    shape = tuple(input.shape[:channels]) + (1,) * (input.dim() - channels)
-    if p == 1:
-        return input.mul_(0) if inplace else input * 0
-    return _apply_mask(input, _dropout_mask(shape, p, input), inplace)
-
-
-def dropout1d(input, p=0.5, training=True, inplace=False):
-    return _feature_dropout(input, p, training, inplace, 3, "dropout1d")
-
-
-def dropout2d(input, p=0.5, training=True, inplace=False):
-    return _feature_dropout(input, p, training, inplace, 4, "dropout2d")
-
-
-def dropout3d(input, p=0.5, training=True, inplace=False):
-    return _feature_dropout(input, p, training, inplace, 5, "dropout3d")
-
-
 # ---- normalisation -----------------------------------------------------------------------------------------
 def _normalized(x, dims, eps):
     """(x - mean) / sqrt(biased var + eps) over dims, with the mean and var it used."""
@@ -603,6 +577,7 @@ def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
 
 
 from .padding import pad  # noqa: E402,F401  (constant/reflect/replicate/circular, in nn/padding.py)
+from .dropout import dropout1d, dropout2d, dropout3d  # noqa: E402,F401  (PyTorch's rank handling)
 from .fold import fold, unfold  # noqa: E402,F401
 from .upsampling import interpolate, upsample, upsample_bilinear, upsample_nearest  # noqa: E402,F401
 from ..ops.conv import (conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d,  # noqa: E402,F401
