@@ -295,3 +295,157 @@ def test_safe_globals_extend_the_allowlist():
         assert torch.load(io.BytesIO(buf.getvalue()))["p"].y == 2
     finally:
         serialization.clear_safe_globals()
+
+
+# ---- whole models: PyTorch's class names, user classes, safe globals ------------------------------------------
+class UserNet(torch.nn.Module):
+    """A model defined in the user's script: a layer, an activation and a buffer."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = torch.nn.Linear(3, 2)
+        self.act = torch.nn.ReLU()
+        self.register_buffer("shift", torch.arange(2.))
+
+    def forward(self, x):
+        return self.act(self.fc(x)) + self.shift
+
+
+def _pickle_of(buf: bytes) -> bytes:
+    with zipfile.ZipFile(io.BytesIO(buf)) as zf:
+        return zf.read(next(n for n in zf.namelist() if n.endswith("data.pkl")))
+
+
+def _saved(obj, lib=torch) -> bytes:
+    buf = io.BytesIO()
+    lib.save(obj, buf)
+    return buf.getvalue()
+
+
+def test_whole_model_is_pickled_under_pytorch_names():
+    model = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.ReLU(), torch.nn.BatchNorm1d(2))
+    pkl = _pickle_of(_saved(model))
+    for path in (b"torch.nn.modules.container\nSequential", b"torch.nn.modules.linear\nLinear",
+                 b"torch.nn.modules.activation\nReLU", b"torch.nn.modules.batchnorm\nBatchNorm1d"):
+        assert path in pkl
+    assert b"cltensor" not in pkl
+
+
+def test_user_model_round_trip_keeps_parameters_buffers_and_training_flag():
+    model = UserNet().eval()
+    model.fc.weight.requires_grad_(False)
+    back = torch.load(io.BytesIO(_saved(model)), weights_only=False)
+    assert type(back) is UserNet and type(back.fc) is torch.nn.Linear and not back.training
+    assert isinstance(back.fc.bias, torch.nn.Parameter) and back.fc.bias.requires_grad
+    assert not back.fc.weight.requires_grad
+    assert list(back.state_dict()) == ["shift", "fc.weight", "fc.bias"] == list(model.state_dict())
+    x = torch.randn(4, 3)
+    np.testing.assert_array_equal(back(x).detach().numpy(), model(x).detach().numpy())
+
+
+def test_safe_globals_allow_a_whole_model_with_weights_only():
+    from cltensor import serialization
+    data = _saved(UserNet())
+    with pytest.raises(pickle.UnpicklingError, match="UserNet.*add_safe_globals"):
+        torch.load(io.BytesIO(data))
+    allowed = [UserNet, torch.nn.Linear, torch.nn.ReLU]
+    with serialization.safe_globals(allowed):
+        assert set(serialization.get_safe_globals()) == set(allowed)
+        back = torch.load(io.BytesIO(data), weights_only=True)
+    assert type(back) is UserNet and back.shift.tolist() == [0.0, 1.0]
+    assert serialization.get_safe_globals() == []
+    with pytest.raises(pickle.UnpicklingError, match="Linear"):
+        with serialization.safe_globals([UserNet]):
+            torch.load(io.BytesIO(data))
+    serialization.add_safe_globals(allowed)
+    try:
+        assert type(torch.load(io.BytesIO(data))) is UserNet
+    finally:
+        serialization.clear_safe_globals()
+
+
+def test_unknown_pytorch_name_in_a_model_file_is_a_clear_error():
+    data = _repack(_saved(torch.nn.Linear(2, 2)), lambda pkl: pkl.replace(b"\nLinear\n", b"\nLinearX\n"))
+    with pytest.raises(pickle.UnpicklingError, match="torch.nn.modules.linear.LinearX.*cltensor does not have"):
+        torch.load(io.BytesIO(data), weights_only=False)
+
+
+@pytest.mark.skipif(not HAVE_TORCH, reason="PyTorch not installed")
+def test_every_nn_layer_is_written_under_the_name_pytorch_gives_it():
+    from cltensor._pickle_names import torch_path
+    checked = 0
+    for name in dir(torch.nn):
+        cls = getattr(torch.nn, name)
+        real = getattr(real_torch.nn, name, None)
+        if isinstance(cls, type) and issubclass(cls, torch.nn.Module) and isinstance(real, type):
+            assert torch_path(cls) == (real.__module__, real.__qualname__), name
+            checked += 1
+    assert checked > 40
+
+
+# (name, constructor arguments, input shape or None): layers whose state PyTorch and cltensor must share
+MODEL_FILES = [("Linear", (3, 2), (4, 3)), ("BatchNorm1d", (3,), (4, 3)), ("LayerNorm", (3,), (2, 3)),
+               ("Embedding", (5, 2), None), ("GELU", (), (2, 3)), ("LSTM", (3, 4, 2), (2, 1, 3)),
+               ("MultiheadAttention", (4, 2), None), ("Conv2d", (2, 3, 3), (1, 2, 5, 5)),
+               ("MaxPool2d", (2,), (1, 1, 4, 4))]
+
+
+@pytest.mark.skipif(not HAVE_TORCH, reason="PyTorch not installed")
+@pytest.mark.parametrize("name,args,shape", MODEL_FILES, ids=[c[0] for c in MODEL_FILES])
+@pytest.mark.parametrize("direction", ["pytorch-to-cltensor", "cltensor-to-pytorch"])
+def test_whole_model_files_move_between_pytorch_and_cltensor(name, args, shape, direction):
+    if not hasattr(torch.nn, name):
+        pytest.skip(f"cltensor.nn.{name} does not exist yet")
+    src, dst = (real_torch, torch) if direction == "pytorch-to-cltensor" else (torch, real_torch)
+    src.manual_seed(0)
+    model = getattr(src.nn, name)(*args).eval()
+    back = dst.load(io.BytesIO(_saved(model, src)), weights_only=False).eval()
+    assert type(back) is getattr(dst.nn, name)
+    assert list(back.state_dict()) == list(model.state_dict())
+    for k, v in model.state_dict().items():
+        np.testing.assert_array_equal(back.state_dict()[k].numpy(), v.numpy())
+    if shape is not None:
+        x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+        out_src, out_dst = model(src.tensor(x)), back(dst.tensor(x))
+        out_src, out_dst = [o[0] if isinstance(o, tuple) else o for o in (out_src, out_dst)]
+        np.testing.assert_allclose(out_dst.detach().numpy(), out_src.detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.skipif(not HAVE_TORCH, reason="PyTorch not installed")
+def test_user_model_files_move_between_pytorch_and_cltensor(monkeypatch):
+    """A script's own Module subclass: each library pickles it by its module path, and the loading
+    script defines a class of that name on its own library (here one fake module plays both scripts)."""
+    import sys
+    import types
+    script = types.ModuleType("user_script")
+    monkeypatch.setitem(sys.modules, "user_script", script)
+
+    def define(lib):
+        class Net(lib.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.body = lib.nn.Sequential(lib.nn.Linear(3, 4), lib.nn.Tanh(), lib.nn.Linear(4, 2))
+                self.register_buffer("scale", lib.full((2,), 0.5))
+
+            def forward(self, x):
+                return self.body(x) * self.scale
+        Net.__module__, Net.__qualname__ = "user_script", "Net"
+        script.Net = Net
+        return Net
+
+    x = np.random.default_rng(1).standard_normal((5, 3)).astype(np.float32)
+    theirs = define(real_torch)()
+    data = _saved(theirs, real_torch)
+    ours_cls = define(torch)
+    ours = torch.load(io.BytesIO(data), weights_only=False)
+    assert type(ours) is ours_cls and type(ours.body[0]) is torch.nn.Linear
+    expected = theirs(real_torch.tensor(x)).detach().numpy()
+    np.testing.assert_allclose(ours(torch.tensor(x)).detach().numpy(), expected, rtol=1e-5, atol=1e-6)
+
+    data = _saved(ours)
+    theirs_cls = define(real_torch)
+    with real_torch.serialization.safe_globals([theirs_cls, real_torch.nn.Sequential, real_torch.nn.Linear,
+                                                real_torch.nn.Tanh]):
+        back = real_torch.load(io.BytesIO(data))  # PyTorch's weights_only loader accepts our file
+    assert type(back) is theirs_cls
+    np.testing.assert_allclose(back(real_torch.tensor(x)).detach().numpy(), expected, rtol=1e-5, atol=1e-6)
