@@ -579,6 +579,7 @@ def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
 from .padding import pad  # noqa: E402,F401  (constant/reflect/replicate/circular, in nn/padding.py)
 from .dropout import dropout1d, dropout2d, dropout3d  # noqa: E402,F401  (PyTorch's rank handling)
 from .fold import fold, unfold  # noqa: E402,F401
+from .sampling import affine_grid, grid_sample  # noqa: E402,F401
 from .upsampling import interpolate, upsample, upsample_bilinear, upsample_nearest  # noqa: E402,F401
 from ..ops.conv import (conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d,  # noqa: E402,F401
                         conv_transpose3d)
