@@ -58,6 +58,20 @@ def test_digits_quick_run():
     assert losses == sorted(losses, reverse=True) and losses[-1] < 0.5
 
 
+def test_lenet_digits_quick_run():
+    import lenet_digits
+    result = lenet_digits.main(["--quick"])
+    assert result["test_acc"] >= 0.85
+    losses = [h["loss"] for h in result["history"]]
+    assert losses == sorted(losses, reverse=True)
+
+
+def test_resnet_synthetic_quick_run():
+    import resnet_cifar_synthetic
+    result = resnet_cifar_synthetic.main(["--quick"])
+    assert result["last"] < result["first"]
+
+
 def test_digits_full_run_from_the_command_line():
     """The documented command: >= 95% test accuracy in the default 20 epochs, under a minute here."""
     proc = subprocess.run([sys.executable, "examples/digits_mlp.py"], cwd=ROOT, capture_output=True, text=True,
