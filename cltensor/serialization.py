@@ -44,9 +44,11 @@ _PREFIX = "archive"
 _STORAGE_NAMES = {dt.float32: "FloatStorage", dt.float64: "DoubleStorage", dt.float16: "HalfStorage",
                   dt.int64: "LongStorage", dt.int32: "IntStorage", dt.int16: "ShortStorage",
                   dt.int8: "CharStorage", dt.uint8: "ByteStorage", dt.bool_: "BoolStorage"}
-_UNSUPPORTED_STORAGES = ("BFloat16Storage", "ComplexFloatStorage", "ComplexDoubleStorage", "QInt8Storage",
+if hasattr(dt, "bfloat16"):  # stored as its 16 bits, as PyTorch's BFloat16Storage
+    _STORAGE_NAMES[dt.bfloat16] = "BFloat16Storage"
+_UNSUPPORTED_STORAGES = ("ComplexFloatStorage", "ComplexDoubleStorage", "QInt8Storage",
                          "QUInt8Storage", "QInt32Storage", "QUInt4x2Storage", "QUInt2x4Storage")
-_UNSUPPORTED_DTYPES = ("bfloat16", "complex64", "complex128", "complex32", "cfloat", "cdouble", "uint16",
+_UNSUPPORTED_DTYPES = ("complex64", "complex128", "complex32", "cfloat", "cdouble", "uint16",
                        "uint32", "uint64", "float8_e4m3fn", "float8_e5m2", "qint8", "quint8", "qint32")
 
 

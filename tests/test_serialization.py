@@ -186,9 +186,29 @@ def test_pytorch_reads_our_files_and_we_read_theirs():
 @pytest.mark.skipif(not HAVE_TORCH, reason="PyTorch not installed")
 def test_unsupported_pytorch_dtype_is_a_clear_error():
     buf = io.BytesIO()
-    real_torch.save({"b": real_torch.ones(2, dtype=real_torch.bfloat16)}, buf)
-    with pytest.raises(RuntimeError, match="BFloat16"):
+    real_torch.save({"c": real_torch.ones(2, dtype=real_torch.complex64)}, buf)
+    with pytest.raises(RuntimeError, match="ComplexFloat"):
         torch.load(io.BytesIO(buf.getvalue()))
+
+
+def test_bfloat16_round_trip_keeps_the_bits():
+    t = torch.tensor([1.5, -2.25, 3e38, 0.0], dtype=torch.bfloat16)
+    view = torch.arange(8.).to(torch.bfloat16)[1::3]
+    back = _round_trip({"t": t, "v": view})
+    assert back["t"].dtype is torch.bfloat16 and back["v"].stride() == (3,)
+    assert back["t"].float().tolist() == t.float().tolist() and back["v"].float().tolist() == [1.0, 4.0, 7.0]
+
+
+@pytest.mark.skipif(not HAVE_TORCH, reason="PyTorch not installed")
+def test_bfloat16_files_move_between_pytorch_and_cltensor():
+    values = [1.5, -2.25, 3e38, 1e-3]
+    theirs = real_torch.tensor(values, dtype=real_torch.bfloat16)
+    buf = io.BytesIO()
+    real_torch.save(theirs, buf)
+    ours = torch.load(io.BytesIO(buf.getvalue()))
+    assert ours.dtype is torch.bfloat16 and ours.float().tolist() == theirs.float().tolist()
+    back = real_torch.load(io.BytesIO(_saved(ours)))
+    assert back.dtype == real_torch.bfloat16 and real_torch.equal(back, theirs)
 
 
 # ---- hostile and damaged files -------------------------------------------------------------------------------------
