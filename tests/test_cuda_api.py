@@ -317,6 +317,13 @@ def test_compile_returns_an_eager_equivalent():
     assert plus_one(x).tolist() == (x + 1).tolist()
 
 
-def test_cuda_amp_names_exist():
+def test_cuda_amp_names_are_the_cuda_autocast_and_scaler():
     import cltensor.cuda.amp as cuda_amp
-    assert callable(cuda_amp.GradScaler) and callable(cuda_amp.autocast) and torch.cuda.amp is cuda_amp
+    from cltensor.cuda.amp import GradScaler, autocast
+    assert torch.cuda.amp is cuda_amp
+    with pytest.warns(FutureWarning, match="torch.cuda.amp.autocast"):
+        region = autocast()
+    assert isinstance(region, torch.amp.autocast) and region.device == "cuda" and region.fast_dtype is torch.float16
+    with pytest.warns(FutureWarning, match="torch.cuda.amp.GradScaler"):
+        scaler = GradScaler(init_scale=8.0, enabled=False)
+    assert isinstance(scaler, torch.amp.GradScaler) and not scaler.is_enabled()

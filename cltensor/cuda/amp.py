@@ -1,27 +1,17 @@
-"""``torch.cuda.amp``: the CUDA-named spellings of ``cltensor.amp``'s GradScaler and autocast.
+"""``torch.cuda.amp``: PyTorch's deprecated CUDA spellings of ``torch.amp``'s autocast and GradScaler.
 
-``cltensor.amp`` (built by the mixed-precision work) is imported on first use, so this module loads
-even where it is missing; the names then raise an AttributeError that says so.
+They come from ``cltensor.amp`` (``CudaAutocast``, ``CudaGradScaler``: ``torch.amp.autocast('cuda', ...)``
+and ``torch.amp.GradScaler('cuda', ...)`` with PyTorch's FutureWarning), looked up on first use.
 """
 
+__all__ = ["autocast", "GradScaler", "custom_fwd", "custom_bwd"]
 
-def _amp():
-    try:
-        from .. import amp
-    except ModuleNotFoundError as err:
-        if err.name != "cltensor.amp":
-            raise
-        raise AttributeError("torch.cuda.amp needs cltensor.amp, which this cltensor does not have") from None
-    return amp
+_NAMES = {"autocast": "CudaAutocast", "GradScaler": "CudaGradScaler", "custom_fwd": "custom_fwd",
+          "custom_bwd": "custom_bwd"}
 
 
-def autocast(enabled: bool = True, dtype=None, cache_enabled: bool = True):
-    """``torch.cuda.amp.autocast(...)``, i.e. ``torch.autocast('cuda', ...)`` (deprecated in PyTorch too)."""
-    from .. import float16
-    return _amp().autocast("cuda", enabled=enabled, dtype=float16 if dtype is None else dtype,
-                           cache_enabled=cache_enabled)
-
-
-def GradScaler(*args, **kwargs):
-    """``torch.cuda.amp.GradScaler(...)``, i.e. ``torch.amp.GradScaler('cuda', ...)``."""
-    return _amp().GradScaler("cuda", *args, **kwargs)
+def __getattr__(name):
+    if name not in _NAMES:
+        raise AttributeError(f"module 'cltensor.cuda.amp' has no attribute '{name}'")
+    from .. import amp
+    return getattr(amp, _NAMES[name])
