@@ -4,6 +4,8 @@
     x = torch.arange(12).reshape(3, 4)
     print(x * 2.5)
 """
+import sys as _sys
+
 from . import dtypes as _dt
 from .device import (device, get_default_device, set_default_device, synchronize,
                      cl_namespace as cl)
@@ -112,3 +114,10 @@ except ModuleNotFoundError as _err:
 # last, over everything exported above: PyTorch's numpy-style keywords (axis=, keepdims=) on native ops
 from ._numpy_names import install as _install_numpy_names  # noqa: E402
 _install_numpy_names(globals(), Tensor)
+
+# autocast: one wrapper per op on PyTorch's autocast lists, over the namespaces that export them
+from . import amp  # noqa: E402
+from .amp import (autocast, is_autocast_enabled, set_autocast_enabled, get_autocast_dtype,  # noqa: E402,F401
+                  set_autocast_dtype, is_autocast_cpu_enabled, get_autocast_cpu_dtype, get_autocast_gpu_dtype,
+                  is_autocast_cache_enabled, set_autocast_cache_enabled, clear_autocast_cache)
+amp.install([globals(), nn.functional, _sys.modules[__name__ + ".ops.linalg"]], Tensor)
