@@ -33,7 +33,7 @@ def torch_path(cls) -> tuple | None:
 def resolve(module: str, name: str):
     """The cltensor object a pickle's ``torch.*`` global names, or None when cltensor has none."""
     import cltensor
-    if module.startswith("torch.nn.modules.") or module == "torch.nn":
+    if module.startswith("torch.nn.modules") or module == "torch.nn":
         return getattr(cltensor.nn, name, None) or _defined_in_nn(name)
     if not (module == "torch" or module.startswith("torch.")):
         return None
@@ -48,11 +48,11 @@ def resolve(module: str, name: str):
 
 
 def _defined_in_nn(name: str):
-    """A class of that name defined in any loaded cltensor.nn module (helper classes nn does not export)."""
+    """A class or function of that name defined in any loaded cltensor.nn module (helpers nn does not export)."""
     for modname, mod in list(sys.modules.items()):
-        if modname.startswith("cltensor.nn.") and mod is not None:
+        if modname.startswith("cltensor.nn.") and not modname.startswith("cltensor.nn.modules") and mod is not None:
             obj = getattr(mod, name, None)
-            if isinstance(obj, type) and obj.__module__ == modname:
+            if callable(obj) and getattr(obj, "__module__", None) == modname:
                 return obj
     return None
 

@@ -469,3 +469,18 @@ def test_user_model_files_move_between_pytorch_and_cltensor(monkeypatch):
         back = real_torch.load(io.BytesIO(data))  # PyTorch's weights_only loader accepts our file
     assert type(back) is theirs_cls
     np.testing.assert_allclose(back(real_torch.tensor(x)).detach().numpy(), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_nn_modules_paths_import_as_in_pytorch():
+    """Scripts import from PyTorch's nn file layout; every torch.nn.modules.<file> name resolves by name."""
+    from cltensor.nn.modules.batchnorm import BatchNorm1d
+    from cltensor.nn.modules.container import Sequential
+    from cltensor.nn.modules.linear import Linear
+    from cltensor.nn.modules.module import Module
+    from cltensor.nn.modules.utils import _pair, _triple
+    assert (Linear, Sequential, BatchNorm1d, Module) == (torch.nn.Linear, torch.nn.Sequential, torch.nn.BatchNorm1d,
+                                                         torch.nn.Module)
+    assert torch.nn.modules.activation.ReLU is torch.nn.ReLU and torch.nn.modules.Linear is torch.nn.Linear
+    assert _pair(3) == (3, 3) and _triple((1, 2, 3)) == (1, 2, 3)
+    with pytest.raises(ImportError, match="NoSuchLayer"):
+        from cltensor.nn.modules.linear import NoSuchLayer  # noqa: F401

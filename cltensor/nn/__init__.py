@@ -31,6 +31,7 @@ from .pooling import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveAvgPool3d, A
 from .pixelshuffle import PixelShuffle, PixelUnshuffle  # noqa: F401
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase  # noqa: F401
 from . import parallel  # noqa: F401
+from . import modules  # noqa: F401  (torch.nn.modules.<file> aliases)
 from .parallel import DataParallel  # noqa: F401
 from .sparse import Embedding  # noqa: F401
 from .upsampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d  # noqa: F401
