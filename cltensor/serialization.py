@@ -260,7 +260,7 @@ class _StorageType:
 
 class LoadedStorage:
     """A storage read from a checkpoint; ``map_location`` callables receive one and may return
-    ``storage``, ``storage.cpu()``, ``storage.to(device)`` or ``storage.cl(index)``."""
+    ``storage``, ``storage.cpu()``, ``storage.to(device)``, ``storage.cl(index)`` or ``storage.cuda(index)``."""
 
     def __init__(self, data: np.ndarray, dtype, location: str, device=None):
         self._data, self.dtype, self.location, self.device = data, dtype, location, device
@@ -280,8 +280,9 @@ class LoadedStorage:
     def cl(self, index=None):
         return self.to(Device("cl", index))
 
-    def cuda(self, *args, **kwargs):
-        raise RuntimeError("cltensor has no CUDA backend: return storage.cpu() or storage.cl(i) from map_location")
+    def cuda(self, device=None, non_blocking=False):
+        """The storage on the OpenCL GPU 'cuda' (or 'cuda:N', an int N) names (see cltensor.cuda)."""
+        return self.to(Device("cuda", device) if device is None or isinstance(device, int) else Device(device))
 
 
 class _Loader:

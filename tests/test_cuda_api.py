@@ -181,6 +181,11 @@ def test_gpu_tensors_save_as_cuda_and_load_back(gpu, tmp_path):
         assert b"cuda:0" in zf.read(next(n for n in zf.namelist() if n.endswith("data.pkl")))
     back = torch.load(path)["x"]
     assert back.device is gpu and back.tolist() == x.tolist()
+    for where in ("cuda", "cuda:0", lambda storage, loc: storage.cuda(0), {"cuda:0": "cuda"}):
+        assert torch.load(path, map_location=where)["x"].device is gpu
+    cpu_file = tmp_path / "cpu.pt"
+    torch.save({"x": x.cpu()}, cpu_file)
+    assert torch.load(cpu_file, map_location=lambda storage, loc: storage.cuda())["x"].is_cuda
     if HAVE_TORCH:
         assert real_torch.load(path, map_location="cpu")["x"].tolist() == x.tolist()
 
