@@ -10,10 +10,11 @@ from . import lr_scheduler
 from .adagrad import Adagrad
 from .adam import Adam, AdamW
 from .adamax import Adamax, NAdam
+from .lbfgs import LBFGS
 from .optimizer import Optimizer
 from .radam import Adadelta, RAdam, Rprop
 from .rmsprop import RMSprop
 from .sgd import SGD
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam",
-           "Rprop", "lr_scheduler"]
+           "Rprop", "LBFGS", "lr_scheduler"]
