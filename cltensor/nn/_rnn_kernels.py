@@ -6,11 +6,12 @@ them as slices of one packed output and each work-item picks its result from its
 forward writes (2, B, H) = [h, c]; the LSTM backward (B, 5, H) = [di, df, dg, do | dc_prev], so
 that the four gate gradients are one (B, 4H) view; the GRU backward (B, 7, H) = [dx_r, dx_z, dx_n |
 dh_r, dh_z, dh_n | dh_prev]. The inputs are (B, H) slices broadcast over the packed dimension.
+The backward kernels are not differentiated again (no double backward through the cells).
 """
 from __future__ import annotations
 
 from .. import dispatch
-from ..autograd.function import Function
+from ..autograd.function import Function, once_differentiable
 
 _SIGMOID = "inline {T} rnn_sig({T} x) { return ({T})1 / (({T})1 + exp(-x)); }\n"
 
@@ -81,6 +82,7 @@ class LSTMCellFunction(Function):
         return out[0], out[1]
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, grad_h, grad_c):
         gates, c_prev = ctx.saved_tensors
         batch, hidden = c_prev.shape
@@ -101,6 +103,7 @@ class GRUCellFunction(Function):
         return _launch("gru_cell", "gru_step(a, b, c, d, e, f, g)", ins, tuple(h.shape), h, (), _GRU_FORWARD)
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, grad):
         x_gates, h_gates, h = ctx.saved_tensors
         batch, hidden = h.shape
