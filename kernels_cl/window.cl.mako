@@ -9,7 +9,11 @@ max, average and adaptive pooling of every shape, rank and window.
 The backward is a gather: one work-item per input element visits the outputs whose windows can
 contain it, so no atomics and no races. The input is read through strides (channels_last works).
 </%doc>
-<% T = dtype.compute_c; A = "double" if dtype.name == "float64" else "float"; floating = dtype.is_floating_point %>
+<%
+    T = dtype.compute_c
+    floating = dtype.is_floating_point
+    A = ("double" if dtype.name == "float64" else "float") if floating else "long"  # integer averages truncate, as PyTorch's
+%>
 ${c.preamble([dtype])}
 typedef struct { int size[3], out[3], k[3], s[3], p[3], d[3]; } geom_t;
 

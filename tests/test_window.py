@@ -232,3 +232,20 @@ def test_module_reprs_and_values(name, args, kwargs):
     dims = int(name[-2])
     x = np.abs(RNG.standard_normal((2, 3, 6, 7, 8)[:dims + 2])).astype(np.float32) + 0.1
     assert_close(m(torch.tensor(x)), ref(real_torch.tensor(x)).numpy(), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", [torch.int64, torch.int32, torch.uint8])
+def test_integer_inputs(dtype):
+    x = RNG.integers(0, 100, (2, 3, 5, 7)).astype(dtype.np)
+    y, idx = F.max_pool2d(torch.tensor(x), 2, return_indices=True)
+    ref, ref_idx = np_pool(x.astype(np.float64), "max", (2, 2), (2, 2), (0, 0))
+    assert y.dtype is dtype and (np_of(y) == ref).all() and (np_of(idx) == ref_idx).all()
+    if dtype is torch.int64:  # PyTorch averages int64 only, truncating the quotient
+        avg = F.avg_pool2d(torch.tensor(x), 3, 2, 1)
+        ref, _ = np_pool(x.astype(np.float64), "avg", (3, 3), (2, 2), (1, 1))
+        assert avg.dtype is dtype and (np_of(avg) == np.trunc(ref)).all()
+    else:
+        with pytest.raises(NotImplementedError, match="avg_pool2d"):
+            F.avg_pool2d(torch.tensor(x), 2)
+    with pytest.raises(NotImplementedError, match="adaptive_avg_pool2d"):
+        F.adaptive_avg_pool2d(torch.tensor(x), 2)

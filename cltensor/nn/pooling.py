@@ -20,15 +20,19 @@ def _tuple(value, n, name="kernel_size"):
     return (int(value),) * n
 
 
-def _batched(input, n, name):
+def _check_dtype(input, op, integers=()):
+    """PyTorch's NotImplementedError for dtypes its kernel for op is not compiled for."""
+    d = input.dtype
+    if d.is_floating_point or d in integers:
+        return
+    raise NotImplementedError(f'"{op}" not implemented for \'{input.type().split(".")[-1][:-len("Tensor")]}\'')
+
+
+def _batched(input, n):
     """input as (N, C, *spatial) and whether it was unbatched."""
-    if input.dim() not in (n + 1, n + 2) or (input.dim() == n + 2 and input.numel() == 0 and input.shape[0] != 0) \
-            or any(s == 0 for s in input.shape[-(n + 1):]):
+    if input.dim() not in (n + 1, n + 2) or any(s == 0 for s in input.shape[-(n + 1):]):
         kinds = {1: "2D or 3D", 2: "3D or 4D", 3: "4D or 5D"}[n]
         raise RuntimeError(f"non-empty {kinds} (batch mode) tensor expected for input")
-    if not input.dtype.is_floating_point and name != "max":
-        raise RuntimeError(f'"{name}_pool{n}d" not implemented for \'{input.dtype.pytorch_name}\''
-                           if hasattr(input.dtype, "pytorch_name") else f"{name}_pool{n}d needs a floating input")
     return (input.unsqueeze(0), True) if input.dim() == n + 1 else (input, False)
 
 
@@ -62,7 +66,9 @@ def _sliding_geometry(input, n, kernel_size, stride, padding, dilation, ceil_mod
 
 def _max_pool(input, n, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
     k, s, p, d, out = _sliding_geometry(input, n, kernel_size, stride, padding, dilation, ceil_mode, "max")
-    x, unbatched = _batched(input, n, "max")
+    x, unbatched = _batched(input, n)
+    _check_dtype(input, "max_pool1d_impl" if n == 1 else f"max_pool{n}d",
+                 integers=(dt.uint8, dt.int8, dt.int16, dt.int32, dt.int64) if n > 1 else ())
     y, idx = _w.pool(x, _w.Window(_w.MAX, out, k, s, p, d))
     if unbatched:
         y, idx = y.squeeze(0), idx.squeeze(0)
@@ -100,7 +106,8 @@ def _avg_pool(input, n, kernel_size, stride, padding, ceil_mode, count_include_p
     if divisor_override is not None and divisor_override == 0:
         raise RuntimeError("divisor must be not zero")
     k, s, p, _, out = _sliding_geometry(input, n, kernel_size, stride, padding, 1, ceil_mode, "avg")
-    x, unbatched = _batched(input, n, "avg")
+    x, unbatched = _batched(input, n)
+    _check_dtype(input, "avg_pool3d_out_frame" if n == 3 else f"avg_pool{n}d", integers=(dt.int64,) if n > 1 else ())
     y, _ = _w.pool(x, _w.Window(_w.AVG, out, k, s, p, (1,) * n, count_include_pad, divisor_override or 0))
     return y.squeeze(0) if unbatched else y
 
@@ -134,8 +141,8 @@ def _adaptive(input, n, output_size, mode, name):
     if any(o < 0 for o in out):
         raise RuntimeError(f"{name}(): elements of output_size must be greater than or equal to 0 but received "
                            f"{list(out)}")
-    x, unbatched = _batched(input, n, "max" if mode == _w.ADAPTIVE_MAX else "avg") if input.dim() == n + 1 \
-        else (input, False)
+    _check_dtype(input, name.replace("1d", "2d"))  # PyTorch's 1-d adaptive pools run its 2-d kernels
+    x, unbatched = (input.unsqueeze(0), True) if input.dim() == n + 1 else (input, False)
     y, idx = _w.pool(x, _w.Window(mode, out))
     if unbatched:
         y, idx = y.squeeze(0), (idx.squeeze(0) if idx is not None else None)

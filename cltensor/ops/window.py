@@ -114,7 +114,7 @@ _NODE_NAMES = {MAX: "MaxPool{}DWithIndicesBackward0", AVG: "AvgPool{}DBackward0"
 
 
 def _pool_vjp(g, out, x, window, indices):
-    return pool_backward(g.contiguous() if g.dim() != x.dim() else g, tuple(x.shape), indices, window)
+    return pool_backward(g, tuple(x.shape), indices, window)
 
 
 def pool(x, window: Window):
