@@ -59,11 +59,14 @@ def weights(module):
     return {k: np_of(v).astype(np.float64) for k, v in module.state_dict().items()}
 
 
-def test_lstm_matches_numpy_reference():
+@pytest.mark.parametrize("layout", ["contiguous", "stepped"])
+def test_lstm_matches_numpy_reference(layout):
     lstm = nn.LSTM(5, 7).to(PRECISE)
     w = weights(lstm)
     x, h0, c0 = arr(6, 3, 5), arr(1, 3, 7), arr(1, 3, 7)
-    out, (h, c) = lstm(tp(x), (tp(h0), tp(c0)))
+    # "stepped": every other element of a wider tensor, so the input and states are not contiguous
+    view = (lambda a: tp(np.repeat(a, 2, axis=-1))[..., ::2]) if layout == "stepped" else tp
+    out, (h, c) = lstm(view(x), (view(h0), view(c0)))
     ref_out, ref_h, ref_c = np_lstm(x, w["weight_ih_l0"], w["weight_hh_l0"], w["bias_ih_l0"] + w["bias_hh_l0"],
                                     h0[0], c0[0])
     assert_close(out, ref_out, rtol=RTOL, atol=ATOL)
