@@ -30,8 +30,8 @@ def np_batch_norm_steps(xs, momentum, eps, track):
     return outs, mean_r, var_r
 
 
-@pytest.mark.parametrize("config", CONFIGS)
-@pytest.mark.parametrize("name,shape", CASES)
+@pytest.mark.parametrize("name,shape,config", [case + ({},) for case in CASES] +
+                         [("BatchNorm2d", (4, 3, 5, 6), config) for config in CONFIGS[1:]])
 def test_batch_norm(name, shape, config):
     m = getattr(nn, name)(3, **config)
     xs = [RNG.standard_normal(shape) * 2 + 1 for _ in range(3)]

@@ -85,7 +85,7 @@ def test_interpolate_size(shape, mode, align_corners, size):
 
 
 @pytest.mark.skipif(not HAVE_TORCH, reason="PyTorch is not installed")
-@pytest.mark.parametrize("mode", ["nearest", "bilinear", "bicubic", "area"])
+@pytest.mark.parametrize("mode", ["nearest", "bilinear", "area"])
 @pytest.mark.parametrize("factor,recompute", [(2, None), (1.7, None), (0.6, True), (2.3, False), ((1.5, 0.5), None)])
 def test_interpolate_scale_factor(mode, factor, recompute):
     x = RNG.standard_normal((1, 2, 5, 7)).astype(np.float32)
@@ -106,9 +106,9 @@ def test_float16_and_float64():
 @needs_fp64
 @pytest.mark.parametrize("mode", ["nearest", "bilinear", "bicubic"])
 def test_gradcheck(mode):
-    x = torch.tensor(RNG.standard_normal((1, 2, 4, 5)), dtype=torch.float64, requires_grad=True)
+    x = torch.tensor(RNG.standard_normal((1, 1, 3, 4)), dtype=torch.float64, requires_grad=True)
     kw = {} if mode == "nearest" else {"align_corners": mode == "bicubic"}
-    assert gradcheck(lambda a: F.interpolate(a, size=(7, 3), mode=mode, **kw), (x,))
+    assert gradcheck(lambda a: F.interpolate(a, size=(5, 3), mode=mode, **kw), (x,))
 
 
 ERRORS = [(dict(size=4, scale_factor=2), ValueError, "only one of size or scale_factor should be defined"),
