@@ -44,7 +44,7 @@ def test_with_replacement_frequencies_match_the_probabilities(dtype):
 
 def test_batched_rows_draw_from_their_own_distribution_through_a_transposed_input():
     rows = np.array([[1.0, 2.0, 0.0, 3.0], [0.0, 0.0, 5.0, 1.0], [4.0, 1.0, 1.0, 4.0]])
-    weights = torch.tensor(np.ascontiguousarray(rows.T)).t()  # unnormalised, non-contiguous
+    weights = torch.tensor(np.ascontiguousarray(rows.T), dtype=torch.float32).t()  # unnormalised, non-contiguous
     draws = weights.multinomial(6000, True, generator=gen(1)).numpy()
     assert draws.shape == (3, 6000)
     for row, d in zip(rows, draws):
@@ -53,7 +53,7 @@ def test_batched_rows_draw_from_their_own_distribution_through_a_transposed_inpu
 
 def test_without_replacement_draws_distinct_and_follows_successive_sampling():
     p = np.array([0.5, 0.0, 0.2, 0.3])
-    draws = torch.multinomial(torch.tensor(p).expand(4000, 4), 3, generator=gen(2)).numpy()
+    draws = torch.multinomial(torch.tensor(p, dtype=torch.float32).expand(4000, 4), 3, generator=gen(2)).numpy()
     assert draws.shape == (4000, 3)
     assert all(len(set(r)) == 3 for r in draws) and not (draws == 1).any()
     assert_fits(draws[:, 0], p)
@@ -71,7 +71,8 @@ def test_without_replacement_takes_zero_weights_last_when_too_few_are_positive()
 
 def test_one_draw_with_replacement_is_a_single_weighted_pick():
     p = np.array([0.25, 0.75])
-    draws = [torch.multinomial(torch.tensor(p).expand(500, 2), 1, True, generator=gen(s)) for s in range(4)]
+    draws = [torch.multinomial(torch.tensor(p, dtype=torch.float32).expand(500, 2), 1, True, generator=gen(s))
+             for s in range(4)]
     draws = torch.cat(draws).numpy()
     assert draws.shape == (2000, 1)
     assert_fits(draws, p)

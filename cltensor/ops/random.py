@@ -238,7 +238,8 @@ def _check_multinomial_shapes(input, n: int, replacement: bool, out):
     if not isinstance(input, Tensor):
         raise TypeError(f"multinomial(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
     if not input.is_floating_point():
-        raise RuntimeError(f"multinomial only supports floating-point dtypes for input, got: {_torch_name(input.dtype)}")
+        raise RuntimeError("multinomial only supports floating-point dtypes for input, got: "
+                           f"{_torch_name(input.dtype)}")
     if out is not None and out.dtype != dt.int64:
         raise RuntimeError(f"multinomial expects Long tensor out, got: {_torch_name(out.dtype)}")
     if input.dim() not in (1, 2):
