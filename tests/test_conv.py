@@ -457,5 +457,7 @@ def test_state_dict_both_ways(cls, args, kwargs):
 
 def test_top_level_functions():
     x, w = torch.tensor(rand((1, 2, 5))), torch.tensor(rand((3, 2, 2), 1))
-    assert torch.conv1d is F.conv1d and torch.conv_transpose2d is F.conv_transpose2d
     assert torch.conv1d(x, w).shape == (1, 3, 4)
+    assert_close(torch.conv1d(x, w), np_of(F.conv1d(x, w)))
+    for name in ("conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d"):
+        assert callable(getattr(torch, name))

@@ -130,8 +130,14 @@ def _convolution(x, w, b, geo, groups, transposed, nd):
     x5, w5 = _as5(x, nd), _as5(w, nd)
     bd = b.detach() if b is not None else None
     size = geo.src if transposed else geo.dst
-    res = _gather_product("convT" if transposed else "conv", x5, _fwd_matrix(w5, groups, transposed), size, geo,
-                          groups, bd)
+    mode, gather_geo = "convT" if transposed else "conv", geo
+    if transposed and all(s == 1 for s in geo.st):
+        # NOTE: with unit strides a transposed conv is a conv with the flipped kernel and the padding
+        # d * (k - 1) - p, whose gather needs no divisibility test (a division per element)
+        mode, w5 = "conv", w5.flip((2, 3, 4))
+        gather_geo = _Geometry(geo.dst, geo.src, geo.ks, geo.st,
+                               tuple(d * (k - 1) - p for d, k, p in zip(geo.dl, geo.ks, geo.pd)), geo.dl)
+    res = _gather_product(mode, x5, _fwd_matrix(w5, groups, transposed), size, gather_geo, groups, bd)
     shape = (x._shape[:-nd - 1] if x.dim() == nd + 2 else ()) + res._shape[1:2] + size[3 - nd:]
     res = res.reshape(shape)
     return graph.record("ConvolutionBackward0", _conv_vjp, [x, w, b], res,
