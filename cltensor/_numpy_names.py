@@ -39,6 +39,9 @@ squeeze_ std stride sum take_along_dim tensor_split topk unbind unsafe_chunk uns
 unsqueeze unsqueeze_ var
 """.split())
 
+# torch.nn.functional's builtins with dim/keepdim (the rest of F is Python: F.softmax takes no axis=)
+NATIVE_FUNCTIONAL = frozenset(["cosine_similarity", "pairwise_distance"])
+
 # alias -> PyTorch's name; an alias applies where the op has a parameter of that name
 _ALIASES = {"axis": "dim", "keepdims": "keepdim", "x": "input", "a": "input", "x1": "input", "x2": "other"}
 _ALIAS_NAMES = frozenset(_ALIASES)
@@ -85,13 +88,19 @@ def accepting_numpy_names(fn, name: str, method: bool = False):
     return call
 
 
-def install(namespace: dict, tensor_class) -> None:
-    """Wrap the functions of namespace (cltensor's) and the methods of tensor_class that PyTorch
-    lets take numpy-style keywords."""
-    for name in NATIVE_FUNCTIONS:
+def _install_functions(namespace: dict, names) -> None:
+    for name in names:
         fn = namespace.get(name)
         if callable(fn) and not isinstance(fn, type):
             namespace[name] = accepting_numpy_names(fn, name)
+
+
+def install(namespace: dict, tensor_class) -> None:
+    """Wrap the functions of namespace (cltensor's), of cltensor.nn.functional and the methods of
+    tensor_class that PyTorch lets take numpy-style keywords."""
+    from .nn import functional
+    _install_functions(namespace, NATIVE_FUNCTIONS)
+    _install_functions(vars(functional), NATIVE_FUNCTIONAL)
     for name in NATIVE_METHODS:
         fn = tensor_class.__dict__.get(name)
         if callable(fn) and not isinstance(fn, (type, staticmethod, classmethod)):

@@ -48,6 +48,10 @@ CALLS = {
                      lambda t, x: x.index_select(axis=1, index=t.tensor([2, 0]))),
     "narrow": (lambda t, x: t.narrow(x, dim=1, start=1, length=2), lambda t, x: t.narrow(x, axis=1, start=1, length=2)),
     "input as x": (lambda t, x: t.sum(input=x, dim=0), lambda t, x: t.sum(x=x, axis=0)),
+    "F.cosine_similarity": (lambda t, x: t.nn.functional.cosine_similarity(x, x + 1, dim=0),
+                            lambda t, x: t.nn.functional.cosine_similarity(x, x + 1, axis=0)),
+    "F.pairwise_distance": (lambda t, x: t.nn.functional.pairwise_distance(x, 2 * x, keepdim=True),
+                            lambda t, x: t.nn.functional.pairwise_distance(x, 2 * x, keepdims=True)),
 }
 
 
@@ -78,6 +82,7 @@ NOT_ACCEPTED = {
     "split method": lambda t, x: x.split(2, axis=0),
     "both names": lambda t, x: t.sum(x, dim=0, axis=0),
     "both names method": lambda t, x: x.sum(0, keepdim=True, keepdims=True),
+    "F.softmax": lambda t, x: t.nn.functional.softmax(x, axis=0),
 }
 
 
