@@ -332,3 +332,23 @@ def test_cuda_amp_names_are_the_cuda_autocast_and_scaler():
     with pytest.warns(FutureWarning, match="torch.cuda.amp.GradScaler"):
         scaler = GradScaler(init_scale=8.0, enabled=False)
     assert isinstance(scaler, torch.amp.GradScaler) and not scaler.is_enabled()
+
+
+def test_events_time_gpu_work_and_streams_are_the_queue(gpu):
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    with pytest.raises(RuntimeError, match="recorded"):
+        start.elapsed_time(end)
+    s = torch.cuda.Stream()
+    with torch.cuda.stream(s):
+        start.record()
+        y = torch.ones(1 << 16, device="cuda") * 3
+        end.record(s)
+    end.synchronize()
+    assert end.query() and start.elapsed_time(end) >= 0.0
+    assert y.sum().item() == 3 * (1 << 16)
+    with pytest.raises(RuntimeError, match="enable_timing=True"):
+        torch.cuda.Event().elapsed_time(end)
+    assert torch.cuda.current_stream() == torch.cuda.default_stream() == s
+    s.wait_stream(torch.cuda.current_stream())
+    s.record_event().synchronize()
+    s.synchronize()

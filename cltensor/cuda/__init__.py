@@ -22,7 +22,8 @@ __all__ = ["is_available", "device_count", "current_device", "set_device", "devi
            "get_device_name", "get_device_properties", "get_device_capability", "synchronize", "empty_cache",
            "memory_allocated", "max_memory_allocated", "reset_peak_memory_stats", "reset_max_memory_allocated",
            "memory_reserved", "max_memory_reserved", "mem_get_info", "manual_seed", "manual_seed_all", "seed",
-           "seed_all", "initial_seed", "is_bf16_supported", "is_initialized", "init", "amp"]
+           "seed_all", "initial_seed", "is_bf16_supported", "is_initialized", "init", "amp", "Event", "Stream",
+           "stream", "current_stream", "default_stream"]
 
 
 def is_available() -> bool:
@@ -254,6 +255,9 @@ def is_bf16_supported(including_emulation: bool = True) -> bool:
     """True when a GPU exists and cltensor has bfloat16 (stored in 16 bits, computed in float32)."""
     from .. import dtypes
     return is_available() and hasattr(dtypes, "bfloat16") and including_emulation
+
+
+from .streams import Event, Stream, current_stream, default_stream, stream  # noqa: E402
 
 
 def __getattr__(name):
