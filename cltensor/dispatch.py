@@ -498,6 +498,15 @@ def _build_gemm(backend, key, p, mode, flags, acc, out_dtype, d_dtype, batch_ndi
                           implicit=implicit, **params)
 
 
+def gemm_tiles(backend, dtype, M, N) -> int:
+    """How many independent pieces (work-items on CPUs, work-groups on GPUs) one M x N product gives."""
+    from . import gemm_tuning
+    p = gemm_tuning.params_for(backend, dtype)
+    if p["variant"] == "vec":
+        return -(-M // p["MR"]) * -(-N // (p["NV"] * p["VW"]))
+    return -(-M // p["BM"]) * -(-N // p["BN"])
+
+
 def implicit_gemm(implicit, image, image_strides, geometry, b, b_strides, out, out_strides, M, N, K, batch,
                   a_batch_strides, bias=None, bias_strides=None):
     """out = A @ b (+ bias) where A [M, K] is gathered from `image` by conv geometry (no im2col buffer).

@@ -91,10 +91,23 @@ def _weight_product(image, other, geo, groups):
     if n * positions == 0:
         return out.zero_()
     columns = other.permute(0, 2, 3, 4, 1).contiguous()  # channels last: B's columns are unit-stride
+    split = _image_split(image.device.backend, image.dtype, n, rows, cpg_other, groups)
+    if split > 1:  # each slice of the batch sums its images into its own partial result
+        out = dispatch.empty((split, groups, cpg_other, rows), image.dtype, image.device)
+    per = n // split
     dispatch.implicit_gemm("wgrad", image, _image_strides(image), geo.args(image._shape[2:], other._shape[2:]),
-                           columns, (c_other, 1, 0, 0, cpg_other), out, (1, rows, 0, 0, cpg_other * rows),
-                           rows, cpg_other, n * positions, (1, 1, groups), (0, 0, cpg_img * image._strides[1]))
-    return out
+                           columns, (c_other, 1, 0, per * positions * c_other, cpg_other), out,
+                           (1, rows, 0, groups * cpg_other * rows, cpg_other * rows), rows, cpg_other,
+                           per * positions, (1, split, groups), (0, per * image._strides[0], cpg_img * image._strides[1]))
+    return out.sum(0) if split > 1 else out
+
+
+def _image_split(backend, dtype, n, rows, cols, groups) -> int:
+    """Into how many slices of the batch to split a weight gradient's long contraction (N x positions)
+    so that the device has enough independent pieces: a divisor of n."""
+    tiles = dispatch.gemm_tiles(backend, dtype, rows, cols) * groups
+    want = -(-4 * backend.compute_units // tiles)
+    return max(d for d in range(1, min(n, want) + 1) if n % d == 0)
 
 
 # ---- differentiable primitives -------------------------------------------------------------------------------
