@@ -186,6 +186,27 @@ def test_gradcheck(fn):
     assert gradcheck(fn, (x,))
 
 
+@pytest.mark.parametrize("call", [lambda F, a: F.max_pool2d(a, 3, 2, 1), lambda F, a: F.avg_pool2d(a, 2, 1, 1),
+                                  lambda F, a: F.adaptive_avg_pool2d(a, (3, 2)),
+                                  lambda F, a: F.adaptive_max_pool2d(a, (2, 4))])
+def test_double_backward(call):
+    """The gradient's dependence on the upstream gradient (create_graph=True), as PyTorch's."""
+    x = RNG.permutation(30).reshape(1, 2, 3, 5).astype(np.float32)
+    xt = torch.tensor(x, requires_grad=True)
+    y = call(F, xt)
+    g = torch.tensor(RNG.standard_normal(tuple(y.shape)).astype(np.float32), requires_grad=True)
+    w = RNG.standard_normal(x.shape).astype(np.float32)
+    (gx,) = torch.autograd.grad(y, xt, g, create_graph=True)
+    (gx * torch.tensor(w)).sum().backward()
+    assert g.grad is not None and g.grad.shape == y.shape
+    if HAVE_TORCH:
+        xr = real_torch.tensor(x, requires_grad=True)
+        gr = real_torch.tensor(np_of(g), requires_grad=True)
+        (gxr,) = real_torch.autograd.grad(call(real_torch.nn.functional, xr), xr, gr, create_graph=True)
+        (gxr * real_torch.tensor(w)).sum().backward()
+        assert_close(g.grad, gr.grad.numpy(), rtol=1e-5, atol=1e-5)
+
+
 ERRORS = [  # call(F, x) with x of shape (1, 2, 5, 5)
     (lambda F, x: F.max_pool2d(x, 7), "Given input size: (2x5x5). Calculated output size: (2x0x0). Output size is "
                                       "too small"),
@@ -249,3 +270,17 @@ def test_integer_inputs(dtype):
             F.avg_pool2d(torch.tensor(x), 2)
     with pytest.raises(NotImplementedError, match="adaptive_avg_pool2d"):
         F.adaptive_avg_pool2d(torch.tensor(x), 2)
+
+
+@pytest.mark.skipif(not hasattr(torch, "bfloat16"), reason="no bfloat16 in this build")
+def test_bfloat16():
+    x = RNG.standard_normal((2, 3, 6, 7)).astype(np.float32)
+    xb = torch.tensor(x).to(torch.bfloat16)
+    exact = np_of(xb.float()).astype(np.float64)  # the bfloat16 values themselves
+    y = F.max_pool2d(xb, 3, 2, 1)
+    assert y.dtype is torch.bfloat16
+    assert_close(y.float(), np_pool(exact, "max", (3, 3), (2, 2), (1, 1))[0], rtol=0, atol=0)
+    avg = F.avg_pool2d(xb.requires_grad_(), 2)
+    assert_close(avg.float(), np_pool(exact, "avg", (2, 2), (2, 2), (0, 0))[0], rtol=1e-2, atol=1e-2)
+    avg.sum().backward()
+    assert xb.grad.dtype is torch.bfloat16

@@ -113,8 +113,20 @@ _NODE_NAMES = {MAX: "MaxPool{}DWithIndicesBackward0", AVG: "AvgPool{}DBackward0"
                ADAPTIVE_AVG: "AdaptiveAvgPool{}DBackward0", ADAPTIVE_MAX: "AdaptiveMaxPool{}DBackward0"}
 
 
+def _pool_backward_vjp(gg, out, grad, window, indices):
+    """The gradient of pool_backward with respect to its upstream gradient (double backward): the
+    pooling itself for averages (a linear map's adjoint's adjoint), a gather through the indices for max."""
+    if indices is None:
+        return pool_forward(gg, window)[0]
+    n, c = gg.shape[0], gg.shape[1]
+    return gg.reshape(n, c, -1).gather(2, indices.reshape(n, c, -1)).reshape(indices.shape)
+
+
 def _pool_vjp(g, out, x, window, indices):
-    return pool_backward(g, tuple(x.shape), indices, window)
+    grad_in = pool_backward(g, tuple(x.shape), indices, window)
+    name = _NODE_NAMES[window.mode].format(len(window.out)) + "Backward0"
+    return graph.record(name.replace("Backward0Backward0", "BackwardBackward0"), _pool_backward_vjp, [g], grad_in,
+                        {"window": window, "indices": indices}, save=frozenset())
 
 
 def pool(x, window: Window):
