@@ -505,9 +505,39 @@ def bench_startup(ctx, res):
     res.extra["startup_warm"] = min(warm)
 
 
+def bench_conv(ctx, res):
+    """conv2d forward + backward of ResNet-18 layers (3x3 and 1x1, 64 channels, 56x56) with the
+    equivalent GEMM (M = C_out, K = C_in * taps, N = batch * positions) timed alongside."""
+    batch = 2 if ctx.args.quick else 32
+    for k in (3, 1):
+        x, w, g = ctx.data(batch, 64, 56, 56), ctx.data(64, 64, k, k) * 0.1, ctx.data(batch, 64, 56, 56)
+        tx, tw, tg = ctx.ct(x).requires_grad_(), ctx.ct(w).requires_grad_(), ctx.ct(g)
+        hx, hw, hg = ctx.th(x), ctx.th(w), ctx.th(g)
+        if hx is not None:
+            hx.requires_grad_(), hw.requires_grad_()
+
+        def ours():
+            cltensor.nn.functional.conv2d(tx, tw, padding=k // 2).backward(tg)
+
+        def theirs():
+            ctx.torch.nn.functional.conv2d(hx, hw, padding=k // 2).backward(hg)
+        t = time_group(ctx, {"cltensor": ours, "numpy": None, "torch": theirs if hx is not None else None,
+                             "pyopencl.array": None}, ctx.args.repeat)
+        ga, gb = ctx.ct(ctx.data(64, 64 * k * k)), ctx.ct(ctx.data(64 * k * k, batch * 56 * 56))
+        gemm = time_group(ctx, {"cltensor": lambda: ga @ gb}, ctx.args.repeat)["cltensor"]
+        flops = 3 * 2 * batch * 64 * 64 * k * k * 56 * 56  # forward, input and weight gradients
+        note = ""
+        if t["cltensor"] and gemm:
+            rate, gemm_rate = flops / t["cltensor"][0] / 1e9, flops / 3 / gemm[0] / 1e9
+            note = f"{rate:.1f} GFLOP/s = {100 * rate / gemm_rate:.0f}% of the same-size GEMM ({gemm_rate:.1f} GFLOP/s)"
+            res.extra[f"conv{k}x{k}_gemm_share"] = rate / gemm_rate
+        res.add("conv", f"conv2d {k}x{k} fwd+bwd b{batch} 64ch 56x56", t, note=note)
+        res.extra[f"conv{k}x{k}"] = t
+
+
 GROUPS = {"matmul": bench_matmul, "copy": bench_copy, "elementwise": bench_elementwise,
           "reduce": bench_reductions, "latency": bench_tiny_ops, "training": bench_two_layer,
-          "digits": bench_digits, "startup": bench_startup}
+          "digits": bench_digits, "startup": bench_startup, "conv": bench_conv}
 
 
 # ---- report --------------------------------------------------------------------------------------
@@ -576,6 +606,11 @@ def targets(res) -> list:
     net = ex.get("two_layer")
     v = net["cltensor"][0] / net["torch"][0] if net and net.get("cltensor") and net.get("torch") else None
     add("two-layer net within 1.5x PyTorch's time", v, lambda v: v <= 1.5, f"{v:.2f}x" if v else "")
+    for k in (3, 1):
+        v = speed(f"conv{k}x{k}", "torch")
+        add(f"conv2d {k}x{k} fwd+bwd >= 0.5x PyTorch", v, lambda v: v >= 0.5, f"{v:.2f}x" if v else "")
+        v = ex.get(f"conv{k}x{k}_gemm_share")
+        add(f"conv2d {k}x{k} >= 70% of GEMM GFLOP/s", v, lambda v: v >= 0.7, f"{100 * v:.0f}%" if v else "")
     v = ex.get("startup_warm")
     add("import to first result < 1 s (warm cache)", v, lambda v: v < 1.0, f"{v:.2f} s" if v else "")
     return out
