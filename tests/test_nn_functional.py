@@ -604,7 +604,8 @@ ERRORS = [
     (lambda: F.gelu(_x(3), approximate="foo"), RuntimeError, "approximate argument must be either none or tanh."),
     (lambda: F.dropout(_x(3), 1.5), ValueError, "dropout probability has to be between 0 and 1, but got 1.5"),
     (lambda: F.glu(_x(3, 5)), RuntimeError, "Halving dimension must be even, but dimension 1 is size 5"),
-    (lambda: F.pad(_x(3), (1, 1), mode="reflect"), NotImplementedError, "only 'constant'"),
+    (lambda: F.pad(_x(3), (1, 1), mode="reflect"), NotImplementedError,
+     "Padding size 2 is not supported for 1D input tensor"),
     (lambda: F.hardtanh(_x(3), 1.0, -1.0), ValueError, "min_val cannot be greater than max_val"),
 ]
 
