@@ -328,3 +328,11 @@ def test_autograd_through_bfloat16():
 def test_math_constants_round():
     x = torch.tensor([math.pi, math.e], dtype=BF16)
     assert x.tolist() == [3.140625, 2.71875]
+
+
+def test_errors_name_bfloat16_as_pytorch_does():
+    a = torch.ones(2, 2, dtype=BF16)
+    with pytest.raises(RuntimeError, match=r"expected m1 and m2 to have the same dtype, but got: c10::BFloat16 != float"):
+        a @ torch.ones(2, 2)
+    with pytest.raises(RuntimeError, match="result type BFloat16 can't be cast to the desired output type Long"):
+        torch.ones(2, dtype=torch.int64).add_(a[0])
