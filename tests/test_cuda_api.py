@@ -57,6 +57,8 @@ NEEDS_DEVICE = {
     "get_device_capability": lambda t: t.cuda.get_device_capability(),
     "synchronize": lambda t: t.cuda.synchronize(),
     "initial_seed": lambda t: t.cuda.initial_seed(),
+    "get_rng_state": lambda t: t.cuda.get_rng_state(),
+    "ipc_collect": lambda t: t.cuda.ipc_collect(),
 }
 
 
@@ -75,10 +77,10 @@ def test_without_gpu_queries_answer_as_pytorch(no_gpu):
                          t.cuda.manual_seed_all(3), t.cuda.manual_seed(3), t.cuda.seed(), t.cuda.empty_cache(),
                          repr(t.device("cuda")), repr(t.device("cuda:1")), repr(t.device("cuda", 2)),
                          t.accelerator.is_available(), t.accelerator.current_accelerator(),
-                         t.accelerator.device_count())
+                         t.accelerator.device_count(), t.cuda.get_rng_state_all(), t.cuda.memory_stats())
     ours = answers(torch)
     assert ours == (False, 0, False, 0, 0, 0, None, None, None, None, "device(type='cuda')",
-                    "device(type='cuda', index=1)", "device(type='cuda', index=2)", False, None, 0)
+                    "device(type='cuda', index=1)", "device(type='cuda', index=2)", False, None, 0, [], {})
     if TORCH_WITHOUT_CUDA:
         assert ours == answers(real_torch)
     assert not torch.ones(1).is_cuda
@@ -171,6 +173,11 @@ def test_seeding_the_gpu_makes_its_draws_reproducible(gpu):
     torch.cuda.manual_seed(5)
     assert torch.cuda.initial_seed() == 5
     np.testing.assert_array_equal(torch.rand(6, device="cuda").cpu().numpy(), a)
+    states = torch.cuda.get_rng_state_all()
+    b = torch.rand(4, device="cuda").cpu().numpy()
+    torch.cuda.set_rng_state_all(states)
+    np.testing.assert_array_equal(torch.rand(4, device="cuda").cpu().numpy(), b)
+    assert torch.cuda.memory_stats()["allocated_bytes.all.current"] == torch.cuda.memory_allocated()
 
 
 def test_gpu_tensors_save_as_cuda_and_load_back(gpu, tmp_path):

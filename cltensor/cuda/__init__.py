@@ -22,7 +22,8 @@ __all__ = ["is_available", "device_count", "current_device", "set_device", "devi
            "get_device_name", "get_device_properties", "get_device_capability", "synchronize", "empty_cache",
            "memory_allocated", "max_memory_allocated", "reset_peak_memory_stats", "reset_max_memory_allocated",
            "memory_reserved", "max_memory_reserved", "mem_get_info", "manual_seed", "manual_seed_all", "seed",
-           "seed_all", "initial_seed", "is_bf16_supported", "is_initialized", "init", "amp", "Event", "Stream",
+           "seed_all", "initial_seed", "get_rng_state", "set_rng_state", "get_rng_state_all",
+           "set_rng_state_all", "memory_stats", "memory_summary", "ipc_collect", "is_bf16_supported", "is_initialized", "init", "amp", "Event", "Stream",
            "stream", "current_stream", "default_stream"]
 
 
@@ -249,6 +250,48 @@ def initial_seed() -> int:
     _require()
     from ..ops.random import initial_seed as first_seed
     return first_seed()
+
+
+def get_rng_state(device="cuda"):
+    """The state of the generator GPU draws use (one generator serves every device: see manual_seed)."""
+    _require()
+    from ..ops.random import get_rng_state as state
+    return state()
+
+
+def set_rng_state(new_state, device="cuda") -> None:
+    _require()
+    from ..ops.random import set_rng_state as restore
+    restore(new_state)
+
+
+def get_rng_state_all() -> list:
+    """One state per GPU ([] without a GPU, as PyTorch)."""
+    return [get_rng_state() for _ in range(device_count())]
+
+
+def set_rng_state_all(new_states) -> None:
+    for new_state in list(new_states)[:device_count()]:
+        set_rng_state(new_state)
+
+
+def memory_stats(device=None) -> dict:
+    """The allocator's counters under PyTorch's key names (empty without a GPU, as PyTorch)."""
+    if not is_available():
+        return {}
+    a = _allocator(device)
+    return {"allocated_bytes.all.current": a.live_bytes, "allocated_bytes.all.peak": a.peak_bytes,
+            "reserved_bytes.all.current": a.live_bytes + a.cached_bytes}
+
+
+def memory_summary(device=None, abbreviated: bool = False) -> str:
+    """A short text report of memory_stats."""
+    stats = memory_stats(device)
+    return "\n".join(f"{k}: {v}" for k, v in stats.items()) or "no OpenCL GPU"
+
+
+def ipc_collect() -> None:
+    _require()
 
 
 def is_bf16_supported(including_emulation: bool = True) -> bool:
