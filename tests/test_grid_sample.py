@@ -123,3 +123,24 @@ def test_errors(call, exc, msg):
         with pytest.raises(exc) as ref:
             call(real_torch.nn.functional, real_torch)
         assert msg in str(ref.value)
+
+
+@pytest.mark.parametrize("mode", ["bilinear", "nearest"])
+def test_grid_sample_5d(mode):
+    x = RNG.standard_normal((2, 3, 4, 5, 6)).astype(np.float32)
+    identity = torch.tensor(np.tile(np.eye(3, 4, dtype=np.float32), (2, 1, 1)))
+    grid = F.affine_grid(identity, (2, 3, 4, 5, 6), align_corners=True)
+    assert_close(F.grid_sample(torch.tensor(x), grid, mode, align_corners=True), x, rtol=1e-5, atol=1e-5)
+    g = RNG.uniform(-1.3, 1.3, (2, 3, 4, 2, 3)).astype(np.float32)
+    xt, gt = torch.tensor(x, requires_grad=True), torch.tensor(g, requires_grad=True)
+    y = F.grid_sample(xt, gt, mode, "border", align_corners=False)
+    assert y.shape == (2, 3, 3, 4, 2)
+    if HAVE_TORCH:
+        xr, gr = real_torch.tensor(x, requires_grad=True), real_torch.tensor(g, requires_grad=True)
+        yr = real_torch.nn.functional.grid_sample(xr, gr, mode, "border", align_corners=False)
+        assert_close(y, yr.detach().numpy(), rtol=1e-5, atol=1e-5)
+        up = RNG.standard_normal(tuple(yr.shape)).astype(np.float32)
+        y.backward(torch.tensor(up))
+        yr.backward(real_torch.tensor(up))
+        assert_close(xt.grad, xr.grad.numpy(), rtol=1e-5, atol=1e-5)
+        assert_close(gt.grad, gr.grad.numpy(), rtol=1e-4, atol=1e-4)

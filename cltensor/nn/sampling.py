@@ -1,10 +1,11 @@
-"""F.affine_grid and F.grid_sample (4-D inputs: bilinear and nearest; zeros, border and reflection
+"""F.affine_grid and F.grid_sample (4-D and 5-D inputs: bilinear/trilinear and nearest; zeros, border and reflection
 padding), written with cltensor ops: the sample positions are tensor arithmetic on the grid and
 the reads are gathers, so gradients reach both the input (through gather's backward, a
 scatter-add) and the grid (through the bilinear weights), as in PyTorch.
 """
 from __future__ import annotations
 
+import itertools
 import warnings
 
 from .. import dtypes as dt
@@ -99,47 +100,60 @@ def _source(coord, size, padding_mode, align_corners):
     return x
 
 
-def _tap(flat, ix, iy, width, height, weight):
-    """weight * input at integer positions (ix, iy), zero where outside; flat is (N, C, H * W)."""
-    inside = (ix >= 0) & (ix <= width - 1) & (iy >= 0) & (iy <= height - 1)
-    pos = (iy.clamp(0, height - 1) * width + ix.clamp(0, width - 1)).to(dt.int64)
+def _tap(flat, corner, sizes, weight):
+    """weight * input at the integer position corner (one coordinate tensor per spatial dim, x
+    first), zero where outside; flat is (N, C, prod(spatial)), sizes the spatial extents x first."""
+    inside, pos, step = None, None, 1
+    for coord, size in zip(corner, sizes):
+        ok = (coord >= 0) & (coord <= size - 1)
+        inside = ok if inside is None else inside & ok
+        term = coord.clamp(0, size - 1) * step
+        pos = term if pos is None else pos + term
+        step *= size
     n, c, _ = flat.shape
-    pos = pos.reshape(n, 1, -1).expand(n, c, pos[0].numel())
+    pos = pos.to(dt.int64).reshape(n, 1, -1)
+    pos = pos.expand(n, c, pos.shape[2])
     w = _where(inside, weight, weight * 0.0).reshape(n, 1, -1)
     return flat.gather(2, pos) * w
 
 
 def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corners=None):
-    """Samples input (N, C, H, W) at the normalised positions grid (N, Ho, Wo, 2), x first."""
+    """Samples input (N, C, H, W) at the normalised positions grid (N, Ho, Wo, 2), x first; a 5-D
+    input (N, C, D, H, W) takes a grid (N, Do, Ho, Wo, 3) and 'bilinear' is then trilinear."""
     if mode not in ("bilinear", "nearest", "bicubic"):
         raise ValueError(f"nn.functional.grid_sample(): expected mode to be 'bilinear', 'nearest' or 'bicubic', "
                          f"but got: '{mode}'")
     if padding_mode not in ("zeros", "border", "reflection"):
         raise ValueError(f"nn.functional.grid_sample(): expected padding_mode to be 'zeros', 'border', or "
                          f"'reflection', but got: '{padding_mode}'")
-    if mode == "bicubic" or input.dim() != 4:
-        raise NotImplementedError("grid_sample in cltensor supports 4-D inputs with bilinear or nearest mode")
-    if grid.dim() != 4 or grid.shape[0] != input.shape[0] or grid.shape[-1] != 2:
-        raise RuntimeError(f"grid_sampler(): expected grid to have size 2 in last dimension and the same batch "
+    if mode == "bicubic" or input.dim() not in (4, 5):
+        raise NotImplementedError("grid_sample in cltensor supports 4-D and 5-D inputs with bilinear or nearest "
+                                  "mode")
+    k = input.dim() - 2
+    if grid.dim() != input.dim() or grid.shape[0] != input.shape[0] or grid.shape[-1] != k:
+        raise RuntimeError(f"grid_sampler(): expected grid to have size {k} in last dimension and the same batch "
                            f"size as input, but got grid with sizes {list(grid.shape)} and input with sizes "
                            f"{list(input.shape)}")
     if grid.dtype is not input.dtype:
         raise RuntimeError(f"grid_sampler(): expected input and grid to have same dtype, but input has "
                            f"{input.dtype} and grid has {grid.dtype}")
     align_corners = _default_align_corners(align_corners)
-    n, c, h, w = input.shape
-    ho, wo = grid.shape[1], grid.shape[2]
-    x = _source(grid[..., 0], w, padding_mode, align_corners)
-    y = _source(grid[..., 1], h, padding_mode, align_corners)
-    flat = input.reshape(n, c, h * w)
+    n, c = input.shape[0], input.shape[1]
+    sizes = tuple(reversed(input.shape[2:]))  # x (width) first, as the grid's last dim
+    coords = [_source(grid[..., i], sizes[i], padding_mode, align_corners) for i in range(k)]
+    flat = input.reshape(n, c, -1)
+    out_shape = (n, c) + tuple(grid.shape[1:-1])
     if mode == "nearest":
         # weight 1 that stays connected to the grid: PyTorch gives the grid a zero gradient here, not None
-        out = _tap(flat, x.detach().round(), y.detach().round(), w, h, x * 0.0 + 1.0)
-        return out.reshape(n, c, ho, wo)
-    x0, y0 = x.detach().floor(), y.detach().floor()
-    x1, y1 = x0 + 1, y0 + 1
-    out = _tap(flat, x0, y0, w, h, (x1 - x) * (y1 - y))
-    out = out + _tap(flat, x1, y0, w, h, (x - x0) * (y1 - y))
-    out = out + _tap(flat, x0, y1, w, h, (x1 - x) * (y - y0))
-    out = out + _tap(flat, x1, y1, w, h, (x - x0) * (y - y0))
-    return out.reshape(n, c, ho, wo)
+        ones = coords[0] * 0.0 + 1.0
+        return _tap(flat, [x.detach().round() for x in coords], sizes, ones).reshape(out_shape)
+    lows = [x.detach().floor() for x in coords]
+    out = None
+    for corner in itertools.product((0, 1), repeat=k):
+        weight = None
+        for x, lo, bit in zip(coords, lows, corner):
+            factor = (x - lo) if bit else (lo + 1 - x)
+            weight = factor if weight is None else weight * factor
+        term = _tap(flat, [lo + bit for lo, bit in zip(lows, corner)], sizes, weight)
+        out = term if out is None else out + term
+    return out.reshape(out_shape)
