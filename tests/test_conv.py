@@ -461,3 +461,13 @@ def test_top_level_functions():
     assert_close(torch.conv1d(x, w), np_of(F.conv1d(x, w)))
     for name in ("conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d"):
         assert callable(getattr(torch, name))
+
+
+def test_weight_gradient_over_a_long_contraction():
+    """N x positions past llvmpipe's 65 535-iteration loop limit: the batch is split into slices."""
+    x, w = rand((3, 1, 160, 150)), rand((2, 1, 3, 3), 1)
+    tw = torch.tensor(w, requires_grad=True)
+    y = F.conv2d(torch.tensor(x), tw, padding=1)
+    g = rand(y.shape, 3)
+    y.backward(torch.tensor(g))
+    assert_close(tw.grad, conv_weight_grad_ref(x, g, w.shape, (1, 1), (1, 1), (1, 1), 1), rtol=1e-4, atol=1e-3)

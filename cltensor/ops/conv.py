@@ -91,7 +91,7 @@ def _weight_product(image, other, geo, groups):
     if n * positions == 0:
         return out.zero_()
     columns = other.permute(0, 2, 3, 4, 1).contiguous()  # channels last: B's columns are unit-stride
-    split = _image_split(image.device.backend, image.dtype, n, rows, cpg_other, groups)
+    split = _image_split(image.device.backend, image.dtype, n, positions, rows, cpg_other, groups)
     if split > 1:  # each slice of the batch sums its images into its own partial result
         out = dispatch.empty((split, groups, cpg_other, rows), image.dtype, image.device)
     per = n // split
@@ -102,12 +102,18 @@ def _weight_product(image, other, geo, groups):
     return out.sum(0) if split > 1 else out
 
 
-def _image_split(backend, dtype, n, rows, cols, groups) -> int:
+def _image_split(backend, dtype, n, positions, rows, cols, groups) -> int:
     """Into how many slices of the batch to split a weight gradient's long contraction (N x positions)
-    so that the device has enough independent pieces: a divisor of n."""
+    so that the device has enough independent pieces: a divisor of n. On a device that ends long
+    loops early (llvmpipe: Backend.loop_limit), each slice's contraction also stays below the limit."""
     tiles = dispatch.gemm_tiles(backend, dtype, rows, cols) * groups
     want = -(-4 * backend.compute_units // tiles)
-    return max(d for d in range(1, min(n, want) + 1) if n % d == 0)
+    divisors = [d for d in range(1, n + 1) if n % d == 0]
+    if backend.loop_limit:
+        fitting = [d for d in divisors if (n // d) * positions <= backend.loop_limit]
+        if fitting and fitting[0] > want:
+            return fitting[0]
+    return max(d for d in divisors if d <= max(want, 1))
 
 
 # ---- differentiable primitives -------------------------------------------------------------------------------
