@@ -81,14 +81,18 @@ class RandomSampler(Sampler[int]):
         rnd = _random_module()
         n = len(self.data_source)
         generator = self.generator if self.generator is not None else _fresh_generator()
+        # NOTE: PyTorch also draws the remainder when it is empty; skipping it saves a launch and a
+        # wait per pass (the streams differ from PyTorch's anyway: another generator)
         if self.replacement:
             for _ in range(self.num_samples // _REPLACEMENT_CHUNK):
                 yield from rnd.randint(0, n, (_REPLACEMENT_CHUNK,), generator=generator).tolist()
-            yield from rnd.randint(0, n, (self.num_samples % _REPLACEMENT_CHUNK,), generator=generator).tolist()
+            if self.num_samples % _REPLACEMENT_CHUNK:
+                yield from rnd.randint(0, n, (self.num_samples % _REPLACEMENT_CHUNK,), generator=generator).tolist()
         else:
             for _ in range(self.num_samples // n):
                 yield from rnd.randperm(n, generator=generator).tolist()
-            yield from rnd.randperm(n, generator=generator).tolist()[:self.num_samples % n]
+            if self.num_samples % n:
+                yield from rnd.randperm(n, generator=generator).tolist()[:self.num_samples % n]
 
     def __len__(self):
         return self.num_samples
