@@ -12,7 +12,8 @@ contain it, so no atomics and no races. The input is read through strides (chann
 <%
     T = dtype.compute_c
     floating = dtype.is_floating_point
-    A = ("double" if dtype.name == "float64" else "float") if floating else "long"  # integer averages truncate, as PyTorch's
+    # accumulator: integer averages truncate their quotient, as PyTorch's
+    A = ("double" if dtype.name == "float64" else "float") if floating else "long"
 %>
 ${c.preamble([dtype])}
 typedef struct { int size[3], out[3], k[3], s[3], p[3], d[3]; } geom_t;

@@ -8,7 +8,7 @@ import cltensor as torch
 import cltensor.nn as nn
 import cltensor.nn.functional as F
 from cltensor.autograd import gradcheck
-from helpers import HAVE_TORCH, assert_close, needs_fp64, np_of, real_torch
+from helpers import HAVE_TORCH, assert_close, needs_fp64, real_torch
 
 RNG = np.random.default_rng(13)
 NP_MODE = {"constant": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}

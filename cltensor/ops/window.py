@@ -7,7 +7,6 @@ callers (nn.functional's pooling) only validate arguments and choose the geometr
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -144,7 +143,3 @@ def output_size(size, k, s, p, d, ceil_mode):
     if ceil_mode and (out - 1) * s >= size + p:
         out -= 1
     return out
-
-
-def numel(shape):
-    return math.prod(shape)
