@@ -141,3 +141,21 @@ def test_modules(name, args, kwargs):
         ref = getattr(real_torch.nn, name)(*args, **kwargs)
         assert repr(m) == repr(ref)
         assert_close(y, ref(real_torch.tensor(x)).numpy(), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("dtype,mode", [(torch.uint8, "nearest"), (torch.uint8, "nearest-exact"),
+                                        (torch.int64, "nearest"), (torch.int32, "bilinear"), (torch.bool, "bicubic"),
+                                        (torch.int64, "area")])
+def test_integer_inputs(dtype, mode):
+    x = RNG.integers(0, 200, (1, 2, 3, 4)).astype(dtype.np)
+    if dtype is torch.uint8:
+        y = F.interpolate(torch.tensor(x), size=(5, 7), mode=mode)
+        assert y.dtype is dtype
+        assert (np.asarray(y.numpy()) == np_interpolate(x.astype(np.float64), (5, 7), mode)).all()
+        return
+    with pytest.raises(NotImplementedError) as info:
+        F.interpolate(torch.tensor(x), size=(5, 7), mode=mode)
+    if HAVE_TORCH:
+        with pytest.raises(NotImplementedError) as ref:
+            real_torch.nn.functional.interpolate(real_torch.tensor(x), size=(5, 7), mode=mode)
+        assert str(info.value) == str(ref.value)

@@ -102,6 +102,27 @@ def _resample_dim(x, d, taps):
     return out
 
 
+def _kernel_name(mode, n):
+    """The PyTorch kernel whose NotImplementedError names a dtype it lacks."""
+    if mode in ("nearest", "nearest-exact"):
+        return "upsample_nearest2d_channels_last" if n == 2 else "compute_indices_weights_nearest"
+    if mode == "bilinear":
+        return "upsample_bilinear2d_channels_last"
+    return "compute_indices_weights_cubic" if mode == "bicubic" else "compute_indices_weights_linear"
+
+
+def _check_dtype(input, mode, n):
+    """Floating inputs for every mode; uint8 for the nearest modes, as PyTorch. (PyTorch's fixed-point
+    uint8 bilinear/bicubic path is not reproduced: those raise here.)"""
+    d = input.dtype
+    if d.is_floating_point or mode == "area" or (d is dt.uint8 and mode in ("nearest", "nearest-exact")):
+        return
+    word = input.type().split(".")[-1][:-len("Tensor")]
+    if d is dt.uint8 and mode in ("bilinear", "bicubic"):
+        raise NotImplementedError(f"interpolate(mode='{mode}') on uint8 input is not implemented in cltensor")
+    raise NotImplementedError(f'"{_kernel_name(mode, n)}" not implemented for \'{word}\'')
+
+
 def _check_mode(input, mode, align_corners, antialias):
     n = input.dim() - 2
     if mode in ("nearest", "nearest-exact", "area"):
@@ -135,6 +156,7 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         raise RuntimeError(f"Input and output sizes should be greater than 0, but got input "
                            f"({', '.join(str(v) for v in input.shape[2:])}) and output "
                            f"({', '.join(str(v) for v in sizes)})")
+    _check_dtype(input, mode, n)
     if mode == "area":
         from .pooling import _adaptive
         from ..ops import window as _w
