@@ -159,3 +159,17 @@ def test_integer_inputs(dtype, mode):
         with pytest.raises(NotImplementedError) as ref:
             real_torch.nn.functional.interpolate(real_torch.tensor(x), size=(5, 7), mode=mode)
         assert str(info.value) == str(ref.value)
+
+
+@pytest.mark.skipif(not HAVE_TORCH, reason="PyTorch is not installed")
+@pytest.mark.parametrize("name", ["float16", "bfloat16"])
+def test_half_precisions_round_once(name):
+    """Blends run in float and round once to the 16-bit type, so results equal PyTorch's bit for bit."""
+    if not hasattr(torch, name):
+        pytest.skip(f"no {name} in this build")
+    x = RNG.standard_normal((1, 2, 5, 6)).astype(np.float32)
+    y = F.interpolate(torch.tensor(x).to(getattr(torch, name)), scale_factor=2, mode="bicubic")
+    ref = real_torch.nn.functional.interpolate(real_torch.tensor(x).to(getattr(real_torch, name)), scale_factor=2,
+                                               mode="bicubic")
+    assert y.dtype is getattr(torch, name)
+    assert_close(y.float(), ref.float().numpy(), rtol=0, atol=0)

@@ -162,7 +162,8 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         from ..ops import window as _w
         return _adaptive(input, n, sizes, _w.ADAPTIVE_AVG, f"adaptive_avg_pool{n}d")[0]
     ftype = np.float64 if input.dtype is dt.float64 else np.float32
-    x = input
+    narrow = input.dtype.is_floating_point and input.dtype.itemsize == 2 and mode not in ("nearest", "nearest-exact")
+    x = input.float() if narrow else input  # half/bfloat16 blend in float and round once, as PyTorch's opmath
     for i in range(n):
         d = 2 + i
         in_size = input.shape[d]
@@ -173,7 +174,7 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         else:
             taps = _linear_taps(in_size, sizes[i], bool(align_corners), factors[i], ftype)
         x = _resample_dim(x, d, taps)
-    return x
+    return x.to(input.dtype) if narrow else x
 
 
 def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):
