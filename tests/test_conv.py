@@ -471,3 +471,21 @@ def test_weight_gradient_over_a_long_contraction():
     g = rand(y.shape, 3)
     y.backward(torch.tensor(g))
     assert_close(tw.grad, conv_weight_grad_ref(x, g, w.shape, (1, 1), (1, 1), (1, 1), 1), rtol=1e-4, atol=1e-3)
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_pointwise_convs_as_plain_gemms(channels_last):
+    """1x1 convs with unit strides (and their input gradients) run on the plain GEMM: groups, bias, layouts."""
+    x, w, b = rand((2, 4, 5, 7)), rand((6, 2, 1, 1), 1), rand((6,), 2)
+    tx = (torch.tensor(np.ascontiguousarray(x.transpose(0, 2, 3, 1))).permute(0, 3, 1, 2) if channels_last
+          else torch.tensor(x)).requires_grad_()
+    tw = torch.tensor(w, requires_grad=True)
+    y = F.conv2d(tx, tw, torch.tensor(b), groups=2)
+    assert_close(y, conv_ref(x, w, b, (1, 1), (0, 0), (1, 1), 2, (5, 7)), rtol=2e-5, atol=2e-5)
+    g = rand(y.shape, 3)
+    y.backward(torch.tensor(g))
+    assert_close(tx.grad, conv_transpose_ref(g, w, None, (1, 1), (0, 0), (1, 1), 2, (5, 7)), rtol=2e-5, atol=2e-5)
+    assert_close(tw.grad, conv_weight_grad_ref(x, g, w.shape, (1, 1), (0, 0), (1, 1), 2), rtol=2e-5, atol=5e-5)
+    wt = rand((4, 3, 1, 1), 4)
+    got = F.conv_transpose2d(torch.tensor(x), torch.tensor(wt), torch.tensor(b[:6]), groups=2)
+    assert_close(got, conv_transpose_ref(x, wt, b[:6], (1, 1), (0, 0), (1, 1), 2, (5, 7)), rtol=2e-5, atol=2e-5)

@@ -72,10 +72,41 @@ def _gather_product(mode, image, wmat, out_size, geo, groups, bias=None):
         return out.zero_() if bias is None else out.copy_(bias.reshape(-1, 1, 1, 1).expand(out._shape))
     cpg = image._shape[1] // groups
     sn, sc = image._strides[:2]
+    if mode == "conv" and _pointwise(image, geo):
+        return _pointwise_product(image, wmat, out, groups, bias)
     bias_strides = (0, 1, 0, 0, nc) if bias is not None else None
     dispatch.implicit_gemm(mode, image, _image_strides(image), geo.args(image._shape[2:], out_size),
                            wmat, (nc, 1, 0, 0, k * nc), out, (1, positions, 0, groups * nc * positions, nc * positions),
                            positions, nc, k, (1, n, groups), (0, sn, cpg * sc), bias, bias_strides)
+    return out
+
+
+def _pointwise(image, geo):
+    """A 1x1 conv with unit strides and no padding whose image positions are one stride apart: a plain GEMM."""
+    if any(k != 1 for k in geo.ks) or any(s != 1 for s in geo.st) or any(p != 0 for p in geo.pd):
+        return False
+    step = None
+    for size, stride in zip(reversed(image._shape[2:]), reversed(image._strides[2:])):
+        if size == 1:
+            continue
+        if step is not None and stride != step:
+            return False
+        step = stride * size
+    return True
+
+
+def _pointwise_product(image, wmat, out, groups, bias):
+    """out[n, g] = image[n, g] (positions x channels) @ wmat[g], through dispatch.gemm's tuned plans."""
+    n, c = image._shape[:2]
+    _, k, nc = wmat._shape
+    positions = math.prod(image._shape[2:])
+    sn, sc = image._strides[:2]
+    sp = next((st for size, st in zip(reversed(image._shape[2:]), reversed(image._strides[2:])) if size != 1), 1)
+    a = image._view((n, groups, positions, k), (sn, k * sc, sp, sc), image._offset)
+    b = wmat._view((1, groups, k, nc), (0, k * nc, nc, 1), wmat._offset)
+    c_view = out._view((n, groups, positions, nc), (groups * nc * positions, nc * positions, 1, positions), out._offset)
+    d = bias._view((1, groups, 1, nc), (0, nc, 0, 1), bias._offset) if bias is not None else None
+    dispatch.gemm(a, b, c_view, 1, 1 if bias is not None else 0, d)
     return out
 
 
