@@ -312,3 +312,14 @@ def test_a_cpu_scalar_tensor_joins_an_op_on_another_device():
     assert (a + torch.tensor(1.)).device == a.device and (torch.tensor(2.) * a).tolist() == [2., 2.]
     with pytest.raises(RuntimeError, match="Expected all tensors to be on the same device"):
         a + torch.ones(2)
+
+
+def test_floor_divide_has_no_derivative_as_in_pytorch():
+    x = torch.tensor([3., 5.], requires_grad=True)
+    with pytest.raises(RuntimeError, match="derivative for aten::floor_divide is not implemented"):
+        (x // 2).sum().backward()
+    assert (torch.zeros(2, 0, dtype=torch.int32) // 0).shape == (2, 0)  # nothing divided: no ZeroDivisionError
+    with pytest.raises(RuntimeError, match="with a bool tensor is not supported"):
+        torch.tensor([1]) - True
+    with pytest.raises(RuntimeError, match="narrow\\(\\) cannot be applied to a 0-dim tensor"):
+        torch.tensor(1.).narrow(0, 0, 1)

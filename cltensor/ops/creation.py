@@ -201,7 +201,7 @@ def fill_(self, value):
                          (("v", "T", dispatch.scalar_arg(value, self.dtype, check_overflow=True)),))
     self._bump_version()
     if self.requires_grad and is_grad_enabled():
-        graph.record_inplace("FillBackward0", lambda g, out, a: g * 0, [self], self, save=frozenset())
+        graph.record_inplace("FillBackward0", lambda g, out, a: g.new_zeros(g.shape), [self], self, save=frozenset())
     return self
 
 

@@ -545,8 +545,8 @@ def _int_pow_check(inputs, compute, params):
 
 def _int_div_check(inputs, compute, params):
     """PyTorch raises ZeroDivisionError for integer division by zero (checked on the host)."""
-    if compute.category == dt.FLOAT:
-        return
+    if compute.category == dt.FLOAT or any(isinstance(x, Tensor) and x.numel() == 0 for x in inputs):
+        return  # nothing is divided in an empty result
     b = inputs[1]
     zero = (b == 0) if not isinstance(b, Tensor) else bool(b.eq(0).any())
     if zero:
@@ -561,11 +561,18 @@ def _alpha_check(inputs, compute, params):
         raise RuntimeError("Boolean alpha only supported for Boolean results.")
 
 
+def _no_derivative(name):
+    raise RuntimeError(f"derivative for aten::{name} is not implemented")
+
+
 def _no_bool_sub(inputs, compute, params):
     _alpha_check(inputs, compute, params)
     if all((isinstance(x, Tensor) and x.dtype is dt.bool_) or isinstance(x, bool) for x in inputs):
         raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not supported. "
                            "Use the `^` or `logical_xor()` operator instead.")
+    if any((isinstance(x, Tensor) and x.dtype is dt.bool_) or isinstance(x, bool) for x in inputs):
+        raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to "
+                           "invert a mask, use the `~` or `logical_not()` operator instead.")
 
 
 def _no_bool_neg(inputs, compute, params):
@@ -663,7 +670,7 @@ defop("_div_trunc", B, _by_cat("trunc(a / b)", "div_{T}(a, b)"), NO_BOOL, vjp=la
       ref=lambda a, b: np.trunc(a / b), method=False, check=_int_div_check, grad_fn="DivBackward2",
       helpers=_div_helper)
 defop("floor_divide", B, lambda d: f"floor_div_{d.compute_c}(a, b)", NO_BOOL,
-      vjp=lambda g, out, a, b: (g * 0, g * 0), ref=np.floor_divide,
+      vjp=lambda g, out, a, b: _no_derivative("floor_divide"), ref=np.floor_divide,
       helpers=lambda d: FLOOR_DIV_FLOAT if d.is_floating_point else _div_helper(d) + FLOOR_DIV_INT, check=_int_div_check, operators=("__floordiv__", "__rfloordiv__", "__ifloordiv__"))
 defop("remainder", B, lambda d: f"rem_{d.compute_c}(a, b)", NO_BOOL,
       vjp=lambda g, out, a, b: (g, -g * globals()["floor_divide"](a, b)), ref=np.remainder,

@@ -421,6 +421,8 @@ def index_select(input, dim, index, *, out=None):
     """
     index = _vector_index(_as_device(_int_index(index, "index_select"), input.device), "index_select")
     src, d = _along(input, dim)
+    if input.dim() == 0 and index.numel() != 1:
+        raise RuntimeError(f"index_select(): Index to scalar can have only 1 value, got {index.numel()} value(s)")
     _check_bounds(index, src._shape[d], d)
     result = _gather(src, [(d, index)])
     if input.dim() == 0:

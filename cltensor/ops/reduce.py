@@ -351,6 +351,8 @@ def _cumprod_vjp(g, out, x, d):
     """sum_{i>=k} g_i out_i / x_k where x_k != 0. At the first zero of a row, out_i / x_k is the
     cumulative product with that zero replaced by 1; after it, every out_i with i >= k is 0."""
     from .elementwise import where
+    if x.dim() == 0 or x._shape[d] <= 1:
+        return g  # out is x itself (as PyTorch's rule, which also never divides here)
     zero = x == 0
     if not bool(any(zero)):  # a host read, as PyTorch does
         return _cumsum_rev(g * out, d) / x

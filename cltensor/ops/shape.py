@@ -390,6 +390,8 @@ def _slice(self, d, start, stop, step):
 
 
 def narrow(self, dim, start, length):
+    if self.dim() == 0:
+        raise RuntimeError("narrow() cannot be applied to a 0-dim tensor.")
     d = wrap_dim(dim, self.dim())
     size = self._shape[d]
     start = int(start)
