@@ -204,3 +204,30 @@ def test_two_stage_reductions_in_threads_read_their_own_partials(device):
 
     for _ in range(3):
         run_threads(8, work)
+
+
+def test_stress_many_threads_independent_work_with_host_reads():
+    """The thread contract (docs/threads.md) under load: 8 threads, each with its own tensors and
+    generator, run every kernel family with large (two-stage) and small shapes, in-place updates
+    and host reads in between; every value is checked against numpy."""
+    def work(k):
+        rng = np.random.default_rng(500 + k)
+        gen = torch.Generator().manual_seed(k)
+        for r in range(6):
+            n = (1 << 17) + 31 * k + r
+            a = rng.standard_normal(n).astype(np.float32)
+            t = torch.tensor(a)
+            assert abs(t.sum().item() - float(a.astype(np.float64).sum())) < 1e-2 * max(1.0, abs(float(a.sum())))
+            _close(t.cumsum(0)[-1:].numpy(), a.astype(np.float64).cumsum()[-1:], rtol=1e-3, atol=1e-1)
+            t.mul_(2).add_(k)
+            _close(t[:7].numpy(), a[:7] * 2 + k)
+            s, order = torch.sort(t[:1000])
+            _close(s.numpy(), np.sort(a[:1000] * 2 + k))
+            m = torch.tensor(rng.standard_normal((33, 20)).astype(np.float32))
+            _close((m @ m.T).numpy(), m.numpy() @ m.numpy().T, rtol=1e-3, atol=1e-3)
+            u = torch.rand(1000, generator=gen)
+            assert 0 <= u.min().item() and u.max().item() < 1
+            assert int((t[:100] > k).sum()) == int((a[:100] * 2 + k > k).sum())
+
+    for _ in range(2):
+        run_threads(8, work)
