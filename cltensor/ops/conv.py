@@ -96,16 +96,17 @@ def _pointwise(image, geo):
 
 
 def _pointwise_product(image, wmat, out, groups, bias):
-    """out[n, g] = image[n, g] (positions x channels) @ wmat[g], through dispatch.gemm's tuned plans."""
-    n, c = image._shape[:2]
+    """out[n, g] = wmat[g]^T (C_out x channels) @ image[n, g] (channels x positions), through dispatch.gemm's
+    tuned plans: the orientation of a row-major product for NCHW tensors."""
+    n = image._shape[0]
     _, k, nc = wmat._shape
     positions = math.prod(image._shape[2:])
     sn, sc = image._strides[:2]
     sp = next((st for size, st in zip(reversed(image._shape[2:]), reversed(image._strides[2:])) if size != 1), 1)
-    a = image._view((n, groups, positions, k), (sn, k * sc, sp, sc), image._offset)
-    b = wmat._view((1, groups, k, nc), (0, k * nc, nc, 1), wmat._offset)
-    c_view = out._view((n, groups, positions, nc), (groups * nc * positions, nc * positions, 1, positions), out._offset)
-    d = bias._view((1, groups, 1, nc), (0, nc, 0, 1), bias._offset) if bias is not None else None
+    a = wmat._view((1, groups, nc, k), (0, k * nc, 1, nc), wmat._offset)
+    b = image._view((n, groups, k, positions), (sn, k * sc, sc, sp), image._offset)
+    c_view = out._view((n, groups, nc, positions), (groups * nc * positions, nc * positions, positions, 1), out._offset)
+    d = bias._view((1, groups, nc, 1), (0, nc, 1, 0), bias._offset) if bias is not None else None
     dispatch.gemm(a, b, c_view, 1, 1 if bias is not None else 0, d)
     return out
 
@@ -121,6 +122,8 @@ def _weight_product(image, other, geo, groups):
         return out
     if n * positions == 0:
         return out.zero_()
+    if _pointwise(image, geo) and _pointwise(other, geo):
+        return _pointwise_weight_product(image, other, groups)
     columns = other.permute(0, 2, 3, 4, 1).contiguous()  # channels last: B's columns are unit-stride
     split = _image_split(image.device.backend, image.dtype, n, positions, rows, cpg_other, groups)
     if split > 1:  # each slice of the batch sums its images into its own partial result
@@ -131,6 +134,25 @@ def _weight_product(image, other, geo, groups):
                            (1, rows, 0, groups * cpg_other * rows, cpg_other * rows), rows, cpg_other,
                            per * positions, (1, split, groups), (0, per * image._strides[0], cpg_img * image._strides[1]))
     return out.sum(0) if split > 1 else out
+
+
+def _position_view(t, groups, positions_last):
+    """t [N, C, *3] (positions one stride apart) as [N, G, C/G, P] (or [N, G, P, C/G])."""
+    n, c = t._shape[:2]
+    sn, sc = t._strides[:2]
+    sp = next((st for size, st in zip(reversed(t._shape[2:]), reversed(t._strides[2:])) if size != 1), 1)
+    p, cpg = math.prod(t._shape[2:]), c // groups
+    if positions_last:
+        return t._view((n, groups, cpg, p), (sn, cpg * sc, sc, sp), t._offset)
+    return t._view((n, groups, p, cpg), (sn, cpg * sc, sp, sc), t._offset)
+
+
+def _pointwise_weight_product(image, other, groups):
+    """A 1x1 weight gradient as one GEMM per image (other[n] @ image[n]^T), summed over the batch."""
+    n, c_other = other._shape[:2]
+    per_image = dispatch.empty((n, groups, c_other // groups, image._shape[1] // groups), image.dtype, image.device)
+    dispatch.gemm(_position_view(other, groups, True), _position_view(image, groups, False), per_image)
+    return per_image.sum(0)
 
 
 def _image_split(backend, dtype, n, positions, rows, cols, groups) -> int:
