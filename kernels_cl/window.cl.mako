@@ -29,8 +29,8 @@ inline void window_range(const int mode, const int o, const int I, const int O, 
                          const int P, const int D, int *lo, int *hi)
 {
     if (mode >= 2) {
-        *lo = (int)(((long)o * I) / O);
-        *hi = (int)(((long)(o + 1) * I + O - 1) / O);
+        *lo = o * I / O;
+        *hi = ((o + 1) * I + O - 1) / O;
     } else {
         *lo = o * S - P;
         *hi = *lo + (K - 1) * D + 1;
@@ -41,9 +41,14 @@ inline void window_range(const int mode, const int o, const int I, const int O, 
 inline void output_range(const int mode, const int i, const int I, const int O, const int K, const int S,
                          const int P, const int D, int *lo, int *hi)
 {
+    if (mode >= 2 && O == 1) {  /* global pooling along this dim: no divisions */
+        *lo = 0;
+        *hi = 0;
+        return;
+    }
     if (mode >= 2) {
-        *lo = (int)(((long)i * O) / I);
-        *hi = (int)(((long)(i + 1) * O + I - 1) / I) - 1;
+        *lo = i * O / I;
+        *hi = ((i + 1) * O + I - 1) / I - 1;
     } else {
         const int reach = i + P - (K - 1) * D;
         *lo = reach <= 0 ? 0 : (reach + S - 1) / S;
@@ -113,43 +118,63 @@ __kernel void window_forward(const int n, GEOM_ARGS,
     }
 }
 
+/* Output o's window along one dim as seen from input position i (inside it by construction for
+   modes 0/1): its factor of the average's divisor, 0 when an adaptive window misses i. */
+inline int dim_factor(const int mode, const int o, const int i, const int I, const int O, const int K,
+                      const int S, const int P, const int count_include_pad)
+{
+    if (mode >= 2 && O == 1)
+        return mode == 2 ? I : 1;
+    if (mode == 2) {
+        const int a = o * I / O, b = ((o + 1) * I + O - 1) / O;
+        return (a <= i && i < b) ? b - a : 0;
+    }
+    if (mode == 1) {
+        const int start = o * S - P, end = min(start + K, I + P);
+        return count_include_pad ? end - start : min(end, I) - max(start, 0);
+    }
+    if (mode == 3) {
+        const int a = o * I / O, b = ((o + 1) * I + O - 1) / O;
+        return (a <= i && i < b) ? 1 : 0;
+    }
+    return 1;
+}
+
 __kernel void window_backward(const int n, GEOM_ARGS,
     __global const ${dtype.c} *grad, const int g_off, const int gsN, const int gsC, const int gs0, const int gs1,
     const int gs2, __global const long *indices, __global ${dtype.c} *grad_in)
 {
     const int t = get_global_id(0);
     if (t >= n) return;
-    GEOM_INIT;
-    const int i[3] = {(t / (I2 * I1)) % I0, (t / I2) % I1, t % I2};
+    const int i0 = (t / (I2 * I1)) % I0, i1 = (t / I2) % I1, i2 = t % I2;
     const int nc = t / (I0 * I1 * I2);
     const int gbase = g_off + (nc / C) * gsN + (nc % C) * gsC;
     const int ibase = nc * O0 * O1 * O2;
-    const long here = ((long)i[0] * I1 + i[1]) * I2 + i[2];
-    int lo[3], hi[3];
-    for (int d = 0; d < 3; ++d)
-        output_range(mode, i[d], g.size[d], g.out[d], g.k[d], g.s[d], g.p[d], g.d[d], &lo[d], &hi[d]);
+    const long here = ((long)i0 * I1 + i1) * I2 + i2;
+    const int by_index = mode == 0 || mode == 3;
+    int lo0, hi0, lo1, hi1, lo2, hi2;
+    output_range(mode, i0, I0, O0, K0, S0, P0, D0, &lo0, &hi0);
+    output_range(mode, i1, I1, O1, K1, S1, P1, D1, &lo1, &hi1);
+    output_range(mode, i2, I2, O2, K2, S2, P2, D2, &lo2, &hi2);
     ${A} acc = 0;
-    for (int o0 = lo[0]; o0 <= hi[0]; ++o0)
-        for (int o1 = lo[1]; o1 <= hi[1]; ++o1)
-            for (int o2 = lo[2]; o2 <= hi[2]; ++o2) {
-                const int o[3] = {o0, o1, o2};
+    /* the per-dim factors are hoisted to their loop level: the divisor is a product over dims */
+    for (int o0 = lo0; o0 <= hi0; ++o0) {
+        const int f0 = dim_factor(mode, o0, i0, I0, O0, K0, S0, P0, count_include_pad);
+        if (f0 == 0) continue;
+        for (int o1 = lo1; o1 <= hi1; ++o1) {
+            const int f1 = f0 * dim_factor(mode, o1, i1, I1, O1, K1, S1, P1, count_include_pad);
+            if (f1 == 0) continue;
+            for (int o2 = lo2; o2 <= hi2; ++o2) {
+                const int f = f1 * dim_factor(mode, o2, i2, I2, O2, K2, S2, P2, count_include_pad);
+                if (f == 0) continue;
                 const ${A} gv = (${A})${c.load(dtype, "grad", "gbase + o0 * gs0 + o1 * gs1 + o2 * gs2")};
-                if (mode == 0 || mode == 3) {
+                if (by_index) {
                     if (indices[ibase + (o0 * O1 + o1) * O2 + o2] == here) acc += gv;
-                } else if (mode == 1) {
-                    int start[3];
-                    for (int d = 0; d < 3; ++d) start[d] = o[d] * g.s[d] - g.p[d];
-                    acc += gv / (${A})avg_divisor(&g, start, count_include_pad, divisor_override);
                 } else {
-                    int count = 1, inside = 1;
-                    for (int d = 0; d < 3; ++d) {
-                        int a, b;
-                        window_range(mode, o[d], g.size[d], g.out[d], 1, 1, 0, 1, &a, &b);
-                        count *= b - a;
-                        inside &= a <= i[d] && i[d] < b;
-                    }
-                    if (inside) acc += gv / (${A})count;
+                    acc += gv / (${A})(mode == 1 && divisor_override ? divisor_override : f);
                 }
             }
+        }
+    }
     ${c.store(dtype, "grad_in", "t", "acc")};
 }

@@ -127,6 +127,7 @@ def test_avg_pool(shape, k, s, p, ceil_mode, cip, div, layout):
 
 
 @pytest.mark.parametrize("shape,out", [((2, 3, 10), (4,)), ((2, 3, 7, 9), (3, 4)), ((1, 2, 5, 7), (7, 3)),
+                                       ((2, 3, 6, 5), (1, 1)), ((1, 2, 5, 7), (1, 4)),
                                        ((1, 2, 4, 5, 6), (3, 2, 4))])
 def test_adaptive_pools(shape, out):
     x = RNG.standard_normal(shape)

@@ -64,7 +64,10 @@ def _batch_strides(t):
     return [st[0], st[1]] + [0] * (5 - t.dim()) + list(st[2:])
 
 
-def _check_int_range(*tensors):
+def _check_int_range(window, in_spatial, *tensors):
+    """The kernels index in 32-bit ints (cheaper divisions): refuse what would overflow them."""
+    if any(o * i >= _INT_LIMIT for o, i in zip(window.out, in_spatial)):
+        raise RuntimeError(f"pooling {list(in_spatial)} to {list(window.out)} exceeds the 32-bit index range")
     for t in tensors:
         if t.numel() and max(abs(s) * (n - 1) for s, n in zip(t._strides, t._shape)) + t._offset >= _INT_LIMIT:
             raise RuntimeError(f"pooling of a tensor of shape {list(t.shape)} exceeds the 32-bit index range")
@@ -79,7 +82,7 @@ def pool_forward(x, window: Window):
     n = out.numel()
     if n == 0:
         return out, (indices if wants_indices else None)
-    _check_int_range(x, out)
+    _check_int_range(window, x.shape[2:], x, out)
     backend = x.device.backend
     fwd, _ = _kernels(backend, x.dtype)
     args = [n, c_] + window.args(x.shape[2:])
@@ -96,7 +99,7 @@ def pool_backward(grad, in_shape, indices, window: Window):
         return grad_in
     if grad.numel() == 0:
         return grad_in.zero_()
-    _check_int_range(grad, grad_in)
+    _check_int_range(window, in_shape[2:], grad, grad_in)
     backend = grad.device.backend
     _, bwd = _kernels(backend, grad.dtype)
     if indices is None:
