@@ -285,3 +285,30 @@ def test_grad_scaler_state_dict_and_disabled():
     if HAVE_TORCH:
         theirs = real_torch.amp.GradScaler("cpu", init_scale=16.0)
         assert theirs.state_dict() == scaler.state_dict()
+
+
+def test_custom_fwd_casts_and_disables_autocast():
+    seen = {}
+
+    class Square(torch.autograd.Function):
+        @staticmethod
+        @torch.amp.custom_fwd(device_type="cpu", cast_inputs=torch.float32)
+        def forward(ctx, x):
+            seen["fwd"] = (x.dtype, torch.is_autocast_enabled("cpu"))
+            ctx.save_for_backward(x)
+            return x * x
+
+        @staticmethod
+        @torch.amp.custom_bwd(device_type="cpu")
+        def backward(ctx, g):
+            seen["bwd"] = torch.is_autocast_enabled("cpu")
+            (x,) = ctx.saved_tensors
+            return 2 * x * g
+
+    leaf = torch.tensor([1.5, -2.0], requires_grad=True)
+    with torch.autocast("cpu"):
+        y = Square.apply(leaf.bfloat16())
+    assert seen["fwd"] == (torch.float32, False) and y.dtype is torch.float32
+    y.sum().backward()
+    assert seen["bwd"] is False  # forward ran with autocast disabled, so backward does too
+    np.testing.assert_array_equal(leaf.grad.numpy(), [3.0, -4.0])

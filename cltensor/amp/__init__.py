@@ -55,7 +55,8 @@ def custom_fwd(fwd=None, *, device_type, cast_inputs=None):
     @functools.wraps(fwd)
     def decorate_fwd(*args, **kwargs):
         args[0]._dtype = get_autocast_dtype(device_type)
-        args[0]._fwd_used_autocast = is_autocast_enabled(device_type)
+        # with cast_inputs, backward runs without autocast too, as forward did
+        args[0]._fwd_used_autocast = is_autocast_enabled(device_type) and cast_inputs is None
         if cast_inputs is None or not is_autocast_enabled(device_type):
             return fwd(*args, **kwargs)
         from .autocast_mode import _cast_all
@@ -78,3 +79,17 @@ def custom_bwd(bwd=None, *, device_type):
                       dtype=getattr(ctx, "_dtype", None)):
             return bwd(*args, **kwargs)
     return decorate_bwd
+
+
+def cuda_custom_fwd(fwd=None, *, cast_inputs=None):
+    """``torch.cuda.amp.custom_fwd`` (deprecated spelling of ``custom_fwd(device_type='cuda')``)."""
+    warnings.warn("`torch.cuda.amp.custom_fwd(args...)` is deprecated. "
+                  "Please use `torch.amp.custom_fwd(args..., device_type='cuda')` instead.", FutureWarning, stacklevel=2)
+    return custom_fwd(fwd, device_type="cuda", cast_inputs=cast_inputs)
+
+
+def cuda_custom_bwd(bwd=None):
+    """``torch.cuda.amp.custom_bwd`` (deprecated spelling of ``custom_bwd(device_type='cuda')``)."""
+    warnings.warn("`torch.cuda.amp.custom_bwd(args...)` is deprecated. "
+                  "Please use `torch.amp.custom_bwd(args..., device_type='cuda')` instead.", FutureWarning, stacklevel=2)
+    return custom_bwd(bwd, device_type="cuda")
