@@ -164,7 +164,7 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     ftype = np.float64 if input.dtype is dt.float64 else np.float32
     narrow = input.dtype.is_floating_point and input.dtype.itemsize == 2 and mode not in ("nearest", "nearest-exact")
     x = input.float() if narrow else input  # half/bfloat16 blend in float and round once, as PyTorch's opmath
-    for i in range(n):
+    for i in reversed(range(n)):  # the last dim first, as PyTorch's kernels blend rows before columns
         d = 2 + i
         in_size = input.shape[d]
         if mode in ("nearest", "nearest-exact"):
