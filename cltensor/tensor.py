@@ -433,7 +433,8 @@ class Tensor:
 
 
 _LEGACY_NAMES = {dt.float32: "torch.FloatTensor", dt.float64: "torch.DoubleTensor",
-                 dt.float16: "torch.HalfTensor", dt.bfloat16: "torch.BFloat16Tensor", dt.int64: "torch.LongTensor", dt.int32: "torch.IntTensor",
+                 dt.float16: "torch.HalfTensor", dt.bfloat16: "torch.BFloat16Tensor",
+                 dt.int64: "torch.LongTensor", dt.int32: "torch.IntTensor",
                  dt.int16: "torch.ShortTensor", dt.int8: "torch.CharTensor", dt.uint8: "torch.ByteTensor",
                  dt.bool_: "torch.BoolTensor"}
 _LEGACY_BY_NAME = {v: k for k, v in _LEGACY_NAMES.items()}

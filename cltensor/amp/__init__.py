@@ -84,12 +84,14 @@ def custom_bwd(bwd=None, *, device_type):
 def cuda_custom_fwd(fwd=None, *, cast_inputs=None):
     """``torch.cuda.amp.custom_fwd`` (deprecated spelling of ``custom_fwd(device_type='cuda')``)."""
     warnings.warn("`torch.cuda.amp.custom_fwd(args...)` is deprecated. "
-                  "Please use `torch.amp.custom_fwd(args..., device_type='cuda')` instead.", FutureWarning, stacklevel=2)
+                  "Please use `torch.amp.custom_fwd(args..., device_type='cuda')` instead.",
+                  FutureWarning, stacklevel=2)
     return custom_fwd(fwd, device_type="cuda", cast_inputs=cast_inputs)
 
 
 def cuda_custom_bwd(bwd=None):
     """``torch.cuda.amp.custom_bwd`` (deprecated spelling of ``custom_bwd(device_type='cuda')``)."""
     warnings.warn("`torch.cuda.amp.custom_bwd(args...)` is deprecated. "
-                  "Please use `torch.amp.custom_bwd(args..., device_type='cuda')` instead.", FutureWarning, stacklevel=2)
+                  "Please use `torch.amp.custom_bwd(args..., device_type='cuda')` instead.",
+                  FutureWarning, stacklevel=2)
     return custom_bwd(bwd, device_type="cuda")
