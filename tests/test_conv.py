@@ -346,6 +346,10 @@ ERRORS = [
      "[3] instead"),
     (lambda: F.conv2d(torch.randn(1, 3, 5, 5, dtype=torch.float16), torch.randn(4, 3, 3, 3)),
      "expected scalar type Half but found Float"),
+    (lambda: F.conv2d(torch.randn(1, 3, 5, 5), torch.randn(4, 3, 3, 3, 3)),
+     "expected stride to be a single integer value or a list of 3 values to match the convolution dimensions, but "
+     "got stride=[1, 1]"),
+    (lambda: F.conv2d(torch.randn(1, 3, 5, 5), torch.randn(4, 3)), "weight should have at least three dimensions"),
     (lambda: F.conv2d(torch.randn(1, 3, 5, 5), torch.randn(4, 3, 3, 3), stride=0),
      "non-positive stride is not supported"),
     (lambda: F.conv2d(torch.randn(1, 3, 5, 5), torch.randn(4, 3, 3, 3), padding=-1),

@@ -259,11 +259,11 @@ def _check_common(fname, nd, input, weight, bias, stride, padding, dilation, gro
     if input.dim() not in (nd + 1, nd + 2):
         raise RuntimeError(f"Expected {nd + 1}D (unbatched) or {nd + 2}D (batched) input to {fname}, but got input "
                            f"of size: {list(input._shape)}")
-    if weight.dim() != nd + 2:
-        raise RuntimeError(f"weight should have at least three dimensions" if weight.dim() < 3 else
-                           f"Expected {nd + 2}-dimensional input for {nd + 2}-dimensional weight "
-                           f"{list(weight._shape)}, but got {input.dim()}-dimensional input of size "
-                           f"{list(input._shape)} instead")
+    if weight.dim() < 3:
+        raise RuntimeError("weight should have at least three dimensions")
+    if weight.dim() != nd + 2:  # PyTorch sizes the geometry by the weight, so the stride is what mismatches
+        raise RuntimeError(f"expected stride to be a single integer value or a list of {weight.dim() - 2} values to "
+                           f"match the convolution dimensions, but got stride={list(stride)}")
     if any(s <= 0 for s in stride):
         raise RuntimeError("non-positive stride is not supported")
     if any(d <= 0 for d in dilation):
