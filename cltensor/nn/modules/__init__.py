@@ -49,9 +49,13 @@ if not any(isinstance(f, _AliasFinder) for f in sys.meta_path):
 
 def __getattr__(name):
     """``torch.nn.modules.Linear`` (PyTorch's package re-exports every layer)."""
-    found = None if name.startswith("__") else _resolve("torch.nn.modules", name)
-    if found is None and name.isidentifier() and name.islower() and not name.startswith("__"):
-        found = importlib.import_module(f"{__name__}.{name}")  # torch.nn.modules.batchnorm without an import
+    found = None
+    if name.isidentifier() and name.islower() and not name.startswith("__"):
+        # torch.nn.modules.activation without an import: the alias of PyTorch's file, not cltensor.nn's
+        # own module of that name (whose layers are laid out differently)
+        found = importlib.import_module(f"{__name__}.{name}")
+    elif not name.startswith("__"):
+        found = _resolve("torch.nn.modules", name)
     if found is None:
         raise AttributeError(f"module '{__name__}' has no attribute '{name}'")
     return found
