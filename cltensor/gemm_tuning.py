@@ -59,7 +59,7 @@ def vector_bytes(backend) -> int:
 
 def vector_width(backend, acc) -> int:
     """Lanes of the accumulation type per vector: 16 floats, 8 doubles on AVX-512."""
-    item = 4 if acc is dt.float16 else acc.itemsize  # float16 accumulates in float
+    item = 4 if acc.compute_c == "float" else acc.itemsize  # 16-bit floats accumulate in float
     return max(2, min(16, vector_bytes(backend) // item))
 
 
@@ -108,7 +108,7 @@ def complete(backend, dtype, p):
 
 def _fit_tiled(backend, dtype, p):
     """Shrink the tiled variant's tile until its work-group and local memory fit the device."""
-    item = 4 if dtype is dt.float16 else dtype.itemsize
+    item = 4 if dtype.compute_c == "float" else dtype.itemsize
     while True:
         threads = (p["BM"] // p["WM"]) * (p["BN"] // p["WN"])
         local = p["BK"] * (p["BM"] + p["BN"] + 2) * item

@@ -312,3 +312,11 @@ def test_custom_fwd_casts_and_disables_autocast():
     y.sum().backward()
     assert seen["bwd"] is False  # forward ran with autocast disabled, so backward does too
     np.testing.assert_array_equal(leaf.grad.numpy(), [3.0, -4.0])
+
+
+def test_autocast_accepts_the_type_a_cuda_device_prints():
+    """A 'cuda' tensor's device type is 'cl' (cltensor.cuda); torch.autocast(device_type=x.device.type)
+    must work in scripts written for CUDA."""
+    with torch.autocast("cl"):
+        assert torch.is_autocast_enabled("cl") and torch.is_autocast_enabled("cuda")
+    assert torch.amp.is_autocast_available("cl") and not torch.is_autocast_enabled("cl")

@@ -74,19 +74,25 @@ _count_lock = threading.Lock()
 
 
 def is_autocast_available(device_type: str) -> bool:
-    """Whether autocast supports device_type ('cpu' and 'cuda', the OpenCL GPU)."""
-    return device_type in DEVICE_TYPES
+    """Whether autocast supports device_type ('cpu' and 'cuda', the OpenCL GPU; 'cl' is read as 'cuda')."""
+    return _canonical(device_type) in DEVICE_TYPES
+
+
+def _canonical(device_type):
+    # a 'cuda' device is an OpenCL device whose type prints 'cl': scripts pass tensor.device.type
+    return "cuda" if device_type == "cl" else device_type
 
 
 def _check_device_type(device_type):
     if not is_autocast_available(device_type):
         raise RuntimeError(f"User specified an unsupported autocast device_type '{device_type}'")
+    return _canonical(device_type)
 
 
 def is_autocast_enabled(device_type: str | None = None) -> bool:
     """Whether autocast is enabled for device_type in this thread ('cuda' when not given)."""
     device_type = "cuda" if device_type is None else device_type
-    _check_device_type(device_type)
+    device_type = _check_device_type(device_type)
     return _state.enabled[device_type]
 
 
@@ -94,7 +100,7 @@ def set_autocast_enabled(device_type, enabled=None) -> None:
     """set_autocast_enabled(device_type, enabled), or set_autocast_enabled(enabled) for 'cuda'."""
     if enabled is None:
         device_type, enabled = "cuda", device_type
-    _check_device_type(device_type)
+    device_type = _check_device_type(device_type)
     _set_enabled(device_type, bool(enabled))
 
 
@@ -108,12 +114,12 @@ def _set_enabled(device_type, enabled):
 
 def get_autocast_dtype(device_type: str):
     """The dtype lower-precision ops cast to under device_type's autocast in this thread."""
-    _check_device_type(device_type)
+    device_type = _check_device_type(device_type)
     return _state.dtype[device_type]
 
 
 def set_autocast_dtype(device_type: str, dtype) -> None:
-    _check_device_type(device_type)
+    device_type = _check_device_type(device_type)
     _state.dtype[device_type] = dt.as_dtype(dtype)
 
 
@@ -154,8 +160,7 @@ class autocast:
     def __init__(self, device_type: str, dtype=None, enabled: bool = True, cache_enabled: bool | None = None):
         if not isinstance(device_type, str):
             raise ValueError(f"Expected `device_type` of type `str`, got: `{type(device_type)}`")
-        self.device = device_type
-        _check_device_type(device_type)
+        self.device = device_type = _check_device_type(device_type)
         self.fast_dtype = get_autocast_dtype(device_type) if dtype is None else dt.as_dtype(dtype)
         self._cache_enabled = is_autocast_cache_enabled() if cache_enabled is None else cache_enabled
         if enabled and self.fast_dtype not in _SUPPORTED_DTYPES:

@@ -44,8 +44,10 @@ class IndexOutOfBoundsError(IndexError, RuntimeError):
 
 _INDEX_DTYPES = (dt.int64, dt.int32)
 _BAD_INDEX = "tensors used as indices must be long, int, byte or bool tensors"
-_WIDE = {dt.bool_: dt.int32, dt.uint8: dt.int32, dt.int8: dt.int32, dt.int16: dt.int32, dt.float16: dt.float32}
-_TORCH_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long", "int32": "Int",
+_WIDE = {dt.bool_: dt.int32, dt.uint8: dt.int32, dt.int8: dt.int32, dt.int16: dt.int32, dt.float16: dt.float32,
+         dt.bfloat16: dt.float32}
+_TORCH_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "bfloat16": "BFloat16", "int64": "Long",
+                "int32": "Int",
                 "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
 
 

@@ -168,14 +168,14 @@ def _check_tensor(x, name):
 
 
 def _acc(d):
-    """The accumulator of sums and products: int64 for integers and bool, float32 for float16."""
+    """The accumulator of sums and products: int64 for integers and bool, float32 for 16-bit floats."""
     if d.category != dt.FLOAT:
         return dt.int64
-    return dt.float32 if d is dt.float16 else d
+    return dt.float32 if d in (dt.float16, dt.bfloat16) else d
 
 
 def _compute(d):
-    return dt.float32 if d is dt.float16 else d
+    return dt.float32 if d in (dt.float16, dt.bfloat16) else d
 
 
 def _float_or_default(d):
