@@ -673,11 +673,11 @@ defop("floor_divide", B, lambda d: f"floor_div_{d.compute_c}(a, b)", NO_BOOL,
       vjp=lambda g, out, a, b: _no_derivative("floor_divide"), ref=np.floor_divide,
       helpers=lambda d: FLOOR_DIV_FLOAT if d.is_floating_point else _div_helper(d) + FLOOR_DIV_INT, check=_int_div_check, operators=("__floordiv__", "__rfloordiv__", "__ifloordiv__"))
 defop("remainder", B, lambda d: f"rem_{d.compute_c}(a, b)", NO_BOOL,
-      vjp=lambda g, out, a, b: (g, -g * globals()["floor_divide"](a, b)), ref=np.remainder,
+      vjp=(lambda g, out, a, b: g, lambda g, out, a, b: -g * globals()["floor_divide"](a, b)), ref=np.remainder,
       helpers=lambda d: REM_FLOAT if d.is_floating_point else REM_INT.replace("{MOD}", _int_mod(d)),
       check=_int_div_check, operators=("__mod__", "__rmod__", "__imod__"))
 defop("fmod", B, lambda d: "fmod(a, b)" if d.is_floating_point else _int_mod(d), NO_BOOL,
-      vjp=lambda g, out, a, b: (g, -g * (a / b).trunc()),
+      vjp=(lambda g, out, a, b: g, lambda g, out, a, b: -g * (a / b).trunc()),
       ref=np.fmod, check=_int_div_check)
 defop("pow", B, _by_cat("(b == (T)2) ? a * a : pow(a, b)", "ipow_{T}(a, b)"), NO_BOOL,
       vjp=lambda g, out, a, b: _pow_vjp(g, out, a, b), ref=np.power, helpers=_by_cat("", POW_INT),
@@ -743,12 +743,15 @@ defop("_clamp_max", B, _by_cat("(a > b || b != b) ? b : a", "(a > b) ? b : a"),
       vjp=lambda g, out, a, hi: _clamp_vjp(g, a, None, hi),
       ref=lambda x, hi: np.minimum(x, hi), method=False, grad_fn="ClampBackward1")
 defop("lerp", TERN, "(fabs(c) < (T)0.5) ? a + c * (b - a) : b - (b - a) * ((T)1 - c)", FLOAT_ONLY,
-      vjp=lambda g, out, a, b, w: (g * (1 - w), g * w, g * (b - a)), ref=lambda a, b, w: a + w * (b - a),
+      vjp=(lambda g, out, a, b, w: g * (1 - w), lambda g, out, a, b, w: g * w, lambda g, out, a, b, w: g * (b - a)),
+      ref=lambda a, b, w: a + w * (b - a),
       int_ok=False, check=_lerp_check)
-defop("addcmul", TERN, "a + value * b * c", vjp=lambda g, out, a, b, c, value: (g, g * value * c, g * value * b),
+defop("addcmul", TERN, "a + value * b * c", vjp=(lambda g, out, a, b, c, value: g, lambda g, out, a, b, c, value: g * value * c,
+           lambda g, out, a, b, c, value: g * value * b),
       ref=lambda a, b, c: a + b * c, params={"value": (1, "T")})
 defop("addcdiv", TERN, "a + value * b / c", FLOAT_ONLY,
-      vjp=lambda g, out, a, b, c, value: (g, g * value / c, -g * value * b / (c * c)),
+      vjp=(lambda g, out, a, b, c, value: g, lambda g, out, a, b, c, value: g * value / c,
+           lambda g, out, a, b, c, value: -g * value * b / (c * c)),
       ref=lambda a, b, c: a + b / c, params={"value": (1, "T")}, domain=(0.5, 2.0), int_ok=False)
 defop("_copy", U, "a", vjp=lambda g, out, a: g, method=False, inplace=False, grad_fn="ToCopyBackward0")
 
