@@ -707,6 +707,59 @@ def _index_add_ref(dst, index, src):
     return out
 
 
+def _im2col(x, k, pad):
+    """(patches [N*OH*OW, C*k*k], the padded shape, positions) of a stride-1 convolution."""
+    n, ch, h, w = x.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    oh, ow = h + 2 * pad - k + 1, w + 2 * pad - k + 1
+    cols = np.array([xp[i, :, r:r + k, s:s + k].reshape(-1) for i in range(n) for r in range(oh) for s in range(ow)])
+    return cols, xp.shape, (oh, ow)
+
+
+@check
+def conv_implicit_gemm(c):
+    """conv2d forward and both gradients: the GEMM template with its implicit (gathered) operand in
+    the conv, transposed-conv and weight-gradient modes; padding reads outside the image."""
+    torch = c.torch
+    x, w = c.floats(2, 3, 6, 5), c.floats(4, 3, 3, 3)
+    cols, padded, (oh, ow) = _im2col(x.astype(np.float64), 3, 1)
+    want = (cols @ w.reshape(4, -1).T.astype(np.float64)).reshape(2, oh, ow, 4).transpose(0, 3, 1, 2)
+    tx, tw = c.t(x).requires_grad_(True), c.t(w).requires_grad_(True)
+    out = torch.nn.functional.conv2d(tx, tw, padding=1)
+    close("conv2d 3x3 pad 1", out, want, atol=1e-4)
+    out.sum().backward()
+    close("conv2d weight gradient", tw.grad, np.tile(cols.sum(0), (4, 1)).reshape(4, 3, 3, 3), atol=1e-3)
+    dcols = np.ones((cols.shape[0], 4)) @ w.reshape(4, -1).astype(np.float64)
+    dxp = np.zeros(padded)
+    for p, (i, r, s) in enumerate((i, r, s) for i in range(2) for r in range(oh) for s in range(ow)):
+        dxp[i, :, r:r + 3, s:s + 3] += dcols[p].reshape(3, 3, 3)
+    close("conv2d input gradient", tx.grad, dxp[:, :, 1:-1, 1:-1], atol=1e-3)
+
+
+@check
+def window_pooling(c):
+    """max and average pooling forward and backward through the window kernel family, with padding,
+    a stride that leaves a ragged edge, and ceil_mode."""
+    torch = c.torch
+    x = c.floats(2, 3, 7, 6)
+    tx = c.t(x).requires_grad_(True)
+    out = torch.nn.functional.max_pool2d(tx, 3, stride=2, padding=1, ceil_mode=True)
+    xp = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)), constant_values=-np.inf)
+    oh, ow = out.shape[2], out.shape[3]
+    want = np.array([[[[xp[n, ch, 2 * i:2 * i + 3, 2 * j:2 * j + 3].max() for j in range(ow)] for i in range(oh)]
+                      for ch in range(3)] for n in range(2)])
+    close("max_pool2d 3/2 pad 1 ceil", out, want)
+    out.sum().backward()
+    assert abs(host(tx.grad).sum() - out.numel()) < 1e-3, "every window's maximum receives its gradient once"
+    ta = c.t(x).requires_grad_(True)
+    avg = torch.nn.functional.avg_pool2d(ta, 2)
+    close("avg_pool2d 2", avg, x[:, :, :6, :6].reshape(2, 3, 3, 2, 3, 2).mean(axis=(3, 5)))
+    avg.sum().backward()
+    grad = np.zeros_like(x)
+    grad[:, :, :6, :6] = 0.25
+    close("avg_pool2d gradient", ta.grad, grad)
+
+
 # ---- a training step: autograd through every family at once --------------------------------------------------
 @check
 def training_step(c):
