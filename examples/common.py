@@ -1,4 +1,5 @@
-"""Helpers the examples share: device choice, command-line flags and a small text progress bar."""
+"""Helpers the examples share: device choice, command-line flags, a small text progress bar and the
+classifier training loop."""
 from __future__ import annotations
 
 import argparse
@@ -63,3 +64,37 @@ class ProgressBar:
         stats = "  ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in metrics.items())
         elapsed = time.perf_counter() - self.start
         return f"{self.label} [{bar}] {done}/{self.total}  {elapsed:5.2f}s  {stats}"
+
+
+def accuracy(model, x, y) -> float:
+    """The share of rows of x whose largest logit is at the label y (evaluated in eval mode)."""
+    model.eval()
+    with torch.no_grad():
+        correct = (model(x).argmax(dim=1) == y).sum().item()
+    model.train()
+    return correct / len(y)
+
+
+def fit_classifier(model, loader, test, opt, args) -> list:
+    """args.epochs epochs of cross-entropy training over loader, a progress bar per epoch; returns one
+    {epoch, loss, test_acc, seconds} per epoch (test: (x, y) evaluated after each epoch)."""
+    loss_fn = torch.nn.CrossEntropyLoss()
+    history, samples = [], len(loader.dataset)
+    for epoch in range(1, args.epochs + 1):
+        start = time.perf_counter()
+        bar = ProgressBar(len(loader), f"epoch {epoch:2d}/{args.epochs}")
+        total = torch.zeros((), device=args.device)  # summed on the device: no host read per batch
+        for i, (xb, yb) in enumerate(loader, 1):
+            opt.zero_grad()
+            loss = loss_fn(model(xb), yb)
+            loss.backward()
+            opt.step()
+            total += loss.detach() * len(yb)
+            if bar.live and i % 4 == 0:
+                bar.update(i, loss=total.item() / (i * args.batch_size))
+        train_loss = total.item() / samples
+        acc = accuracy(model, *test)
+        seconds = time.perf_counter() - start
+        bar.close(loss=train_loss, test_acc=acc)
+        history.append({"epoch": epoch, "loss": train_loss, "test_acc": acc, "seconds": seconds})
+    return history

@@ -9,11 +9,9 @@ unchanged (apart from the device names).
 """
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
-from common import ProgressBar, parse, parser
+from common import fit_classifier, parse, parser
 
 import cltensor as torch
 from cltensor import nn
@@ -40,41 +38,15 @@ def make_model(hidden: int = 128) -> nn.Module:
                          nn.Linear(hidden, 10))
 
 
-def accuracy(model: nn.Module, x, y) -> float:
-    model.eval()
-    with torch.no_grad():
-        correct = (model(x).argmax(dim=1) == y).sum().item()
-    model.train()
-    return correct / len(y)
-
-
 def train(args) -> dict:
     x_train, y_train, x_test, y_test = load_data(args.device, args.seed)
     loader = DataLoader(TensorDataset(x_train, y_train), batch_size=args.batch_size, shuffle=True,
                         generator=torch.Generator().manual_seed(args.seed))
     model = make_model().to(args.device)
-    loss_fn = nn.CrossEntropyLoss()
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     print(f"digits: {len(x_train)} train / {len(x_test)} test images, device {args.device}, "
           f"{sum(p.numel() for p in model.parameters())} parameters")
-    history = []
-    for epoch in range(1, args.epochs + 1):
-        start = time.perf_counter()
-        bar = ProgressBar(len(loader), f"epoch {epoch:2d}/{args.epochs}")
-        total = torch.zeros((), device=args.device)  # summed on the device: no host read per batch
-        for i, (xb, yb) in enumerate(loader, 1):
-            opt.zero_grad()
-            loss = loss_fn(model(xb), yb)
-            loss.backward()
-            opt.step()
-            total += loss.detach() * len(yb)
-            if bar.live and i % 4 == 0:
-                bar.update(i, loss=total.item() / (i * args.batch_size))
-        train_loss = total.item() / len(x_train)
-        acc = accuracy(model, x_test, y_test)
-        seconds = time.perf_counter() - start
-        bar.close(loss=train_loss, test_acc=acc)
-        history.append({"epoch": epoch, "loss": train_loss, "test_acc": acc, "seconds": seconds})
+    history = fit_classifier(model, loader, (x_test, y_test), opt, args)
     final = history[-1]
     later = [h["seconds"] for h in history[1:]] or [history[0]["seconds"]]
     print(f"test accuracy {final['test_acc']:.2%} after {args.epochs} epochs, {np.mean(later):.2f} s per epoch "
