@@ -104,7 +104,7 @@ def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=Fal
     if isinstance(data, (dict, set)):
         raise RuntimeError(f"Could not infer dtype of {type(data).__name__}")
     array = _to_array(data)
-    python_ints = _python_ints(data)
+    python_ints = _python_ints(data, array)
     if python_ints:
         _check_python_ints(python_ints, None)
     d = dt.as_dtype(dtype) if dtype is not None else (data.dtype if isinstance(data, Tensor)
@@ -118,8 +118,13 @@ def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=Fal
     return _finish(from_host(dt.to_storage(array, d), d, target, owned=True), requires_grad)
 
 
-def _python_ints(data) -> tuple:
-    """(min, max) of the Python integers in data (numbers, nested lists), or () if none."""
+def _python_ints(data, array) -> tuple:
+    """(min, max) of the Python integers in data (numbers, nested lists), or () if none. Where numpy
+    read them all as int64 (or bool) they fit int64 and its min/max say the rest, without a Python loop."""
+    if isinstance(data, (np.ndarray, Tensor)) or array.dtype.kind == "b":
+        return ()
+    if array.dtype.kind == "i":
+        return (int(array.min()), int(array.max())) if array.size else ()
     items = _flat_items(data) if isinstance(data, (list, tuple)) else (data,)
     ints = [v for v in items if isinstance(v, int) and not isinstance(v, bool)]
     return (min(ints), max(ints)) if ints else ()
