@@ -427,14 +427,28 @@ def bench_digits(ctx, res):
 
 
 def load_digits_example(path, lib):
-    """The example module, bound to cltensor or (its imports swapped, as its docstring says) torch."""
+    """The example module, bound to cltensor or (its imports swapped, as its docstring says) torch.
+    Its helper module examples/common.py is swapped the same way, so the torch run never mixes in
+    cltensor's loss or tensors."""
+    common = _example_module(path.parent / "common.py", lib, "common")
+    saved = sys.modules.get("common")
+    sys.modules["common"] = common
+    try:
+        return _example_module(path, lib, path.stem)
+    finally:
+        if saved is None:
+            sys.modules.pop("common", None)
+        else:
+            sys.modules["common"] = saved
+
+
+def _example_module(path, lib, name):
     source = path.read_text()
     if lib == "torch":
         source = (source.replace("import cltensor as torch", "import torch")
                   .replace("from cltensor import", "from torch import")
                   .replace("from cltensor.", "from torch."))
-    sys.path.insert(0, str(path.parent))
-    module = types.ModuleType(f"digits_mlp_{lib}")
+    module = types.ModuleType(f"{name}_{lib}")
     module.__file__ = str(path)
     exec(compile(source, str(path), "exec"), module.__dict__)
     return module
