@@ -399,31 +399,41 @@ def bench_two_layer(ctx, res):
 
 
 def bench_digits(ctx, res):
-    path = ROOT / "examples" / "digits_mlp.py"
+    bench_example(ctx, res, "digits_mlp.py", "digits MLP, one epoch (batch 64)", batch_size=64, lr=2e-3)
+
+
+def bench_lenet(ctx, res):
+    bench_example(ctx, res, "lenet_digits.py", "LeNet-5 digits, one epoch (batch 32)", batch_size=32, lr=2e-3)
+
+
+def bench_example(ctx, res, filename, label, **hyper):
+    """One training epoch of an example script, run unchanged under cltensor and (imports swapped)
+    under PyTorch; the first epoch compiles kernels and is left out."""
+    path = ROOT / "examples" / filename
     if not path.exists():
-        res.add("training", "digits MLP, one epoch", {lib: None for lib in LIBS}, note="example not found")
+        res.add("training", label, {lib: None for lib in LIBS}, note="example not found")
         return
     try:
         import sklearn  # noqa: F401
     except ImportError:
-        res.add("training", "digits MLP, one epoch", {lib: None for lib in LIBS}, note="needs scikit-learn")
+        res.add("training", label, {lib: None for lib in LIBS}, note="needs scikit-learn")
         return
     t = {lib: None for lib in LIBS}
+    accuracy = {}
     for lib in ("cltensor", "torch"):
         if lib == "torch" and ctx.torch is None:
             continue
         module = load_digits_example(path, lib)
         args = argparse.Namespace(device=ctx.device if lib == "cltensor" else "cpu", seed=0, quick=True,
-                                  epochs=1 + max(1, min(3, ctx.args.repeat // 2)), batch_size=64, lr=2e-3)
+                                  epochs=1 + max(1, min(3, ctx.args.repeat // 2)), **hyper)
         with contextlib.redirect_stdout(io.StringIO()):
             out = module.train(args)
-        seconds = [h["seconds"] for h in out["history"][1:]]  # epoch 1 compiles the kernels
+        seconds = [h["seconds"] for h in out["history"][1:]]
         t[lib] = (min(seconds), statistics.median(seconds))
-        res.extra[f"digits_acc_{lib}"] = out["test_acc"]
-    note = ""
-    if "digits_acc_cltensor" in res.extra:
-        note = f"test acc {res.extra['digits_acc_cltensor']:.3f}"
-    res.add("training", "digits MLP, one epoch (batch 64)", t, unit="ms", note=note)
+        accuracy[lib] = out["test_acc"]
+    res.extra[f"{path.stem}_acc"] = accuracy
+    note = f"test acc {accuracy['cltensor']:.3f}" if "cltensor" in accuracy else ""
+    res.add("training", label, t, unit="ms", note=note)
 
 
 def load_digits_example(path, lib):
@@ -551,7 +561,7 @@ def bench_conv(ctx, res):
 
 GROUPS = {"matmul": bench_matmul, "copy": bench_copy, "elementwise": bench_elementwise,
           "reduce": bench_reductions, "latency": bench_tiny_ops, "training": bench_two_layer,
-          "digits": bench_digits, "startup": bench_startup, "conv": bench_conv}
+          "digits": bench_digits, "lenet": bench_lenet, "startup": bench_startup, "conv": bench_conv}
 
 
 # ---- report --------------------------------------------------------------------------------------

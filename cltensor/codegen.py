@@ -28,11 +28,14 @@ stats = {"renders": 0, "builds": 0, "source_hits": 0}
 
 
 def _template_dir() -> str:
-    try:
-        from importlib.resources import files
-        return str(files("cltensor.kernels_cl"))
-    except ModuleNotFoundError:  # running from a source checkout that was not installed
-        return str(Path(__file__).resolve().parent.parent / "kernels_cl")
+    """The templates next to the package when running from a source checkout (so a second checkout
+    or git worktree uses its own, not those of the checkout installed in editable mode), else the
+    installed package's copy."""
+    checkout = Path(__file__).resolve().parent.parent / "kernels_cl"
+    if (checkout / "elementwise.cl.mako").is_file():
+        return str(checkout)
+    from importlib.resources import files
+    return str(files("cltensor.kernels_cl"))
 
 
 def lookup():
