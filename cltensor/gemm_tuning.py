@@ -2,16 +2,21 @@
 
 Lookup order for a device and accumulation dtype: the user's tuning file
 (``<cache dir>/gemm_tuning.json``, written by :func:`tune`), then the table shipped below
-(measured on the named devices), then defaults by device type: the register-blocked vector
-variant on CPUs, the local-memory tiled variant on GPUs.
+(measured on the named devices). A device in neither is tuned on its first GEMM: a search of a
+few seconds over the candidate tilings (:func:`autotune`, one line on stderr says so) whose winner
+is recorded in the tuning file, so it runs once per device and cache directory.
+``CLTENSOR_AUTOTUNE=0`` turns that off; then the defaults by device type apply: the
+register-blocked vector variant on CPUs, the local-memory tiled variant on GPUs.
 
-    python -m cltensor.gemm_tuning            # tunes float32 on the default device, saves it
+    python -m cltensor.gemm_tuning            # a longer search on the default device, saved
 """
 from __future__ import annotations
 
 import contextlib
 import json
 import os
+import sys
+import threading
 import time
 
 from . import codegen
@@ -30,11 +35,17 @@ SHIPPED = {
     "pthread-skylake-avx512-AMD EPYC": {
         "float32": {"variant": "vec", "MR": 8, "NV": 2, "DOT_MR": 4, "DOT_NR": 4},
     },
+    "pthread-haswell-AMD EPYC": {
+        "float32": {"variant": "vec", "MR": 6, "NV": 2, "DOT_MR": 4, "DOT_NR": 4},
+    },
 }
+AUTOTUNE_SIZE = 512  # the M = N = K of the timed product: big enough to show register and cache blocking
+AUTOTUNE_SECONDS = 6.0  # the search stops trying candidates after this long (the best so far wins)
 
 _user_table = None
 _resolved: dict = {}
 _forced_variant = None
+_tuning_lock = threading.Lock()  # one search per process, whichever thread meets the device first
 
 
 @contextlib.contextmanager
@@ -80,18 +91,50 @@ def params_for(backend, dtype, variant=None) -> dict:
     key = (id(backend), dtype, variant)
     found = _resolved.get(key)
     if found is None:
-        found = _resolved[key] = _resolve(backend, dtype, variant)
+        with _tuning_lock:
+            found = _resolved.get(key)
+            if found is None:
+                found = _resolved[key] = _resolve(backend, dtype, variant)
     return found
 
 
 def _resolve(backend, dtype, variant):
     want = variant or ("vec" if backend.cpu_tuned else "tiled")
-    for table in (_load_user_table(), SHIPPED):
-        entry = table.get(backend.name, {})
-        p = entry.get(dtype.name) or entry.get("float32")
-        if p and p.get("variant") == want:
-            return complete(backend, dtype, p)
+    entry = _recorded(backend.name)
+    p = entry.get(dtype.name) or entry.get("float32")
+    if p and p.get("variant") == want:
+        return complete(backend, dtype, p)
+    if not entry and variant is None and want == _natural_variant(backend) and autotune_enabled():
+        return complete(backend, dtype, autotune(backend))
     return complete(backend, dtype, DEFAULT_VEC if want == "vec" else DEFAULT_TILED)
+
+
+def _recorded(device_name) -> dict:
+    return _load_user_table().get(device_name) or SHIPPED.get(device_name) or {}
+
+
+def _natural_variant(backend) -> str:
+    """The variant the device's type calls for (CLTENSOR_TUNING may force the other one, untuned)."""
+    return "vec" if backend.is_cpu else "tiled"
+
+
+def autotune_enabled() -> bool:
+    return os.environ.get("CLTENSOR_AUTOTUNE", "1").strip() not in ("0", "false", "no", "off")
+
+
+def autotune(backend, path=None, seconds=None, size=None) -> dict:
+    """The bounded first-use search: float32 candidates of the device's variant timed on one
+    size^3 product until `seconds` have passed, the fastest recorded for the device (every dtype
+    then uses its tiling). Returns the winner."""
+    seconds = AUTOTUNE_SECONDS if seconds is None else seconds
+    print(f"cltensor: tuning GEMM tiles for {backend.name!r} (its first GEMM; once, a few seconds; "
+          "CLTENSOR_AUTOTUNE=0 skips) ...", end="", file=sys.stderr, flush=True)
+    best, gflops = search(backend, dt.float32, size or AUTOTUNE_SIZE, _natural_variant(backend), seconds)
+    record(backend.name, "float32", best, path)
+    shown = ", ".join(f"{k}={v}" for k, v in best.items() if k != "variant")
+    print(f" {best['variant']} {shown}: {gflops:.1f} GFLOP/s, saved in {path or TUNING_FILE}",
+          file=sys.stderr, flush=True)
+    return best
 
 
 def complete(backend, dtype, p):
@@ -168,29 +211,43 @@ def time_gemm(a, b, params, reps=3) -> float:
     return best
 
 
-def tune(device=None, dtype=dt.float32, size=1024, variant=None, save=True, verbose=True) -> dict:
-    """Time the candidate tilings on an size x size x size product and record the fastest."""
-    from .device import as_device
+def search(backend, dtype, size, variant, seconds=float("inf"), verbose=False):
+    """(best candidate, its GFLOP/s) among the variant's candidates, the default first, timed on a
+    size^3 product; candidates after `seconds` are not tried."""
     from .ops.random import randn
-    dev = as_device(device)
-    backend = dev.backend
-    variant = variant or ("vec" if backend.cpu_tuned else "tiled")
+    dev = _device_of(backend)
     a = randn(size, size, dtype=dtype, device=dev)
     b = randn(size, size, dtype=dtype, device=dev)
-    results = []
-    for cand in candidates(variant):
-        p = complete(backend, dtype, cand)
+    default = DEFAULT_VEC if variant == "vec" else DEFAULT_TILED
+    best, best_gflops, start = dict(default), 0.0, time.perf_counter()
+    for cand in [default] + [c for c in candidates(variant) if c != default]:
+        if time.perf_counter() - start > seconds:
+            break
         try:
-            seconds = time_gemm(a, b, p)
+            gflops = 2 * size ** 3 / time_gemm(a, b, complete(backend, dtype, cand)) / 1e9
         except Exception as err:  # a tiling the device cannot build or run is skipped
             if verbose:
                 print(f"  {cand}: failed ({type(err).__name__})")
             continue
-        gflops = 2 * size ** 3 / seconds / 1e9
-        results.append((gflops, cand))
         if verbose:
             print(f"  {cand}: {gflops:.1f} GFLOP/s")
-    best = max(results, key=lambda r: r[0])[1]
+        if gflops > best_gflops:
+            best, best_gflops = cand, gflops
+    return best, best_gflops
+
+
+def _device_of(backend):
+    from .device import _all_cl_devices, device
+    index = [d.int_ptr for d in _all_cl_devices()].index(backend.cl_device.int_ptr)
+    return device("cl", index)
+
+
+def tune(device=None, dtype=dt.float32, size=1024, variant=None, save=True, verbose=True) -> dict:
+    """Time every candidate tiling on a size x size x size product and record the fastest."""
+    from .device import as_device
+    backend = as_device(device).backend
+    variant = variant or ("vec" if backend.cpu_tuned else "tiled")
+    best, _ = search(backend, dtype, size, variant, verbose=verbose)
     if save:
         record(backend.name, dtype.name, best)
     return best

@@ -3,7 +3,10 @@ plan must serve new tensors of the same layout, wherever they lie in their buffe
 alpha and beta are. Results are checked bit for bit against a first, uncached launch or float64."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
+import pytest
 
 import cltensor as torch
 from cltensor import dispatch, gemm_tuning
@@ -66,3 +69,48 @@ def test_copied_operand_is_not_cached_as_its_source():
         out = torch.empty(140, 150)
         dispatch.gemm(a, b, out)
         assert_close(out, _ref(a, b), torch.float32, rtol=1e-5, atol=1e-4)
+
+
+# ---- the first-use GEMM search (gemm_tuning.autotune) ---------------------------------------------
+@pytest.fixture
+def untuned_device(tmp_path, monkeypatch):
+    """The default device as if it were unknown: no shipped entry, an empty tuning file, no resolved
+    parameters; a short search. Afterwards the real resolution comes back."""
+    monkeypatch.setattr(gemm_tuning, "SHIPPED", {})
+    monkeypatch.setattr(gemm_tuning, "TUNING_FILE", str(tmp_path / "gemm_tuning.json"))
+    monkeypatch.setattr(gemm_tuning, "_user_table", None)
+    monkeypatch.setattr(gemm_tuning, "AUTOTUNE_SIZE", 64)
+    monkeypatch.setattr(gemm_tuning, "AUTOTUNE_SECONDS", 0.5)
+    gemm_tuning._resolved.clear()
+    yield tmp_path / "gemm_tuning.json"
+    gemm_tuning._resolved.clear()
+
+
+def test_first_gemm_on_an_unknown_device_tunes_once_and_records_it(untuned_device, capsys, monkeypatch):
+    monkeypatch.delenv("CLTENSOR_AUTOTUNE", raising=False)
+    a, b = _rand((33, 17), 0), _rand((17, 29), 1)
+    assert_close(a @ b, _ref(a, b), torch.float32)
+    recorded = json.loads(untuned_device.read_text())
+    name = torch.device("cpu").backend.name
+    assert recorded[name]["float32"]["variant"] == "vec"
+    said = capsys.readouterr().err
+    assert said.count("cltensor: tuning GEMM tiles") == 1 and "GFLOP/s" in said
+    assert_close(b.t() @ a.t(), _ref(b.t(), a.t()), torch.float32)  # other layouts: no second search
+    assert "tuning GEMM" not in capsys.readouterr().err
+
+
+def test_autotune_off_takes_the_defaults(untuned_device, capsys, monkeypatch):
+    monkeypatch.setenv("CLTENSOR_AUTOTUNE", "0")
+    a, b = _rand((20, 10), 2), _rand((10, 30), 3)
+    assert_close(a @ b, _ref(a, b), torch.float32)
+    assert not untuned_device.exists() and "tuning" not in capsys.readouterr().err
+    p = gemm_tuning.params_for(torch.device("cpu").backend, torch.float32)
+    assert all(p[k] == v for k, v in gemm_tuning.DEFAULT_VEC.items())
+
+
+def test_a_forced_variant_is_never_searched(untuned_device, capsys, monkeypatch):
+    monkeypatch.delenv("CLTENSOR_AUTOTUNE", raising=False)
+    with gemm_tuning.forced_variant("tiled"):
+        a, b = _rand((20, 10), 4), _rand((10, 30), 5)
+        assert_close(a @ b, _ref(a, b), torch.float32)
+    assert "tuning" not in capsys.readouterr().err

@@ -29,7 +29,7 @@ fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/cltensor-oclgrind.XXXXXX")
 # a cache of its own: no rendered source or program binary from another driver is reused
-export CLTENSOR_CACHE_DIR="$work/cache" CLTENSOR_NO_BINARY_CACHE=1
+export CLTENSOR_CACHE_DIR="$work/cache" CLTENSOR_NO_BINARY_CACHE=1 CLTENSOR_AUTOTUNE=0  # a GEMM search under the simulator would take hours
 unset CLTENSOR_DEVICE CLTENSOR_PROFILE CLTENSOR_MEMORY_LIMIT
 # Oclgrind messages that can reach stderr (API errors always do; kernel errors do without --log)
 pattern='Oclgrind|OCLGRIND|Invalid (read|write)|data race|[Uu]ninitiali[sz]ed|divergence|Unaligned|out of bounds|Atomic '
