@@ -4,6 +4,7 @@ of the representative losses/normalisations, dtypes and layouts, PyTorch's error
 reads inside a forward/backward pass. Values compute in PRECISE (float64 where the device has it);
 the finite-difference gradchecks need float64 itself (needs_fp64)."""
 import math
+import re
 import warnings
 
 import numpy as np
@@ -829,3 +830,66 @@ def test_more_losses_match_pytorch(name, make, kwargs, reduction):
     ref.sum().backward()
     for a, b in zip(ours[:differentiable], theirs[:differentiable]):
         assert_close(a.grad, b.grad.numpy(), **GRAD_TOL)
+
+
+# ---- composite activations as one kernel each way (cltensor/ops/activations.py) -------------------------
+FUSED = [("gelu", {}), ("gelu", {"approximate": "tanh"}), ("silu", {}), ("mish", {}), ("elu", {"alpha": 0.7}),
+         ("selu", {}), ("celu", {"alpha": 1.5}), ("softplus", {"beta": 2.0, "threshold": 5.0}), ("hardswish", {}),
+         ("hardsigmoid", {}), ("logsigmoid", {}), ("softsign", {}), ("tanhshrink", {})]
+FUSED_IDS = [f"{n}-{'-'.join(map(str, k.values()))}" if k else n for n, k in FUSED]
+
+
+@pytest.fixture
+def launches(monkeypatch):
+    from cltensor.device import Backend
+    count = [0]
+    launch = Backend.launch
+
+    def counting(self, *args, **kwargs):
+        count[0] += 1
+        return launch(self, *args, **kwargs)
+    monkeypatch.setattr(Backend, "launch", counting)
+    return count
+
+
+@pytest.mark.parametrize("name, kwargs", FUSED, ids=FUSED_IDS)
+def test_composite_activation_is_one_kernel_forward_and_one_backward(name, kwargs, launches):
+    x = tp(X, requires_grad=True)
+    g = tp(RNG.uniform(0.5, 1.5, X.shape))
+    launches[0] = 0
+    y = getattr(F, name)(x, **kwargs)
+    assert launches[0] == 1
+    launches[0] = 0
+    torch.autograd.grad(y, x, g)
+    assert launches[0] == 1
+
+
+@needs_fp64
+@pytest.mark.parametrize("name, kwargs", FUSED, ids=FUSED_IDS)
+def test_composite_activation_second_derivatives(name, kwargs):
+    from cltensor.autograd import gradgradcheck
+    x = t64(RNG.uniform(-2.5, 2.5, (2, 3)), requires_grad=True)
+    assert gradgradcheck(lambda v: getattr(F, name)(v, **kwargs), (x,))
+
+
+@needs_torch
+@pytest.mark.parametrize("name, kwargs", FUSED, ids=FUSED_IDS)
+def test_composite_activation_grad_fn_names_and_dtypes_as_pytorch(name, kwargs):
+    x = tp(X, requires_grad=True)
+    tx = real_torch.tensor(X, requires_grad=True)
+    assert getattr(F, name)(x, **kwargs).grad_fn.name() == getattr(real_torch.nn.functional, name)(tx, **kwargs).grad_fn.name()
+    for dtype in ("float16", "bfloat16"):
+        y = getattr(F, name)(torch.tensor(X, dtype=getattr(torch, dtype)), **kwargs)
+        ty = getattr(real_torch.nn.functional, name)(real_torch.tensor(X, dtype=getattr(real_torch, dtype)), **kwargs)
+        assert y.dtype.name == dtype
+        assert_close(y.float(), ty.float().numpy(), rtol=2e-2, atol=2e-2)
+    ints = np.arange(-3, 4)
+    try:
+        expected = getattr(real_torch.nn.functional, name)(real_torch.tensor(ints), **kwargs)
+    except NotImplementedError as err:
+        with pytest.raises(NotImplementedError, match=re.escape(str(err))):
+            getattr(F, name)(torch.tensor(ints), **kwargs)
+    else:
+        got = getattr(F, name)(torch.tensor(ints), **kwargs)
+        assert got.dtype.name == str(expected.dtype).split(".")[1]
+        assert_close(got, expected.numpy())

@@ -116,16 +116,12 @@ def leaky_relu_(input, negative_slope=0.01):
     return leaky_relu(input, negative_slope, inplace=True)
 
 
-def _expm1_nonpositive(input):
-    # NOTE: exp only of the non-positive part, so that the branch where() drops cannot overflow
-    # to inf and turn its zero gradient into nan (0 * inf).
-    return input.clamp(max=0.0).expm1()
-
-
+# gelu, silu, mish, the elu family, softplus, hardswish, hardsigmoid, logsigmoid, softsign and tanhshrink
+# are rows of cltensor/ops/activations.py: one kernel forward, one backward
 def elu(input, alpha=1.0, inplace=False):
     if inplace:
         return _inplace(input, lambda x: elu(x, alpha))
-    return _where(input > 0, input, _expm1_nonpositive(input) * alpha)
+    return _ew._elu(input, alpha=alpha)
 
 
 def elu_(input, alpha=1.0):
@@ -139,7 +135,7 @@ _SELU_SCALE = 1.0507009873554804934193349852946
 def selu(input, inplace=False):
     if inplace:
         return _inplace(input, selu)
-    return _where(input > 0, input * _SELU_SCALE, _expm1_nonpositive(input) * (_SELU_ALPHA * _SELU_SCALE))
+    return _ew._elu(input, alpha=_SELU_ALPHA, scale=_SELU_SCALE)
 
 
 def celu(input, alpha=1.0, inplace=False):
@@ -147,33 +143,28 @@ def celu(input, alpha=1.0, inplace=False):
         raise RuntimeError("ZeroDivisionError")
     if inplace:
         return _inplace(input, lambda x: celu(x, alpha))
-    return _where(input > 0, input, _expm1_nonpositive(input / alpha) * alpha)
-
-
-_SQRT1_2 = math.sqrt(0.5)
-_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+    return _ew._celu(input, alpha=alpha, input_scale=1.0 / alpha)
 
 
 def gelu(input, approximate="none"):
     """x * Phi(x) (approximate='none', through erf) or PyTorch's tanh approximation."""
     if approximate == "none":
-        return input * ((input * _SQRT1_2).erf() + 1) * 0.5
+        return _ew._gelu(input)
     if approximate == "tanh":
-        inner = (input + input * input * input * 0.044715) * _SQRT_2_OVER_PI
-        return input * (inner.tanh() + 1) * 0.5
+        return _ew._gelu_tanh(input)
     raise RuntimeError("approximate argument must be either none or tanh.")
 
 
 def silu(input, inplace=False):
     if inplace:
         return _inplace(input, silu)
-    return input * input.sigmoid()
+    return _ew._silu(input)
 
 
 def mish(input, inplace=False):
     if inplace:
         return _inplace(input, mish)
-    return input * softplus(input).tanh()
+    return _ew._mish(input)
 
 
 def sigmoid(input):
@@ -186,39 +177,32 @@ def tanh(input):
 
 def softplus(input, beta=1.0, threshold=20.0):
     """log(1 + exp(beta x)) / beta, and x itself where beta x > threshold (PyTorch's rule)."""
-    scaled = input * beta if beta != 1 else input
-    # NOTE: the clamp keeps exp finite in the branch where() drops (see _expm1_nonpositive)
-    soft = scaled.clamp(max=float(threshold)).exp().log1p()
-    if beta != 1:
-        soft = soft / beta
-    return _where(scaled > threshold, input, soft)
+    return _ew._softplus(input, beta=beta, threshold=threshold)
 
 
 def softsign(input):
-    return input / (input.abs() + 1)
+    return _ew._softsign(input)
 
 
 def tanhshrink(input):
-    return input - input.tanh()
+    return _ew._tanhshrink(input)
 
 
 def logsigmoid(input):
     """log(sigmoid(x)) = min(x, 0) - log1p(exp(-|x|)), stable for large |x|."""
-    # NOTE: minimum() splits the gradient at the tie x == 0 (0.5 each), which with sign(0) == 0 in
-    # the second term gives the exact derivative 0.5 there (clamp would give 1).
-    return _ew.minimum(input, 0.0) - (-input.abs()).exp().log1p()
+    return _ew._logsigmoid(input)
 
 
 def hardsigmoid(input, inplace=False):
     if inplace:
         return _inplace(input, hardsigmoid)
-    return (hardtanh(input, -3.0, 3.0) + 3) / 6
+    return _ew._hardsigmoid(input)
 
 
 def hardswish(input, inplace=False):
     if inplace:
         return _inplace(input, hardswish)
-    return input * (hardtanh(input, -3.0, 3.0) + 3) / 6
+    return _ew._hardswish(input)
 
 
 def hardshrink(input, lambd=0.5):
