@@ -867,11 +867,12 @@ def _items_wg(backend, n):
     return 128 if n >= 128 * backend.compute_units else 64
 
 
-def reduce(code, x, dims, outs, params=(), fused=None, ordered=False):
+def reduce(code, x, dims, outs, params=(), fused=None, ordered=False, second=None):
     """Fill outs (fresh contiguous tensors over x's kept positions, in order) with code.finish of
     the reduction of x over dims (distinct ints). params: (name, dtype, value) scalars the snippets
     read. fused: a contiguous tensor of x's shape that code.fused writes (one pass per row, single
     stage). ordered: reduced dims stay in logical order, so `r` is the logical index (arg ops).
+    second: a tensor of x's shape and strides that code.map and code.fused read as `b`.
 
     Inputs are read through their strides (no contiguous() copy): dims that are adjacent in memory
     are merged and the reduced dims are walked in memory order, so a transposed or stepped input
@@ -879,16 +880,23 @@ def reduce(code, x, dims, outs, params=(), fused=None, ordered=False):
     is cached per layout, so a repeated call only allocates and launches."""
     backend = x.device.backend
     views = [x] if fused is None else [x, fused]
-    idx = _index_type(views + list(outs))
+    if second is not None and (second._shape != x._shape or second._strides != x._strides):
+        raise ValueError(f"reduce: the second input's layout {second._shape}/{second._strides} differs from the "
+                         f"first's {x._shape}/{x._strides}")
+    idx = _index_type(views + list(outs) + ([second] if second is not None else []))
     key = (code, backend, x._shape, tuple(v._strides for v in views), tuple(dims), ordered, x.dtype,
-           fused.dtype if fused is not None else None, tuple(o.dtype for o in outs), idx, tuple(p[:2] for p in params))
+           fused.dtype if fused is not None else None, tuple(o.dtype for o in outs), idx, tuple(p[:2] for p in params),
+           second.dtype if second is not None else None)
     stages = _reduce_stages.get(key)
     if stages is None:
         if len(_reduce_stages) > 4096:  # many distinct layouts: start over rather than grow
             _reduce_stages.clear()
-        stages = _reduce_stages[key] = _plan_stages(code, x, views, dims, outs, params, fused, ordered, idx)
+        stages = _reduce_stages[key] = _plan_stages(code, x, views, dims, outs, params, fused, ordered, idx,
+                                                    second.dtype if second is not None else None)
     src = [a for v, st in zip(views, stages[0].strides) for a in (v._storage.buffer, v._offset, *st)] \
         if stages else []
+    if second is not None:
+        src += [second._storage.buffer, second._offset - x._offset]
     extra = [scalar_arg(p[2], p[1]) for p in params]
     previous = None  # the partials the stage reads: alive until its launch is queued, or another
     # thread could get the block from the pool and queue a write to it before that launch
@@ -919,7 +927,7 @@ class _Stage:
         self.__dict__.update(kw)
 
 
-def _plan_stages(code, x, views, dims, outs, params, fused, ordered, idx):
+def _plan_stages(code, x, views, dims, outs, params, fused, ordered, idx, in2_dtype=None):
     backend = x.device.backend
     kept = [d for d in range(x.dim()) if d not in dims]
     red = sorted(dims, key=lambda d: (-abs(x._strides[d]), d)) if not ordered else sorted(dims)
@@ -940,7 +948,8 @@ def _plan_stages(code, x, views, dims, outs, params, fused, ordered, idx):
     while True:
         kernel, W = _reduce_kernel(backend, code, source, mode, len(ksizes), len(rsizes), idx, in_dtype,
                                    fused.dtype if fused is not None and source == "tensor" else None,
-                                   tuple(o.dtype for o in outs), params, W, V, lanes)
+                                   tuple(o.dtype for o in outs), params, W, V, lanes,
+                                   in2_dtype if source == "tensor" else None)
         n = M * S * W if mode == "group" else (-(-M // V) if lanes == "outputs" else M) * S
         stages.append(_Stage(kernel=kernel, final=S == 1, M=M, S=S, W=W if mode == "group" else 0, n=n,
                              wg=W if mode == "group" else _items_wg(backend, n), work=M * R, strides=strides,
@@ -970,20 +979,21 @@ _group_limits: dict = {}
 
 
 def _reduce_kernel(backend, code, source, mode, nk, nr, idx, in_dtype, fused_dtype, out_dtypes, params, W, V,
-                   lanes):
+                   lanes, in2_dtype=None):
     key = ("reduce", code.key, source, mode, nk, nr, idx, in_dtype, fused_dtype, out_dtypes,
-           tuple(p[:2] for p in params), V, lanes)
+           tuple(p[:2] for p in params), V, lanes, in2_dtype)
     kernel = backend.kernels.get(key)
     if kernel is None:
         i = np.int32 if idx == "int" else np.int64
         views = 1 + (fused_dtype is not None)
         types = [i] * 4 + [np.int64] + [i] * (nk + nr) + ([None, i] + [i] * (nk + nr)) * views
+        types += [None, i] if in2_dtype is not None else []
         types += [None] * (len(out_dtypes) + 1) + [np.int32] + ([None] if mode == "group" else [])
         types += [arg_np_type(p[1]) for p in params]
         kernel = codegen.kernel(
             backend, key, "reduce.cl.mako", "reduce_" + code.name, arg_dtypes=types, source=source, mode=mode, nk=nk,
             nr=nr, IDX=idx, in_dtype=in_dtype, fused=code.fused if fused_dtype else None, fused_dtype=fused_dtype,
-            out_dtypes=out_dtypes, V=V, lanes=lanes, T=code.T, A=code.A.compute_c, A_dtype=code.A, fields=code.fields, padding=code.padding,
+            out_dtypes=out_dtypes, in2_dtype=in2_dtype, V=V, lanes=lanes, T=code.T, A=code.A.compute_c, A_dtype=code.A, fields=code.fields, padding=code.padding,
             finish=code.finish, params=[(p[0], p[1].compute_c) for p in params], **code.snippets)
     if mode == "group":
         group_limit = _group_limits.get(key)

@@ -25,15 +25,20 @@ dims with sizes and strides (kernel arguments); output position o is contiguous 
     fused              (softmax) after the reduction, pass over the chunk again and write
                        `fused` of each element `a` and the state `s` (after `fused_setup`, which
                        may rewrite it once, say to 1 / sum) into a tensor of the input's shape
+    in2_dtype          (optional) a second input `b` with the same sizes and strides as the first,
+                       read at the same offsets (src2_delta apart) by `map` and `fused`: the
+                       backward of softmax is one kernel, sum(g * y) then y * (g - sum)
 </%doc>
 <%
     tensor_src = source == 'tensor'
-    use_pre = bool(pre_combine) and tensor_src and mode == 'items'
+    use_pre = bool(pre_combine) and tensor_src and mode == 'items' and in2_dtype is None
+    second = in2_dtype is not None and tensor_src
+    elem2 = lambda off: c.convert(T, c.load(in2_dtype, "src2", f"({off}) + src2_delta"))  # b at a's offset
     pdecl = "".join(f", const {ct} {nm}" for nm, ct in params)  # the snippets may read params
     pargs = "".join(f", {nm}" for nm, ct in params)
     views = ['src'] + (['fo'] if fused else [])
 %>
-${c.preamble([T, A_dtype] + [o for o in out_dtypes] + ([in_dtype] if in_dtype is not None else []) + ([fused_dtype] if fused else []))}
+${c.preamble([T, A_dtype] + [o for o in out_dtypes] + ([in_dtype] if in_dtype is not None else []) + ([fused_dtype] if fused else []) + ([in2_dtype] if second else []))}
 typedef ${T.compute_c} T;
 typedef ${A} A;
 ## NaN tests that vanish for integers (where `v != v` would be a tautology the compiler warns about)
@@ -45,7 +50,7 @@ ${helpers}
 typedef struct { ${" ".join(f"{ct} {nm};" for nm, ct in fields)}${f" uchar padding_[{padding}];" if padding else ""} } acc_t;
 
 inline acc_t acc_neutral(void) { acc_t s; ${neutral} return s; }
-inline acc_t acc_map(const T a, const long r${pdecl}) { acc_t s; ${map} return s; }
+inline acc_t acc_map(const T a${", const T b" if second else ""}, const long r${pdecl}) { acc_t s; ${map} return s; }
 inline acc_t acc_combine(const acc_t x, const acc_t y) { acc_t s; ${combine} return s; }
 % if fused:
 inline acc_t fused_prepare(acc_t s${pdecl}) { ${fused_setup} return s; }
@@ -70,7 +75,7 @@ ${state} = acc_combine(${state}, ${load(off, ridx)})\
 
 <%def name="load(off, ridx='r')">\
 % if tensor_src:
-acc_map(${c.convert(T, c.load(in_dtype, "src", off))}, (long)(${ridx})${pargs})\
+acc_map(${c.convert(T, c.load(in_dtype, "src", off))}${(", " + elem2(off)) if second else ""}, (long)(${ridx})${pargs})\
 % else:
 src[${off}]\
 % endif
@@ -238,7 +243,7 @@ t_.${nm} = ${name}_${nm}[${j}]; \
 </%def>
 
 <%def name="fused_write(src_off, fo_off)">
-    { const T a = ${c.convert(T, c.load(in_dtype, "src", src_off))}; ${c.store(fused_dtype, "fo", fo_off, fused)}; }
+    { const T a = ${c.convert(T, c.load(in_dtype, "src", src_off))};${(" const T b = " + elem2(src_off) + ";") if second else ""} ${c.store(fused_dtype, "fo", fo_off, fused)}; }
 </%def>
 
 <%def name="finish_outputs(s)">
@@ -274,6 +279,9 @@ __kernel void ${kname}(const ${IDX} M, const ${IDX} R, const ${IDX} S, const ${I
     , const ${IDX} ${v}_rst${d}
   % endfor
 % endfor
+% if second:
+    , __global const ${in2_dtype.c} *src2, const ${IDX} src2_delta
+% endif
 % for k, od in enumerate(out_dtypes):
     , __global ${od.c} *out${k}
 % endfor

@@ -503,6 +503,59 @@ def test_softmax_is_stable_for_large_inputs():
         assert np.isfinite(np_of(x.logsumexp(dim))).all()
 
 
+def np_softmax_grads(y, g, ax):
+    """float64 gradients of softmax (y its output) and of log_softmax (y its output) for upstream g."""
+    return y * (g - (g * y).sum(ax, keepdims=True)), g - np.exp(y) * g.sum(ax, keepdims=True)
+
+
+@pytest.mark.parametrize("dtype", marked(FLOATS), ids=lambda d: d.name)
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_softmax_backward_is_one_fused_kernel_of_any_layout(dtype, layout):
+    rng = np.random.default_rng(11)
+    a = random_array((4, 6, 5), dtype, -3, 3, rng)
+    g, g_ref = layout_of(random_array((4, 6, 5), dtype, -1, 1, rng), layout)  # upstream gradient of any layout
+    for dim in (0, 1, -1):
+        for fn, which in ((torch.softmax, 0), (torch.log_softmax, 1)):
+            x = torch.tensor(a, requires_grad=True)
+            y = fn(x, dim)
+            (got,) = torch.autograd.grad(y, x, g)
+            want = np_softmax_grads(np_of(y).astype(np.float64), g_ref.astype(np.float64), dim)[which]
+            assert got.dtype is dtype
+            assert_close(got, want, dtype, atol=2e-2 if dtype is torch.float16 else 1e-6)
+
+
+def test_softmax_backward_launches_one_kernel(monkeypatch):
+    from cltensor.device import Backend
+    launches = []
+    launch = Backend.launch
+    monkeypatch.setattr(Backend, "launch", lambda self, kernel, *a, **k: (launches.append(kernel.function_name),
+                                                                           launch(self, kernel, *a, **k))[1])
+    x = torch.randn(8, 33, requires_grad=True)
+    g = torch.randn(8, 33)
+    for fn in (torch.softmax, torch.log_softmax):
+        y = fn(x, 1)
+        launches.clear()
+        torch.autograd.grad(y, x, g)
+        assert len(launches) == 1 and launches[0].startswith("reduce_")
+
+
+@needs_fp64
+def test_softmax_second_derivatives_stay_differentiable():
+    x = torch.tensor(np.random.default_rng(12).uniform(-2, 2, (3, 4)), dtype=torch.float64, requires_grad=True)
+    from cltensor.autograd import gradgradcheck
+    assert gradgradcheck(lambda v: v.softmax(1), (x,))
+    assert gradgradcheck(lambda v: v.log_softmax(0), (x,))
+
+
+def test_softmax_backward_of_0d_and_empty_inputs():
+    x = torch.tensor(1.5, requires_grad=True)
+    (g,) = torch.autograd.grad(x.softmax(0), x, torch.tensor(2.0))
+    assert g.item() == 0.0
+    e = torch.zeros(0, 3, requires_grad=True)
+    (g,) = torch.autograd.grad(e.log_softmax(1), e, torch.zeros(0, 3))
+    assert tuple(g.shape) == (0, 3)
+
+
 # ---- allclose / equal ---------------------------------------------------------------------------------------
 def test_allclose_and_equal():
     a = torch.tensor([1., 2., math.nan])

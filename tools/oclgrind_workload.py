@@ -241,6 +241,13 @@ def reductions_rows_columns(c):
     sm64 = sm.astype(np.float64)
     close("log_softmax over dim 0 of a transposed view", torch.log_softmax(tsm.T, 0),
           (sm64 - np.log(np.exp(sm64).sum(1, keepdims=True))).T, atol=1e-5)
+    up = c.floats(5, 67)
+    for dim in (1, 0):  # the fused backward: a two-input reduction (g with y beside it) writing per element
+        leaf = tsm.clone().requires_grad_()
+        y = torch.softmax(leaf, dim)
+        (gx,) = torch.autograd.grad(y, leaf, c.t(up))
+        yd = host(y).astype(np.float64)
+        close(f"softmax backward dim {dim} (fused)", gx, yd * (up - (up * yd).sum(dim, keepdims=True)), atol=1e-6)
     h = c.floats(7, 45)
     close("float16 sum dim 1", c.t(h, torch.float16).sum(1).float(),
           h.astype(np.float16).astype(np.float64).sum(1), rtol=2e-3, atol=5e-3)

@@ -67,6 +67,7 @@ WELFORD_COMBINE = """
 ROWS = {
     # name: (fields, neutral, map, combine)
     "sum": ((("v", "A"),), "s.v = 0;", "s.v = a;", "s.v = x.v + y.v;"),
+    "dot": ((("v", "A"),), "s.v = 0;", "s.v = a * b;", "s.v = x.v + y.v;"),  # with a second input b
     "nansum": ((("v", "A"),), "s.v = 0;", "s.v = IS_NAN_T(a) ? 0 : a;", "s.v = x.v + y.v;"),
     "nanmean": ((("v", "A"), ("c", "long")), "s.v = 0; s.c = 0;", "s.v = IS_NAN_T(a) ? 0 : a; s.c = !IS_NAN_T(a);",
                 "s.v = x.v + y.v; s.c = x.c + y.c;"),
@@ -332,11 +333,31 @@ def _lse_vjp(g, out, x, dims, keepdim):
 
 
 def _softmax_vjp(g, out, x, d):
-    return out * (g - sum(g * out, d, keepdim=True))
+    if _differentiated(g, out):
+        return out * (g - sum(g * out, d, keepdim=True))
+    return _fused_backward("dot", "b * (a - s.v)", g, out, d)
 
 
 def _log_softmax_vjp(g, out, x, d):
-    return g - out.exp() * sum(g, d, keepdim=True)
+    if _differentiated(g, out):
+        return g - out.exp() * sum(g, d, keepdim=True)
+    return _fused_backward("sum", "a - exp(b) * s.v", g, out, d)
+
+
+def _differentiated(*tensors):
+    """Whether this backward is itself recorded (create_graph): then it is written in Tensor ops."""
+    return is_grad_enabled() and _py.any(t.requires_grad for t in tensors)
+
+
+def _fused_backward(row, expr, g, out, d):
+    """One kernel: per row along d, the reduction `row` of g (a) with out (b) beside it, then expr of
+    a, b and the state s written per element: softmax's y * (g - sum(g * y)) without temporaries."""
+    if g._strides != out._strides:
+        g = g.contiguous()  # the two inputs are read at the same offsets (out is contiguous)
+    grad = dispatch.empty(out._shape, out.dtype, out.device)
+    T = out.dtype
+    dispatch.reduce(_code(row, T, _compute(T), (), expr), g, (d,) if out.dim() else (), [], fused=grad, second=out)
+    return grad
 
 
 def _cumsum_vjp(g, out, x, d):
