@@ -284,6 +284,62 @@ def test_layer_norm_gradcheck():
     assert gradcheck(lambda a, ww, bb: F.layer_norm(a, (4,), ww, bb), (xt, wt, bt))
 
 
+LN_CASES = [((5, 7), (7,), True, True), ((2, 3, 4), (3, 4), True, False), ((3, 6), (6,), False, True),
+            ((4, 5), (5,), False, False), ((0, 4), (4,), True, True), ((2, 1, 9), (9,), True, True)]
+
+
+@needs_torch
+@pytest.mark.parametrize("dtype", ["float32", "float16", "bfloat16", pytest.param("float64", marks=needs_fp64)])
+@pytest.mark.parametrize("shape, normalized, with_weight, with_bias", LN_CASES)
+def test_layer_norm_fused_kernels_match_pytorch(shape, normalized, with_weight, with_bias, dtype):
+    """Values and the gradients of input, weight and bias, for an input stepped through memory and a
+    non-contiguous upstream gradient."""
+    rng = np.random.default_rng(21)
+    base = rng.uniform(-2, 2, shape[:-1] + (2 * shape[-1],))
+    w, b = rng.uniform(0.5, 1.5, normalized), rng.uniform(-1, 1, normalized)
+    g = rng.uniform(-1, 1, shape[::-1])
+    tol = {"float16": 2e-2, "bfloat16": 8e-2}.get(dtype, 1e-5)
+
+    host = np.float64 if dtype == "float64" else np.float32  # float64 only where the device has it
+
+    def run(lib, tensor):
+        as_dtype = lambda a: tensor(a.astype(host)).to(getattr(lib, dtype))  # noqa: E731
+        x = as_dtype(base)[..., ::2].requires_grad_()
+        weight = as_dtype(w).requires_grad_() if with_weight else None
+        bias = as_dtype(b).requires_grad_() if with_bias else None
+        y = lib.nn.functional.layer_norm(x, normalized, weight, bias, 1e-5)
+        upstream = as_dtype(g).permute(*reversed(range(len(shape))))
+        grads = lib.autograd.grad(y, [t for t in (x, weight, bias) if t is not None], upstream)
+        return [y.detach()] + list(grads)
+
+    ours = run(torch, torch.tensor)
+    theirs = run(real_torch, real_torch.tensor)
+    for got, want in zip(ours, theirs):
+        assert got.dtype.name == dtype and tuple(got.shape) == tuple(want.shape)
+        assert_close(got.float(), want.float().numpy(), rtol=tol, atol=tol)
+
+
+def test_layer_norm_is_two_kernels_forward(monkeypatch):
+    from cltensor.device import Backend
+    launches = []
+    launch = Backend.launch
+    monkeypatch.setattr(Backend, "launch", lambda self, k, *a, **kw: (launches.append(k.function_name),
+                                                                       launch(self, k, *a, **kw))[1])
+    x, w, b = torch.randn(6, 10), torch.randn(10), torch.randn(10)
+    launches.clear()
+    F.layer_norm(x, (10,), w, b)
+    assert len(launches) == 2
+
+
+@needs_fp64
+def test_layer_norm_second_derivatives():
+    from cltensor.autograd import gradgradcheck
+    rng = np.random.default_rng(22)
+    xt = t64(rng.uniform(-1, 1, (3, 4)), requires_grad=True)
+    wt, bt = t64(rng.uniform(0.5, 1.5, 4), requires_grad=True), t64(rng.uniform(-1, 1, 4), requires_grad=True)
+    assert gradgradcheck(lambda a, ww, bb: F.layer_norm(a, (4,), ww, bb), (xt, wt, bt))
+
+
 @needs_fp64
 def test_batch_norm_gradcheck():
     x = RNG.normal(size=(4, 3, 2))

@@ -22,6 +22,7 @@ from ..autograd import graph
 from ..autograd.grad_mode import is_grad_enabled, no_grad
 from ..ops import creation as _creation
 from ..ops import elementwise as _ew
+from ..ops import normalization as _normalization
 
 __all__ = [
     "relu", "relu_", "relu6", "leaky_relu", "leaky_relu_", "elu", "elu_", "selu", "celu", "gelu", "silu", "mish",
@@ -441,9 +442,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
         if t is not None and tuple(t.shape) != shape:
             raise RuntimeError(f"Expected {name} to be of same shape as normalized_shape, but got {name} of shape "
                                f"{list(t.shape)} and normalized_shape = {list(shape)}")
-    x = input.float() if input.dtype is dt.float16 else input  # NOTE: statistics of half in float32
-    out, _, _ = _normalized(x, dims, eps)
-    return _affine(out, weight, bias).to(input.dtype)
+    return _normalization.layer_norm(input, dims, weight, bias, eps)
 
 
 def _normalized_dims(input, normalized_shape, name="normalized_shape"):

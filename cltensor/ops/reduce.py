@@ -68,6 +68,8 @@ ROWS = {
     # name: (fields, neutral, map, combine)
     "sum": ((("v", "A"),), "s.v = 0;", "s.v = a;", "s.v = x.v + y.v;"),
     "dot": ((("v", "A"),), "s.v = 0;", "s.v = a * b;", "s.v = x.v + y.v;"),  # with a second input b
+    "sum_dot": ((("v", "A"), ("d", "A")), "s.v = 0; s.d = 0;", "s.v = a; s.d = a * b;",  # likewise
+                "s.v = x.v + y.v; s.d = x.d + y.d;"),
     "nansum": ((("v", "A"),), "s.v = 0;", "s.v = IS_NAN_T(a) ? 0 : a;", "s.v = x.v + y.v;"),
     "nanmean": ((("v", "A"), ("c", "long")), "s.v = 0; s.c = 0;", "s.v = IS_NAN_T(a) ? 0 : a; s.c = !IS_NAN_T(a);",
                 "s.v = x.v + y.v; s.c = x.c + y.c;"),
