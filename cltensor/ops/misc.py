@@ -289,8 +289,7 @@ def trapezoid(y, x=None, *, dx=None, dim=-1):
     d = wrap_dim(dim, y.dim())
     n = y._shape[d] if y.dim() else 0
     if n == 0:
-        return zeros(y._shape[:d] + y._shape[d + 1:], dtype=y.dtype if y.is_floating_point() else
-                     dt.get_default_dtype(), device=y.device)
+        return zeros(y._shape[:d] + y._shape[d + 1:], dtype=y.dtype, device=y.device)
     if x is not None and x.dim() == 1 and x._shape[0] != n:
         raise RuntimeError(f"trapezoid: There must be one `x` value for each sample point")
     steps = _trapezoid_steps(y, x, dx, d)
@@ -458,7 +457,7 @@ def vander(x, N=None, increasing=False):
     return powers if increasing else powers.flip(1)
 
 
-def isin(elements, test_elements, *, assume_unique=False, invert=False):
+def isin(elements, test_elements, *, assume_unique=False, invert=False, out=None):
     """Whether each element of `elements` occurs in test_elements (either may be a scalar):
     a device sort of test_elements and a binary search per element."""
     if not isinstance(elements, Tensor) and not isinstance(test_elements, Tensor):
@@ -468,13 +467,15 @@ def isin(elements, test_elements, *, assume_unique=False, invert=False):
     as_tensor = lambda v: v.detach().to(device, common) if isinstance(v, Tensor) else \
         from_host(np.array(v), common, device)  # noqa: E731
     values, tests = as_tensor(elements), as_tensor(test_elements).reshape(-1)
+    if tests.is_floating_point():  # NaN never matches, and it would break the binary search's order
+        tests = tests[tests.isnan().logical_not()]
     if tests.numel() == 0:
         found = zeros(values._shape, dtype=dt.bool_, device=device)
     else:
         table = tests.sort().values
         at = searchsorted(table, values.reshape(-1).contiguous()).clamp(max=tests.numel() - 1)
         found = (table[at] == values.reshape(-1)).reshape(values._shape)
-    return found.logical_not() if invert else found
+    return _into(out, found.logical_not() if invert else found, "isin")
 
 
 def diagflat(input, offset=0):

@@ -79,8 +79,14 @@ def _median_position(sorted_values: Tensor, d: int, ignore_nan: bool) -> Tensor:
     return count.where(count < n, (n - 1) // 2)
 
 
+def _check_not_bool(input, kernel):
+    if input.dtype is dt.bool_:
+        raise NotImplementedError(f"\"{kernel}\" not implemented for 'Bool'")
+
+
 def _median_full(input, fname, ignore_nan):
     _check_tensor(input, fname)
+    _check_not_bool(input, "median_cpu")
     flat = input.detach().reshape(-1)
     if flat.numel() == 0:
         return full((), math.nan, dtype=input.dtype, device=input.device)
@@ -92,9 +98,10 @@ def _median_full(input, fname, ignore_nan):
 
 def _median_dim(input, dim, keepdim, fname, ignore_nan, out):
     _check_tensor(input, fname)
+    _check_not_bool(input, "median_out")
     d = wrap_dim(dim, input.dim())
     if input.dim() and input._shape[d] == 0:
-        raise IndexError(f"{fname}(): Expected reduction dim {d} to have non-zero size.")
+        raise IndexError(f"median(): Expected reduction dim {d} to have non-zero size.")
     if input.dim() == 0:
         pair = (input.clone(), zeros((), dtype=dt.int64, device=input.device))
     else:
@@ -211,8 +218,8 @@ def _quantile_args(input, q, fname, interpolation):
     if input.dtype not in (dt.float32, dt.float64):
         raise RuntimeError(f"{fname}() input tensor must be either float or double dtype")
     if interpolation not in _INTERPOLATIONS:
-        raise RuntimeError(f"{fname}() interpolation must be one of linear, lower, higher, midpoint or nearest. "
-                           f"Got {interpolation}")
+        raise RuntimeError(f"{fname}() interpolation must be one of linear, lower, higher, midpoint or nearest, "
+                           f"but got {interpolation}")
     if isinstance(q, Tensor):
         if q.dim() > 1:
             raise RuntimeError(f"{fname}() q must be a scalar or 1D tensor")
@@ -276,14 +283,16 @@ def nanquantile(input, q, dim=None, keepdim=False, *, interpolation="linear", ou
 
 # ---- histograms ----------------------------------------------------------------------------------------------------
 def _count_bins(bins_of_x: Tensor, nbins: int, weight, dtype) -> Tensor:
-    """Counts (or summed weights) of bin numbers 0..nbins-1; number nbins marks an element out of range."""
+    """Counts (or summed weights) of bin numbers 0..nbins-1; number nbins marks an element out of range.
+    Counts come from a sort and a binary search for each bin's start (exact, and no int64 atomics,
+    which many devices lack); weights are summed by bincount's float atomics."""
     flat = bins_of_x.reshape(-1)
     if weight is None:
-        counts = flat.bincount(minlength=nbins + 1)
-    else:
-        counts = flat.bincount(weights=weight.detach().reshape(-1).to(dt.float64 if dtype is dt.float64
-                                                                       else dt.float32), minlength=nbins + 1)
-    return counts[:nbins].to(dtype)
+        starts = searchsorted(flat.sort().values, arange(nbins + 1, dtype=dt.int64, device=flat.device))
+        return (starts[1:] - starts[:-1]).to(dtype)
+    sums = flat.bincount(weights=weight.detach().reshape(-1).to(dt.float64 if dtype is dt.float64 else dt.float32),
+                         minlength=nbins + 1)
+    return sums[:nbins].to(dtype)
 
 
 def _data_range(x: Tensor, lo, hi, fname):
@@ -310,7 +319,7 @@ def histc(input, bins=100, min=0, max=0, *, out=None):
     if not input.is_floating_point():
         raise NotImplementedError(f"\"histogram_cpu\" not implemented for '{_torch_name(input.dtype)}'")
     if bins <= 0:
-        raise RuntimeError(f"torch.histc(): bins must be > 0, but got {bins} for dim 0")
+        raise RuntimeError(f"torch.histogram(): bins must be > 0, but got {bins} for dimension 0")
     x = input.detach()
     lo, hi = _data_range(x, float(min), float(max), "torch.histc")
     compute = x.to(dt.float64 if x.dtype is dt.float64 else dt.float32)
@@ -332,11 +341,16 @@ def histogram(input, bins, *, range=None, weight=None, density=False, out=None):
     x = input.detach()
     if isinstance(bins, Tensor):
         if bins.dim() != 1 or bins.numel() < 1:
-            raise RuntimeError("torch.histogram(): bins tensor should have one dimension and at least 1 element")
-        edges = bins.detach().to(device=input.device, dtype=input.dtype).contiguous()
+            raise RuntimeError(f"torch.histogramdd: bins tensor should have one dimension, but got {bins.dim()} "
+                               "dimensions in the bins tensor for dimension 0")
+        if bins.dtype is not input.dtype:
+            raise RuntimeError(f"torch.histogramdd: input tensor and bins tensors should have the same dtype, but "
+                               f"got input with dtype {_torch_name(input.dtype).lower()} and bins for dimension 0 "
+                               f"with dtype {_torch_name(bins.dtype).lower()}")
+        edges = bins.detach().to(input.device).contiguous()
     else:
         if bins <= 0:
-            raise RuntimeError(f"torch.histogram(): bins must be > 0, but got {bins} for dim 0")
+            raise RuntimeError(f"torch.histogram(): bins must be > 0, but got {bins} for dimension 0")
         lo, hi = _data_range(x, *(range if range is not None else (0.0, 0.0)), "torch.histogram")
         edges = linspace(lo, hi, bins + 1, dtype=input.dtype, device=input.device)
     nbins = edges.numel() - 1
