@@ -299,6 +299,33 @@ def test_histogram():
         torch.histogram(T(a), T([0, 1]))
 
 
+def test_histogramdd():
+    pts = RNG.normal(size=(2, 50, 3)).astype(np.float32)
+    w = RNG.random((2, 50)).astype(np.float32)
+    flat = pts.reshape(-1, 3).astype(np.float64)
+    edges1 = np.array([-3., -1., 0., 0.5, 3.], np.float32)
+    for bins, rng, density in [(4, None, False), ([2, 3, 4], [-1., 1., -2., 2., 0., 1.], True),
+                               ([T(edges1), T(edges1[1:]), T(edges1[:3])], None, True)]:
+        got = torch.histogramdd(T(pts), bins, range=rng, weight=T(w), density=density)
+        np_bins = [np_of(b) if isinstance(b, torch.Tensor) else b for b in bins] if isinstance(bins, list) else bins
+        np_range = None if rng is None else [rng[i:i + 2] for i in range(0, 6, 2)]
+        if np_range is None:  # numpy widens each dim's data range on its own too
+            np_range = [None if isinstance(b, np.ndarray) else (flat[:, k].min(), flat[:, k].max())
+                        for k, b in enumerate(np_bins if isinstance(np_bins, list) else [np_bins] * 3)]
+        ref, ref_edges = np.histogramdd(flat, np_bins, np_range, density=density, weights=w.reshape(-1))
+        assert_close(got.hist, ref, rtol=1e-4, atol=1e-5)
+        for e, r in zip(got.bin_edges, ref_edges):
+            assert_close(e, r, rtol=1e-6, atol=1e-6)
+        if HAVE_TORCH:
+            tb = [real_torch.tensor(np_of(b)) if isinstance(b, torch.Tensor) else b for b in bins] \
+                if isinstance(bins, list) else bins
+            theirs = real_torch.histogramdd(real_torch.tensor(pts), tb, range=rng, weight=real_torch.tensor(w),
+                                            density=density)
+            same_as_torch(got.hist, theirs.hist, rtol=1e-4, atol=1e-5)
+    with pytest.raises(RuntimeError, match="expected 3 sequences of bin edges"):
+        torch.histogramdd(T(pts), [2, 2])
+
+
 # ---- cov, corrcoef ----------------------------------------------------------------------------------------------
 def test_cov_and_corrcoef():
     a = RNG.normal(size=(3, 10)).astype(np.float32)
@@ -635,3 +662,134 @@ def test_gradients_go_where_torch_sends_them():
         ty.cummax(1).values.sum().backward()
         assert y.grad.tolist() == ty.grad.tolist()
     assert y.grad.tolist() == [[2., 0., 1.], [1., 2., 0.]]
+
+
+# ---- ops/extras.py: scatters into views, index_reduce, fill_diagonal_, unfold, aliases ---------------------------
+def test_scatter_into_views():
+    a = RNG.normal(size=(3, 4)).astype(np.float32)
+    ref = a.copy()
+    ref[np.arange(3), np.arange(3) + 1] = [7, 8, 9]
+    assert_close(torch.diagonal_scatter(T(a), T([7., 8., 9.]), 1), ref)
+    ref = a.copy()
+    ref[:, -1] = [1, 2, 3]
+    assert_close(transposed(a).select_scatter(T([1., 2., 3.]), 1, -1), ref)
+    ref = a.copy()
+    ref[:, 1::2] = 5
+    assert_close(torch.slice_scatter(T(a), T(np.full((3, 2), 5, np.float32)), 1, 1, None, 2), ref)
+    flat = a.reshape(-1).copy()
+    flat[[0, 2, 1, 3]] = [1, 2, 3, 4]
+    assert_close(torch.as_strided_scatter(T(a), T([[1., 2.], [3., 4.]]), (2, 2), (1, 2)), flat.reshape(3, 4))
+    if HAVE_TORCH:
+        same_as_torch(torch.slice_scatter(T(a), T(np.ones((1, 4), np.float32)), 0, -1),
+                      real_torch.slice_scatter(real_torch.tensor(a), real_torch.ones(1, 4), 0, -1))
+    with pytest.raises(RuntimeError, match=r"src size = \[2\], slice size = \[3\]"):
+        torch.diagonal_scatter(T(a), T([1., 2.]))
+
+
+@pytest.mark.parametrize("reduce", ["prod", "mean", "amax", "amin"])
+@pytest.mark.parametrize("include_self", [True, False])
+def test_index_reduce(reduce, include_self):
+    a = RNG.normal(size=(3, 4)).astype(np.float32)
+    src = RNG.normal(size=(5, 4)).astype(np.float32)
+    index = np.array([0, 2, 0, 1, 0])
+    ref = a.astype(np.float64).copy()
+    for row in range(3):
+        picked = src[index == row].astype(np.float64)
+        if not len(picked):
+            continue
+        values = np.concatenate([a[row:row + 1], picked]) if include_self else picked
+        ref[row] = {"prod": np.prod, "mean": np.mean, "amax": np.max, "amin": np.min}[reduce](values, 0)
+    got = T(a).index_reduce(0, T(index), T(src), reduce, include_self=include_self)
+    assert_close(got, ref, rtol=1e-5, atol=1e-6)
+    x = T(a)
+    assert x.index_reduce_(0, T(index), T(src), reduce, include_self=include_self) is x
+    assert_close(x, ref, rtol=1e-5, atol=1e-6)
+    with pytest.raises(RuntimeError, match="Expected reduce to be one of prod, mean, amax or amin but got sum"):
+        T(a).index_reduce(0, T(index), T(src), "sum")
+
+
+def test_fill_diagonal_unfold_sum_to_size():
+    for shape, wrap in [((7, 3), True), ((7, 3), False), ((3, 5), False), ((3, 3, 3), False)]:
+        ref = np.zeros(shape, np.float32)
+        np.fill_diagonal(ref, 2, wrap=wrap)
+        x = torch.zeros(shape)
+        assert x.fill_diagonal_(2., wrap=wrap) is x
+        assert_close(x, ref)
+    with pytest.raises(RuntimeError, match="dimensions must larger than 1"):
+        torch.zeros(3).fill_diagonal_(1)
+    with pytest.raises(RuntimeError, match="all dimensions of input must be of equal length"):
+        torch.zeros(2, 3, 4).fill_diagonal_(1)
+
+    a = np.arange(24.).reshape(4, 6).astype(np.float32)
+    got = transposed(a).unfold(1, 3, 2)
+    assert_close(got, np.lib.stride_tricks.sliding_window_view(a, 3, axis=1)[:, ::2])
+    assert_close(T(a).unfold(0, 4, 1), np.lib.stride_tricks.sliding_window_view(a, 4, axis=0))
+    assert torch.tensor(5.).unfold(0, 1, 1).tolist() == [5.]
+    with pytest.raises(RuntimeError, match="maximum size for tensor at dimension 1 is 6 but size is 7"):
+        T(a).unfold(1, 7, 1)
+    with pytest.raises(RuntimeError, match="step is 0 but must be > 0"):
+        T(a).unfold(1, 2, 0)
+    assert_close(T(a).sum_to_size(1, 6), a.sum(0, keepdims=True))
+    assert_close(T(a).sum_to_size(6), a.sum(0))
+    assert_close(T(a).sum_to_size((4, 1)), a.sum(1, keepdims=True))
+    with pytest.raises(RuntimeError, match="is not expandable to size"):
+        T(a).sum_to_size(3, 6)
+
+
+def test_pdist_unravel_index_and_aliases():
+    a = RNG.normal(size=(6, 3)).astype(np.float32)
+    i, j = np.triu_indices(6, 1)
+    for p in (1., 2., 0.5, float("inf")):
+        ref = np_cdist(a, a, p)[i, j]
+        assert_close(torch.pdist(T(a), p), ref, rtol=1e-5, atol=1e-5)
+    assert torch.pdist(T(a[:1])).shape == (0,)
+    with pytest.raises(RuntimeError, match="pdist only supports 2D tensors, got: 1D"):
+        torch.pdist(T(a[0]))
+    flat = np.array([0, 7, -1, 11, 5])
+    got = torch.unravel_index(T(flat), (3, 4))
+    for g, r in zip(got, np.unravel_index(flat % 12, (3, 4))):
+        assert_close(g, r)
+    with pytest.raises(TypeError, match="expected 'indices' to be integer dtype"):
+        torch.unravel_index(T([1.0]), (2,))
+    assert torch.broadcast_shapes((2, 1), (3,), ()) == (2, 3)
+    with pytest.raises(RuntimeError, match="Shape mismatch"):
+        torch.broadcast_shapes((2,), (3,))
+    x = T(a)
+    assert torch.positive(x) is x and x.positive() is x
+    with pytest.raises(RuntimeError, match="on a bool tensor is not supported"):
+        torch.positive(T([True]))
+    assert_close(torch.rsub(x, 2.0, alpha=3), 2.0 - 3 * a)
+    assert_close(torch.clamp_min(x, 0.5), np.maximum(a, 0.5))
+    assert_close(torch.clamp_max(x, 0.5), np.minimum(a, 0.5))
+    assert_close(torch.fill(x, 4.0), np.full_like(a, 4.0))
+    assert torch.scalar_tensor(3).dtype is torch.float32 and torch.scalar_tensor(3).item() == 3.0
+    with pytest.warns(UserWarning, match="torch.range is deprecated"):
+        assert torch.range(1, 2, 0.25).tolist() == [1.0, 1.25, 1.5, 1.75, 2.0]
+    assert torch.is_nonzero(T([2])) and not T([0.0]).is_nonzero()
+    with pytest.raises(RuntimeError, match="more than one value is ambiguous"):
+        torch.is_nonzero(T([1, 2]))
+    assert torch.is_same_size(x, T(a + 1)) and not x.is_same_size(T(a[0]))
+    assert torch.is_signed(x) and not torch.is_signed(T([1], dtype=torch.uint8))
+    assert torch.typename(x) == "torch.FloatTensor" and torch.typename(3) == "int"
+    assert_close(torch.frobenius_norm(x, (1,)), np.linalg.norm(a, axis=1), rtol=1e-5)
+    assert_close(torch.norm_except_dim(x, 2, 1), np.linalg.norm(a, axis=0, keepdims=True), rtol=1e-5)
+    strided = torch.empty_strided((2, 3), (1, 2))
+    assert strided.shape == (2, 3) and strided.stride() == (1, 2)
+    assert x.new_empty_strided((3, 2), (2, 1)).dtype is torch.float32
+
+
+EXTRA_GRAD_CASES = {
+    "diagonal_scatter": lambda x: torch.diagonal_scatter(x, x[0, :3] * 2),
+    "select_scatter": lambda x: torch.select_scatter(x, x[1] ** 2, 0, 2),
+    "slice_scatter": lambda x: torch.slice_scatter(x, x[:, :2] * 3, 1, 2),
+    "index_reduce_amax": lambda x: x.index_reduce(0, torch.tensor([0, 0, 2]), x * 1.5, "amax"),
+    "unfold": lambda x: x.unfold(1, 2, 1),
+    "sum_to_size": lambda x: x.sum_to_size(1, 4),
+    "pdist": lambda x: torch.pdist(x, 1.5),
+}
+
+
+@needs_fp64
+@pytest.mark.parametrize("case", list(EXTRA_GRAD_CASES))
+def test_extras_gradcheck(case):
+    assert gradcheck(EXTRA_GRAD_CASES[case], (_x(3, 4),))

@@ -11,6 +11,7 @@ are gather's (the gradient goes to the selected element), as PyTorch's are.
 """
 from __future__ import annotations
 
+import functools
 import math
 
 from .. import dispatch
@@ -22,10 +23,10 @@ from .joins import _output, _torch_name
 from .reduce import _acc, _evenly_vjp, _record, return_types
 
 __all__ = ["median", "nanmedian", "mode", "quantile", "nanquantile", "cummax", "cummin", "histc", "histogram",
-           "cov", "corrcoef"]
+           "histogramdd", "cov", "corrcoef"]
 
-for _name in ("median", "nanmedian", "mode", "cummax", "cummin", "histogram"):
-    return_types.get(_name, ("hist", "bin_edges") if _name == "histogram" else ("values", "indices"))
+for _name in ("median", "nanmedian", "mode", "cummax", "cummin", "histogram", "histogramdd"):
+    return_types.get(_name, ("hist", "bin_edges") if _name.startswith("histogram") else ("values", "indices"))
 
 
 # ---- helpers ---------------------------------------------------------------------------------------------------
@@ -328,42 +329,85 @@ def histc(input, bins=100, min=0, max=0, *, out=None):
     return _into(out, _count_bins(pos.to(dt.int64), bins, None, input.dtype), "histc", [input])
 
 
+def _bin_edges(column: Tensor, bins, lo_hi, dtype, k: int) -> Tensor:
+    """Dim k's bin edges: the given 1-d tensor, or `bins` + 1 equal steps over lo_hi (the data's range)."""
+    if isinstance(bins, Tensor):
+        if bins.dim() != 1 or bins.numel() < 1:
+            raise RuntimeError(f"torch.histogramdd: bins tensor should have one dimension, but got {bins.dim()} "
+                               f"dimensions in the bins tensor for dimension {k}")
+        if bins.dtype is not dtype:
+            raise RuntimeError(f"torch.histogramdd: input tensor and bins tensors should have the same dtype, but "
+                               f"got input with dtype {_torch_name(dtype).lower()} and bins for dimension {k} "
+                               f"with dtype {_torch_name(bins.dtype).lower()}")
+        return bins.detach().to(column.device).contiguous()
+    if bins <= 0:
+        raise RuntimeError(f"torch.histogram(): bins must be > 0, but got {bins} for dimension {k}")
+    lo, hi = _data_range(column, *(lo_hi if lo_hi is not None else (0.0, 0.0)), "torch.histogram")
+    return linspace(lo, hi, bins + 1, dtype=dtype, device=column.device)
+
+
+def _bin_numbers(column: Tensor, edges: Tensor) -> Tensor:
+    """The bin of each value (the last bin includes its right edge), -1 outside the edges."""
+    nbins = edges.numel() - 1
+    pos = searchsorted(edges, column.contiguous(), right=True) - 1
+    pos = pos.where(column != edges[-1], nbins - 1)
+    return pos.where((column >= edges[0]) & (column <= edges[-1]), -1)
+
+
+def histogramdd(input, bins, *, range=None, weight=None, density=False):
+    """(hist, bin_edges) of the points in input's last dim (one coordinate per column): bins is an
+    int, one int per dim, or one edge tensor per dim; range a flat list (lo0, hi0, lo1, hi1, ...)."""
+    _check_tensor(input, "histogramdd")
+    if not input.is_floating_point():
+        raise NotImplementedError(f"\"histogramdd\" not implemented for '{_torch_name(input.dtype)}'")
+    if input.dim() < 1:
+        raise RuntimeError("torch.histogramdd: input tensor should have at least 1 dimension, but got 0")
+    ndims = input._shape[-1]
+    points = input.detach().reshape(-1, ndims)
+    per_dim = list(bins) if isinstance(bins, (list, tuple)) else [bins] * ndims
+    if len(per_dim) != ndims:
+        raise RuntimeError(f"torch.histogramdd: expected {ndims} sequences of bin edges for each of the {ndims} "
+                           f"dimensions of the input tensor, but got {len(per_dim)}")
+    if range is not None and len(range) != 2 * ndims:
+        raise RuntimeError(f"torch.histogramdd: for a {ndims}-dimensional histogram range should have "
+                           f"{2 * ndims} elements, but got {len(range)}")
+    if weight is not None and tuple(weight._shape) != tuple(input._shape[:-1]):
+        raise RuntimeError("torch.histogramdd: if weight tensor is provided it should have the same shape as the "
+                           "input tensor excluding its innermost dimension")
+    edges = [_bin_edges(points[:, k], b, None if range is None else range[2 * k:2 * k + 2], input.dtype, k)
+             for k, b in enumerate(per_dim)]
+    sizes = [e.numel() - 1 for e in edges]
+    linear = zeros(points._shape[0], dtype=dt.int64, device=input.device)
+    outside = zeros(points._shape[0], dtype=dt.bool_, device=input.device)
+    for k, e in enumerate(edges):
+        pos = _bin_numbers(points[:, k], e)
+        outside = outside | (pos < 0)
+        linear = linear * sizes[k] + pos
+    total = math.prod(sizes)
+    hist = _count_bins(linear.where(outside.logical_not(), total), total, weight, input.dtype).reshape(sizes)
+    if density and total:
+        volume = functools.reduce(lambda v, w: v.unsqueeze(-1) * w, [e[1:] - e[:-1] for e in edges])
+        hist = hist / (hist.sum() * volume)
+    return return_types.histogramdd(hist, tuple(edges))
+
+
 def histogram(input, bins, *, range=None, weight=None, density=False, out=None):
     """(hist, bin_edges): counts (or summed weights) of input's elements in the bins given by the
     edge tensor `bins`, or `bins` equal bins over `range` (the data's range by default); the last
-    bin includes its right edge. density=True scales hist to integrate to 1 over the edges."""
+    bin includes its right edge. density=True scales hist to integrate to 1 over the edges.
+
+    >>> import cltensor as torch
+    >>> torch.histogram(torch.tensor([1., 2., 1.]), bins=2).hist
+    tensor([2., 1.])
+    """
     _check_tensor(input, "histogram")
     if not input.is_floating_point():
         raise NotImplementedError(f"\"histogram_cpu\" not implemented for '{_torch_name(input.dtype)}'")
     if weight is not None and tuple(weight._shape) != tuple(input._shape):
         raise RuntimeError("torch.histogram(): if weight tensor is provided it should have the same shape as the "
-                           "input tensor excluding its innermost dimension")
-    x = input.detach()
-    if isinstance(bins, Tensor):
-        if bins.dim() != 1 or bins.numel() < 1:
-            raise RuntimeError(f"torch.histogramdd: bins tensor should have one dimension, but got {bins.dim()} "
-                               "dimensions in the bins tensor for dimension 0")
-        if bins.dtype is not input.dtype:
-            raise RuntimeError(f"torch.histogramdd: input tensor and bins tensors should have the same dtype, but "
-                               f"got input with dtype {_torch_name(input.dtype).lower()} and bins for dimension 0 "
-                               f"with dtype {_torch_name(bins.dtype).lower()}")
-        edges = bins.detach().to(input.device).contiguous()
-    else:
-        if bins <= 0:
-            raise RuntimeError(f"torch.histogram(): bins must be > 0, but got {bins} for dimension 0")
-        lo, hi = _data_range(x, *(range if range is not None else (0.0, 0.0)), "torch.histogram")
-        edges = linspace(lo, hi, bins + 1, dtype=input.dtype, device=input.device)
-    nbins = edges.numel() - 1
-    if nbins < 1:
-        hist = zeros(0, dtype=input.dtype, device=input.device)
-    else:
-        pos = searchsorted(edges, x.reshape(-1).contiguous(), right=True) - 1
-        flat = x.reshape(-1)
-        pos = pos.where(flat != edges[-1], nbins - 1)
-        pos = pos.where((flat >= edges[0]) & (flat <= edges[-1]), nbins)
-        hist = _count_bins(pos, nbins, weight, input.dtype)
-        if density:
-            hist = hist / (hist.sum() * (edges[1:] - edges[:-1]))
+                           "input tensor")
+    hist, (edges,) = histogramdd(input.reshape(-1, 1), [bins], range=range,
+                                 weight=None if weight is None else weight.reshape(-1), density=density)
     if out is not None:
         return return_types.histogram(_into(out[0], hist, "histogram"), _into(out[1], edges, "histogram"))
     return return_types.histogram(hist, edges)
