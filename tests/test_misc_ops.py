@@ -793,3 +793,75 @@ EXTRA_GRAD_CASES = {
 @pytest.mark.parametrize("case", list(EXTRA_GRAD_CASES))
 def test_extras_gradcheck(case):
     assert gradcheck(EXTRA_GRAD_CASES[case], (_x(3, 4),))
+
+
+def test_torch_spellings_of_functional_ops():
+    F = torch.nn.functional
+    x = RNG.normal(size=(2, 4, 3, 3)).astype(np.float32)
+    y = RNG.normal(size=(2, 4, 3, 3)).astype(np.float32)
+    w = RNG.random(4).astype(np.float32) + 0.5
+    same = [(torch.selu(T(x)), F.selu(T(x))), (torch.celu(T(x), 0.5), F.celu(T(x), 0.5)),
+            (torch.threshold(T(x), 0.1, 2.0), F.threshold(T(x), 0.1, 2.0)),
+            (torch.hardshrink(T(x), 0.3), F.hardshrink(T(x), 0.3)), (T(x).hardshrink(), F.hardshrink(T(x))),
+            (torch.prelu(T(x), T(w)), F.prelu(T(x), T(w))), (T(x).prelu(T(w)), F.prelu(T(x), T(w))),
+            (torch.rrelu(T(x)), F.rrelu(T(x))),
+            (torch.pixel_shuffle(T(x), 2), F.pixel_shuffle(T(x), 2)),
+            (torch.pixel_unshuffle(T(x[..., :2, :2]), 2), F.pixel_unshuffle(T(x[..., :2, :2]), 2)),
+            (torch.cosine_similarity(T(x), T(y)), F.cosine_similarity(T(x), T(y))),
+            (torch.pairwise_distance(T(x[0, 0]), T(y[0, 0])), F.pairwise_distance(T(x[0, 0]), T(y[0, 0]))),
+            (torch.layer_norm(T(x), (3, 3)), F.layer_norm(T(x), (3, 3))),
+            (torch.group_norm(T(x), 2, T(w), T(w)), F.group_norm(T(x), 2, T(w), T(w))),
+            (torch.rms_norm(T(x), (3,)), F.rms_norm(T(x), (3,))),
+            (torch.batch_norm(T(x), T(w), None, T(w * 0), T(w), False, 0.1, 1e-5, True),
+             F.batch_norm(T(x), T(w * 0), T(w), T(w), None, False, 0.1, 1e-5)),
+            (torch.instance_norm(T(x), None, None, None, None, True, 0.1, 1e-5, True), F.instance_norm(T(x))),
+            (torch.dropout(T(x), 0.5, False), T(x)), (torch.alpha_dropout(T(x), 0.5, False), T(x))]
+    for ours, ref in same:
+        assert_close(ours, np_of(ref), rtol=1e-5, atol=1e-6)
+    table = RNG.normal(size=(5, 3)).astype(np.float32)
+    idx = np.array([[0, 4], [2, 2]])
+    assert_close(torch.embedding(T(table), T(idx)), table[idx])
+    target = (RNG.random((2, 4, 3, 3)) > 0.5).astype(np.float32)
+    for reduction, name in ((0, "none"), (1, "mean"), (2, "sum")):
+        pairs = [(torch.binary_cross_entropy_with_logits(T(x), T(target), None, None, reduction),
+                  F.binary_cross_entropy_with_logits(T(x), T(target), reduction=name)),
+                 (torch.kl_div(T(x), T(np.abs(y)), reduction), F.kl_div(T(x), T(np.abs(y)), reduction=name)),
+                 (torch.hinge_embedding_loss(T(x), T(target * 2 - 1), 1.0, reduction),
+                  F.hinge_embedding_loss(T(x), T(target * 2 - 1), reduction=name)),
+                 (torch.margin_ranking_loss(T(x), T(y), T(target * 2 - 1), 0.1, reduction),
+                  F.margin_ranking_loss(T(x), T(y), T(target * 2 - 1), 0.1, reduction=name)),
+                 (torch.poisson_nll_loss(T(x), T(np.abs(y)), True, False, 1e-8, reduction),
+                  F.poisson_nll_loss(T(x), T(np.abs(y)), reduction=name))]
+        for ours, ref in pairs:
+            assert_close(ours, np_of(ref), rtol=1e-5, atol=1e-6)
+    if HAVE_TORCH:
+        rt = real_torch
+        same_as_torch(torch.batch_norm(T(x), T(w), None, T(w * 0), T(w), False, 0.1, 1e-5, True),
+                      rt.batch_norm(rt.tensor(x), rt.tensor(w), None, rt.tensor(w * 0), rt.tensor(w), False, 0.1,
+                                    1e-5, True), rtol=1e-5, atol=1e-5)
+        same_as_torch(torch.kl_div(T(x), T(np.abs(y)), 2), rt.kl_div(rt.tensor(x), rt.tensor(np.abs(y)), 2),
+                      rtol=1e-5, atol=1e-4)
+        same_as_torch(torch.embedding(T(table), T(idx), 0), rt.embedding(rt.tensor(table), rt.tensor(idx), 0))
+    with pytest.raises(ValueError, match="not a valid value for reduction"):
+        torch.kl_div(T(x), T(y), 3)
+
+
+def test_switches_and_small_names():
+    assert torch.get_deterministic_debug_mode() == 0
+    try:
+        torch.set_deterministic_debug_mode("warn")
+        assert torch.get_deterministic_debug_mode() == 1 and torch.is_deterministic_algorithms_warn_only_enabled()
+        torch.set_deterministic_debug_mode(2)
+        assert torch.are_deterministic_algorithms_enabled() and torch.get_deterministic_debug_mode() == 2
+    finally:
+        torch.set_deterministic_debug_mode("default")
+    assert not torch.are_deterministic_algorithms_enabled()
+    with pytest.raises(RuntimeError, match="invalid value of debug_mode"):
+        torch.set_deterministic_debug_mode(3)
+    torch.set_warn_always(True)
+    assert torch.is_warn_always_enabled()
+    torch.set_warn_always(False)
+    assert torch.set_flush_denormal(True) is False and torch.init_num_threads() is None
+    x = T([1., 2., 3.])
+    assert torch.put(x, T([0, 2]), T([9., 8.])).tolist() == [9., 2., 8.] and x.tolist() == [1., 2., 3.]
+    assert torch.get_device(x) == -1

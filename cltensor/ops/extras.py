@@ -25,7 +25,15 @@ from .statistics import _check_tensor
 __all__ = ["diagonal_scatter", "select_scatter", "slice_scatter", "as_strided_scatter", "index_reduce", "pdist",
            "unravel_index", "broadcast_shapes", "split_with_sizes", "positive", "rsub", "clamp_min", "clamp_max",
            "fill", "scalar_tensor", "range", "empty_strided", "is_nonzero", "is_same_size", "is_signed",
-           "is_inference", "typename", "frobenius_norm", "norm_except_dim"]
+           "is_inference", "typename", "frobenius_norm", "norm_except_dim", "put", "get_device",
+           "selu", "celu", "threshold", "hardshrink", "prelu", "rrelu", "pixel_shuffle", "pixel_unshuffle",
+           "cosine_similarity", "pairwise_distance", "bilinear", "rms_norm", "dropout", "alpha_dropout",
+           "layer_norm", "group_norm", "batch_norm", "instance_norm", "embedding", "kl_div",
+           "binary_cross_entropy_with_logits", "margin_ranking_loss", "hinge_embedding_loss",
+           "cosine_embedding_loss", "triplet_margin_loss", "poisson_nll_loss", "set_warn_always",
+           "is_warn_always_enabled", "get_deterministic_debug_mode", "set_deterministic_debug_mode",
+           "init_num_threads",
+           "set_flush_denormal"]
 
 
 # ---- a copy of input with one view of it overwritten ------------------------------------------------------------
@@ -285,10 +293,189 @@ def norm_except_dim(v, pow=2, dim=0):
     return norm(v, pow, dim=tuple(k for k in _py.range(v.dim()) if k != d), keepdim=True)
 
 
+def put(input, index, source, accumulate=False):
+    """A copy of input with source written (or added) at the flat indices index."""
+    return input.put(index, source, accumulate)
+
+
+def get_device(input):
+    """-1 for a tensor in host memory, else its OpenCL device's index."""
+    return input.get_device()
+
+
+# ---- torch.* spellings of nn.functional ops (ATen's argument order, integer reductions) ---------------------------
+def _functional():
+    from ..nn import functional
+    return functional
+
+
+_REDUCTIONS = {0: "none", 1: "mean", 2: "sum"}
+
+
+def _reduction(reduction):
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+    return _REDUCTIONS[reduction]
+
+
+def selu(input):
+    return _functional().selu(input)
+
+
+def celu(input, alpha=1.0):
+    return _functional().celu(input, alpha)
+
+
+def threshold(input, threshold, value):
+    return _functional().threshold(input, threshold, value)
+
+
+def hardshrink(input, lambd=0.5):
+    return _functional().hardshrink(input, lambd)
+
+
+def prelu(input, weight):
+    return _functional().prelu(input, weight)
+
+
+def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, generator=None):
+    return _functional().rrelu(input, lower, upper, training)
+
+
+def pixel_shuffle(input, upscale_factor):
+    return _functional().pixel_shuffle(input, upscale_factor)
+
+
+def pixel_unshuffle(input, downscale_factor):
+    return _functional().pixel_unshuffle(input, downscale_factor)
+
+
+def cosine_similarity(x1, x2, dim=1, eps=1e-8):
+    return _functional().cosine_similarity(x1, x2, dim, eps)
+
+
+def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
+    return _functional().pairwise_distance(x1, x2, p, eps, keepdim)
+
+
+def bilinear(input1, input2, weight, bias=None):
+    return _functional().bilinear(input1, input2, weight, bias)
+
+
+def rms_norm(input, normalized_shape, weight=None, eps=None):
+    return _functional().rms_norm(input, normalized_shape, weight, eps)
+
+
+def dropout(input, p, train):
+    return _functional().dropout(input, p, train)
+
+
+def alpha_dropout(input, p, train):
+    return _functional().alpha_dropout(input, p, train)
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5, cudnn_enable=True):
+    return _functional().layer_norm(input, normalized_shape, weight, bias, eps)
+
+
+def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5, cudnn_enabled=True):
+    return _functional().group_norm(input, num_groups, weight, bias, eps)
+
+
+def batch_norm(input, weight, bias, running_mean, running_var, training, momentum, eps, cudnn_enabled=True):
+    return _functional().batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps)
+
+
+def instance_norm(input, weight, bias, running_mean, running_var, use_input_stats, momentum, eps,
+                  cudnn_enabled=True):
+    return _functional().instance_norm(input, running_mean, running_var, weight, bias, use_input_stats, momentum,
+                                       eps)
+
+
+def embedding(weight, indices, padding_idx=-1, scale_grad_by_freq=False, sparse=False):
+    """ATen's embedding: the weight first; padding_idx -1 means none."""
+    return _functional().embedding(indices, weight, None if padding_idx < 0 else padding_idx,
+                                   scale_grad_by_freq=scale_grad_by_freq)
+
+
+def kl_div(input, target, reduction=1, *, log_target=False):
+    with warnings.catch_warnings():  # ATen's kl_div has no 'batchmean' and does not warn about 'mean'
+        warnings.simplefilter("ignore", UserWarning)
+        return _functional().kl_div(input, target, reduction=_reduction(reduction), log_target=log_target)
+
+
+def binary_cross_entropy_with_logits(input, target, weight=None, pos_weight=None, reduction=1):
+    return _functional().binary_cross_entropy_with_logits(input, target, weight, reduction=_reduction(reduction),
+                                                          pos_weight=pos_weight)
+
+
+def margin_ranking_loss(input1, input2, target, margin=0.0, reduction=1):
+    return _functional().margin_ranking_loss(input1, input2, target, margin, reduction=_reduction(reduction))
+
+
+def hinge_embedding_loss(input, target, margin=1.0, reduction=1):
+    return _functional().hinge_embedding_loss(input, target, margin, reduction=_reduction(reduction))
+
+
+def cosine_embedding_loss(input1, input2, target, margin=0.0, reduction=1):
+    return _functional().cosine_embedding_loss(input1, input2, target, margin, reduction=_reduction(reduction))
+
+
+def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, swap=False, reduction=1):
+    return _functional().triplet_margin_loss(anchor, positive, negative, margin, p, eps, swap,
+                                             reduction=_reduction(reduction))
+
+
+def poisson_nll_loss(input, target, log_input, full, eps, reduction):
+    return _functional().poisson_nll_loss(input, target, log_input, full, eps=eps, reduction=_reduction(reduction))
+
+
+# ---- process-wide switches --------------------------------------------------------------------------------------
+_switches = {"warn_always": False}
+
+
+def set_warn_always(b):
+    """Recorded for is_warn_always_enabled; cltensor's warnings follow Python's own filters."""
+    _switches["warn_always"] = bool(b)
+
+
+def is_warn_always_enabled():
+    return _switches["warn_always"]
+
+
+def get_deterministic_debug_mode():
+    """0: nondeterministic algorithms allowed, 1: they warn, 2: they raise (use_deterministic_algorithms)."""
+    from .. import _flags
+    if not _flags.are_deterministic_algorithms_enabled():
+        return 0
+    return 1 if _flags.is_deterministic_algorithms_warn_only_enabled() else 2
+
+
+def set_deterministic_debug_mode(debug_mode):
+    from .. import _flags
+    modes = {"default": 0, "warn": 1, "error": 2}
+    mode = modes.get(debug_mode, debug_mode) if isinstance(debug_mode, str) else debug_mode
+    if mode not in (0, 1, 2):
+        raise RuntimeError(f"invalid value of debug_mode, expected one of `default`, `warn`, `error`, but got "
+                           f"{debug_mode}")
+    _flags.use_deterministic_algorithms(mode != 0, warn_only=mode == 1)
+
+
+def init_num_threads():
+    """Nothing to do: the OpenCL driver owns its threads."""
+
+
+def set_flush_denormal(mode):
+    """False: cltensor cannot switch denormal flushing of the OpenCL device (PyTorch returns False
+    where the CPU cannot either)."""
+    return False
+
+
 for _name, _fn in (("diagonal_scatter", diagonal_scatter), ("select_scatter", select_scatter),
                    ("slice_scatter", slice_scatter), ("as_strided_scatter", as_strided_scatter),
                    ("index_reduce", index_reduce), ("index_reduce_", _index_reduce_),
                    ("fill_diagonal_", _fill_diagonal_), ("unfold", _unfold), ("sum_to_size", _sum_to_size),
                    ("new_empty_strided", _new_empty_strided), ("positive", positive), ("is_nonzero", is_nonzero),
-                   ("is_same_size", is_same_size), ("is_signed", is_signed)):
+                   ("is_same_size", is_same_size), ("is_signed", is_signed), ("hardshrink", hardshrink),
+                   ("prelu", prelu)):
     register(_name, _fn)
