@@ -157,6 +157,23 @@ def test_median_and_mode_out_forms():
     assert_close(values, np.maximum.accumulate(a, 1))
 
 
+def test_scans_out_forms():
+    a = RNG.normal(size=(3, 5)).astype(np.float32)
+    for fn, ref in ((torch.cumsum, np.cumsum(a, 1)), (torch.cumprod, np.cumprod(a, 1)),
+                    (torch.logcumsumexp, np.logaddexp.accumulate(a.astype(np.float64), 1))):
+        out = torch.empty(0)
+        assert fn(T(a), 1, out=out) is out
+        assert_close(out, ref, rtol=1e-5, atol=1e-5)
+    ints = torch.empty(0, dtype=torch.int64)
+    torch.cumsum(T([[1, 2], [3, 4]], dtype=torch.int32), 0, out=ints)
+    assert ints.tolist() == [[1, 2], [4, 6]]
+    x = T(a, requires_grad=True)
+    torch.cumsum(x, 0).sum().backward()  # without out= the gradient still flows
+    assert_close(x.grad, np.arange(3, 0, -1)[:, None] * np.ones((3, 5)))
+    with pytest.raises(RuntimeError, match="don't support automatic differentiation"):
+        torch.cumprod(x, 0, out=torch.empty(0))
+
+
 # ---- quantile, nanquantile --------------------------------------------------------------------------------------
 INTERPOLATIONS = ["linear", "lower", "higher", "midpoint", "nearest"]
 
@@ -795,6 +812,7 @@ def test_extras_gradcheck(case):
     assert gradcheck(EXTRA_GRAD_CASES[case], (_x(3, 4),))
 
 
+@pytest.mark.filterwarnings("ignore:reduction. 'mean' divides")  # the reference F.kl_div's own warning
 def test_torch_spellings_of_functional_ops():
     F = torch.nn.functional
     x = RNG.normal(size=(2, 4, 3, 3)).astype(np.float32)

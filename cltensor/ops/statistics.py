@@ -20,10 +20,11 @@ from ..tensor import Tensor, register, wrap_dim
 from .index import searchsorted
 from .creation import arange, full, linspace, zeros
 from .joins import _output, _torch_name
+from . import reduce as _reduce
 from .reduce import _acc, _evenly_vjp, _record, return_types
 
-__all__ = ["median", "nanmedian", "mode", "quantile", "nanquantile", "cummax", "cummin", "histc", "histogram",
-           "histogramdd", "cov", "corrcoef"]
+__all__ = ["median", "nanmedian", "mode", "quantile", "nanquantile", "cummax", "cummin", "cumsum", "cumprod",
+           "logcumsumexp", "histc", "histogram", "histogramdd", "cov", "corrcoef"]
 
 for _name in ("median", "nanmedian", "mode", "cummax", "cummin", "histogram", "histogramdd"):
     return_types.get(_name, ("hist", "bin_edges") if _name.startswith("histogram") else ("values", "indices"))
@@ -206,6 +207,22 @@ def cummax(input, dim, *, out=None):
 def cummin(input, dim, *, out=None):
     """Running minimum along dim and the index where it was (last) attained; NaN propagates."""
     return _cumulative_extreme(input, dim, "cummin", False, out)
+
+
+# torch.cumsum/cumprod/logcumsumexp with their out= forms, over reduce.py's scans (its Tensor methods stay)
+def cumsum(input, dim, *, dtype=None, out=None):
+    """Inclusive running sum along dim; integer and bool inputs give int64."""
+    return _into(out, _reduce.cumsum(input, dim, dtype=dtype), "cumsum", [input])
+
+
+def cumprod(input, dim, *, dtype=None, out=None):
+    """Inclusive running product along dim; integer and bool inputs give int64."""
+    return _into(out, _reduce.cumprod(input, dim, dtype=dtype), "cumprod", [input])
+
+
+def logcumsumexp(input, dim, *, out=None):
+    """log(cumsum(exp(x))) along dim, without overflow."""
+    return _into(out, _reduce.logcumsumexp(input, dim), "logcumsumexp", [input])
 
 
 # ---- quantile, nanquantile -----------------------------------------------------------------------------------------
