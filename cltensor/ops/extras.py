@@ -17,7 +17,7 @@ from .. import dispatch
 from .. import dtypes as dt
 from ..tensor import Tensor, register, wrap_dim
 from .creation import arange, empty, full, full_like
-from .joins import _torch_name, split_with_sizes  # noqa: F401  (re-exported)
+from .joins import split_with_sizes  # noqa: F401  (re-exported)
 from .misc import _along
 from .reduce import norm
 from .statistics import _check_tensor
@@ -151,7 +151,7 @@ def empty_strided(size, stride, *, dtype=None, layout=None, device=None, require
     """An uninitialised tensor with the given strides (its storage spans the furthest element)."""
     size, stride = tuple(size), tuple(stride)
     if len(size) != len(stride):
-        raise RuntimeError(f"mismatch in length of strides and shape")
+        raise RuntimeError("mismatch in length of strides and shape")
     span = 0 if 0 in size else 1 + sum((n - 1) * s for n, s in zip(size, stride))
     out = empty(span, dtype=dtype, device=device).as_strided(size, stride, 0)
     return out.requires_grad_() if requires_grad else out
@@ -171,7 +171,7 @@ def pdist(input, p=2):
     if input.dim() != 2:
         raise RuntimeError(f"pdist only supports 2D tensors, got: {input.dim()}D")
     if not input.is_floating_point():
-        raise RuntimeError(f"pdist only supports floating-point dtypes")
+        raise RuntimeError("pdist only supports floating-point dtypes")
     if p < 0:
         raise RuntimeError("pdist only supports non-negative p values")
     from .misc import triu_indices

@@ -257,7 +257,7 @@ def gradient(input, *, spacing=1, dim=None, edge_order=1):
     spacing is a scalar, one scalar per dim, or one coordinate tensor per dim."""
     _check_tensor(input, "gradient")
     if edge_order not in (1, 2):
-        raise RuntimeError(f"torch.gradient only supports edge_order=1 and edge_order=2.")
+        raise RuntimeError("torch.gradient only supports edge_order=1 and edge_order=2.")
     dims = list(range(input.dim())) if dim is None else \
         [wrap_dim(dim, input.dim())] if isinstance(dim, int) else [wrap_dim(d, input.dim()) for d in dim]
     spacing = _spacings(spacing, dims, input)
@@ -291,7 +291,7 @@ def trapezoid(y, x=None, *, dx=None, dim=-1):
     if n == 0:
         return zeros(y._shape[:d] + y._shape[d + 1:], dtype=y.dtype, device=y.device)
     if x is not None and x.dim() == 1 and x._shape[0] != n:
-        raise RuntimeError(f"trapezoid: There must be one `x` value for each sample point")
+        raise RuntimeError("trapezoid: There must be one `x` value for each sample point")
     steps = _trapezoid_steps(y, x, dx, d)
     pair_sums = y.narrow(d, 1, n - 1) + y.narrow(d, 0, n - 1)
     return (pair_sums * steps).sum(d) / 2
@@ -401,7 +401,7 @@ def renorm(input, p, dim, maxnorm, *, out=None):
     if not input.is_floating_point():
         raise RuntimeError(f"\"renorm\" not implemented for '{_torch_name(input.dtype)}'")
     if p <= 0:
-        raise RuntimeError(f"renorm: non-positive-norm not supported")
+        raise RuntimeError("renorm: non-positive-norm not supported")
     if maxnorm < 0:
         raise RuntimeError(f"renorm: expected maxnorm to be >= 0 but got {maxnorm}")
     if input.dim() <= 1:
