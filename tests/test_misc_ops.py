@@ -507,6 +507,10 @@ def test_gradient(edge_order):
                                            edge_order=edge_order)), tuple(theirs), rtol=1e-4, atol=1e-4)
     (ints,) = torch.gradient(T([1, 4, 9, 16]))
     assert ints.dtype is torch.float32 and ints.tolist() == [3., 4., 6., 7.]
+    with pytest.raises(RuntimeError, match="since dim argument was not given, but got a list of length 1"):
+        torch.gradient(T(a), spacing=[2.0])
+    with pytest.raises(RuntimeError, match="a spacing argument of length 2 and a dim argument of length 1"):
+        torch.gradient(T(a), spacing=[2.0, 1.0], dim=0)
     with pytest.raises(RuntimeError, match="at least edge_order\\+1"):
         torch.gradient(T([1.0]), edge_order=edge_order)
 
@@ -612,6 +616,8 @@ def test_vander_isin_diagflat_ravel_chain_matmul():
     assert_close(torch.isin(T([1.5, np.nan]), T([np.nan, 1.5])), [True, False])
     assert_close(torch.isin(T(e), T(np.zeros(0, np.int64))), np.zeros(e.shape, bool))
     same_as_torch(*both(lambda m, a, b: m.isin(a, b), e, tests.astype(np.float32)))
+    with pytest.raises(RuntimeError, match="Unsupported input type encountered for isin\\(\\): Bool"):
+        torch.isin(T([True]), T([False]))
 
     d = np.array([[1, 2], [3, 4]])
     assert_close(torch.diagflat(T(d), 1), np.diagflat(d, 1))

@@ -201,13 +201,15 @@ def diff(input, n=1, dim=-1, prepend=None, append=None, *, out=None):
     return _into(out, x, "diff", [input])
 
 
-def _spacings(spacing, dims, input):
+def _spacings(spacing, dims, input, dim_given):
     if isinstance(spacing, (int, float)):
         return [float(spacing)] * len(dims)
     spacing = list(spacing)
-    if len(spacing) == 1 and len(dims) > 1 and not isinstance(spacing[0], Tensor):
-        spacing = spacing * len(dims)
     if len(spacing) != len(dims):
+        if not dim_given:
+            raise RuntimeError(f"torch.gradient expected spacing to be unspecified, a scalar, or a list of length "
+                               f"equal to 'self.dim() = {input.dim()}', since dim argument was not given, but got a "
+                               f"list of length {len(spacing)}")
         raise RuntimeError(f"torch.gradient expected spacing to be unspecified, a scalar or it's spacing and dim "
                            f"arguments to have the same length, but got a spacing argument of length {len(spacing)} "
                            f"and a dim argument of length {len(dims)}.")
@@ -260,7 +262,7 @@ def gradient(input, *, spacing=1, dim=None, edge_order=1):
         raise RuntimeError("torch.gradient only supports edge_order=1 and edge_order=2.")
     dims = list(range(input.dim())) if dim is None else \
         [wrap_dim(dim, input.dim())] if isinstance(dim, int) else [wrap_dim(d, input.dim()) for d in dim]
-    spacing = _spacings(spacing, dims, input)
+    spacing = _spacings(spacing, dims, input, dim is not None)
     for d in dims:
         if input._shape[d] < edge_order + 1:
             raise RuntimeError("torch.gradient expected each dimension size to be at least edge_order+1")
@@ -466,6 +468,8 @@ def isin(elements, test_elements, *, assume_unique=False, invert=False, out=None
     common = dt.result_type(elements, test_elements)
     as_tensor = lambda v: v.detach().to(device, common) if isinstance(v, Tensor) else \
         from_host(np.array(v), common, device)  # noqa: E731
+    if common is dt.bool_:
+        raise RuntimeError("Unsupported input type encountered for isin(): Bool")
     values, tests = as_tensor(elements), as_tensor(test_elements).reshape(-1)
     if tests.is_floating_point():  # NaN never matches, and it would break the binary search's order
         tests = tests[tests.isnan().logical_not()]
