@@ -757,6 +757,16 @@ def test_fill_diagonal_unfold_sum_to_size():
     assert_close(T(a).sum_to_size((4, 1)), a.sum(1, keepdims=True))
     with pytest.raises(RuntimeError, match="is not expandable to size"):
         T(a).sum_to_size(3, 6)
+    x = T(a)
+    assert x.transpose_(0, -1) is x and x.shape == (6, 4)
+    assert_close(x, a.T)
+    assert_close(x.swapaxes_(0, 1), a)
+    leaf = T(a, requires_grad=True)
+    y = leaf * 1
+    y.swapdims_(1, 0)
+    weight = RNG.normal(size=(6, 4)).astype(np.float32)
+    (y * T(weight)).sum().backward()
+    assert_close(leaf.grad, weight.T)
 
 
 def test_pdist_unravel_index_and_aliases():

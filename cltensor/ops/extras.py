@@ -15,6 +15,8 @@ import warnings
 
 from .. import dispatch
 from .. import dtypes as dt
+from ..autograd import graph
+from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor, register, wrap_dim
 from .creation import arange, empty, full, full_like
 from .joins import split_with_sizes  # noqa: F401  (re-exported)
@@ -161,6 +163,23 @@ def _new_empty_strided(self, size, stride, *, dtype=None, device=None, requires_
                        pin_memory=False):
     return empty_strided(size, stride, dtype=dtype or self.dtype, device=device or self.device,
                          requires_grad=requires_grad)
+
+
+def _transpose_(self, dim0, dim1):
+    """Swap two dims of self in place (metadata only); the gradient is swapped back."""
+    d0, d1 = wrap_dim(dim0, self.dim()), wrap_dim(dim1, self.dim())
+    swapped = self.detach().transpose(d0, d1)
+    tracking = self.requires_grad and is_grad_enabled()
+    if tracking:
+        from .elementwise import check_inplace_allowed
+        check_inplace_allowed(self)
+        before = graph._history_alias(self)
+    self._shape, self._strides = swapped._shape, swapped._strides
+    self._bump_version()
+    if tracking:
+        graph.record_inplace("TransposeBackward1", lambda g, out, a, d0, d1: g.transpose(d0, d1), [before], self,
+                             {"d0": d0, "d1": d1}, save=frozenset())
+    return self
 
 
 # ---- distances and indices --------------------------------------------------------------------------------------
@@ -477,5 +496,6 @@ for _name, _fn in (("diagonal_scatter", diagonal_scatter), ("select_scatter", se
                    ("fill_diagonal_", _fill_diagonal_), ("unfold", _unfold), ("sum_to_size", _sum_to_size),
                    ("new_empty_strided", _new_empty_strided), ("positive", positive), ("is_nonzero", is_nonzero),
                    ("is_same_size", is_same_size), ("is_signed", is_signed), ("hardshrink", hardshrink),
-                   ("prelu", prelu)):
+                   ("prelu", prelu), ("transpose_", _transpose_), ("swapaxes_", _transpose_),
+                   ("swapdims_", _transpose_)):
     register(_name, _fn)
