@@ -78,7 +78,7 @@ def detach(input):
 def _load_optional():
     """Modules added by later layers (reductions, linalg, indexing, nn...) if present."""
     import importlib
-    for mod in ("reduce", "linalg", "index", "joins"):
+    for mod in ("reduce", "linalg", "index", "joins", "statistics", "misc", "extras"):
         try:
             m = importlib.import_module(f".ops.{mod}", __name__)
         except ModuleNotFoundError as err:
