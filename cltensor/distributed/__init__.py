@@ -386,7 +386,7 @@ def _reduction(op, dtype, size):
     mpi_op = {ReduceOp.SUM: MPI.SUM, ReduceOp.AVG: MPI.SUM, ReduceOp.PRODUCT: MPI.PROD, ReduceOp.MIN: MPI.MIN,
               ReduceOp.MAX: MPI.MAX, ReduceOp.BAND: MPI.BAND, ReduceOp.BOR: MPI.BOR, ReduceOp.BXOR: MPI.BXOR}[op]
     if op is not ReduceOp.AVG:
-        return mpi_op, lambda work: None
+        return mpi_op, _no_post
 
     def average(work):
         if work.dtype.kind == "f":
@@ -394,6 +394,10 @@ def _reduction(op, dtype, size):
         else:  # integer division rounding toward zero, as NCCL's
             work[...] = np.sign(work) * (np.abs(work) // size)
     return mpi_op, average
+
+
+def _no_post(work):
+    pass
 
 
 def _all_reduce_array(pg, arr, dtype, op, async_op=False, finish=None, result=()):
@@ -404,8 +408,10 @@ def _all_reduce_array(pg, arr, dtype, op, async_op=False, finish=None, result=()
     def call():
         if work.size:
             pg.comm.Allreduce(_State.MPI.IN_PLACE, work.reshape(-1), op=mpi_op)
-        post(work)
-        from_reducible(work, arr, dtype)
+        if post is not _no_post:
+            post(work)
+        if work is not arr:
+            from_reducible(work, arr, dtype)
     return _run(pg, "all_reduce", call, async_op, finish, result)
 
 
@@ -417,7 +423,8 @@ def all_reduce(tensor, op=ReduceOp.SUM, group=None, async_op=False):
     if pg is None:
         return None
     arr = host_array(tensor)
-    return _all_reduce_array(pg, arr, tensor.dtype, op, async_op, lambda: write_back(tensor, arr), [tensor])
+    finish = None if is_zero_copy(tensor) else lambda: write_back(tensor, arr)
+    return _all_reduce_array(pg, arr, tensor.dtype, op, async_op, finish, [tensor])
 
 
 def broadcast(tensor, src=None, group=None, async_op=False, group_src=None):

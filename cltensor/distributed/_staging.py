@@ -19,11 +19,13 @@ def is_zero_copy(t) -> bool:
 def host_array(t) -> np.ndarray:
     """A C-contiguous numpy array of t's values in its storage format (bfloat16 as uint16 bits, bool as
     numpy bool): t's own memory for a contiguous cpu tensor, else a fresh copy."""
-    t = t.detach()
     if is_zero_copy(t):
-        arr = t._host_array()
+        storage, itemsize = t._storage, t.dtype.itemsize
+        storage.expose()  # mapped for the host from now on, after the kernels that write it
+        start = t._offset * itemsize
+        arr = storage.host[start:start + t.numel() * itemsize].view(t.dtype.np).reshape(t._shape)
     else:
-        arr = t._to_numpy_copy()
+        arr = t.detach()._to_numpy_copy()
     return arr.view(np.bool_) if t.dtype is dt.bool_ else arr
 
 
@@ -34,10 +36,9 @@ def write_back(t, arr: np.ndarray) -> None:
     if t.numel() == 0:
         return
     if is_zero_copy(t):
-        own = t._host_array()
-        if own.ctypes.data == arr.ctypes.data:
-            return
-        own.reshape(-1).view(np.uint8)[:] = arr.reshape(-1).view(np.uint8)
+        own = host_array(t)
+        if own.ctypes.data != arr.ctypes.data:
+            own.reshape(-1).view(np.uint8)[:] = arr.reshape(-1).view(np.uint8)
         return
     if t.is_contiguous():
         _upload_into(t, np.ascontiguousarray(arr))

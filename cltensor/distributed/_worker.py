@@ -84,17 +84,22 @@ class Worker:
     def run(self, name: str, call, timeout: float, async_op: bool, finish=None, result=()):
         """call() does the MPI work; finish() (caller's thread, at wait) moves results into tensors.
         Returns a Work for async_op, else None after both ran."""
-        work = Work(name, timeout, finish, result)
         with self.lock:
             inline = self.outstanding == 0 and not (async_op and self.threaded)
             if not inline:
                 self.outstanding += 1
-        if inline:
+        if inline:  # the fast path of a blocking call: no Work unless one is asked for
             call()
+            if not async_op:
+                if finish is not None:
+                    finish()
+                return None
+        work = Work(name, timeout, finish, result)
+        if inline:
             work._complete()
-        else:
-            self._start()
-            self.jobs.put((call, work))
+            return work
+        self._start()
+        self.jobs.put((call, work))
         if async_op:
             return work
         work.wait()
