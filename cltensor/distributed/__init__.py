@@ -17,6 +17,7 @@ from datetime import timedelta
 import numpy as np
 
 from .. import dtypes as dt
+from ..tensor import Tensor
 from ._staging import from_reducible, host_array, is_zero_copy, reducible, write_back
 from ._worker import DistBackendError, Work, Worker, _seconds
 
@@ -130,6 +131,7 @@ class _State:
     worker: Worker | None = None
     groups: list = []
     previous_excepthook = None
+    mpi_ops = None  # ReduceOp -> MPI.Op
 
 
 # ---- set-up --------------------------------------------------------------------------------------
@@ -337,7 +339,6 @@ def _run(pg, name, call, async_op=False, finish=None, result=()):
 
 
 def _check_tensor(t, param="tensor"):
-    from ..tensor import Tensor
     if not isinstance(t, Tensor):
         raise TypeError(f"Invalid function argument. Expected parameter `{param}` of type torch.Tensor but got "
                         f"{type(t)} instead.")
@@ -375,16 +376,19 @@ def _fresh(t) -> np.ndarray:
 def _reduction(op, dtype, size):
     """(MPI op, post(work array)) for a ReduceOp on dtype's reducible() arrays."""
     MPI = _State.MPI
-    op = op.op if isinstance(op, ReduceOp) else ReduceOp.RedOpType(op)
-    bitwise = op in (ReduceOp.BAND, ReduceOp.BOR, ReduceOp.BXOR)
-    if bitwise and dtype.is_floating_point:
+    if not isinstance(op, ReduceOp.RedOpType):
+        op = op.op if isinstance(op, ReduceOp) else ReduceOp.RedOpType(op)
+    if op >= ReduceOp.BAND and dtype.is_floating_point:
         raise ValueError(f"Cannot use ReduceOp.{op.name} with a floating point tensor ({dtype})")
     if dtype is dt.bool_:
         if op is ReduceOp.AVG:
             raise ValueError("Cannot use ReduceOp.AVG with a bool tensor")
         op = {ReduceOp.SUM: ReduceOp.MAX, ReduceOp.PRODUCT: ReduceOp.MIN}.get(op, op)  # or, and on 0/1
-    mpi_op = {ReduceOp.SUM: MPI.SUM, ReduceOp.AVG: MPI.SUM, ReduceOp.PRODUCT: MPI.PROD, ReduceOp.MIN: MPI.MIN,
-              ReduceOp.MAX: MPI.MAX, ReduceOp.BAND: MPI.BAND, ReduceOp.BOR: MPI.BOR, ReduceOp.BXOR: MPI.BXOR}[op]
+    if _State.mpi_ops is None:
+        _State.mpi_ops = {ReduceOp.SUM: MPI.SUM, ReduceOp.AVG: MPI.SUM, ReduceOp.PRODUCT: MPI.PROD,
+                          ReduceOp.MIN: MPI.MIN, ReduceOp.MAX: MPI.MAX, ReduceOp.BAND: MPI.BAND,
+                          ReduceOp.BOR: MPI.BOR, ReduceOp.BXOR: MPI.BXOR}
+    mpi_op = _State.mpi_ops[op]
     if op is not ReduceOp.AVG:
         return mpi_op, _no_post
 

@@ -34,7 +34,7 @@ class Work:
         self._done.set()
 
     def is_completed(self) -> bool:
-        return self._done.is_set() and self._finished
+        return self._done.is_set()
 
     def is_success(self) -> bool:
         return self._done.is_set() and self._error is None

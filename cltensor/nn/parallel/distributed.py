@@ -158,7 +158,7 @@ class DistributedDataParallel(Module):
 
     # ---- the Module API --------------------------------------------------------------------------
     def forward(self, *inputs, **kwargs):
-        sync = is_grad_enabled() and self.require_backward_grad_sync
+        sync = is_grad_enabled() and self.require_backward_grad_sync  # (an eval forward leaves the state alone)
         if self.broadcast_buffers and self.process_group.size() > 1:
             buffers = list(self.module.buffers())
             if buffers:
@@ -166,7 +166,7 @@ class DistributedDataParallel(Module):
         output = self.module(*inputs, **kwargs)
         if sync:
             self._prepare_for_backward(output)
-        else:
+        elif is_grad_enabled():  # under no_sync(): the coming backward keeps its gradients local
             self._armed = False
         return output
 
