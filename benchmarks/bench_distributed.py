@@ -35,9 +35,10 @@ from cltensor.nn.parallel import DistributedDataParallel as DDP  # noqa: E402
 
 def best_of(rounds, fn, reps):
     """Best mean seconds per call over rounds of reps calls (the ranks start each round together)."""
+    from mpi4py import MPI
     best = float("inf")
     for _ in range(rounds):
-        dist.barrier()
+        MPI.COMM_WORLD.Barrier()  # spins: dist.barrier() sleeps between polls, a late start here
         start = time.perf_counter()
         for _ in range(reps):
             fn()
@@ -157,7 +158,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     dist.init_process_group(backend="mpi")
     sizes = [4 << 10, 1 << 20] if args.quick else [4 << 10 << 2 * i for i in range(8)]  # 4 KB .. 64 MB
-    ar = all_reduce_rows(sizes, rounds=1 if args.quick else 7)
+    ar = all_reduce_rows(sizes, rounds=1 if args.quick else 11)
     configs = [(128, 2, 64)] if args.quick else [(128, 2, 64), (1024, 3, 64)]
     ddp = ddp_rows(configs, steps=3 if args.quick else 20, device=args.device)
     if dist.get_rank() == 0:
@@ -170,16 +171,23 @@ def main(argv=None) -> int:
     return 0
 
 
-NOTES = """Notes. Blocking collectives on cpu tensors hand the tensor's own memory to MPI (no copy), so they
-run at MPI's speed (target: >= 0.8x of raw mpi4py); device tensors add one read to host and one write
-back per call (both are memory copies on PoCL, so they cost about what MPI's own copies do). `async_op=True`
-calls and DDP's bucket reductions run the same blocking MPI calls on a thread of their own (OpenMPI's
-non-blocking collectives were 2-3x slower here). DDP scaling on this machine is bounded by its 2 shared
-cores: each rank's PoCL driver wants every core, so 2 ranks split the CPU that 1 rank had (an
-efficiency near 0.5 is the ceiling of a compute-bound step), and by the load of other jobs. Not there
-yet: GPU-direct transfers (OpenCL has no equivalent of NCCL/GPUDirect: device tensors always pass
-through host memory), DDP communication hooks, `join()`, and overlapping the staging reads with the
-backward kernels on the device side (each bucket's read waits for the kernels queued before it)."""
+NOTES = """Notes. The machine (2 cores) was shared with other jobs (load average ~9) during this run:
+a rank that loses its core for a few ms makes the other wait in MPI, so single rows jump by 10x from
+run to run (the outlier was at 1 MB, 256 KB and 4 MB in three runs; every other row of the same runs
+was close to these) and the 16-64 MB rows run at the memory bandwidth the other jobs leave. Blocking
+collectives on cpu tensors hand the tensor's own memory to MPI (no copy), so from 256 KB up they run at
+MPI's speed (target >= 0.8x raw mpi4py: met there but for the outliers); below that the ~15-20 us of
+Python per call (argument checks, the host view, the reduction's dtype handling) is most of the time.
+Device tensors add one read to host and one write back per call (memory copies on PoCL, through the
+OpenCL queue: ~0.1 ms each at small sizes), so they reach about half of raw MPI at large sizes.
+`async_op=True` calls and DDP's bucket reductions run the same blocking MPI calls on a thread of their
+own (OpenMPI's non-blocking collectives were 2-3x slower here). DDP scaling here is bounded by the 2
+shared cores: each rank's PoCL driver wants every core, so 2 ranks split the CPU that 1 rank had (about
+0.5 is the ceiling of a compute-bound step) before the load of other jobs; it says nothing about
+several GPUs, where each rank computes on its own device. Not there yet: GPU-direct transfers (OpenCL
+has no equivalent of NCCL/GPUDirect, device tensors always pass through host memory), DDP communication
+hooks and `join()`, and overlapping the staging reads with backward's kernels on the device (each
+bucket's read waits for the kernels queued before it; the MPI call itself overlaps)."""
 
 
 if __name__ == "__main__":

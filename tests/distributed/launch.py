@@ -32,7 +32,7 @@ def mpirun_command(ranks: int, script: str, *args: str) -> list:
     return ["mpirun", *MPIRUN_FLAGS, "-np", str(ranks), sys.executable, script, *args]
 
 
-def run(ranks: int, script: str, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+def run(ranks: int, script: str, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
     """mpirun -np ranks python script args, from the checkout's root; output captured as text."""
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
     return subprocess.run(mpirun_command(ranks, script, *args), cwd=ROOT, env=env, capture_output=True,
