@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything cltensor needs on a fresh Debian/Ubuntu machine:
-# an OpenCL CPU driver (PoCL) when none is registered, then cltensor with its test and example extras.
+# an OpenCL CPU driver (PoCL) when none is registered, OpenMPI and mpi4py (cltensor.distributed),
+# then cltensor with its test and example extras.
 #   bash tools/setup.sh                  # what the README's two commands need
 #   bash tools/setup.sh --test-devices   # also the implementations CI tests on: Mesa's OpenCL
 #                                        # (rusticl; select it with tools/with_icd.sh rusticl ...)
@@ -42,5 +43,13 @@ if [ "$test_devices" = 1 ] && ! { [ -f /etc/OpenCL/vendors/rusticl.icd ] && comm
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq mesa-opencl-icd oclgrind >/dev/null
 fi
 
+# cltensor.distributed runs on MPI: OpenMPI from the distribution, mpi4py from PyPI (docs/distributed.md)
+if ! command -v mpirun >/dev/null || ! command -v mpicc >/dev/null; then
+  echo "setup: installing OpenMPI (openmpi-bin, libopenmpi-dev) for cltensor.distributed"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq openmpi-bin libopenmpi-dev >/dev/null
+fi
+
 # PIP_BREAK_SYSTEM_PACKAGES: Debian's own python3 refuses pip installs without it (PEP 668)
 PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install -q --disable-pip-version-check -e ".[test,examples]"
+PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install -q --disable-pip-version-check mpi4py
