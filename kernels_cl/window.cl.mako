@@ -215,7 +215,7 @@ inline ${A} cubic_far(const ${A} x, const int fused)  /* 1 < |x| < 2 */
     return fused ? fma(fma(a, x, -5 * a), x, 8 * a) * x - 4 * a : ((a * x - 5 * a) * x + 8 * a) * x - 4 * a;
 }
 
-<%def name="tap_function(fname, S, nearest_rule, fused)">
+<%def name="tap_function(fname, S, nearest_rule, fused, stored_weights)">
 /* The input positions idx[] (clamped, ascending) output o reads along one dim, and their weights. */
 inline void ${fname}(const int o, const int I, const int O, const ${S} scale, const int align, int *idx, ${A} *w)
 {
@@ -244,8 +244,13 @@ inline void ${fname}(const int o, const int I, const int O, const ${S} scale, co
     const ${A} lambda = min(max(r - (${A})i0, (${A})0), (${A})1);
     idx[0] = i0;
     idx[1] = i0 + (i0 < I - 1);
+% if stored_weights:
+    w[1] = as_stored(lambda);
+    w[0] = as_stored(1 - w[1]);
+% else:
     w[0] = 1 - lambda;
     w[1] = lambda;
+% endif
 % else:
     /* bicubic: no clamp of the source index; the taps clamp to the border instead */
     const ${A} r = align ? scale * (${A})o : ${f"fma(scale, ({A})o + ({A})0.5, ({A})-0.5)" if fused else f"scale * (({A})o + ({A})0.5) - ({A})0.5"};
@@ -255,6 +260,10 @@ inline void ${fname}(const int o, const int I, const int O, const ${S} scale, co
     w[1] = cubic_near(t);
     w[2] = cubic_near(1 - t);
     w[3] = cubic_far((1 - t) + 1, ${int(fused)});
+% if stored_weights:
+    for (int k = 0; k < 4; ++k)
+        w[k] = as_stored(w[k]);
+% endif
     for (int k = 0; k < 4; ++k)
         idx[k] = clamp(i0 + k - 1, 0, I - 1);
 % endif
@@ -263,7 +272,24 @@ inline void ${fname}(const int o, const int I, const int O, const ${S} scale, co
 % endif
 }
 </%def>
-${tap_function("forward_taps", SF, "indices" if nd != 2 else "nearest_idx", True)}
+<%
+    # PyTorch's separable forward (every linear but the 2-d one, every cubic) keeps its weights in the
+    # tensor's own dtype: a 16-bit type's weights are rounded to it before the float blend
+    stored = dtype.name in ("float16", "bfloat16") and (interp == "cubic" or (interp == "linear" and nd != 2))
+%>
+% if stored:
+inline float as_stored(const float v)  /* v rounded to the tensor's 16-bit type */
+{
+%     if dtype.name == "float16":
+    ushort bits;
+    vstore_half_rte(v, 0, (__private half *)&bits);
+    return vload_half(0, (__private const half *)&bits);
+%     else:
+    return bf16_load(bf16_round(v));
+%     endif
+}
+% endif
+${tap_function("forward_taps", SF, "indices" if nd != 2 else "nearest_idx", True, stored)}
 <%def name="blend(d)">
 <% x_at = "base" + "".join(f" + idx{e}[k{e}] * xs{e}" for e in dims) %>
 for (int k${d} = 0; k${d} < ${TAPS}; ++k${d}) {
@@ -291,7 +317,7 @@ for (int o${d} = lo${d}; o${d} < hi${d}; ++o${d}) {
 % endif
 }
 </%def>
-${tap_function("backward_taps", SB, "nearest_idx", interp != "cubic")}
+${tap_function("backward_taps", SB, "nearest_idx", interp != "cubic", False)}
 
 __kernel void interp_forward(const int n, const int C,
     % for d in dims:

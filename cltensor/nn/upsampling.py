@@ -55,7 +55,7 @@ def _check_dtype(input, mode, n):
     """Floating inputs for every mode; uint8 for the nearest modes, as PyTorch. (PyTorch's fixed-point
     uint8 bilinear/bicubic path is not reproduced: those raise here.)"""
     d = input.dtype
-    if d.is_floating_point or mode == "area" or (d is dt.uint8 and mode in ("nearest", "nearest-exact")):
+    if d.is_floating_point or (d is dt.uint8 and mode in ("nearest", "nearest-exact")):
         return
     word = input.type().split(".")[-1][:-len("Tensor")]
     if d is dt.uint8 and mode in ("bilinear", "bicubic"):
@@ -84,6 +84,20 @@ def _check_mode(input, mode, align_corners, antialias):
     return n
 
 
+def _check_sizes(input, sizes):
+    """PyTorch's upsample_{1,2,3}d_common_check."""
+    spatial = tuple(input.shape[2:])
+    if any(v <= 0 for v in spatial + tuple(sizes)):
+        def labelled(values):
+            return ", ".join(f"{axis}: {v}" for axis, v in zip("DHW"[3 - len(values):], values))
+        joint = " and output " if len(sizes) == 1 else " output "
+        raise RuntimeError(f"Input and output sizes should be greater than 0, but got input ({labelled(spatial)})"
+                           f"{joint}({labelled(sizes)})")
+    if input.numel() == 0 and input.shape[1] == 0:
+        raise RuntimeError(f"Non-empty {input.dim()}D data tensor expected but got a tensor with sizes "
+                           f"{list(input.shape)}")
+
+
 def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
                 recompute_scale_factor=None, antialias=False):
     """Resizes the spatial dims of (N, C, *spatial) input, as torch.nn.functional.interpolate.
@@ -92,14 +106,11 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     """
     n = _check_mode(input, mode, align_corners, antialias)
     sizes, factors = _scales(input, n, size, scale_factor, recompute_scale_factor)
-    if any(s <= 0 for s in sizes):
-        raise RuntimeError(f"Input and output sizes should be greater than 0, but got input "
-                           f"({', '.join(str(v) for v in input.shape[2:])}) and output "
-                           f"({', '.join(str(v) for v in sizes)})")
-    _check_dtype(input, mode, n)
     if mode == "area":
         from .pooling import _adaptive
         return _adaptive(input, n, sizes, _w.ADAPTIVE_AVG, f"adaptive_avg_pool{n}d")[0]
+    _check_sizes(input, sizes)
+    _check_dtype(input, mode, n)
     resize = _w.Resize(_KINDS[mode], sizes, factors, bool(align_corners))
     return _w.resize(input, resize)
 

@@ -144,11 +144,12 @@ def _pool_vjp(g, out, x, window, indices):
 
 
 def pool(x, window: Window):
-    """Pooling with autograd: (out, indices or None); x is (N, C, *spatial)."""
+    """Pooling with autograd: (out, indices or None); x is (N, C, *spatial). A channels-last x gives
+    channels-last results, as PyTorch's."""
     out, indices = pool_forward(x, window)
     name = _NODE_NAMES[window.mode].format(len(window.out))
     graph.record(name, _pool_vjp, [x], out, {"window": window, "indices": indices}, save=frozenset({0}))
-    return out, indices
+    return in_layout_of(out, x), (in_layout_of(indices, x) if indices is not None else None)
 
 
 def output_size(size, k, s, p, d, ceil_mode):
