@@ -145,10 +145,13 @@ def _pool_vjp(g, out, x, window, indices):
 
 def pool(x, window: Window):
     """Pooling with autograd: (out, indices or None); x is (N, C, *spatial). A channels-last x gives
-    channels-last results, as PyTorch's."""
+    channels-last results where PyTorch's do: max pooling, and every 2-d pooling (its 3-d average and
+    adaptive pools return contiguous results)."""
     out, indices = pool_forward(x, window)
     name = _NODE_NAMES[window.mode].format(len(window.out))
     graph.record(name, _pool_vjp, [x], out, {"window": window, "indices": indices}, save=frozenset({0}))
+    if window.mode != MAX and len(window.out) != 2:
+        return out, indices
     return in_layout_of(out, x), (in_layout_of(indices, x) if indices is not None else None)
 
 
