@@ -787,6 +787,20 @@ def window_interpolation(c):
     assert abs(host(tc.grad).sum() - cubic.numel()) < 1e-2, "bicubic weights sum to one per output"
 
 
+@check
+def window_padding(c):
+    """reflect and replicate padding's window kernels, forward and backward (the gather backward adds
+    each copied border element back onto its source)."""
+    torch = c.torch
+    x = c.floats(2, 3, 4, 5)
+    for mode, np_mode in (("reflect", "reflect"), ("replicate", "edge")):
+        tx = c.t(x).requires_grad_(True)
+        out = torch.nn.functional.pad(tx, (3, 1, 2, 2), mode=mode)
+        close(f"{mode} pad", out, np.pad(x, ((0, 0), (0, 0), (2, 2), (3, 1)), mode=np_mode))
+        out.sum().backward()
+        assert abs(host(tx.grad).sum() - out.numel()) < 1e-2, f"{mode} pad gradient counts every output once"
+
+
 # ---- a training step: autograd through every family at once --------------------------------------------------
 @check
 def training_step(c):

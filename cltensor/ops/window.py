@@ -3,7 +3,8 @@ forward and backward.
 
 A pooling is described by a Window: the pooling kind and per spatial dim (1 to 3 of them) the
 output size, kernel, stride, padding and dilation. One program per dtype serves every kind and
-shape; the geometry travels as kernel arguments. An interpolation is described by a Resize: the
+shape; the geometry travels as kernel arguments. A reflect or replicate padding is a Pad (mode and
+rank template parameters). An interpolation is described by a Resize: the
 kind and the number of spatial dims are template parameters (one program per kind, rank and
 dtype), the sizes and scales kernel arguments. Autograd nodes are recorded here too, so that
 callers (nn.functional's pooling and interpolate) only validate arguments and choose the geometry.
@@ -46,11 +47,11 @@ class Window:
                 int(self.divisor_override or 0)]
 
 
-def _template_params(dtype, interp=None, nd=0):
-    """Every parameter window.cl.mako names (its pooling and interpolation halves alike)."""
-    dtype_min = str(int(np.iinfo(dtype.np).min)) + ("L" if dtype.itemsize == 8 else "") \
-        if not dtype.is_floating_point else "0"
-    return dict(dtype=dtype, dtype_min=dtype_min, interp=interp, nd=nd)
+def _template_params(dtype, interp=None, nd=0, pad=None):
+    """Every parameter window.cl.mako names (its pooling, interpolation and padding parts alike)."""
+    integral = not dtype.is_floating_point and dtype is not dt.bool_
+    dtype_min = str(int(np.iinfo(dtype.np).min)) + ("L" if dtype.itemsize == 8 else "") if integral else "0"
+    return dict(dtype=dtype, dtype_min=dtype_min, interp=interp, nd=nd, pad=pad)
 
 
 def _kernels(backend, dtype):
@@ -310,3 +311,94 @@ def resize(x, resize: Resize):
     """Interpolation with autograd; x is (N, C, *spatial)."""
     out = resize_forward(x, resize)
     return graph.record(resize.node_name(), _resize_vjp, [x], out, {"resize": resize}, save=frozenset({0}))
+
+
+# ---- reflect and replicate padding ----------------------------------------------------------------
+@dataclass(frozen=True)
+class Pad:
+    """Reflect or replicate padding of the trailing spatial dims: per dim (leading first) the number of
+    elements added in front and behind (negative: removed)."""
+    mode: str
+    front: tuple
+    back: tuple
+
+    def out(self, in_spatial):
+        return tuple(n + lo + hi for n, lo, hi in zip(in_spatial, self.front, self.back))
+
+    def args(self, in_spatial):
+        result = []
+        for n, o, lo in zip(in_spatial, self.out(in_spatial), self.front):
+            result += [n, o, lo]
+        return result
+
+    def node_name(self):
+        return f"{'Reflection' if self.mode == 'reflect' else 'Replication'}Pad{len(self.front)}DBackward0"
+
+
+def _pad_kernels(backend, dtype, mode, nd):
+    key = ("window_pad", dtype, mode, nd)
+    params = _template_params(dtype, nd=nd, pad=mode)
+    geometry = [np.int32] * (2 + 3 * nd)
+    fwd = codegen.kernel(backend, key + ("forward",), "window.cl.mako", "pad_forward",
+                         arg_dtypes=geometry + [None] + [np.int32] * (3 + nd) + [None], **params)
+    bwd = codegen.kernel(backend, key + ("backward",), "window.cl.mako", "pad_backward",
+                         arg_dtypes=geometry + [None] + [np.int32] * (3 + nd) + [None], **params)
+    return fwd, bwd
+
+
+def _lead_args(t, nd):
+    """(C, N stride, C stride) of t (N, C, *spatial) or unbatched (C, *spatial)."""
+    st = t._strides
+    return (t.shape[-nd - 1], st[0] if t.dim() == nd + 2 else 0, st[-nd - 1])
+
+
+def pad_forward(x, padding: Pad):
+    """x ((N,) C, *spatial) padded (contiguous result)."""
+    nd = len(padding.front)
+    out = dispatch.empty(tuple(x.shape[:-nd]) + padding.out(x.shape[-nd:]), x.dtype, x.device)
+    n = out.numel()
+    if n == 0:
+        return out
+    _check_tensors_in_range("padding", x, out)
+    backend = x.device.backend
+    fwd, _ = _pad_kernels(backend, x.dtype, padding.mode, nd)
+    c_, s_n, s_c = _lead_args(x, nd)
+    args = [n, c_] + padding.args(x.shape[-nd:])
+    args += [x._storage.buffer, x._offset, s_n, s_c, *x._strides[-nd:], out._storage.buffer]
+    dispatch.enqueue(backend, fwd, n, args)
+    return out
+
+
+def pad_backward(grad, in_shape, padding: Pad):
+    """The gradient of a padding with respect to its input, gathered per input element."""
+    nd = len(padding.front)
+    grad_in = dispatch.empty(in_shape, grad.dtype, grad.device)
+    n = grad_in.numel()
+    if n == 0:
+        return grad_in
+    if grad.numel() == 0:
+        return grad_in.zero_()
+    _check_tensors_in_range("padding", grad, grad_in)
+    backend = grad.device.backend
+    _, bwd = _pad_kernels(backend, grad.dtype, padding.mode, nd)
+    c_, s_n, s_c = _lead_args(grad, nd)
+    args = [n, c_] + padding.args(in_shape[-nd:])
+    args += [grad._storage.buffer, grad._offset, s_n, s_c, *grad._strides[-nd:], grad_in._storage.buffer]
+    dispatch.enqueue(backend, bwd, n, args)
+    return grad_in
+
+
+def _pad_backward_vjp(gg, out, grad, padding):
+    return pad_forward(gg, padding)
+
+
+def _pad_vjp(g, out, x, padding):
+    grad_in = pad_backward(g, tuple(x.shape), padding)
+    return graph.record(padding.node_name().replace("Backward0", "BackwardBackward0"), _pad_backward_vjp, [g],
+                        grad_in, {"padding": padding}, save=frozenset())
+
+
+def pad(x, padding: Pad):
+    """Reflect/replicate padding with autograd; x is (N, C, *spatial) or (C, *spatial)."""
+    out = pad_forward(x, padding)
+    return graph.record(padding.node_name(), _pad_vjp, [x], out, {"padding": padding}, save=frozenset({0}))
