@@ -1,5 +1,7 @@
 <%doc>
-The window family: pooling forward and backward over (N, C, D0, D1, D2) geometry (1-d and 2-d
+The window family, three parts chosen by the template parameters (pad, then interp, else pooling).
+
+Pooling forward and backward over (N, C, D0, D1, D2) geometry (1-d and 2-d
 inputs are launched with leading spatial extents of 1). Only the dtype is a template parameter;
 the pooling kind (`mode`) and all geometry are kernel arguments, so one program per dtype serves
 max, average and adaptive pooling of every shape, rank and window.
@@ -14,13 +16,99 @@ template parameters, as is the dtype): every output reads TAPS input positions p
 found by PyTorch's source-index rules; sizes and scales are kernel arguments. The backward is a
 gather too: the outputs whose taps touch input position i form one contiguous range per dim (the
 taps move monotonically with the output), found by binary search.
+
+Padding (pad = 'reflect' or 'replicate'; nd = 1..3, template parameters): every output copies the
+input element its position reflects or clamps to; the backward gathers, per dim, the outputs
+that copy input position i (at most three for reflect, one range for replicate).
 </%doc>
 <%
     T = dtype.compute_c
     floating = dtype.is_floating_point
 %>
 ${c.preamble([dtype])}
-% if interp is None:
+% if pad is not None:
+<%
+    A = "double" if dtype.name == "float64" else "float"
+    dims = range(nd)
+    RANGES = 3 if pad == "reflect" else 1
+%>
+/* The input position output position j copies along one dim of n elements padded by lo in front. */
+inline int pad_source(const int j, const int n, const int lo)
+{
+    const int i = j - lo;
+% if pad == "reflect":
+    return i < 0 ? -i : (i >= n ? 2 * (n - 1) - i : i);
+% else:
+    return clamp(i, 0, n - 1);
+% endif
+}
+
+/* The output ranges [a[k], b[k]) (empty where a[k] >= b[k]) that copy input position i. */
+inline void pad_targets(const int i, const int n, const int out, const int lo, int *a, int *b)
+{
+% if pad == "reflect":
+    a[0] = i + lo;          /* the element itself */
+    a[1] = i > 0 ? lo - i : out;  /* its mirror in the front padding */
+    a[2] = i < n - 1 ? 2 * (n - 1) - i + lo : out;  /* its mirror in the back padding */
+    for (int k = 0; k < 3; ++k) {
+        b[k] = min(a[k] + 1, out);
+        a[k] = max(a[k], 0);
+    }
+% else:
+    a[0] = max(i == 0 ? 0 : i + lo, 0);
+    b[0] = min(i == n - 1 ? out : i + lo + 1, out);
+% endif
+}
+
+__kernel void pad_forward(const int total, const int C,
+    % for d in dims:
+    const int I${d}, const int O${d}, const int L${d},
+    % endfor
+    __global const ${dtype.c} *x, const int x_off, const int xsN, const int xsC${"".join(f", const int xs{d}" for d in dims)},
+    __global ${dtype.c} *out)
+{
+    const int t = get_global_id(0);
+    if (t >= total) return;
+    int rest = t;
+    % for d in reversed(dims):
+    const int o${d} = rest % O${d};
+    rest /= O${d};
+    % endfor
+    const int at = x_off + (rest / C) * xsN + (rest % C) * xsC${"".join(f" + pad_source(o{d}, I{d}, L{d}) * xs{d}" for d in dims)};
+    ${c.store(dtype, "out", "t", c.load(dtype, "x", "at"))};
+}
+<%def name="pad_gather(d)">
+for (int r${d} = 0; r${d} < ${RANGES}; ++r${d})
+    for (int o${d} = a${d}[r${d}]; o${d} < b${d}[r${d}]; ++o${d}) {
+% if d == nd - 1:
+        acc += (${A})${c.load(dtype, "grad", "base" + "".join(f" + o{e} * gs{e}" for e in dims))};
+% else:
+        ${pad_gather(d + 1)}
+% endif
+    }
+</%def>
+
+__kernel void pad_backward(const int total, const int C,
+    % for d in dims:
+    const int I${d}, const int O${d}, const int L${d},
+    % endfor
+    __global const ${dtype.c} *grad, const int g_off, const int gsN, const int gsC${"".join(f", const int gs{d}" for d in dims)},
+    __global ${dtype.c} *grad_in)
+{
+    const int t = get_global_id(0);
+    if (t >= total) return;
+    int rest = t;
+    % for d in reversed(dims):
+    int a${d}[${RANGES}], b${d}[${RANGES}];
+    pad_targets(rest % I${d}, I${d}, O${d}, L${d}, a${d}, b${d});
+    rest /= I${d};
+    % endfor
+    const int base = g_off + (rest / C) * gsN + (rest % C) * gsC;
+    ${A} acc = 0;
+    ${pad_gather(0)}
+    ${c.store(dtype, "grad_in", "t", "acc")};
+}
+% elif interp is None:
 <%
     # accumulator: integer averages truncate their quotient, as PyTorch's
     A = ("double" if dtype.name == "float64" else "float") if floating else "long"
