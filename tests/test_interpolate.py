@@ -330,9 +330,9 @@ def test_integer_inputs(dtype, mode):
 
 
 @pytest.mark.skipif(not HAVE_TORCH, reason="PyTorch is not installed")
-@pytest.mark.parametrize("name", ["float16", "bfloat16"])
-@pytest.mark.parametrize("mode,n", [("nearest", 2), ("nearest-exact", 1), ("linear", 1), ("bilinear", 2),
-                                    ("bicubic", 2), ("trilinear", 3)])
+@pytest.mark.parametrize("name,mode,n", [("float16", "nearest", 2), ("float16", "linear", 1), ("float16", "bilinear", 2),
+                                         ("bfloat16", "nearest-exact", 1), ("bfloat16", "bicubic", 2),
+                                         ("bfloat16", "trilinear", 3)])
 def test_half_precisions_round_once(name, mode, n):
     """Blends (and gradient sums) run in float and round once to the 16-bit type, with PyTorch's weights
     (rounded to the 16-bit type where its separable kernels store them so): PyTorch's results to within
