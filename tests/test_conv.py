@@ -493,3 +493,44 @@ def test_pointwise_convs_as_plain_gemms(channels_last):
     wt = rand((4, 3, 1, 1), 4)
     got = F.conv_transpose2d(torch.tensor(x), torch.tensor(wt), torch.tensor(b[:6]), groups=2)
     assert_close(got, conv_transpose_ref(x, wt, b[:6], (1, 1), (0, 0), (1, 1), 2, (5, 7)), rtol=2e-5, atol=2e-5)
+
+
+def _channels_last(t):
+    """t (N, C, *spatial) copied into channels-last memory, viewed (N, C, *spatial)."""
+    order = (0,) + tuple(range(2, t.dim())) + (1,)
+    return t.permute(*order).contiguous().permute(*np.argsort(order))
+
+
+@pytest.mark.skipif(not HAVE_TORCH, reason="PyTorch is not installed")
+@pytest.mark.parametrize("rank", [2, 3])
+def test_channels_last_through_a_cnn_block(rank):
+    """conv, batch_norm (training and eval), max/avg/adaptive pooling, interpolate and conv_transpose:
+    a channels-last input gives PyTorch's output strides at every step (channels-last, except for its
+    3-d average and adaptive pools, which return contiguous results); values and gradients are the
+    contiguous input's."""
+    x = rand((2, 3) + (7, 6, 5)[:rank])
+    w, wt = rand((4, 3) + (3,) * rank, 1), rand((4, 2) + (2,) * rank, 2)
+    mode = "bilinear" if rank == 2 else "trilinear"
+    steps = [("conv", lambda T, F_, a: F_.__dict__[f"conv{rank}d"](a, T.tensor(w), padding=1)),
+             ("batch_norm", lambda T, F_, a: F_.batch_norm(a, None, None, training=True)),
+             ("batch_norm_eval", lambda T, F_, a: F_.batch_norm(a, T.zeros(4), T.ones(4) * 2)),
+             ("max_pool", lambda T, F_, a: F_.__dict__[f"max_pool{rank}d"](a, 2, ceil_mode=True)),
+             ("avg_pool", lambda T, F_, a: F_.__dict__[f"avg_pool{rank}d"](a, 2, 1, 1)),
+             ("adaptive", lambda T, F_, a: F_.__dict__[f"adaptive_avg_pool{rank}d"](a, 3)),
+             ("interpolate", lambda T, F_, a: F_.interpolate(a, scale_factor=1.5, mode=mode, align_corners=False)),
+             ("conv_transpose", lambda T, F_, a: F_.__dict__[f"conv_transpose{rank}d"](a, T.tensor(wt), stride=2))]
+    memory_format = real_torch.channels_last if rank == 2 else real_torch.channels_last_3d
+    if rank == 3:  # back to channels-last after PyTorch's contiguous 3-d average pool
+        steps.insert(5, ("to_channels_last", lambda T, F_, a: _channels_last(a) if T is torch else
+                         a.to(memory_format=memory_format)))
+    xt = _channels_last(torch.tensor(x)).requires_grad_()
+    rx = real_torch.tensor(x).to(memory_format=memory_format).requires_grad_()
+    a, ra = xt, rx
+    for name, step in steps:
+        a, ra = step(torch, F, a), step(real_torch, real_torch.nn.functional, ra)
+        assert a.stride() == ra.stride(), name
+        assert_close(a, ra.detach().numpy(), rtol=1e-4, atol=1e-4)
+    g = rand(tuple(ra.shape), 5)
+    a.backward(torch.tensor(g))
+    ra.backward(real_torch.tensor(g))
+    assert_close(xt.grad, rx.grad.numpy(), rtol=1e-3, atol=1e-3)

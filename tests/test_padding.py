@@ -1,13 +1,15 @@
 """F.pad (constant, reflect, replicate, circular) and the padding modules: values against a numpy
 float64 reference (np.pad, which shares PyTorch's conventions for these modes) and PyTorch,
-gradients by gradcheck and against PyTorch, PyTorch's errors and reprs."""
+gradients by gradcheck/gradgradcheck and against PyTorch (reflect and replicate are window-family
+kernels: also every rank, channels_last and strided inputs, wide replicate pads, node names),
+PyTorch's errors and reprs."""
 import numpy as np
 import pytest
 
 import cltensor as torch
 import cltensor.nn as nn
 import cltensor.nn.functional as F
-from cltensor.autograd import gradcheck
+from cltensor.autograd import gradcheck, gradgradcheck
 from helpers import HAVE_TORCH, assert_close, needs_fp64, real_torch
 
 RNG = np.random.default_rng(13)
@@ -59,13 +61,44 @@ def test_pad_values_and_grad(mode, shape, pad):
         assert t.grad.shape == t.shape
 
 
-@pytest.mark.parametrize("dtype", [torch.float16, torch.int64])
+WINDOW_CASES = [("reflect", (2, 3, 7), (6, 5)), ("replicate", (1, 2, 3), (5, 7)), ("replicate", (2, 1, 4), (2, -3)),
+                ("reflect", (2, 3, 4, 5), (4, 1, 3, 2)), ("replicate", (3, 1, 5), (0, 3, 4, 4)),
+                ("reflect", (1, 2, 3, 4, 5), (4, 3, 3, 2, 2, 1)), ("replicate", (2, 2, 3, 4), (1, 2, 3, 4, 5, 6)),
+                ("reflect", (1, 2, 4, 3, 5), (-1, 2, 0, 2, 1, -2))]
+
+
+def _layout(x, layout):
+    if layout == "channels_last" and x.ndim in (4, 5):
+        perm = (0,) + tuple(range(2, x.ndim)) + (1,)
+        return torch.tensor(np.ascontiguousarray(x.transpose(perm))).permute(*np.argsort(perm))
+    return torch.tensor(np.repeat(x, 2, axis=-1))[..., ::2]
+
+
+@pytest.mark.skipif(not HAVE_TORCH, reason="PyTorch is not installed")
+@pytest.mark.parametrize("layout", ["channels_last", "strided"])
+@pytest.mark.parametrize("mode,shape,pad", WINDOW_CASES)
+def test_window_pads_against_pytorch(mode, shape, pad, layout):
+    x = RNG.standard_normal(shape).astype(np.float32)
+    t = _layout(x, layout).requires_grad_()
+    out = F.pad(t, pad, mode=mode)
+    r = real_torch.tensor(x, requires_grad=True)
+    ref = real_torch.nn.functional.pad(r, pad, mode=mode)
+    assert_close(out, ref.detach().numpy(), rtol=0, atol=0)
+    assert out.grad_fn.name() == ref.grad_fn.name()
+    g = RNG.standard_normal(tuple(ref.shape)).astype(np.float32)
+    out.backward(torch.tensor(g))
+    ref.backward(real_torch.tensor(g))
+    assert_close(t.grad, r.grad.numpy(), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.int64, torch.uint8, torch.bfloat16])
 def test_pad_dtypes(dtype):
-    x = (RNG.standard_normal((2, 3, 5)) * 5).astype(dtype.np)
+    """Pads copy: exact in every dtype (the values are small integers, exact in all of them)."""
+    x = RNG.integers(0, 100, (2, 3, 5)).astype(np.float32)
     for mode in ("constant", "reflect", "replicate", "circular"):
-        out = F.pad(torch.tensor(x), (2, 1), mode=mode)
+        out = F.pad(torch.tensor(x).to(dtype), (2, 1), mode=mode)
         assert out.dtype is dtype
-        assert_close(out, np_pad(x, (2, 1), mode))
+        assert_close(out.float(), np_pad(x, (2, 1), mode), rtol=0, atol=0)
 
 
 @needs_fp64
@@ -75,13 +108,23 @@ def test_pad_gradcheck(mode):
     assert gradcheck(lambda a: F.pad(a, (2, 1, -1, 2), mode=mode), (x,))
 
 
+@needs_fp64
+@pytest.mark.parametrize("mode,shape,pad", [("reflect", (1, 2, 4), (3, 2)), ("replicate", (1, 2, 3, 2), (2, 1, 0, 3)),
+                                            ("reflect", (1, 1, 2, 3, 3), (1, 2, 0, 1, 1, 1))])
+def test_window_pad_gradgradcheck(mode, shape, pad):
+    x = torch.tensor(RNG.standard_normal(shape), dtype=torch.float64, requires_grad=True)
+    assert gradcheck(lambda a: F.pad(a, pad, mode=mode), (x,))
+    assert gradgradcheck(lambda a: F.pad(a, pad, mode=mode), (x,))
+
+
 ERRORS = [((2, 3, 4), (1,), "constant", RuntimeError, "Padding length must be divisible by 2"),
           ((2, 3, 4), (1, 1), "foo", NotImplementedError, "Unrecognised padding mode foo"),
           ((2, 3, 4), (1, 1) * 4, "constant", RuntimeError, "padding length 8 and input of dimension 3"),
           ((1, 3, 4), (4, 4), "reflect", RuntimeError, "padding (4, 4) at dimension 2 of input [1, 3, 4]"),
           ((1, 3, 4), (5, 0), "circular", RuntimeError, "wrapping around more than once"),
           ((4,), (1, 1), "replicate", NotImplementedError, "Padding size 2 is not supported for 1D input tensor"),
-          ((1, 3, 4), (1,) * 6, "reflect", NotImplementedError, "Padding size 6 is not supported for 3D")]
+          ((1, 3, 4), (1,) * 6, "reflect", NotImplementedError, "Padding size 6 is not supported for 3D"),
+]
 
 
 @pytest.mark.parametrize("shape,pad,mode,exc,msg", ERRORS)
@@ -93,6 +136,17 @@ def test_pad_errors(shape, pad, mode, exc, msg):
         with pytest.raises(exc) as ref:
             real_torch.nn.functional.pad(real_torch.zeros(shape), pad, mode=mode)
         assert msg in str(ref.value)
+
+
+@pytest.mark.parametrize("shape,pad,mode,msg", [((1, 3, 4), (1, 1), "reflect", "\"reflection_pad1d\" not implemented"),
+                                               ((1, 3, 4, 4), (1, 1, 1, 1), "replicate",
+                                                "\"replication_pad2d\" not implemented")])
+def test_bool_window_pads_raise(shape, pad, mode, msg):
+    with pytest.raises(NotImplementedError, match=msg + " for 'Bool'"):
+        F.pad(torch.zeros(shape, dtype=torch.bool), pad, mode=mode)
+    if HAVE_TORCH:
+        with pytest.raises(NotImplementedError, match=msg + " for 'Bool'"):
+            real_torch.nn.functional.pad(real_torch.zeros(shape, dtype=real_torch.bool), pad, mode=mode)
 
 
 MODULES = [("ZeroPad1d", (2,)), ("ZeroPad2d", ((1, 2, 0, 3),)), ("ZeroPad3d", (1,)), ("ConstantPad1d", (2, 3.5)),

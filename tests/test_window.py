@@ -73,6 +73,25 @@ def _layout(x, layout):
     return torch.tensor(x, dtype=torch.float32)
 
 
+def channels_last_strides(shape):
+    """The strides of a contiguous (N, *spatial, C) tensor viewed as (N, C, *spatial)."""
+    order = (0,) + tuple(range(2, len(shape))) + (1,)
+    strides, step = [0] * len(shape), 1
+    for d in reversed(order):
+        strides[d] = step
+        step *= shape[d]
+    return tuple(strides)
+
+
+def assert_layout_follows(y, layout, keeps=True):
+    """PyTorch's rule: a channels_last (or channels_last_3d) input gives a channels_last output (except
+    where keeps is False: PyTorch's 3-d average and adaptive pools return contiguous results)."""
+    if layout == "channels_last" and y.dim() > 3 and keeps:
+        assert y.stride() == channels_last_strides(tuple(y.shape))
+    elif y.dim() > 3:
+        assert y.is_contiguous()
+
+
 MAX_CASES = [  # (input shape, kernel, stride, padding, dilation, ceil_mode)
     ((2, 3, 11), (3,), (2,), (1,), (2,), True),
     ((2, 3, 7, 9), (3, 2), (2, 1), (1, 0), (1, 2), False),
@@ -88,6 +107,8 @@ def test_max_pool(shape, k, s, p, d, ceil_mode, layout):
     fn = getattr(F, f"max_pool{len(k)}d")
     xt = _layout(x, layout).requires_grad_()
     y, idx = fn(xt, k, s, p, d, ceil_mode, return_indices=True)
+    assert_layout_follows(y, layout)
+    assert_layout_follows(idx, layout)
     ref, ref_idx = np_pool(x.astype(np.float32).astype(np.float64), "max", k, s, p, d, ceil_mode)
     assert_close(y, ref)
     assert (np_of(idx) == ref_idx).all()
@@ -116,6 +137,7 @@ def test_avg_pool(shape, k, s, p, ceil_mode, cip, div, layout):
     kw = {"divisor_override": div} if div else {}
     xt = _layout(x, layout).requires_grad_()
     y = fn(xt, k, s, p, ceil_mode, cip, **kw)
+    assert_layout_follows(y, layout, keeps=len(k) == 2)
     ref, _ = np_pool(x.astype(np.float32).astype(np.float64), "avg", k, s, p, None, ceil_mode, cip, div)
     assert_close(y, ref)
     if HAVE_TORCH:
@@ -145,6 +167,24 @@ def test_adaptive_pools(shape, out):
         (ra.sum() + (rm * 2).sum()).backward()
         assert (np_of(idx) == ri.numpy()).all()
         assert_close(xt.grad, r.grad.numpy(), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("shape,out", [((2, 3, 7, 9), (3, 4)), ((1, 2, 4, 5, 6), (3, 2, 4))])
+def test_adaptive_pools_channels_last(shape, out):
+    x = RNG.standard_normal(shape)
+    n = len(out)
+    xt = _layout(x, "channels_last").requires_grad_()
+    avg = getattr(F, f"adaptive_avg_pool{n}d")(xt, out)
+    mx, idx = getattr(F, f"adaptive_max_pool{n}d")(xt, out, return_indices=True)
+    for t in (avg, mx, idx):
+        assert_layout_follows(t, "channels_last", keeps=n == 2)
+    assert_close(avg, np_adaptive(x.astype(np.float32), "avg", out))
+    assert_close(mx, np_adaptive(x.astype(np.float32), "max", out))
+    (avg.sum() + (mx * 2).sum()).backward()
+    contiguous = torch.tensor(x, dtype=torch.float32, requires_grad=True)
+    (getattr(F, f"adaptive_avg_pool{n}d")(contiguous, out).sum()
+     + (getattr(F, f"adaptive_max_pool{n}d")(contiguous, out) * 2).sum()).backward()
+    assert_close(xt.grad, np_of(contiguous.grad), rtol=0, atol=0)
 
 
 def test_unbatched_none_sizes_float16_and_nan():

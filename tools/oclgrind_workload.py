@@ -767,6 +767,47 @@ def window_pooling(c):
     close("avg_pool2d gradient", ta.grad, grad)
 
 
+@check
+def window_interpolation(c):
+    """interpolate's window kernels forward and backward: bilinear (align_corners) of a ramp, read
+    through channels-last strides and written channels-last; nearest 3-d and bicubic downsampling,
+    whose gather backwards hand each output's unit gradient out exactly once in total."""
+    torch = c.torch
+    F = torch.nn.functional
+    i, j = np.meshgrid(np.arange(5.0), np.arange(4.0), indexing="ij")
+    ramp = np.broadcast_to((3 * i - 2 * j)[None, None], (2, 3, 5, 4)).astype(np.float32)
+    tx = c.t(np.ascontiguousarray(ramp.transpose(0, 2, 3, 1))).permute(0, 3, 1, 2).requires_grad_(True)
+    out = F.interpolate(tx, size=(9, 7), mode="bilinear", align_corners=True)
+    oi, oj = np.meshgrid(np.arange(9) * 4 / 8, np.arange(7) * 3 / 6, indexing="ij")
+    close("bilinear align_corners of a ramp", out, np.broadcast_to(3 * oi - 2 * oj, (2, 3, 9, 7)), atol=1e-4)
+    out.sum().backward()
+    assert abs(host(tx.grad).sum() - out.numel()) < 1e-2, "bilinear weights sum to one per output"
+    x3 = c.floats(1, 2, 3, 4, 5)
+    tn = c.t(x3).requires_grad_(True)
+    near = F.interpolate(tn, scale_factor=2, mode="nearest")
+    close("nearest 3-d x2", near, x3.repeat(2, axis=2).repeat(2, axis=3).repeat(2, axis=4))
+    near.sum().backward()
+    close("nearest 3-d x2 gradient", tn.grad, np.full(x3.shape, 8.0))
+    tc = c.t(c.floats(2, 2, 7, 6)).requires_grad_(True)
+    cubic = F.interpolate(tc, size=(4, 5), mode="bicubic", align_corners=False)
+    cubic.sum().backward()
+    assert abs(host(tc.grad).sum() - cubic.numel()) < 1e-2, "bicubic weights sum to one per output"
+
+
+@check
+def window_padding(c):
+    """reflect and replicate padding's window kernels, forward and backward (the gather backward adds
+    each copied border element back onto its source)."""
+    torch = c.torch
+    x = c.floats(2, 3, 4, 5)
+    for mode, np_mode in (("reflect", "reflect"), ("replicate", "edge")):
+        tx = c.t(x).requires_grad_(True)
+        out = torch.nn.functional.pad(tx, (3, 1, 2, 2), mode=mode)
+        close(f"{mode} pad", out, np.pad(x, ((0, 0), (0, 0), (2, 2), (3, 1)), mode=np_mode))
+        out.sum().backward()
+        assert abs(host(tx.grad).sum() - out.numel()) < 1e-2, f"{mode} pad gradient counts every output once"
+
+
 # ---- a training step: autograd through every family at once --------------------------------------------------
 @check
 def training_step(c):

@@ -23,6 +23,7 @@ from ..autograd.grad_mode import is_grad_enabled, no_grad
 from ..ops import creation as _creation
 from ..ops import elementwise as _ew
 from ..ops import normalization as _normalization
+from ..ops import window as _w
 
 __all__ = [
     "relu", "relu_", "relu6", "leaky_relu", "leaky_relu_", "elu", "elu_", "selu", "celu", "gelu", "silu", "mish",
@@ -497,7 +498,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         shift = -running_mean * scale
         if bias is not None:
             shift = shift + bias
-        return _ew.addcmul(_channel_view(shift, ndim), input, _channel_view(scale, ndim)).to(input.dtype)
+        return _w.in_layout_of(_ew.addcmul(_channel_view(shift, ndim), input, _channel_view(scale, ndim))
+                               .to(input.dtype), input)
     count = input.numel() // max(channels, 1)
     if count == 1:
         raise ValueError(f"Expected more than 1 value per channel when training, got input size {input.shape}")
@@ -511,7 +513,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
             if running_var is not None:
                 unbiased = var.reshape(-1) * (count / max(count - 1, 1))
                 running_var.mul_(1 - momentum).add_(unbiased, alpha=momentum)
-    return _affine(out, w, b).to(input.dtype)
+    return _w.in_layout_of(_affine(out, w, b).to(input.dtype), input)  # channels-last in, channels-last out
 
 
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):

@@ -1,15 +1,16 @@
 """F.pad (constant, reflect, replicate, circular) and the padding modules.
 
-Circular padding is built from views (narrow) joined by one cat per padded dim; reflect and
-replicate from one index_select per padded dim over a table of source rows, so
-their gradients come from those ops: the backward adds each copied border row back onto the row it
-was read from, as PyTorch's reflection_pad backward does.
+Reflect and replicate padding are the window kernel family's (cltensor/ops/window.py): one kernel
+copies each output from the input element it reflects or clamps to, and the backward gathers onto
+each input element the gradients of the outputs that copied it. Circular padding is built from
+views (narrow) joined by one cat per padded dim, as PyTorch composes it too.
 """
 from __future__ import annotations
 
 from .. import dtypes as dt
 from ..ops import creation as _creation
 from ..ops import joins as _joins
+from ..ops import window as _w
 from .module import Module
 
 _AXES = "WHD"
@@ -46,28 +47,14 @@ def _pad_constant(input, pad, value):
     return out
 
 
-def _source_rows(n, lo, hi, mode):
-    """For reflect/replicate: the input row each of the n + lo + hi output rows reads (PyTorch maps
-    output rows onto the uncropped input, so a negative pad on one side does not move the other)."""
-    rows = []
-    for j in range(n + lo + hi):
-        i = j - lo
-        if mode == "reflect":
-            i = -i if i < 0 else (2 * (n - 1) - i if i >= n else i)
-        else:
-            i = min(max(i, 0), n - 1)
-        rows.append(i)
-    return rows
-
-
-def _pad_by_rows(x, pad, mode):
-    for i in range(len(pad) // 2):
-        d = x.dim() - 1 - i
-        lo, hi, n = pad[2 * i], pad[2 * i + 1], x.size(d)
-        if lo or hi:
-            rows = _creation.tensor(_source_rows(n, lo, hi, mode), dtype=dt.int64, device=x.device)
-            x = x.index_select(d, rows)
-    return x
+def _pad_by_window(input, pad, mode):
+    """Reflect/replicate through the window kernels ((N,) C, *padded dims)."""
+    dims = len(pad) // 2
+    if input.dtype is dt.bool_:
+        kernel = f"{'reflection' if mode == 'reflect' else 'replication'}_pad{dims}d"
+        raise NotImplementedError(f'"{kernel}" not implemented for \'Bool\'')
+    return _w.pad(input, _w.Pad(mode, tuple(pad[2 * i] for i in reversed(range(dims))),
+                                tuple(pad[2 * i + 1] for i in reversed(range(dims)))))
 
 
 def _pad_circular(input, pad):
@@ -122,7 +109,9 @@ def pad(input, pad, mode="constant", value=None):
     if mode == "constant":
         return _pad_constant(input, pad, value)
     _check_non_constant(input, pad, mode)
-    x = _pad_circular(input, pad) if mode == "circular" else _pad_by_rows(input, pad, mode)
+    if mode != "circular":
+        return _pad_by_window(input, pad, mode)
+    x = _pad_circular(input, pad)
     return x if x is not input else x.clone()
 
 

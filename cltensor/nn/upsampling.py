@@ -1,24 +1,19 @@
-"""F.interpolate and the Upsample modules.
-
-Resampling is separable: each resized dim is one gather (index_select) per filter tap over a
-table of source rows, weighted by a per-row coefficient tensor and summed. The tables are
-geometry (one entry per output row), computed on the host with PyTorch's source-index rules in
-the input's compute precision; the data never leaves the device, and the gradients come from
-index_select's backward (an index_add onto the source rows).
+"""F.interpolate and the Upsample modules: PyTorch's argument checks and messages; the resampling
+itself (forward and backward) is the window kernel family's (cltensor/ops/window.py), which
+reproduces PyTorch's source-index rules; mode 'area' is adaptive average pooling, as in PyTorch.
 """
 from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from .. import dtypes as dt
-from ..ops import creation as _creation
+from ..ops import window as _w
 from .module import Module
 
 _MODE_DIMS = {"linear": 1, "bilinear": 2, "bicubic": 2, "trilinear": 3}
 _INTERPOLATING = "linear | bilinear | bicubic | trilinear"
-_CUBIC_A = -0.75
+_KINDS = {"nearest": _w.NEAREST, "nearest-exact": _w.NEAREST_EXACT, "linear": _w.LINEAR, "bilinear": _w.LINEAR,
+          "trilinear": _w.LINEAR, "bicubic": _w.CUBIC}
 
 
 def _scales(input, n, size, scale_factor, recompute_scale_factor):
@@ -47,61 +42,6 @@ def _scales(input, n, size, scale_factor, recompute_scale_factor):
     return sizes, ((None,) * n if recompute_scale_factor else tuple(float(f) for f in factors))
 
 
-def _scale(in_size, out_size, align_corners, factor, ftype):
-    """PyTorch's area_pixel_compute_scale, in the compute precision ftype."""
-    if align_corners:
-        return ftype((in_size - 1) / (out_size - 1)) if out_size > 1 else ftype(0)
-    return ftype(1.0 / factor) if factor is not None and factor > 0 else ftype(in_size / out_size)
-
-
-def _nearest_taps(in_size, out_size, factor, exact, ftype):
-    scale = ftype(1.0 / factor) if factor is not None and factor > 0 else ftype(in_size / out_size)
-    dst = np.arange(out_size, dtype=ftype) + (ftype(0.5) if exact else ftype(0))
-    src = np.minimum(np.floor(dst * scale).astype(np.int64), in_size - 1)
-    return [(src, None)]
-
-
-def _linear_taps(in_size, out_size, align_corners, factor, ftype):
-    scale = _scale(in_size, out_size, align_corners, factor, ftype)
-    dst = np.arange(out_size, dtype=ftype)
-    src = scale * dst if align_corners else np.maximum(scale * (dst + ftype(0.5)) - ftype(0.5), ftype(0))
-    i0 = np.minimum(src.astype(np.int64), in_size - 1)
-    i1 = i0 + (i0 < in_size - 1)
-    w1 = (src - i0.astype(ftype)).astype(ftype)
-    return [(i0, ftype(1) - w1), (i1, w1)]
-
-
-def _cubic_taps(in_size, out_size, align_corners, factor, ftype):
-    scale = _scale(in_size, out_size, align_corners, factor, ftype)
-    dst = np.arange(out_size, dtype=ftype)
-    src = scale * dst if align_corners else scale * (dst + ftype(0.5)) - ftype(0.5)
-    base = np.floor(src)
-    t = (src - base).astype(ftype)
-    a = ftype(_CUBIC_A)
-
-    def near(x):  # |x| <= 1
-        return ((a + 2) * x - (a + 3)) * x * x + 1
-
-    def far(x):  # 1 < |x| < 2
-        return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
-    weights = [far(t + 1), near(t), near(1 - t), far(2 - t)]
-    base = base.astype(np.int64)
-    return [(np.clip(base + k - 1, 0, in_size - 1), w.astype(ftype)) for k, w in enumerate(weights)]
-
-
-def _resample_dim(x, d, taps):
-    """sum over taps of x.index_select(d, rows) * weight (weights broadcast along dim d)."""
-    out = None
-    trailing = x.dim() - 1 - d
-    for rows, weight in taps:
-        picked = x.index_select(d, _creation.tensor(rows, dtype=dt.int64, device=x.device))
-        if weight is not None:
-            w = _creation.tensor(weight, dtype=x.dtype, device=x.device).reshape((-1,) + (1,) * trailing)
-            picked = picked * w
-        out = picked if out is None else out + picked
-    return out
-
-
 def _kernel_name(mode, n):
     """The PyTorch kernel whose NotImplementedError names a dtype it lacks."""
     if mode in ("nearest", "nearest-exact"):
@@ -115,7 +55,7 @@ def _check_dtype(input, mode, n):
     """Floating inputs for every mode; uint8 for the nearest modes, as PyTorch. (PyTorch's fixed-point
     uint8 bilinear/bicubic path is not reproduced: those raise here.)"""
     d = input.dtype
-    if d.is_floating_point or mode == "area" or (d is dt.uint8 and mode in ("nearest", "nearest-exact")):
+    if d.is_floating_point or (d is dt.uint8 and mode in ("nearest", "nearest-exact")):
         return
     word = input.type().split(".")[-1][:-len("Tensor")]
     if d is dt.uint8 and mode in ("bilinear", "bicubic"):
@@ -144,6 +84,20 @@ def _check_mode(input, mode, align_corners, antialias):
     return n
 
 
+def _check_sizes(input, sizes):
+    """PyTorch's upsample_{1,2,3}d_common_check."""
+    spatial = tuple(input.shape[2:])
+    if any(v <= 0 for v in spatial + tuple(sizes)):
+        def labelled(values):
+            return ", ".join(f"{axis}: {v}" for axis, v in zip("DHW"[3 - len(values):], values))
+        joint = " and output " if len(sizes) == 1 else " output "
+        raise RuntimeError(f"Input and output sizes should be greater than 0, but got input ({labelled(spatial)})"
+                           f"{joint}({labelled(sizes)})")
+    if input.numel() == 0 and input.shape[1] == 0:
+        raise RuntimeError(f"Non-empty {input.dim()}D data tensor expected but got a tensor with sizes "
+                           f"{list(input.shape)}")
+
+
 def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
                 recompute_scale_factor=None, antialias=False):
     """Resizes the spatial dims of (N, C, *spatial) input, as torch.nn.functional.interpolate.
@@ -152,29 +106,13 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     """
     n = _check_mode(input, mode, align_corners, antialias)
     sizes, factors = _scales(input, n, size, scale_factor, recompute_scale_factor)
-    if any(s <= 0 for s in sizes):
-        raise RuntimeError(f"Input and output sizes should be greater than 0, but got input "
-                           f"({', '.join(str(v) for v in input.shape[2:])}) and output "
-                           f"({', '.join(str(v) for v in sizes)})")
-    _check_dtype(input, mode, n)
     if mode == "area":
         from .pooling import _adaptive
-        from ..ops import window as _w
         return _adaptive(input, n, sizes, _w.ADAPTIVE_AVG, f"adaptive_avg_pool{n}d")[0]
-    ftype = np.float64 if input.dtype is dt.float64 else np.float32
-    narrow = input.dtype.is_floating_point and input.dtype.itemsize == 2 and mode not in ("nearest", "nearest-exact")
-    x = input.float() if narrow else input  # half/bfloat16 blend in float and round once, as PyTorch's opmath
-    for i in reversed(range(n)):  # the last dim first, as PyTorch's kernels blend rows before columns
-        d = 2 + i
-        in_size = input.shape[d]
-        if mode in ("nearest", "nearest-exact"):
-            taps = _nearest_taps(in_size, sizes[i], factors[i], mode == "nearest-exact", ftype)
-        elif mode == "bicubic":
-            taps = _cubic_taps(in_size, sizes[i], bool(align_corners), factors[i], ftype)
-        else:
-            taps = _linear_taps(in_size, sizes[i], bool(align_corners), factors[i], ftype)
-        x = _resample_dim(x, d, taps)
-    return x.to(input.dtype) if narrow else x
+    _check_sizes(input, sizes)
+    _check_dtype(input, mode, n)
+    resize = _w.Resize(_KINDS[mode], sizes, factors, bool(align_corners))
+    return _w.resize(input, resize)
 
 
 def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):

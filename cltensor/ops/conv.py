@@ -18,6 +18,7 @@ import math
 from .. import dispatch
 from ..autograd import graph
 from ..tensor import Tensor
+from .window import in_layout_of
 
 __all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d"]
 
@@ -338,7 +339,7 @@ def _conv(nd, fname, input, weight, bias, stride, padding, dilation, groups):
         dst = tuple((p - k) // s + 1 for p, k, s in zip(padded, span, stride))
     geo = _Geometry(_pad3(src, 1), _pad3(dst, 1), _pad3(ks, 1), _pad3(stride, 1), _pad3(left, 0),
                     _pad3(dilation, 1))
-    return _convolution(input, weight, bias, geo, groups, False, nd)
+    return in_layout_of(_convolution(input, weight, bias, geo, groups, False, nd), input)
 
 
 def _conv_transpose(nd, fname, input, weight, bias, stride, padding, output_padding, groups, dilation):
@@ -366,7 +367,7 @@ def _conv_transpose(nd, fname, input, weight, bias, stride, padding, output_padd
     # the equivalent forward conv maps the result (dst) to the input (src)
     geo = _Geometry(_pad3(dst, 1), _pad3(src, 1), _pad3(ks, 1), _pad3(stride, 1), _pad3(padding, 0),
                     _pad3(dilation, 1))
-    return _convolution(input, weight, bias, geo, groups, True, nd)
+    return in_layout_of(_convolution(input, weight, bias, geo, groups, True, nd), input)
 
 
 # ---- public functions -------------------------------------------------------------------------------

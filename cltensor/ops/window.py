@@ -1,9 +1,13 @@
-"""Launcher of the window kernel family (kernels_cl/window.cl.mako): pooling forward/backward.
+"""Launcher of the window kernel family (kernels_cl/window.cl.mako): pooling and interpolation,
+forward and backward.
 
 A pooling is described by a Window: the pooling kind and per spatial dim (1 to 3 of them) the
 output size, kernel, stride, padding and dilation. One program per dtype serves every kind and
-shape; the geometry travels as kernel arguments. Autograd nodes are recorded here too, so that
-callers (nn.functional's pooling) only validate arguments and choose the geometry.
+shape; the geometry travels as kernel arguments. A reflect or replicate padding is a Pad (mode and
+rank template parameters). An interpolation is described by a Resize: the
+kind and the number of spatial dims are template parameters (one program per kind, rank and
+dtype), the sizes and scales kernel arguments. Autograd nodes are recorded here too, so that
+callers (nn.functional's pooling and interpolate) only validate arguments and choose the geometry.
 """
 from __future__ import annotations
 
@@ -43,18 +47,22 @@ class Window:
                 int(self.divisor_override or 0)]
 
 
+def _template_params(dtype, interp=None, nd=0, pad=None):
+    """Every parameter window.cl.mako names (its pooling, interpolation and padding parts alike)."""
+    integral = not dtype.is_floating_point and dtype is not dt.bool_
+    dtype_min = str(int(np.iinfo(dtype.np).min)) + ("L" if dtype.itemsize == 8 else "") if integral else "0"
+    return dict(dtype=dtype, dtype_min=dtype_min, interp=interp, nd=nd, pad=pad)
+
+
 def _kernels(backend, dtype):
     key = ("window", dtype)
     fwd = backend.kernels.get(key + ("forward",))
     if fwd is None:
-        dtype_min = str(int(np.iinfo(dtype.np).min)) + ("L" if dtype.itemsize == 8 else "") \
-            if not dtype.is_floating_point else "0"
         geom = [np.int32] * 23
         fwd = codegen.kernel(backend, key + ("forward",), "window.cl.mako", "window_forward",
-                             arg_dtypes=geom + [None] + [np.int32] * 6 + [None, None], dtype=dtype,
-                             dtype_min=dtype_min)
+                             arg_dtypes=geom + [None] + [np.int32] * 6 + [None, None], **_template_params(dtype))
         codegen.kernel(backend, key + ("backward",), "window.cl.mako", "window_backward",
-                       arg_dtypes=geom + [None] + [np.int32] * 6 + [None, None], dtype=dtype, dtype_min=dtype_min)
+                       arg_dtypes=geom + [None] + [np.int32] * 6 + [None, None], **_template_params(dtype))
     return fwd, backend.kernels[key + ("backward",)]
 
 
@@ -64,13 +72,18 @@ def _batch_strides(t):
     return [st[0], st[1]] + [0] * (5 - t.dim()) + list(st[2:])
 
 
+def _check_tensors_in_range(what, *tensors):
+    """The kernels index in 32-bit ints (cheaper divisions): refuse tensors that would overflow them."""
+    for t in tensors:
+        if t.numel() and max(abs(s) * (n - 1) for s, n in zip(t._strides, t._shape)) + t._offset >= _INT_LIMIT:
+            raise RuntimeError(f"{what} of a tensor of shape {list(t.shape)} exceeds the 32-bit index range")
+
+
 def _check_int_range(window, in_spatial, *tensors):
     """The kernels index in 32-bit ints (cheaper divisions): refuse what would overflow them."""
     if any(o * i >= _INT_LIMIT for o, i in zip(window.out, in_spatial)):
         raise RuntimeError(f"pooling {list(in_spatial)} to {list(window.out)} exceeds the 32-bit index range")
-    for t in tensors:
-        if t.numel() and max(abs(s) * (n - 1) for s, n in zip(t._strides, t._shape)) + t._offset >= _INT_LIMIT:
-            raise RuntimeError(f"pooling of a tensor of shape {list(t.shape)} exceeds the 32-bit index range")
+    _check_tensors_in_range("pooling", *tensors)
 
 
 def pool_forward(x, window: Window):
@@ -132,11 +145,15 @@ def _pool_vjp(g, out, x, window, indices):
 
 
 def pool(x, window: Window):
-    """Pooling with autograd: (out, indices or None); x is (N, C, *spatial)."""
+    """Pooling with autograd: (out, indices or None); x is (N, C, *spatial). A channels-last x gives
+    channels-last results where PyTorch's do: max pooling, and every 2-d pooling (its 3-d average and
+    adaptive pools return contiguous results)."""
     out, indices = pool_forward(x, window)
     name = _NODE_NAMES[window.mode].format(len(window.out))
     graph.record(name, _pool_vjp, [x], out, {"window": window, "indices": indices}, save=frozenset({0}))
-    return out, indices
+    if window.mode != MAX and len(window.out) != 2:
+        return out, indices
+    return in_layout_of(out, x), (in_layout_of(indices, x) if indices is not None else None)
 
 
 def output_size(size, k, s, p, d, ceil_mode):
@@ -146,3 +163,242 @@ def output_size(size, k, s, p, d, ceil_mode):
     if ceil_mode and (out - 1) * s >= size + p:
         out -= 1
     return out
+
+
+# ---- memory layout -------------------------------------------------------------------------------
+def is_channels_last(t) -> bool:
+    """Whether t's strides order its dims as torch.channels_last (4-d) or channels_last_3d (5-d) does:
+    PyTorch's is_channels_last_strides_2d/3d, ambiguous cases (size-1 dims) falling back to contiguous."""
+    if t.dim() not in (4, 5) or t._strides[1] == 0:
+        return False
+    low = 0
+    for d in (1, *range(t.dim() - 1, 1, -1), 0):
+        if t._shape[d] == 0 or t._strides[d] < low or (d == 0 and low == t._strides[1]):
+            return False
+        low = t._strides[d] * (t._shape[d] if t._shape[d] > 1 else 1)
+    return True
+
+
+def _channels_last_order(ndim):
+    """The dims of an (N, C, *spatial) tensor from the outermost in memory to the innermost."""
+    return (0, *range(2, ndim), 1)
+
+
+def empty_in_layout(shape, dtype, device, channels_last):
+    """An uninitialised (N, C, *spatial) tensor, laid out channels-last when asked."""
+    if not channels_last:
+        return dispatch.empty(shape, dtype, device)
+    order = _channels_last_order(len(shape))
+    stored = dispatch.empty(tuple(shape[d] for d in order), dtype, device)
+    return stored.permute(tuple(order.index(d) for d in range(len(shape))))
+
+
+def in_layout_of(y, x):
+    """y (computed contiguous) in x's memory format: one copy when x is channels-last (differentiable)."""
+    if y.dim() != x.dim() or not is_channels_last(x) or is_channels_last(y):
+        return y
+    order = _channels_last_order(y.dim())
+    return y.permute(order).contiguous().permute(tuple(order.index(d) for d in range(y.dim())))
+
+
+# ---- interpolation -------------------------------------------------------------------------------
+NEAREST, NEAREST_EXACT, LINEAR, CUBIC = "nearest", "nearest_exact", "linear", "cubic"
+_RESIZE_NAMES = {NEAREST: "Nearest", NEAREST_EXACT: "NearestExact", CUBIC: "Bicubic"}
+_LINEAR_NAMES = {1: "Linear", 2: "Bilinear", 3: "Trilinear"}
+
+
+@dataclass(frozen=True)
+class Resize:
+    """An interpolation of the trailing spatial dims: kind, output sizes, and the scale factors
+    PyTorch's kernels receive (None per dim where the scale comes from the sizes)."""
+    kind: str
+    out: tuple
+    factors: tuple
+    align_corners: bool = False
+
+    def scales(self, in_spatial, ftype):
+        """PyTorch's area_pixel_compute_scale per dim, in precision ftype (numpy float type)."""
+        result = []
+        for size, out, factor in zip(in_spatial, self.out, self.factors):
+            if self.align_corners:
+                result.append(ftype(size - 1) / ftype(out - 1) if out > 1 else ftype(0))
+            elif factor is not None and factor > 0:
+                result.append(ftype(1.0 / factor))
+            else:
+                result.append(ftype(size) / ftype(out))
+        return result
+
+    def node_name(self):
+        n = len(self.out)
+        return f"Upsample{_RESIZE_NAMES.get(self.kind) or _LINEAR_NAMES[n]}{n}DBackward0"
+
+
+def _resize_kernels(backend, dtype, kind, nd):
+    """(forward, backward, forward's scale type, backward's): PyTorch's nearest_idx rule (its 2-d
+    nearest forward and every nearest backward) computes the scale in float, the rest in opmath."""
+    key = ("window_interp", dtype, kind, nd)
+    opmath = np.float64 if dtype is dt.float64 else np.float32
+    nearest = kind in (NEAREST, NEAREST_EXACT)
+    fwd_scale = np.float32 if nearest and nd == 2 else opmath
+    bwd_scale = np.float32 if nearest else opmath
+    params = _template_params(dtype, kind, nd)
+    fwd = codegen.kernel(backend, key + ("forward",), "window.cl.mako", "interp_forward",
+                         arg_dtypes=[np.int32] * 2 + [np.int32, np.int32, fwd_scale] * nd + [np.int32, None]
+                         + [np.int32] * (3 + nd) + [None] + [np.int32] * (2 + nd), **params)
+    bwd = codegen.kernel(backend, key + ("backward",), "window.cl.mako", "interp_backward",
+                         arg_dtypes=[np.int32] * 2 + [np.int32, np.int32, bwd_scale] * nd + [np.int32, None]
+                         + [np.int32] * (3 + nd) + [None], **params)
+    return fwd, bwd, fwd_scale, bwd_scale
+
+
+def _geometry_args(resize, in_spatial, scale_type):
+    args = []
+    for size, out, scale in zip(in_spatial, resize.out, resize.scales(in_spatial, scale_type)):
+        args += [size, out, scale]
+    return args + [int(bool(resize.align_corners))]
+
+
+def resize_forward(x, resize: Resize):
+    """x (N, C, *spatial) interpolated to resize.out; channels-last in, channels-last out."""
+    shape = tuple(x.shape[:2]) + tuple(resize.out)
+    out = empty_in_layout(shape, x.dtype, x.device, is_channels_last(x))
+    n = out.numel()
+    if n == 0:
+        return out
+    _check_tensors_in_range("interpolation", x, out)
+    backend = x.device.backend
+    fwd, _, scale_type, _ = _resize_kernels(backend, x.dtype, resize.kind, len(resize.out))
+    args = [n, x.shape[1]] + _geometry_args(resize, x.shape[2:], scale_type)
+    args += [x._storage.buffer, x._offset, *x._strides, out._storage.buffer, *out._strides]
+    dispatch.enqueue(backend, fwd, n, args)
+    return out
+
+
+def resize_backward(grad, in_shape, resize: Resize):
+    """The gradient of an interpolation with respect to its input, gathered per input element."""
+    grad_in = dispatch.empty(in_shape, grad.dtype, grad.device)
+    n = grad_in.numel()
+    if n == 0:
+        return grad_in
+    if grad.numel() == 0:
+        return grad_in.zero_()
+    if resize.kind == CUBIC and tuple(in_shape[2:]) == tuple(resize.out):
+        # PyTorch's bicubic backward copies when no size changes, even where a scale factor made
+        # the forward blend (so its gradient is not the forward's adjoint there): reproduced
+        grad_in.copy_(grad)
+        return grad_in
+    _check_tensors_in_range("interpolation", grad, grad_in)
+    backend = grad.device.backend
+    _, bwd, _, scale_type = _resize_kernels(backend, grad.dtype, resize.kind, len(resize.out))
+    args = [n, in_shape[1]] + _geometry_args(resize, in_shape[2:], scale_type)
+    args += [grad._storage.buffer, grad._offset, *grad._strides, grad_in._storage.buffer]
+    dispatch.enqueue(backend, bwd, n, args)
+    return grad_in
+
+
+def _resize_backward_vjp(gg, out, grad, resize):
+    """The backward is linear in the upstream gradient: its adjoint is the interpolation itself."""
+    return resize_forward(gg, resize)
+
+
+def _resize_vjp(g, out, x, resize):
+    grad_in = resize_backward(g, tuple(x.shape), resize)
+    return graph.record(resize.node_name().replace("Backward0", "BackwardBackward0"), _resize_backward_vjp, [g],
+                        grad_in, {"resize": resize}, save=frozenset())
+
+
+def resize(x, resize: Resize):
+    """Interpolation with autograd; x is (N, C, *spatial)."""
+    out = resize_forward(x, resize)
+    return graph.record(resize.node_name(), _resize_vjp, [x], out, {"resize": resize}, save=frozenset({0}))
+
+
+# ---- reflect and replicate padding ----------------------------------------------------------------
+@dataclass(frozen=True)
+class Pad:
+    """Reflect or replicate padding of the trailing spatial dims: per dim (leading first) the number of
+    elements added in front and behind (negative: removed)."""
+    mode: str
+    front: tuple
+    back: tuple
+
+    def out(self, in_spatial):
+        return tuple(n + lo + hi for n, lo, hi in zip(in_spatial, self.front, self.back))
+
+    def args(self, in_spatial):
+        result = []
+        for n, o, lo in zip(in_spatial, self.out(in_spatial), self.front):
+            result += [n, o, lo]
+        return result
+
+    def node_name(self):
+        return f"{'Reflection' if self.mode == 'reflect' else 'Replication'}Pad{len(self.front)}DBackward0"
+
+
+def _pad_kernels(backend, dtype, mode, nd):
+    key = ("window_pad", dtype, mode, nd)
+    params = _template_params(dtype, nd=nd, pad=mode)
+    geometry = [np.int32] * (2 + 3 * nd)
+    fwd = codegen.kernel(backend, key + ("forward",), "window.cl.mako", "pad_forward",
+                         arg_dtypes=geometry + [None] + [np.int32] * (3 + nd) + [None], **params)
+    bwd = codegen.kernel(backend, key + ("backward",), "window.cl.mako", "pad_backward",
+                         arg_dtypes=geometry + [None] + [np.int32] * (3 + nd) + [None], **params)
+    return fwd, bwd
+
+
+def _lead_args(t, nd):
+    """(C, N stride, C stride) of t (N, C, *spatial) or unbatched (C, *spatial)."""
+    st = t._strides
+    return (t.shape[-nd - 1], st[0] if t.dim() == nd + 2 else 0, st[-nd - 1])
+
+
+def pad_forward(x, padding: Pad):
+    """x ((N,) C, *spatial) padded (contiguous result)."""
+    nd = len(padding.front)
+    out = dispatch.empty(tuple(x.shape[:-nd]) + padding.out(x.shape[-nd:]), x.dtype, x.device)
+    n = out.numel()
+    if n == 0:
+        return out
+    _check_tensors_in_range("padding", x, out)
+    backend = x.device.backend
+    fwd, _ = _pad_kernels(backend, x.dtype, padding.mode, nd)
+    c_, s_n, s_c = _lead_args(x, nd)
+    args = [n, c_] + padding.args(x.shape[-nd:])
+    args += [x._storage.buffer, x._offset, s_n, s_c, *x._strides[-nd:], out._storage.buffer]
+    dispatch.enqueue(backend, fwd, n, args)
+    return out
+
+
+def pad_backward(grad, in_shape, padding: Pad):
+    """The gradient of a padding with respect to its input, gathered per input element."""
+    nd = len(padding.front)
+    grad_in = dispatch.empty(in_shape, grad.dtype, grad.device)
+    n = grad_in.numel()
+    if n == 0:
+        return grad_in
+    if grad.numel() == 0:
+        return grad_in.zero_()
+    _check_tensors_in_range("padding", grad, grad_in)
+    backend = grad.device.backend
+    _, bwd = _pad_kernels(backend, grad.dtype, padding.mode, nd)
+    c_, s_n, s_c = _lead_args(grad, nd)
+    args = [n, c_] + padding.args(in_shape[-nd:])
+    args += [grad._storage.buffer, grad._offset, s_n, s_c, *grad._strides[-nd:], grad_in._storage.buffer]
+    dispatch.enqueue(backend, bwd, n, args)
+    return grad_in
+
+
+def _pad_backward_vjp(gg, out, grad, padding):
+    return pad_forward(gg, padding)
+
+
+def _pad_vjp(g, out, x, padding):
+    grad_in = pad_backward(g, tuple(x.shape), padding)
+    return graph.record(padding.node_name().replace("Backward0", "BackwardBackward0"), _pad_backward_vjp, [g],
+                        grad_in, {"padding": padding}, save=frozenset())
+
+
+def pad(x, padding: Pad):
+    """Reflect/replicate padding with autograd; x is (N, C, *spatial) or (C, *spatial)."""
+    out = pad_forward(x, padding)
+    return graph.record(padding.node_name(), _pad_vjp, [x], out, {"padding": padding}, save=frozenset({0}))
