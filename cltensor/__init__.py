@@ -59,7 +59,9 @@ _export(_creation, ["tensor", "as_tensor", "asarray", "from_numpy", "frombuffer"
                     "CharTensor", "ByteTensor", "BoolTensor"])
 _export(_random, ["Generator", "manual_seed", "seed", "initial_seed", "get_rng_state", "set_rng_state", "rand",
                   "randn", "randint", "rand_like", "randn_like", "randint_like", "normal", "randperm", "bernoulli",
-                  "multinomial"])
+                  "multinomial", "poisson", "binomial"])
+_standard_gamma, _standard_gamma_grad = _random._standard_gamma, _random._standard_gamma_grad
+_sample_dirichlet = _random._sample_dirichlet
 default_generator = _random.default_generator
 
 
@@ -99,6 +101,7 @@ from .nn.padding import constant_pad_nd  # noqa: E402,F401
 from .ops.conv import (conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d,  # noqa: E402,F401
                        conv_transpose3d)
 from . import accelerator, backends, cuda, distributed, onnx, version  # noqa: E402,F401
+from . import distributions  # noqa: E402,F401
 from ._compile import compile  # noqa: E402,F401
 from ._flags import (are_deterministic_algorithms_enabled, get_float32_matmul_precision,  # noqa: E402,F401
                      get_num_interop_threads, get_num_threads, is_deterministic_algorithms_warn_only_enabled,

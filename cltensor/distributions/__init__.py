@@ -1,0 +1,7 @@
+"""torch.distributions: parameterisable probability distributions, their transforms and the
+KL divergences between them, with PyTorch's API; every draw comes from cltensor's Philox
+generator on the tensors' device."""
+from . import constraints
+from .distribution import Distribution
+from .continuous import Cauchy, Exponential, Laplace, Normal, Uniform
+from .discrete import Bernoulli, Categorical, Geometric, OneHotCategorical, OneHotCategoricalStraightThrough
