@@ -111,6 +111,11 @@ except ModuleNotFoundError as _err:
     if _err.name != __name__ + ".serialization":
         raise
 
+from . import linalg  # noqa: E402  (torch.linalg; cltensor.ops.linalg is the matmul family)
+globals().update(linalg.TORCH_NAMES)
+for _name, _fn in linalg.TENSOR_METHODS.items():
+    setattr(Tensor, _name, _fn)
+
 # last, over everything exported above: PyTorch's numpy-style keywords (axis=, keepdims=) on native ops
 from ._numpy_names import install as _install_numpy_names  # noqa: E402
 _install_numpy_names(globals(), Tensor)
