@@ -94,6 +94,9 @@ _load_optional()
 del _load_optional
 
 from . import nn, optim, utils  # noqa: E402
+from .ops import special as _special_ops  # noqa: E402
+_export(_special_ops, _special_ops.TORCH_NAMES)
+from . import special  # noqa: E402,F401
 from .nn.pooling import (adaptive_avg_pool1d, avg_pool1d, max_pool1d, max_pool1d_with_indices,  # noqa: E402,F401
                          max_pool2d, max_pool3d)
 from .nn.pooling import adaptive_max_pool1d_with_indices as adaptive_max_pool1d  # noqa: E402,F401
@@ -113,6 +116,11 @@ try:
 except ModuleNotFoundError as _err:
     if _err.name != __name__ + ".serialization":
         raise
+
+from . import linalg  # noqa: E402  (torch.linalg; cltensor.ops.linalg is the matmul family)
+globals().update(linalg.TORCH_NAMES)
+for _name, _fn in linalg.TENSOR_METHODS.items():
+    setattr(Tensor, _name, _fn)
 
 # last, over everything exported above: PyTorch's numpy-style keywords (axis=, keepdims=) on native ops
 from ._numpy_names import install as _install_numpy_names  # noqa: E402
