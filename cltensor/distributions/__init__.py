@@ -5,3 +5,8 @@ from . import constraints
 from .distribution import Distribution
 from .continuous import Cauchy, Exponential, Laplace, Normal, Uniform
 from .discrete import Bernoulli, Categorical, Geometric, OneHotCategorical, OneHotCategoricalStraightThrough
+from .gamma_family import Beta, Binomial, Chi2, Dirichlet, Gamma, Multinomial, Poisson, StudentT
+from .transformed import (ExpRelaxedCategorical, Gumbel, HalfCauchy, HalfNormal, Independent, Kumaraswamy,
+                          LogisticNormal, LogitRelaxedBernoulli, LogNormal, Pareto, RelaxedBernoulli,
+                          RelaxedOneHotCategorical, TransformedDistribution, Weibull)
+from .transforms import *  # noqa: F401,F403

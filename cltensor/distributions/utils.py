@@ -106,3 +106,13 @@ def vec_to_tril_matrix(vec, diag=0):
     mat = torch.zeros(vec.shape[:-1] + (n, n), dtype=vec.dtype, device=vec.device)
     mat[..., _tril_mask(n, diag, vec.device)] = vec
     return mat
+
+
+def xlogy(x, y):
+    """x * log(y), 0 where x == 0 (as torch.xlogy, for the log-densities' 0 * log 0 terms)."""
+    return torch.where(x == 0, 0.0, x * torch.log(y)) if isinstance(x, Tensor) else \
+        (torch.log(y) * x if x != 0 else torch.zeros_like(y))
+
+
+def logit(p):
+    return torch.log(p) - torch.log1p(-p)
