@@ -5,6 +5,7 @@ from numbers import Number
 import cltensor as torch
 from . import constraints
 from ._base import _Broadcast
+from .exp_family import ExponentialFamily
 from .utils import standard_normal, uniform
 
 __all__ = ["Normal", "Uniform", "Exponential", "Laplace", "Cauchy"]
@@ -16,7 +17,7 @@ def _log(x):
     return math.log(x) if isinstance(x, Number) else x.log()
 
 
-class Normal(_Broadcast):
+class Normal(_Broadcast, ExponentialFamily):
     """Normal(loc, scale): the Gaussian of mean loc and standard deviation scale.
 
     >>> import cltensor as torch
@@ -130,7 +131,7 @@ class Uniform(_Broadcast):
         return torch.log(self.high - self.low)
 
 
-class Exponential(_Broadcast):
+class Exponential(_Broadcast, ExponentialFamily):
     """Exponential(rate): density rate * exp(-rate * x) on x >= 0."""
     arg_constraints = {"rate": constraints.positive}
     support = constraints.nonnegative

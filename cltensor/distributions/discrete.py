@@ -6,7 +6,8 @@ import cltensor as torch
 import cltensor.nn.functional as F
 from . import constraints
 from .distribution import Distribution
-from .utils import broadcast_all, lazy_property, logits_to_probs, probs_to_logits, uniform
+from .exp_family import ExponentialFamily
+from .utils import broadcast_all, lazy_property, logit, logits_to_probs, probs_to_logits, uniform
 
 __all__ = ["Bernoulli", "Categorical", "OneHotCategorical", "OneHotCategoricalStraightThrough", "Geometric"]
 
@@ -50,7 +51,7 @@ class _ProbsOrLogits(Distribution):
         return torch.empty(*args, dtype=self._param.dtype, device=self._param.device, **kwargs)
 
 
-class Bernoulli(_ProbsOrLogits):
+class Bernoulli(_ProbsOrLogits, ExponentialFamily):
     """Bernoulli(probs=None, logits=None): 1 with probability probs, else 0."""
     arg_constraints = {"probs": constraints.unit_interval, "logits": constraints.real}
     support = constraints.boolean
@@ -102,7 +103,7 @@ class Bernoulli(_ProbsOrLogits):
 
     @property
     def _natural_params(self):
-        return (torch.logit(self.probs),)
+        return (logit(self.probs),)
 
     def _log_normalizer(self, x):
         return torch.log1p(torch.exp(x))

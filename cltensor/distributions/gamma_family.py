@@ -9,6 +9,7 @@ from . import constraints
 from ._base import _Broadcast
 from .discrete import Categorical
 from .distribution import Distribution
+from .exp_family import ExponentialFamily
 from .utils import broadcast_all, lazy_property, logits_to_probs, probs_to_logits, standard_normal, xlogy
 
 __all__ = ["Gamma", "Chi2", "Beta", "Dirichlet", "StudentT", "Poisson", "Binomial", "Multinomial"]
@@ -22,7 +23,7 @@ def _tiny_clamped(sample):
     return sample
 
 
-class Gamma(_Broadcast):
+class Gamma(_Broadcast, ExponentialFamily):
     """Gamma(concentration, rate): density rate^c x^(c-1) exp(-rate x) / Gamma(c) on x >= 0."""
     arg_constraints = {"concentration": constraints.positive, "rate": constraints.positive}
     support = constraints.nonnegative
@@ -80,7 +81,7 @@ class Chi2(Gamma):
         return self.concentration * 2
 
 
-class Dirichlet(Distribution):
+class Dirichlet(ExponentialFamily):
     """Dirichlet(concentration): distributions over the simplex of the last dim.
 
     NOTE: rsample normalises gamma draws and differentiates through them (the gamma draws'
@@ -147,7 +148,7 @@ class Dirichlet(Distribution):
         return x.lgamma().sum(-1) - torch.lgamma(x.sum(-1))
 
 
-class Beta(Distribution):
+class Beta(ExponentialFamily):
     """Beta(concentration1, concentration0): density x^(c1-1) (1-x)^(c0-1) / B(c1, c0) on [0, 1]."""
     arg_constraints = {"concentration1": constraints.positive, "concentration0": constraints.positive}
     support = constraints.unit_interval
@@ -259,7 +260,7 @@ class StudentT(_Broadcast):
                 + 0.5 * self.df.log() + log_beta)
 
 
-class Poisson(_Broadcast):
+class Poisson(_Broadcast, ExponentialFamily):
     """Poisson(rate): counts with mean rate."""
     arg_constraints = {"rate": constraints.nonnegative}
     support = constraints.nonnegative_integer
