@@ -200,8 +200,10 @@ __kernel void ${kname}(const long n, __global ${out_dtype.c} *out, __global cons
     const ulong ctr = offset + (ulong)i;
     stream_t s = {(uint)ctr, (uint)(ctr >> 32), (uint)seed, (uint)(seed >> 32), 0u};
 % if dist == "gamma":
-    // NOTE: the smallest normal number instead of 0 (as PyTorch), so that log(sample) stays finite
-    const ${T} v = fmax(sample_gamma(${c.load(out_dtype, "p0", "i")}, &s), ${"DBL_MIN" if T == "double" else "FLT_MIN"});
+    // NOTE: the smallest normal number instead of 0 (as PyTorch), so that log(sample) stays finite;
+    // NaN (from a NaN or negative concentration) stays NaN
+    const ${T} g = sample_gamma(${c.load(out_dtype, "p0", "i")}, &s);
+    const ${T} v = isnan(g) ? g : fmax(g, ${"DBL_MIN" if T == "double" else "FLT_MIN"});
 % elif dist == "poisson":
     const ${T} v = sample_poisson(${c.load(out_dtype, "p0", "i")}, &s);
 % elif dist == "gamma_grad":

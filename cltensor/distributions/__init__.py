@@ -14,3 +14,4 @@ from .multivariate import LowRankMultivariateNormal, MixtureSameFamily, Multivar
 from .exp_family import ExponentialFamily
 from .kl import kl_divergence, register_kl
 from . import kl, transforms
+from .constraint_registry import biject_to, transform_to

@@ -108,10 +108,27 @@ def vec_to_tril_matrix(vec, diag=0):
     return mat
 
 
+class _XLogY(torch.autograd.Function):
+    """x * log(y) with 0 where x == 0 (unless y is NaN), and PyTorch's gradients: log(y) for x
+    (at x == 0 too) and x / y for y."""
+
+    @staticmethod
+    def forward(ctx, x, y):
+        ctx.save_for_backward(x, y)
+        return torch.where((x == 0) & (y == y), 0.0, x * torch.log(y))
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, y = ctx.saved_tensors
+        return grad * torch.log(y), grad * x / y
+
+
 def xlogy(x, y):
-    """x * log(y), 0 where x == 0 (as torch.xlogy, for the log-densities' 0 * log 0 terms)."""
-    return torch.where(x == 0, 0.0, x * torch.log(y)) if isinstance(x, Tensor) else \
-        (torch.log(y) * x if x != 0 else torch.zeros_like(y))
+    """torch.xlogy for the log-densities' 0 * log 0 terms (a number x becomes a tensor like y)."""
+    if not isinstance(x, Tensor):
+        x = torch.full_like(y, x)
+    x, y = torch.broadcast_tensors(x, y)
+    return _XLogY.apply(x, y)
 
 
 def logit(p):
