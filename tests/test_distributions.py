@@ -67,8 +67,13 @@ CASES = {
     "Pareto": lambda t, d: d.Pareto(t.tensor([1.0, 2.0]), t.tensor([2.5, 3.0])),
     "Kumaraswamy": lambda t, d: d.Kumaraswamy(t.tensor([1.0, 2.0]), t.tensor([0.5, 3.0])),
     "LogisticNormal": lambda t, d: d.LogisticNormal(t.tensor([0.0, 1.0]), t.tensor([1.0, 0.5])),
+    "FisherSnedecor": lambda t, d: d.FisherSnedecor(t.tensor([3.0, 5.0]), t.tensor([6.0, 7.0])),
+    "InverseGamma": lambda t, d: d.InverseGamma(t.tensor([3.0, 5.0]), t.tensor([6.0, 7.0])),
+    "NegativeBinomial": lambda t, d: d.NegativeBinomial(t.tensor([3.0, 5.0]), t.tensor([0.3, 0.6])),
+    "GeneralizedPareto": lambda t, d: d.GeneralizedPareto(t.tensor([0.0, 1.0]), t.tensor([1.0, 0.5]),
+                                                          t.tensor([0.2, -0.1])),
 }
-METHODS_NOT_IN_CLTENSOR = {("Gamma", "cdf"), ("Chi2", "cdf")}  # torch.special.gammainc is missing
+METHODS_NOT_IN_CLTENSOR = {("Gamma", "cdf"), ("Chi2", "cdf"), ("InverseGamma", "cdf")}  # torch.special.gammainc is missing
 
 
 def _pair(name):
@@ -157,6 +162,8 @@ MOMENT_CASES = [
     ("MultivariateNormal", lambda: D.MultivariateNormal(torch.tensor([0.0, 1.0]), torch.tensor(COV))),
     ("Gumbel", lambda: D.Gumbel(torch.tensor([0.5]), torch.tensor([2.0]))),
     ("Weibull", lambda: D.Weibull(torch.tensor([1.0, 2.0]), torch.tensor([0.8, 3.0]))),
+    ("NegativeBinomial", lambda: D.NegativeBinomial(torch.tensor([3.0, 20.0]), torch.tensor([0.3, 0.6]))),
+    ("FisherSnedecor", lambda: D.FisherSnedecor(torch.tensor([20.0]), torch.tensor([30.0]))),
 ]
 
 

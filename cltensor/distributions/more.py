@@ -1,0 +1,249 @@
+"""FisherSnedecor, InverseGamma, NegativeBinomial and GeneralizedPareto."""
+import math
+
+import cltensor as torch
+import cltensor.nn.functional as F
+from . import constraints
+from ._base import _Broadcast
+from .distribution import Distribution
+from .gamma_family import Gamma
+from .transformed import _TransformedSubclass
+from .transforms import PowerTransform
+from .utils import broadcast_all, lazy_property, logits_to_probs, probs_to_logits
+
+__all__ = ["FisherSnedecor", "InverseGamma", "NegativeBinomial", "GeneralizedPareto"]
+
+
+class FisherSnedecor(_Broadcast):
+    """FisherSnedecor(df1, df2): the ratio of Chi2(df1)/df1 and Chi2(df2)/df2."""
+    arg_constraints = {"df1": constraints.positive, "df2": constraints.positive}
+    support = constraints.positive
+    has_rsample = True
+    _params = ("df1", "df2")
+
+    def __init__(self, df1, df2, validate_args=None):
+        self._init_params((df1, df2), validate_args)
+        self._gamma1 = Gamma(self.df1 * 0.5, self.df1 * 0.5)
+        self._gamma2 = Gamma(self.df2 * 0.5, self.df2 * 0.5)
+
+    def _expand_extra(self, new, batch_shape):
+        new._gamma1 = self._gamma1.expand(batch_shape)
+        new._gamma2 = self._gamma2.expand(batch_shape)
+
+    @property
+    def mean(self):
+        df2 = self.df2
+        return torch.where(df2 > 2, df2 / (df2 - 2), math.nan)
+
+    @property
+    def mode(self):
+        mode = (self.df1 - 2) / self.df1 * self.df2 / (self.df2 + 2)
+        return torch.where(self.df1 > 2, mode, math.nan)
+
+    @property
+    def variance(self):
+        df1, df2 = self.df1, self.df2
+        var = 2 * df2.pow(2) * (df1 + df2 - 2) / (df1 * (df2 - 2).pow(2) * (df2 - 4))
+        return torch.where(df2 > 4, var, math.nan)
+
+    def rsample(self, sample_shape=torch.Size()):
+        shape = self._extended_shape(sample_shape)
+        # X1 ~ Gamma(df1/2, df1/2) = Chi2(df1)/df1 and likewise X2: X1 / X2 ~ F(df1, df2)
+        tiny = torch.finfo(self.df1.dtype).tiny
+        x1 = self._gamma1.rsample(sample_shape).reshape(shape)
+        x2 = self._gamma2.rsample(sample_shape).reshape(shape).clamp(min=tiny)
+        return (x1 / x2).clamp(min=tiny)
+
+    def log_prob(self, value):
+        self._checked(value)
+        ct1, ct2 = self.df1 * 0.5, self.df2 * 0.5
+        ct3 = self.df1 / self.df2
+        t1 = (ct1 + ct2).lgamma() - ct1.lgamma() - ct2.lgamma()
+        t2 = ct1 * ct3.log() + (ct1 - 1) * torch.log(value)
+        t3 = (ct1 + ct2) * torch.log1p(ct3 * value)
+        return t1 + t2 - t3
+
+
+class InverseGamma(_TransformedSubclass):
+    """InverseGamma(concentration, rate): 1 / Gamma(concentration, rate)."""
+    arg_constraints = {"concentration": constraints.positive, "rate": constraints.positive}
+    support = constraints.positive
+    has_rsample = True
+
+    def __init__(self, concentration, rate, validate_args=None):
+        base_dist = Gamma(concentration, rate, validate_args=validate_args)
+        neg_one = -torch.ones_like(base_dist.rate)
+        super().__init__(base_dist, PowerTransform(neg_one), validate_args=validate_args)
+
+    @property
+    def concentration(self):
+        return self.base_dist.concentration
+
+    @property
+    def rate(self):
+        return self.base_dist.rate
+
+    @property
+    def mean(self):
+        return torch.where(self.concentration > 1, self.rate / (self.concentration - 1), math.inf)
+
+    @property
+    def mode(self):
+        return self.rate / (self.concentration + 1)
+
+    @property
+    def variance(self):
+        c = self.concentration
+        return torch.where(c > 2, self.rate.pow(2) / ((c - 1).pow(2) * (c - 2)), math.inf)
+
+    def entropy(self):
+        c = self.concentration
+        return c + self.rate.log() + c.lgamma() - (1 + c) * c.digamma()
+
+
+class NegativeBinomial(Distribution):
+    """NegativeBinomial(total_count, probs=None, logits=None): the number of successes (each of
+    probability probs) before total_count failures."""
+    arg_constraints = {"total_count": constraints.greater_than_eq(0),
+                       "probs": constraints.half_open_interval(0.0, 1.0), "logits": constraints.real}
+    support = constraints.nonnegative_integer
+
+    def __init__(self, total_count, probs=None, logits=None, validate_args=None):
+        if (probs is None) == (logits is None):
+            raise ValueError("Either `probs` or `logits` must be specified, but not both.")
+        if probs is not None:
+            self.total_count, self.probs = broadcast_all(total_count, probs)
+            self.total_count = self.total_count.type_as(self.probs)
+        else:
+            self.total_count, self.logits = broadcast_all(total_count, logits)
+            self.total_count = self.total_count.type_as(self.logits)
+        self._param = self.probs if probs is not None else self.logits
+        super().__init__(self._param.size(), validate_args=validate_args)
+
+    def expand(self, batch_shape, _instance=None):
+        new = self._get_checked_instance(NegativeBinomial, _instance)
+        batch_shape = torch.Size(batch_shape)
+        new.total_count = self.total_count.expand(batch_shape)
+        for name in ("probs", "logits"):
+            if name in self.__dict__:
+                setattr(new, name, getattr(self, name).expand(batch_shape))
+                new._param = getattr(new, name)
+        Distribution.__init__(new, batch_shape, validate_args=False)
+        new._validate_args = self._validate_args
+        return new
+
+    def _new(self, *args, **kwargs):
+        return torch.empty(*args, dtype=self._param.dtype, device=self._param.device, **kwargs)
+
+    @lazy_property
+    def logits(self):
+        return probs_to_logits(self.probs, is_binary=True)
+
+    @lazy_property
+    def probs(self):
+        return logits_to_probs(self.logits, is_binary=True)
+
+    @property
+    def param_shape(self):
+        return self._param.size()
+
+    @property
+    def mean(self):
+        return self.total_count * torch.exp(self.logits)
+
+    @property
+    def mode(self):
+        return ((self.total_count - 1) * self.logits.exp()).floor().clamp(min=0.0)
+
+    @property
+    def variance(self):
+        return self.mean / torch.sigmoid(-self.logits)
+
+    @lazy_property
+    def _gamma(self):
+        return Gamma(concentration=self.total_count, rate=torch.exp(-self.logits), validate_args=False)
+
+    def sample(self, sample_shape=torch.Size()):
+        # a Poisson whose rate is Gamma(total_count, odds^-1) distributed
+        with torch.no_grad():
+            return torch.poisson(self._gamma.sample(sample_shape))
+
+    def log_prob(self, value):
+        if self._validate_args:
+            self._validate_sample(value)
+        log_unnormalized = self.total_count * F.logsigmoid(-self.logits) + value * F.logsigmoid(self.logits)
+        log_normalization = (-torch.lgamma(self.total_count + value) + torch.lgamma(1.0 + value)
+                             + torch.lgamma(self.total_count))
+        # total_count == 0 and value == 0 has probability 1 (lgamma(0) is infinite)
+        log_normalization = torch.where(self.total_count + value == 0.0, 0.0, log_normalization)
+        return log_unnormalized - log_normalization
+
+
+class GeneralizedPareto(_Broadcast):
+    """GeneralizedPareto(loc, scale, concentration): the peaks-over-threshold distribution; the
+    exponential at concentration 0, bounded above for negative concentration."""
+    arg_constraints = {"loc": constraints.real, "scale": constraints.positive, "concentration": constraints.real}
+    has_rsample = True
+    _params = ("loc", "scale", "concentration")
+
+    def __init__(self, loc, scale, concentration, validate_args=None):
+        self._init_params((loc, scale, concentration), validate_args)
+
+    def _zero_and_safe(self):
+        """Where concentration is 0 (to isclose's tolerance) and a concentration safe to divide by."""
+        zero = torch.isclose(self.concentration, torch.zeros_like(self.concentration))
+        return zero, torch.where(zero, 1.0, self.concentration)
+
+    def rsample(self, sample_shape=torch.Size()):
+        u = torch.rand(self._extended_shape(sample_shape), dtype=self.loc.dtype, device=self.loc.device)
+        return self.icdf(u)
+
+    def log_prob(self, value):
+        self._checked(value)
+        z = (value - self.loc) / self.scale
+        zero, safe = self._zero_and_safe()
+        y = 1 / safe + 1
+        nonzero = torch.where(y == 0, y, y * torch.log1p(safe * z))
+        return -self.scale.log() - torch.where(zero, z, nonzero)
+
+    def log_survival_function(self, value):
+        self._checked(value)
+        z = (value - self.loc) / self.scale
+        zero, safe = self._zero_and_safe()
+        return torch.where(zero, -z, -torch.log1p(safe * z) / safe)
+
+    def log_cdf(self, value):
+        return torch.log1p(-torch.exp(self.log_survival_function(value)))
+
+    def cdf(self, value):
+        return torch.exp(self.log_cdf(value))
+
+    def icdf(self, value):
+        zero, safe = self._zero_and_safe()
+        log_u = torch.log1p(-value)
+        return torch.where(zero, self.loc - self.scale * log_u,
+                           self.loc + self.scale / safe * torch.expm1(-safe * log_u))
+
+    @property
+    def mean(self):
+        valid = self.concentration < 1
+        safe = torch.where(valid, self.concentration, 0.5)
+        return torch.where(valid, self.loc + self.scale / (1 - safe), math.nan)
+
+    @property
+    def variance(self):
+        valid = self.concentration < 0.5
+        safe = torch.where(valid, self.concentration, 0.25)
+        return torch.where(valid, self.scale ** 2 / ((1 - safe) ** 2 * (1 - 2 * safe)), math.nan)
+
+    def entropy(self):
+        return torch.broadcast_to(torch.log(self.scale) + self.concentration + 1, self._batch_shape)
+
+    @property
+    def mode(self):
+        return self.loc
+
+    @constraints.dependent_property(is_discrete=False, event_dim=0)
+    def support(self):
+        upper = torch.where(self.concentration < 0, self.loc - self.scale / self.concentration, math.inf)
+        return constraints.interval(self.loc, upper)
