@@ -6,8 +6,6 @@ enumerate_support.
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 
@@ -67,13 +65,16 @@ CASES = {
     "Pareto": lambda t, d: d.Pareto(t.tensor([1.0, 2.0]), t.tensor([2.5, 3.0])),
     "Kumaraswamy": lambda t, d: d.Kumaraswamy(t.tensor([1.0, 2.0]), t.tensor([0.5, 3.0])),
     "LogisticNormal": lambda t, d: d.LogisticNormal(t.tensor([0.0, 1.0]), t.tensor([1.0, 0.5])),
+    "ContinuousBernoulli": lambda t, d: d.ContinuousBernoulli(t.tensor([0.2, 0.4995, 0.5, 0.8])),
+    "ContinuousBernoulliLogits": lambda t, d: d.ContinuousBernoulli(logits=t.tensor([-1.0, 0.0, 2.0])),
     "FisherSnedecor": lambda t, d: d.FisherSnedecor(t.tensor([3.0, 5.0]), t.tensor([6.0, 7.0])),
     "InverseGamma": lambda t, d: d.InverseGamma(t.tensor([3.0, 5.0]), t.tensor([6.0, 7.0])),
     "NegativeBinomial": lambda t, d: d.NegativeBinomial(t.tensor([3.0, 5.0]), t.tensor([0.3, 0.6])),
     "GeneralizedPareto": lambda t, d: d.GeneralizedPareto(t.tensor([0.0, 1.0]), t.tensor([1.0, 0.5]),
                                                           t.tensor([0.2, -0.1])),
 }
-METHODS_NOT_IN_CLTENSOR = {("Gamma", "cdf"), ("Chi2", "cdf"), ("InverseGamma", "cdf")}  # torch.special.gammainc is missing
+# the regularised incomplete gamma function (torch.special.gammainc) is missing
+METHODS_NOT_IN_CLTENSOR = {("Gamma", "cdf"), ("Chi2", "cdf"), ("InverseGamma", "cdf")}
 
 
 def _pair(name):
@@ -344,6 +345,7 @@ OTHER = {
     "Cauchy": lambda t, d: d.Cauchy(t.tensor([0.0, 1.0]), t.tensor([2.0, 0.5])),
     "Pareto": lambda t, d: d.Pareto(t.tensor([0.5, 3.0]), t.tensor([2.0, 0.5])),
     "HalfNormal": lambda t, d: d.HalfNormal(t.tensor([1.0, 2.0])),
+    "ContinuousBernoulli": lambda t, d: d.ContinuousBernoulli(t.tensor([0.7, 0.5, 0.1, 0.3])),
 }
 
 

@@ -11,6 +11,7 @@ from .discrete import Bernoulli, Categorical, Geometric, OneHotCategorical
 from .distribution import Distribution
 from .exp_family import ExponentialFamily
 from .gamma_family import Beta, Binomial, Dirichlet, Gamma, Poisson
+from .more import ContinuousBernoulli
 from .multivariate import MultivariateNormal, LowRankMultivariateNormal, _batch_mahalanobis
 from .transformed import Gumbel, HalfNormal, Independent, Pareto, TransformedDistribution
 from .utils import broadcast_shapes, euler_constant, sum_rightmost
@@ -129,6 +130,14 @@ def _kl_categorical_categorical(p, q):
 @register_kl(OneHotCategorical, OneHotCategorical)
 def _kl_onehotcategorical_onehotcategorical(p, q):
     return _kl_categorical_categorical(p._categorical, q._categorical)
+
+
+@register_kl(ContinuousBernoulli, ContinuousBernoulli)
+def _kl_continuous_bernoulli_continuous_bernoulli(p, q):
+    t1 = p.mean * (p.logits - q.logits)
+    t2 = p._cont_bern_log_norm() + torch.log1p(-p.probs)
+    t3 = -q._cont_bern_log_norm() - torch.log1p(-q.probs)
+    return t1 + t2 + t3
 
 
 @register_kl(Dirichlet, Dirichlet)

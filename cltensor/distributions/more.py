@@ -1,17 +1,19 @@
-"""FisherSnedecor, InverseGamma, NegativeBinomial and GeneralizedPareto."""
+"""FisherSnedecor, InverseGamma, NegativeBinomial, GeneralizedPareto and ContinuousBernoulli."""
 import math
+from numbers import Number
 
 import cltensor as torch
 import cltensor.nn.functional as F
 from . import constraints
 from ._base import _Broadcast
 from .distribution import Distribution
+from .exp_family import ExponentialFamily
 from .gamma_family import Gamma
 from .transformed import _TransformedSubclass
 from .transforms import PowerTransform
-from .utils import broadcast_all, lazy_property, logits_to_probs, probs_to_logits
+from .utils import broadcast_all, clamp_probs, lazy_property, logits_to_probs, probs_to_logits
 
-__all__ = ["FisherSnedecor", "InverseGamma", "NegativeBinomial", "GeneralizedPareto"]
+__all__ = ["FisherSnedecor", "InverseGamma", "NegativeBinomial", "GeneralizedPareto", "ContinuousBernoulli"]
 
 
 class FisherSnedecor(_Broadcast):
@@ -247,3 +249,128 @@ class GeneralizedPareto(_Broadcast):
     def support(self):
         upper = torch.where(self.concentration < 0, self.loc - self.scale / self.concentration, math.inf)
         return constraints.interval(self.loc, upper)
+
+
+class ContinuousBernoulli(ExponentialFamily):
+    """ContinuousBernoulli(probs=None, logits=None, lims=(0.499, 0.501)): density
+    C(p) p^x (1-p)^(1-x) on [0, 1] (Loaiza-Ganem and Cunningham 2019), with
+    C(p) = 2 atanh(1 - 2p) / (1 - 2p). Inside lims around 1/2 the closed forms divide 0 by 0, and
+    their Taylor expansions in (p - 1/2) are used instead."""
+    arg_constraints = {"probs": constraints.unit_interval, "logits": constraints.real}
+    support = constraints.unit_interval
+    has_rsample = True
+    _mean_carrier_measure = 0
+
+    def __init__(self, probs=None, logits=None, lims=(0.499, 0.501), validate_args=None):
+        if (probs is None) == (logits is None):
+            raise ValueError("Either `probs` or `logits` must be specified, but not both.")
+        given = probs if probs is not None else logits
+        (param,) = broadcast_all(given)
+        if probs is not None:
+            # checked here (when validate_args is given, as PyTorch) since clamping hides invalid values
+            if validate_args is not None and not bool(constraints.unit_interval.check(param).all()):
+                raise ValueError("The parameter probs has invalid values")
+            param = clamp_probs(param)
+            self.probs = param
+        else:
+            self.logits = param
+        self._param = param
+        self._lims = lims
+        batch_shape = torch.Size() if isinstance(given, Number) else param.size()
+        super().__init__(batch_shape, validate_args=validate_args)
+
+    def expand(self, batch_shape, _instance=None):
+        new = self._get_checked_instance(ContinuousBernoulli, _instance)
+        batch_shape = torch.Size(batch_shape)
+        new._lims = self._lims
+        for name in ("probs", "logits"):
+            if name in self.__dict__:
+                setattr(new, name, getattr(self, name).expand(batch_shape))
+                new._param = getattr(new, name)
+        Distribution.__init__(new, batch_shape, validate_args=False)
+        new._validate_args = self._validate_args
+        return new
+
+    def _new(self, *args, **kwargs):
+        return torch.empty(*args, dtype=self._param.dtype, device=self._param.device, **kwargs)
+
+    @lazy_property
+    def logits(self):
+        return probs_to_logits(self.probs, is_binary=True)
+
+    @lazy_property
+    def probs(self):
+        return clamp_probs(logits_to_probs(self.logits, is_binary=True))
+
+    @property
+    def param_shape(self):
+        return self._param.size()
+
+    def _outside_unstable_region(self):
+        return (self.probs <= self._lims[0]) | (self.probs > self._lims[1])
+
+    def _cut_probs(self):
+        """probs where the closed forms are stable, a stable stand-in elsewhere (its results unused)."""
+        return torch.where(self._outside_unstable_region(), self.probs, self._lims[0])
+
+    def _cont_bern_log_norm(self):
+        p = self._cut_probs()
+        below_half = torch.where(p <= 0.5, p, 0.0)
+        above_half = torch.where(p >= 0.5, p, 1.0)
+        log_norm = torch.log(torch.abs(torch.log1p(-p) - torch.log(p))) - torch.where(
+            p <= 0.5, torch.log1p(-2.0 * below_half), torch.log(2.0 * above_half - 1.0))
+        x = torch.pow(self.probs - 0.5, 2)
+        taylor = math.log(2.0) + (4.0 / 3.0 + 104.0 / 45.0 * x) * x
+        return torch.where(self._outside_unstable_region(), log_norm, taylor)
+
+    @property
+    def mean(self):
+        p = self._cut_probs()
+        mus = p / (2.0 * p - 1.0) + 1.0 / (torch.log1p(-p) - torch.log(p))
+        x = self.probs - 0.5
+        taylor = 0.5 + (1.0 / 3.0 + 16.0 / 45.0 * torch.pow(x, 2)) * x
+        return torch.where(self._outside_unstable_region(), mus, taylor)
+
+    @property
+    def variance(self):
+        p = self._cut_probs()
+        variances = p * (p - 1.0) / torch.pow(1.0 - 2.0 * p, 2) + 1.0 / torch.pow(torch.log1p(-p) - torch.log(p), 2)
+        x = torch.pow(self.probs - 0.5, 2)
+        taylor = 1.0 / 12.0 - (1.0 / 15.0 - 128.0 / 945.0 * x) * x
+        return torch.where(self._outside_unstable_region(), variances, taylor)
+
+    def sample(self, sample_shape=torch.Size()):
+        u = torch.rand(self._extended_shape(sample_shape), dtype=self.probs.dtype, device=self.probs.device)
+        with torch.no_grad():
+            return self.icdf(u)
+
+    def rsample(self, sample_shape=torch.Size()):
+        u = torch.rand(self._extended_shape(sample_shape), dtype=self.probs.dtype, device=self.probs.device)
+        return self.icdf(u)
+
+    def log_prob(self, value):
+        if self._validate_args:
+            self._validate_sample(value)
+        logits, value = broadcast_all(self.logits, value)
+        return -F.binary_cross_entropy_with_logits(logits, value, reduction="none") + self._cont_bern_log_norm()
+
+    def cdf(self, value):
+        if self._validate_args:
+            self._validate_sample(value)
+        p = self._cut_probs()
+        cdfs = (torch.pow(p, value) * torch.pow(1.0 - p, 1.0 - value) + p - 1.0) / (2.0 * p - 1.0)
+        unbounded = torch.where(self._outside_unstable_region(), cdfs, value)
+        return torch.where(value <= 0.0, 0.0, torch.where(value >= 1.0, 1.0, unbounded))
+
+    def icdf(self, value):
+        p = self._cut_probs()
+        inverted = (torch.log1p(-p + value * (2.0 * p - 1.0)) - torch.log1p(-p)) / (torch.log(p) - torch.log1p(-p))
+        return torch.where(self._outside_unstable_region(), inverted, value)
+
+    def entropy(self):
+        log_q, log_p = torch.log1p(-self.probs), torch.log(self.probs)
+        return self.mean * (log_q - log_p) - self._cont_bern_log_norm() - log_q
+
+    @property
+    def _natural_params(self):
+        return (self.logits,)
