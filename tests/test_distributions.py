@@ -67,6 +67,7 @@ CASES = {
     "LogisticNormal": lambda t, d: d.LogisticNormal(t.tensor([0.0, 1.0]), t.tensor([1.0, 0.5])),
     "ContinuousBernoulli": lambda t, d: d.ContinuousBernoulli(t.tensor([0.2, 0.4995, 0.5, 0.8])),
     "ContinuousBernoulliLogits": lambda t, d: d.ContinuousBernoulli(logits=t.tensor([-1.0, 0.0, 2.0])),
+    "LKJCholesky": lambda t, d: d.LKJCholesky(3, t.tensor([0.5, 2.0])),
     "FisherSnedecor": lambda t, d: d.FisherSnedecor(t.tensor([3.0, 5.0]), t.tensor([6.0, 7.0])),
     "InverseGamma": lambda t, d: d.InverseGamma(t.tensor([3.0, 5.0]), t.tensor([6.0, 7.0])),
     "NegativeBinomial": lambda t, d: d.NegativeBinomial(t.tensor([3.0, 5.0]), t.tensor([0.3, 0.6])),

@@ -15,4 +15,5 @@ from .exp_family import ExponentialFamily
 from .kl import kl_divergence, register_kl
 from . import kl, transforms
 from .constraint_registry import biject_to, transform_to
-from .more import ContinuousBernoulli, FisherSnedecor, GeneralizedPareto, InverseGamma, NegativeBinomial
+from .more import (ContinuousBernoulli, FisherSnedecor, GeneralizedPareto, InverseGamma, LKJCholesky,
+                   NegativeBinomial)

@@ -1,4 +1,5 @@
-"""FisherSnedecor, InverseGamma, NegativeBinomial, GeneralizedPareto and ContinuousBernoulli."""
+"""FisherSnedecor, InverseGamma, NegativeBinomial, GeneralizedPareto, ContinuousBernoulli and
+LKJCholesky."""
 import math
 from numbers import Number
 
@@ -8,12 +9,13 @@ from . import constraints
 from ._base import _Broadcast
 from .distribution import Distribution
 from .exp_family import ExponentialFamily
-from .gamma_family import Gamma
+from .gamma_family import Beta, Gamma
 from .transformed import _TransformedSubclass
 from .transforms import PowerTransform
 from .utils import broadcast_all, clamp_probs, lazy_property, logits_to_probs, probs_to_logits
 
-__all__ = ["FisherSnedecor", "InverseGamma", "NegativeBinomial", "GeneralizedPareto", "ContinuousBernoulli"]
+__all__ = ["FisherSnedecor", "InverseGamma", "NegativeBinomial", "GeneralizedPareto", "ContinuousBernoulli",
+           "LKJCholesky"]
 
 
 class FisherSnedecor(_Broadcast):
@@ -374,3 +376,63 @@ class ContinuousBernoulli(ExponentialFamily):
     @property
     def _natural_params(self):
         return (self.logits,)
+
+
+def _mvlgamma(a, p: int):
+    """The log of the multivariate gamma function Gamma_p(a)."""
+    terms = [torch.lgamma(a - 0.5 * j) for j in range(p)]
+    return 0.25 * p * (p - 1) * math.log(math.pi) + sum(terms[1:], terms[0])
+
+
+class LKJCholesky(Distribution):
+    """LKJCholesky(dim, concentration=1.0): Cholesky factors of dim x dim correlation matrices with
+    density proportional to det(C)^(concentration - 1) (Lewandowski, Kurowicka and Joe 2009),
+    sampled by the onion method: row i's squared length off the diagonal is Beta(i/2,
+    concentration + (dim - 1 - i)/2), its direction uniform on the sphere."""
+    arg_constraints = {"concentration": constraints.positive}
+    support = constraints.corr_cholesky
+
+    def __init__(self, dim, concentration=1.0, validate_args=None):
+        if dim < 2:
+            raise ValueError(f"Expected dim to be an integer greater than or equal to 2. Found dim={dim}.")
+        self.dim = dim
+        (self.concentration,) = broadcast_all(concentration)
+        marginal = self.concentration + 0.5 * (dim - 2)
+        # row 0 has no off-diagonal entries: its Beta draw is unused
+        offset = torch.cat([torch.zeros(1, dtype=marginal.dtype, device=marginal.device),
+                            torch.arange(dim - 1, dtype=marginal.dtype, device=marginal.device)])
+        self._beta = Beta(offset + 0.5, marginal.unsqueeze(-1) - 0.5 * offset)
+        super().__init__(self.concentration.size(), torch.Size((dim, dim)), validate_args=validate_args)
+
+    def expand(self, batch_shape, _instance=None):
+        new = self._get_checked_instance(LKJCholesky, _instance)
+        batch_shape = torch.Size(batch_shape)
+        new.dim = self.dim
+        new.concentration = self.concentration.expand(batch_shape)
+        new._beta = self._beta.expand(batch_shape + (self.dim,))
+        Distribution.__init__(new, batch_shape, self.event_shape, validate_args=False)
+        new._validate_args = self._validate_args
+        return new
+
+    def sample(self, sample_shape=torch.Size()):
+        with torch.no_grad():
+            y = self._beta.sample(sample_shape).unsqueeze(-1)
+            u = torch.randn(self._extended_shape(sample_shape), dtype=y.dtype, device=y.device).tril(-1)
+            row_norm = u.norm(dim=-1, keepdim=True)
+            # row 0 stays 0 (its 0 / 0 direction is replaced), the others point uniformly
+            directions = torch.where(row_norm > 0, u / torch.where(row_norm > 0, row_norm, 1.0), 0.0)
+            w = torch.sqrt(y) * directions
+            diagonal = torch.clamp(1 - torch.sum(w ** 2, dim=-1), min=torch.finfo(w.dtype).tiny).sqrt()
+            return w + torch.diag_embed(diagonal)
+
+    def log_prob(self, value):
+        if self._validate_args:
+            self._validate_sample(value)
+        diagonal = value.diagonal(dim1=-1, dim2=-2)[..., 1:]
+        order = torch.arange(2, self.dim + 1, device=self.concentration.device, dtype=self.concentration.dtype)
+        order = 2 * (self.concentration - 1).unsqueeze(-1) + self.dim - order
+        unnormalized = torch.sum(order * diagonal.log(), dim=-1)
+        dm1 = self.dim - 1
+        alpha = self.concentration + 0.5 * dm1
+        normalizer = 0.5 * dm1 * math.log(math.pi) + _mvlgamma(alpha - 0.5, dm1) - torch.lgamma(alpha) * dm1
+        return unnormalized - normalizer
