@@ -19,6 +19,9 @@ if HAVE_TORCH:
     import torch.distributions as TD
 
 needs_torch = pytest.mark.skipif(not HAVE_TORCH, reason="PyTorch is the oracle")
+# PyTorch's Wishart.rsample warns on every draw (its singularity test is inverted; ours warns only
+# for a draw that is not positive definite)
+pytestmark = pytest.mark.filterwarnings("ignore:Singular sample detected")
 
 P2 = [[0.2, 0.5, 0.3], [0.1, 0.1, 0.8]]
 COV = [[2.0, 0.3], [0.3, 1.0]]
@@ -67,6 +70,7 @@ CASES = {
     "LogisticNormal": lambda t, d: d.LogisticNormal(t.tensor([0.0, 1.0]), t.tensor([1.0, 0.5])),
     "ContinuousBernoulli": lambda t, d: d.ContinuousBernoulli(t.tensor([0.2, 0.4995, 0.5, 0.8])),
     "ContinuousBernoulliLogits": lambda t, d: d.ContinuousBernoulli(logits=t.tensor([-1.0, 0.0, 2.0])),
+    "Wishart": lambda t, d: d.Wishart(t.tensor([4.0, 6.0]), covariance_matrix=t.tensor(COV)),
     "LKJCholesky": lambda t, d: d.LKJCholesky(3, t.tensor([0.5, 2.0])),
     "FisherSnedecor": lambda t, d: d.FisherSnedecor(t.tensor([3.0, 5.0]), t.tensor([6.0, 7.0])),
     "InverseGamma": lambda t, d: d.InverseGamma(t.tensor([3.0, 5.0]), t.tensor([6.0, 7.0])),
@@ -166,6 +170,7 @@ MOMENT_CASES = [
     ("Weibull", lambda: D.Weibull(torch.tensor([1.0, 2.0]), torch.tensor([0.8, 3.0]))),
     ("NegativeBinomial", lambda: D.NegativeBinomial(torch.tensor([3.0, 20.0]), torch.tensor([0.3, 0.6]))),
     ("FisherSnedecor", lambda: D.FisherSnedecor(torch.tensor([20.0]), torch.tensor([30.0]))),
+    ("Wishart", lambda: D.Wishart(torch.tensor(5.0), covariance_matrix=torch.tensor(COV))),
 ]
 
 

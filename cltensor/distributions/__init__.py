@@ -10,7 +10,7 @@ from .transformed import (ExpRelaxedCategorical, Gumbel, HalfCauchy, HalfNormal,
                           LogisticNormal, LogitRelaxedBernoulli, LogNormal, Pareto, RelaxedBernoulli,
                           RelaxedOneHotCategorical, TransformedDistribution, Weibull)
 from .transforms import *  # noqa: F401,F403
-from .multivariate import LowRankMultivariateNormal, MixtureSameFamily, MultivariateNormal
+from .multivariate import LowRankMultivariateNormal, MixtureSameFamily, MultivariateNormal, Wishart
 from .exp_family import ExponentialFamily
 from .kl import kl_divergence, register_kl
 from . import kl, transforms

@@ -10,6 +10,7 @@ from ._base import _Broadcast
 from .distribution import Distribution
 from .exp_family import ExponentialFamily
 from .gamma_family import Beta, Gamma
+from .multivariate import _mvlgamma
 from .transformed import _TransformedSubclass
 from .transforms import PowerTransform
 from .utils import broadcast_all, clamp_probs, lazy_property, logits_to_probs, probs_to_logits
@@ -376,12 +377,6 @@ class ContinuousBernoulli(ExponentialFamily):
     @property
     def _natural_params(self):
         return (self.logits,)
-
-
-def _mvlgamma(a, p: int):
-    """The log of the multivariate gamma function Gamma_p(a)."""
-    terms = [torch.lgamma(a - 0.5 * j) for j in range(p)]
-    return 0.25 * p * (p - 1) * math.log(math.pi) + sum(terms[1:], terms[0])
 
 
 class LKJCholesky(Distribution):

@@ -1,6 +1,7 @@
-"""MultivariateNormal, LowRankMultivariateNormal and MixtureSameFamily. The factorisations run on
+"""MultivariateNormal, LowRankMultivariateNormal, MixtureSameFamily and Wishart. The factorisations run on
 the device through cltensor.linalg (cholesky, solve_triangular)."""
 import math
+import warnings
 
 import cltensor as torch
 from . import constraints
@@ -8,7 +9,7 @@ from .discrete import Categorical
 from .distribution import Distribution
 from .utils import broadcast_shapes, lazy_property, standard_normal
 
-__all__ = ["MultivariateNormal", "LowRankMultivariateNormal", "MixtureSameFamily"]
+__all__ = ["MultivariateNormal", "LowRankMultivariateNormal", "MixtureSameFamily", "Wishart"]
 
 _LOG_2PI = math.log(2 * math.pi)
 
@@ -353,3 +354,160 @@ class MixtureSameFamily(Distribution):
 
     def __repr__(self):
         return (f"MixtureSameFamily(\n  {self.mixture_distribution},\n  {self.component_distribution})")
+
+
+_LOG_2 = math.log(2)
+
+
+def _mvlgamma(a, p: int):
+    """log of the multivariate gamma function Gamma_p(a)."""
+    terms = [torch.lgamma(a - 0.5 * j) for j in range(p)]
+    return 0.25 * p * (p - 1) * math.log(math.pi) + sum(terms[1:], terms[0])
+
+
+def _mvdigamma(a, p: int):
+    """d/da log Gamma_p(a)."""
+    terms = [torch.digamma(a - 0.5 * j) for j in range(p)]
+    return sum(terms[1:], terms[0])
+
+
+class Wishart(Distribution):
+    """Wishart(df, covariance_matrix=None, precision_matrix=None, scale_tril=None): positive
+    definite matrices X = sum of df outer products of Normal(0, covariance) vectors, sampled by the
+    Bartlett decomposition (chi-square diagonal, normal lower triangle)."""
+    arg_constraints = {"covariance_matrix": constraints.positive_definite,
+                       "precision_matrix": constraints.positive_definite,
+                       "scale_tril": constraints.lower_cholesky, "df": constraints.greater_than(0)}
+    support = constraints.positive_definite
+    has_rsample = True
+    _mean_carrier_measure = 0
+
+    def __init__(self, df, covariance_matrix=None, precision_matrix=None, scale_tril=None, validate_args=None):
+        if (covariance_matrix is not None) + (scale_tril is not None) + (precision_matrix is not None) != 1:
+            raise AssertionError("Exactly one of covariance_matrix or precision_matrix or scale_tril may be "
+                                 "specified.")
+        param = next(p for p in (covariance_matrix, precision_matrix, scale_tril) if p is not None)
+        if param.dim() < 2:
+            raise ValueError("scale_tril must be at least two-dimensional, with optional leading batch dimensions")
+        if isinstance(df, torch.Tensor):
+            batch_shape = broadcast_shapes(param.shape[:-2], df.shape)
+            self.df = df.expand(batch_shape)
+        else:
+            batch_shape = torch.Size(param.shape[:-2])
+            self.df = torch.tensor(df, dtype=param.dtype, device=param.device)
+        event_shape = param.shape[-2:]
+        if bool(self.df.le(event_shape[-1] - 1).any()):
+            raise ValueError(f"Value of df={df} expected to be greater than ndim - 1 = {event_shape[-1] - 1}.")
+        for name, matrix in (("scale_tril", scale_tril), ("covariance_matrix", covariance_matrix),
+                             ("precision_matrix", precision_matrix)):
+            if matrix is not None:
+                setattr(self, name, matrix.expand(batch_shape + (-1, -1)))
+        if bool(self.df.lt(event_shape[-1]).any()):
+            warnings.warn("Low df values detected. Singular samples are highly likely to occur for "
+                          "ndim - 1 < df < ndim.", stacklevel=2)
+        super().__init__(batch_shape, event_shape, validate_args=validate_args)
+        if scale_tril is not None:
+            self._unbroadcasted_scale_tril = scale_tril
+        elif covariance_matrix is not None:
+            self._unbroadcasted_scale_tril = torch.linalg.cholesky(covariance_matrix)
+        else:
+            self._unbroadcasted_scale_tril = _precision_to_scale_tril(precision_matrix)
+        self._dist_chi2 = self._bartlett_chi2()
+
+    def _bartlett_chi2(self):
+        """Chi2(df - i) for the squared diagonal entry i of the Bartlett factor."""
+        from .gamma_family import Chi2
+        p = self._event_shape[-1]
+        steps = torch.arange(p, dtype=self._unbroadcasted_scale_tril.dtype, device=self.df.device)
+        return Chi2(df=self.df.unsqueeze(-1) - steps.expand(self._batch_shape + (-1,)))
+
+    def expand(self, batch_shape, _instance=None):
+        new = self._get_checked_instance(Wishart, _instance)
+        batch_shape = torch.Size(batch_shape)
+        cov_shape = batch_shape + self.event_shape
+        new._unbroadcasted_scale_tril = self._unbroadcasted_scale_tril.expand(cov_shape)
+        new.df = self.df.expand(batch_shape)
+        for name in ("covariance_matrix", "scale_tril", "precision_matrix"):
+            if name in self.__dict__:
+                setattr(new, name, getattr(self, name).expand(cov_shape))
+        Distribution.__init__(new, batch_shape, self.event_shape, validate_args=False)
+        new._dist_chi2 = new._bartlett_chi2()
+        new._validate_args = self._validate_args
+        return new
+
+    @lazy_property
+    def scale_tril(self):
+        return self._unbroadcasted_scale_tril.expand(self._batch_shape + self._event_shape)
+
+    @lazy_property
+    def covariance_matrix(self):
+        L = self._unbroadcasted_scale_tril
+        return (L @ L.mT).expand(self._batch_shape + self._event_shape)
+
+    @lazy_property
+    def precision_matrix(self):
+        return _cholesky_inverse(self._unbroadcasted_scale_tril).expand(self._batch_shape + self._event_shape)
+
+    def _df_matrix(self):
+        return self.df.reshape(self._batch_shape + (1, 1))
+
+    @property
+    def mean(self):
+        return self._df_matrix() * self.covariance_matrix
+
+    @property
+    def mode(self):
+        factor = self.df - self.covariance_matrix.shape[-1] - 1
+        factor = torch.where(factor <= 0, math.nan, factor)
+        return factor.reshape(self._batch_shape + (1, 1)) * self.covariance_matrix
+
+    @property
+    def variance(self):
+        V = self.covariance_matrix
+        diag_V = V.diagonal(dim1=-2, dim2=-1)
+        return self._df_matrix() * (V.pow(2) + diag_V.unsqueeze(-1) * diag_V.unsqueeze(-2))
+
+    def _bartlett_sampling(self, sample_shape=torch.Size()):
+        p = self._event_shape[-1]
+        tiny = torch.finfo(self._unbroadcasted_scale_tril.dtype).eps
+        diagonal = self._dist_chi2.rsample(sample_shape).sqrt().clamp(min=tiny)
+        lower = standard_normal(torch.Size(sample_shape) + self._batch_shape + (p, p), diagonal).tril(-1)
+        chol = self._unbroadcasted_scale_tril @ (torch.diag_embed(diagonal) + lower)
+        return chol @ chol.mT
+
+    def rsample(self, sample_shape=torch.Size(), max_try_correction=None):
+        """Draws by the Bartlett decomposition; draws that are not numerically positive definite
+        (likely for df close to ndim - 1) are drawn again, up to max_try_correction (10) times."""
+        max_try_correction = 10 if max_try_correction is None else max_try_correction
+        sample = self._bartlett_sampling(sample_shape)
+        singular = ~self.support.check(sample)
+        if bool(singular.any()):
+            warnings.warn("Singular sample detected.", stacklevel=2)
+            for _ in range(max_try_correction):
+                sample = torch.where(singular[..., None, None], self._bartlett_sampling(sample_shape), sample)
+                singular = ~self.support.check(sample)
+                if not bool(singular.any()):
+                    break
+        return sample
+
+    def _log_det_scale(self):
+        return self._unbroadcasted_scale_tril.diagonal(dim1=-2, dim2=-1).log().sum(-1)
+
+    def log_prob(self, value):
+        if self._validate_args:
+            self._validate_sample(value)
+        nu, p = self.df, self._event_shape[-1]
+        L = self._unbroadcasted_scale_tril
+        batch = broadcast_shapes(L.shape[:-2], value.shape[:-2])
+        L = L.expand(batch + (p, p))
+        # trace(Sigma^-1 X) with Sigma = L L^T: two triangular solves
+        solved = torch.linalg.solve_triangular(L.mT, torch.linalg.solve_triangular(L, value.expand(batch + (p, p)),
+                                                                                     upper=False), upper=True)
+        trace = solved.diagonal(dim1=-2, dim2=-1).sum(-1)
+        return (-nu * (p * _LOG_2 / 2 + self._log_det_scale()) - _mvlgamma(nu / 2, p)
+                + (nu - p - 1) / 2 * torch.linalg.slogdet(value).logabsdet - trace / 2)
+
+    def entropy(self):
+        nu, p = self.df, self._event_shape[-1]
+        return ((p + 1) * (p * _LOG_2 / 2 + self._log_det_scale()) + _mvlgamma(nu / 2, p)
+                - (nu - p - 1) / 2 * _mvdigamma(nu / 2, p) + nu * p / 2)
