@@ -4,7 +4,7 @@ counter (offset + i), key = seed, so a seed gives the same numbers on every devi
 every launch geometry. `dist` picks the transform of the raw 32-bit words.
 </%doc>
 ${c.preamble([out_dtype])}
-<% SAMPLERS = ("gamma", "poisson", "binomial", "gamma_grad") %>
+<% SAMPLERS = ("gamma", "poisson", "binomial", "von_mises", "gamma_grad") %>
 
 inline uint4 philox4x32_10(uint4 ctr, uint2 key)
 {
@@ -25,7 +25,7 @@ inline uint4 philox4x32_10(uint4 ctr, uint2 key)
 
 % if dist in SAMPLERS:
 <%doc>
-Samplers with a per-element parameter and a rejection loop (gamma, poisson, binomial), and the
+Samplers with a per-element parameter and a rejection loop (gamma, poisson, binomial, von Mises), and the
 reparameterised gradient of gamma draws. Element i draws its k-th block of four words from
 counter (offset + i, k + 1): the third counter word keeps it apart from the single-block
 draws above (which use k = 0) and from every other element.
@@ -155,6 +155,27 @@ inline ${T} sample_binomial(${T} n, ${T} p, stream_t *s)
     return (p <= (${T})0.5) ? k : n - k;
 }
 
+// von Mises angles around 0 of concentration kappa: Best and Fisher (1979), "Efficient simulation
+// of the von Mises distribution", wrapped-Cauchy envelope of parameter rho; rho written without
+// the cancellation of (tau - sqrt(2 tau)) / (2 kappa) at small kappa
+inline ${T} sample_von_mises(${T} kappa, stream_t *s)
+{
+    if (!(kappa >= 0)) return NAN;
+    const ${T} root = sqrt(1 + 4 * kappa * kappa), tau = 1 + root;
+    const ${T} rho = 2 * kappa * tau / ((root + 1) * (tau + sqrt(2 * tau)));
+    if (rho < ${"(double)1e-12" if T == "double" else "1e-6f"})
+        return M_PI * (2 * uniform_open(s) - 1);   // kappa ~ 0: uniform on the circle
+    const ${T} r = (1 + rho * rho) / (2 * rho);
+    for (;;) {
+        const ${T} z = cospi(uniform_open(s)), u2 = uniform_open(s);
+        const ${T} f = (1 + r * z) / (r + z), c = kappa * (r - f);
+        if (c * (2 - c) - u2 > 0 || log(c / u2) + 1 - c >= 0) {
+            const ${T} theta = acos(clamp(f, (${T})-1, (${T})1));
+            return (uniform_open(s) < (${T})0.5) ? -theta : theta;
+        }
+    }
+}
+
 // digamma for x > 0: the recurrence psi(x) = psi(x + 1) - 1/x up to x >= 6, then the asymptotic series
 inline ${T} digamma_positive(${T} x)
 {
@@ -206,6 +227,8 @@ __kernel void ${kname}(const long n, __global ${out_dtype.c} *out, __global cons
     const ${T} v = isnan(g) ? g : fmax(g, ${"DBL_MIN" if T == "double" else "FLT_MIN"});
 % elif dist == "poisson":
     const ${T} v = sample_poisson(${c.load(out_dtype, "p0", "i")}, &s);
+% elif dist == "von_mises":
+    const ${T} v = sample_von_mises(${c.load(out_dtype, "p0", "i")}, &s);
 % elif dist == "gamma_grad":
     const ${T} v = standard_gamma_grad(${c.load(out_dtype, "p0", "i")}, ${c.load(out_dtype, "p1", "i")});
 % elif dist == "binomial":

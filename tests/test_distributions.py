@@ -6,6 +6,8 @@ enumerate_support.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -70,6 +72,7 @@ CASES = {
     "LogisticNormal": lambda t, d: d.LogisticNormal(t.tensor([0.0, 1.0]), t.tensor([1.0, 0.5])),
     "ContinuousBernoulli": lambda t, d: d.ContinuousBernoulli(t.tensor([0.2, 0.4995, 0.5, 0.8])),
     "ContinuousBernoulliLogits": lambda t, d: d.ContinuousBernoulli(logits=t.tensor([-1.0, 0.0, 2.0])),
+    "VonMises": lambda t, d: d.VonMises(t.tensor([1.0, 0.0, -2.0]), t.tensor([0.5, 3.0, 40.0])),
     "Wishart": lambda t, d: d.Wishart(t.tensor([4.0, 6.0]), covariance_matrix=t.tensor(COV)),
     "LKJCholesky": lambda t, d: d.LKJCholesky(3, t.tensor([0.5, 2.0])),
     "FisherSnedecor": lambda t, d: d.FisherSnedecor(t.tensor([3.0, 5.0]), t.tensor([6.0, 7.0])),
@@ -184,6 +187,18 @@ def test_sample_moments(name, make):
     np.testing.assert_allclose(mean, exact_mean, atol=5 * np.sqrt(exact_var / n).max() + 1e-6)
     # the variance's standard error, bounded through the fourth moment of a heavy-ish tail (kurtosis <= 12)
     np.testing.assert_allclose(var, exact_var, rtol=5 * np.sqrt(12 / n), atol=1e-6)
+
+
+def test_von_mises_draws_have_the_circular_moments():
+    torch.manual_seed(8)
+    dist = D.VonMises(torch.tensor([1.0, 0.0, -3.0, 0.5]), torch.tensor([1e-4, 0.7, 4.0, 200.0]))
+    x = dist.sample((40000,))
+    pi32 = float(np.float32(math.pi))  # the float32 rounding of pi is above pi
+    assert float(x.min()) >= -pi32 and float(x.max()) <= pi32
+    mean_cos = np_of(torch.cos(x - dist.loc).mean(0))
+    np.testing.assert_allclose(mean_cos, 1 - np_of(dist.variance), atol=5 * np.sqrt(0.5 / 40000))
+    mean_sin = np_of(torch.sin(x - dist.loc).mean(0))
+    np.testing.assert_allclose(mean_sin, 0.0, atol=5 * np.sqrt(0.5 / 40000))
 
 
 def test_dirichlet_draws_lie_on_the_simplex_with_the_right_mean():

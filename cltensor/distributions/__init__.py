@@ -16,4 +16,4 @@ from .kl import kl_divergence, register_kl
 from . import kl, transforms
 from .constraint_registry import biject_to, transform_to
 from .more import (ContinuousBernoulli, FisherSnedecor, GeneralizedPareto, InverseGamma, LKJCholesky,
-                   NegativeBinomial)
+                   NegativeBinomial, VonMises)

@@ -1,5 +1,5 @@
-"""FisherSnedecor, InverseGamma, NegativeBinomial, GeneralizedPareto, ContinuousBernoulli and
-LKJCholesky."""
+"""FisherSnedecor, InverseGamma, NegativeBinomial, GeneralizedPareto, ContinuousBernoulli,
+LKJCholesky and VonMises."""
 import math
 from numbers import Number
 
@@ -16,7 +16,7 @@ from .transforms import PowerTransform
 from .utils import broadcast_all, clamp_probs, lazy_property, logits_to_probs, probs_to_logits
 
 __all__ = ["FisherSnedecor", "InverseGamma", "NegativeBinomial", "GeneralizedPareto", "ContinuousBernoulli",
-           "LKJCholesky"]
+           "LKJCholesky", "VonMises"]
 
 
 class FisherSnedecor(_Broadcast):
@@ -431,3 +431,69 @@ class LKJCholesky(Distribution):
         alpha = self.concentration + 0.5 * dm1
         normalizer = 0.5 * dm1 * math.log(math.pi) + _mvlgamma(alpha - 0.5, dm1) - torch.lgamma(alpha) * dm1
         return unnormalized - normalizer
+
+
+# Abramowitz and Stegun 9.8.1-9.8.4: I0 and I1 as polynomials in t = x / 3.75 below 3.75 and, scaled
+# by sqrt(x) exp(-x), in 1 / t above (relative errors below 2.2e-7)
+_I_SMALL = {0: [1.0, 3.5156229, 3.0899424, 1.2067492, 0.2659732, 0.0360768, 0.0045813],
+            1: [0.5, 0.87890594, 0.51498869, 0.15084934, 0.02658733, 0.00301532, 0.00032411]}
+_I_LARGE = {0: [0.39894228, 0.01328592, 0.00225319, -0.00157565, 0.00916281, -0.02057706, 0.02635537,
+                -0.01647633, 0.00392377],
+            1: [0.39894228, -0.03988024, -0.00362018, 0.00163801, -0.01031555, 0.02282967, -0.02895312,
+                0.01787654, -0.00420059]}
+
+
+def _polynomial(coefficients, x):
+    result = torch.full_like(x, coefficients[-1])
+    for c in reversed(coefficients[:-1]):
+        result = result * x + c
+    return result
+
+
+def _log_bessel_i(x, order: int):
+    """log I_order(x) for x > 0, order 0 or 1."""
+    small_x = torch.clamp(x, max=3.75)
+    small = _polynomial(_I_SMALL[order], (small_x / 3.75) ** 2).log()
+    if order == 1:
+        small = small + small_x.log()
+    large_x = torch.clamp(x, min=3.75)
+    large = large_x - 0.5 * large_x.log() + _polynomial(_I_LARGE[order], 3.75 / large_x).log()
+    return torch.where(x < 3.75, small, large)
+
+
+class VonMises(_Broadcast):
+    """VonMises(loc, concentration): the circular normal on [-pi, pi), density
+    exp(concentration cos(x - loc)) / (2 pi I0(concentration))."""
+    arg_constraints = {"loc": constraints.real, "concentration": constraints.positive}
+    support = constraints.real
+    has_rsample = False
+    _params = ("loc", "concentration")
+
+    def __init__(self, loc, concentration, validate_args=None):
+        self._init_params((loc, concentration), validate_args)
+
+    def log_prob(self, value):
+        self._checked(value)
+        return (self.concentration * torch.cos(value - self.loc) - math.log(2 * math.pi)
+                - _log_bessel_i(self.concentration, 0))
+
+    def sample(self, sample_shape=torch.Size()):
+        from ..ops.random import _von_mises_centered
+        shape = self._extended_shape(sample_shape)
+        with torch.no_grad():
+            angles = _von_mises_centered(self.concentration.expand(shape))
+            return (angles + self.loc + math.pi) % (2 * math.pi) - math.pi
+
+    @property
+    def mean(self):
+        return self.loc
+
+    @property
+    def mode(self):
+        return self.loc
+
+    @lazy_property
+    def variance(self):
+        # circular variance 1 - I1(k) / I0(k)
+        ratio = (_log_bessel_i(self.concentration, 1) - _log_bessel_i(self.concentration, 0)).exp()
+        return 1 - ratio

@@ -446,3 +446,8 @@ def _sample_dirichlet(input, generator=None):
     """Draws from Dirichlet(input) over the last dim: gamma draws normalised to sum to 1."""
     gammas = _per_element("gamma", input, [input], generator)
     return gammas / gammas.sum(-1, keepdim=True)
+
+
+def _von_mises_centered(concentration, generator=None):
+    """von Mises angles in [-pi, pi] around 0, one per concentration (Best-Fisher on the device)."""
+    return _per_element("von_mises", concentration, [concentration], generator)
