@@ -555,3 +555,12 @@ def test_policy_gradient_step():
     expected = np.full((4, 3), 1 / 3)
     expected[np.arange(4), np_of(actions)] -= 1
     np.testing.assert_allclose(grad, expected, rtol=1e-5, atol=1e-6)
+
+
+@needs_torch
+def test_every_pytorch_name_is_provided():
+    assert [n for n in dir(TD) if not n.startswith("_") and not hasattr(D, n)] == []
+    assert [n for n in dir(TD.transforms) if n.endswith("Transform") and not hasattr(D.transforms, n)] == []
+    assert [n for n in TD.constraints.__all__ if not hasattr(constraints, n)] == []
+    from cltensor.distributions.multivariate_normal import MultivariateNormal
+    assert MultivariateNormal is D.MultivariateNormal

@@ -17,3 +17,29 @@ from . import kl, transforms
 from .constraint_registry import biject_to, transform_to
 from .more import (ContinuousBernoulli, FisherSnedecor, GeneralizedPareto, InverseGamma, LKJCholesky,
                    NegativeBinomial, VonMises)
+
+
+def _alias_pytorch_submodules():
+    """PyTorch keeps one distribution per module (torch.distributions.normal...); ours group them.
+    The PyTorch module names point at the module holding each, so that
+    `from cltensor.distributions.normal import Normal` works as with PyTorch."""
+    import sys
+    from . import continuous, discrete, gamma_family, more, multivariate, transformed
+    homes = {
+        continuous: ["normal", "uniform", "exponential", "laplace", "cauchy"],
+        discrete: ["bernoulli", "categorical", "one_hot_categorical", "geometric"],
+        gamma_family: ["gamma", "chi2", "beta", "dirichlet", "studentT", "poisson", "binomial", "multinomial"],
+        transformed: ["independent", "transformed_distribution", "log_normal", "half_normal", "half_cauchy",
+                      "gumbel", "weibull", "pareto", "kumaraswamy", "logistic_normal", "relaxed_bernoulli",
+                      "relaxed_categorical"],
+        multivariate: ["multivariate_normal", "lowrank_multivariate_normal", "mixture_same_family", "wishart"],
+        more: ["fishersnedecor", "inverse_gamma", "negative_binomial", "generalized_pareto", "continuous_bernoulli",
+               "lkj_cholesky", "von_mises"],
+    }
+    for module, names in homes.items():
+        for name in names:
+            sys.modules[f"{__name__}.{name}"] = module
+            globals()[name] = module
+
+
+_alias_pytorch_submodules()
