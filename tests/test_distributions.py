@@ -590,3 +590,20 @@ def test_samples_stay_on_the_device_and_match_the_host_stream(name):
         assert dist.log_prob(x).device == torch.device(dev)
         draws[dev] = np_of(x)
     np.testing.assert_allclose(draws["cpu"], draws["cl:0"], rtol=1e-5, atol=1e-6)
+
+
+def test_beta_and_dirichlet_pathwise_gradients_are_unbiased():
+    """The rsample gradients (through the gamma draws' implicit gradients) average to the gradient
+    of the exact mean: d/da a/(a+b) = b/(a+b)^2."""
+    torch.manual_seed(10)
+    a = torch.tensor([0.5, 2.0, 6.0], requires_grad=True)
+    b = torch.tensor([1.5, 1.0, 3.0])
+    n = 20000
+    D.Beta(a, b).rsample((n,)).mean(0).sum().backward()
+    exact = np_of(b / (a.detach() + b) ** 2)
+    np.testing.assert_allclose(np_of(a.grad), exact, rtol=0.05)
+    alpha = torch.tensor([0.7, 2.0, 4.0], requires_grad=True)
+    D.Dirichlet(alpha).rsample((n,))[:, 0].mean().backward()
+    total = float(alpha.detach().sum())
+    exact = [(total - 0.7) / total ** 2, -0.7 / total ** 2, -0.7 / total ** 2]
+    np.testing.assert_allclose(np_of(alpha.grad), exact, rtol=0.05)

@@ -106,7 +106,8 @@ class Dirichlet(ExponentialFamily):
         return new
 
     def rsample(self, sample_shape=()):
-        gammas = _tiny_clamped(torch._standard_gamma(self.concentration.expand(self._extended_shape(sample_shape))))
+        # the gamma draws are at least the smallest normal number already (the sampler's clamp)
+        gammas = torch._standard_gamma(self.concentration.expand(self._extended_shape(sample_shape)))
         return _tiny_clamped(gammas / gammas.sum(-1, keepdim=True))
 
     def log_prob(self, value):
