@@ -342,6 +342,10 @@ KL_CASES = [
     ("Gumbel", "Gumbel"), ("Binomial", "Binomial"), ("Exponential", "Exponential"), ("Laplace", "Laplace"),
     ("Geometric", "Geometric"), ("Cauchy", "Cauchy"), ("Pareto", "Pareto"), ("HalfNormal", "HalfNormal"),
     ("OneHotCategorical", "OneHotCategorical"), ("Beta", "Uniform"), ("Uniform", "Normal"),
+    ("Laplace", "Normal"), ("Gamma", "Normal"), ("Gumbel", "Normal"), ("Normal", "Gumbel"), ("Exponential", "Gumbel"),
+    ("Gamma", "Gumbel"), ("Uniform", "Gumbel"), ("Uniform", "Exponential"), ("Uniform", "Gamma"),
+    ("Gamma", "Exponential"), ("Exponential", "Normal"), ("Bernoulli", "Poisson"),
+    ("Normal", "Beta"), ("Poisson", "Binomial"), ("Gamma", "Pareto"), ("Laplace", "Uniform"),
 ]
 # the q of each pair: the same family with other parameters
 OTHER = {

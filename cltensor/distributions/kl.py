@@ -14,7 +14,7 @@ from .gamma_family import Beta, Binomial, Dirichlet, Gamma, Poisson
 from .more import ContinuousBernoulli
 from .multivariate import MultivariateNormal, LowRankMultivariateNormal, _batch_mahalanobis
 from .transformed import Gumbel, HalfNormal, Independent, Pareto, TransformedDistribution
-from .utils import broadcast_shapes, euler_constant, sum_rightmost
+from .utils import broadcast_shapes, euler_constant, sum_rightmost, xlogy
 
 __all__ = ["register_kl", "kl_divergence"]
 
@@ -350,3 +350,93 @@ def _kl_normal_laplace(p, q):
     t2 = math.sqrt(2 / math.pi) * p.scale * torch.exp(-0.5 * loc_diff_scale_ratio.pow(2))
     t3 = loc_diff * torch.erf(math.sqrt(0.5) * loc_diff_scale_ratio)
     return -t1 + (t2 + t3) / q.scale - (0.5 * (1 + math.log(0.5 * math.pi)))
+
+
+def _log_normal_normaliser(q):
+    return torch.log(q.scale * math.sqrt(2 * math.pi))
+
+
+@register_kl(Laplace, Normal)
+def _kl_laplace_normal(p, q):
+    second_moment = 2 * p.scale.pow(2) + (p.loc - q.loc).pow(2)
+    return -p.entropy() + _log_normal_normaliser(q) + second_moment / (2 * q.scale.pow(2))
+
+
+@register_kl(Gamma, Normal)
+def _kl_gamma_normal(p, q):
+    mean = p.concentration / p.rate
+    second = p.concentration * (p.concentration + 1) / p.rate.pow(2)
+    return -p.entropy() + _log_normal_normaliser(q) + (second - 2 * q.loc * mean + q.loc.pow(2)) / (2 * q.scale.pow(2))
+
+
+@register_kl(Gumbel, Normal)
+def _kl_gumbel_normal(p, q):
+    mean = p.loc + p.scale * euler_constant
+    var = (math.pi * p.scale).pow(2) / 6
+    return -p.entropy() + _log_normal_normaliser(q) + (var + (mean - q.loc).pow(2)) / (2 * q.scale.pow(2))
+
+
+def _kl_to_gumbel(p, q, mean, laplace_transform):
+    """KL(p || Gumbel) = -H(p) + log b + E[z] + E[exp(-z)] with z = (x - loc) / b, from p's mean and
+    E_p[exp(-x / b)]."""
+    return -p.entropy() + q.scale.log() + (mean - q.loc) / q.scale + torch.exp(q.loc / q.scale) * laplace_transform
+
+
+@register_kl(Normal, Gumbel)
+def _kl_normal_gumbel(p, q):
+    return _kl_to_gumbel(p, q, p.loc, torch.exp(-p.loc / q.scale + 0.5 * (p.scale / q.scale).pow(2)))
+
+
+@register_kl(Exponential, Gumbel)
+def _kl_exponential_gumbel(p, q):
+    return _kl_to_gumbel(p, q, p.rate.reciprocal(), p.rate / (p.rate + q.scale.reciprocal()))
+
+
+@register_kl(Gamma, Gumbel)
+def _kl_gamma_gumbel(p, q):
+    ratio = p.rate / (p.rate + q.scale.reciprocal())
+    return _kl_to_gumbel(p, q, p.concentration / p.rate, ratio.pow(p.concentration))
+
+
+@register_kl(Uniform, Gumbel)
+def _kl_uniform_gumbel(p, q):
+    width = p.high - p.low
+    transform = q.scale * (torch.exp(-p.low / q.scale) - torch.exp(-p.high / q.scale)) / width
+    return _kl_to_gumbel(p, q, (p.low + p.high) / 2, transform)
+
+
+@register_kl(Uniform, Exponential)
+def _kl_uniform_exponential(p, q):
+    result = -p.entropy() - q.rate.log() + q.rate * (p.high + p.low) / 2
+    return _infinite_where(result, p.low < q.support.lower_bound)
+
+
+@register_kl(Uniform, Gamma)
+def _kl_uniform_gamma(p, q):
+    # E_p[log x] = (h log h - l log l) / (h - l) - 1 for p = Uniform(l, h), l >= 0
+    width = p.high - p.low
+    mean_log = (xlogy(p.high, p.high) - xlogy(p.low, p.low)) / width - 1
+    log_q = (q.concentration * q.rate.log() - q.concentration.lgamma() + (q.concentration - 1) * mean_log
+             - q.rate * (p.high + p.low) / 2)
+    return _infinite_where(-p.entropy() - log_q, p.low < q.support.lower_bound)
+
+
+# ---- p's support reaches where q has no density: infinite ---------------------------------------------------------
+
+def _register_infinite(p_type, q_types, param):
+    def infinite(p, q):
+        like = getattr(p, param)
+        return torch.full_like(like, math.inf)
+    for q_type in q_types:
+        register_kl(p_type, q_type)(infinite)
+
+
+_register_infinite(Exponential, (Beta, ContinuousBernoulli, Pareto, Uniform), "rate")
+_register_infinite(Gamma, (Beta, ContinuousBernoulli, Pareto, Uniform), "concentration")
+_register_infinite(Gumbel, (Beta, ContinuousBernoulli, Exponential, Gamma, Pareto, Uniform), "loc")
+_register_infinite(Laplace, (Beta, ContinuousBernoulli, Exponential, Gamma, Pareto, Uniform), "loc")
+_register_infinite(Normal, (Beta, ContinuousBernoulli, Exponential, Gamma, Pareto, Uniform), "loc")
+_register_infinite(Pareto, (Beta, ContinuousBernoulli, Uniform), "scale")
+_register_infinite(Poisson, (Bernoulli, Binomial), "rate")
+_register_infinite(Beta, (Pareto,), "concentration0")
+_register_infinite(ContinuousBernoulli, (Pareto,), "probs")
