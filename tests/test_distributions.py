@@ -68,6 +68,7 @@ CASES = {
     "RelaxedOneHotCategorical": lambda t, d: d.RelaxedOneHotCategorical(t.tensor(0.5), probs=t.tensor(P2)),
     "Weibull": lambda t, d: d.Weibull(t.tensor([1.0, 2.0]), t.tensor([0.5, 3.0])),
     "Pareto": lambda t, d: d.Pareto(t.tensor([1.0, 2.0]), t.tensor([2.5, 3.0])),
+    "ParetoHeavy": lambda t, d: d.Pareto(t.tensor([1.0, 2.0]), t.tensor([0.8, 1.5])),
     "Kumaraswamy": lambda t, d: d.Kumaraswamy(t.tensor([1.0, 2.0]), t.tensor([0.5, 3.0])),
     "LogisticNormal": lambda t, d: d.LogisticNormal(t.tensor([0.0, 1.0]), t.tensor([1.0, 0.5])),
     "ContinuousBernoulli": lambda t, d: d.ContinuousBernoulli(t.tensor([0.2, 0.4995, 0.5, 0.8])),
@@ -346,6 +347,8 @@ KL_CASES = [
     ("Gamma", "Gumbel"), ("Uniform", "Gumbel"), ("Uniform", "Exponential"), ("Uniform", "Gamma"),
     ("Gamma", "Exponential"), ("Exponential", "Normal"), ("Bernoulli", "Poisson"),
     ("Normal", "Beta"), ("Poisson", "Binomial"), ("Gamma", "Pareto"), ("Laplace", "Uniform"),
+    ("Beta", "Exponential"), ("Beta", "Gamma"), ("Beta", "Normal"), ("Uniform", "Beta"), ("Uniform", "Pareto"),
+    ("Pareto", "Exponential"), ("Pareto", "Gamma"), ("Pareto", "Normal"), ("ParetoHeavy", "Normal"),
 ]
 # the q of each pair: the same family with other parameters
 OTHER = {

@@ -440,3 +440,82 @@ _register_infinite(Pareto, (Beta, ContinuousBernoulli, Uniform), "scale")
 _register_infinite(Poisson, (Bernoulli, Binomial), "rate")
 _register_infinite(Beta, (Pareto,), "concentration0")
 _register_infinite(ContinuousBernoulli, (Pareto,), "probs")
+
+
+def _beta_moments(p):
+    total = p.concentration1 + p.concentration0
+    mean = p.concentration1 / total
+    second = p.concentration1 * (p.concentration1 + 1) / (total * (total + 1))
+    mean_log = torch.digamma(p.concentration1) - torch.digamma(total)
+    return mean, second, mean_log
+
+
+def _log_gamma_density_mean(q, mean, mean_log):
+    """E_p[log q(x)] for q = Gamma, from E_p[x] and E_p[log x]."""
+    return (q.concentration * q.rate.log() - q.concentration.lgamma() + (q.concentration - 1) * mean_log
+            - q.rate * mean)
+
+
+@register_kl(Beta, Exponential)
+def _kl_beta_exponential(p, q):
+    mean, _, _ = _beta_moments(p)
+    return -p.entropy() - q.rate.log() + q.rate * mean
+
+
+@register_kl(Beta, Gamma)
+def _kl_beta_gamma(p, q):
+    mean, _, mean_log = _beta_moments(p)
+    return -p.entropy() - _log_gamma_density_mean(q, mean, mean_log)
+
+
+@register_kl(Beta, Normal)
+def _kl_beta_normal(p, q):
+    mean, second, _ = _beta_moments(p)
+    return -p.entropy() + _log_normal_normaliser(q) + (second - 2 * q.loc * mean + q.loc.pow(2)) / (2 * q.scale.pow(2))
+
+
+def _uniform_mean_log(low, high):
+    """E[log x] for x ~ Uniform(low, high), low >= 0."""
+    return (xlogy(high, high) - xlogy(low, low)) / (high - low) - 1
+
+
+@register_kl(Uniform, Beta)
+def _kl_uniform_beta(p, q):
+    mean_log = _uniform_mean_log(p.low, p.high)
+    mean_log1m = _uniform_mean_log(1 - p.high, 1 - p.low)
+    log_beta = q.concentration1.lgamma() + q.concentration0.lgamma() - (q.concentration1 + q.concentration0).lgamma()
+    log_q = (q.concentration1 - 1) * mean_log + (q.concentration0 - 1) * mean_log1m - log_beta
+    return _infinite_where(-p.entropy() - log_q, (p.low < 0) | (p.high > 1))
+
+
+@register_kl(Uniform, Pareto)
+def _kl_uniform_pareto(p, q):
+    log_q = q.alpha.log() + q.alpha * q.scale.log() - (q.alpha + 1) * _uniform_mean_log(p.low, p.high)
+    return _infinite_where(-p.entropy() - log_q, p.low < q.scale)
+
+
+def _pareto_moments(p):
+    """E[x] (infinite for alpha <= 1), E[x^2] (infinite for alpha <= 2) and E[log x]."""
+    a = p.alpha
+    mean = _infinite_where(a * p.scale / (a - 1).clamp(min=1e-30), a <= 1)
+    second = _infinite_where(a * p.scale.pow(2) / (a - 2).clamp(min=1e-30), a <= 2)
+    return mean, second, p.scale.log() + a.reciprocal()
+
+
+@register_kl(Pareto, Exponential)
+def _kl_pareto_exponential(p, q):
+    mean, _, _ = _pareto_moments(p)
+    return -p.entropy() - q.rate.log() + q.rate * mean
+
+
+@register_kl(Pareto, Gamma)
+def _kl_pareto_gamma(p, q):
+    mean, _, mean_log = _pareto_moments(p)
+    return -p.entropy() - _log_gamma_density_mean(q, mean, mean_log)
+
+
+@register_kl(Pareto, Normal)
+def _kl_pareto_normal(p, q):
+    mean, second, _ = _pareto_moments(p)
+    result = -p.entropy() + _log_normal_normaliser(q) + (second - 2 * q.loc * mean + q.loc.pow(2)) / (2 * q.scale.pow(2))
+    return _infinite_where(result, p.alpha <= 2)  # not inf - inf = nan
