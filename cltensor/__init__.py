@@ -59,7 +59,9 @@ _export(_creation, ["tensor", "as_tensor", "asarray", "from_numpy", "frombuffer"
                     "CharTensor", "ByteTensor", "BoolTensor"])
 _export(_random, ["Generator", "manual_seed", "seed", "initial_seed", "get_rng_state", "set_rng_state", "rand",
                   "randn", "randint", "rand_like", "randn_like", "randint_like", "normal", "randperm", "bernoulli",
-                  "multinomial"])
+                  "multinomial", "poisson", "binomial"])
+_standard_gamma, _standard_gamma_grad = _random._standard_gamma, _random._standard_gamma_grad
+_sample_dirichlet = _random._sample_dirichlet
 default_generator = _random.default_generator
 
 
@@ -92,6 +94,9 @@ _load_optional()
 del _load_optional
 
 from . import nn, optim, utils  # noqa: E402
+from .ops import special as _special_ops  # noqa: E402
+_export(_special_ops, _special_ops.TORCH_NAMES)
+from . import special  # noqa: E402,F401
 from .nn.pooling import (adaptive_avg_pool1d, avg_pool1d, max_pool1d, max_pool1d_with_indices,  # noqa: E402,F401
                          max_pool2d, max_pool3d)
 from .nn.pooling import adaptive_max_pool1d_with_indices as adaptive_max_pool1d  # noqa: E402,F401
@@ -99,6 +104,7 @@ from .nn.padding import constant_pad_nd  # noqa: E402,F401
 from .ops.conv import (conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d,  # noqa: E402,F401
                        conv_transpose3d)
 from . import accelerator, backends, cuda, distributed, onnx, version  # noqa: E402,F401
+from . import distributions  # noqa: E402,F401
 from ._compile import compile  # noqa: E402,F401
 from ._flags import (are_deterministic_algorithms_enabled, get_float32_matmul_precision,  # noqa: E402,F401
                      get_num_interop_threads, get_num_threads, is_deterministic_algorithms_warn_only_enabled,
@@ -110,6 +116,11 @@ try:
 except ModuleNotFoundError as _err:
     if _err.name != __name__ + ".serialization":
         raise
+
+from . import linalg  # noqa: E402  (torch.linalg; cltensor.ops.linalg is the matmul family)
+globals().update(linalg.TORCH_NAMES)
+for _name, _fn in linalg.TENSOR_METHODS.items():
+    setattr(Tensor, _name, _fn)
 
 # last, over everything exported above: PyTorch's numpy-style keywords (axis=, keepdims=) on native ops
 from ._numpy_names import install as _install_numpy_names  # noqa: E402

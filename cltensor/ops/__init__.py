@@ -1,2 +1,2 @@
 """The op modules. Importing them attaches their methods to Tensor."""
-from . import elementwise, activations, shape, creation, random  # noqa: F401
+from . import elementwise, activations, shape, creation, random, special  # noqa: F401

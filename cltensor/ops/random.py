@@ -360,3 +360,94 @@ def _into_out(out: Tensor, result: Tensor) -> Tensor:
 
 
 register("multinomial", multinomial)
+
+
+# ---- samplers with per-element parameters (gamma, poisson, binomial) ---------------------------------------------
+# One work-item per element runs its rejection loop (kernels_cl/random.cl.mako); element i draws its
+# blocks from counter offset + i, so the generator advances by the element count, as for rand().
+
+def _per_element(kind: str, out_like: Tensor, params, generator=None) -> Tensor:
+    """The kernel `kind` over parameters broadcast to out_like's shape, computed in float32/float64
+    and returned in out_like's dtype."""
+    compute = out_like.dtype if out_like.dtype in (dt.float32, dt.float64) else dt.float32
+    shape = out_like._shape
+    args = [p.detach().to(compute).expand(shape).contiguous() for p in params]
+    args += [args[0]] * (2 - len(args))
+    out = dispatch.empty(shape, compute, out_like.device)
+    n = out.numel()
+    if n:
+        seed_, offset = (generator or default_generator)._take(n) if kind != "gamma_grad" else (0, 0)
+        backend = out.device.backend
+        key = ("rand", kind, compute, compute.c)
+        kernel = backend.kernels.get(key)
+        if kernel is None:
+            kernel = codegen.kernel(backend, key, "random.cl.mako", "rand_" + kind, out_dtype=compute, T=compute.c,
+                                    dist=kind, arg_dtypes=[np.int64, None, None, None, np.uint64, np.uint64])
+        dispatch.enqueue(backend, kernel, n, [n, out._storage.buffer, args[0]._storage.buffer,
+                                             args[1]._storage.buffer, seed_, offset])
+    return out if compute == out_like.dtype else out.to(out_like.dtype)
+
+
+def _check_float_input(name: str, t, kernel: str):
+    from .elementwise import _torch_name
+    if not isinstance(t, Tensor):
+        raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not {type(t).__name__}")
+    if not t.is_floating_point():
+        raise NotImplementedError(f"\"{kernel}\" not implemented for '{_torch_name(t.dtype).title()}'")
+
+
+def _gamma_backward(alpha: Tensor, sample: Tensor, grad: Tensor) -> Tensor:
+    return grad * _standard_gamma_grad(alpha, sample)
+
+
+def _standard_gamma(input, *, generator=None):
+    """Draws of Gamma(input, 1), one per element (Marsaglia-Tsang on the device); differentiable
+    in input through the implicit reparameterisation (_standard_gamma_grad), as in PyTorch."""
+    from ..autograd.function import Function
+    _check_float_input("_standard_gamma", input, "gamma_cpu")
+
+    class StandardGamma(Function):
+        @staticmethod
+        def forward(ctx, alpha):
+            sample = _per_element("gamma", alpha, [alpha], generator)
+            ctx.save_for_backward(alpha, sample)
+            return sample
+
+        @staticmethod
+        def backward(ctx, grad):
+            alpha, sample = ctx.saved_tensors
+            return _gamma_backward(alpha, sample, grad)
+
+    return StandardGamma.apply(input)
+
+
+def _standard_gamma_grad(input, output):
+    """d(sample)/d(alpha) of standard gamma draws `output` of concentrations `input`."""
+    shape = dispatch.broadcast_shapes(input.shape, output.shape)
+    return _per_element("gamma_grad", dispatch.empty(shape, input.dtype, input.device), [input, output])
+
+
+def poisson(input, generator=None):
+    """Poisson draws with rates `input`, as floats of input's dtype (not differentiable)."""
+    _check_float_input("poisson", input, "poisson_cpu")
+    return _per_element("poisson", input, [input], generator)
+
+
+def binomial(count, prob, generator=None):
+    """Binomial draws: successes among `count` trials of probability `prob` (same dtype)."""
+    _check_float_input("binomial", count, "binomial_cpu")
+    if prob.dtype != count.dtype:
+        raise RuntimeError(f"expected scalar type {count.dtype} but found {prob.dtype}")
+    shape = dispatch.broadcast_shapes(count.shape, prob.shape)
+    return _per_element("binomial", dispatch.empty(shape, count.dtype, count.device), [count, prob], generator)
+
+
+def _sample_dirichlet(input, generator=None):
+    """Draws from Dirichlet(input) over the last dim: gamma draws normalised to sum to 1."""
+    gammas = _per_element("gamma", input, [input], generator)
+    return gammas / gammas.sum(-1, keepdim=True)
+
+
+def _von_mises_centered(concentration, generator=None):
+    """von Mises angles in [-pi, pi] around 0, one per concentration (Best-Fisher on the device)."""
+    return _per_element("von_mises", concentration, [concentration], generator)

@@ -1,0 +1,751 @@
+"""torch.linalg: norms, products and the dense factorisations, with PyTorch's names and errors.
+
+The factorisations (Cholesky, LU with partial pivoting, triangular solves) run on the device,
+batched over every leading dim in one launch per step (cltensor/ops/decomp.py, kernels in
+kernels_cl/linalg.cl.mako; wide matrices are blocked and updated with the GEMM). Everything else
+is plain Tensor code on top of them, and each differentiable function records PyTorch's backward
+formula written in cltensor ops (so it is differentiable again).
+
+Functions that raise on singular or non positive-definite input (cholesky, inv, solve, lu_factor)
+read the factorisation's info back to the host, as PyTorch does; their ``_ex`` variants do not.
+
+    >>> import cltensor as torch
+    >>> A = torch.tensor([[4., 2.], [2., 3.]])
+    >>> torch.linalg.cholesky(A).tolist()
+    [[2.0, 0.0], [1.0, 1.4142135381698608]]
+"""
+from __future__ import annotations
+
+import math
+import warnings
+from collections import namedtuple
+
+from . import dtypes as dt
+from .autograd import graph
+from .autograd.grad_mode import no_grad
+from .ops import decomp
+from .tensor import Tensor
+
+__all__ = ["LinAlgError", "vector_norm", "matrix_norm", "norm", "diagonal", "cross", "vecdot", "matmul", "multi_dot",
+           "matrix_power", "vander", "cholesky", "cholesky_ex", "solve_triangular", "lu_factor", "lu_factor_ex", "lu",
+           "lu_solve", "solve", "solve_ex", "inv", "inv_ex", "det", "slogdet", "tensorinv", "tensorsolve"]
+
+
+class LinAlgError(RuntimeError):
+    """Raised for singular or non positive-definite inputs (torch.linalg.LinAlgError)."""
+
+
+_SCALAR = {"float32": "Float", "float64": "Double", "float16": "Half", "bfloat16": "BFloat16", "int64": "Long",
+           "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
+
+CholeskyEx = namedtuple("linalg_cholesky_ex", ["L", "info"])
+LUFactor = namedtuple("linalg_lu_factor", ["LU", "pivots"])
+LUFactorEx = namedtuple("linalg_lu_factor_ex", ["LU", "pivots", "info"])
+LU = namedtuple("linalg_lu", ["P", "L", "U"])
+SolveEx = namedtuple("linalg_solve_ex", ["result", "info"])
+InvEx = namedtuple("linalg_inv_ex", ["inverse", "info"])
+Slogdet = namedtuple("linalg_slogdet", ["sign", "logabsdet"])
+
+
+# ---- argument checks (all before any kernel runs) -------------------------------------------------
+def _tensor(fname, x, name="A"):
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{fname}(): argument '{name}' must be Tensor, not {type(x).__name__}")
+
+
+def _floating(fname, x, low_precision_message=True):
+    if not x.dtype.is_floating_point:
+        raise RuntimeError(f"{fname}: Expected a floating point or complex tensor as input. Got "
+                           f"{_SCALAR[x.dtype.name]}")
+    if x.dtype not in (dt.float32, dt.float64) and low_precision_message:
+        raise RuntimeError(f"{fname}: Low precision dtypes not supported. Got {_SCALAR[x.dtype.name]}")
+
+
+def _matrices(fname, x, name="A", square=True):
+    _tensor(fname, x, name)
+    if x.dim() < 2:
+        raise RuntimeError(f"{fname}: The input tensor {name} must have at least 2 dimensions.")
+    if square and x.shape[-1] != x.shape[-2]:
+        raise RuntimeError(f"{fname}: {name} must be batches of square matrices, but they are "
+                           f"{x.shape[-2]} by {x.shape[-1]} matrices")
+    _floating(fname, x)
+
+
+def _same_dtype(fname, a, b):
+    if a.dtype is not b.dtype:
+        raise RuntimeError(f"{fname}: Expected A and B to have the same dtype, but found A of type "
+                           f"{_SCALAR[a.dtype.name]} and B of type {_SCALAR[b.dtype.name]} instead")
+
+
+def _broadcast_batch(*shapes):
+    from .dispatch import broadcast_shapes
+    return tuple(broadcast_shapes(*[tuple(s) for s in shapes]))
+
+
+def _raise_info(info, batched, message):
+    """PyTorch's LinAlgError for the first nonzero info (a host read: the call waits here)."""
+    if info.numel() == 0:
+        return
+    values = info.reshape(-1).cpu().tolist()
+    for b, code in enumerate(values):
+        if code:
+            prefix = f"(Batch element {b}): " if batched else ""
+            raise LinAlgError(message(prefix, code))
+
+
+# ---- working copies ----------------------------------------------------------------------------
+def _work(x, batch_shape=None):
+    """A fresh contiguous (batch, rows, cols) copy of x's values (x broadcast to batch_shape), outside autograd."""
+    x = x.detach()
+    rows, cols = x.shape[-2], x.shape[-1]
+    if batch_shape is not None and tuple(x.shape[:-2]) != tuple(batch_shape):
+        x = x.expand(*batch_shape, rows, cols)
+    copy = x.contiguous()
+    if copy._storage is x._storage:
+        copy = _fresh_copy(x)
+    return copy.reshape(-1, rows, cols)
+
+
+def _fresh_copy(x):
+    from .ops.creation import empty
+    out = empty(tuple(x.shape), dtype=x.dtype, device=x.device)
+    out.copy_(x)
+    return out
+
+
+def _eye_like(n, like, batch_shape=()):
+    from .ops.creation import eye
+    e = eye(n, dtype=like.dtype, device=like.device)
+    return e.expand(*batch_shape, n, n) if batch_shape else e
+
+
+# ---- norms ------------------------------------------------------------------------------------------
+def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None, out=None):
+    """The vector ord-norm of x over dim (every element when None): any real ord, inf, -inf, 0."""
+    _tensor("linalg.vector_norm", x, "input")
+    if isinstance(ord, str):
+        raise TypeError(f"linalg_vector_norm(): argument 'ord' must be Number, not str")
+    from .ops.reduce import norm as _norm
+    if dtype is not None and x.dtype.is_floating_point:
+        x = x.to(dtype)
+    res = _norm(x, float(ord), dim, keepdim, dtype)
+    return _into(out, res)
+
+
+def _into(out, res, fname="linalg"):
+    """res, or res copied into out= (checked and resized as PyTorch does)."""
+    if out is None:
+        return res
+    from .ops.linalg import _output
+    dst = _output(out, tuple(res.shape), res.dtype, res.device, (res,), fname)
+    with no_grad():
+        dst.copy_(res)
+    return dst
+
+
+def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None, out=None):
+    """Matrix norms: 'fro', 1, -1, inf, -inf ('nuc', 2 and -2 need singular values, not provided yet)."""
+    _tensor("linalg.matrix_norm", A)
+    if A.dim() < 2:
+        raise RuntimeError("linalg.matrix_norm: The input tensor A must have at least 2 dimensions.")
+    _floating("linalg.matrix_norm", A, low_precision_message=False)
+    if dtype is not None:
+        A = A.to(dtype)
+    d0, d1 = (d % A.dim() for d in dim)
+    if ord == "fro":
+        res = vector_norm(A, 2, (d0, d1), keepdim)
+    elif ord in (1, -1, math.inf, -math.inf):
+        summed, other = (d0, d1) if abs(ord) == 1 else (d1, d0)
+        sums = A.abs().sum(summed, keepdim=True)
+        res = sums.amax(other, keepdim=True) if ord > 0 else sums.amin(other, keepdim=True)
+        if not keepdim:
+            res = res.squeeze(max(d0, d1)).squeeze(min(d0, d1))
+    elif ord in ("nuc", 2, -2):
+        raise NotImplementedError(f"linalg.matrix_norm: ord={ord!r} needs singular values (linalg.svdvals), which "
+                                  "cltensor does not compute yet")
+    else:
+        raise RuntimeError(f"linalg.matrix_norm: Order {ord} not supported.")
+    return _into(out, res)
+
+
+def norm(A, ord=None, dim=None, keepdim=False, *, out=None, dtype=None):
+    """torch.linalg.norm: a vector norm over one dim (or the flattened input), a matrix norm over two."""
+    _tensor("linalg.norm", A)
+    if dim is not None and not isinstance(dim, (tuple, list)):
+        dim = (dim,)
+    if ord is None:
+        if dim is not None and len(dim) == 2:
+            return matrix_norm(A, "fro", dim, keepdim, dtype=dtype, out=out)
+        return vector_norm(A, 2, dim, keepdim, dtype=dtype, out=out)
+    if dim is None:
+        if A.dim() not in (1, 2):
+            raise RuntimeError(f"linalg.norm: If dim is not specified but ord is, the input must be 1D or 2D. "
+                               f"Got {A.dim()}D.")
+        dim = tuple(range(A.dim()))
+    if len(dim) == 2:
+        return matrix_norm(A, ord, dim, keepdim, dtype=dtype, out=out)
+    return vector_norm(A, ord, dim, keepdim, dtype=dtype, out=out)
+
+
+# ---- products and helpers ------------------------------------------------------------------------------
+def diagonal(A, *, offset=0, dim1=-2, dim2=-1):
+    """The diagonal of each matrix (a view), as torch.diagonal with the matrix dims last by default."""
+    return A.diagonal(offset, dim1, dim2)
+
+
+def cross(input, other, *, dim=-1, out=None):
+    """Cross product of 3-vectors along dim, broadcasting the other dims."""
+    _tensor("linalg.cross", input, "input")
+    _tensor("linalg.cross", other, "other")
+    if input.dim() != other.dim():
+        raise RuntimeError(f"linalg.cross: inputs must have the same number of dimensions.")
+    if input.shape[dim] != 3 or other.shape[dim] != 3:
+        raise RuntimeError(f"linalg.cross: inputs dimension {dim} must have length 3. Got {input.shape[dim]} and "
+                           f"{other.shape[dim]}")
+    a0, a1, a2 = input.unbind(dim)
+    b0, b1, b2 = other.unbind(dim)
+    from .ops.joins import stack
+    res = stack([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], dim % input.dim())
+    return _into(out, res)
+
+
+def vecdot(x, y, *, dim=-1, out=None):
+    """Dot products of the vectors along dim (broadcasting the other dims)."""
+    _tensor("linalg.vecdot", x, "x")
+    _tensor("linalg.vecdot", y, "y")
+    if x.dtype is not y.dtype:
+        raise RuntimeError(f"linalg.vecdot: Expected x and y to have the same dtype, but found x of type "
+                           f"{_SCALAR[x.dtype.name]} and y of type {_SCALAR[y.dtype.name]} instead.")
+    return _into(out, (x * y).sum(dim))
+
+
+def matmul(input, other, *, out=None):
+    from .ops.linalg import matmul as _matmul
+    return _matmul(input, other, out=out)
+
+
+def multi_dot(tensors, *, out=None):
+    """The product of a chain of matrices (the first may be a row vector, the last a column
+    vector), multiplied in the order that costs the fewest multiplications, as PyTorch does."""
+    tensors = list(tensors)
+    if len(tensors) < 2:
+        raise RuntimeError(f"multi_dot(): expected at least 2 tensors but got {len(tensors)}")
+    first_vec, last_vec = tensors[0].dim() == 1, tensors[-1].dim() == 1
+    mats = [t.unsqueeze(0) if first_vec and i == 0 else t.unsqueeze(-1) if last_vec and i == len(tensors) - 1
+            else t for i, t in enumerate(tensors)]
+    for i, t in enumerate(mats):
+        if t.dim() != 2:
+            which = "first" if i == 0 else "last" if i == len(mats) - 1 else None
+            if which:
+                raise RuntimeError(f"multi_dot(): the {which} tensor must be 1D or 2D but got {tensors[i].dim()}D")
+            raise RuntimeError(f"multi_dot(): tensor {i} must be 2D but got {t.dim()}D")
+        if t.dtype is not mats[0].dtype:
+            raise RuntimeError(f"multi_dot(): all tensors must have be the same dtype but tensor 0 is "
+                               f"{_SCALAR[mats[0].dtype.name]} and tensor {i} {_SCALAR[t.dtype.name]}")
+        if i and mats[i - 1].shape[1] != t.shape[0]:
+            a, b = mats[i - 1].shape, t.shape
+            raise RuntimeError(f"multi_dot(): tensors {i - 1} and {i} with shapes {list(a)} and {list(b)} cannot "
+                               "be multiplied")
+    res = _chain(mats, _chain_order([m.shape[0] for m in mats] + [mats[-1].shape[1]]), 0, len(mats) - 1)
+    if first_vec:
+        res = res.squeeze(0)
+    if last_vec:
+        res = res.squeeze(-1)
+    return _into(out, res)
+
+
+def _chain_order(dims):
+    """The classic matrix-chain dynamic programme: split[i][j] of the cheapest bracketing."""
+    n = len(dims) - 1
+    cost = [[0] * n for _ in range(n)]
+    split = [[0] * n for _ in range(n)]
+    for length in range(1, n):
+        for i in range(n - length):
+            j = i + length
+            cost[i][j] = math.inf
+            for k in range(i, j):
+                c = cost[i][k] + cost[k + 1][j] + dims[i] * dims[k + 1] * dims[j + 1]
+                if c < cost[i][j]:
+                    cost[i][j], split[i][j] = c, k
+    return split
+
+
+def _chain(mats, split, i, j):
+    if i == j:
+        return mats[i]
+    k = split[i][j]
+    return _chain(mats, split, i, k).mm(_chain(mats, split, k + 1, j))
+
+
+def matrix_power(A, n, *, out=None):
+    """A to the integer power n by repeated squaring (n < 0 inverts first; n = 0 gives identities)."""
+    _tensor("linalg.matrix_power", A)
+    if A.dim() < 2:
+        raise RuntimeError("linalg.matrix_power: The input tensor A must have at least 2 dimensions.")
+    if A.shape[-1] != A.shape[-2]:
+        raise RuntimeError(f"linalg.matrix_power: A must be batches of square matrices, but they are "
+                           f"{A.shape[-2]} by {A.shape[-1]} matrices")
+    if n == 0:
+        return _into(out, _eye_like(A.shape[-1], A, tuple(A.shape[:-2])).clone())
+    if n < 0:
+        A, n = inv(A), -n
+    result, square = None, A
+    while True:
+        if n & 1:
+            result = square if result is None else result.matmul(square)
+        n >>= 1
+        if not n:
+            break
+        square = square.matmul(square)
+    return _into(out, result if result is not A else A.clone())
+
+
+def vander(x, *, N=None):
+    """Vandermonde matrices: x[..., i] ** j for j < N (N defaults to x.shape[-1])."""
+    _tensor("linalg.vander", x, "x")
+    if x.dim() < 1:
+        raise RuntimeError("linalg.vander: Expected x to have at least 1 dimension")
+    n = x.shape[-1] if N is None else N
+    if n <= 1:
+        if n < 0:
+            raise RuntimeError("N must be greater than 1.")
+        from .ops.creation import ones
+        return ones((*x.shape, n), dtype=x.dtype if x.dtype is not dt.bool_ else dt.int64, device=x.device)
+    from .ops.joins import cat
+    x = x if x.dtype is not dt.bool_ else x.to(dt.int64)
+    powers = x.unsqueeze(-1).expand(*x.shape, n - 1).cumprod(-1)
+    return cat([powers.new_ones((*x.shape, 1)), powers], -1)
+
+
+# ---- Cholesky --------------------------------------------------------------------------------------
+def _phi(X):
+    """The lower triangle of X with its diagonal halved."""
+    return X.tril() - 0.5 * X.diagonal(0, -2, -1).diag_embed()
+
+
+def _cholesky_vjp(g, out, A, upper):
+    L = out[0]
+    gL = g[0]
+    if gL is None:
+        return None
+    if upper:
+        L, gL = L.mT, gL.mT
+    # gA = L^-T phi(L^T gL) L^-1, symmetrised (PyTorch's cholesky_backward)
+    S = solve_triangular(L.mT, _phi(L.mT.matmul(gL)), upper=True)
+    S = solve_triangular(L, S, upper=False, left=False)
+    return 0.5 * (S + S.mT)
+
+
+def cholesky_ex(A, *, upper=False, check_errors=False, out=None):
+    """(L, info): the lower (or upper) Cholesky factor and, per matrix, 0 or the order of the
+    first leading minor that is not positive-definite. Reads only A's lower triangle."""
+    _matrices("linalg.cholesky", A)
+    work = _work(A)
+    info = decomp.int_zeros((work.shape[0],), A.device)
+    decomp.cholesky(work, info)
+    L = work.tril().reshape(A.shape)
+    if upper:
+        L = L.mT.contiguous()
+    info = info.reshape(A.shape[:-2])
+    if check_errors:
+        _raise_info(info, A.dim() > 2, _cholesky_message("linalg.cholesky_ex"))
+    L = graph.record("LinalgCholeskyExBackward0", _cholesky_vjp, [A], (L, info), {"upper": upper},
+                     save=frozenset({"out"}), num_outputs=2)
+    return _out2(out, CholeskyEx(*L))
+
+
+def _out2(out, res):
+    if out is None:
+        return res
+    for o, r in zip(out, res):
+        _into(o, r)
+    return type(res)(*out)
+
+
+def _cholesky_message(fname):
+    return lambda prefix, code: (f"{fname}: {prefix}The factorization could not be completed because the input is "
+                                 f"not positive-definite (the leading minor of order {code} is not positive-definite).")
+
+
+def cholesky(A, *, upper=False, out=None):
+    """The Cholesky factor L (A = L L^T) of symmetric positive-definite matrices; LinAlgError otherwise."""
+    L, info = cholesky_ex(A, upper=upper)
+    _raise_info(info, A.dim() > 2, _cholesky_message("linalg.cholesky"))
+    return _into(out, L)
+
+
+# ---- triangular solves ----------------------------------------------------------------------------
+def _solve_triangular_vjp(g, out, A, B, upper, left, unitriangular):
+    X = out
+    gB = solve_triangular(A.mT, g, upper=not upper, left=left, unitriangular=unitriangular)
+    gA = None
+    if A.requires_grad:
+        gA = -(gB.matmul(X.mT) if left else X.mT.matmul(gB))
+        gA = gA.triu(1 if unitriangular else 0) if upper else gA.tril(-1 if unitriangular else 0)
+    return gA, (gB if B.requires_grad else None)
+
+
+def solve_triangular(A, B, *, upper, left=True, unitriangular=False, out=None):
+    """X with A X = B (X A = B when left=False) for triangular A (only its upper or lower triangle is read)."""
+    fname = "linalg.solve_triangular"
+    _matrices(fname, A)
+    _tensor(fname, B, "B")
+    if B.dim() < 2:
+        raise RuntimeError(f"{fname}: The input tensor B must have at least 2 dimensions.")
+    _same_dtype(fname, A, B)
+    n = A.shape[-1]
+    if (B.shape[-2] if left else B.shape[-1]) != n:
+        eq = "AX = B" if left else "XA = B"
+        raise RuntimeError(f"{fname}: Incompatible shapes of A and B for the equation {eq} "
+                           f"({A.shape[-2]}x{n} and {B.shape[-2]}x{B.shape[-1]})")
+    batch = _broadcast_batch(A.shape[:-2], B.shape[:-2])
+    X = _work(B, batch)
+    T = A.detach().expand(*batch, n, n).reshape(-1, n, n) if batch else A.detach().reshape(1, n, n)
+    lower = not upper
+    if left:
+        decomp.solve_triangular(T, X, lower=lower, unit=unitriangular)
+    else:  # X A = B  <=>  A^T X^T = B^T
+        decomp.solve_triangular(decomp._transposed(T), decomp._transposed(X), lower=not lower, unit=unitriangular)
+    X = X.reshape(*batch, B.shape[-2], B.shape[-1])
+    X = graph.record("LinalgSolveTriangularBackward0", _solve_triangular_vjp, [A, B], X,
+                     {"upper": upper, "left": left, "unitriangular": unitriangular}, save=frozenset({0, "out"}))
+    return _into(out, X)
+
+
+# ---- LU -----------------------------------------------------------------------------------------------
+def _lu_raw(A, fname, batch=None):
+    """(LU (batch, m, n) work copy, pivots (batch, k) int32, info (batch,) int32) of A's values."""
+    work = _work(A, batch)
+    nb, m, n = work.shape
+    pivots = decomp.int_zeros((nb, min(m, n)), A.device)
+    info = decomp.int_zeros((nb,), A.device)
+    decomp.lu(work, pivots, info)
+    return work, pivots, info
+
+
+def lu_factor_ex(A, *, pivot=True, check_errors=False, out=None):
+    """(LU, pivots, info): LAPACK's compact LU with partial pivoting (pivots 1-based, int32); info
+    is 0 or the first zero pivot's (1-based) place. Not differentiable yet (lu_factor's backward)."""
+    fname = "torch.linalg.lu_factor_ex"
+    _matrices("linalg.lu_factor", A, square=False)
+    if not pivot:
+        raise RuntimeError("linalg.lu_factor: LU without pivoting is not implemented on the CPU")
+    work, pivots, info = _lu_raw(A, fname)
+    batch = tuple(A.shape[:-2])
+    res = LUFactorEx(work.reshape(A.shape), pivots.reshape(*batch, pivots.shape[-1]), info.reshape(batch))
+    if check_errors:
+        _raise_lu_zero(res.info, fname)
+    return _out2(out, res)
+
+
+def _raise_lu_zero(info, fname):
+    values = info.reshape(-1).cpu().tolist()
+    for code in values:
+        if code:
+            raise RuntimeError(f"{fname}: U[{code},{code}] is zero and using it on lu_solve would result in a division "
+                               "by zero. If you still want to perform the factorization, consider calling "
+                               "linalg.lu(A, pivot) or linalg.lu_factor_ex(A, pivot)")
+
+
+def lu_factor(A, *, pivot=True, out=None):
+    """(LU, pivots) of A; raises where a pivot is zero (use lu_factor_ex to get info instead)."""
+    LU_, pivots, info = lu_factor_ex(A, pivot=pivot)
+    _raise_lu_zero(info, "torch.linalg.lu_factor")
+    return _out2(out, LUFactor(LU_, pivots))
+
+
+def _permutation(pivots, m, like):
+    """P (batch..., m, m) with A = P L U, from LAPACK pivots: the swaps are replayed on the device
+    over the columns of an identity."""
+    batch = tuple(pivots.shape[:-1])
+    P = _fresh_copy(_eye_like(m, like, batch)).reshape(-1, m, m)
+    decomp.permute_rows(decomp._transposed(P), pivots.reshape(-1, pivots.shape[-1]), inverse=False)
+    return P.reshape(*batch, m, m)
+
+
+def lu_unpack(LU_data, LU_pivots, unpack_data=True, unpack_pivots=True, *, out=None):
+    """(P, L, U) from lu_factor's compact form."""
+    m, n = LU_data.shape[-2], LU_data.shape[-1]
+    k = min(m, n)
+    P = _permutation(LU_pivots, m, LU_data) if unpack_pivots else LU_data.new_empty(0)
+    if unpack_data:
+        L = LU_data[..., :, :k].tril(-1) + _eye_like(m, LU_data)[:, :k]
+        U = LU_data[..., :k, :].triu()
+    else:
+        L = U = LU_data.new_empty(0)
+    return _out2(out, LU(P, L, U))
+
+
+def lu(A, *, pivot=True, out=None):
+    """(P, L, U) with A = P L U (L unit lower triangular, U upper triangular). Gradients flow to A
+    through L and U as PyTorch's square-matrix formula."""
+    _matrices("linalg.lu", A, square=False)
+    if not pivot:
+        raise RuntimeError("linalg.lu_factor: LU without pivoting is not implemented on the CPU")
+    work, pivots, _ = _lu_raw(A, "linalg.lu")
+    batch = tuple(A.shape[:-2])
+    res = lu_unpack(work.reshape(A.shape), pivots.reshape(*batch, pivots.shape[-1]))
+    if A.shape[-1] == A.shape[-2]:
+        res = LU(res.P, *graph.record("LinalgLuBackward0", _lu_vjp, [A], (res.L, res.U), {"P": res.P},
+                                      save=frozenset({"out"}), num_outputs=2))
+    return _out2(out, res)
+
+
+def _lu_vjp(g, out, A, P):
+    """PyTorch's linalg_lu_backward for square A: gA = P L^-T [tril(L^T gL, -1) + triu(gU U^T)] U^-T."""
+    L, U = out
+    gL, gU = g
+    inner = 0
+    if gL is not None:
+        inner = (L.mT.matmul(gL)).tril(-1)
+    if gU is not None:
+        inner = inner + gU.matmul(U.mT).triu()
+    left = solve_triangular(L.mT, inner, upper=True, unitriangular=True)
+    return P.matmul(solve_triangular(U.mT, left, upper=False, left=False))
+
+
+def lu_solve(LU, pivots, B, *, left=True, adjoint=False, out=None):
+    """X with A X = B (or A^T X = B when adjoint; X A = B when left=False) from A's lu_factor."""
+    fname = "linalg.lu_solve"
+    _matrices(fname, LU, "LU")
+    _same_dtype(fname, LU, B)
+    n = LU.shape[-1]
+    if (B.shape[-2] if left else B.shape[-1]) != n:
+        raise RuntimeError(f"{fname}: Incompatible shapes of A and B for the equation "
+                           f"{'AX = B' if left else 'XA = B'} ({n}x{n} and {B.shape[-2]}x{B.shape[-1]})")
+    batch = _broadcast_batch(LU.shape[:-2], B.shape[:-2], pivots.shape[:-1])
+    X = _work(B, batch)
+    T = LU.detach().expand(*batch, n, n).reshape(-1, n, n)
+    piv = pivots.expand(*batch, n).reshape(-1, n)
+    _lu_solve_raw(T, piv, X if left else decomp._transposed(X), adjoint=adjoint != (not left))
+    return _into(out, X.reshape(*batch, *B.shape[-2:]))
+
+
+def _lu_solve_raw(T, piv, X, adjoint):
+    """X (batch, n, k) <- A^-1 X (A^-T X when adjoint) in place, A = P L U given as (T, piv)."""
+    if not adjoint:
+        decomp.permute_rows(X, piv)
+        decomp.solve_triangular(T, X, lower=True, unit=True)
+        decomp.solve_triangular(T, X, lower=False, unit=False)
+    else:
+        Tt = decomp._transposed(T)
+        decomp.solve_triangular(Tt, X, lower=True, unit=False)
+        decomp.solve_triangular(Tt, X, lower=False, unit=True)
+        decomp.permute_rows(X, piv, inverse=True)
+    return X
+
+
+# ---- solve, inv, det ----------------------------------------------------------------------------------
+def _is_vector_rhs(A, B):
+    return B.dim() == 1 or (B.dim() == A.dim() - 1 and tuple(B.shape) == tuple(A.shape[:-1]))
+
+
+def _solve_vjp(g, out, A, B, left, vector):
+    X = out[0]
+    gX = g[0]
+    if gX is None:
+        return None, None
+    if vector:
+        gX, X = gX.unsqueeze(-1), X.unsqueeze(-1)
+    gB = solve(A.mT, gX, left=left)
+    gA = None
+    if A.requires_grad:
+        gA = -(gB.matmul(X.mT) if left else X.mT.matmul(gB))
+    if vector:
+        gB = gB.squeeze(-1)
+    return gA, (gB if B.requires_grad else None)
+
+
+def solve_ex(A, B, *, left=True, check_errors=False, out=None):
+    """(X, info) with A X = B (X A = B when left=False); info is 0 or the first zero pivot of A's LU."""
+    fname = "linalg.solve"
+    _matrices(fname, A)
+    _tensor(fname, B, "B")
+    _same_dtype(fname, A, B)
+    vector = left and _is_vector_rhs(A, B)
+    Bm = B.unsqueeze(-1) if vector else B
+    n = A.shape[-1]
+    if Bm.dim() < 2 or (Bm.shape[-2] if left else Bm.shape[-1]) != n:
+        rows, cols = (Bm.shape[-2], Bm.shape[-1]) if Bm.dim() >= 2 else (Bm.shape[0], 1)
+        raise RuntimeError(f"{fname}: Incompatible shapes of A and B for the equation "
+                           f"{'AX = B' if left else 'XA = B'} ({n}x{n} and {rows}x{cols})")
+    batch = _broadcast_batch(A.shape[:-2], Bm.shape[:-2])
+    T, piv, info = _lu_raw(A, fname, batch)
+    X = _work(Bm, batch)
+    _lu_solve_raw(T, piv, X if left else decomp._transposed(X), adjoint=not left)
+    X = X.reshape(*batch, *Bm.shape[-2:])
+    if vector:
+        X = X.squeeze(-1)
+    info = info.reshape(batch)
+    if check_errors:
+        _raise_info(info, False, lambda p, c: "torch.linalg.solve_ex: The solver failed because the input matrix is "
+                                              "singular.")
+    res = graph.record("LinalgSolveExBackward0", _solve_vjp, [A, B], (X, info), {"left": left, "vector": vector},
+                       save=frozenset({0, "out"}), num_outputs=2)
+    return _out2(out, SolveEx(*res))
+
+
+def solve(A, B, *, left=True, out=None):
+    """X with A X = B (X A = B when left=False), batched and broadcast; LinAlgError for singular A."""
+    X, info = solve_ex(A, B, left=left)
+    _raise_info(info, A.dim() > 2 or B.dim() > 2,
+                lambda p, c: f"torch.linalg.solve: {p}The solver failed because the input matrix is singular.")
+    return _into(out, X)
+
+
+def _inv_vjp(g, out, A):
+    Xt = out[0].mT
+    return None if g[0] is None else -Xt.matmul(g[0]).matmul(Xt)
+
+
+def inv_ex(A, *, check_errors=False, out=None):
+    """(A^-1, info) through LU with partial pivoting; info is 0 or the first zero pivot."""
+    _matrices("linalg.inv", A)
+    n = A.shape[-1]
+    batch = tuple(A.shape[:-2])
+    T, piv, info = _lu_raw(A, "linalg.inv")
+    X = _fresh_copy(_eye_like(n, A, batch)).reshape(-1, n, n)
+    _lu_solve_raw(T, piv, X, adjoint=False)
+    info = info.reshape(batch)
+    if check_errors:
+        _raise_info(info, A.dim() > 2, _inv_message)
+    res = graph.record("LinalgInvExBackward0", _inv_vjp, [A], (X.reshape(A.shape), info), save=frozenset({"out"}),
+                       num_outputs=2)
+    return _out2(out, InvEx(*res))
+
+
+def _inv_message(prefix, code):
+    return (f"linalg.inv: {prefix}The diagonal element {code} is zero, the inversion could not be completed because "
+            "the input matrix is singular.")
+
+
+def inv(A, *, out=None):
+    """The inverse of each square matrix; LinAlgError for singular ones."""
+    X, info = inv_ex(A)
+    _raise_info(info, A.dim() > 2, _inv_message)
+    return _into(out, X)
+
+
+def _lu_diagonal_and_sign(A, fname):
+    """(diag(U) (batch..., n), sign of the row permutation (batch...)), no autograd."""
+    _matrices(fname, A)
+    n = A.shape[-1]
+    batch = tuple(A.shape[:-2])
+    T, piv, _ = _lu_raw(A, fname)
+    from .ops.creation import arange
+    swaps = (piv != arange(1, n + 1, dtype=dt.int32, device=A.device)).sum(-1)
+    perm_sign = 1 - 2 * (swaps % 2).to(A.dtype)
+    return T.diagonal(0, -2, -1).reshape(*batch, n), perm_sign.reshape(batch)
+
+
+def _det_vjp(g, out, A):
+    """g det(A) A^-T (PyTorch's formula away from singular matrices; see det's docstring)."""
+    return (g * out).unsqueeze(-1).unsqueeze(-1) * inv(A).mT
+
+
+def det(A, *, out=None):
+    """The determinant, from the LU factorisation. Its gradient g det(A) A^-T needs A invertible
+    (PyTorch also handles singular A through the SVD, which cltensor lacks so far)."""
+    diag, sign = _lu_diagonal_and_sign(A, "linalg.det")
+    res = diag.prod(-1) * sign
+    return _into(out, graph.record("LinalgDetBackward0", _det_vjp, [A], res, save=frozenset({0, "out"})))
+
+
+def _slogdet_vjp(g, out, A):
+    g_logabs = g[1]
+    if g_logabs is None:
+        return None
+    return g_logabs.unsqueeze(-1).unsqueeze(-1) * inv(A).mT
+
+
+def slogdet(A, *, out=None):
+    """(sign, log|det|) of each square matrix (sign 0 and -inf for singular ones)."""
+    diag, sign = _lu_diagonal_and_sign(A, "linalg.slogdet")
+    res = Slogdet(sign * diag.sign().prod(-1), diag.abs().log().sum(-1))
+    res = graph.record("LinalgSlogdetBackward0", _slogdet_vjp, [A], tuple(res), save=frozenset({0}), num_outputs=2)
+    return _out2(out, Slogdet(*res))
+
+
+# ---- tensor equations ------------------------------------------------------------------------------------
+def tensorinv(A, ind=2, *, out=None):
+    """The inverse of A seen as a linear map from its first ind dims' space to the rest."""
+    if ind <= 0:
+        raise RuntimeError(f"Expected a strictly positive integer for 'ind', but got {ind}")
+    rows, cols = A.shape[:ind], A.shape[ind:]
+    m, n = math.prod(rows), math.prod(cols)
+    if m != n:
+        raise RuntimeError(f"Expected self to satisfy the requirement prod(self.shape[ind:]) == "
+                           f"prod(self.shape[:ind]), but got {n} != {m}")
+    return _into(out, inv(A.reshape(m, n)).reshape(*cols, *rows))
+
+
+def tensorsolve(A, B, dims=None, *, out=None):
+    """X with tensordot(A, X, X.ndim) = B."""
+    if dims is not None:
+        order = [d % A.dim() for d in dims]
+        A = A.permute([d for d in range(A.dim()) if d not in order] + order)
+    rest = A.shape[B.dim():]
+    n = math.prod(rest)
+    if math.prod(B.shape) != n:
+        raise RuntimeError(f"Expected self to satisfy the requirement prod(self.shape[other.ndim:]) == "
+                           f"prod(self.shape[:other.ndim]), but got {n} != {math.prod(B.shape)}")
+    return _into(out, solve(A.reshape(n, n), B.reshape(n)).reshape(rest))
+
+
+# ---- the torch.* and Tensor.* names ------------------------------------------------------------------
+def _torch_cross(input, other, dim=None, *, out=None):
+    """torch.cross: like linalg.cross, but without dim the first dim of size 3 (deprecated, warns)."""
+    if dim is None:
+        warnings.warn("Using torch.cross without specifying the dim arg is deprecated.\nPlease either pass the dim "
+                      "explicitly or simply use torch.linalg.cross.\nThe default value of dim will change to agree "
+                      "with that of linalg.cross in a future release.", UserWarning, stacklevel=2)
+        sizes = _broadcast_batch(input.shape, other.shape)
+        dim = next((d for d, s in enumerate(sizes) if s == 3), -1)
+    return cross(input, other, dim=dim, out=out)
+
+
+def _torch_cholesky(input, upper=False, *, out=None):
+    return cholesky(input, upper=upper, out=out)
+
+
+def cholesky_solve(B, L, upper=False, *, out=None):
+    """X with A X = B where A = L L^T (L^T L when upper), from the Cholesky factor L."""
+    _matrices("cholesky_solve", L, "A")
+    if B.dim() < 2:
+        raise RuntimeError(f"b should have at least 2 dimensions, but has {B.dim()} dimensions instead")
+    if B.dtype is not L.dtype:
+        raise RuntimeError(f"Expected b and A to have the same dtype, but found b of type {_SCALAR[B.dtype.name]} "
+                           f"and A of type {_SCALAR[L.dtype.name]} instead.")
+    lower = L if not upper else L.mT
+    Y = solve_triangular(lower, B, upper=False)
+    return _into(out, solve_triangular(lower.mT, Y, upper=True))
+
+
+def cholesky_inverse(L, upper=False, *, out=None):
+    """A^-1 from A's Cholesky factor L."""
+    _matrices("cholesky_inverse", L, "input")
+    return _into(out, cholesky_solve(_eye_like(L.shape[-1], L, tuple(L.shape[:-2])), L, upper))
+
+
+def logdet(input):
+    """log det(A): NaN where the determinant is negative, -inf where it is 0."""
+    sign, logabs = slogdet(input)
+    from .ops.elementwise import where
+    return where(sign < 0, float("nan"), logabs)
+
+
+def _torch_vander(x, N=None, increasing=False):
+    """torch.vander: decreasing powers unless increasing (x is 1-D)."""
+    if x.dim() != 1:
+        raise RuntimeError("x must be a one-dimensional tensor.")
+    v = vander(x, N=N)
+    return v if increasing else v.flip(-1)
+
+
+TORCH_NAMES = {"cross": _torch_cross, "cholesky": _torch_cholesky, "cholesky_solve": cholesky_solve,
+               "cholesky_inverse": cholesky_inverse, "det": det, "logdet": logdet, "slogdet": slogdet,
+               "inverse": inv, "lu_unpack": lu_unpack, "matrix_power": matrix_power, "vander": _torch_vander,
+               "chain_matmul": lambda *matrices, out=None: multi_dot(matrices, out=out)}
+TENSOR_METHODS = {"cross": _torch_cross, "cholesky": _torch_cholesky, "cholesky_solve": cholesky_solve,
+                  "cholesky_inverse": cholesky_inverse, "det": det, "logdet": logdet, "slogdet": slogdet,
+                  "inverse": inv, "matrix_power": matrix_power}

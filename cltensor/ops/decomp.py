@@ -1,0 +1,159 @@
+"""Launcher of the dense factorisation kernels (kernels_cl/linalg.cl.mako): Cholesky, LU with
+partial pivoting and triangular solves, batched over one leading dim, in place.
+
+Callers (cltensor.linalg) hand in fresh working copies laid out as (batch, rows, cols) and read
+info back only where PyTorch raises. Matrices up to BLOCK wide are factorised by one work-group
+each, in one launch for the whole batch; wider ones are blocked: the kernel factorises a panel,
+and the trailing matrix is updated by the GEMM (dispatch.gemm), where the flops are.
+Nothing here records autograd history: these are the primitives the differentiable functions
+of cltensor.linalg are written with.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pyopencl as cl
+
+from .. import codegen, dispatch
+from .. import dtypes as dt
+
+BLOCK = 64  # panel width of the blocked factorisations
+_LONG = np.int64
+_group_limits: dict = {}
+
+
+def _kernel(backend, dtype, name):
+    key = ("linalg", name, dtype)
+    kernel = backend.kernels.get(key)
+    if kernel is None:
+        strided = [None, _LONG, _LONG, _LONG, _LONG]  # buffer, offset, row/column/batch strides
+        arg_dtypes = {
+            "potrf": [np.int32] + strided + [None, np.int32, None],
+            "getrf": [np.int32, np.int32] + strided + [None, _LONG, _LONG, None, np.int32, None, None],
+            "trsm": [np.int32] * 4 + strided + strided,
+            "laswp": [np.int32] * 4 + strided + [None, _LONG, _LONG],
+        }[name]
+        kernel = codegen.kernel(backend, key, "linalg.cl.mako", name, arg_dtypes=arg_dtypes, dtype=dtype)
+    return kernel
+
+
+def _group_size(backend, kernel, work):
+    """A power-of-two work-group no larger than the device, the kernel, or the work allow."""
+    limit = _group_limits.get(kernel)
+    if limit is None:
+        limit = _group_limits[kernel] = min(256, backend.max_work_group_size, kernel.get_work_group_info(
+            cl.kernel_work_group_info.WORK_GROUP_SIZE, backend.cl_device))
+    size = 1
+    while size * 2 <= min(limit, max(work, 1)):
+        size *= 2
+    return size
+
+
+def _strided(t):
+    """Kernel arguments of a (batch, rows, cols) view: buffer, offset, row, column, batch strides."""
+    bs, rs, cs = t._strides
+    return [t._storage.buffer, t._offset, rs, cs, bs]
+
+
+def _view(t, rows, cols, r0, c0):
+    """t[:, r0:r0+rows, c0:c0+cols] as a raw view (no autograd)."""
+    bs, rs, cs = t._strides
+    return t._view((t._shape[0], rows, cols), (bs, rs, cs), t._offset + r0 * rs + c0 * cs)
+
+
+def _transposed(t):
+    return t._view((t._shape[0], t._shape[2], t._shape[1]), (t._strides[0], t._strides[2], t._strides[1]),
+                   t._offset)
+
+
+def cholesky(a, info):
+    """a (batch, n, n) <- L in its lower triangle (the upper one is left as it was); info (batch,)
+    int32 zeros <- the order of the first leading minor that is not positive-definite."""
+    batch, n = a._shape[0], a._shape[1]
+    if batch == 0 or n == 0:
+        return
+    backend = a.device.backend
+    kernel = _kernel(backend, a.dtype, "potrf")
+    for k in range(0, n, BLOCK):
+        kb = min(BLOCK, n - k)
+        lsz = _group_size(backend, kernel, kb)
+        dispatch.launch(backend, kernel, (lsz, batch), (lsz, 1),
+                        [kb, *_strided(_view(a, kb, kb, k, k)), info._storage.buffer, k, cl.LocalMemory(4)],
+                        lsz * batch * kb * kb)
+        rest = n - k - kb
+        if rest:
+            panel = _view(a, rest, kb, k + kb, k)  # A21 <- A21 L11^-T, i.e. L11 A21^T = A21^T
+            solve_triangular(_view(a, kb, kb, k, k), _transposed(panel), lower=True, unit=False)
+            trailing = _view(a, rest, rest, k + kb, k + kb)
+            dispatch.gemm(panel, _transposed(panel), trailing, alpha=-1, beta=1, bias=trailing)
+
+
+def lu(a, pivots, info):
+    """a (batch, m, n) <- L (unit, below the diagonal) and U; pivots (batch, min(m, n)) int32 <- the
+    1-based rows swapped in (LAPACK's ipiv); info (batch,) int32 zeros <- the first zero pivot (1-based)."""
+    batch, m, n = a._shape
+    k = min(m, n)
+    if batch == 0 or k == 0:
+        return
+    backend = a.device.backend
+    kernel = _kernel(backend, a.dtype, "getrf")
+    local = np.dtype(a.dtype.np).itemsize
+    for j in range(0, k, BLOCK if k > BLOCK else k):
+        jb = min(BLOCK, k - j) if k > BLOCK else k
+        panel = _view(a, m - j, jb, j, j)
+        lsz = _group_size(backend, kernel, max(m - j, jb))
+        dispatch.launch(backend, kernel, (lsz, batch), (lsz, 1),
+                        [m - j, jb, *_strided(panel), pivots._storage.buffer, pivots._offset + j, pivots._strides[0],
+                         info._storage.buffer, j, cl.LocalMemory(local * lsz), cl.LocalMemory(4 * lsz)],
+                        lsz * batch * (m - j) * jb)
+        if jb == n:
+            continue
+        _swap_rows(a, pivots, j, jb)
+        right = n - j - jb
+        if right > 0:
+            u12 = _view(a, jb, right, j, j + jb)
+            solve_triangular(_view(a, jb, jb, j, j), u12, lower=True, unit=True)
+            if m - j - jb > 0:
+                a22 = _view(a, m - j - jb, right, j + jb, j + jb)
+                dispatch.gemm(_view(a, m - j - jb, jb, j + jb, j), u12, a22, alpha=-1, beta=1, bias=a22)
+
+
+def _swap_rows(a, pivots, j, jb):
+    """Apply the panel's row swaps (rows j..j+jb) to every column outside the panel."""
+    _laswp(a, pivots, j, jb, 0)
+
+
+def permute_rows(b, pivots, inverse=False):
+    """b (batch, n, k) <- P^T b (LAPACK's row swaps in order), or P b when inverse; pivots (batch or
+    broadcast with batch stride 0, n) as lu() writes them."""
+    if b.numel():
+        _laswp(b, pivots, 0, pivots._shape[-1], 2 if inverse else 1)
+    return b
+
+
+def _laswp(a, pivots, j, jb, mode):
+    batch, _, n = a._shape
+    backend = a.device.backend
+    kernel = _kernel(backend, a.dtype, "laswp")
+    cols = -(-n // 64) * 64
+    dispatch.launch(backend, kernel, (cols, batch), (64, 1),
+                    [n, j, jb, mode, *_strided(a), pivots._storage.buffer, pivots._offset + j, pivots._strides[0]],
+                    batch * n * jb)
+
+
+def solve_triangular(t, b, lower, unit):
+    """b (batch, n, k) <- t^-1 b in place, t (batch or broadcast, n, n) triangular; strides free."""
+    batch, n, k = b._shape
+    if batch == 0 or n == 0 or k == 0:
+        return b
+    backend = b.device.backend
+    kernel = _kernel(backend, b.dtype, "trsm")
+    wg = min(64, _group_size(backend, kernel, k))
+    cols = -(-k // wg) * wg
+    dispatch.launch(backend, kernel, (cols, batch), (wg, 1),
+                    [n, k, int(lower), int(unit), *_strided(t), *_strided(b)], batch * k * n)
+    return b
+
+
+def int_zeros(shape, device):
+    from .creation import zeros
+    return zeros(shape, dtype=dt.int32, device=device)
