@@ -26,7 +26,8 @@ bfloat16 = _dt.bfloat16
 short, int, long = int16, int32, int64
 cfloat = None
 strided = "torch.strided"
-contiguous_format = preserve_format = channels_last = None
+from ._memory_format import (channels_last, channels_last_3d, contiguous_format, memory_format,  # noqa: E402,F401
+                            preserve_format)
 pi = 3.141592653589793
 e = 2.718281828459045
 inf = float("inf") if False else 1e308 * 10

@@ -13,6 +13,7 @@ import warnings
 import numpy as np
 
 from . import dtypes as dt
+from . import _memory_format as _mf
 from .device import as_device, device as Device
 
 
@@ -147,12 +148,8 @@ class Tensor:
         return self.numel() * self.dtype.itemsize
 
     def is_contiguous(self, memory_format=None) -> bool:
-        expected = 1
-        for size, stride in zip(reversed(self._shape), reversed(self._strides)):
-            if size != 1 and stride != expected:
-                return False
-            expected *= size
-        return True
+        """Whether the strides are the compact layout of memory_format (default: row-major)."""
+        return _mf.is_contiguous_as(self._shape, self._strides, memory_format or _mf.contiguous_format)
 
     @property
     def is_cuda(self) -> bool:
@@ -361,7 +358,8 @@ class Tensor:
         target_device, target_dtype = None, None
         copy = kwargs.pop("copy", False)
         kwargs.pop("non_blocking", None)
-        kwargs.pop("memory_format", None)
+        memory_format = kwargs.pop("memory_format", None)
+        _mf.check(memory_format, self.dim())
         if "device" in kwargs:
             target_device = as_device(kwargs.pop("device"))
         if "dtype" in kwargs:
@@ -389,6 +387,11 @@ class Tensor:
             copy = False
         if copy:
             result = result.clone()
+        fmt = _mf.resolve(memory_format, self._shape, self._strides)
+        asked = memory_format not in (None, _mf.preserve_format)
+        if (asked or (result is not self and fmt is not _mf.contiguous_format)) and \
+                not result.is_contiguous(memory_format=fmt):
+            result = result.contiguous(memory_format=fmt)  # asked for, or a copy above came out row-major
         return result
 
     def cpu(self):

@@ -367,6 +367,7 @@ class Module:
     def to(self, *args, **kwargs):
         """to(device), to(dtype), to(device, dtype), to(tensor): floating point params/buffers take
         the dtype; everything takes the device."""
+        memory_format = kwargs.pop("memory_format", None)
         device, dtype = _parse_to(args, kwargs)
         if dtype is not None and not dtype.is_floating_point:
             raise TypeError(f"nn.Module.to only accepts floating point or complex dtypes, but got desired "
@@ -376,6 +377,8 @@ class Module:
             target = {"device": device} if device is not None else {}
             if dtype is not None and t.is_floating_point():
                 target["dtype"] = dtype
+            if memory_format is not None and t.dim() in (4, 5):  # PyTorch: only 4-d/5-d weights change
+                target["memory_format"] = memory_format
             return t.to(**target)
 
         return self._apply(convert)
@@ -584,7 +587,6 @@ def _parse_to(args, kwargs):
     device = kwargs.pop("device", None)
     dtype = kwargs.pop("dtype", None)
     kwargs.pop("non_blocking", None)
-    kwargs.pop("memory_format", None)
     if kwargs:
         raise TypeError(f"to() got an unexpected keyword argument '{next(iter(kwargs))}'")
     for a in args:

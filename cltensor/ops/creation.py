@@ -8,6 +8,7 @@ import numpy as np
 import pyopencl as cl
 
 from .. import dispatch
+from .. import _memory_format as _mf
 from .. import dtypes as dt
 from ..autograd import graph
 from ..autograd.grad_mode import is_grad_enabled
@@ -250,8 +251,11 @@ def ones(*size, dtype=None, device=None, requires_grad=False, out=None):
 
 def _like(fn):
     def like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None, **kw):
-        return fn(input.shape, dtype=dtype or input.dtype, device=device or input.device,
-                  requires_grad=requires_grad, **kw)
+        out = fn(input.shape, dtype=dtype or input.dtype, device=device or input.device, **kw)
+        fmt = _mf.resolve(memory_format, input._shape, input._strides)  # preserve: channels-last stays so
+        if not out.is_contiguous(memory_format=fmt):
+            out = out.contiguous(memory_format=fmt)
+        return out.requires_grad_(requires_grad) if requires_grad else out
     like.__name__ = fn.__name__ + "_like"
     return like
 

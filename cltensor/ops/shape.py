@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 
 from .. import dispatch
+from .. import _memory_format as _mf
 from .. import dtypes as dt
 from ..autograd import graph
 from ..autograd.grad_mode import is_grad_enabled, no_grad
@@ -29,7 +30,11 @@ def _strided_copy(src: Tensor, dest: Tensor):
 
 
 def clone(input, *, memory_format=None):
-    out = dispatch.empty(input._shape, input.dtype, input.device)
+    """A copy, row-major, or in memory_format (preserve_format, the default, keeps a channels-last
+    layout; other strides come out row-major)."""
+    _mf.check(memory_format, input.dim())
+    fmt = _mf.resolve(memory_format, input._shape, input._strides)
+    out = empty_in_format(input._shape, input.dtype, input.device, fmt)
     _strided_copy(input, out)
     if input.requires_grad and is_grad_enabled():
         graph.record("CloneBackward0", lambda g, out, a: g, [input], out, save=frozenset())
@@ -37,7 +42,19 @@ def clone(input, *, memory_format=None):
 
 
 def contiguous(self, memory_format=None):
-    return self if self.is_contiguous() else clone(self)
+    fmt = memory_format or _mf.contiguous_format
+    if fmt is _mf.preserve_format:
+        raise RuntimeError("preserve memory format is unsupported by the contiguous operator")
+    return self if self.is_contiguous(memory_format=fmt) else clone(self, memory_format=fmt)
+
+
+def empty_in_format(shape, dtype, device, fmt):
+    """An uninitialised tensor of shape whose strides are fmt's compact layout."""
+    if fmt not in (_mf.channels_last, _mf.channels_last_3d):
+        return dispatch.empty(shape, dtype, device)
+    order = _mf.order(len(shape))
+    stored = dispatch.empty(tuple(shape[d] for d in order), dtype, device)
+    return stored.permute(tuple(order.index(d) for d in range(len(shape))))
 
 
 register("clone", clone)
@@ -142,7 +159,7 @@ def reshape(self, *shape):
     strides = _view_strides(self._shape, self._strides, shape)
     if strides is not None:
         return make_view(self, shape, strides, self._offset, "ViewBackward0", _reshape_vjp, {"shape": self._shape})
-    return view(clone(self), shape)
+    return view(clone(self, memory_format=_mf.contiguous_format), shape)
 
 
 def flatten(self, start_dim=0, end_dim=-1):

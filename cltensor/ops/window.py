@@ -16,8 +16,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import codegen, dispatch
+from .. import _memory_format as _mf
 from .. import dtypes as dt
 from ..autograd import graph
+from .shape import empty_in_format
 
 MAX, AVG, ADAPTIVE_AVG, ADAPTIVE_MAX = 0, 1, 2, 3
 _INT_LIMIT = 2 ** 31 - 1
@@ -167,38 +169,20 @@ def output_size(size, k, s, p, d, ceil_mode):
 
 # ---- memory layout -------------------------------------------------------------------------------
 def is_channels_last(t) -> bool:
-    """Whether t's strides order its dims as torch.channels_last (4-d) or channels_last_3d (5-d) does:
-    PyTorch's is_channels_last_strides_2d/3d, ambiguous cases (size-1 dims) falling back to contiguous."""
-    if t.dim() not in (4, 5) or t._strides[1] == 0:
-        return False
-    low = 0
-    for d in (1, *range(t.dim() - 1, 1, -1), 0):
-        if t._shape[d] == 0 or t._strides[d] < low or (d == 0 and low == t._strides[1]):
-            return False
-        low = t._strides[d] * (t._shape[d] if t._shape[d] > 1 else 1)
-    return True
-
-
-def _channels_last_order(ndim):
-    """The dims of an (N, C, *spatial) tensor from the outermost in memory to the innermost."""
-    return (0, *range(2, ndim), 1)
+    return _mf.is_channels_last(t._shape, t._strides)
 
 
 def empty_in_layout(shape, dtype, device, channels_last):
     """An uninitialised (N, C, *spatial) tensor, laid out channels-last when asked."""
-    if not channels_last:
-        return dispatch.empty(shape, dtype, device)
-    order = _channels_last_order(len(shape))
-    stored = dispatch.empty(tuple(shape[d] for d in order), dtype, device)
-    return stored.permute(tuple(order.index(d) for d in range(len(shape))))
+    fmt = (_mf.channels_last if len(shape) == 4 else _mf.channels_last_3d) if channels_last else None
+    return empty_in_format(shape, dtype, device, fmt)
 
 
 def in_layout_of(y, x):
     """y (computed contiguous) in x's memory format: one copy when x is channels-last (differentiable)."""
     if y.dim() != x.dim() or not is_channels_last(x) or is_channels_last(y):
         return y
-    order = _channels_last_order(y.dim())
-    return y.permute(order).contiguous().permute(tuple(order.index(d) for d in range(y.dim())))
+    return y.contiguous(memory_format=_mf.channels_last if y.dim() == 4 else _mf.channels_last_3d)
 
 
 # ---- interpolation -------------------------------------------------------------------------------
