@@ -103,7 +103,12 @@ def _work(x, batch_shape=None):
     copy = x.contiguous()
     if copy._storage is x._storage:
         copy = _fresh_copy(x)
-    return copy.reshape(-1, rows, cols)
+    return _flat(copy)
+
+
+def _flat(x):
+    """x (batch..., rows, cols) as (batch, rows, cols) (a view where the strides allow)."""
+    return x.reshape(math.prod(x.shape[:-2]), *x.shape[-2:])
 
 
 def _fresh_copy(x):
@@ -124,7 +129,7 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None, out=None):
     """The vector ord-norm of x over dim (every element when None): any real ord, inf, -inf, 0."""
     _tensor("linalg.vector_norm", x, "input")
     if isinstance(ord, str):
-        raise TypeError(f"linalg_vector_norm(): argument 'ord' must be Number, not str")
+        raise TypeError("linalg_vector_norm(): argument 'ord' must be Number, not str")
     from .ops.reduce import norm as _norm
     if dtype is not None and x.dtype.is_floating_point:
         x = x.to(dtype)
@@ -198,7 +203,7 @@ def cross(input, other, *, dim=-1, out=None):
     _tensor("linalg.cross", input, "input")
     _tensor("linalg.cross", other, "other")
     if input.dim() != other.dim():
-        raise RuntimeError(f"linalg.cross: inputs must have the same number of dimensions.")
+        raise RuntimeError("linalg.cross: inputs must have the same number of dimensions.")
     if input.shape[dim] != 3 or other.shape[dim] != 3:
         raise RuntimeError(f"linalg.cross: inputs dimension {dim} must have length 3. Got {input.shape[dim]} and "
                            f"{other.shape[dim]}")
@@ -296,7 +301,9 @@ def matrix_power(A, n, *, out=None):
         n >>= 1
         if not n:
             break
-        square = square.matmul(square)
+        # NOTE: a second tensor object over the same values: dispatch.gemm's plan cache maps operands
+        # to kernel slots by identity, so square @ square would replay later a @ b launches as a @ a
+        square = square.matmul(square.view_as(square))
     return _into(out, result if result is not A else A.clone())
 
 
@@ -400,7 +407,7 @@ def solve_triangular(A, B, *, upper, left=True, unitriangular=False, out=None):
                            f"({A.shape[-2]}x{n} and {B.shape[-2]}x{B.shape[-1]})")
     batch = _broadcast_batch(A.shape[:-2], B.shape[:-2])
     X = _work(B, batch)
-    T = A.detach().expand(*batch, n, n).reshape(-1, n, n) if batch else A.detach().reshape(1, n, n)
+    T = _flat(A.detach().expand(*batch, n, n))
     lower = not upper
     if left:
         decomp.solve_triangular(T, X, lower=lower, unit=unitriangular)
@@ -458,8 +465,8 @@ def _permutation(pivots, m, like):
     """P (batch..., m, m) with A = P L U, from LAPACK pivots: the swaps are replayed on the device
     over the columns of an identity."""
     batch = tuple(pivots.shape[:-1])
-    P = _fresh_copy(_eye_like(m, like, batch)).reshape(-1, m, m)
-    decomp.permute_rows(decomp._transposed(P), pivots.reshape(-1, pivots.shape[-1]), inverse=False)
+    P = _flat(_fresh_copy(_eye_like(m, like, batch)))
+    decomp.permute_rows(decomp._transposed(P), _flat(pivots.unsqueeze(-1)).squeeze(-1), inverse=False)
     return P.reshape(*batch, m, m)
 
 
@@ -515,8 +522,8 @@ def lu_solve(LU, pivots, B, *, left=True, adjoint=False, out=None):
                            f"{'AX = B' if left else 'XA = B'} ({n}x{n} and {B.shape[-2]}x{B.shape[-1]})")
     batch = _broadcast_batch(LU.shape[:-2], B.shape[:-2], pivots.shape[:-1])
     X = _work(B, batch)
-    T = LU.detach().expand(*batch, n, n).reshape(-1, n, n)
-    piv = pivots.expand(*batch, n).reshape(-1, n)
+    T = _flat(LU.detach().expand(*batch, n, n))
+    piv = _flat(pivots.expand(*batch, n).unsqueeze(-1)).squeeze(-1)
     _lu_solve_raw(T, piv, X if left else decomp._transposed(X), adjoint=adjoint != (not left))
     return _into(out, X.reshape(*batch, *B.shape[-2:]))
 
@@ -604,7 +611,7 @@ def inv_ex(A, *, check_errors=False, out=None):
     n = A.shape[-1]
     batch = tuple(A.shape[:-2])
     T, piv, info = _lu_raw(A, "linalg.inv")
-    X = _fresh_copy(_eye_like(n, A, batch)).reshape(-1, n, n)
+    X = _flat(_fresh_copy(_eye_like(n, A, batch)))
     _lu_solve_raw(T, piv, X, adjoint=False)
     info = info.reshape(batch)
     if check_errors:

@@ -84,7 +84,10 @@ def cholesky(a, info):
             panel = _view(a, rest, kb, k + kb, k)  # A21 <- A21 L11^-T, i.e. L11 A21^T = A21^T
             solve_triangular(_view(a, kb, kb, k, k), _transposed(panel), lower=True, unit=False)
             trailing = _view(a, rest, rest, k + kb, k + kb)
-            dispatch.gemm(panel, _transposed(panel), trailing, alpha=-1, beta=1, bias=trailing)
+            # NOTE: out and bias as two tensor objects: dispatch.gemm's plan cache maps operands to
+            # kernel slots by identity, and one object for both would be replayed for other callers
+            bias = _view(a, rest, rest, k + kb, k + kb)
+            dispatch.gemm(panel, _transposed(panel), trailing, alpha=-1, beta=1, bias=bias)
 
 
 def lu(a, pivots, info):
@@ -114,7 +117,8 @@ def lu(a, pivots, info):
             solve_triangular(_view(a, jb, jb, j, j), u12, lower=True, unit=True)
             if m - j - jb > 0:
                 a22 = _view(a, m - j - jb, right, j + jb, j + jb)
-                dispatch.gemm(_view(a, m - j - jb, jb, j + jb, j), u12, a22, alpha=-1, beta=1, bias=a22)
+                dispatch.gemm(_view(a, m - j - jb, jb, j + jb, j), u12, a22, alpha=-1, beta=1,
+                              bias=_view(a, m - j - jb, right, j + jb, j + jb))
 
 
 def _swap_rows(a, pivots, j, jb):
