@@ -3,7 +3,7 @@ The dense factorisation family: per-matrix factorisations that one work-group ca
 matrix of a batch (group id 1 picks the matrix), in place in global memory. Every matrix is read
 through (offset, row stride, column stride, batch stride), so transposed and broadcast operands
 need no copy. Only the dtype (float32 or float64) is a template parameter; sizes are arguments.
-  potrf  Cholesky A = L L^T of the lower triangle (right-looking, unblocked; the launcher runs it
+  potrf  Cholesky A = L L^T of the lower triangle (left-looking, unblocked; the launcher runs it
          on the diagonal blocks of a blocked factorisation and updates the trailing matrix with
          the GEMM). info[b] gets the order of the first leading minor that is not positive-definite
          (plus `shift`, the block's place), only where it is still 0.
@@ -23,11 +23,14 @@ ${c.preamble([dtype])}
 __kernel void potrf(const int n, __global ${T} *A, const long off, const long rs, const long cs, const long bs,
                     __global int *info, const int shift, __local int *ok)
 {
+    /* left-looking (Cholesky-Crout): column j is a dot product of rows of L already final, read
+       along their unit stride, so the inner loops vectorise */
     const int b = get_group_id(1), lid = get_local_id(0), lsz = get_local_size(0);
     __global ${T} *a = A + off + b * bs;
     for (int j = 0; j < n; ++j) {
         if (lid == 0) {
-            const ${T} d = AT(a, j, j);
+            ${T} d = AT(a, j, j);
+            for (int k = 0; k < j; ++k) d -= AT(a, j, k) * AT(a, j, k);
             *ok = d > 0;  /* NaN fails too */
             if (*ok) AT(a, j, j) = sqrt(d);
             else if (info[b] == 0) info[b] = j + 1 + shift;
@@ -35,13 +38,12 @@ __kernel void potrf(const int n, __global ${T} *A, const long off, const long rs
         barrier(CLK_LOCAL_MEM_FENCE | CLK_GLOBAL_MEM_FENCE);
         if (!*ok) return;  /* the same flag for every item of the group */
         const ${T} djj = AT(a, j, j);
-        for (int i = j + 1 + lid; i < n; i += lsz) AT(a, i, j) /= djj;
-        barrier(CLK_GLOBAL_MEM_FENCE);
         for (int i = j + 1 + lid; i < n; i += lsz) {
-            const ${T} lij = AT(a, i, j);
-            for (int k = j + 1; k <= i; ++k) AT(a, i, k) -= lij * AT(a, k, j);
+            ${T} s = AT(a, i, j);
+            for (int k = 0; k < j; ++k) s -= AT(a, i, k) * AT(a, j, k);
+            AT(a, i, j) = s / djj;
         }
-        barrier(CLK_GLOBAL_MEM_FENCE);
+        barrier(CLK_GLOBAL_MEM_FENCE | CLK_LOCAL_MEM_FENCE);
     }
 }
 
@@ -87,14 +89,11 @@ __kernel void getrf(const int m, const int n, __global ${T} *A, const long off, 
             }
         }
         barrier(CLK_GLOBAL_MEM_FENCE | CLK_LOCAL_MEM_FENCE);
-        if (pv != 0) {
-            for (int i = j + 1 + lid; i < m; i += lsz) AT(a, i, j) /= pv;
-            barrier(CLK_GLOBAL_MEM_FENCE);
-            const int w = n - j - 1;
-            const long count = (long)(m - j - 1) * w;
-            for (long t = lid; t < count; t += lsz) {
-                const int i = j + 1 + (int)(t / w), k = j + 1 + (int)(t % w);
-                AT(a, i, k) -= AT(a, i, j) * AT(a, j, k);
+        if (pv != 0) {  /* each row is scaled and updated by the item that owns it: no barrier between */
+            for (int i = j + 1 + lid; i < m; i += lsz) {
+                const ${T} f = AT(a, i, j) / pv;
+                AT(a, i, j) = f;
+                for (int k = j + 1; k < n; ++k) AT(a, i, k) -= f * AT(a, j, k);
             }
             barrier(CLK_GLOBAL_MEM_FENCE);
         }
