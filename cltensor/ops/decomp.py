@@ -31,6 +31,9 @@ def _kernel(backend, dtype, name):
             "getrf": [np.int32, np.int32] + strided + [None, _LONG, _LONG, None, np.int32, None, None],
             "trsm": [np.int32] * 4 + strided + strided,
             "laswp": [np.int32] * 4 + strided + [None, _LONG, _LONG],
+            "geqrf": [np.int32, np.int32] + strided + [None, _LONG, None],
+            "ormqr": [np.int32] * 4 + strided + [None, _LONG, _LONG] + strided,
+            "gesvj": [np.int32, np.int32] + strided + strided + [np.int32, dtype.np, None],
         }[name]
         kernel = codegen.kernel(backend, key, "linalg.cl.mako", name, arg_dtypes=arg_dtypes, dtype=dtype)
     return kernel
@@ -161,6 +164,49 @@ def solve_triangular(t, b, lower, unit):
     dispatch.launch(backend, kernel, (cols, batch), (wg, 1),
                     [n, k, int(lower), int(unit), *_strided(t), *_strided(b)], batch * k * n)
     return b
+
+
+def qr(a, tau):
+    """a (batch, m, n) <- R above the diagonal and Householder vectors below; tau (batch, min(m, n))."""
+    batch, m, n = a._shape
+    if batch == 0 or min(m, n) == 0:
+        return
+    backend = a.device.backend
+    kernel = _kernel(backend, a.dtype, "geqrf")
+    lsz = _group_size(backend, kernel, max(m, n))
+    dispatch.launch(backend, kernel, (lsz, batch), (lsz, 1),
+                    [m, n, *_strided(a), tau._storage.buffer, tau._strides[0],
+                     cl.LocalMemory(np.dtype(a.dtype.np).itemsize * lsz)], batch * m * n * min(m, n))
+
+
+def apply_householder(v, tau, c, transpose):
+    """c (batch, m, ncols) <- Q c, or Q^T c when transpose, where Q = H_0 ... H_{k-1} from the
+    reflectors below the diagonal of v (batch or broadcast, m, k) and tau (batch, k)."""
+    batch, m, ncols = c._shape
+    k = tau._shape[-1]
+    if batch == 0 or ncols == 0 or k == 0:
+        return c
+    backend = c.device.backend
+    kernel = _kernel(backend, c.dtype, "ormqr")
+    wg = 64 if ncols >= 64 else 1 << (ncols - 1).bit_length()
+    dispatch.launch(backend, kernel, (-(-ncols // wg) * wg, batch), (wg, 1),
+                    [m, ncols, k, int(transpose), *_strided(v), tau._storage.buffer, tau._offset, tau._strides[0],
+                     *_strided(c)], batch * ncols * m * k)
+    return c
+
+
+def jacobi_svd(u, v, max_sweeps=40):
+    """u (batch, m, n), m >= n <- orthogonal columns (the left vectors times the singular values),
+    v (batch, n, n), an identity on entry <- the right vectors: A = u v^T."""
+    batch, m, n = u._shape
+    if batch == 0 or n == 0:
+        return
+    backend = u.device.backend
+    kernel = _kernel(backend, u.dtype, "gesvj")
+    lsz = _group_size(backend, kernel, max(n // 2, 1))
+    tol = float(np.finfo(u.dtype.np).eps) * max(m, 1)
+    dispatch.launch(backend, kernel, (lsz, batch), (lsz, 1),
+                    [m, n, *_strided(u), *_strided(v), max_sweeps, tol, cl.LocalMemory(4)], batch * m * n * n)
 
 
 def int_zeros(shape, device):
