@@ -401,3 +401,180 @@ def test_cholesky_gradient_is_pytorchs_symmetric_one():
     ref = real_torch.from_numpy(s).requires_grad_()
     (real_torch.linalg.cholesky(ref) * real_torch.from_numpy(w)).sum().backward()
     assert_close(ours.grad, ref.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+# ---- QR, SVD, eigh and what is built on them ---------------------------------------------------------
+QR_SHAPES = [(5, 3), (4, 4), (3, 6), (2, 7, 5), (0, 3, 3), (3, 0), (0, 0), (2, 40, 33)]
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("shape", QR_SHAPES)
+def test_qr_modes_reconstruct_and_match_lapacks_householder_convention(dtype, shape):
+    a = rng().standard_normal(shape).astype(dtype.np)
+    m, n = shape[-2:]
+    k = min(m, n)
+    for mode, q_cols, r_rows in (("reduced", k, k), ("complete", m, m), ("r", None, k)):
+        Q, R = LA.qr(t(a), mode=mode)
+        assert R.shape == (*shape[:-2], r_rows, n)
+        assert_close(R, np.triu(np_of(R)))
+        if mode == "r":
+            assert Q.numel() == 0
+            continue
+        assert Q.shape == (*shape[:-2], m, q_cols)
+        assert_close(Q @ R, a, rtol=rtol(dtype), atol=rtol(dtype) * 10)
+        assert_close(Q.mT @ Q, np.broadcast_to(np.eye(q_cols), Q.shape[:-2] + (q_cols, q_cols)), atol=rtol(dtype) * 10)
+        if HAVE_TORCH and a.size:
+            want = real_torch.linalg.qr(real_torch.from_numpy(a.astype(np.float64)), mode=mode)
+            assert_close(R, want.R.numpy(), rtol=rtol(dtype) * 10, atol=rtol(dtype) * 10)
+
+
+def test_qr_non_contiguous_householder_product_and_errors():
+    a = rng().standard_normal((3, 6, 4)).astype(np.float32)
+    Q, R = torch.qr(t(a).mT.mT[:, ::1])
+    assert_close(Q @ R, a, rtol=1e-5, atol=1e-5)
+    reflectors, tau = torch.geqrf(t(a))
+    assert_close(LA.householder_product(reflectors, tau), np_of(Q), rtol=1e-5, atol=1e-5)
+    with pytest.raises(RuntimeError, match="qr received unrecognized mode 'x' but expected one of 'reduced'"):
+        LA.qr(t(a), mode="x")
+    with pytest.raises(RuntimeError, match="input.shape\\[-2\\] must be greater than or equal to input.shape\\[-1\\]"):
+        LA.householder_product(t(a).mT, tau)
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("shape", QR_SHAPES + [(3, 3, 1), (1, 8)])
+@pytest.mark.parametrize("full_matrices", [True, False])
+def test_svd_matches_numpy_and_reconstructs(dtype, shape, full_matrices):
+    a = rng().standard_normal(shape).astype(dtype.np)
+    m, n = shape[-2:]
+    k = min(m, n)
+    U, S, Vh = LA.svd(t(a), full_matrices=full_matrices)
+    ucols, vrows = (m, n) if full_matrices else (k, k)
+    assert U.shape == (*shape[:-2], m, ucols) and S.shape == (*shape[:-2], k) and Vh.shape == (*shape[:-2], vrows, n)
+    want = np.linalg.svd(a.astype(np.float64), compute_uv=False) if a.size else np.zeros(S.shape)
+    assert_close(S, want, rtol=rtol(dtype), atol=rtol(dtype) * 10)
+    assert_close(LA.svdvals(t(a)), np_of(S), rtol=rtol(dtype), atol=rtol(dtype))
+    assert_close((U[..., :k] * S.unsqueeze(-2)) @ Vh[..., :k, :], a, rtol=rtol(dtype), atol=rtol(dtype) * 10)
+    assert_close(U.mT @ U, np.broadcast_to(np.eye(ucols), U.shape[:-2] + (ucols, ucols)), atol=rtol(dtype) * 10)
+    assert_close(Vh @ Vh.mT, np.broadcast_to(np.eye(vrows), Vh.shape[:-2] + (vrows, vrows)), atol=rtol(dtype) * 10)
+
+
+def test_svd_of_rank_deficient_matrix_keeps_u_orthonormal():
+    x = rng().standard_normal((6, 2)).astype(np.float32)
+    a = x @ x[:3].T  # 6 x 3 of rank 2
+    U, S, Vh = LA.svd(t(a))
+    assert abs(S[-1].item()) < 1e-5
+    assert_close(U.mT @ U, np.eye(6), atol=1e-5)
+    assert LA.matrix_rank(t(a)).item() == 2
+    assert_close(LA.pinv(t(a)), np.linalg.pinv(a.astype(np.float64), rcond=1e-5), rtol=1e-3, atol=1e-4)
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("shape", [(1, 1), (5, 5), (3, 6, 6), (0, 4, 4), (0, 0), (33, 33)])
+@pytest.mark.parametrize("uplo", ["L", "U"])
+def test_eigh_matches_numpy(dtype, shape, uplo):
+    a = rng().standard_normal(shape).astype(dtype.np)
+    L, V = LA.eigh(t(a), UPLO=uplo)
+    want = np.linalg.eigvalsh(a.astype(np.float64), UPLO=uplo) if a.size else np.zeros(shape[:-1])
+    n = shape[-1]
+    scale = max(1.0, np.abs(want).max()) if want.size else 1.0
+    assert_close(L, want, rtol=rtol(dtype), atol=rtol(dtype) * 10 * scale)
+    assert_close(LA.eigvalsh(t(a), UPLO=uplo), np_of(L))
+    sym = np.tril(a) + np.swapaxes(np.tril(a, -1), -1, -2) if uplo == "L" else \
+        np.triu(a) + np.swapaxes(np.triu(a, 1), -1, -2)
+    assert_close((V * L.unsqueeze(-2)) @ V.mT, sym, atol=rtol(dtype) * 10 * scale)
+    assert_close(V.mT @ V, np.broadcast_to(np.eye(n), V.shape), atol=rtol(dtype) * 10)
+
+
+def test_eigh_repeated_eigenvalues_and_errors():
+    a = np.diag([2.0, 2.0, -1.0, 5.0]).astype(np.float32)
+    q = np.linalg.qr(rng().standard_normal((4, 4)))[0].astype(np.float32)
+    L, V = LA.eigh(t(q @ a @ q.T))
+    assert_close(L, [-1.0, 2.0, 2.0, 5.0], atol=1e-5)
+    assert_close(V.mT @ V, np.eye(4), atol=1e-5)
+    with pytest.raises(RuntimeError, match="Expected UPLO argument to be 'L' or 'U', but got X"):
+        LA.eigh(t(a), UPLO="X")
+    with pytest.raises(RuntimeError, match="linalg.eigh: A must be batches of square matrices"):
+        LA.eigh(torch.ones(2, 3))
+
+
+def test_eig_and_eigvals_on_the_host_real_only():
+    a = np.array([[2.0, 1.0], [0.0, 3.0]], np.float32)
+    w, v = LA.eig(t(a))
+    assert sorted(w.tolist()) == [2.0, 3.0]
+    assert_close(t(a) @ v, np_of(v) * np_of(w)[None, :], atol=1e-6)
+    assert sorted(LA.eigvals(t(a)).tolist()) == [2.0, 3.0]
+    with pytest.raises(NotImplementedError, match="complex eigenvalues"):
+        LA.eigvals(t(np.array([[0.0, -1.0], [1.0, 0.0]], np.float32)))
+
+
+@pytest.mark.parametrize("ord", ["nuc", 2, -2])
+def test_matrix_norms_through_singular_values(ord):
+    x = rng().standard_normal((2, 3, 4)).astype(np.float32)
+    assert_close(LA.matrix_norm(t(x), ord), np.linalg.norm(x, ord, axis=(-2, -1)), rtol=1e-5)
+    assert_close(LA.matrix_norm(t(x), ord, dim=(0, 2), keepdim=True),
+                 np.linalg.norm(x, ord, axis=(0, 2), keepdims=True), rtol=1e-5)
+    assert_close(LA.cond(t(x[:, :3])), np.linalg.cond(x[:, :3].astype(np.float64)), rtol=1e-4)
+
+
+@pytest.mark.parametrize("driver", [None, "gels", "gelsd"])
+def test_lstsq_and_pinv_match_numpy(driver):
+    a = rng().standard_normal((2, 7, 3)).astype(np.float32)
+    b = np.random.default_rng(3).standard_normal((2, 7, 2)).astype(np.float32)
+    res = LA.lstsq(t(a), t(b), driver=driver)
+    want = [np.linalg.lstsq(a[i].astype(np.float64), b[i], rcond=None) for i in range(2)]
+    assert_close(res.solution, np.stack([w[0] for w in want]), rtol=1e-4, atol=1e-5)
+    if driver is None:  # gelsy: no residuals
+        assert res.residuals.numel() == 0
+    else:
+        assert_close(res.residuals, np.stack([w[1] for w in want]), rtol=1e-4, atol=1e-5)
+    if driver == "gelsd":
+        assert_close(res.singular_values, np.stack([w[3] for w in want]), rtol=1e-5)
+    else:
+        assert res.singular_values.numel() == 0
+    if driver != "gels":
+        assert res.rank.tolist() == [3, 3]
+    assert_close(LA.pinv(t(a)), np.linalg.pinv(a.astype(np.float64)), rtol=1e-4, atol=1e-5)
+    assert_close(torch.pinverse(t(a)), np.linalg.pinv(a.astype(np.float64)), rtol=1e-4, atol=1e-5)
+
+
+def test_matrix_exp_matches_scipy():
+    scipy_linalg = pytest.importorskip("scipy.linalg")
+    a = rng().standard_normal((3, 4, 4)).astype(np.float32) * 2
+    want = np.stack([scipy_linalg.expm(m.astype(np.float64)) for m in a])
+    assert_close(LA.matrix_exp(t(a)), want, rtol=1e-4, atol=1e-4)
+    assert_close(t(a).matrix_exp(), want, rtol=1e-4, atol=1e-4)
+    assert_close(LA.matrix_exp(torch.zeros(2, 3, 3)), np.broadcast_to(np.eye(3), (2, 3, 3)))
+
+
+@needs_fp64
+def test_gradcheck_qr_svd_eigh_and_composites():
+    r = rng()
+    tall, square = r.standard_normal((2, 4, 3)), r.standard_normal((2, 3, 3))
+    assert gradcheck(LA.qr, [f64_leaf(tall)])
+    assert gradcheck(lambda x: LA.qr(x)[1], [f64_leaf(square)])
+    # U Vh and S do not depend on the singular vectors' signs
+    assert gradcheck(lambda x: (lambda U, S, Vh: (U @ Vh, S))(*LA.svd(x, full_matrices=False)), [f64_leaf(tall)])
+    assert gradcheck(lambda x: (lambda U, S, Vh: U @ Vh[..., :3, :])(*LA.svd(x)), [f64_leaf(tall.swapaxes(-1, -2))])
+    assert gradcheck(LA.svdvals, [f64_leaf(tall)])
+    assert gradcheck(lambda x: (lambda L, V: (L, V * V))(*LA.eigh(x + x.mT)), [f64_leaf(square)])
+    assert gradcheck(LA.pinv, [f64_leaf(tall)])
+    assert gradcheck(LA.matrix_exp, [f64_leaf(square)])
+    assert gradcheck(lambda x: LA.matrix_norm(x, "nuc"), [f64_leaf(tall)])
+
+
+@needs_fp64
+@pytest.mark.skipif(not HAVE_TORCH, reason="compares with PyTorch")
+def test_svd_and_eigh_gradients_are_pytorchs():
+    r = rng()
+    a, w = r.standard_normal((5, 3)), r.standard_normal((5, 3))
+    ours, ref = f64_leaf(a), real_torch.from_numpy(a).requires_grad_()
+    (lambda U, S, Vh: ((U @ Vh) * torch.from_numpy(w)).sum() + S.sum())(*LA.svd(ours, False)).backward()
+    (lambda U, S, Vh: ((U @ Vh) * real_torch.from_numpy(w)).sum() + S.sum())(
+        *real_torch.linalg.svd(ref, False)).backward()
+    assert_close(ours.grad, ref.grad.numpy(), rtol=1e-9, atol=1e-10)
+    s = a[:3] + a[:3].T
+    ours, ref = f64_leaf(s), real_torch.from_numpy(s).requires_grad_()
+    (lambda L, V: (L * torch.arange(3.0, dtype=torch.float64)).sum() + (V * V)[0].sum())(*LA.eigh(ours)).backward()
+    (lambda L, V: (L * real_torch.arange(3.0, dtype=real_torch.float64)).sum() + (V * V)[0].sum())(
+        *real_torch.linalg.eigh(ref)).backward()
+    assert_close(ours.grad, ref.grad.numpy(), rtol=1e-9, atol=1e-10)
