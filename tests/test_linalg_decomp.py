@@ -578,3 +578,13 @@ def test_svd_and_eigh_gradients_are_pytorchs():
     (lambda L, V: (L * real_torch.arange(3.0, dtype=real_torch.float64)).sum() + (V * V)[0].sum())(
         *real_torch.linalg.eigh(ref)).backward()
     assert_close(ours.grad, ref.grad.numpy(), rtol=1e-9, atol=1e-10)
+
+
+def test_large_qr_is_right_or_refused_where_llvmpipe_would_truncate_it():
+    x = rng().standard_normal((260, 130)).astype(np.float32)
+    if "llvmpipe" in torch.device("cpu").backend.cl_device.name:  # loops stop after 65535 iterations there
+        with pytest.raises(RuntimeError, match="exceeds llvmpipe's limit of 65535 loop iterations"):
+            LA.qr(t(x))
+        return
+    Q, R = LA.qr(t(x))
+    assert_close(Q @ R, x, rtol=1e-4, atol=1e-4)

@@ -19,6 +19,7 @@ from .. import dtypes as dt
 BLOCK = 64  # panel width of the blocked factorisations
 _LONG = np.int64
 _group_limits: dict = {}
+_ITEM_LOOP_LIMIT = 30000
 
 
 def _kernel(backend, dtype, name):
@@ -39,21 +40,33 @@ def _kernel(backend, dtype, name):
     return kernel
 
 
-def _group_size(backend, kernel, work):
-    """A power-of-two work-group no larger than the device, the kernel, or the work allow. CPU
-    tuning gives a factorisation one work-item per matrix: the batch already fills the cores, and
-    a CPU driver runs a work-group's barriers as loop splits (a group of 32 items factorising a
-    32x32 matrix ran ~20x slower than one item, measured on PoCL)."""
-    if backend.cpu_tuned and kernel.function_name != "trsm":
-        return 1
+def _group_size(backend, kernel, parallel, serial):
+    """A power-of-two work-group (at least 2 items, at most the device's and the kernel's limit) for
+    a factorisation that spreads `parallel` rows or columns over its items and runs `serial` inner
+    loop iterations in all. GPU tuning: as wide as the parallel work. CPU tuning: as narrow as
+    allowed, since the batch already fills the cores and a CPU driver runs barriers as loop splits
+    (32 items on a 32x32 LU ran ~10x slower than 2, measured on PoCL), but wide enough that no item
+    loops more than _ITEM_LOOP_LIMIT times: Mesa's llvmpipe (rusticl) silently leaves a loop after
+    65535 iterations per work-item, which truncated factorisations there."""
     limit = _group_limits.get(kernel)
     if limit is None:
         limit = _group_limits[kernel] = min(256, backend.max_work_group_size, kernel.get_work_group_info(
             cl.kernel_work_group_info.WORK_GROUP_SIZE, backend.cl_device))
-    size = 1
-    while size * 2 <= min(limit, max(work, 1)):
+    size = 2
+    if backend.cpu_tuned:
+        while size * 2 <= limit and serial / size > _ITEM_LOOP_LIMIT:
+            size *= 2
+        return size
+    while size * 2 <= min(limit, max(parallel, 1)):
         size *= 2
     return size
+
+
+def _check_loop_budget(backend, per_item, what):
+    """Refuse, on llvmpipe, work whose items would loop past its silent 65535-iteration limit."""
+    if per_item > 65000 and "llvmpipe" in backend.cl_device.name:
+        raise RuntimeError(f"{what} of this size exceeds llvmpipe's limit of 65535 loop iterations per work-item "
+                           "(Mesa would silently stop the kernel early); use a smaller matrix or another device")
 
 
 def _strided(t):
@@ -83,7 +96,7 @@ def cholesky(a, info):
     kernel = _kernel(backend, a.dtype, "potrf")
     for k in range(0, n, BLOCK):
         kb = min(BLOCK, n - k)
-        lsz = _group_size(backend, kernel, kb)
+        lsz = _group_size(backend, kernel, kb, kb ** 3 / 6)
         dispatch.launch(backend, kernel, (lsz, batch), (lsz, 1),
                         [kb, *_strided(_view(a, kb, kb, k, k)), info._storage.buffer, k, cl.LocalMemory(4)],
                         lsz * batch * kb * kb)
@@ -111,7 +124,7 @@ def lu(a, pivots, info):
     for j in range(0, k, BLOCK if k > BLOCK else k):
         jb = min(BLOCK, k - j) if k > BLOCK else k
         panel = _view(a, m - j, jb, j, j)
-        lsz = _group_size(backend, kernel, max(m - j, jb))
+        lsz = _group_size(backend, kernel, max(m - j, jb), (m - j) * jb * jb / 2)
         dispatch.launch(backend, kernel, (lsz, batch), (lsz, 1),
                         [m - j, jb, *_strided(panel), pivots._storage.buffer, pivots._offset + j, pivots._strides[0],
                          info._storage.buffer, j, cl.LocalMemory(local * lsz), cl.LocalMemory(4 * lsz)],
@@ -153,13 +166,32 @@ def _laswp(a, pivots, j, jb, mode):
 
 
 def solve_triangular(t, b, lower, unit):
-    """b (batch, n, k) <- t^-1 b in place, t (batch or broadcast, n, n) triangular; strides free."""
+    """b (batch, n, k) <- t^-1 b in place, t (batch or broadcast, n, n) triangular; strides free.
+    Past BLOCK rows, blocked substitution: the kernel solves a diagonal block, the GEMM updates
+    the rows below (lower) or above (upper) it."""
     batch, n, k = b._shape
     if batch == 0 or n == 0 or k == 0:
         return b
+    if n <= BLOCK:
+        return _trsm(t, b, lower, unit)
+    starts = list(range(0, n, BLOCK))
+    for s in (starts if lower else reversed(starts)):
+        sb = min(BLOCK, n - s)
+        x = _view(b, sb, k, s, 0)
+        _trsm(_view(t, sb, sb, s, s), x, lower, unit)
+        rest = range(s + sb, n) if lower else range(0, s)
+        if len(rest):
+            r0, rn = rest.start, len(rest)
+            target = _view(b, rn, k, r0, 0)
+            dispatch.gemm(_view(t, rn, sb, r0, s), x, target, alpha=-1, beta=1, bias=_view(b, rn, k, r0, 0))
+    return b
+
+
+def _trsm(t, b, lower, unit):
+    batch, n, k = b._shape
     backend = b.device.backend
     kernel = _kernel(backend, b.dtype, "trsm")
-    wg = min(64, _group_size(backend, kernel, k))
+    wg = 64 if k >= 64 else 1 << max(k - 1, 1).bit_length()
     cols = -(-k // wg) * wg
     dispatch.launch(backend, kernel, (cols, batch), (wg, 1),
                     [n, k, int(lower), int(unit), *_strided(t), *_strided(b)], batch * k * n)
@@ -172,8 +204,9 @@ def qr(a, tau):
     if batch == 0 or min(m, n) == 0:
         return
     backend = a.device.backend
+    _check_loop_budget(backend, 2 * m * min(m, n), "QR")
     kernel = _kernel(backend, a.dtype, "geqrf")
-    lsz = _group_size(backend, kernel, max(m, n))
+    lsz = _group_size(backend, kernel, max(m, n), m * n * min(m, n))
     dispatch.launch(backend, kernel, (lsz, batch), (lsz, 1),
                     [m, n, *_strided(a), tau._storage.buffer, tau._strides[0],
                      cl.LocalMemory(np.dtype(a.dtype.np).itemsize * lsz)], batch * m * n * min(m, n))
@@ -187,6 +220,7 @@ def apply_householder(v, tau, c, transpose):
     if batch == 0 or ncols == 0 or k == 0:
         return c
     backend = c.device.backend
+    _check_loop_budget(backend, 2 * m * k, "Applying Householder reflectors")
     kernel = _kernel(backend, c.dtype, "ormqr")
     wg = 64 if ncols >= 64 else 1 << (ncols - 1).bit_length()
     dispatch.launch(backend, kernel, (-(-ncols // wg) * wg, batch), (wg, 1),
@@ -202,8 +236,11 @@ def jacobi_svd(u, v, max_sweeps=40):
     if batch == 0 or n == 0:
         return
     backend = u.device.backend
+    if "llvmpipe" in backend.cl_device.name:  # see _check_loop_budget: as many sweeps as its loop limit allows
+        max_sweeps = min(max_sweeps, 65000 // (n * m))
+    _check_loop_budget(backend, 65001 if max_sweeps < 8 else 0, "The Jacobi SVD")
     kernel = _kernel(backend, u.dtype, "gesvj")
-    lsz = _group_size(backend, kernel, max(n // 2, 1))
+    lsz = _group_size(backend, kernel, max(n // 2, 1), 12 * n * n * m / 2)  # ~12 sweeps
     tol = float(np.finfo(u.dtype.np).eps) * max(m, 1)
     dispatch.launch(backend, kernel, (lsz, batch), (lsz, 1),
                     [m, n, *_strided(u), *_strided(v), max_sweeps, tol, cl.LocalMemory(4)], batch * m * n * n)
