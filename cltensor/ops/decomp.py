@@ -20,6 +20,7 @@ BLOCK = 64  # panel width of the blocked factorisations
 _LONG = np.int64
 _group_limits: dict = {}
 _ITEM_LOOP_LIMIT = 30000
+_SLAB = 128  # rows per GEMM of the Cholesky trailing update
 
 
 def _kernel(backend, dtype, name):
@@ -104,11 +105,20 @@ def cholesky(a, info):
         if rest:
             panel = _view(a, rest, kb, k + kb, k)  # A21 <- A21 L11^-T, i.e. L11 A21^T = A21^T
             solve_triangular(_view(a, kb, kb, k, k), _transposed(panel), lower=True, unit=False)
-            trailing = _view(a, rest, rest, k + kb, k + kb)
-            # NOTE: out and bias as two tensor objects: dispatch.gemm's plan cache maps operands to
-            # kernel slots by identity, and one object for both would be replayed for other callers
-            bias = _view(a, rest, rest, k + kb, k + kb)
-            dispatch.gemm(panel, _transposed(panel), trailing, alpha=-1, beta=1, bias=bias)
+            _lower_update(a, panel, k + kb, rest)
+
+
+def _lower_update(a, panel, start, rest):
+    """A22 -= A21 A21^T on and below the diagonal only (what Cholesky reads), in slabs of BLOCK
+    rows: half the flops of the full product. NOTE: out and bias are two tensor objects:
+    dispatch.gemm's plan cache maps operands to kernel slots by identity, and one object in both
+    slots would be replayed for other callers."""
+    for r in range(0, rest, _SLAB):
+        rows = min(_SLAB, rest - r)
+        cols = r + rows
+        dispatch.gemm(_view(panel, rows, panel._shape[2], r, 0), _transposed(_view(panel, cols, panel._shape[2], 0, 0)),
+                      _view(a, rows, cols, start + r, start), alpha=-1, beta=1,
+                      bias=_view(a, rows, cols, start + r, start))
 
 
 def lu(a, pivots, info):
