@@ -436,7 +436,7 @@ def _lu_raw(A, fname, batch=None):
 
 def lu_factor_ex(A, *, pivot=True, check_errors=False, out=None):
     """(LU, pivots, info): LAPACK's compact LU with partial pivoting (pivots 1-based, int32); info
-    is 0 or the first zero pivot's (1-based) place. Not differentiable yet (lu_factor's backward)."""
+    is 0 or the first zero pivot's (1-based) place. Differentiable for square A."""
     fname = "torch.linalg.lu_factor_ex"
     _matrices("linalg.lu_factor", A, square=False)
     if not pivot:
@@ -444,9 +444,22 @@ def lu_factor_ex(A, *, pivot=True, check_errors=False, out=None):
     work, pivots, info = _lu_raw(A, fname)
     batch = tuple(A.shape[:-2])
     res = LUFactorEx(work.reshape(A.shape), pivots.reshape(*batch, pivots.shape[-1]), info.reshape(batch))
+    if A.shape[-1] == A.shape[-2]:
+        res = LUFactorEx(*graph.record("LinalgLuFactorExBackward0", _lu_factor_vjp, [A], tuple(res),
+                                       save=frozenset({"out"}), num_outputs=3))
     if check_errors:
         _raise_lu_zero(res.info, fname)
     return _out2(out, res)
+
+
+def _lu_factor_vjp(g, out, A):
+    """lu_factor's gradient: lu's rule with gL and gU read from the compact gradient."""
+    LU_, pivots, _ = out
+    gLU = g[0]
+    if gLU is None:
+        return None
+    P, L, U = lu_unpack(LU_, pivots)
+    return _lu_vjp((gLU.tril(-1), gLU.triu()), (L, U), A, P)
 
 
 def _raise_lu_zero(info, fname):

@@ -374,6 +374,7 @@ def test_gradcheck_solve_inv_det_slogdet():
     assert gradcheck(LA.det, [f64_leaf(a)])
     assert gradcheck(lambda x: LA.slogdet(x).logabsdet, [f64_leaf(a)])
     assert gradcheck(lambda x: LA.lu(x)[1:], [f64_leaf(a)])
+    assert gradcheck(lambda x: LA.lu_factor(x).LU, [f64_leaf(a)])
     assert gradcheck(lambda x: LA.matrix_norm(x, 1), [f64_leaf(a)])
 
 
