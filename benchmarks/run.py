@@ -559,9 +559,41 @@ def bench_conv(ctx, res):
         res.extra[f"conv{k}x{k}"] = t
 
 
+def bench_linalg(ctx, res):
+    """torch.linalg on the device: a batch of small solves (one work-group per system) and one
+    blocked Cholesky (panel kernel + GEMM updates), against PyTorch CPU (LAPACK) and numpy."""
+    batch, n = (64, 32) if ctx.args.quick else (1024, 32)
+    a = ctx.data(batch, n, n) + np.float32(2 * np.sqrt(n)) * np.eye(n, dtype=np.float32)
+    b = ctx.data(batch, n, 1)
+    ta, tb, ha, hb = ctx.ct(a), ctx.ct(b), ctx.th(a), ctx.th(b)
+    t = time_group(ctx, {
+        "cltensor": lambda: cltensor.linalg.solve(ta, tb),
+        "numpy": lambda: np.linalg.solve(a, b),
+        "torch": (lambda: ctx.torch.linalg.solve(ha, hb)) if ha is not None else None,
+        "pyopencl.array": None,
+    }, ctx.args.repeat)
+    res.add("linalg", f"linalg.solve f32 {batch}x({n}x{n})", t)
+    res.extra["solve_batched"] = t
+    n = 256 if ctx.args.quick else 1024
+    x = ctx.data(n, n)
+    spd = (x @ x.T / n + np.eye(n, dtype=np.float32)).astype(np.float32)
+    ts, hs = ctx.ct(spd), ctx.th(spd)
+    t = time_group(ctx, {
+        "cltensor": lambda: cltensor.linalg.cholesky(ts),
+        "numpy": lambda: np.linalg.cholesky(spd),
+        "torch": (lambda: ctx.torch.linalg.cholesky(hs)) if hs is not None else None,
+        "pyopencl.array": None,
+    }, ctx.args.repeat)
+    best = t["cltensor"][0] if t["cltensor"] else None
+    res.add("linalg", f"linalg.cholesky f32 {n}x{n}", t,
+            note=f"{n ** 3 / 3 / best / 1e9:.1f} GFLOP/s" if best else "")
+    res.extra["cholesky"] = t
+
+
 GROUPS = {"matmul": bench_matmul, "copy": bench_copy, "elementwise": bench_elementwise,
           "reduce": bench_reductions, "latency": bench_tiny_ops, "training": bench_two_layer,
-          "digits": bench_digits, "lenet": bench_lenet, "startup": bench_startup, "conv": bench_conv}
+          "digits": bench_digits, "lenet": bench_lenet, "startup": bench_startup, "conv": bench_conv,
+          "linalg": bench_linalg}
 
 
 # ---- report --------------------------------------------------------------------------------------

@@ -3,7 +3,7 @@ The dense factorisation family: per-matrix factorisations that one work-group ca
 matrix of a batch (group id 1 picks the matrix), in place in global memory. Every matrix is read
 through (offset, row stride, column stride, batch stride), so transposed and broadcast operands
 need no copy. Only the dtype (float32 or float64) is a template parameter; sizes are arguments.
-  potrf  Cholesky A = L L^T of the lower triangle (right-looking, unblocked; the launcher runs it
+  potrf  Cholesky A = L L^T of the lower triangle (left-looking, unblocked; the launcher runs it
          on the diagonal blocks of a blocked factorisation and updates the trailing matrix with
          the GEMM). info[b] gets the order of the first leading minor that is not positive-definite
          (plus `shift`, the block's place), only where it is still 0.
@@ -23,11 +23,14 @@ ${c.preamble([dtype])}
 __kernel void potrf(const int n, __global ${T} *A, const long off, const long rs, const long cs, const long bs,
                     __global int *info, const int shift, __local int *ok)
 {
+    /* left-looking (Cholesky-Crout): column j is a dot product of rows of L already final, read
+       along their unit stride, so the inner loops vectorise */
     const int b = get_group_id(1), lid = get_local_id(0), lsz = get_local_size(0);
     __global ${T} *a = A + off + b * bs;
     for (int j = 0; j < n; ++j) {
         if (lid == 0) {
-            const ${T} d = AT(a, j, j);
+            ${T} d = AT(a, j, j);
+            for (int k = 0; k < j; ++k) d -= AT(a, j, k) * AT(a, j, k);
             *ok = d > 0;  /* NaN fails too */
             if (*ok) AT(a, j, j) = sqrt(d);
             else if (info[b] == 0) info[b] = j + 1 + shift;
@@ -35,13 +38,12 @@ __kernel void potrf(const int n, __global ${T} *A, const long off, const long rs
         barrier(CLK_LOCAL_MEM_FENCE | CLK_GLOBAL_MEM_FENCE);
         if (!*ok) return;  /* the same flag for every item of the group */
         const ${T} djj = AT(a, j, j);
-        for (int i = j + 1 + lid; i < n; i += lsz) AT(a, i, j) /= djj;
-        barrier(CLK_GLOBAL_MEM_FENCE);
         for (int i = j + 1 + lid; i < n; i += lsz) {
-            const ${T} lij = AT(a, i, j);
-            for (int k = j + 1; k <= i; ++k) AT(a, i, k) -= lij * AT(a, k, j);
+            ${T} s = AT(a, i, j);
+            for (int k = 0; k < j; ++k) s -= AT(a, i, k) * AT(a, j, k);
+            AT(a, i, j) = s / djj;
         }
-        barrier(CLK_GLOBAL_MEM_FENCE);
+        barrier(CLK_GLOBAL_MEM_FENCE | CLK_LOCAL_MEM_FENCE);
     }
 }
 
@@ -87,14 +89,11 @@ __kernel void getrf(const int m, const int n, __global ${T} *A, const long off, 
             }
         }
         barrier(CLK_GLOBAL_MEM_FENCE | CLK_LOCAL_MEM_FENCE);
-        if (pv != 0) {
-            for (int i = j + 1 + lid; i < m; i += lsz) AT(a, i, j) /= pv;
-            barrier(CLK_GLOBAL_MEM_FENCE);
-            const int w = n - j - 1;
-            const long count = (long)(m - j - 1) * w;
-            for (long t = lid; t < count; t += lsz) {
-                const int i = j + 1 + (int)(t / w), k = j + 1 + (int)(t % w);
-                AT(a, i, k) -= AT(a, i, j) * AT(a, j, k);
+        if (pv != 0) {  /* each row is scaled and updated by the item that owns it: no barrier between */
+            for (int i = j + 1 + lid; i < m; i += lsz) {
+                const ${T} f = AT(a, i, j) / pv;
+                AT(a, i, j) = f;
+                for (int k = j + 1; k < n; ++k) AT(a, i, k) -= f * AT(a, j, k);
             }
             barrier(CLK_GLOBAL_MEM_FENCE);
         }
@@ -139,5 +138,133 @@ __kernel void laswp(const int n, const int j0, const int jb, const int mode,
             AT(a, i, col) = AT(a, p, col);
             AT(a, p, col) = t;
         }
+    }
+}
+
+__kernel void geqrf(const int m, const int n, __global ${T} *A, const long off, const long rs, const long cs,
+                    const long bs, __global ${T} *taus, const long tau_bs, __local ${T} *partial)
+{
+    /* Householder QR (LAPACK's geqr2): R on and above the diagonal, the reflectors' v (v[j] = 1
+       implied) below it, tau per column; H = I - tau v v^T, tau = 0 where the column is already zero */
+    const int b = get_group_id(1), lid = get_local_id(0), lsz = get_local_size(0);
+    __global ${T} *a = A + off + b * bs;
+    __global ${T} *tau = taus + b * tau_bs;
+    for (int j = 0; j < min(m, n); ++j) {
+        ${T} s = 0;
+        for (int i = j + 1 + lid; i < m; i += lsz) s += AT(a, i, j) * AT(a, i, j);
+        partial[lid] = s;
+        barrier(CLK_LOCAL_MEM_FENCE);
+        for (int h = lsz / 2; h > 0; h /= 2) {
+            if (lid < h) partial[lid] += partial[lid + h];
+            barrier(CLK_LOCAL_MEM_FENCE);
+        }
+        const ${T} sigma = partial[0];
+        const ${T} alpha = AT(a, j, j);
+        const ${T} beta = sigma == 0 ? alpha : -copysign(sqrt(alpha * alpha + sigma), alpha);
+        const ${T} tj = sigma == 0 ? 0 : (beta - alpha) / beta;
+        barrier(CLK_LOCAL_MEM_FENCE | CLK_GLOBAL_MEM_FENCE);  /* all items hold alpha before it changes */
+        if (tj != 0) {
+            const ${T} scale = 1 / (alpha - beta);
+            for (int i = j + 1 + lid; i < m; i += lsz) AT(a, i, j) *= scale;
+        }
+        if (lid == 0) {
+            tau[j] = tj;
+            AT(a, j, j) = beta;
+        }
+        barrier(CLK_GLOBAL_MEM_FENCE);
+        if (tj != 0) {
+            for (int k = j + 1 + lid; k < n; k += lsz) {
+                ${T} w = AT(a, j, k);
+                for (int i = j + 1; i < m; ++i) w += AT(a, i, j) * AT(a, i, k);
+                w *= tj;
+                AT(a, j, k) -= w;
+                for (int i = j + 1; i < m; ++i) AT(a, i, k) -= w * AT(a, i, j);
+            }
+        }
+        barrier(CLK_GLOBAL_MEM_FENCE);
+    }
+}
+
+__kernel void ormqr(const int m, const int ncols, const int k, const int forward,
+                    __global const ${T} *V, const long v_off, const long v_rs, const long v_cs, const long v_bs,
+                    __global const ${T} *taus, const long tau_off, const long tau_bs,
+                    __global ${T} *C, const long c_off, const long c_rs, const long c_cs, const long c_bs)
+{
+    /* C <- H_0 H_1 ... H_{k-1} C (backward order; householder_product starts from an identity),
+       or H_{k-1} ... H_0 C = Q^T C (forward). One work-item per column of C: no barriers. */
+    const int col = get_global_id(0), b = get_global_id(1);
+    if (col >= ncols) return;
+    __global const ${T} *v = V + v_off + b * v_bs;
+    __global const ${T} *tau = taus + tau_off + b * tau_bs;
+    __global ${T} *c = C + c_off + b * c_bs + (long)col * c_cs;
+    for (int step = 0; step < k; ++step) {
+        const int j = forward ? step : k - 1 - step;
+        const ${T} tj = tau[j];
+        if (tj == 0) continue;
+        ${T} w = c[(long)j * c_rs];
+        for (int i = j + 1; i < m; ++i) w += v[(long)i * v_rs + (long)j * v_cs] * c[(long)i * c_rs];
+        w *= tj;
+        c[(long)j * c_rs] -= w;
+        for (int i = j + 1; i < m; ++i) c[(long)i * c_rs] -= w * v[(long)i * v_rs + (long)j * v_cs];
+    }
+}
+
+/* The pair that slot `pair` of round r plays in a round-robin over np (even) players. */
+inline void tournament(const int r, const int pair, const int np, int *p, int *q)
+{
+    const int last = np - 1;
+    *p = pair == 0 ? 0 : (pair - 1 + r) % last + 1;
+    *q = (np - 2 - pair + r) % last + 1;
+}
+
+__kernel void gesvj(const int m, const int n, __global ${T} *U, const long u_off, const long u_rs, const long u_cs,
+                    const long u_bs, __global ${T} *Vm, const long v_off, const long v_rs, const long v_cs,
+                    const long v_bs, const int max_sweeps, const ${T} tol, __local int *rotated)
+{
+    /* One-sided Jacobi (Hestenes): rotate pairs of columns of U (m x n) until all are orthogonal,
+       accumulating the rotations in V (an identity on entry). Then U = (left vectors) * S and
+       A = U V^T. A round rotates n/2 disjoint pairs at once (one per item). */
+    const int b = get_group_id(1), lid = get_local_id(0), lsz = get_local_size(0);
+    __global ${T} *u = U + u_off + b * u_bs;
+    __global ${T} *v = Vm + v_off + b * v_bs;
+    const int np = n + (n & 1);  /* an odd n plays with a dummy column n */
+    for (int sweep = 0; sweep < max_sweeps; ++sweep) {
+        if (lid == 0) *rotated = 0;
+        barrier(CLK_LOCAL_MEM_FENCE);
+        for (int r = 0; r < np - 1; ++r) {
+            for (int pair = lid; pair < np / 2; pair += lsz) {
+                int p, q;
+                tournament(r, pair, np, &p, &q);
+                if (p >= n || q >= n) continue;
+                ${T} alpha = 0, beta = 0, gamma = 0;
+                for (int i = 0; i < m; ++i) {
+                    const ${T} x = u[(long)i * u_rs + (long)p * u_cs], y = u[(long)i * u_rs + (long)q * u_cs];
+                    alpha += x * x;
+                    beta += y * y;
+                    gamma += x * y;
+                }
+                if (gamma == 0 || fabs(gamma) <= tol * sqrt(alpha * beta)) continue;
+                const ${T} zeta = (beta - alpha) / (2 * gamma);
+                const ${T} t = copysign((${T})1, zeta) / (fabs(zeta) + sqrt(1 + zeta * zeta));
+                const ${T} cs_ = 1 / sqrt(1 + t * t), sn = cs_ * t;
+                for (int i = 0; i < m; ++i) {
+                    __global ${T} *x = u + (long)i * u_rs + (long)p * u_cs, *y = u + (long)i * u_rs + (long)q * u_cs;
+                    const ${T} xv = *x, yv = *y;
+                    *x = cs_ * xv - sn * yv;
+                    *y = sn * xv + cs_ * yv;
+                }
+                for (int i = 0; i < n; ++i) {
+                    __global ${T} *x = v + (long)i * v_rs + (long)p * v_cs, *y = v + (long)i * v_rs + (long)q * v_cs;
+                    const ${T} xv = *x, yv = *y;
+                    *x = cs_ * xv - sn * yv;
+                    *y = sn * xv + cs_ * yv;
+                }
+                *rotated = 1;
+            }
+            barrier(CLK_GLOBAL_MEM_FENCE | CLK_LOCAL_MEM_FENCE);
+        }
+        const int again = *rotated;
+        barrier(CLK_LOCAL_MEM_FENCE);
+        if (!again) return;
     }
 }

@@ -19,6 +19,8 @@ from .. import dtypes as dt
 BLOCK = 64  # panel width of the blocked factorisations
 _LONG = np.int64
 _group_limits: dict = {}
+_ITEM_LOOP_LIMIT = 30000
+_SLAB = 128  # rows per GEMM of the Cholesky trailing update
 
 
 def _kernel(backend, dtype, name):
@@ -31,21 +33,41 @@ def _kernel(backend, dtype, name):
             "getrf": [np.int32, np.int32] + strided + [None, _LONG, _LONG, None, np.int32, None, None],
             "trsm": [np.int32] * 4 + strided + strided,
             "laswp": [np.int32] * 4 + strided + [None, _LONG, _LONG],
+            "geqrf": [np.int32, np.int32] + strided + [None, _LONG, None],
+            "ormqr": [np.int32] * 4 + strided + [None, _LONG, _LONG] + strided,
+            "gesvj": [np.int32, np.int32] + strided + strided + [np.int32, dtype.np, None],
         }[name]
         kernel = codegen.kernel(backend, key, "linalg.cl.mako", name, arg_dtypes=arg_dtypes, dtype=dtype)
     return kernel
 
 
-def _group_size(backend, kernel, work):
-    """A power-of-two work-group no larger than the device, the kernel, or the work allow."""
+def _group_size(backend, kernel, parallel, serial):
+    """A power-of-two work-group (at least 2 items, at most the device's and the kernel's limit) for
+    a factorisation that spreads `parallel` rows or columns over its items and runs `serial` inner
+    loop iterations in all. GPU tuning: as wide as the parallel work. CPU tuning: as narrow as
+    allowed, since the batch already fills the cores and a CPU driver runs barriers as loop splits
+    (32 items on a 32x32 LU ran ~10x slower than 2, measured on PoCL), but wide enough that no item
+    loops more than _ITEM_LOOP_LIMIT times: Mesa's llvmpipe (rusticl) silently leaves a loop after
+    65535 iterations per work-item, which truncated factorisations there."""
     limit = _group_limits.get(kernel)
     if limit is None:
         limit = _group_limits[kernel] = min(256, backend.max_work_group_size, kernel.get_work_group_info(
             cl.kernel_work_group_info.WORK_GROUP_SIZE, backend.cl_device))
-    size = 1
-    while size * 2 <= min(limit, max(work, 1)):
+    size = 2
+    if backend.cpu_tuned:
+        while size * 2 <= limit and serial / size > _ITEM_LOOP_LIMIT:
+            size *= 2
+        return size
+    while size * 2 <= min(limit, max(parallel, 1)):
         size *= 2
     return size
+
+
+def _check_loop_budget(backend, per_item, what):
+    """Refuse, on llvmpipe, work whose items would loop past its silent 65535-iteration limit."""
+    if per_item > 65000 and "llvmpipe" in backend.cl_device.name:
+        raise RuntimeError(f"{what} of this size exceeds llvmpipe's limit of 65535 loop iterations per work-item "
+                           "(Mesa would silently stop the kernel early); use a smaller matrix or another device")
 
 
 def _strided(t):
@@ -75,7 +97,7 @@ def cholesky(a, info):
     kernel = _kernel(backend, a.dtype, "potrf")
     for k in range(0, n, BLOCK):
         kb = min(BLOCK, n - k)
-        lsz = _group_size(backend, kernel, kb)
+        lsz = _group_size(backend, kernel, kb, kb ** 3 / 6)
         dispatch.launch(backend, kernel, (lsz, batch), (lsz, 1),
                         [kb, *_strided(_view(a, kb, kb, k, k)), info._storage.buffer, k, cl.LocalMemory(4)],
                         lsz * batch * kb * kb)
@@ -83,8 +105,20 @@ def cholesky(a, info):
         if rest:
             panel = _view(a, rest, kb, k + kb, k)  # A21 <- A21 L11^-T, i.e. L11 A21^T = A21^T
             solve_triangular(_view(a, kb, kb, k, k), _transposed(panel), lower=True, unit=False)
-            trailing = _view(a, rest, rest, k + kb, k + kb)
-            dispatch.gemm(panel, _transposed(panel), trailing, alpha=-1, beta=1, bias=trailing)
+            _lower_update(a, panel, k + kb, rest)
+
+
+def _lower_update(a, panel, start, rest):
+    """A22 -= A21 A21^T on and below the diagonal only (what Cholesky reads), in slabs of BLOCK
+    rows: half the flops of the full product. NOTE: out and bias are two tensor objects:
+    dispatch.gemm's plan cache maps operands to kernel slots by identity, and one object in both
+    slots would be replayed for other callers."""
+    for r in range(0, rest, _SLAB):
+        rows = min(_SLAB, rest - r)
+        cols = r + rows
+        dispatch.gemm(_view(panel, rows, panel._shape[2], r, 0), _transposed(_view(panel, cols, panel._shape[2], 0, 0)),
+                      _view(a, rows, cols, start + r, start), alpha=-1, beta=1,
+                      bias=_view(a, rows, cols, start + r, start))
 
 
 def lu(a, pivots, info):
@@ -100,7 +134,7 @@ def lu(a, pivots, info):
     for j in range(0, k, BLOCK if k > BLOCK else k):
         jb = min(BLOCK, k - j) if k > BLOCK else k
         panel = _view(a, m - j, jb, j, j)
-        lsz = _group_size(backend, kernel, max(m - j, jb))
+        lsz = _group_size(backend, kernel, max(m - j, jb), (m - j) * jb * jb / 2)
         dispatch.launch(backend, kernel, (lsz, batch), (lsz, 1),
                         [m - j, jb, *_strided(panel), pivots._storage.buffer, pivots._offset + j, pivots._strides[0],
                          info._storage.buffer, j, cl.LocalMemory(local * lsz), cl.LocalMemory(4 * lsz)],
@@ -114,7 +148,8 @@ def lu(a, pivots, info):
             solve_triangular(_view(a, jb, jb, j, j), u12, lower=True, unit=True)
             if m - j - jb > 0:
                 a22 = _view(a, m - j - jb, right, j + jb, j + jb)
-                dispatch.gemm(_view(a, m - j - jb, jb, j + jb, j), u12, a22, alpha=-1, beta=1, bias=a22)
+                dispatch.gemm(_view(a, m - j - jb, jb, j + jb, j), u12, a22, alpha=-1, beta=1,
+                              bias=_view(a, m - j - jb, right, j + jb, j + jb))
 
 
 def _swap_rows(a, pivots, j, jb):
@@ -141,17 +176,84 @@ def _laswp(a, pivots, j, jb, mode):
 
 
 def solve_triangular(t, b, lower, unit):
-    """b (batch, n, k) <- t^-1 b in place, t (batch or broadcast, n, n) triangular; strides free."""
+    """b (batch, n, k) <- t^-1 b in place, t (batch or broadcast, n, n) triangular; strides free.
+    Past BLOCK rows, blocked substitution: the kernel solves a diagonal block, the GEMM updates
+    the rows below (lower) or above (upper) it."""
     batch, n, k = b._shape
     if batch == 0 or n == 0 or k == 0:
         return b
+    if n <= BLOCK:
+        return _trsm(t, b, lower, unit)
+    starts = list(range(0, n, BLOCK))
+    for s in (starts if lower else reversed(starts)):
+        sb = min(BLOCK, n - s)
+        x = _view(b, sb, k, s, 0)
+        _trsm(_view(t, sb, sb, s, s), x, lower, unit)
+        rest = range(s + sb, n) if lower else range(0, s)
+        if len(rest):
+            r0, rn = rest.start, len(rest)
+            target = _view(b, rn, k, r0, 0)
+            dispatch.gemm(_view(t, rn, sb, r0, s), x, target, alpha=-1, beta=1, bias=_view(b, rn, k, r0, 0))
+    return b
+
+
+def _trsm(t, b, lower, unit):
+    batch, n, k = b._shape
     backend = b.device.backend
     kernel = _kernel(backend, b.dtype, "trsm")
-    wg = min(64, _group_size(backend, kernel, k))
+    wg = 64 if k >= 64 else 1 << max(k - 1, 1).bit_length()
     cols = -(-k // wg) * wg
     dispatch.launch(backend, kernel, (cols, batch), (wg, 1),
                     [n, k, int(lower), int(unit), *_strided(t), *_strided(b)], batch * k * n)
     return b
+
+
+def qr(a, tau):
+    """a (batch, m, n) <- R above the diagonal and Householder vectors below; tau (batch, min(m, n))."""
+    batch, m, n = a._shape
+    if batch == 0 or min(m, n) == 0:
+        return
+    backend = a.device.backend
+    _check_loop_budget(backend, 2 * m * min(m, n), "QR")
+    kernel = _kernel(backend, a.dtype, "geqrf")
+    lsz = _group_size(backend, kernel, max(m, n), m * n * min(m, n))
+    dispatch.launch(backend, kernel, (lsz, batch), (lsz, 1),
+                    [m, n, *_strided(a), tau._storage.buffer, tau._strides[0],
+                     cl.LocalMemory(np.dtype(a.dtype.np).itemsize * lsz)], batch * m * n * min(m, n))
+
+
+def apply_householder(v, tau, c, transpose):
+    """c (batch, m, ncols) <- Q c, or Q^T c when transpose, where Q = H_0 ... H_{k-1} from the
+    reflectors below the diagonal of v (batch or broadcast, m, k) and tau (batch, k)."""
+    batch, m, ncols = c._shape
+    k = tau._shape[-1]
+    if batch == 0 or ncols == 0 or k == 0:
+        return c
+    backend = c.device.backend
+    _check_loop_budget(backend, 2 * m * k, "Applying Householder reflectors")
+    kernel = _kernel(backend, c.dtype, "ormqr")
+    wg = 64 if ncols >= 64 else 1 << (ncols - 1).bit_length()
+    dispatch.launch(backend, kernel, (-(-ncols // wg) * wg, batch), (wg, 1),
+                    [m, ncols, k, int(transpose), *_strided(v), tau._storage.buffer, tau._offset, tau._strides[0],
+                     *_strided(c)], batch * ncols * m * k)
+    return c
+
+
+def jacobi_svd(u, v, max_sweeps=40):
+    """u (batch, m, n), m >= n <- orthogonal columns (the left vectors times the singular values),
+    v (batch, n, n), an identity on entry <- the right vectors: A = u v^T."""
+    batch, m, n = u._shape
+    if batch == 0 or n == 0:
+        return
+    backend = u.device.backend
+    if "llvmpipe" in backend.cl_device.name:  # see _check_loop_budget: as many sweeps as its loop limit allows
+        max_sweeps = min(max_sweeps, 65000 // (n * m))
+    _check_loop_budget(backend, 65001 if max_sweeps < 8 else 0, "The Jacobi SVD")
+    kernel = _kernel(backend, u.dtype, "gesvj")
+    lsz = _group_size(backend, kernel, max(n // 2, 1), 12 * n * n * m / 2)  # ~12 sweeps
+    tol = float(np.finfo(u.dtype.np).eps) * max(m, 1)
+    dispatch.launch(backend, kernel, (lsz, batch), (lsz, 1),
+                    [m, n, *_strided(u), *_strided(v), max_sweeps, tol, cl.LocalMemory(4)], batch * m * n * n)
 
 
 def int_zeros(shape, device):
