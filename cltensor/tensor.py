@@ -291,10 +291,10 @@ class Tensor:
         return dt.from_storage(self.detach()._to_numpy_copy(), self.dtype).reshape(()).item()
 
     def __float__(self):
-        return float(self._scalar_item())
+        return float(_real_scalar(self._scalar_item(), "double"))
 
     def __int__(self):
-        return int(self._scalar_item())
+        return int(_real_scalar(self._scalar_item(), "int64_t"))
 
     def _scalar_item(self):
         if self.numel() != 1:
@@ -436,8 +436,18 @@ _LEGACY_NAMES = {dt.float32: "torch.FloatTensor", dt.float64: "torch.DoubleTenso
                  dt.float16: "torch.HalfTensor", dt.bfloat16: "torch.BFloat16Tensor",
                  dt.int64: "torch.LongTensor", dt.int32: "torch.IntTensor",
                  dt.int16: "torch.ShortTensor", dt.int8: "torch.CharTensor", dt.uint8: "torch.ByteTensor",
-                 dt.bool_: "torch.BoolTensor"}
+                 dt.bool_: "torch.BoolTensor", dt.complex64: "torch.ComplexFloatTensor",
+                 dt.complex128: "torch.ComplexDoubleTensor"}
 _LEGACY_BY_NAME = {v: k for k, v in _LEGACY_NAMES.items()}
+
+
+def _real_scalar(value, c_type):
+    """A complex item as a real number, as PyTorch converts it: only when its imaginary part is 0."""
+    if isinstance(value, complex):
+        if value.imag != 0:
+            raise RuntimeError(f"value cannot be converted to type {c_type} without overflow")
+        return value.real
+    return value
 
 
 def is_tensor(x) -> bool:

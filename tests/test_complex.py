@@ -467,3 +467,44 @@ def test_gradcheck_complex128(name):
     parts = [torch.tensor(np.stack([c.real, c.imag], -1), dtype=torch.float64, requires_grad=True)
              for c in (crandom((4,), C128, seed=20), crandom((4,), C128, seed=21))]
     assert torch.autograd.gradcheck(real_fn, parts)
+
+
+def test_python_number_conversions():
+    assert float(torch.tensor(3 + 0j)) == 3.0 and int(torch.tensor(2 + 0j)) == 2
+    assert complex(torch.tensor([1 - 2j])) == 1 - 2j
+    assert torch.tensor([1j]).type() == "torch.ComplexFloatTensor"
+    with pytest.raises(RuntimeError, match="value cannot be converted to type double without overflow"):
+        float(torch.tensor(3 + 1j))
+
+
+def test_random_complex_draws_both_parts():
+    z = torch.randn(20000, dtype=C64)
+    parts = torch.view_as_real(z).numpy()
+    assert z.dtype is C64 and abs(parts.var(0) - 0.5).max() < 0.03  # PyTorch: each part has variance 1/2
+    u = torch.rand(1000, dtype=C64).numpy()
+    assert 0 <= u.real.min() and u.real.max() < 1 and 0 <= u.imag.min() and u.imag.max() < 1
+    assert u.imag.std() > 0.2
+
+
+def test_indexing_and_accumulating():
+    a = crandom((2, 3), seed=22)
+    z = torch.tensor(a)
+    np.testing.assert_array_equal(torch.cat([z, z]).numpy(), np.concatenate([a, a]))
+    np.testing.assert_array_equal(z[torch.tensor([1, 1])].numpy(), a[[1, 1]])
+    np.testing.assert_array_equal(z.flip(1).numpy(), a[:, ::-1])
+    mask = np.array([[True, False, True], [False, False, True]])
+    np.testing.assert_array_equal(z[torch.tensor(mask)].numpy(), a[mask])
+    filled = a.copy()
+    filled[mask] = 1j
+    np.testing.assert_array_equal(z.masked_fill(torch.tensor(mask), 1j).numpy(), filled)
+    added = np.zeros((2, 3), np.complex128)
+    np.add.at(added, [1, 0], 2 * a)
+    close(torch.zeros(2, 3, dtype=C64).index_add_(0, torch.tensor([1, 0]), z, alpha=2), added, C64)
+    index = np.array([[0, 0, 1], [2, 2, 2]])
+    expect = np.zeros((2, 3), np.complex128)
+    for i in range(2):
+        np.add.at(expect[i], index[i], a[i])
+    close(torch.zeros(2, 3, dtype=C64).scatter_add_(1, torch.tensor(index), z), expect, C64)
+    acc = np.zeros(3, np.complex128)
+    np.add.at(acc, [0, 0, 2], a[0])
+    close(torch.zeros(3, dtype=C64).index_put_((torch.tensor([0, 0, 2]),), z[0], accumulate=True), acc, C64)

@@ -884,7 +884,8 @@ defop("sgn", U, _with_complex(_by_cat("isnan(a) ? (T)0 : " + SIGN, SIGN),
       vjp=lambda g, out, a: _sgn_vjp(g, out, a), ref=lambda x: np.nan_to_num(np.sign(x)).astype(x.dtype))
 defop("angle", U, _with_complex({"float": "isnan(a) ? a : (a < 0 ? atan2((T)0, (T)-1) : (T)0)"},
                                 "atan2(a.y, a.x)"), real_valued(FLOAT), vjp=lambda g, out, a: _angle_vjp(g, a),
-      ref=np.angle, inplace=False)
+      ref=lambda x: np.angle(x) if np.iscomplexobj(x) else np.where(np.isnan(x), x, np.where(x < 0, np.pi, 0.0)),
+      inplace=False)  # NOTE: PyTorch's angle(-0.0) is 0 (numpy's is pi)
 
 
 
