@@ -175,7 +175,7 @@ class Tensor:
         return self.dtype.is_floating_point
 
     def is_complex(self) -> bool:
-        return False
+        return self.dtype.is_complex
 
     def get_device(self) -> int:
         return -1 if self.device.type == "cpu" else self.device.index
@@ -288,10 +288,10 @@ class Tensor:
         return dt.from_storage(self.detach()._to_numpy_copy(), self.dtype).reshape(()).item()
 
     def __float__(self):
-        return float(self._scalar_item())
+        return float(_real_scalar(self._scalar_item(), "double"))
 
     def __int__(self):
-        return int(self._scalar_item())
+        return int(_real_scalar(self._scalar_item(), "int64_t"))
 
     def _scalar_item(self):
         if self.numel() != 1:
@@ -439,8 +439,18 @@ _LEGACY_NAMES = {dt.float32: "torch.FloatTensor", dt.float64: "torch.DoubleTenso
                  dt.float16: "torch.HalfTensor", dt.bfloat16: "torch.BFloat16Tensor",
                  dt.int64: "torch.LongTensor", dt.int32: "torch.IntTensor",
                  dt.int16: "torch.ShortTensor", dt.int8: "torch.CharTensor", dt.uint8: "torch.ByteTensor",
-                 dt.bool_: "torch.BoolTensor"}
+                 dt.bool_: "torch.BoolTensor", dt.complex64: "torch.ComplexFloatTensor",
+                 dt.complex128: "torch.ComplexDoubleTensor"}
 _LEGACY_BY_NAME = {v: k for k, v in _LEGACY_NAMES.items()}
+
+
+def _real_scalar(value, c_type):
+    """A complex item as a real number, as PyTorch converts it: only when its imaginary part is 0."""
+    if isinstance(value, complex):
+        if value.imag != 0:
+            raise RuntimeError(f"value cannot be converted to type {c_type} without overflow")
+        return value.real
+    return value
 
 
 def is_tensor(x) -> bool:
@@ -483,7 +493,7 @@ def _leaf_flag_error(flag):
 def _set_requires_grad(self, flag):
     if not self.is_leaf:
         raise _leaf_flag_error(flag)
-    if flag and not self.dtype.is_floating_point:
+    if flag and not self.dtype.is_differentiable:
         raise RuntimeError("only Tensors of floating point and complex dtype can require gradients")
     self._requires_grad = bool(flag)
 
@@ -515,7 +525,7 @@ def _set_grad(self, value):
     if value is not None:
         if not isinstance(value, Tensor):
             raise TypeError(f"assigned grad expected to be a Tensor or None but got grad of type {type(value).__name__}")
-        if value.dtype is not self.dtype and self.dtype.is_floating_point:
+        if value.dtype is not self.dtype and self.dtype.is_differentiable:
             from .ops.elementwise import _torch_name
             raise RuntimeError(
                 f"attempting to assign a gradient with dtype '{value.dtype.c if value.dtype.name != 'bool' else 'bool'}'"
@@ -540,7 +550,7 @@ def requires_grad_(self, requires_grad=True):
         if not requires_grad:
             raise _leaf_flag_error(False)
         return self
-    if requires_grad and not self.dtype.is_floating_point:
+    if requires_grad and not self.dtype.is_differentiable:
         raise RuntimeError("only Tensors of floating point dtype can require gradients")
     self._requires_grad = requires_grad
     return self

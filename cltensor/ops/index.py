@@ -28,7 +28,7 @@ from ..autograd import graph
 from ..autograd.grad_mode import is_grad_enabled, no_grad
 from ..tensor import Tensor, contiguous_strides as _contig, register, wrap_dim
 from . import shape as shape_ops
-from .creation import from_host, zeros
+from .creation import from_host, full, zeros
 from .elementwise import _check_overlap, check_inplace_allowed
 
 __all__ = ["index_select", "gather", "scatter", "scatter_add", "scatter_reduce", "index_add", "index_copy",
@@ -114,7 +114,7 @@ def _scalar_value(value, op: str, dtype):
             raise RuntimeError(f"{op} only supports a 0-dimensional value tensor, but got tensor with "
                                f"{value.dim()} dimension(s).")
         return value
-    if isinstance(value, (bool, int, float, np.number)):
+    if isinstance(value, (bool, int, float, complex, np.number)):
         value = value.item() if isinstance(value, np.number) else value
         dispatch.scalar_arg(value, dtype, check_overflow=True)
         return value
@@ -150,8 +150,18 @@ def _gather(v: Tensor, pairs) -> Tensor:
     return out
 
 
+def _pairs_view(t: Tensor) -> Tensor:
+    """A complex tensor's memory as its real (re, im) pairs: a trailing dim of 2, outside autograd."""
+    return Tensor._make(t._storage, t._shape + (2,), tuple(2 * s for s in t._strides) + (1,), 2 * t._offset,
+                        t.dtype.to_real(), t.device)
+
+
 def _scatter(dst: Tensor, pairs, values, op="assign"):
     """dst[pairs] (op)= values, values a number or a tensor broadcast to the indexing result."""
+    if dst.dtype.is_complex and op != "assign":  # accumulate each part: the kernels' adds are real
+        if not isinstance(values, Tensor):
+            values = full((), values, dtype=dst.dtype, device=dst.device)
+        return _scatter(_pairs_view(dst), pairs, _pairs_view(values.to(dst.dtype)), op)
     target = dst if op == "assign" or dst.dtype in dispatch.ATOMIC_DTYPES else _detached_copy(dst, _WIDE[dst.dtype])
     shape, strides, specs = _layout(target, pairs)
     vstrides = None
@@ -186,6 +196,15 @@ def _dim_layout(t: Tensor, dim: int, ndim: int):
 
 def _scatter_dim(dst: Tensor, dim: int, index: Tensor, src, op="assign"):
     """dst[..., index[i], ...] (op)= src[i] along dim (the scatter family), index already checked."""
+    if dst.dtype.is_complex and op == "add":  # each part accumulated: the index repeats for re and im
+        if not isinstance(src, Tensor) or src.dim() != index.dim():
+            src = full((), src, dtype=dst.dtype, device=dst.device) if not isinstance(src, Tensor) else src
+            src = src.expand(index._shape)
+        index = Tensor._make(index._storage, index._shape + (2,), index._strides + (0,), index._offset, index.dtype,
+                             index.device)
+        return _scatter_dim(_pairs_view(dst), dim, index, _pairs_view(src.to(dst.dtype)), op)
+    if dst.dtype.is_complex and op != "assign":
+        raise NotImplementedError(f"scatter with reduce '{op}' not implemented for '{dst.dtype.name}'")
     target = dst if op == "assign" or dst.dtype in dispatch.ATOMIC_DTYPES else _detached_copy(dst, _WIDE[dst.dtype])
     ndim = index.dim()
     size, step = _size_stride(target, dim)
@@ -787,9 +806,10 @@ def masked_fill_(self, mask, value):
     _check_writable(self)
     if isinstance(value, Tensor):
         value = _as_device(value, self.device)
-    dispatch.elementwise("masked_fill", "(a != 0) ? c : b", [mask, self, value], self, self.dtype)
+    pick = "(a.x != 0) ? c : b" if self.dtype.is_complex else "(a != 0) ? c : b"  # complex: the mask is a (re, im) pair
+    dispatch.elementwise("masked_fill", pick, [mask, self, value], self, self.dtype)
     self._bump_version()
-    if _tracking(self, value) and self.dtype.is_floating_point:
+    if _tracking(self, value) and self.dtype.is_differentiable:
         name = "MaskedFillBackward1" if isinstance(value, Tensor) else "MaskedFillBackward0"
         graph.record_inplace(name, _masked_fill_vjp, [self, value], self, {"mask": mask}, save=frozenset())
     return self
