@@ -22,6 +22,7 @@ import numpy as np
 from .. import codegen, dispatch
 from .. import dtypes as dt
 from ..autograd import graph
+from ..tensor import Tensor
 
 COMPLEX_IN, REAL_IN, HERMITIAN_IN = 0, 1, 2
 _RADICES = (4, 2, 3, 5, 7)
@@ -244,9 +245,11 @@ def _check_range(*tensors):
 def execute(x, plan: Plan, pairs=False):
     """The raw (no autograd) result of plan applied to x along plan.dim.
 
-    x is complex, real, or (pairs=True) real with a trailing (re, im) dim standing for complex; the
-    result is real where plan.out_real, else complex (pairs: real with a trailing dim of 2)."""
-    shape = list(x.shape[:-1] if pairs else x.shape)
+    x is complex or real; pairs=True stands for complex values held as real tensors with a trailing
+    (re, im) dim, for a complex input (plan.in_mode other than REAL_IN) and a complex result. The
+    result is real where plan.out_real, else complex."""
+    pairs_in = pairs and plan.in_mode != REAL_IN
+    shape = list(x.shape[:-1] if pairs_in else x.shape)
     dim = plan.dim
     in_len = shape[dim]
     shape[dim] = plan.out_len
@@ -262,9 +265,9 @@ def execute(x, plan: Plan, pairs=False):
     if out.numel() == 0:
         return out
     if x.numel() == 0:  # a zero-length input reads as all zeros
-        return out if make is _zeros else out.zero_()
+        return out if make is _zeros else _zeros(out_shape, out_dtype, x.device)
     _check_range(x, out)
-    in_off, in_strides = _layout(x, pairs)
+    in_off, in_strides = _layout(x, pairs_in)
     out_off, out_strides = _layout(out, pairs and not plan.out_real)
     batch_dims = _merge_batch([s for i, s in enumerate(shape) if i != dim],
                               [s for i, s in enumerate(in_strides) if i != dim],
@@ -285,7 +288,12 @@ def execute(x, plan: Plan, pairs=False):
 
 
 def _zeros(shape, dtype, device):
-    return dispatch.empty(shape, dtype, device).zero_()
+    """A zero-filled contiguous tensor, cleared through a real view of its memory (complex included)."""
+    out = dispatch.empty(shape, dtype, device)
+    parts = real_dtype(dtype)
+    count = out.numel() * (dtype.itemsize // parts.itemsize)
+    Tensor._make(out._storage, (count,), (1,), 0, parts, device).zero_()
+    return out
 
 
 def apply(x, plan: Plan):
