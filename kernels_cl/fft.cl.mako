@@ -1,5 +1,5 @@
 <%doc>
-The FFT family: a Stockham autosort FFT (one launch per radix-2/3/4/5/7 pass, radix 1 being a plain
+The FFT family: a Stockham autosort FFT (one launch per radix-2/3/4/5/7/8 pass, radix 1 being a plain
 strided copy for length-1 transforms) and Bluestein's chirp-z kernels for lengths with larger prime
 factors. Only the real type T (float or double) is a template parameter; lengths, strides, direction
 and the load/store modes are kernel arguments, so one program per dtype serves every transform.
@@ -18,8 +18,8 @@ and conjugate them (conj_in). The last pass's store keeps the outputs k < out_ke
 conjugates them (conj_out), doubles the entries 1 <= k <= dbl_hi (the gradient of a one-sided
 spectrum) and writes either the complex value or only its real part (out_real).
 
-Twiddles are computed from the exact fraction r*k / (Ns*R) with sinpi/cospi, never by repeated
-multiplication, so float32 errors grow like log(n), not like n.
+Twiddles come from a table of exp(-2 pi i j / N), each entry computed from the exact fraction j / N
+with sinpi/cospi (never by repeated multiplication), so float32 errors grow like log(n), not like n.
 </%doc>
 <%
     T = dtype.c
@@ -96,7 +96,7 @@ inline void store_value(__global ${T} *out, const int base, const int k, const i
         out[o + 1] = (conj_out ? -v.y : v.y) * s;
 }
 
-% for R in (1, 2, 3, 4, 5, 7):
+% for R in (1, 2, 3, 4, 5, 7, 8):
 /* In place DFT of a[0..${R - 1}] with exp(sign * 2 pi i r m / ${R}). */
 inline void dft_${R}(${T2} *a, const int sign)
 {
@@ -112,6 +112,19 @@ inline void dft_${R}(${T2} *a, const int sign)
     a[2] = t0 - t2;
     a[1] = t1 + t3;
     a[3] = t1 - t3;
+% elif R == 8:
+    /* two radix-4 DFTs (even and odd inputs) joined by the twiddles exp(sign 2 pi i m / 8) */
+    ${T2} e[4] = {a[0], a[2], a[4], a[6]}, o[4] = {a[1], a[3], a[5], a[7]};
+    dft_4(e, sign);
+    dft_4(o, sign);
+    const ${T} h = ${lit(math.sqrt(0.5))}, sg = (${T})sign;
+    o[1] = (${T2})(o[1].x - sg * o[1].y, o[1].y + sg * o[1].x) * h;   /* (1 + sign i) / sqrt 2 */
+    o[2] = (${T2})(-sg * o[2].y, sg * o[2].x);                          /* sign i */
+    o[3] = (${T2})(-o[3].x - sg * o[3].y, -o[3].y + sg * o[3].x) * h;  /* (-1 + sign i) / sqrt 2 */
+% for m in range(4):
+    a[${m}] = e[${m}] + o[${m}];
+    a[${m + 4}] = e[${m}] - o[${m}];
+% endfor
 % elif R > 2:
 <%  half = (R - 1) // 2 %>\
     /* X[m] = a0 + sum over pairs r, R - r of (a_r + a_{R-r}) cos + sign * i (a_r - a_{R-r}) sin */
@@ -132,9 +145,30 @@ inline void dft_${R}(${T2} *a, const int sign)
 % endif
 }
 
-/* One Stockham pass of radix ${R} over total = batch * N / ${R} work-items: Ns is the product of the
-   radices of the passes before (the length of the sub-transforms already done). */
-__kernel void fft_pass_${R}(const int total, const int N, const int Ns, const int sign, IO_ARGS)
+/* The butterfly of one Stockham pass of radix ${R} on a[], for work-item j of a length-N transform:
+   Ns is the product of the radices of the passes before (the length of the sub-transforms already
+   done); the twiddles exp(-2 pi i r k / (Ns ${R})) are entries r k N / (Ns ${R}) of the table. */
+inline int butterfly_${R}(${T2} *a, const int j, const int N, const int Ns, const int sign,
+                          __global const ${T} *twiddles)
+{
+    const int k = j % Ns;
+% if R > 1:
+    if (k > 0) {
+        const int step = N / (Ns * ${R});
+% for r in range(1, R):
+        ${T2} w${r} = vload2(${r} * k * step, twiddles);
+        w${r}.y *= (${T})(-sign);
+        a[${r}] = cmul(a[${r}], w${r});
+% endfor
+    }
+    dft_${R}(a, sign);
+% endif
+    return (j / Ns) * Ns * ${R} + k;  /* where output 0 goes; output r goes Ns further each */
+}
+
+/* One pass over total = batch * N / ${R} work-items, reading and writing through the IO description. */
+__kernel void fft_pass_${R}(const int total, const int N, const int Ns, const int sign, IO_ARGS,
+                            __global const ${T} *twiddles)
 {
     const int t = get_global_id(0);
     if (t >= total)
@@ -146,21 +180,42 @@ __kernel void fft_pass_${R}(const int total, const int N, const int Ns, const in
 % for r in range(R):
     a[${r}] = LOAD(j + ${r} * NR);
 % endfor
-    const int k = j % Ns;
-% if R > 1:
-    if (k > 0) {
-% for r in range(1, R):
-        a[${r}] = cmul(a[${r}], expi_pi((long)(sign < 0 ? 2 * Ns * ${R} - 2 * ${r} * k : 2 * ${r} * k), (long)Ns * ${R}));
-% endfor
-    }
-    dft_${R}(a, sign);
-% endif
-    const int first = (j / Ns) * Ns * ${R} + k;
+    const int first = butterfly_${R}(a, j, N, Ns, sign, twiddles);
 % for r in range(R):
     STORE(first + ${r} * Ns, a[${r}]);
 % endfor
 }
+
+/* The same pass between contiguous (batch, N) complex work buffers (the passes in between). */
+__kernel void fft_pass_${R}_contiguous(const int total, const int N, const int Ns, const int sign,
+                                       __global const ${T} *in, __global ${T} *out, __global const ${T} *twiddles)
+{
+    const int t = get_global_id(0);
+    if (t >= total)
+        return;
+    const int NR = N / ${R};
+    const int b = t / NR, j = t - b * NR;
+    in += (size_t)b * 2 * N;
+    out += (size_t)b * 2 * N;
+    ${T2} a[${R}];
+% for r in range(R):
+    a[${r}] = vload2(j + ${r} * NR, in);
 % endfor
+    const int first = butterfly_${R}(a, j, N, Ns, sign, twiddles);
+% for r in range(R):
+    vstore2(a[${r}], first + ${r} * Ns, out);
+% endfor
+}
+% endfor
+
+/* table[j] = exp(-2 pi i j / N), the twiddles of every pass of a length-N transform. */
+__kernel void twiddle_table(const int N, __global ${T} *table)
+{
+    const int j = get_global_id(0);
+    if (j >= N)
+        return;
+    vstore2(expi_pi(j ? 2 * (long)(N - j) : 0, N), j, table);
+}
 
 /* Bluestein: X[k] = w[k] * sum_j (x[j] w[j]) conj(w[k - j]) with w[m] = exp(sign * i pi m^2 / N), the
    convolution computed by power-of-two FFTs of length M >= 2N - 1. m^2 is reduced modulo 2N in

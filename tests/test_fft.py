@@ -91,7 +91,7 @@ def test_c2c_every_size(n):
 
 def test_stockham_radices_and_bluestein_lengths():
     assert F.radices(210) == [2, 3, 5, 7]
-    assert F.radices(64) == [4, 4, 4]
+    assert F.radices(64) == [8, 8] and F.radices(32) == [8, 4]
     assert F.radices(1) == []
     assert F.radices(11) is None and F.radices(2 * 97) is None
     assert F.bluestein_length(97) == 256 and F.bluestein_length(2) == 4

@@ -6,7 +6,7 @@ or trimmed to the transform length N), transform with exp(sign * 2 pi i jk / N) 
 the first `keep` outputs (complex or only their real part), zero-padded to `out_len`. The Plan's
 adjoint is again a Plan, so each map's gradient is one more transform (and double backward comes free).
 
-Lengths whose prime factors are 2, 3, 5 and 7 run as Stockham passes (radix 4 first, then 2, 3, 5, 7),
+Lengths whose prime factors are 2, 3, 5 and 7 run as Stockham passes (radix 8 first, then 4, 2, 3, 5, 7),
 one launch per pass; other lengths go through Bluestein's chirp-z transform with a power-of-two FFT.
 The other dims are the batch: they are read and written through strides (merged where the layout
 allows, up to four), so neither a non-contiguous input nor a transformed dim other than the last is
@@ -25,7 +25,7 @@ from ..autograd import graph
 from ..tensor import Tensor
 
 COMPLEX_IN, REAL_IN, HERMITIAN_IN = 0, 1, 2
-_RADICES = (4, 2, 3, 5, 7)
+_RADICES = (8, 4, 2, 3, 5, 7)
 _MAX_BATCH_DIMS = 4
 _INT_LIMIT = 2 ** 31 - 1
 
@@ -69,7 +69,7 @@ class Plan:
 
 
 def radices(n):
-    """The Stockham passes for length n (radix 4 first), or None where n has a prime factor above 7."""
+    """The Stockham passes for length n (radix 8 first), or None where n has a prime factor above 7."""
     passes = []
     for r in _RADICES:
         while n % r == 0 and n > 1:
@@ -103,6 +103,7 @@ class _Side:
     offset: int
     batch_strides: tuple
     stride: int
+    contiguous: bool = False  # a (batch, n) work buffer
 
 
 def _layout(t, pairs):
@@ -135,8 +136,12 @@ def _kernel(backend, dtype, name):
             scalars = [np.int32] * 3 + [None]
         elif name == "chirp_mul":
             scalars = [np.int32, np.int32, None, None]
+        elif name == "twiddle_table":
+            scalars = [np.int32, None]
+        elif name.endswith("_contiguous"):
+            scalars = [np.int32] * 4 + [None] * 3
         else:
-            scalars = [np.int32] * 4 + _io_arg_dtypes(dtype)
+            scalars = [np.int32] * 4 + _io_arg_dtypes(dtype) + ([None] if name.startswith("fft_pass") else [])
         k = codegen.kernel(backend, key, "fft.cl.mako", name, arg_dtypes=scalars, dtype=dtype)
     return k
 
@@ -168,7 +173,7 @@ class _Launch:
         for size in reversed(self.batch):
             strides.append(step)
             step *= size
-        return _Side(t._storage.buffer, 0, tuple(reversed(strides)), 2), t
+        return _Side(t._storage.buffer, 0, tuple(reversed(strides)), 2, contiguous=True), t
 
     def enqueue(self, name, total, args):
         dispatch.enqueue(self.backend, _kernel(self.backend, self.dtype, name), total, [total] + args)
@@ -179,15 +184,20 @@ class _Launch:
         Passes in between alternate between two work buffers."""
         p = self.plan
         steps = radices(n) or [1]
+        twiddles = _twiddle_table(self.device, self.dtype, n)._storage.buffer
         buffers = [self.work(n) for _ in range(min(len(steps) - 1, 2))]
         ns, cur = 1, src
         for i, r in enumerate(steps):
             nxt = dst if i == len(steps) - 1 else buffers[i % 2][0]
-            load = (self.in_n, p.in_mode, p.conj_in) if (i == 0 and first) else (n, COMPLEX_IN, False)
-            store = (p.keep, p.out_real, p.conj_out, p.scale, p.dbl_hi) if (nxt is dst and last) \
-                else (n, False, False, 1.0, 0)
-            self.enqueue(f"fft_pass_{r}", self.count * n // r, [n, ns, sign] + _io_args(self.batch, cur, nxt, *load,
-                                                                                       *store))
+            loads, stores = i == 0 and first, nxt is dst and last
+            total = self.count * n // r
+            if cur.contiguous and nxt.contiguous and not loads and not stores:
+                self.enqueue(f"fft_pass_{r}_contiguous", total, [n, ns, sign, cur.buffer, nxt.buffer, twiddles])
+            else:
+                load = (self.in_n, p.in_mode, p.conj_in) if loads else (n, COMPLEX_IN, False)
+                store = (p.keep, p.out_real, p.conj_out, p.scale, p.dbl_hi) if stores else (n, False, False, 1.0, 0)
+                self.enqueue(f"fft_pass_{r}", total,
+                             [n, ns, sign] + _io_args(self.batch, cur, nxt, *load, *store) + [twiddles])
             ns *= r
             cur = nxt
         return buffers
@@ -211,27 +221,44 @@ class _Launch:
         return keep + [wt, ct, filter_hat]
 
 
-_FILTERS = {}
-_FILTER_CACHE_SIZE = 16
+_TABLES = {}
+_TABLE_CACHE_SIZE = 32
+
+
+def _cached(key, make):
+    """A small per-process cache of device constants (twiddle tables, Bluestein filters), oldest out first."""
+    value = _TABLES.get(key)
+    if value is None:
+        value = make()
+        if len(_TABLES) >= _TABLE_CACHE_SIZE:
+            _TABLES.pop(next(iter(_TABLES)))
+        _TABLES[key] = value
+    return value
+
+
+def _twiddle_table(device, dtype, n):
+    def make():
+        table = dispatch.empty((n, 2), dtype, device)
+        dispatch.enqueue(device.backend, _kernel(device.backend, dtype, "twiddle_table"), n,
+                         [n, table._storage.buffer])
+        return table
+    return _cached(("twiddles", device, dtype, n), make)
 
 
 def _chirp_filter(device, dtype, n, m, sign):
-    """The forward FFT of Bluestein's chirp filter for (n, sign), cached per device (a few entries)."""
-    key = (device, dtype, n, sign)
-    hat = _FILTERS.get(key)
-    if hat is None:
-        backend = device.backend
-        filt = dispatch.empty((m, 2), dtype, device)
-        dispatch.enqueue(backend, _kernel(backend, dtype, "chirp_filter"), m, [n, m, sign, filt._storage.buffer])
-        hat = dispatch.empty((m, 2), dtype, device)
-        plan = Plan(dim=0, n=m, sign=-1, in_mode=COMPLEX_IN, out_real=False, scale=1.0, keep=m, out_len=m)
-        one = (1,) * _MAX_BATCH_DIMS
-        zero = (0,) * _MAX_BATCH_DIMS
-        _Launch(plan, dtype, device, one, _Side(filt._storage.buffer, 0, zero, 2),
-                _Side(hat._storage.buffer, 0, zero, 2), m).stockham()
-        if len(_FILTERS) >= _FILTER_CACHE_SIZE:
-            _FILTERS.pop(next(iter(_FILTERS)))
-        _FILTERS[key] = hat
+    """The forward FFT of Bluestein's chirp filter for (n, sign)."""
+    return _cached(("chirp", device, dtype, n, sign), lambda: _make_chirp_filter(device, dtype, n, m, sign))
+
+
+def _make_chirp_filter(device, dtype, n, m, sign):
+    filt = dispatch.empty((m, 2), dtype, device)
+    dispatch.enqueue(device.backend, _kernel(device.backend, dtype, "chirp_filter"), m,
+                     [n, m, sign, filt._storage.buffer])
+    hat = dispatch.empty((m, 2), dtype, device)
+    plan = Plan(dim=0, n=m, sign=-1, in_mode=COMPLEX_IN, out_real=False, scale=1.0, keep=m, out_len=m)
+    one, zero = (1,) * _MAX_BATCH_DIMS, (0,) * _MAX_BATCH_DIMS
+    _Launch(plan, dtype, device, one, _Side(filt._storage.buffer, 0, zero, 2),
+            _Side(hat._storage.buffer, 0, zero, 2), m).stockham()
     return hat
 
 
