@@ -99,6 +99,7 @@ from .nn.padding import constant_pad_nd  # noqa: E402,F401
 from .ops.conv import (conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d,  # noqa: E402,F401
                        conv_transpose3d)
 from . import accelerator, backends, cuda, distributed, onnx, version  # noqa: E402,F401
+from . import fft  # noqa: E402,F401
 from ._compile import compile  # noqa: E402,F401
 from ._flags import (are_deterministic_algorithms_enabled, get_float32_matmul_precision,  # noqa: E402,F401
                      get_num_interop_threads, get_num_threads, is_deterministic_algorithms_warn_only_enabled,
