@@ -181,12 +181,11 @@ def ihfft(input, n=None, dim=-1, norm=None, *, out=None):
 
 
 # ---- n-dimensional transforms ------------------------------------------------------------------
-def _c2c_nd(x, dims, sizes, norm, forward, conj_out=False):
+def _c2c_nd(x, dims, sizes, norm, forward):
     if not dims:
         return _as_complex(x)
-    for i, (d, n) in enumerate(zip(dims, sizes)):
-        x = _c2c(x, d, _points(x.shape[d] if n is None else n), norm, forward,
-                 conj_out=conj_out and i == len(dims) - 1)
+    for d, n in zip(dims, sizes):
+        x = _c2c(x, d, _points(x.shape[d] if n is None else n), norm, forward)
     return x
 
 
@@ -225,10 +224,9 @@ def _real_nd(name, input, s, dim, norm, forward, conj_out=False):
         raise RuntimeError(f"{name} must transform at least one axis")
     last = dims[-1]
     n = _points(x.shape[last] if sizes[-1] is None else sizes[-1])
-    y = _r2c(x, last, n, norm, forward, conj_out=conj_out and len(dims) == 1)
-    if len(dims) == 1:
-        return y
-    return _c2c_nd(y, dims[:-1], sizes[:-1], norm, forward, conj_out=conj_out)
+    y = _r2c(x, last, n, norm, forward, conj_out=conj_out)
+    # ihfftn, as PyTorch: conj(rfft) of the last dim, then inverse transforms of the others
+    return _c2c_nd(y, dims[:-1], sizes[:-1], norm, forward) if len(dims) > 1 else y
 
 
 def _hermitian_nd(name, input, s, dim, norm, forward, conj_in=False):
@@ -314,8 +312,7 @@ def rfftfreq(n, d=1.0, *, out=None, dtype=None, layout=None, device=None, requir
 
 
 def _freq_result(k, n, d, out, requires_grad):
-    if n:
-        k = k * (1.0 / (n * d))
+    k = k * (1.0 / (n * d) if n * d else math.inf)  # as PyTorch: rfftfreq(0) is [nan]
     k.requires_grad_(requires_grad)
     return _out(k, out)
 
