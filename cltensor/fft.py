@@ -79,7 +79,7 @@ def _points(n):
     return n
 
 
-def _dims_and_sizes(x, s, dim, name):
+def _dims_and_sizes(x, s, dim):
     """PyTorch's resolution of (s, dim) for the n-dimensional transforms: ([dims], [sizes or None])."""
     if s is not None:
         s = [int(v) for v in ((s,) if isinstance(s, int) else s)]
@@ -193,7 +193,7 @@ def fftn(input, s=None, dim=None, norm=None, *, out=None):
     """The n-dimensional Fourier transform over dim (default: all dims, or the last len(s))."""
     _check_norm(norm)
     x = _float_input(input, "fftn")
-    dims, sizes = _dims_and_sizes(x, s, dim, "fftn")
+    dims, sizes = _dims_and_sizes(x, s, dim)
     return _out(_c2c_nd(x, dims, sizes, norm, True), out)
 
 
@@ -201,7 +201,7 @@ def ifftn(input, s=None, dim=None, norm=None, *, out=None):
     """The n-dimensional inverse Fourier transform."""
     _check_norm(norm)
     x = _float_input(input, "ifftn")
-    dims, sizes = _dims_and_sizes(x, s, dim, "ifftn")
+    dims, sizes = _dims_and_sizes(x, s, dim)
     return _out(_c2c_nd(x, dims, sizes, norm, False), out)
 
 
@@ -219,7 +219,7 @@ def _real_nd(name, input, s, dim, norm, forward, conj_out=False):
     """rfftn and ihfftn: a one-sided transform of the last dim, then full ones of the others."""
     _check_norm(norm)
     x = _float_input(input, name, real_only=True)
-    dims, sizes = _dims_and_sizes(x, s, dim, name)
+    dims, sizes = _dims_and_sizes(x, s, dim)
     if not dims:
         raise RuntimeError(f"{name} must transform at least one axis")
     last = dims[-1]
@@ -233,7 +233,7 @@ def _hermitian_nd(name, input, s, dim, norm, forward, conj_in=False):
     """irfftn and hfftn: full inverse transforms of the other dims, then a one-sided one of the last."""
     _check_norm(norm)
     x = _float_input(input, name)
-    dims, sizes = _dims_and_sizes(x, s, dim, name)
+    dims, sizes = _dims_and_sizes(x, s, dim)
     if not dims:
         raise RuntimeError(f"{name} must transform at least one axis")
     last = dims[-1]

@@ -126,7 +126,11 @@ inline void dft_${R}(${T2} *a, const int sign)
     a[${m + 4}] = e[${m}] - o[${m}];
 % endfor
 % elif R > 2:
-<%  half = (R - 1) // 2 %>\
+<%
+    half = (R - 1) // 2
+    cos_of = lambda k: lit(math.cos(2 * math.pi * k / R))
+    sin_of = lambda k: lit(math.sin(2 * math.pi * k / R))
+%>\
     /* X[m] = a0 + sum over pairs r, R - r of (a_r + a_{R-r}) cos + sign * i (a_r - a_{R-r}) sin */
     ${T2} s[${half + 1}], d[${half + 1}];
 % for r in range(1, half + 1):
@@ -139,7 +143,7 @@ inline void dft_${R}(${T2} *a, const int sign)
 % if m == 0:
     a[0] = a0${"".join(f" + s[{r}]" for r in range(1, half + 1))};
 % else:
-    a[${m}] = a0${"".join(f" + s[{r}] * {lit(math.cos(2 * math.pi * r * m / R))} + d[{r}] * {lit(math.sin(2 * math.pi * r * m / R))}" for r in range(1, half + 1))};
+    a[${m}] = a0${"".join(f" + s[{r}] * {cos_of(r * m)} + d[{r}] * {sin_of(r * m)}" for r in range(1, half + 1))};
 % endif
 % endfor
 % endif

@@ -20,7 +20,6 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .. import codegen, dispatch
-from .. import dtypes as dt
 from ..autograd import graph
 from ..tensor import Tensor
 
