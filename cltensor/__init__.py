@@ -14,6 +14,7 @@ from .dtypes import (dtype, get_default_dtype, set_default_dtype, promote_types,
 from .tensor import Tensor, Size, is_tensor
 from ._printing import set_printoptions
 from .ops import elementwise as _ew, shape as _shape, creation as _creation, random as _random
+from .ops import complex as _complex
 from . import autograd, profiler
 from .autograd import no_grad, enable_grad, set_grad_enabled, is_grad_enabled, inference_mode, \
     is_inference_mode_enabled
@@ -24,7 +25,8 @@ float16, float32, float64 = _dt.float16, _dt.float32, _dt.float64
 half, float, double = float16, float32, float64
 bfloat16 = _dt.bfloat16
 short, int, long = int16, int32, int64
-cfloat = None
+complex64, complex128 = _dt.complex64, _dt.complex128
+cfloat, cdouble = complex64, complex128
 strided = "torch.strided"
 contiguous_format = preserve_format = channels_last = None
 pi = 3.141592653589793
@@ -61,6 +63,7 @@ _export(_random, ["Generator", "manual_seed", "seed", "initial_seed", "get_rng_s
                   "randn", "randint", "rand_like", "randn_like", "randint_like", "normal", "randperm", "bernoulli",
                   "multinomial"])
 default_generator = _random.default_generator
+_export(_complex)
 
 
 def is_floating_point(t):

@@ -82,6 +82,19 @@ class _Formatter:
         return (self.max_width - len(text)) * " " + text
 
 
+class _ComplexFormatter:
+    """PyTorch's complex format: the real and the imaginary parts each with their own formatter,
+    written re+imj (the imaginary part's padding dropped)."""
+
+    def __init__(self, values: np.ndarray):
+        self.re, self.im = _Formatter(values.real, True), _Formatter(values.imag, True)
+        self.max_width = self.re.max_width + self.im.max_width + 1
+
+    def format(self, value) -> str:
+        imag = (self.im.format(value.imag) + "j").lstrip()
+        return self.re.format(value.real) + (imag if imag[0] in "+-" else "+" + imag)
+
+
 def _summarized(a: np.ndarray) -> np.ndarray:
     e = OPTS.edgeitems
     if a.ndim == 0:
@@ -144,7 +157,7 @@ def tensor_repr(t, prefix="tensor(") -> str:
     if t.device != get_default_device():
         suffixes.append(f"device='{t.device}'")
     d = t.dtype
-    default_dtypes = (dtypes.get_default_dtype(), dtypes.int64, dtypes.bool_)
+    default_dtypes = (dtypes.get_default_dtype(), dtypes.get_default_dtype().to_complex(), dtypes.int64, dtypes.bool_)
     if t.numel() == 0:
         if t.dim() != 1:
             suffixes.append("size=" + str(tuple(t.shape)))
@@ -158,7 +171,8 @@ def tensor_repr(t, prefix="tensor(") -> str:
         if d is dtypes.float16:
             values = values.astype(np.float32)
         summarize = values.size > OPTS.threshold
-        fmt = _Formatter(_summarized(values) if summarize else values, d.is_floating_point)
+        shown = _summarized(values) if summarize else values
+        fmt = _ComplexFormatter(shown) if d.is_complex else _Formatter(shown, d.is_floating_point)
         body = _nested(values, indent, summarize, fmt)
     if t.grad_fn is not None:
         suffixes.append(f"grad_fn=<{type(t.grad_fn).__name__}>")

@@ -71,6 +71,22 @@ inline ushort{n} bf16_round{n}(const float{n} f)
 # NOTE: 16-wide as two 8-wide halves: PoCL warns about the ABI of 16-wide vector function arguments
 
 
+def _complex_helpers(fp64: bool) -> str:
+    """to_float2(x) / to_double2(x): any scalar as (x, 0), a complex pair converted; overloaded, so that
+    a load, a store or a cast into a complex type needs no knowledge of the value's type."""
+    reals = ["char", "uchar", "short", "ushort", "int", "uint", "long", "ulong", "float"] + (["double"] if fp64 else [])
+    pairs = ["float2"] + (["double2"] if fp64 else [])
+    text = []
+    for T, R in (("float2", "float"), ("double2", "double")):
+        if T not in pairs:
+            continue
+        text += [f"inline {T} __attribute__((overloadable)) to_{T}({r} x) {{ return ({T})(({R})x, ({R})0); }}"
+                 for r in reals]
+        text += [f"inline {T} __attribute__((overloadable)) to_{T}({p} x) {{ return "
+                 f"{'x' if p == T else f'convert_{T}(x)'}; }}" for p in pairs]
+    return "\n".join(text) + "\n"
+
+
 def _computed_in_float(d) -> bool:
     return d.name in ("float16", "bfloat16")
 
@@ -100,12 +116,16 @@ class C:
             return f"{ptr}[{idx}] = bf16_round((float)({value}))"
         if d.name == "bool":
             return f"{ptr}[{idx}] = (uchar)(({value}) != 0)"
+        if d.is_complex:
+            return f"{ptr}[{idx}] = to_{d.c}({value})"
         return f"{ptr}[{idx}] = ({d.c})({value})"
 
     @staticmethod
     def convert(dst, value):
         if dst.name == "bool":
             return f"(uchar)(({value}) != 0)"
+        if dst.is_complex:
+            return f"to_{dst.c}({value})"
         return f"({dst.compute_c})({value})"
 
     @staticmethod
@@ -144,8 +164,10 @@ class C:
     @staticmethod
     def preamble(dtypes):
         names = {d.name for d in dtypes if d is not None}
-        return "\n".join(([_FP64_PRAGMA] if "float64" in names else []) +
-                         ([_BF16_HELPERS] if "bfloat16" in names else []))
+        fp64 = bool(names & {"float64", "complex128"})
+        return "\n".join(([_FP64_PRAGMA] if fp64 else []) +
+                         ([_BF16_HELPERS] if "bfloat16" in names else []) +
+                         ([_complex_helpers(fp64)] if names & {"complex64", "complex128"} else []))
 
 
 def render(template: str, **params) -> str:
@@ -174,6 +196,10 @@ def build(backend, source: str, template: str = "?", key=None) -> cl.Program:
             try:
                 prog = cl.Program(backend.context, source).build(options=backend.build_options, cache_dir=CACHE_DIR)
             except cl.RuntimeError as err:
+                if "to_float2(" in source or "to_double2(" in source:
+                    # a kernel family that has no complex form yet (scan, sort...): PyTorch's error type
+                    raise NotImplementedError(f"{template!r} is not implemented for complex dtypes "
+                                              f"(not implemented for 'ComplexFloat' / 'ComplexDouble')") from None
                 raise KernelBuildError(
                     f"OpenCL build of template {template!r} for key {key!r} failed on {backend.name}:\n{err}") from None
             if binary_path:

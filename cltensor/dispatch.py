@@ -31,6 +31,9 @@ def check_dtype_supported(d, device):
     if d is dt.float64 and not device.backend.has_fp64:
         raise RuntimeError(f"float64 is not supported on {device} ({device.backend.name}): "
                            "the device lacks cl_khr_fp64; use float32")
+    if d is dt.complex128 and not device.backend.has_fp64:
+        raise RuntimeError(f"complex128 holds float64 pairs, and float64 is not supported on {device} "
+                           f"({device.backend.name}): the device lacks cl_khr_fp64; use complex64")
 
 
 def broadcast_shapes(*shapes) -> tuple:
@@ -111,6 +114,8 @@ def scalar_arg(value, d, check_overflow=False):
     """
     if d.category == dt.FLOAT:
         return float(value)
+    if d.category == dt.COMPLEX:
+        return d.np.type(value)
     if d is dt.bool_:
         return 1 if value else 0
     if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
@@ -223,7 +228,9 @@ def _make_elementwise_plan(backend, name, expr, inputs, out, compute, params, he
         kinds = tuple("v" if not isinstance(x, Tensor) else "s" if (x.numel() == 1 and n != 1) else "c"
                       for x in inputs)
         ndim, sizes, strides = 0, (), [() for _ in range(len(tensors) + 1)]
-        vec, tile = (backend.elementwise_vec if n >= backend.elementwise_vec else 1), 0
+        vectors = n >= backend.elementwise_vec and not any(
+            d.is_complex for d in [out.dtype, compute] + [x.dtype for x in tensors])  # no vloadN of pairs
+        vec, tile = (backend.elementwise_vec if vectors else 1), 0
         items = -(-n // vec)
     else:
         kinds = tuple("t" if isinstance(x, Tensor) else "v" for x in inputs)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-BOOL, INT, FLOAT = 0, 1, 2  # categories, ordered as PyTorch orders them
+BOOL, INT, FLOAT, COMPLEX = 0, 1, 2, 3  # categories, ordered as PyTorch orders them
 
 
 class dtype:
@@ -30,15 +30,29 @@ class dtype:
 
     @property
     def is_complex(self):
-        return False
+        return self.category == COMPLEX
+
+    @property
+    def is_differentiable(self):
+        """Floating point or complex: the dtypes that may require gradients."""
+        return self.category >= FLOAT
 
     @property
     def compute_c(self):
-        """The C type arithmetic runs in: half (PoCL has no cl_khr_fp16) and bfloat16 load to float."""
+        """The C type arithmetic runs in: half (PoCL has no cl_khr_fp16) and bfloat16 load to float;
+        complex as float2/double2 (re, im) pairs."""
         return "float" if self.name in _FLOAT_COMPUTED else self.c
 
     def to_real(self):
-        return self
+        """The dtype of a complex dtype's parts (complex64 -> float32); other dtypes unchanged."""
+        return _REAL_OF.get(self.name, self)
+
+    def to_complex(self):
+        """The complex dtype with this floating dtype's parts. NOTE: float16 and bfloat16 give complex64
+        (PyTorch's complex32 is not provided)."""
+        if self.category == COMPLEX:
+            return self
+        return complex128 if self.name == "float64" else complex64
 
     def __repr__(self):
         return "torch." + self.name
@@ -60,14 +74,20 @@ float64 = dtype("float64", np.float64, "double", FLOAT, True, 3)
 # (numpy has no bfloat16), converted only by to_storage/from_storage below
 bfloat16 = dtype("bfloat16", np.uint16, "ushort", FLOAT, True, 1)
 _FLOAT_COMPUTED = ("float16", "bfloat16")
+# complex: interleaved (re, im) pairs, float2/double2 in kernels; rank as their parts'
+complex64 = dtype("complex64", np.complex64, "float2", COMPLEX, True, 2)
+complex128 = dtype("complex128", np.complex128, "double2", COMPLEX, True, 3)
+_REAL_OF = {"complex64": float32, "complex128": float64}
 
-ALL = (bool_, uint8, int8, int16, int32, int64, float16, bfloat16, float32, float64)
+ALL = (bool_, uint8, int8, int16, int32, int64, float16, bfloat16, float32, float64, complex64, complex128)
+COMPLEX_TYPES = (complex64, complex128)
 INTEGRAL = (uint8, int8, int16, int32, int64)
 FLOATING = (float16, bfloat16, float32, float64)
 
 _NAMES = {d.name: d for d in ALL}
 _NAMES.update({"bool": bool_, "float": float32, "double": float64, "half": float16,
-               "long": int64, "int": int32, "short": int16, "char": int8, "byte": uint8})
+               "long": int64, "int": int32, "short": int16, "char": int8, "byte": uint8,
+               "cfloat": complex64, "cdouble": complex128})
 _FROM_NP = {d.np: d for d in ALL if d is not bfloat16}
 
 _default_float = float32
@@ -94,7 +114,7 @@ def from_numpy_dtype(npd) -> dtype:
     except KeyError:
         raise TypeError(
             f"can't convert np.ndarray of type {np.dtype(npd)}. The only supported types are: "
-            "float64, float32, float16, int64, int32, int16, int8, uint8, and bool.") from None
+            "float64, float32, float16, complex64, complex128, int64, int32, int16, int8, uint8, and bool.") from None
 
 
 def as_dtype(d) -> dtype:
@@ -107,6 +127,8 @@ def as_dtype(d) -> dtype:
         return int64
     if d is bool:
         return bool_
+    if d is complex:
+        return complex128
     if isinstance(d, str):
         name = d[6:] if d.startswith("torch.") else d
         if name in _NAMES:
@@ -124,7 +146,7 @@ def param_dtype(ctype: str, compute: dtype):
     if ctype == "T":
         return compute
     if ctype == "real":
-        return compute if compute.category == FLOAT else float32
+        return compute.to_real() if compute.category >= FLOAT else float32
     return None
 
 
@@ -138,6 +160,10 @@ def promote_types(a: dtype, b: dtype) -> dtype:
     """torch.promote_types: the smallest dtype both a and b convert to safely."""
     if a is b:
         return a
+    if a.category == COMPLEX or b.category == COMPLEX:
+        # the parts' precision is the wider of the two floating parts: float64 + complex64 -> complex128
+        ranks = [d.rank for d in (a, b) if d.category >= FLOAT]
+        return complex128 if max(ranks) >= complex128.rank else complex64
     if {a.name, b.name} == {"float16", "bfloat16"}:
         return float32  # neither holds the other's range or precision
     if a.category != b.category:
@@ -153,6 +179,11 @@ def _combine_categories(higher, lower):
     """PyTorch's rule for mixing dimensioned, 0-d and wrapped-number participants."""
     if higher is None:
         return lower
+    if higher.category == COMPLEX:
+        return higher
+    if lower is not None and lower.category == COMPLEX:
+        # a complex 0-d tensor or scalar keeps a floating tensor's precision: float64 + 1j -> complex128
+        return higher.to_complex() if higher.category == FLOAT else lower
     if lower is None or higher.category == FLOAT:
         return higher
     if higher is bool_ or lower.category == FLOAT:
@@ -168,6 +199,8 @@ def scalar_dtype(value) -> dtype:
         return int64
     if isinstance(value, (float, np.floating)):
         return _default_float
+    if isinstance(value, (complex, np.complexfloating)):
+        return _default_float.to_complex()
     raise TypeError(f"unsupported scalar type {type(value).__name__}")
 
 
@@ -224,7 +257,7 @@ class _Bfloat16Info:
 
 class finfo:
     def __init__(self, d=None):
-        d = as_dtype(d) if d is not None else _default_float
+        d = (as_dtype(d) if d is not None else _default_float).to_real()  # complex: its parts', as PyTorch
         info = _Bfloat16Info if d is bfloat16 else np.finfo(d.np)
         self.bits, self.eps, self.max, self.min = info.bits, float(info.eps), float(info.max), float(info.min)
         self.tiny = self.smallest_normal = float(info.tiny)

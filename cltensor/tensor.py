@@ -178,7 +178,7 @@ class Tensor:
         return self.dtype.is_floating_point
 
     def is_complex(self) -> bool:
-        return False
+        return self.dtype.is_complex
 
     def get_device(self) -> int:
         return -1 if self.device.type == "cpu" else self.device.index
@@ -480,7 +480,7 @@ def _leaf_flag_error(flag):
 def _set_requires_grad(self, flag):
     if not self.is_leaf:
         raise _leaf_flag_error(flag)
-    if flag and not self.dtype.is_floating_point:
+    if flag and not self.dtype.is_differentiable:
         raise RuntimeError("only Tensors of floating point and complex dtype can require gradients")
     self._requires_grad = bool(flag)
 
@@ -512,7 +512,7 @@ def _set_grad(self, value):
     if value is not None:
         if not isinstance(value, Tensor):
             raise TypeError(f"assigned grad expected to be a Tensor or None but got grad of type {type(value).__name__}")
-        if value.dtype is not self.dtype and self.dtype.is_floating_point:
+        if value.dtype is not self.dtype and self.dtype.is_differentiable:
             from .ops.elementwise import _torch_name
             raise RuntimeError(
                 f"attempting to assign a gradient with dtype '{value.dtype.c if value.dtype.name != 'bool' else 'bool'}'"
@@ -537,7 +537,7 @@ def requires_grad_(self, requires_grad=True):
         if not requires_grad:
             raise _leaf_flag_error(False)
         return self
-    if requires_grad and not self.dtype.is_floating_point:
+    if requires_grad and not self.dtype.is_differentiable:
         raise RuntimeError("only Tensors of floating point dtype can require gradients")
     self._requires_grad = requires_grad
     return self

@@ -45,7 +45,7 @@ def _root_grads(tensors, grad_tensors):
         elif g.shape != t.shape:
             raise RuntimeError(f"Mismatch in shape: grad_output[{i}] has a shape of {g.shape} and output[{i}] "
                                f"has a shape of {t.shape}.")
-        elif g.dtype is not t.dtype and t.dtype.is_floating_point:
+        elif g.dtype is not t.dtype and t.dtype.is_differentiable:
             g = g.to(t.dtype)
         grads.append(g)
     return grads

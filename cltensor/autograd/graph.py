@@ -48,7 +48,7 @@ class SavedTensor:
         self.version = t._version
         self.is_output = is_output
         # an output gets its grad_fn only after the node is made: it will require grad if it can
-        self.requires_grad = t.dtype.is_floating_point if is_output else t.requires_grad
+        self.requires_grad = t.dtype.is_differentiable if is_output else t.requires_grad
         self.output_nr = t._output_nr
         self.node_ref = weakref.ref(node) if is_output else None
         self.data = t if (not is_output and t.requires_grad) else t._alias()
@@ -255,9 +255,15 @@ def _fit(grad, meta, index, node):
             raise RuntimeError(f"Function {type(node).__name__} returned an invalid gradient at index {index} - got "
                                f"{list(grad._shape)} but expected shape compatible with {list(shape)}")
         grad = sum_to(grad, shape)
-    if grad.dtype is not dtype and dtype.is_floating_point:
-        grad = grad.to(dtype)
+    if grad.dtype is not dtype and dtype.is_differentiable:
+        grad = _real_if_needed(grad, dtype).to(dtype)
     return grad
+
+
+def _real_if_needed(grad, dtype):
+    """A real input's gradient from a complex one: its real part (PyTorch's handle_r_to_c), without
+    the warning a complex-to-real cast gives."""
+    return grad.real if grad.dtype.is_complex and not dtype.is_complex else grad
 
 
 def sum_to(grad, shape):
@@ -289,7 +295,7 @@ def record(name, vjp, inputs, out, params=None, save=None, num_outputs=1):
     node = node_class(name)(vjp, inputs, out, params or {}, save, num_outputs)
     outs = out if isinstance(out, (tuple, list)) else (out,)
     for i, o in enumerate(outs):
-        if _is_tensor(o) and o.dtype.is_floating_point:
+        if _is_tensor(o) and o.dtype.is_differentiable:
             o._requires_grad = True
             o.grad_fn = node
             o._output_nr = i
@@ -315,7 +321,7 @@ def record_inplace(name, vjp, inputs, dest, params=None, save=None):
     if type(name) is not str:
         name = name(inputs)
     node = node_class(name)(vjp, list(inputs), dest, params or {}, save, 1)
-    if dest.dtype.is_floating_point:
+    if dest.dtype.is_differentiable:
         dest._requires_grad = True
         dest.grad_fn = node
         dest._output_nr = 0
@@ -607,7 +613,7 @@ def accumulate_grad(leaf, g, create_graph):
     if g._shape != leaf._shape:
         g = sum_to(g, leaf._shape)
     if g.dtype is not leaf.dtype:
-        g = g.to(leaf.dtype)
+        g = _real_if_needed(g, leaf.dtype).to(leaf.dtype)
     with _accumulate_lock:
         _accumulate(leaf, g, create_graph)
 

@@ -18,7 +18,7 @@ from ..tensor import Size, Tensor, _shape_arg, contiguous_strides, register
 
 def _finish(t: Tensor, requires_grad: bool) -> Tensor:
     if requires_grad:
-        if not t.dtype.is_floating_point:
+        if not t.dtype.is_differentiable:
             raise RuntimeError("Only Tensors of floating point and complex dtype can require gradients")
         t.requires_grad_(True)
     return t
@@ -35,6 +35,8 @@ def _infer_dtype(data, array: np.ndarray) -> dt.dtype:
         return dt.int64
     if kind == "f":
         return dt.get_default_dtype()
+    if kind == "c":  # Python complex numbers: the complex dtype of the default float (complex64 under float32)
+        return dt.get_default_dtype().to_complex()
     if array.size == 0:
         return dt.get_default_dtype()
     raise TypeError(f"Could not infer dtype of {type(data).__name__}")
@@ -109,7 +111,7 @@ def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=Fal
         _check_python_ints(python_ints, None)
     d = dt.as_dtype(dtype) if dtype is not None else (data.dtype if isinstance(data, Tensor)
                                                       else _infer_dtype(data, array))
-    if array.dtype.kind == "f" and d.category != dt.FLOAT and not np.all(np.isfinite(array)):
+    if array.dtype.kind == "f" and d.category < dt.FLOAT and not np.all(np.isfinite(array)):
         raise RuntimeError(f"value cannot be converted to type {d.name} without overflow")
     if python_ints:
         _check_python_ints(python_ints, d)
@@ -365,9 +367,10 @@ def copy_(self, src, non_blocking=False, _setitem_of=None):
         raise RuntimeError(f"output with shape {list(self._shape)} doesn't match the broadcast shape {list(shape)}")
     check_inplace_allowed(self)
     _check_overlap(self, [src])
-    dispatch.elementwise("_copy", "a", read_apart(self, [src]), self, src.dtype)
+    from .complex import cast_expr
+    dispatch.elementwise("_copy", cast_expr(src.dtype, self.dtype), read_apart(self, [src]), self, src.dtype)
     self._bump_version()
-    if is_grad_enabled() and (src.requires_grad or self.requires_grad) and self.dtype.is_floating_point:
+    if is_grad_enabled() and (src.requires_grad or self.requires_grad) and self.dtype.is_differentiable:
         graph.record_inplace("CopyBackwards", lambda g, out, a, b: (g * 0, g), [self, src], self, save=frozenset())
     return self
 
@@ -378,8 +381,9 @@ register("copy_", copy_)
 def cast(self, d: dt.dtype) -> Tensor:
     dispatch.check_dtype_supported(d, self.device)
     out = dispatch.empty(self._shape, d, self.device)
-    dispatch.elementwise("_copy", "a", [self], out, self.dtype)
-    if self.requires_grad and is_grad_enabled() and d.is_floating_point:
+    from .complex import cast_expr
+    dispatch.elementwise("_copy", cast_expr(self.dtype, d), [self], out, self.dtype)
+    if self.requires_grad and is_grad_enabled() and d.is_differentiable:
         graph.record("ToCopyBackward0", lambda g, out, a: g, [self], out, save=frozenset())
     return out
 

@@ -5,6 +5,8 @@ the ``out=`` form, the autograd node (``AddBackward0``) and the tests' parametri
 """
 from __future__ import annotations
 
+import builtins
+import cmath
 import math
 from dataclasses import dataclass, field
 from typing import Callable
@@ -26,8 +28,21 @@ def PROMOTE(r):
 
 
 def FLOAT(r):
-    f = r if r.is_floating_point else dt.get_default_dtype()
+    f = r if r.category >= dt.FLOAT else dt.get_default_dtype()
     return f, f
+
+
+def real_valued(rule):
+    """rule, except that a complex compute type gives its real part's type as the output (abs, angle)."""
+    def complex_to_real(r):
+        compute, out = rule(r)
+        return (compute, compute.to_real()) if compute.is_complex else (compute, out)
+    return complex_to_real
+
+
+def TO_COMPLEX(r):
+    """Two real parts in, one complex out (torch.complex, torch.polar): computed in the parts' type."""
+    return r, r.to_complex()
 
 
 def COMPARE(r):
@@ -86,13 +101,21 @@ class OpDef:
         return self._resolve(self.expr, compute)
 
     def c_helpers(self, compute) -> str:
-        return self._resolve(self.helpers, compute) if self.helpers else ""
+        own = self._resolve(self.helpers, compute) if self.helpers else ""
+        return complex_library(compute) + own if compute.is_complex else own
+
+    @property
+    def complex_ok(self) -> bool:
+        """Whether the row computes on complex operands: its expr has a 'complex' entry."""
+        return isinstance(self.expr, dict) and "complex" in self.expr
 
     @staticmethod
     def _resolve(e, compute) -> str:
         if callable(e):
             return e(compute)
         if isinstance(e, dict):
+            if compute.is_complex:  # never a real expression on (re, im) pairs
+                return e.get("complex", "")
             cat = {dt.FLOAT: "float", dt.INT: "int", dt.BOOL: "bool"}[compute.category]
             for key in (cat, "int" if cat == "bool" else "float", "float", "int"):
                 if key in e:
@@ -166,12 +189,12 @@ def defop(*args, **kwargs) -> OpDef:
 def _check_operand(x, op):
     if isinstance(x, Tensor):
         return x
-    if isinstance(x, (bool, int, float, np.number)) and not isinstance(x, complex):
+    if isinstance(x, (bool, int, float, builtins.complex, np.number)):
         return x.item() if isinstance(x, np.number) else x
     raise TypeError(f"{op.name}(): argument must be a Tensor or a number, not {type(x).__name__}")
 
 
-_SCALAR_TYPES = (int, float, bool)
+_SCALAR_TYPES = (int, float, bool, builtins.complex)
 _plans: dict = {}  # (op, default float, operand signature) -> _Plan, for out-of-place calls
 
 
@@ -273,7 +296,12 @@ def apply(op: OpDef, inputs, params=None, out=None, inplace=False):
         inputs, sig = moved, None  # no plan: the next call's cpu scalar must be moved again
         tensors = [x for x in inputs if isinstance(x, Tensor)]
     device = dispatch.common_device(tensors + ([out] if out is not None else []), op.name)
-    compute, out_dtype = op.dtypes(dt.result_type(*inputs))
+    common = dt.result_type(*inputs)
+    if common.is_complex and not op.complex_ok:
+        raise NotImplementedError(_no_complex_message(op.name, common))
+    compute, out_dtype = op.dtypes(common)
+    if inplace and compute.is_complex and not out_dtype.is_complex:
+        raise RuntimeError(f"In-place {op.name} is not supported for complex tensors.")
     params = params or {}
     if op.check is not None:
         op.check(inputs, compute, params)
@@ -402,7 +430,7 @@ def _ranges_overlap(a, b):
 
 
 _TORCH_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "bfloat16": "BFloat16",
-                "int64": "Long", "int32": "Int",
+                "complex64": "ComplexFloat", "complex128": "ComplexDouble", "int64": "Long", "int32": "Int",
                 "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
 
 
@@ -459,7 +487,7 @@ def _install(op: OpDef):
 
 
 def _operand_ok(x):
-    return isinstance(x, (Tensor, bool, int, float, np.number))
+    return isinstance(x, (Tensor, bool, int, float, builtins.complex, np.number))
 
 
 # ---- C helpers used by expressions ({T} is the compute type) ----------------------------------
@@ -589,27 +617,112 @@ def _lerp_check(inputs, compute, params):
                                f"{_torch_name(x.dtype).lower()}")
 
 
+# ---- complex: (re, im) pairs as float2/double2; T the pair type, R its parts' type -------------------
+# Division scales by the larger part of the divisor and tanh switches to its limit for large |re|, as
+# c10::complex does, so that neither overflows where the result is finite.
+_COMPLEX_LIBRARY = """
+inline T cmul(T a, T b) { return (T)(a.x * b.x - a.y * b.y, a.x * b.y + a.y * b.x); }
+inline T cdiv(T a, T b) {
+    const R ac = fabs(b.x), ad = fabs(b.y);
+    if (ac >= ad) {
+        if (ac == 0 && ad == 0) return (T)(a.x / ac, a.y / ad);
+        const R rat = b.y / b.x, scl = (R)1 / (b.x + b.y * rat);
+        return (T)((a.x + a.y * rat) * scl, (a.y - a.x * rat) * scl);
+    }
+    const R rat = b.x / b.y, scl = (R)1 / (b.y + b.x * rat);
+    return (T)((a.x * rat + a.y) * scl, (a.y * rat - a.x) * scl);
+}
+inline R cabs_(T a) { return hypot(a.x, a.y); }
+inline T cexp_(T a) {
+    const R e = exp(a.x);
+    return (a.y == 0) ? (T)(e, a.y) : (T)(e * cos(a.y), e * sin(a.y));
+}
+inline T clog_(T a) { return (T)(log(hypot(a.x, a.y)), atan2(a.y, a.x)); }
+inline T csqrt_(T a) {
+    const R r = hypot(a.x, a.y);
+    if (r == 0) return (T)(0, a.y);
+    if (isinf(a.y)) return (T)(INFINITY, a.y);
+    const R t = sqrt((fabs(a.x) + r) * (R)0.5);
+    return (a.x >= 0) ? (T)(t, a.y / (2 * t)) : (T)(fabs(a.y) / (2 * t), copysign(t, a.y));
+}
+inline T csin_(T a) { return (T)(sin(a.x) * cosh(a.y), cos(a.x) * sinh(a.y)); }
+inline T ccos_(T a) { return (T)(cos(a.x) * cosh(a.y), -sin(a.x) * sinh(a.y)); }
+inline T ctanh_(T a) {
+    if (fabs(a.x) > (R)20) return (T)(copysign((R)1, a.x), copysign((R)0, sin(2 * a.y)));
+    const R d = cosh(2 * a.x) + cos(2 * a.y);
+    return (T)(sinh(2 * a.x) / d, sin(2 * a.y) / d);
+}
+inline T cpow_(T a, T b) {
+    if (b.y == 0 && b.x == 2) return cmul(a, a);
+    if (b.y == 0 && b.x == 1) return a;
+    if (a.x == 0 && a.y == 0) {
+        if (b.x == 0 && b.y == 0) return (T)(1, 0);
+        if (b.y == 0 && b.x > 0) return (T)(0, 0);
+    }
+    return cexp_(cmul(b, clog_(a)));
+}
+"""
+
+
+def complex_library(compute) -> str:
+    """The C helpers every complex expression may call (cmul, cdiv, cexp_...), for compute's pair type."""
+    return (f"#define T {compute.c}\n#define R {compute.to_real().c}\n" + _COMPLEX_LIBRARY
+            + "#undef T\n#undef R\n")
+
+
+_NO_COMPLEX = {  # PyTorch's own words where they are not the generic "... not implemented for"
+    "floor": "floor is not supported for complex inputs", "ceil": "ceil is not supported for complex inputs",
+    "trunc": "trunc is not supported for complex inputs", "round": "round is not supported for complex inputs",
+    "sign": "Unlike NumPy, torch.sign is not intended to support complex numbers. Please use torch.sgn instead.",
+    "relu": "clamp is not supported for complex types", "_clamp": "clamp is not supported for complex types",
+    "_clamp_min": "clamp is not supported for complex types", "_clamp_max": "clamp is not supported for complex types",
+    "maximum": "maximum not implemented for complex tensors.", "minimum": "minimum not implemented for complex tensors.",
+}
+
+
+def _no_complex_message(name, d):
+    return _NO_COMPLEX.get(name, f'"{name.lstrip("_")}_cpu" not implemented for \'{_torch_name(d)}\'')
+
+
+def _with_complex(expr, complex_expr):
+    """A row's expression by category, plus its expression on complex pairs."""
+    table = dict(expr) if isinstance(expr, dict) else {"float": expr, "int": expr}
+    table["complex"] = complex_expr
+    return table
+
+
+def _cj(x):
+    """conj(x) for a complex tensor or number, x itself otherwise: backward rules multiply by the
+    conjugate of the derivative (PyTorch's convention: the gradient of a real loss is dL/dre + i dL/dim)."""
+    if isinstance(x, Tensor):
+        return x.conj_physical() if x.dtype.is_complex else x
+    return x.conjugate() if isinstance(x, builtins.complex) else x
+
+
 LN2, LN10 = math.log(2.0), math.log(10.0)
 zero_grad = lambda g, out, a: g.new_zeros(g.shape)  # noqa: E731  (floor, ceil, round...; not g * 0: NaN * 0)
 
 
 # ---- the table -------------------------------------------------------------------------------
 U, B, TERN = 1, 2, 3
-defop("abs", U, _by_cat("fabs(a)", "(T)(a < 0 ? -a : a)"), NO_BOOL, vjp=lambda g, out, a: g * a.sign(), ref=np.abs,
+defop("abs", U, _with_complex(_by_cat("fabs(a)", "(T)(a < 0 ? -a : a)"), "cabs_(a)"), real_valued(NO_BOOL),
+      vjp=lambda g, out, a: g * (a.sgn() if a.dtype.is_complex else a.sign()), ref=np.abs,
       operators=("__abs__",))
-defop("neg", U, "-a", vjp=lambda g, out, a: -g, ref=np.negative, operators=("__neg__",), check=_no_bool_neg)
-defop("exp", U, "exp(a)", FLOAT, vjp=lambda g, out, a: g * out, ref=np.exp)
+defop("neg", U, _with_complex("-a", "-a"), vjp=lambda g, out, a: -g, ref=np.negative, operators=("__neg__",), check=_no_bool_neg)
+defop("exp", U, _with_complex("exp(a)", "cexp_(a)"), FLOAT, vjp=lambda g, out, a: g * _cj(out), ref=np.exp)
 defop("exp2", U, "exp2(a)", FLOAT, vjp=lambda g, out, a: g * out * LN2, ref=np.exp2)
 defop("expm1", U, "expm1(a)", FLOAT, vjp=lambda g, out, a: g * (out + 1), ref=np.expm1)
-defop("log", U, "log(a)", FLOAT, vjp=lambda g, out, a: g / a, ref=np.log, domain=(0.1, 5.0))
+defop("log", U, _with_complex("log(a)", "clog_(a)"), FLOAT, vjp=lambda g, out, a: g / _cj(a), ref=np.log,
+      domain=(0.1, 5.0))
 defop("log2", U, "log2(a)", FLOAT, vjp=lambda g, out, a: g / (a * LN2), ref=np.log2, domain=(0.1, 5.0))
 defop("log10", U, "log10(a)", FLOAT, vjp=lambda g, out, a: g / (a * LN10), ref=np.log10, domain=(0.1, 5.0))
 defop("log1p", U, "log1p(a)", FLOAT, vjp=lambda g, out, a: g / (a + 1), ref=np.log1p, domain=(-0.5, 5.0))
-defop("sqrt", U, "sqrt(a)", FLOAT, vjp=lambda g, out, a: g / (2 * out), ref=np.sqrt, domain=(0.1, 5.0))
+defop("sqrt", U, _with_complex("sqrt(a)", "csqrt_(a)"), FLOAT, vjp=lambda g, out, a: g / (2 * _cj(out)), ref=np.sqrt,
+      domain=(0.1, 5.0))
 defop("rsqrt", U, "rsqrt(a)", FLOAT, vjp=lambda g, out, a: g * (-0.5) * out * out * out,
       ref=lambda x: 1 / np.sqrt(x), domain=(0.1, 5.0))
-defop("sin", U, "sin(a)", FLOAT, vjp=lambda g, out, a: g * a.cos(), ref=np.sin)
-defop("cos", U, "cos(a)", FLOAT, vjp=lambda g, out, a: -g * a.sin(), ref=np.cos)
+defop("sin", U, _with_complex("sin(a)", "csin_(a)"), FLOAT, vjp=lambda g, out, a: g * _cj(a.cos()), ref=np.sin)
+defop("cos", U, _with_complex("cos(a)", "ccos_(a)"), FLOAT, vjp=lambda g, out, a: -g * _cj(a.sin()), ref=np.cos)
 defop("tan", U, "tan(a)", FLOAT, vjp=lambda g, out, a: g * (1 + out * out), ref=np.tan, domain=(-1.2, 1.2))
 defop("asin", U, "asin(a)", FLOAT, vjp=lambda g, out, a: g * (1 - a * a).rsqrt(), ref=np.arcsin,
       domain=(-0.9, 0.9))
@@ -618,12 +731,14 @@ defop("acos", U, "acos(a)", FLOAT, vjp=lambda g, out, a: -g * (1 - a * a).rsqrt(
 defop("atan", U, "atan(a)", FLOAT, vjp=lambda g, out, a: g / (1 + a * a), ref=np.arctan)
 defop("sinh", U, "sinh(a)", FLOAT, vjp=lambda g, out, a: g * a.cosh(), ref=np.sinh)
 defop("cosh", U, "cosh(a)", FLOAT, vjp=lambda g, out, a: g * a.sinh(), ref=np.cosh)
-defop("tanh", U, "tanh(a)", FLOAT, vjp=lambda g, out, a: g * (1 - out * out), ref=np.tanh)
+defop("tanh", U, _with_complex("tanh(a)", "ctanh_(a)"), FLOAT, vjp=lambda g, out, a: g * _cj(1 - out * out),
+      ref=np.tanh)
 defop("asinh", U, "asinh(a)", FLOAT, vjp=lambda g, out, a: g * (a * a + 1).rsqrt(), ref=np.arcsinh)
 defop("acosh", U, "acosh(a)", FLOAT, vjp=lambda g, out, a: g * (a * a - 1).rsqrt(), ref=np.arccosh,
       domain=(1.1, 5.0))
 defop("atanh", U, "atanh(a)", FLOAT, vjp=lambda g, out, a: g / (1 - a * a), ref=np.arctanh, domain=(-0.9, 0.9))
-defop("sigmoid", U, "(T)1 / ((T)1 + exp(-a))", FLOAT, vjp=lambda g, out, a: g * out * (1 - out),
+defop("sigmoid", U, _with_complex("(T)1 / ((T)1 + exp(-a))", "cdiv((T)(1, 0), (T)(1, 0) + cexp_(-a))"), FLOAT,
+      vjp=lambda g, out, a: g * out * (1 - out) if not out.dtype.is_complex else g * _cj(out * (1 - out)),
       ref=lambda x: 1 / (1 + np.exp(-x)))
 # NOTE: integers through max(): the select form on char crashes LLVM 15's x86 back end (SelectionDAG type
 # legalisation) when Mesa llvmpipe vectorises the kernel across work-items (rusticl, Mesa 22.3)
@@ -640,14 +755,16 @@ defop("trunc", U, _by_cat("trunc(a)", "a"), NO_BOOL, vjp=zero_grad, ref=np.trunc
 defop("frac", U, "a - trunc(a)", FLOAT_ONLY, vjp=lambda g, out, a: g, ref=lambda x: x - np.trunc(x), int_ok=False)
 defop("sign", U, _by_cat("isnan(a) ? (T)0 : " + SIGN, SIGN), vjp=zero_grad,
       ref=lambda x: x if x.dtype == np.bool_ else np.nan_to_num(np.sign(x)).astype(x.dtype))
-defop("reciprocal", U, "(T)1 / a", FLOAT, vjp=lambda g, out, a: -g * out * out, ref=np.reciprocal,
+defop("reciprocal", U, _with_complex("(T)1 / a", "cdiv((T)(1, 0), a)"), FLOAT,
+      vjp=lambda g, out, a: -g * out * out if not out.dtype.is_complex else -g * _cj(out * out), ref=np.reciprocal,
       domain=(0.2, 3.0))
-defop("square", U, "a * a", lambda r: (dt.int64, dt.int64) if r is dt.bool_ else (r, r), vjp=lambda g, out, a: g * 2 * a, ref=np.square)
+defop("square", U, _with_complex("a * a", "cmul(a, a)"), lambda r: (dt.int64, dt.int64) if r is dt.bool_ else (r, r), vjp=lambda g, out, a: g * 2 * _cj(a), ref=np.square)
 defop("logical_not", U, "a == 0", COMPARE, ref=np.logical_not)
 defop("bitwise_not", U, {"bool": "!a", "int": "~a"}, INTEGRAL, ref=np.invert, operators=("__invert__",))
-defop("isnan", U, _by_cat("isnan(a)", "0"), COMPARE, ref=np.isnan, inplace=False)
-defop("isinf", U, _by_cat("isinf(a)", "0"), COMPARE, ref=np.isinf, inplace=False)
-defop("isfinite", U, _by_cat("isfinite(a)", "1"), COMPARE, ref=np.isfinite, inplace=False)
+defop("isnan", U, _with_complex(_by_cat("isnan(a)", "0"), "any(isnan(a))"), COMPARE, ref=np.isnan, inplace=False)
+defop("isinf", U, _with_complex(_by_cat("isinf(a)", "0"), "any(isinf(a))"), COMPARE, ref=np.isinf, inplace=False)
+defop("isfinite", U, _with_complex(_by_cat("isfinite(a)", "1"), "all(isfinite(a))"), COMPARE, ref=np.isfinite,
+      inplace=False)
 defop("isposinf", U, _by_cat("isinf(a) && a > 0", "0"), COMPARE, ref=np.isposinf, inplace=False)
 defop("isneginf", U, _by_cat("isinf(a) && a < 0", "0"), COMPARE, ref=np.isneginf, inplace=False)
 defop("signbit", U, _by_cat("signbit(a)", "a < 0"), COMPARE, ref=np.signbit, inplace=False)
@@ -655,15 +772,19 @@ defop("_nan_to_num", U, _by_cat("isnan(a) ? nan : isinf(a) ? (a > 0 ? posinf : n
       vjp=lambda g, out, a, **p: g * a.isfinite(),
       params={"nan": (0.0, "T"), "posinf": (0.0, "T"), "neginf": (0.0, "T")}, method=False, grad_fn="NanToNumBackward0")
 
-defop("add", B, "a + alpha * b", vjp=lambda g, out, a, b, alpha: (g, g * alpha if alpha != 1 else g),
+defop("add", B, _with_complex("a + alpha * b", "a + cmul(alpha, b)"),
+      vjp=lambda g, out, a, b, alpha: (g, g * _cj(alpha) if alpha != 1 else g),
       ref=np.add, params={"alpha": (1, "T")}, operators=("__add__", "__radd__", "__iadd__"), check=_alpha_check)
-defop("sub", B, "a - alpha * b", vjp=lambda g, out, a, b, alpha: (g, -g * alpha if alpha != 1 else -g),
+defop("sub", B, _with_complex("a - alpha * b", "a - cmul(alpha, b)"),
+      vjp=lambda g, out, a, b, alpha: (g, -g * _cj(alpha) if alpha != 1 else -g),
       grad_fn=lambda ins: "SubBackward0" if isinstance(ins[0], Tensor) else "RsubBackward1",  # 1 - t
       ref=np.subtract, params={"alpha": (1, "T")}, operators=("__sub__", "__rsub__", "__isub__"),
       check=_no_bool_sub)
-defop("mul", B, "a * b", vjp=(lambda g, out, a, b: g * b, lambda g, out, a, b: g * a), ref=np.multiply,
+defop("mul", B, _with_complex("a * b", "cmul(a, b)"), vjp=(lambda g, out, a, b: g * _cj(b), lambda g, out, a, b: g * _cj(a)),
+      ref=np.multiply,
       operators=("__mul__", "__rmul__", "__imul__"))
-defop("true_divide", B, "a / b", FLOAT, vjp=(lambda g, out, a, b: g / b, lambda g, out, a, b: -g * a / (b * b)),
+defop("true_divide", B, _with_complex("a / b", "cdiv(a, b)"), FLOAT,
+      vjp=(lambda g, out, a, b: g / _cj(b), lambda g, out, a, b: -g * _cj(a) / _cj(b * b)),
       ref=np.true_divide,
       operators=("__truediv__", "__rtruediv__", "__itruediv__"), grad_fn="DivBackward0")
 defop("_div_trunc", B, _by_cat("trunc(a / b)", "div_{T}(a, b)"), NO_BOOL, vjp=lambda g, out, a, b: (g * 0, g * 0),
@@ -679,7 +800,7 @@ defop("remainder", B, lambda d: f"rem_{d.compute_c}(a, b)", NO_BOOL,
 defop("fmod", B, lambda d: "fmod(a, b)" if d.is_floating_point else _int_mod(d), NO_BOOL,
       vjp=(lambda g, out, a, b: g, lambda g, out, a, b: -g * (a / b).trunc()),
       ref=np.fmod, check=_int_div_check)
-defop("pow", B, _by_cat("(b == (T)2) ? a * a : pow(a, b)", "ipow_{T}(a, b)"), NO_BOOL,
+defop("pow", B, _with_complex(_by_cat("(b == (T)2) ? a * a : pow(a, b)", "ipow_{T}(a, b)"), "cpow_(a, b)"), NO_BOOL,
       vjp=lambda g, out, a, b: _pow_vjp(g, out, a, b), ref=np.power, helpers=_by_cat("", POW_INT),
       grad_fn=lambda ins: "PowBackward" + ("0" if not isinstance(ins[1], Tensor) else
                                            "1" if isinstance(ins[0], Tensor) else "2"),
@@ -695,8 +816,8 @@ defop("fmax", B, _by_cat("(a > b || b != b) ? a : b", "(a > b) ? a : b"), vjp=la
       inplace=False)
 defop("fmin", B, _by_cat("(a < b || b != b) ? a : b", "(a < b) ? a : b"), vjp=lambda g, out, a, b: _fminmax_vjp(g, a, b, -1), ref=np.fmin,
       inplace=False)
-defop("eq", B, "a == b", COMPARE, ref=np.equal, operators=("__eq__",))
-defop("ne", B, "a != b", COMPARE, ref=np.not_equal, operators=("__ne__",))
+defop("eq", B, _with_complex("a == b", "all(a == b)"), COMPARE, ref=np.equal, operators=("__eq__",))
+defop("ne", B, _with_complex("a != b", "any(a != b)"), COMPARE, ref=np.not_equal, operators=("__ne__",))
 defop("lt", B, "a < b", COMPARE, ref=np.less, operators=("__lt__",))
 defop("le", B, "a <= b", COMPARE, ref=np.less_equal, operators=("__le__",))
 defop("gt", B, "a > b", COMPARE, ref=np.greater, operators=("__gt__",))
@@ -729,7 +850,7 @@ def _isclose_expr(d):
 defop("_isclose", B, _isclose_expr, COMPARE, method=False,
       params={"rtol": (1e-5, "real"), "atol": (1e-8, "real"), "equal_nan": (0, "int")})
 
-defop("where", TERN, "(a != 0) ? b : c", vjp=lambda g, out, c, a, b: (None, g.where(c, 0.0), g.where(c == 0, 0.0)),
+defop("where", TERN, _with_complex("(a != 0) ? b : c", "(a.x != 0) ? b : c"), vjp=lambda g, out, c, a, b: (None, g.where(c, 0.0), g.where(c == 0, 0.0)),
       ref=np.where, method=False, inplace=False, grad_fn="WhereBackward0")
 # NOTE: a NaN bound gives NaN, as in PyTorch (b != b: a NaN test, floats only)
 defop("_clamp", TERN, _by_cat("(((a < b || b != b) ? b : a) > c || c != c) ? c : ((a < b || b != b) ? b : a)",
@@ -753,11 +874,39 @@ defop("addcdiv", TERN, "a + value * b / c", FLOAT_ONLY,
       vjp=(lambda g, out, a, b, c, value: g, lambda g, out, a, b, c, value: g * value / c,
            lambda g, out, a, b, c, value: -g * value * b / (c * c)),
       ref=lambda a, b, c: a + b / c, params={"value": (1, "T")}, domain=(0.5, 2.0), int_ok=False)
-defop("_copy", U, "a", vjp=lambda g, out, a: g, method=False, inplace=False, grad_fn="ToCopyBackward0")
+defop("_copy", U, _with_complex("a", "a"), vjp=lambda g, out, a: g, method=False, inplace=False,
+      grad_fn="ToCopyBackward0")
+
+# ---- complex rows (on real inputs too, as PyTorch's) ---------------------------------------------------
+defop("conj_physical", U, _with_complex("a", "(T)(a.x, -a.y)"), vjp=lambda g, out, a: _cj(g), ref=np.conj)
+defop("sgn", U, _with_complex(_by_cat("isnan(a) ? (T)0 : " + SIGN, SIGN),
+                              "(a.x == 0 && a.y == 0) ? a : a / hypot(a.x, a.y)"), NO_BOOL,
+      vjp=lambda g, out, a: _sgn_vjp(g, out, a), ref=lambda x: np.nan_to_num(np.sign(x)).astype(x.dtype))
+defop("angle", U, _with_complex({"float": "isnan(a) ? a : (a < 0 ? atan2((T)0, (T)-1) : (T)0)"},
+                                "atan2(a.y, a.x)"), real_valued(FLOAT), vjp=lambda g, out, a: _angle_vjp(g, a),
+      ref=np.angle, inplace=False)
+
 
 
 # ---- backward helpers shared by several rows -----------------------------------------------------
+def _sgn_vjp(g, out, a):
+    if not a.dtype.is_complex:
+        return g.new_zeros(g.shape)
+    # s = z / |z|: ds/dz = 1 / 2|z|, ds/dz* = -s^2 / 2|z|, so the gradient is (g - s^2 conj(g)) / 2|z|
+    r = a.abs()
+    return ((g - out * out * g.conj_physical()) / (2 * r)).where(r != 0, 0.0)
+
+
+def _angle_vjp(g, a):
+    if not a.dtype.is_complex:
+        return g.new_zeros(g.shape)
+    r2 = a.real * a.real + a.imag * a.imag
+    return (g * a * 1j / r2).where(r2 != 0, 0.0)
+
+
 def _pow_vjp(g, out, a, b):
+    if any(isinstance(x, builtins.complex) or (isinstance(x, Tensor) and x.dtype.is_complex) for x in (a, b)):
+        return _complex_pow_vjp(g, out, a, b)
     if not isinstance(b, Tensor):
         # NOTE: a itself for b == 2 (pow(a, 1) == a exactly): PoCL's general pow costs ~100 ns an element
         ga = g * 0 if b == 0 else g * b * (a if b == 2 else a.pow(b - 1))
@@ -767,6 +916,20 @@ def _pow_vjp(g, out, a, b):
         ga = (g * b * a.pow(b - 1)).where(b != 0, 0.0)
     lg = (out * a.log() if isinstance(a, Tensor) else out * math.log(a)) if isinstance(a, Tensor) or a > 0 else out * 0
     gb = g * lg.where(~((a == 0) & (b >= 0)) if isinstance(a, Tensor) else lg == lg, 0.0)
+    return ga, gb
+
+
+def _complex_pow_vjp(g, out, a, b):
+    """out = a ** b = exp(b log a): conj(b a^(b-1)) and conj(out log a) times g; 0 where b = 0 (for a) or
+    a = 0 (for b), as PyTorch masks them."""
+    ga = gb = None
+    if isinstance(a, Tensor):
+        ga = g * _cj(b * a.pow(b - 1))
+        ga = ga.where(b != 0, 0.0) if isinstance(b, Tensor) else ga * 0 if b == 0 else ga
+    if isinstance(b, Tensor):
+        log_a = a.log() if isinstance(a, Tensor) else cmath.log(a) if a != 0 else 0.0
+        gb = g * _cj(out * log_a)
+        gb = gb.where(a != 0, 0.0) if isinstance(a, Tensor) else gb
     return ga, gb
 
 

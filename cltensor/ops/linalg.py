@@ -29,10 +29,10 @@ __all__ = ["mm", "bmm", "matmul", "mv", "dot", "vdot", "inner", "outer", "ger", 
 
 # PyTorch names dtypes two ways in these messages: C++ type names and ScalarType names.
 _CXX = {"float32": "float", "float64": "double", "float16": "c10::Half", "bfloat16": "c10::BFloat16",
-        "int64": "long int", "int32": "int",
+        "int64": "long int", "int32": "int", "complex64": "c10::complex<float>", "complex128": "c10::complex<double>",
         "int16": "short int", "int8": "signed char", "uint8": "unsigned char", "bool": "bool"}
 _SCALAR = {"float32": "Float", "float64": "Double", "float16": "Half", "bfloat16": "BFloat16",
-           "int64": "Long", "int32": "Int",
+           "int64": "Long", "int32": "Int", "complex64": "ComplexFloat", "complex128": "ComplexDouble",
            "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
 
 
@@ -126,14 +126,37 @@ def _output(out, shape, dtype, device, inputs, fname):
     return out
 
 
+def _part(t, k):
+    """The real (k=0) or imaginary (k=1) parts of complex t: a real view with twice the strides."""
+    return Tensor._make(t._storage, t._shape, tuple(2 * s for s in t._strides), 2 * t._offset + k,
+                        t.dtype.to_real(), t.device)
+
+
+def _complex_gemm(a, b, out, alpha=1, beta=0, bias=None):
+    """dispatch.gemm for complex operands: four real GEMMs over the parts' stride-2 views (re re, im im,
+    re im, im re; not Gauss's three, which loses accuracy to cancellation) into temporaries that one
+    elementwise kernel combines into out's pairs, so that the GEMM template stays real."""
+    real = a.dtype.to_real()
+    products = []
+    for i, j in ((0, 0), (1, 1), (0, 1), (1, 0)):
+        products.append(dispatch.gemm(_part(a, i), _part(b, j), dispatch.empty(out._shape, real, out.device)))
+    dispatch.elementwise("complex_gemm", f"({a.dtype.c})(a - b, c + d)", products, out, real)
+    if alpha != 1 or (beta != 0 and bias is not None):
+        with no_grad():
+            scaled = out * alpha + (bias * beta if beta != 0 and bias is not None else 0)
+        dispatch.elementwise("_copy", "a", [scaled], out, out.dtype)
+    return out
+
+
 def _run(fname, a, b, gemm_shape, out_shape, *, out=None, bias=None, alpha=1, beta=0, inputs=()):
     """result[out_shape] = alpha * a @ b + beta * bias, with a, b, bias already checked (raw views)
     and the product laid out as gemm_shape (batch..., M, N), which has out_shape's elements."""
     device = dispatch.common_device((a, b, bias) if bias is not None else (a, b), fname)
+    gemm = _complex_gemm if a.dtype.is_complex else dispatch.gemm
     if out is None:
         res = dispatch.empty(out_shape, a.dtype, device)
-        dispatch.gemm(a, b, res if out_shape == gemm_shape else _raw(res, gemm_shape, contiguous_strides(gemm_shape)),
-                      alpha, beta, bias)
+        gemm(a, b, res if out_shape == gemm_shape else _raw(res, gemm_shape, contiguous_strides(gemm_shape)),
+             alpha, beta, bias)
         return res
     from .shape import _view_strides
     res = _output(out, out_shape, a.dtype, device, inputs, fname)
@@ -141,10 +164,10 @@ def _run(fname, a, b, gemm_shape, out_shape, *, out=None, bias=None, alpha=1, be
     aliased = out is not None and any(x is not None and x._storage is res._storage for x in (a, b, bias))
     if strides is None or aliased:  # write to a fresh buffer, then copy into out=
         tmp = dispatch.empty(gemm_shape, res.dtype, device)
-        dispatch.gemm(a, b, tmp, alpha, beta, bias)
+        gemm(a, b, tmp, alpha, beta, bias)
         dispatch.elementwise("_copy", "a", [_raw(tmp, res._shape, contiguous_strides(res._shape), 0)], res, res.dtype)
         return res
-    dispatch.gemm(a, b, _raw(res, gemm_shape, strides), alpha, beta, bias)
+    gemm(a, b, _raw(res, gemm_shape, strides), alpha, beta, bias)
     return res
 
 
@@ -172,8 +195,8 @@ def _sum_to(g, shape):
 
 # ---- mm, bmm, mv, dot ----------------------------------------------------------------------------
 def _mm_vjp(g, out, a, b):
-    return (mm(g, b.t()) if a.requires_grad else None,
-            mm(a.t(), g) if b.requires_grad else None)
+    return (mm(g, b.t().conj()) if a.requires_grad else None,
+            mm(a.t().conj(), g) if b.requires_grad else None)
 
 
 def mm(input, mat2, *, out=None):
@@ -192,8 +215,8 @@ def mm(input, mat2, *, out=None):
 
 
 def _bmm_vjp(g, out, a, b):
-    return (bmm(g, b.transpose(1, 2)) if a.requires_grad else None,
-            bmm(a.transpose(1, 2), g) if b.requires_grad else None)
+    return (bmm(g, b.transpose(1, 2).conj()) if a.requires_grad else None,
+            bmm(a.transpose(1, 2).conj(), g) if b.requires_grad else None)
 
 
 def _check_batches(b1, b2, what="bmm"):
@@ -224,8 +247,8 @@ def bmm(input, mat2, *, out=None):
 
 
 def _mv_vjp(g, out, a, v):
-    return (outer(g, v) if a.requires_grad else None,
-            mv(a.t(), g) if v.requires_grad else None)
+    return (outer(g, v.conj()) if a.requires_grad else None,
+            mv(a.t().conj(), g) if v.requires_grad else None)
 
 
 def mv(input, vec, *, out=None):
@@ -244,8 +267,8 @@ def mv(input, vec, *, out=None):
 
 
 def _dot_vjp(g, out, a, b):
-    return (g * b if a.requires_grad else None,
-            g * a if b.requires_grad else None)
+    return (g * b.conj() if a.requires_grad else None,
+            g * a.conj() if b.requires_grad else None)
 
 
 def _dot_like(fname, grad_fn, input, other, out):
@@ -271,6 +294,8 @@ def dot(input, other, *, out=None):
 
 def vdot(input, other, *, out=None):
     """dot of conj(input) and other; for real tensors the same as dot."""
+    if isinstance(input, Tensor) and input.dtype.is_complex:
+        input = input.conj()
     return _dot_like("vdot", "VdotBackward0", input, other, out)
 
 
@@ -383,8 +408,8 @@ def _matmul_vjp(g, out, a, b):
     b2 = b.unsqueeze(-1) if b.dim() == 1 else b
     g2 = g.unsqueeze(-2) if a.dim() == 1 else g
     g2 = g2.unsqueeze(-1) if b.dim() == 1 else g2
-    ga = _summed_product(g2, b2.mT, a2._shape).reshape(a._shape) if a.requires_grad else None
-    gb = _summed_product(a2.mT, g2, b2._shape).reshape(b._shape) if b.requires_grad else None
+    ga = _summed_product(g2, b2.mT.conj(), a2._shape).reshape(a._shape) if a.requires_grad else None
+    gb = _summed_product(a2.mT.conj(), g2, b2._shape).reshape(b._shape) if b.requires_grad else None
     return ga, gb
 
 

@@ -6,6 +6,8 @@ advances the offset, so a seed reproduces the same stream on every OpenCL device
 from __future__ import annotations
 
 
+import math
+
 import numpy as np
 
 from .. import codegen, dispatch
@@ -83,6 +85,11 @@ def set_rng_state(state):
 def _draw(out: Tensor, dist: str, p0, p1, generator=None) -> Tensor:
     n = out.numel()
     if n == 0:
+        return out
+    if out.dtype.is_complex:  # both parts drawn; a complex normal's parts have variance 1/2 each, as PyTorch's
+        parts = Tensor._make(out._storage, out._shape + (2,), tuple(2 * s for s in out._strides) + (1,),
+                             2 * out._offset, out.dtype.to_real(), out.device)
+        _draw(parts, dist, p0, p1 * math.sqrt(0.5) if dist == "normal" else p1, generator)
         return out
     gen = generator or default_generator
     seed_, offset = gen._take(n)

@@ -183,6 +183,7 @@ def _float_or_default(d):
 
 
 _TORCH_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long", "int32": "Int",
+                "complex64": "ComplexFloat", "complex128": "ComplexDouble", "bfloat16": "BFloat16",
                 "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
 
 
@@ -192,6 +193,8 @@ def _tname(d) -> str:
 
 def _run(x, dims, keepdim, row, T, A, out_dtypes, finish, params=(), ordered=False):
     """Allocate the outputs and launch the reduction of x over dims; returns the output tensors."""
+    if x.dtype.is_complex or T.is_complex:  # only sum and mean take complex input (through _complex_sum)
+        raise NotImplementedError(f'"{row}_cpu" not implemented for \'{_tname(x.dtype if x.dtype.is_complex else T)}\'')
     shape = _out_shape(x._shape, dims, keepdim)
     outs = [dispatch.empty(shape, d, x.device) for d in out_dtypes]
     dispatch.reduce(_code(row, T, A, tuple(finish)), x, dims, outs, tuple(params), ordered=ordered)
@@ -378,6 +381,8 @@ def sum(input, dim=None, keepdim=False, *, dtype=None, out=None):
     """
     _check_tensor(input, "sum")
     dims = _dims(input, dim)
+    if input.dtype.is_complex or (dtype is not None and dt.as_dtype(dtype).is_complex):
+        return _complex_sum(input, dims, keepdim, dtype, out, "sum")
     out_dtype, T = _sum_dtypes(input, dtype)
     (result,) = _run(input, dims, keepdim, "sum", T, _acc(out_dtype), [out_dtype], ["s.v"])
     if out is not None:
@@ -387,6 +392,20 @@ def sum(input, dim=None, keepdim=False, *, dtype=None, out=None):
         return _write_out(input, result, out, "sum")
     return _record("SumBackward0" if dim is None else "SumBackward1", _sum_vjp, input, result,
                    {"shape": input._shape, "dims": dims, "keepdim": keepdim}, frozenset())
+
+
+def _complex_sum(input, dims, keepdim, dtype, out, name):
+    """sum/mean of complex input: the real reduction of its (re, im) view over the same dims, read back
+    as complex (one reduce kernel over float pairs; gradients flow through the views)."""
+    from .complex import view_as_complex, view_as_real
+    x = input.to(dtype) if dtype is not None else input
+    if not x.dtype.is_complex:
+        x = x.to(x.dtype.to_complex())
+    if not dims:  # a 0-d input: the sum over no dims is the value itself
+        result = x.clone()
+    else:
+        result = view_as_complex(getattr(view_as_real(x), name)(dims, keepdim))
+    return result if out is None else _write_out(input, result, out, name)
 
 
 def _write_out(input, result, out, name):
@@ -418,11 +437,11 @@ def nansum(input, dim=None, keepdim=False, *, dtype=None):
 def _mean_dtype(input, dtype, name):
     if dtype is not None:
         d = dt.as_dtype(dtype)
-        if not d.is_floating_point:
+        if not d.is_differentiable:
             raise RuntimeError(f"{name}(): could not infer output dtype. Optional dtype must be either a floating "
                                f"point or complex dtype. Got: {_tname(d)}")
         return d
-    if not input.is_floating_point():
+    if not input.dtype.is_differentiable:
         raise RuntimeError(f"{name}(): could not infer output dtype. Input dtype must be either a floating point or "
                            f"complex dtype. Got: {_tname(input.dtype)}")
     return input.dtype
@@ -433,6 +452,8 @@ def mean(input, dim=None, keepdim=False, *, dtype=None):
     _check_tensor(input, "mean")
     out_dtype = _mean_dtype(input, dtype, "mean")
     dims = _dims(input, dim)
+    if out_dtype.is_complex:
+        return _complex_sum(input, dims, keepdim, out_dtype, None, "mean")
     (out,) = _run(input, dims, keepdim, "sum", out_dtype, _acc(out_dtype), [out_dtype], ["s.v / (A)n"])
     return _record("MeanBackward0" if dim is None else "MeanBackward1", _mean_vjp, input, out,
                    {"shape": input._shape, "dims": dims, "keepdim": keepdim}, frozenset())
