@@ -7,7 +7,7 @@ import pytest
 
 import cltensor as torch
 from cltensor.ops import fft as F
-from helpers import HAVE_TORCH, PRECISE, real_torch
+from helpers import HAVE_TORCH, real_torch
 
 RNG = np.random.default_rng(1234)
 SIZES = list(range(1, 65)) + [97, 210, 1000, 2 ** 10, 2 ** 16]
@@ -153,3 +153,243 @@ def test_empty_batch_and_empty_signal():
     assert tuple(out.shape) == (0, 8, 2)
     out = F.execute(pairs(crandn(3, 0)), c2c_plan(4), pairs=True)
     np.testing.assert_array_equal(out.numpy(), np.zeros((3, 4, 2)))
+
+
+# ---- the public functions ------------------------------------------------------------------------
+NORMS = [None, "backward", "ortho", "forward"]
+ONE_DIM = ["fft", "ifft", "rfft", "irfft", "hfft", "ihfft"]
+REAL_ONLY = {"rfft", "ihfft", "rfft2", "ihfft2", "rfftn", "ihfftn"}
+
+
+def signal(name, shape, dtype=np.complex64):
+    """A test input for torch.fft.<name>: real for the real-only transforms, else complex."""
+    if name in REAL_ONLY:
+        return RNG.standard_normal(shape).astype(np.float32 if dtype == np.complex64 else np.float64)
+    return crandn(*shape).astype(dtype)
+
+
+def numpy_of(z):
+    a = z.detach().cpu().numpy() if isinstance(z, torch.Tensor) else np.asarray(z)
+    return a.astype(np.complex128 if np.iscomplexobj(a) else np.float64)
+
+
+ONE_DIM_CASES = [(name, n, length) for name in ONE_DIM
+                 for n, length in [(None, 16), (None, 13), (10, 16), (20, 13), (None, 1), (7, 5)]
+                 if not (name in ("irfft", "hfft") and n is None and length == 1)]  # 2 * (1 - 1) points: test_errors
+
+
+@pytest.mark.parametrize("norm", NORMS)
+@pytest.mark.parametrize("name,n,length", ONE_DIM_CASES)
+def test_one_dim_against_numpy(name, norm, n, length):
+    x = signal(name, (3, length))
+    got = getattr(torch.fft, name)(torch.tensor(x), n=n, norm=norm)
+    ref = getattr(np.fft, name)(x.astype(np.complex128 if np.iscomplexobj(x) else np.float64), n=n, norm=norm)
+    assert got.dtype == (torch.float32 if name in ("irfft", "hfft") else torch.complex64)
+    close(numpy_of(got), ref, n or length)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 5, 8, 11, 13, 16, 97, 210, 2 ** 16])
+def test_fft_sizes_against_numpy(n):
+    x = crandn(2, n).astype(np.complex64)
+    close(numpy_of(torch.fft.fft(torch.tensor(x))), np.fft.fft(x.astype(np.complex128)), n)
+    close(numpy_of(torch.fft.ifft(torch.tensor(x), norm="ortho")),
+          np.fft.ifft(x.astype(np.complex128), norm="ortho"), n)
+    r = x.real.copy()
+    close(numpy_of(torch.fft.rfft(torch.tensor(r))), np.fft.rfft(r.astype(np.float64)), n)
+
+
+@pytest.mark.parametrize("dim", [0, 1, -1, -3])
+def test_dims_negative_and_non_contiguous(dim):
+    x = crandn(6, 5, 12).astype(np.complex64)
+    t = torch.tensor(x).transpose(0, 2)[::2]  # (6, 5, 6)-shaped view with odd strides
+    xv = np.transpose(x, (2, 1, 0))[::2]
+    assert not t.is_contiguous()
+    close(numpy_of(torch.fft.fft(t, dim=dim)), np.fft.fft(xv, axis=dim), 6)
+    close(numpy_of(torch.fft.irfft(t, n=9, dim=dim)), np.fft.irfft(xv, n=9, axis=dim), 9)
+    r = torch.tensor(x.real.copy()).transpose(0, 2)[::2]
+    close(numpy_of(torch.fft.rfft(r, dim=dim, norm="ortho")), np.fft.rfft(xv.real, axis=dim, norm="ortho"), 6)
+
+
+def _n_dim_cases(names, shapes):
+    """(name, s, dim) for every name and (s, dim) the name accepts (the 2-d forms transform two dims)."""
+    return [(name, s, dim) for name in names for s, dim in shapes
+            if not name.endswith("2") or len(dim if dim is not None else s or (0, 0)) == 2]
+
+
+@pytest.mark.parametrize("name,s,dim", _n_dim_cases(
+    ["fft2", "ifft2", "fftn", "ifftn", "rfft2", "irfft2", "rfftn", "irfftn"],
+    [(None, None), ((4, 6), None), ((5, -1), (0, 2)), (None, (-1, 0)), ((3,), (1,)), ((3, 4, 10), None)]))
+@pytest.mark.parametrize("norm", [None, "ortho", "forward"])
+def test_n_dim_against_numpy(name, s, dim, norm):
+    x = signal(name, (4, 5, 6))
+    kwargs = {"norm": norm, **({"dim": dim} if dim is not None else {}), **({"s": s} if s is not None else {})}
+    got = getattr(torch.fft, name)(torch.tensor(x), **kwargs)
+    axes = dim if dim is not None else (range(3 - len(s), 3) if s is not None else
+                                        ((-2, -1) if name.endswith("2") else range(3)))
+    axes = [a % 3 for a in axes]
+    np_s = None
+    if s is not None:  # -1 keeps the input's size (for irfftn's last dim: the default 2 * (size - 1))
+        np_s = [v if v != -1 else (2 * (x.shape[a] - 1) if name.startswith("irfft") and i == len(s) - 1
+                                   else x.shape[a]) for i, (v, a) in enumerate(zip(s, axes))]
+    np_kwargs = {"norm": norm, "axes": axes, **({"s": np_s} if s is not None else {})}
+    ref = getattr(np.fft, name)(x.astype(np.complex128 if np.iscomplexobj(x) else np.float64), **np_kwargs)
+    close(numpy_of(got), ref, 64)
+
+
+@pytest.mark.skipif(not HAVE_TORCH, reason="needs PyTorch")
+@pytest.mark.parametrize("name,s,dim", _n_dim_cases(["hfft2", "ihfft2", "hfftn", "ihfftn"], [
+    (None, None), ((4, 6), None), ((5, 7), (0, 2)), ((6,), (1,))]))
+@pytest.mark.parametrize("norm", [None, "ortho", "forward"])
+def test_hermitian_n_dim_against_torch(name, s, dim, norm):
+    x = signal(name, (4, 5, 6))
+    kwargs = {"norm": norm, **({"dim": dim} if dim is not None else {}), **({"s": s} if s is not None else {})}
+    got = getattr(torch.fft, name)(torch.tensor(x), **kwargs)
+    ref = getattr(real_torch.fft, name)(real_torch.from_numpy(x.astype(
+        np.complex128 if np.iscomplexobj(x) else np.float64)), **kwargs).resolve_conj().numpy()
+    close(numpy_of(got), ref, 64)
+
+
+def test_dtypes_follow_pytorch():
+    assert torch.fft.fft(torch.ones(4)).dtype == torch.complex64
+    assert torch.fft.fft(torch.arange(4)).dtype == torch.complex64
+    assert torch.fft.rfft(torch.ones(4, dtype=torch.int32)).dtype == torch.complex64
+    assert torch.fft.irfft(torch.ones(3)).dtype == torch.float32
+    assert torch.fft.fftn(torch.tensor(2.0)).dtype == torch.complex64
+    close(numpy_of(torch.fft.fftn(torch.tensor(2.0))), np.asarray(2.0 + 0j), 1)
+    assert torch.fft.fftfreq(4).dtype == torch.float32
+
+
+@pytest.mark.fp64
+def test_float64_gives_complex128():
+    x = crandn(3, 97)
+    got = torch.fft.fft(torch.tensor(x))
+    assert got.dtype == torch.complex128
+    close(numpy_of(got), np.fft.fft(x), 97, torch.float64)
+    r = torch.fft.irfft(torch.tensor(x), n=30)
+    assert r.dtype == torch.float64
+    close(numpy_of(r), np.fft.irfft(x, n=30), 30, torch.float64)
+
+
+def _raises_like_torch(fn):
+    """fn(module) raises the same error type and message with cltensor as with PyTorch."""
+    with pytest.raises(Exception) as theirs:
+        fn(real_torch)
+    with pytest.raises(type(theirs.value)) as ours:
+        fn(torch)
+    assert str(ours.value) == str(theirs.value)
+
+
+@pytest.mark.skipif(not HAVE_TORCH, reason="needs PyTorch")
+@pytest.mark.parametrize("case", [
+    lambda m: m.fft.fft(m.tensor(1.0)),
+    lambda m: m.fft.fft(m.ones(0)),
+    lambda m: m.fft.fft(m.ones(4), n=0),
+    lambda m: m.fft.fft(m.ones(4), n=-1),
+    lambda m: m.fft.fft(m.ones(4, 5), dim=2),
+    lambda m: m.fft.fft(m.ones(4), norm="foo"),
+    lambda m: m.fft.fft(m.ones(4, dtype=m.float16)),
+    lambda m: m.fft.rfft(m.ones(4, dtype=m.complex64)),
+    lambda m: m.fft.ihfft(m.ones(4, dtype=m.complex64)),
+    lambda m: m.fft.irfft(m.ones(1)),
+    lambda m: m.fft.hfft(m.ones(1)),
+    lambda m: m.fft.fftn(m.ones(4, 5), s=(3,), dim=(0, 1)),
+    lambda m: m.fft.fftn(m.ones(4, 5), dim=(0, 0)),
+    lambda m: m.fft.fftn(m.ones(4, 5), s=(3, 4, 5)),
+    lambda m: m.fft.fft2(m.ones(3)),
+    lambda m: m.fft.rfftn(m.tensor(1.0)),
+    lambda m: m.fft.rfftn(m.ones(4, 5), dim=()),
+    lambda m: m.fft.fftfreq(-1),
+], ids=lambda c: "")
+def test_errors_match_pytorch(case):
+    _raises_like_torch(case)
+
+
+def test_empty_batches_and_zero_length_signals():
+    """Empty batches give empty results as numpy's (PyTorch's MKL backend raises on them)."""
+    assert tuple(torch.fft.fft(torch.ones(0, 5)).shape) == np.fft.fft(np.ones((0, 5))).shape
+    assert tuple(torch.fft.rfft(torch.ones(0, 8)).shape) == np.fft.rfft(np.ones((0, 8))).shape
+    assert tuple(torch.fft.irfft(torch.ones(0, 3)).shape) == (0, 4)
+    close(numpy_of(torch.fft.fft(torch.ones(3, 0), n=4)), np.zeros((3, 4)), 4)
+    with pytest.raises(RuntimeError, match=r"Invalid number of data points \(0\) specified"):
+        torch.fft.irfftn(torch.ones(2, 0, 3))
+
+
+@pytest.mark.skipif(not HAVE_TORCH, reason="needs PyTorch")
+def test_freq_and_shift_helpers_match_pytorch():
+    for n, d in [(1, 1.0), (5, 0.1), (6, 2.0), (0, 1.0)]:
+        np.testing.assert_allclose(torch.fft.fftfreq(n, d).numpy(), real_torch.fft.fftfreq(n, d).numpy())
+        np.testing.assert_allclose(torch.fft.rfftfreq(n, d).numpy(), real_torch.fft.rfftfreq(n, d).numpy())
+    assert torch.fft.fftfreq(4, dtype=torch.float16).dtype == torch.float16
+    a = np.arange(30, dtype=np.float32).reshape(5, 6)
+    for fn in ("fftshift", "ifftshift"):
+        for dim in (None, 0, (1,), (-1, 0)):
+            ours = getattr(torch.fft, fn)(torch.tensor(a), dim=dim).numpy()
+            theirs = getattr(real_torch.fft, fn)(real_torch.tensor(a), dim=dim).numpy()
+            np.testing.assert_array_equal(ours, theirs)
+
+
+# ---- gradients -----------------------------------------------------------------------------------
+GRAD_CASES = [("fft", {}), ("fft", {"n": 11, "norm": "ortho"}), ("ifft", {"n": 5}), ("rfft", {}),
+              ("rfft", {"n": 13, "norm": "forward"}), ("irfft", {}), ("irfft", {"n": 7, "norm": "ortho"}),
+              ("hfft", {"n": 10}), ("ihfft", {"n": 6}), ("fft2", {"s": (4, 9)}), ("rfftn", {}),
+              ("irfftn", {"s": (5, 6)}), ("hfftn", {}), ("ihfft2", {"norm": "ortho"}), ("ifftn", {"dim": 0})]
+
+
+def _loss(lib, y, w):
+    """A real loss that weighs every real and imaginary part differently."""
+    parts = lib.view_as_real(y.resolve_conj() if lib is real_torch else y) if y.is_complex() else y
+    return (parts * w).sum()
+
+
+def _grad(lib, name, x, kwargs, weight_rng):
+    y = getattr(lib.fft, name)(x, **kwargs)
+    shape = tuple(y.shape) + ((2,) if y.is_complex() else ())
+    w = lib.tensor(np.random.default_rng(weight_rng).standard_normal(shape).astype(np.float32))
+    _loss(lib, y, w).backward()
+    return x.grad
+
+
+GRAD_PARAMS = [(name, kwargs, complex_input) for name, kwargs in GRAD_CASES for complex_input in (False, True)
+               if not (complex_input and name in REAL_ONLY)]
+
+
+@pytest.mark.skipif(not HAVE_TORCH, reason="needs PyTorch")
+@pytest.mark.parametrize("name,kwargs,complex_input", GRAD_PARAMS,
+                         ids=[f"{n}-{k}-{'complex' if c else 'real'}" for n, k, c in GRAD_PARAMS])
+def test_gradients_match_pytorch(name, kwargs, complex_input):
+    x = crandn(6, 8).astype(np.complex64) if complex_input else RNG.standard_normal((6, 8)).astype(np.float32)
+    ours = _grad(torch, name, torch.tensor(x, requires_grad=True), kwargs, 7)
+    theirs = _grad(real_torch, name, real_torch.tensor(x, requires_grad=True), kwargs, 7)
+    assert ours.dtype.name == str(theirs.dtype).replace("torch.", "")
+    close(numpy_of(ours), theirs.detach().numpy().astype(np.complex128), 16)
+
+
+@pytest.mark.skipif(not HAVE_TORCH, reason="needs PyTorch")
+def test_double_backward_matches_pytorch():
+    x = RNG.standard_normal((4, 6)).astype(np.float32)
+    results = []
+    for lib in (torch, real_torch):
+        t = lib.tensor(x, requires_grad=True)
+        y = lib.fft.irfft(lib.fft.rfft(t, norm="ortho") * lib.fft.rfft(t), n=9)
+        (g,) = lib.autograd.grad((y * y).sum(), t, create_graph=True)
+        (gg,) = lib.autograd.grad((g * g).sum(), t)
+        results.append(gg.detach().numpy().astype(np.float64))
+    close(results[0], results[1], 16)
+
+
+@pytest.mark.fp64
+@pytest.mark.parametrize("name,kwargs", [("fft", {"n": 6}), ("ifft", {"n": 9, "norm": "ortho"}),
+                                         ("irfft", {"n": 7}), ("hfft", {}), ("fft2", {"s": (3, 11)}),
+                                         ("irfftn", {"norm": "forward"}), ("hfft2", {"s": (4, 4)})])
+def test_gradcheck_float64(name, kwargs):
+    x = torch.tensor(RNG.standard_normal((3, 5, 2)), requires_grad=True)
+
+    def f(pairs):
+        y = getattr(torch.fft, name)(torch.view_as_complex(pairs), **kwargs)
+        return torch.view_as_real(y) if y.is_complex() else y
+    assert torch.autograd.gradcheck(f, (x,))
+    r = torch.tensor(RNG.standard_normal((3, 5)), requires_grad=True)
+    real_name = {"fft": "rfft", "ifft": "ihfft", "fft2": "rfft2"}.get(name)
+    if real_name:
+        assert torch.autograd.gradcheck(lambda t: torch.view_as_real(getattr(torch.fft, real_name)(t, **kwargs)),
+                                        (r,))
