@@ -212,6 +212,52 @@ __kernel void fft_pass_${R}_contiguous(const int total, const int N, const int N
 }
 % endfor
 
+/* A whole transform of length N per work-group, in local memory: the row is loaded (with the plan's
+   load modes), every pass runs between two local buffers (radix of pass p in bits 4p..4p+3 of
+   radix_code), and the result is stored (with the plan's store modes). One launch instead of one
+   per pass, for lengths whose two buffers fit in local memory. */
+__kernel void fft_local(const int rows, const int N, const int sign, IO_ARGS,
+                        __global const ${T} *twiddles, const int radix_code, __local ${T2} *buf)
+{
+    const int b = get_group_id(0);
+    if (b >= rows)
+        return;
+    const int lid = get_local_id(0), wg = get_local_size(0);
+    BATCH_OFFSETS(b)
+    __local ${T2} *x = buf, *y = buf + N;
+    for (int i = lid; i < N; i += wg)
+        x[i] = LOAD(i);
+    barrier(CLK_LOCAL_MEM_FENCE);
+    int ns = 1;
+    for (int code = radix_code; code; code >>= 4) {
+        const int r = code & 15, nr = N / r;
+        for (int j = lid; j < nr; j += wg) {
+            ${T2} a[8];
+            switch (r) {
+% for R in (2, 3, 4, 5, 7, 8):
+            case ${R}: {
+% for q in range(R):
+                a[${q}] = x[j + ${q} * nr];
+% endfor
+                const int first = butterfly_${R}(a, j, N, ns, sign, twiddles);
+% for q in range(R):
+                y[first + ${q} * ns] = a[${q}];
+% endfor
+                break;
+            }
+% endfor
+            }
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+        __local ${T2} *t = x;
+        x = y;
+        y = t;
+        ns *= r;
+    }
+    for (int k = lid; k < N; k += wg)
+        STORE(k, x[k]);
+}
+
 /* table[j] = exp(-2 pi i j / N), the twiddles of every pass of a length-N transform. */
 __kernel void twiddle_table(const int N, __global ${T} *table)
 {

@@ -82,8 +82,25 @@ def run_plan(x, plan):
     return out.numpy().astype(np.float64) if plan.out_real else unpair(out)
 
 
+@pytest.fixture(params=["local", "per-pass"])
+def path(request, monkeypatch):
+    """Both ways of running the passes: one fft_local launch (short rows) or one launch per pass."""
+    if request.param == "per-pass":
+        monkeypatch.setattr(F, "_local_limit", lambda backend, dtype: 0)
+    return request.param
+
+
 @pytest.mark.parametrize("n", SIZES)
 def test_c2c_every_size(n):
+    x = crandn(3, n)
+    close(run_plan(x, c2c_plan(n)), np.fft.fft(x, axis=-1), n)
+    close(run_plan(x, c2c_plan(n, sign=1)), np.fft.ifft(x, axis=-1) * n, n)
+
+
+@pytest.mark.parametrize("n", [2, 3, 4, 5, 7, 8, 30, 210, 11, 97, 1000])
+def test_c2c_one_launch_per_pass(n, monkeypatch):
+    """The per-pass kernels (long rows, or few rows on devices with little local memory)."""
+    monkeypatch.setattr(F, "_local_limit", lambda backend, dtype: 0)
     x = crandn(3, n)
     close(run_plan(x, c2c_plan(n)), np.fft.fft(x, axis=-1), n)
     close(run_plan(x, c2c_plan(n, sign=1)), np.fft.ifft(x, axis=-1) * n, n)
@@ -102,7 +119,7 @@ def test_stockham_radices_and_bluestein_lengths():
                                                    (F.REAL_IN, False, 1)])
 @pytest.mark.parametrize("n,length,out_len", [(8, 8, 8), (8, 5, 8), (8, 12, 6), (12, 7, 15), (11, 9, 11),
                                               (13, 4, 7), (1, 3, 2)])
-def test_plan_modes_padding_and_trimming(in_mode, out_real, dbl, n, length, out_len):
+def test_plan_modes_padding_and_trimming(in_mode, out_real, dbl, n, length, out_len, path):
     half = n // 2 + 1
     plan = F.Plan(dim=0, n=n, sign=1 if in_mode == F.HERMITIAN_IN else -1, in_mode=in_mode, out_real=out_real,
                   scale=0.5, keep=min(out_len, n), out_len=out_len, conj_in=True, conj_out=True,
@@ -132,7 +149,7 @@ def test_plan_adjoint_is_the_adjoint(plan, in_len):
 
 
 @pytest.mark.parametrize("n", [16, 12, 13])
-def test_batched_any_dim_non_contiguous(n):
+def test_batched_any_dim_non_contiguous(n, path):
     """The transformed dim need not be contiguous, the batch dims need not merge: no copies."""
     x = crandn(4, n, 3, 5)
     t = pairs(x).permute(3, 1, 0, 2, 4)[::2]  # (3, n, 4, 5, 2) then every other row of dim 0

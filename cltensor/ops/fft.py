@@ -7,7 +7,8 @@ the first `keep` outputs (complex or only their real part), zero-padded to `out_
 adjoint is again a Plan, so each map's gradient is one more transform (and double backward comes free).
 
 Lengths whose prime factors are 2, 3, 5 and 7 run as Stockham passes (radix 8 first, then 4, 2, 3, 5, 7),
-one launch per pass; other lengths go through Bluestein's chirp-z transform with a power-of-two FFT.
+one launch per pass, or all passes in one launch with a work-group per row in local memory where the
+row fits; other lengths go through Bluestein's chirp-z transform with a power-of-two FFT.
 The other dims are the batch: they are read and written through strides (merged where the layout
 allows, up to four), so neither a non-contiguous input nor a transformed dim other than the last is
 copied first.
@@ -18,6 +19,7 @@ import math
 from dataclasses import dataclass, replace
 
 import numpy as np
+import pyopencl as cl
 
 from .. import codegen, dispatch
 from ..autograd import graph
@@ -26,6 +28,9 @@ from ..tensor import Tensor
 COMPLEX_IN, REAL_IN, HERMITIAN_IN = 0, 1, 2
 _RADICES = (8, 4, 2, 3, 5, 7)
 _MAX_BATCH_DIMS = 4
+_MAX_LOCAL_PASSES = 7  # radix codes of 4 bits each in an int
+_LOCAL_WG = {True: 16, False: 128}  # by backend.cpu_tuned: CPU drivers run a work-group's items in a loop
+_LOCAL_SMALL = 4096  # up to this length one launch beats one per pass even for a single row
 _INT_LIMIT = 2 ** 31 - 1
 
 
@@ -127,6 +132,12 @@ def _merge_batch(shape, in_strides, out_strides):
     return dims
 
 
+def _local_limit(backend, dtype):
+    """The longest transform fft_local runs: its two complex buffers in half the local memory."""
+    size = backend.local_mem_size // 2 // (4 * dtype.itemsize)
+    return 1 << (size.bit_length() - 1)
+
+
 def _kernel(backend, dtype, name):
     key = ("fft", dtype, name)
     k = backend.kernels.get(key)
@@ -137,6 +148,8 @@ def _kernel(backend, dtype, name):
             scalars = [np.int32, np.int32, None, None]
         elif name == "twiddle_table":
             scalars = [np.int32, None]
+        elif name == "fft_local":
+            scalars = [np.int32] * 3 + _io_arg_dtypes(dtype) + [None, np.int32, None]
         elif name.endswith("_contiguous"):
             scalars = [np.int32] * 4 + [None] * 3
         else:
@@ -180,10 +193,14 @@ class _Launch:
     def passes(self, n, sign, src, dst, first, last):
         """The Stockham passes of a length-n transform from src to dst; first/last: whether src/dst
         are the transform's ends (the plan's load modes apply to the first pass, its store to the last).
-        Passes in between alternate between two work buffers."""
+        Passes in between alternate between two work buffers. (A buffer freed while a launch that
+        uses it is queued is safe: the queue is in order, so its next user runs after.)"""
         p = self.plan
         steps = radices(n) or [1]
         twiddles = _twiddle_table(self.device, self.dtype, n)._storage.buffer
+        if self._fits_local(n, steps):
+            self.local(n, sign, src, dst, first, last, steps, twiddles)
+            return
         buffers = [self.work(n) for _ in range(min(len(steps) - 1, 2))]
         ns, cur = 1, src
         for i, r in enumerate(steps):
@@ -199,25 +216,42 @@ class _Launch:
                              [n, ns, sign] + _io_args(self.batch, cur, nxt, *load, *store) + [twiddles])
             ns *= r
             cur = nxt
-        return buffers
+
+    def _fits_local(self, n, steps):
+        """Whether fft_local should run the transform: a work-group per row gives enough parallel
+        work (or the row is short), and two rows fit in local memory."""
+        enough_rows = self.count >= self.backend.compute_units or n <= _LOCAL_SMALL
+        return 1 < n <= _local_limit(self.backend, self.dtype) and len(steps) <= _MAX_LOCAL_PASSES and enough_rows
+
+    def local(self, n, sign, src, dst, first, last, steps, twiddles):
+        """All passes in one launch, a work-group per row in local memory (kernel fft_local)."""
+        p = self.plan
+        load = (self.in_n, p.in_mode, p.conj_in) if first else (n, COMPLEX_IN, False)
+        store = (p.keep, p.out_real, p.conj_out, p.scale, p.dbl_hi) if last else (n, False, False, 1.0, 0)
+        code = sum(r << (4 * i) for i, r in enumerate(steps))
+        widest = n // min(steps)  # the work-items of the pass with the most butterflies
+        wg = min(_LOCAL_WG[self.backend.cpu_tuned], self.backend.max_work_group_size, 1 << widest.bit_length() - 1)
+        scratch = cl.LocalMemory(2 * n * 2 * self.dtype.itemsize)
+        args = [self.count, n, sign] + _io_args(self.batch, src, dst, *load, *store) + [twiddles, code, scratch]
+        dispatch.launch(self.backend, _kernel(self.backend, self.dtype, "fft_local"), (self.count * wg,), (wg,),
+                        args, self.count * n)
 
     def stockham(self):
-        return self.passes(self.plan.n, self.plan.sign, self.src, self.dst, True, True)
+        self.passes(self.plan.n, self.plan.sign, self.src, self.dst, True, True)
 
     def bluestein(self):
         """X = chirp * (IFFT(FFT(x * chirp) * FFT(filter))) with power-of-two FFTs of length m."""
         p, n = self.plan, self.plan.n
         m = bluestein_length(n)
         filter_hat = _chirp_filter(self.device, self.dtype, n, m, p.sign)
-        (work, wt), (conv, ct) = self.work(m), self.work(m)
+        (work, _work_memory), (conv, _conv_memory) = self.work(m), self.work(m)
         self.enqueue("chirp_in", self.count * m, [n, m, p.sign] + _io_args(
             self.batch, self.src, work, self.in_n, p.in_mode, p.conj_in, m, False, False, 1.0, 0))
-        keep = self.passes(m, -1, work, conv, False, False)
+        self.passes(m, -1, work, conv, False, False)
         self.enqueue("chirp_mul", self.count * m, [m, conv.buffer, filter_hat._storage.buffer])
-        keep += self.passes(m, 1, conv, work, False, False)
+        self.passes(m, 1, conv, work, False, False)
         self.enqueue("chirp_out", self.count * n, [n, m, p.sign] + _io_args(
             self.batch, work, self.dst, n, COMPLEX_IN, False, p.keep, p.out_real, p.conj_out, p.scale, p.dbl_hi))
-        return keep + [wt, ct, filter_hat]
 
 
 _TABLES = {}
