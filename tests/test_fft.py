@@ -410,3 +410,13 @@ def test_gradcheck_float64(name, kwargs):
     if real_name:
         assert torch.autograd.gradcheck(lambda t: torch.view_as_real(getattr(torch.fft, real_name)(t, **kwargs)),
                                         (r,))
+
+
+def test_out_argument():
+    x = RNG.standard_normal((3, 8)).astype(np.float32)
+    out = torch.empty(3, 5, dtype=torch.complex64)
+    assert torch.fft.rfft(torch.tensor(x), out=out) is out
+    close(numpy_of(out), np.fft.rfft(x.astype(np.float64)), 8)
+    resized = torch.empty(0, dtype=torch.complex64)
+    torch.fft.fft2(torch.tensor(x), out=resized)
+    close(numpy_of(resized), np.fft.fft2(x.astype(np.float64)), 8)
