@@ -359,8 +359,9 @@ def _zeros(shape, dtype, device):
 def apply(x, plan: Plan):
     """execute() with autograd: the gradient is the adjoint plan applied to the incoming gradient."""
     out = execute(x, plan)
-    return graph.record(plan.node_name, _vjp, [x], out, {"plan": plan}, save=frozenset())
+    return graph.record(plan.node_name, _vjp, [x], out, {"plan": plan, "in_len": x.shape[plan.dim]},
+                        save=frozenset())
 
 
-def _vjp(g, out, x, plan):
-    return apply(g, plan.adjoint(x.shape[plan.dim]))
+def _vjp(g, out, x, plan, in_len):
+    return apply(g, plan.adjoint(in_len))
