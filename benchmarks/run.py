@@ -590,10 +590,24 @@ def bench_linalg(ctx, res):
     res.extra["cholesky"] = t
 
 
+def bench_fft(ctx, res):
+    """torch.fft.fft of complex64 data: one 2^20-point transform, and a batch of 1024-point ones."""
+    cases = [("fft 2^20 c64", (1 << 18 if ctx.args.quick else 1 << 20,)),
+             ("fft 1024 x 1024-point c64", (64 if ctx.args.quick else 1024, 1024))]
+    for name, shape in cases:
+        z = (ctx.data(*shape) + 1j * ctx.data(*shape)).astype(np.complex64)
+        tz, hz = ctx.ct(z), ctx.th(z)
+        t = time_group(ctx, {"cltensor": lambda: cltensor.fft.fft(tz), "numpy": lambda: np.fft.fft(z),
+                             "torch": (lambda: ctx.torch.fft.fft(hz)) if hz is not None else None,
+                             "pyopencl.array": None}, ctx.args.repeat)
+        res.add("fft", name if not ctx.args.quick else f"{name} (quick: {'x'.join(map(str, shape))})", t)
+        res.extra[name] = t
+
+
 GROUPS = {"matmul": bench_matmul, "copy": bench_copy, "elementwise": bench_elementwise,
           "reduce": bench_reductions, "latency": bench_tiny_ops, "training": bench_two_layer,
           "digits": bench_digits, "lenet": bench_lenet, "startup": bench_startup, "conv": bench_conv,
-          "linalg": bench_linalg}
+          "linalg": bench_linalg, "fft": bench_fft}
 
 
 # ---- report --------------------------------------------------------------------------------------

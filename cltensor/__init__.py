@@ -108,6 +108,7 @@ from .nn.padding import constant_pad_nd  # noqa: E402,F401
 from .ops.conv import (conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d,  # noqa: E402,F401
                        conv_transpose3d)
 from . import accelerator, backends, cuda, distributed, onnx, version  # noqa: E402,F401
+from . import fft  # noqa: E402,F401
 _LAZY_MODULES = ("distributions",)  # ~0.1 s of imports that most scripts never use: loaded on first access
 
 
