@@ -324,18 +324,20 @@ def dim_copy(mode, src, out, table, compute):
 
 # ---- GEMM ------------------------------------------------------------------------------------
 class _Operand:
-    """A matrix operand as the GEMM kernel reads it: buffer, offset, batch strides, row/col strides."""
-    __slots__ = ("t", "buf", "off", "bst", "sr", "sc")
+    """A matrix operand as the GEMM kernel reads it: buffer, offset, batch strides, row/col strides,
+    and its slot: the position of its tensor in (a, b, out, bias), which a cached plan reads again
+    (not found by identity: the same tensor may be passed twice, as in a @ a)."""
+    __slots__ = ("t", "buf", "off", "bst", "sr", "sc", "slot")
 
-    def __init__(self, t, batch, rows, cols):
+    def __init__(self, t, batch, rows, cols, slot):
         st = broadcast_strides(t, tuple(batch) + (rows, cols))
-        self.t, self.buf, self.off = t, t._storage.buffer, t._offset
+        self.t, self.buf, self.off, self.slot = t, t._storage.buffer, t._offset, slot
         # a size-1 dim is never stepped along: call its stride 1 so it counts as unit-stride
         self.bst, self.sr, self.sc = list(st[:-2]), st[-2] if rows != 1 else 1, st[-1] if cols != 1 else 1
 
     def transposed(self):
         o = object.__new__(_Operand)
-        o.t, o.buf, o.off, o.bst, o.sr, o.sc = self.t, self.buf, self.off, self.bst, self.sc, self.sr
+        o.t, o.buf, o.off, o.bst, o.sr, o.sc, o.slot = self.t, self.buf, self.off, self.bst, self.sc, self.sr, self.slot
         return o
 
 
@@ -369,9 +371,9 @@ def gemm(a, b, out, alpha=1, beta=0, bias=None, params=None, variant=None):
             _run_gemm(plan, tensors, alpha, beta)
             return out
     batch, (M, N), K = out._shape[:-2], out._shape[-2:], a._shape[-1]
-    A, B = _Operand(a, batch, M, K), _Operand(b, batch, K, N)
-    C = _Operand(out, batch, M, N)
-    D = _Operand(bias, batch, M, N) if bias is not None else None
+    A, B = _Operand(a, batch, M, K, 0), _Operand(b, batch, K, N, 1)
+    C = _Operand(out, batch, M, N, 2)
+    D = _Operand(bias, batch, M, N, 3) if bias is not None else None
     rows = _fold_batch(A, B, C, D, batch, M)
     if rows is not None:
         batch, M = (), rows
@@ -380,10 +382,10 @@ def gemm(a, b, out, alpha=1, beta=0, bias=None, params=None, variant=None):
         mode, swap, copy_a, copy_b = _vec_plan(A, B, M, N, K, p["VW"])
         if copy_a:  # folded (rows set): a's batch dims continue its rows, so the copy does too
             a_copy = a.detach().contiguous()
-            A = _Operand(a_copy.reshape(rows, K) if rows is not None else a_copy, batch, M, K)
+            A = _Operand(a_copy.reshape(rows, K) if rows is not None else a_copy, batch, M, K, 0)
         if copy_b:  # folded: b is one matrix broadcast over the batch; copy just that matrix
             b_src = b.detach()
-            B = _Operand((b_src[(0,) * (b_src.dim() - 2)] if rows is not None else b_src).contiguous(), batch, K, N)
+            B = _Operand((b_src[(0,) * (b_src.dim() - 2)] if rows is not None else b_src).contiguous(), batch, K, N, 1)
         tensors = (A.t, B.t, out, bias)  # a copied operand replaces a or b
         if swap:  # compute out^T = b^T @ a^T so that the vectors run along a unit stride
             A, B, C, M, N = B.transposed(), A.transposed(), C.transposed(), N, M
@@ -486,8 +488,7 @@ def _gemm_plan(backend, p, mode, A, B, C, D, batch, M, N, K, acc, out_dtype, ten
     kernel = backend.kernels.get(key)
     if kernel is None:
         kernel = _build_gemm(backend, key, p, mode, flags, acc, out_dtype, d_dtype, len(bsizes), len(ops))
-    slots = tuple((next(i for i, t in enumerate(tensors) if t is o.t), (o.sr, o.sc, *bst))
-                  for o, bst in zip(ops, bstrides))
+    slots = tuple((o.slot, (o.sr, o.sc, *bst)) for o, bst in zip(ops, bstrides))
     return GemmPlan(backend, kernel, acc, (M, N, K, *bsizes), slots, gsize, lsize, M * N * nbatch)
 
 

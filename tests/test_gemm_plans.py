@@ -71,6 +71,21 @@ def test_copied_operand_is_not_cached_as_its_source():
         assert_close(out, _ref(a, b), torch.float32, rtol=1e-5, atol=1e-4)
 
 
+def test_a_plan_made_with_one_tensor_in_two_places_reads_each_call_s_operands():
+    # a @ a caches a plan; b @ c of the same layouts must read b and c, not one of them twice
+    for shape in ((2, 4, 4), (5, 5), (3, 70, 70)):
+        a, b, c = _rand(shape, 1), _rand(shape, 2), _rand(shape, 3)
+        assert_close(a @ a, _ref(a, a), torch.float32)
+        assert_close(b @ c, _ref(b, c), torch.float32)
+        assert_close(c @ c.transpose(-1, -2), _ref(c, c.transpose(-1, -2)), torch.float32)
+        assert_close(b @ c.transpose(-1, -2), _ref(b, c.transpose(-1, -2)), torch.float32)
+    x = _rand((6, 6), 4)
+    out = torch.empty(6, 6)
+    torch.addmm(x, x, x, out=out)
+    y, z, w = _rand((6, 6), 5), _rand((6, 6), 6), _rand((6, 6), 7)
+    assert_close(torch.addmm(y, z, w, out=out), np_of(y) + _ref(z, w), torch.float32)
+
+
 # ---- the first-use GEMM search (gemm_tuning.autotune) ---------------------------------------------
 @pytest.fixture
 def untuned_device(tmp_path, monkeypatch):
