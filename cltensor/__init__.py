@@ -109,6 +109,7 @@ from .ops.conv import (conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2
                        conv_transpose3d)
 from . import accelerator, backends, cuda, distributed, onnx, version  # noqa: E402,F401
 from . import fft  # noqa: E402,F401
+from .ops.stft import istft, stft  # noqa: E402,F401
 _LAZY_MODULES = ("distributions",)  # ~0.1 s of imports that most scripts never use: loaded on first access
 
 

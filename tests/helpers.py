@@ -38,11 +38,12 @@ def assert_close(actual, expected, dtype=None, rtol=None, atol=None, equal_nan=T
     r, a = tol(d) if d is not None else (1e-6, 1e-6)
     r, a = rtol if rtol is not None else r, atol if atol is not None else a
     assert got.shape == exp.shape, f"shape {got.shape} != expected {exp.shape}"
-    if got.dtype == np.bool_ or exp.dtype == np.bool_ or (d is not None and not d.is_floating_point):
+    inexact = d is None or d.is_floating_point or d.is_complex
+    if got.dtype == np.bool_ or exp.dtype == np.bool_ or not inexact:
         np.testing.assert_array_equal(got, exp.astype(got.dtype) if exp.dtype != got.dtype else exp)
     else:
-        np.testing.assert_allclose(got.astype(np.float64), exp.astype(np.float64), rtol=r, atol=a,
-                                   equal_nan=equal_nan)
+        wide = np.complex128 if np.iscomplexobj(got) or np.iscomplexobj(exp) else np.float64
+        np.testing.assert_allclose(got.astype(wide), exp.astype(wide), rtol=r, atol=a, equal_nan=equal_nan)
 
 
 def random_array(shape, dtype, low=-3.0, high=3.0, rng=None) -> np.ndarray:
