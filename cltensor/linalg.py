@@ -979,29 +979,28 @@ def eigvalsh(A, UPLO="L", *, out=None):
 
 
 def _host_eig(A, fname, vectors):
-    """numpy's float64 eig on the host (cltensor has no complex dtype yet): real results only."""
+    """numpy's eig (LAPACK geev) on the host in double precision, returned as complex tensors on A's device."""
     import numpy as np
     from .ops.creation import tensor
     _matrices(fname, A)
-    a = A.detach().cpu().numpy().astype(np.float64)
+    a = A.detach().cpu().numpy()
+    a = a.astype(np.complex128 if np.iscomplexobj(a) else np.float64)
     w, v = np.linalg.eig(a) if vectors else (np.linalg.eigvals(a), None)
-    if np.iscomplexobj(w) and np.any(w.imag != 0):
-        raise NotImplementedError(f"{fname}: the input has complex eigenvalues, and cltensor has no complex dtype yet "
-                                  "(only matrices with real eigenvalues are supported)")
-    w = tensor(np.real(w), dtype=A.dtype, device=A.device)
-    return (w, tensor(np.real(v), dtype=A.dtype, device=A.device)) if vectors else w
+    dtype = A.dtype if A.dtype.is_complex else A.dtype.to_complex()
+    as_complex = lambda x: tensor(x.astype(dtype.np), dtype=dtype, device=A.device)  # noqa: E731
+    return (as_complex(w), as_complex(v)) if vectors else as_complex(w)
 
 
 def eig(A, *, out=None):
-    """Eigenvalues and eigenvectors of a general square matrix. NOTE: computed on the host in float64
-    by numpy (LAPACK geev), not on the device, and returned as real tensors of A's dtype: cltensor has
-    no complex dtype yet, so a matrix with a complex eigenvalue raises NotImplementedError (PyTorch
-    returns complex tensors always). Not differentiable."""
+    """Eigenvalues and eigenvectors of a general square matrix, as complex tensors (complex64 for
+    float32 input). NOTE: computed on the host in double precision by numpy (LAPACK geev, the
+    routine PyTorch calls, so the eigenvectors are normalised alike), not on the device. Not
+    differentiable."""
     return _out2(out, namedtuple("linalg_eig", ["eigenvalues", "eigenvectors"])(*_host_eig(A, "linalg.eig", True)))
 
 
 def eigvals(A, *, out=None):
-    """Eigenvalues of a general square matrix: on the host in float64, real only (see eig)."""
+    """Eigenvalues of a general square matrix, complex: on the host in double precision (see eig)."""
     return _into(out, _host_eig(A, "linalg.eigvals", False))
 
 

@@ -498,14 +498,19 @@ def test_eigh_repeated_eigenvalues_and_errors():
         LA.eigh(torch.ones(2, 3))
 
 
-def test_eig_and_eigvals_on_the_host_real_only():
-    a = np.array([[2.0, 1.0], [0.0, 3.0]], np.float32)
-    w, v = LA.eig(t(a))
-    assert sorted(w.tolist()) == [2.0, 3.0]
-    assert_close(t(a) @ v, np_of(v) * np_of(w)[None, :], atol=1e-6)
-    assert sorted(LA.eigvals(t(a)).tolist()) == [2.0, 3.0]
-    with pytest.raises(NotImplementedError, match="complex eigenvalues"):
-        LA.eigvals(t(np.array([[0.0, -1.0], [1.0, 0.0]], np.float32)))
+def test_eig_and_eigvals_return_complex_results_as_pytorch():
+    for a in (np.array([[2.0, 1.0], [0.0, 3.0]], np.float32), np.array([[0.0, -1.0], [1.0, 0.0]], np.float32),
+              np.random.default_rng(3).standard_normal((3, 4, 4)).astype(np.float32)):
+        w, v = LA.eig(t(a))
+        assert w.dtype is torch.complex64 and v.dtype is torch.complex64
+        wn, vn = np_of(w), np_of(v)
+        np.testing.assert_allclose(a.astype(np.complex128) @ vn, vn * wn[..., None, :], atol=1e-5)
+        np.testing.assert_allclose(np.sort_complex(np_of(LA.eigvals(t(a))).ravel()),
+                                   np.sort_complex(np.linalg.eigvals(a.astype(np.float64)).ravel()), atol=1e-5)
+        if HAVE_TORCH:
+            tw, tv = real_torch.linalg.eig(real_torch.tensor(a))
+            np.testing.assert_allclose(wn, tw.numpy(), atol=1e-5)  # LAPACK geev both: same order and scaling
+            np.testing.assert_allclose(np.abs(vn), np.abs(tv.numpy()), atol=1e-5)
 
 
 @pytest.mark.parametrize("ord", ["nuc", 2, -2])
