@@ -661,7 +661,14 @@ PUBLIC = {
     "where": lambda T, c, a, b: T.where(c > 0, a, b),
     "true_divide": lambda T, a, b: T.true_divide(a, b),
 }
-SKIP_ROWS = {"_copy"}  # the identity used by copies
+_ACTIVATIONS = {"_gelu": "gelu", "_silu": "silu", "_mish": "mish", "_elu": "elu", "_celu": "celu",
+                "_softplus": "softplus", "_hardswish": "hardswish", "_hardsigmoid": "hardsigmoid",
+                "_logsigmoid": "logsigmoid", "_softsign": "softsign", "_tanhshrink": "tanhshrink"}
+PUBLIC.update({row: (lambda fn: lambda T, a: getattr(T.nn.functional, fn)(a))(fn) for row, fn in _ACTIVATIONS.items()})
+PUBLIC["_gelu_tanh"] = lambda T, a: T.nn.functional.gelu(a, approximate="tanh")
+# the identity used by copies, and the internal pieces of fused kernels that have no public call: the
+# activations' backward rows (their NaN/inf behaviour is checked through the gradients below) and layer_norm's
+SKIP_ROWS = {"_copy", "_layer_norm_apply", "_layer_norm_input_grad"} | {n for n in OPS if n.endswith("_backward")}
 ROWS = [name for name in OPS if name not in SKIP_ROWS]
 
 
@@ -735,6 +742,18 @@ def test_nan_and_inf_propagate_through_every_elementwise_row(name):
     else:
         expected = _numpy_row(name, operands)
     _assert_same_specials(got.numpy(), expected, name, operands)
+
+
+@pytest.mark.skipif(not HAVE_TORCH, reason="compares with PyTorch")
+@pytest.mark.parametrize("row", sorted(_ACTIVATIONS) + ["_gelu_tanh"])
+def test_nan_and_inf_propagate_through_the_fused_activation_gradients(row):
+    x = SPECIALS[np.abs(SPECIALS) < 1e29]  # past that, PyTorch's own float32 backward overflows in places
+    grads = []
+    for T in (torch, real_torch):
+        t = T.tensor(x, requires_grad=True)
+        PUBLIC[row](T, t).backward(T.tensor(np.linspace(0.5, 1.5, x.size, dtype=np.float32)))
+        grads.append(t.grad.numpy())
+    _assert_same_specials(grads[0], grads[1], f"{row} gradient", [x])
 
 
 def _torch_accepts(name, operands):

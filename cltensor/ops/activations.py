@@ -107,7 +107,9 @@ inline {T} logsigmoid_grad_{T}({T} x) {
 activation("_gelu", "{x} * (T)0.5 * ((T)1 + erf({x} * (T)0.7071067811865476))",
            "(T)0.5 * ((T)1 + erf({x} * (T)0.7071067811865476)) + {x} * (T)0.3989422804014327 * exp((T)-0.5 * {x} * {x})",
            lambda x: _normal_pdf(x) * (2 - x * x), kernel="GeluKernelImpl")
-activation("_gelu_tanh", "(T)0.5 * {x} * ((T)1 + tanh((T)0.7978845608028654 * ({x} + (T)0.044715 * {x} * {x} * {x})))",
+# NOTE: 1 + tanh(u) as 2 / (1 + exp(-2u)): the same value without the cancellation, and NaN at x = -inf as
+# PyTorch's (a vectorised tanh may stop short of -1 there, which turned -inf * 0 into -inf)
+activation("_gelu_tanh", "{x} / ((T)1 + exp((T)-1.5957691216057308 * ({x} + (T)0.044715 * {x} * {x} * {x})))",
            "gelu_tanh_grad_{T}({x})", _gelu_tanh_second, kernel="GeluKernelImpl", helpers=GELU_TANH, grad_fn="GeluBackward0")
 activation("_silu", "{x} / ((T)1 + exp(-{x}))", "silu_grad_{T}({x})",
            lambda x: (lambda s: s * (1 - s) * (2 + x * (1 - 2 * s)))(_sigmoid(x)), kernel="silu_cpu", helpers=SILU)
@@ -123,7 +125,8 @@ activation("_softplus", "({x} * beta > threshold) ? {x} : log1p(exp({x} * beta))
 activation("_hardswish", "{x} * min(max({x} + (T)3, (T)0), (T)6) / (T)6",
            "(({x} <= (T)-3) ? (T)0 : ({x} < (T)3) ? {x} / (T)3 + (T)0.5 : (T)1)",
            lambda x: ((x > -3) & (x < 3)).to(x.dtype) / 3, kernel="hardswish_cpu")
-activation("_hardsigmoid", "min(max({x} + (T)3, (T)0), (T)6) / (T)6", "(({x} > (T)-3 && {x} < (T)3) ? (T)1 / (T)6 : (T)0)",
+activation("_hardsigmoid", "({x} <= (T)-3) ? (T)0 : ({x} >= (T)3) ? (T)1 : {x} / (T)6 + (T)0.5",  # NaN stays NaN
+           "(({x} > (T)-3 && {x} < (T)3) ? (T)1 / (T)6 : (T)0)",
            lambda x: x.new_zeros(x.shape), kernel="hardsigmoid_cpu")
 activation("_logsigmoid", "min({x}, (T)0) - log1p(exp(-fabs({x})))", "logsigmoid_grad_{T}({x})",
            lambda x: -_sigmoid(x) * _sigmoid(-x), kernel="log_sigmoid_cpu", helpers=LOGSIGMOID,
