@@ -5,6 +5,7 @@ from .ops import elementwise as _ew, reduce as _reduce, special as _sp
 digamma, erfinv, polygamma, i0, sinc, logit, xlogy, multigammaln = (
     _sp.digamma, _sp.erfinv, _sp.polygamma, _sp.i0, _sp.sinc, _sp.logit, _sp.xlogy, _sp.mvlgamma)
 gammaln, psi = _sp.lgamma, _sp.digamma
+gammainc, gammaincc = _sp.igamma, _sp.igammac
 erf, erfc, exp2, expm1, log1p, expit = _ew.erf, _ew.erfc, _ew.exp2, _ew.expm1, _ew.log1p, _ew.sigmoid
 round = _ew.round  # noqa: A001 (torch.special.round)
 logsumexp, softmax, log_softmax = _reduce.logsumexp, _reduce.softmax, _reduce.log_softmax
