@@ -394,7 +394,8 @@ def test_dtypes_follow_pytorch(name):
     case = CASES[name]
     for dtype in ("float16",) + (("int32", "bfloat16", "bool", "uint8") if name in ALL_INPUT_DTYPES else ()):
         ours = [torch.tensor([1, 0, 1, 2]).to(getattr(torch, dtype)) for _ in case.grid]
-        theirs = [real_torch.tensor([1, 0, 1, 2]).to(getattr(real_torch, dtype)) for _ in case.grid] if HAVE_TORCH else None
+        theirs = ([real_torch.tensor([1, 0, 1, 2]).to(getattr(real_torch, dtype)) for _ in case.grid]
+                  if HAVE_TORCH else None)
         try:
             want = case.theirs(*theirs) if HAVE_TORCH else None
         except (RuntimeError, TypeError, NotImplementedError) as err:  # PyTorch refuses: so do we

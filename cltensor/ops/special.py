@@ -826,7 +826,9 @@ inline {T} igam_fac_{T}({T} a, {T} x) {
     if (a < ({T})200 && x < ({T})200) return r * exp((a - x) + a * log(x / fac));
     return r * exp(a * (log1p(q) - q) + x * (({T})0.5 - g) / fac);
 }
-inline {T} igam_eps_{T}(void) { return sizeof({T}) == 8 ? ({T})1.11022302462515654042E-16 : ({T})5.9604644775390625E-8; }
+inline {T} igam_eps_{T}(void) {
+    return sizeof({T}) == 8 ? ({T})1.11022302462515654042E-16 : ({T})5.9604644775390625E-8;
+}
 /* P(a, x) by its power series (DLMF 8.11.4) */
 inline {T} igam_series_{T}({T} a, {T} x) {
     {T} ax = igam_fac_{T}(a, x);
@@ -907,7 +909,8 @@ def _check_n(fname):
 
 
 # ---- the rows ------------------------------------------------------------------------------------------
-defop("lgamma", U, "lgamma_{T}(a)", FLOAT, helpers=helpers("lgamma"), vjp=lambda g, out, a: g * digamma(a), ref="gammaln",
+defop("lgamma", U, "lgamma_{T}(a)", FLOAT, helpers=helpers("lgamma"), vjp=lambda g, out, a: g * digamma(a),
+      ref="gammaln",
       domain=(0.1, 6.0))
 defop("digamma", U, "digamma_{T}(a)", FLOAT, vjp=lambda g, out, a: g * _polygamma(a, order=1), ref="psi",
       helpers=helpers("digamma"), domain=(0.1, 6.0))
@@ -971,15 +974,18 @@ for _name, _expr, _ref, _helper in (
         ("airy_ai", "airy_ai_{T}(a)", "airy", "airy"),
         ("spherical_bessel_j0", "spherical_j0_{T}(a)", "spherical_jn", "spherical_j0")):
     # no derivative in PyTorch either: the result does not require grad
-    defop("special_" + _name, U, _expr, FLOAT_NO_HALF(_name), ref=_ref, helpers=helpers(_helper), method=False, inplace=False,
+    defop("special_" + _name, U, _expr, FLOAT_NO_HALF(_name), ref=_ref, helpers=helpers(_helper), method=False,
+          inplace=False,
           domain=(0.1, 6.0))
 
 # the normal distribution, erfcx, entropy, sinc
-defop("special_erfcx", U, "erfcx_{T}(a)", FLOAT_NO_HALF("erfcx"), vjp=lambda g, out, a: g * (2 * a * out - TWO_OVER_SQRT_PI),
+defop("special_erfcx", U, "erfcx_{T}(a)", FLOAT_NO_HALF("erfcx"),
+      vjp=lambda g, out, a: g * (2 * a * out - TWO_OVER_SQRT_PI),
       ref="erfcx", helpers=helpers("erfcx"), method=False, inplace=False)
 defop("special_ndtr", U, "ndtr_{T}(a)", FLOAT, vjp=lambda g, out, a: g * INV_SQRT_2PI * (a * a * -0.5).exp(),
       ref="ndtr", helpers=helpers("ndtr"), method=False, inplace=False, grad_fn="MulBackward1")
-defop("special_ndtri", U, "ndtri_{T}(a)", FLOAT_NO_HALF("ndtri"), vjp=lambda g, out, a: g / INV_SQRT_2PI * (out * out * 0.5).exp(),
+defop("special_ndtri", U, "ndtri_{T}(a)", FLOAT_NO_HALF("ndtri"),
+      vjp=lambda g, out, a: g / INV_SQRT_2PI * (out * out * 0.5).exp(),
       ref="ndtri", helpers=helpers("ndtri"), method=False, inplace=False, domain=(0.05, 0.95))
 defop("special_log_ndtr", U, "log_ndtr_{T}(a)", FLOAT_NO_HALF("log_ndtr"),
       vjp=lambda g, out, a: g * INV_SQRT_2PI * (-(out + a * a * 0.5)).exp(),
@@ -1075,7 +1081,8 @@ for _name, _fn, _helper in (
         ("hermite_polynomial_he", "hermite_he", "hermite_laguerre_legendre"),
         ("laguerre_polynomial_l", "laguerre_l", "hermite_laguerre_legendre"),
         ("legendre_polynomial_p", "legendre_p", "hermite_laguerre_legendre")):
-    defop("special_" + _name, B, _fn + "_{T}(a, b)", FLOAT_NO_HALF(_name), ref=_name, helpers=helpers(_helper), method=False,
+    defop("special_" + _name, B, _fn + "_{T}(a, b)", FLOAT_NO_HALF(_name), ref=_name, helpers=helpers(_helper),
+          method=False,
           inplace=False)
 
 
@@ -1208,5 +1215,6 @@ register("ldexp", lambda self, other: ldexp(self, other))
 register("ldexp_", _ldexp_)
 
 # the names cltensor exports at the top level (torch.*)
-TORCH_NAMES = ["igamma", "igammac", "deg2rad", "rad2deg", "lgamma", "digamma", "polygamma", "erfinv", "i0", "sinc", "logit", "xlogy", "mvlgamma", "logaddexp",
+TORCH_NAMES = ["igamma", "igammac", "deg2rad", "rad2deg", "lgamma", "digamma", "polygamma", "erfinv", "i0", "sinc",
+               "logit", "xlogy", "mvlgamma", "logaddexp",
                "logaddexp2", "nextafter", "heaviside", "gcd", "lcm", "frexp", "ldexp"]
