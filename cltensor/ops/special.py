@@ -1021,10 +1021,10 @@ defop("special_zeta", B, "zeta_{T}(a, b)", FLOAT_NO_HALF("zeta"),
       domain=(1.5, 4.0))
 defop("logaddexp", B, "(isinf(a) && a == b) ? a : max(a, b) + log1p(exp(-fabs(a - b)))", ew.FLOAT_ONLY,
       vjp=(lambda g, out, a, b: g / (1 + (b - a).exp()), lambda g, out, a, b: g / (1 + (a - b).exp())),
-      ref="logaddexp", check=_check_tensor_operands("logaddexp"), int_ok=False)
+      ref="logaddexp", check=_check_tensor_operands("logaddexp"), int_ok=False, inplace=False)
 defop("logaddexp2", B, "(isinf(a) && a == b) ? a : max(a, b) + log1p(exp2(-fabs(a - b))) * (T)1.44269504088896340736",
       ew.FLOAT_ONLY, vjp=(lambda g, out, a, b: g / (1 + (b - a).exp2()), lambda g, out, a, b: g / (1 + (a - b).exp2())),
-      ref="logaddexp2", check=_check_tensor_operands("logaddexp2"), int_ok=False)
+      ref="logaddexp2", check=_check_tensor_operands("logaddexp2"), int_ok=False, inplace=False)
 # PyTorch's rule: the gradient passes to input unchanged, other gets zeros
 defop("nextafter", B, "nextafter(a, b)", ew.FLOAT_ONLY, vjp=(lambda g, out, a, b: g, lambda g, out, a, b: g * 0),
       ref="nextafter", int_ok=False)
