@@ -22,7 +22,7 @@ from collections import namedtuple
 
 from . import dtypes as dt
 from .autograd import graph
-from .autograd.grad_mode import no_grad
+from .autograd.grad_mode import is_grad_enabled, no_grad
 from .ops import decomp
 from .tensor import Tensor
 
@@ -537,12 +537,27 @@ def lu_solve(LU, pivots, B, *, left=True, adjoint=False, out=None):
     if (B.shape[-2] if left else B.shape[-1]) != n:
         raise RuntimeError(f"{fname}: Incompatible shapes of A and B for the equation "
                            f"{'AX = B' if left else 'XA = B'} ({n}x{n} and {B.shape[-2]}x{B.shape[-1]})")
+    if is_grad_enabled() and (LU.requires_grad or B.requires_grad):
+        return _into(out, _lu_solve_recorded(LU, pivots, B, left, adjoint))
     batch = _broadcast_batch(LU.shape[:-2], B.shape[:-2], pivots.shape[:-1])
     X = _work(B, batch)
     T = _flat(LU.detach().expand(*batch, n, n))
     piv = _flat(pivots.expand(*batch, n).unsqueeze(-1)).squeeze(-1)
     _lu_solve_raw(T, piv, X if left else decomp._transposed(X), adjoint=adjoint != (not left))
     return _into(out, X.reshape(*batch, *B.shape[-2:]))
+
+
+def _lu_solve_recorded(LU, pivots, B, left, adjoint):
+    """lu_solve through A = P L U unpacked and two triangular solves: differentiable in LU and B (the
+    gradient PyTorch defines, for the packed LU through its L and U parts)."""
+    if not left:  # X A = B  <=>  A^T X^T = B^T
+        return _lu_solve_recorded(LU, pivots, B.mT, True, not adjoint).mT
+    P, L, U = lu_unpack(LU, pivots)
+    if not adjoint:
+        y = solve_triangular(L, P.mT.matmul(B), upper=False, unitriangular=True)
+        return solve_triangular(U, y, upper=True)
+    y = solve_triangular(U.mT, B, upper=False)
+    return P.matmul(solve_triangular(L.mT, y, upper=True, unitriangular=True))
 
 
 def _lu_solve_raw(T, piv, X, adjoint):
@@ -798,12 +813,17 @@ def _qr_vjp(g, out, A, mode):
 
 def qr(A, mode="reduced", *, out=None):
     """Householder QR on the device: mode 'reduced' (Q m x k, R k x n), 'complete' (Q m x m) or 'r'
-    (R only, Q empty). Differentiable for m >= n (PyTorch's formula)."""
+    (R only, Q empty). Differentiable: PyTorch's formula for m >= n; a wide A = [X | Y] as the QR of
+    its square part X and R = [R_X | Q^T Y], the same factors, differentiated through those ops."""
     _matrices("linalg.qr", A, square=False)
     if mode not in ("reduced", "complete", "r"):
         raise RuntimeError(f"qr received unrecognized mode '{mode}' but expected one of 'reduced' (default), 'r', or "
                            "'complete'")
     m, n = A.shape[-2], A.shape[-1]
+    if m < n and mode != "r" and is_grad_enabled() and A.requires_grad:
+        from .ops.joins import cat
+        Q, R = qr(A[..., :, :m])
+        return _out2(out, QR(Q, cat([R, Q.mT.matmul(A[..., :, m:])], -1)))
     k = min(m, n)
     batch = tuple(A.shape[:-2])
     work, tau = _geqrf_raw(A)

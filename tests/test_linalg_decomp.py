@@ -379,6 +379,39 @@ def test_gradcheck_solve_inv_det_slogdet():
 
 
 @needs_fp64
+@pytest.mark.parametrize("left, adjoint", [(True, False), (True, True), (False, False), (False, True)])
+def test_gradcheck_lu_solve_in_lu_and_b(left, adjoint):
+    rng = np.random.default_rng(31)
+    a, b = rng.standard_normal((2, 4, 4)), rng.standard_normal((2, 4, 3) if left else (2, 3, 4))
+    LU, piv = LA.lu_factor(t(a))
+    assert gradcheck(lambda lu, y: LA.lu_solve(lu, piv, y, left=left, adjoint=adjoint), [f64_leaf(np_of(LU)), f64_leaf(b)])
+
+
+@needs_fp64
+def test_gradcheck_qr_of_wide_matrices():
+    wide = np.random.default_rng(32).standard_normal((2, 3, 5))
+    assert gradcheck(LA.qr, [f64_leaf(wide)])
+    assert gradcheck(lambda x: LA.qr(x, mode="complete"), [f64_leaf(wide)])
+
+
+@pytest.mark.skipif(not HAVE_TORCH, reason="compares with PyTorch")
+def test_lu_solve_and_wide_qr_gradients_match_pytorch():
+    rng = np.random.default_rng(33)
+    a, b, w = rng.standard_normal((3, 4, 4)), rng.standard_normal((3, 4, 2)), rng.standard_normal((3, 5))
+    tLU, tpiv = real_torch.linalg.lu_factor(real_torch.tensor(a, dtype=real_torch.float32))
+    grads = []
+    for lib, tensor in ((torch, lambda x: t(np.asarray(x, np.float32))),
+                        (real_torch, lambda x: real_torch.tensor(x, dtype=real_torch.float32))):
+        lu, y, wide = tensor(tLU.numpy()).requires_grad_(), tensor(b).requires_grad_(), tensor(w).requires_grad_()
+        (lib.linalg.lu_solve(lu, t(tpiv.numpy()) if lib is torch else tpiv, y) ** 2).sum().backward()
+        Q, R = lib.linalg.qr(wide)
+        (Q.sum() + (R * R).sum()).backward()
+        grads.append([g.grad.numpy() for g in (lu, y, wide)])
+    for ours, theirs in zip(*grads):
+        np.testing.assert_allclose(ours, theirs, rtol=2e-4, atol=2e-4)
+
+
+@needs_fp64
 def test_gradcheck_cholesky_and_triangular():
     a, b = _grad_inputs()
     s = a @ np.swapaxes(a, -1, -2) + 3 * np.eye(3)
