@@ -30,7 +30,7 @@ __all__ = ["LinAlgError", "vector_norm", "matrix_norm", "norm", "diagonal", "cro
            "matrix_power", "vander", "cholesky", "cholesky_ex", "solve_triangular", "lu_factor", "lu_factor_ex", "lu",
            "lu_solve", "solve", "solve_ex", "inv", "inv_ex", "det", "slogdet", "tensorinv", "tensorsolve",
            "qr", "householder_product", "svd", "svdvals", "eigh", "eigvalsh", "eig", "eigvals", "pinv", "matrix_rank",
-           "lstsq", "cond", "matrix_exp"]
+           "lstsq", "cond", "matrix_exp", "ldl_factor", "ldl_factor_ex", "ldl_solve"]
 
 
 class LinAlgError(RuntimeError):
@@ -476,6 +476,69 @@ def lu_factor(A, *, pivot=True, out=None):
     LU_, pivots, info = lu_factor_ex(A, pivot=pivot)
     _raise_lu_zero(info, "torch.linalg.lu_factor")
     return _out2(out, LUFactor(LU_, pivots))
+
+
+# ---- LDL (Bunch-Kaufman) ----------------------------------------------------------------------------------
+LDLFactor = namedtuple("linalg_ldl_factor", ["LD", "pivots"])
+LDLFactorEx = namedtuple("linalg_ldl_factor_ex", ["LD", "pivots", "info"])
+
+
+def _no_ldl_derivative(g, out, A):
+    raise RuntimeError("derivative for aten::linalg_ldl_factor_ex is not implemented")
+
+
+def ldl_factor_ex(A, *, hermitian=False, check_errors=False, out=None):
+    """(LD, pivots, info): A = P L D L^T P^T of a symmetric A's lower triangle with Bunch-Kaufman
+    pivoting, in LAPACK's compact form (sytrf: L below the diagonal, D's 1x1 and 2x2 blocks on and
+    next to it, the upper triangle zero; pivots 1-based int32, negative for a 2x2 block); info is 0 or
+    the first zero column of D (1-based). Not differentiable, as in PyTorch."""
+    fname = "torch.linalg.ldl_factor_ex"
+    _matrices(fname, A)
+    if A.dtype.is_complex:
+        raise NotImplementedError(f"{fname}: complex inputs are not supported by cltensor")
+    work = _work(A)
+    nb, n = work.shape[0], work.shape[-1]
+    pivots, info = decomp.int_zeros((nb, n), A.device), decomp.int_zeros((nb,), A.device)
+    decomp.ldl(work, pivots, info)
+    batch = tuple(A.shape[:-2])
+    res = LDLFactorEx(work.reshape(A.shape).tril(), pivots.reshape(*batch, n), info.reshape(batch))
+    res = LDLFactorEx(*graph.record("LinalgLdlFactorExBackward0", _no_ldl_derivative, [A], tuple(res),
+                                    save=frozenset(), num_outputs=3))
+    if check_errors:
+        _raise_ldl_zero(res.info, fname)
+    return _out2(out, res)
+
+
+def _raise_ldl_zero(info, fname):
+    _raise_info(info, info.dim() > 0, lambda prefix, code: f"{fname}: {prefix}The factorization could not be "
+                f"completed because the input is singular (D[{code},{code}] is zero).")
+
+
+def ldl_factor(A, *, hermitian=False, out=None):
+    """(LD, pivots) of ldl_factor_ex; raises LinAlgError where D is singular."""
+    LD, pivots, info = ldl_factor_ex(A, hermitian=hermitian)
+    _raise_ldl_zero(info, "torch.linalg.ldl_factor")
+    return _out2(out, LDLFactor(LD, pivots))
+
+
+def ldl_solve(LD, pivots, B, *, hermitian=False, out=None):
+    """X with A X = B from ldl_factor's (LD, pivots) (LAPACK's sytrs on the device)."""
+    fname = "torch.linalg.ldl_solve"
+    _matrices(fname, LD, "LD")
+    _same_dtype(fname, LD, B)
+    n = LD.shape[-1]
+    if B.dim() < 2 or B.shape[-2] != n:
+        raise RuntimeError(f"{fname}: Incompatible shapes of A and B for the equation AX = B "
+                           f"({n}x{n} and {'x'.join(map(str, B.shape[-2:]))})")
+    if tuple(pivots.shape) != tuple(LD.shape[:-1]):
+        raise RuntimeError(f"{fname}: Expected LD.shape[:-1] and pivots.shape to be the same, but got "
+                           f"pivots with shape {list(pivots.shape)} instead")
+    batch = _broadcast_batch(LD.shape[:-2], B.shape[:-2])
+    X = _work(B, batch)
+    factors = _flat(LD.detach().expand(*batch, n, n))
+    piv = _flat(pivots.to(dt.int32).expand(*batch, n).unsqueeze(-1)).squeeze(-1)
+    decomp.ldl_solve(factors, piv, X)
+    return _into(out, X.reshape(*batch, *B.shape[-2:]))
 
 
 def _permutation(pivots, m, like):

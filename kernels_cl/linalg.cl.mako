@@ -268,3 +268,119 @@ __kernel void gesvj(const int m, const int n, __global ${T} *U, const long u_off
         if (!again) return;
     }
 }
+
+/* sytrf: A = P L D L^T P^T of a symmetric matrix (its lower triangle), Bunch-Kaufman pivoting as
+   LAPACK's sytf2 (lower): 1x1 and 2x2 diagonal blocks, pivots 1-based, negative for a 2x2 block.
+   One work-item per matrix of the batch: the pivot choice is a serial chain. */
+#define SWAP(x, y) { const ${T} t_ = (x); (x) = (y); (y) = t_; }
+__kernel void sytrf(const int n, const int batch, __global ${T} *A, const long off, const long rs, const long cs,
+                    const long bs, __global int *pivots, const long piv_off, const long piv_bs, __global int *info)
+{
+    const int b = get_global_id(0);
+    if (b >= batch) return;
+    __global ${T} *a = A + off + b * bs;
+    __global int *piv = pivots + piv_off + b * piv_bs;
+    const ${T} alpha = ((${T})1 + sqrt((${T})17)) / (${T})8;
+    for (int k = 0; k < n; ) {
+        int kstep = 1, kp = k, imax = k;
+        const ${T} absakk = fabs(AT(a, k, k));
+        ${T} colmax = 0;
+        for (int i = k + 1; i < n; ++i) {
+            const ${T} v = fabs(AT(a, i, k));
+            if (v > colmax) { colmax = v; imax = i; }
+        }
+        if (max(absakk, colmax) == 0 || isnan(absakk)) {
+            if (info[b] == 0) info[b] = k + 1;
+        } else {
+            if (absakk < alpha * colmax) {
+                ${T} rowmax = 0;
+                for (int j = k; j < imax; ++j) rowmax = max(rowmax, fabs(AT(a, imax, j)));
+                for (int j = imax + 1; j < n; ++j) rowmax = max(rowmax, fabs(AT(a, j, imax)));
+                if (absakk >= alpha * colmax * (colmax / rowmax)) kp = k;
+                else if (fabs(AT(a, imax, imax)) >= alpha * rowmax) kp = imax;
+                else { kp = imax; kstep = 2; }
+            }
+            const int kk = k + kstep - 1;
+            if (kp != kk) {
+                for (int i = kp + 1; i < n; ++i) SWAP(AT(a, i, kk), AT(a, i, kp));
+                for (int j = kk + 1; j < kp; ++j) SWAP(AT(a, j, kk), AT(a, kp, j));
+                SWAP(AT(a, kk, kk), AT(a, kp, kp));
+                if (kstep == 2) SWAP(AT(a, k + 1, k), AT(a, kp, k));
+            }
+            if (kstep == 1) {
+                const ${T} d11 = (${T})1 / AT(a, k, k);
+                for (int j = k + 1; j < n; ++j) {
+                    const ${T} xj = AT(a, j, k);
+                    for (int i = j; i < n; ++i) AT(a, i, j) -= d11 * AT(a, i, k) * xj;
+                }
+                for (int i = k + 1; i < n; ++i) AT(a, i, k) *= d11;
+            } else if (k < n - 2) {
+                ${T} d21 = AT(a, k + 1, k);
+                const ${T} d11 = AT(a, k + 1, k + 1) / d21, d22 = AT(a, k, k) / d21;
+                d21 = ((${T})1 / (d11 * d22 - (${T})1)) / d21;
+                for (int j = k + 2; j < n; ++j) {
+                    const ${T} wk = d21 * (d11 * AT(a, j, k) - AT(a, j, k + 1));
+                    const ${T} wkp1 = d21 * (d22 * AT(a, j, k + 1) - AT(a, j, k));
+                    for (int i = j; i < n; ++i) AT(a, i, j) -= AT(a, i, k) * wk + AT(a, i, k + 1) * wkp1;
+                    AT(a, j, k) = wk;
+                    AT(a, j, k + 1) = wkp1;
+                }
+            }
+        }
+        piv[k] = kstep == 1 ? kp + 1 : -(kp + 1);
+        if (kstep == 2) piv[k + 1] = -(kp + 1);
+        k += kstep;
+    }
+}
+
+/* sytrs: B <- A^-1 B from sytrf's factors (LAPACK's sytrs, lower): one work-item per column of B
+   (global id 0), matrix b of the batch (global id 1); X is read through its strides. */
+__kernel void sytrs(const int n, const int k, __global const ${T} *L, const long l_off, const long l_rs,
+                    const long l_cs, const long l_bs, __global const int *pivots, const long piv_off,
+                    const long piv_bs, __global ${T} *X, const long x_off, const long x_rs, const long x_cs,
+                    const long x_bs)
+{
+    const int col = get_global_id(0), b = get_global_id(1);
+    if (col >= k) return;
+    __global const ${T} *a = L + l_off + b * l_bs;
+    __global const int *piv = pivots + piv_off + b * piv_bs;
+    __global ${T} *x = X + x_off + b * x_bs + (long)col * x_cs;
+#define XR(i) x[(long)(i) * x_rs]
+#define LA(i, j) a[(long)(i) * l_rs + (long)(j) * l_cs]
+    for (int i = 0; i < n; ) {  /* L D y = P^T b */
+        if (piv[i] > 0) {
+            const int p = piv[i] - 1;
+            if (p != i) SWAP(XR(i), XR(p));
+            for (int r = i + 1; r < n; ++r) XR(r) -= LA(r, i) * XR(i);
+            XR(i) /= LA(i, i);
+            i += 1;
+        } else {
+            const int p = -piv[i] - 1;
+            if (p != i + 1) SWAP(XR(i + 1), XR(p));
+            for (int r = i + 2; r < n; ++r) XR(r) -= LA(r, i) * XR(i) + LA(r, i + 1) * XR(i + 1);
+            const ${T} akm1k = LA(i + 1, i), akm1 = LA(i, i) / akm1k, ak = LA(i + 1, i + 1) / akm1k;
+            const ${T} denom = akm1 * ak - (${T})1, bkm1 = XR(i) / akm1k, bk = XR(i + 1) / akm1k;
+            XR(i) = (ak * bkm1 - bk) / denom;
+            XR(i + 1) = (akm1 * bk - bkm1) / denom;
+            i += 2;
+        }
+    }
+    for (int i = n - 1; i >= 0; ) {  /* L^T P^T x = y */
+        if (piv[i] > 0) {
+            for (int r = i + 1; r < n; ++r) XR(i) -= LA(r, i) * XR(r);
+            const int p = piv[i] - 1;
+            if (p != i) SWAP(XR(i), XR(p));
+            i -= 1;
+        } else {
+            for (int r = i + 1; r < n; ++r) {
+                XR(i) -= LA(r, i) * XR(r);
+                XR(i - 1) -= LA(r, i - 1) * XR(r);
+            }
+            const int p = -piv[i] - 1;
+            if (p != i) SWAP(XR(i), XR(p));
+            i -= 2;
+        }
+    }
+#undef XR
+#undef LA
+}

@@ -627,3 +627,42 @@ def test_large_qr_is_right_or_refused_where_llvmpipe_would_truncate_it():
         return
     Q, R = LA.qr(t(x))
     assert_close(Q @ R, x, rtol=1e-4, atol=1e-4)
+
+
+# ---- LDL (Bunch-Kaufman) -------------------------------------------------------------------------------
+def _symmetric(shape, seed, zero_diagonal=False):
+    a = np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+    a = a + np.swapaxes(a, -1, -2)
+    if zero_diagonal:  # forces 2x2 pivots
+        a[..., np.arange(shape[-1]), np.arange(shape[-1])] = 0
+    return a
+
+
+@pytest.mark.parametrize("shape, zero_diagonal", [((5, 5), False), ((3, 6, 6), True), ((2, 1, 1), False),
+                                                  ((4, 9, 9), False), ((0, 3, 3), False), ((2, 0, 0), False)])
+def test_ldl_factor_and_solve(shape, zero_diagonal):
+    a = _symmetric(shape, 41, zero_diagonal)
+    LD, piv = LA.ldl_factor(t(a))
+    assert LD.dtype is torch.float32 and piv.dtype is torch.int32 and tuple(piv.shape) == shape[:-1]
+    assert_close(LD.triu(1), np.zeros(shape))
+    b = np.random.default_rng(42).standard_normal(shape[:-1] + (2,)).astype(np.float32)
+    x = LA.ldl_solve(LD, piv, t(b))
+    np.testing.assert_allclose(a.astype(np.float64) @ np_of(x), b, atol=2e-4)
+    if HAVE_TORCH:  # LAPACK's sytrf: the same pivots and factors
+        tLD, tpiv = real_torch.linalg.ldl_factor(real_torch.tensor(a))
+        np.testing.assert_array_equal(np_of(piv), tpiv.numpy())
+        np.testing.assert_allclose(np_of(LD), tLD.numpy(), rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(np_of(x), real_torch.linalg.ldl_solve(tLD, tpiv, real_torch.tensor(b)).numpy(),
+                                   rtol=1e-3, atol=1e-4)
+
+
+def test_ldl_errors_and_info():
+    res = LA.ldl_factor_ex(torch.zeros(2, 2))
+    assert res.info.item() == 1 and res.pivots.tolist() == [1, 2]
+    with pytest.raises(LA.LinAlgError, match="ldl_factor: The factorization could not be completed"):
+        LA.ldl_factor(torch.zeros(2, 2))
+    with pytest.raises(RuntimeError, match="A must be batches of square matrices, but they are 2 by 3 matrices"):
+        LA.ldl_factor(torch.zeros(2, 3))
+    x = torch.tensor(_symmetric((3, 3), 43), requires_grad=True)
+    with pytest.raises(RuntimeError, match="derivative for aten::linalg_ldl_factor_ex is not implemented"):
+        LA.ldl_factor(x)[0].sum().backward()

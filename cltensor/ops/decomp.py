@@ -36,6 +36,8 @@ def _kernel(backend, dtype, name):
             "geqrf": [np.int32, np.int32] + strided + [None, _LONG, None],
             "ormqr": [np.int32] * 4 + strided + [None, _LONG, _LONG] + strided,
             "gesvj": [np.int32, np.int32] + strided + strided + [np.int32, dtype.np, None],
+            "sytrf": [np.int32, np.int32] + strided + [None, _LONG, _LONG, None],
+            "sytrs": [np.int32, np.int32] + strided + [None, _LONG, _LONG] + strided,
         }[name]
         kernel = codegen.kernel(backend, key, "linalg.cl.mako", name, arg_dtypes=arg_dtypes, dtype=dtype)
     return kernel
@@ -254,6 +256,37 @@ def jacobi_svd(u, v, max_sweeps=40):
     tol = float(np.finfo(u.dtype.np).eps) * max(m, 1)
     dispatch.launch(backend, kernel, (lsz, batch), (lsz, 1),
                     [m, n, *_strided(u), *_strided(v), max_sweeps, tol, cl.LocalMemory(4)], batch * m * n * n)
+
+
+def ldl(a, pivots, info):
+    """a (batch, n, n) <- L (unit, below the diagonal) and D (1x1 and 2x2 blocks) of Bunch-Kaufman's
+    A = P L D L^T P^T from a's lower triangle; pivots (batch, n) int32 <- LAPACK's ipiv (1-based,
+    negative for a 2x2 block); info (batch,) int32 zeros <- the first zero column of D (1-based).
+    One work-item per matrix: the pivot choices form a serial chain."""
+    batch, n = a._shape[0], a._shape[1]
+    if batch == 0 or n == 0:
+        return
+    backend = a.device.backend
+    _check_loop_budget(backend, n ** 3 / 3, "linalg.ldl_factor")
+    wg = min(64, 1 << max(batch - 1, 0).bit_length())
+    dispatch.launch(backend, _kernel(backend, a.dtype, "sytrf"), (-(-batch // wg) * wg,), (wg,),
+                    [n, batch, *_strided(a), pivots._storage.buffer, pivots._offset, pivots._strides[0],
+                     info._storage.buffer], batch * n * n * n // 3)
+
+
+def ldl_solve(ld, pivots, b):
+    """b (batch, n, k) <- A^-1 b in place from ldl()'s factors (ld and pivots may broadcast over the
+    batch with batch stride 0)."""
+    batch, n, k = b._shape
+    if batch == 0 or n == 0 or k == 0:
+        return b
+    backend = b.device.backend
+    _check_loop_budget(backend, 2 * n * n, "linalg.ldl_solve")
+    wg = 64 if k >= 64 else 1 << max(k - 1, 1).bit_length()
+    dispatch.launch(backend, _kernel(backend, b.dtype, "sytrs"), (-(-k // wg) * wg, batch), (wg, 1),
+                    [n, k, *_strided(ld), pivots._storage.buffer, pivots._offset, pivots._strides[0], *_strided(b)],
+                    batch * k * n * n)
+    return b
 
 
 def int_zeros(shape, device):
