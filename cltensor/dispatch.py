@@ -888,7 +888,7 @@ def reduce(code, x, dims, outs, params=(), fused=None, ordered=False, second=Non
     is cached per layout, so a repeated call only allocates and launches."""
     backend = x.device.backend
     views = [x] if fused is None else [x, fused]
-    if second is not None and (second._shape != x._shape or second._strides != x._strides):
+    if second is not None and (second._shape != x._shape or (second._strides != x._strides and x.numel())):
         raise ValueError(f"reduce: the second input's layout {second._shape}/{second._strides} differs from the "
                          f"first's {x._shape}/{x._strides}")
     idx = _index_type(views + list(outs) + ([second] if second is not None else []))

@@ -1232,14 +1232,6 @@ def logdet(input):
     return where(sign < 0, float("nan"), logabs)
 
 
-def _torch_vander(x, N=None, increasing=False):
-    """torch.vander: decreasing powers unless increasing (x is 1-D)."""
-    if x.dim() != 1:
-        raise RuntimeError("x must be a one-dimensional tensor.")
-    v = vander(x, N=N)
-    return v if increasing else v.flip(-1)
-
-
 def _torch_svd(input, some=True, compute_uv=True, *, out=None):
     """torch.svd (deprecated in PyTorch): (U, S, V), reduced unless some=False; zeros for U and V
     when compute_uv=False."""
@@ -1261,8 +1253,8 @@ def pinverse(input, rcond=1e-15):
 
 TORCH_NAMES = {"cross": _torch_cross, "cholesky": _torch_cholesky, "cholesky_solve": cholesky_solve,
                "cholesky_inverse": cholesky_inverse, "det": det, "logdet": logdet, "slogdet": slogdet,
-               "inverse": inv, "lu_unpack": lu_unpack, "matrix_power": matrix_power, "vander": _torch_vander,
-               "chain_matmul": lambda *matrices, out=None: multi_dot(matrices, out=out), "svd": _torch_svd,
+               "inverse": inv, "lu_unpack": lu_unpack, "matrix_power": matrix_power,
+               "svd": _torch_svd,
                "qr": _torch_qr, "pinverse": pinverse, "matrix_exp": matrix_exp, "geqrf": geqrf,
                "orgqr": householder_product}
 TENSOR_METHODS = {"cross": _torch_cross, "cholesky": _torch_cholesky, "cholesky_solve": cholesky_solve,
