@@ -126,10 +126,11 @@ def fmt_size(nbytes: int) -> str:
 
 def report(ar_rows, ddp, world, device) -> str:
     from mpi4py import MPI
+    mpi = MPI.Get_library_version().splitlines()[0].strip().rstrip("\0")  # the C string's NUL comes along
     lines = [
         f"`mpirun -np {world} python3 benchmarks/bench_distributed.py` on {platform.node() or 'this machine'} "
         f"({os.cpu_count()} cores, shared with other jobs: the machine was loaded while this ran, so read the "
-        f"ratios, not the absolute times), {MPI.Get_library_version().splitlines()[0].strip(" \\x00")}, "
+        f"ratios, not the absolute times), {mpi}, "
         f"device tensors on cl:0 ({torch.cl.get_device_name(0)}).",
         "",
         f"all_reduce (sum) of float32 over {world} ranks, best of the rounds, slowest rank; bandwidth = bytes / time.",
