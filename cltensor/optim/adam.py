@@ -3,9 +3,21 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from ..ops import creation
+from ..ops import elementwise as _ew
 from ..ops.elementwise import maximum
 from .optimizer import Optimizer, check_range, check_strategy_flags, step_gradient
+
+# The update as two in-place rows (with lerp_ for the first moment: 3 launches per parameter, were 7),
+# each computing what PyTorch's own sequence of ops computes, in the same order.
+_SECOND_MOMENT = _ew.defop("_adam_second_moment", 2, "a * beta2 + one_minus_beta2 * b * b", _ew.FLOAT_ONLY,
+                           params={"beta2": (0.999, "T"), "one_minus_beta2": (0.001, "T")}, method=False,
+                           int_ok=False, ref=lambda v, g: v * 0.999 + g * g * 0.001)
+_STEP = _ew.defop("_adam_step", 3, "a - step_size * (b / (sqrt(c) / bias_correction2_sqrt + eps))", _ew.FLOAT_ONLY,
+                  params={"step_size": (1e-3, "T"), "bias_correction2_sqrt": (1.0, "T"), "eps": (1e-8, "T")},
+                  method=False, int_ok=False, ref=lambda p, m, v: p - 1e-3 * (m / (np.sqrt(v) + 1e-8)))
 
 
 class Adam(Optimizer):
@@ -44,7 +56,7 @@ class Adam(Optimizer):
         step = state["step"]
         exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
         exp_avg.lerp_(grad, 1 - beta1)
-        exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+        _ew.apply(_SECOND_MOMENT, [exp_avg_sq, grad], {"beta2": beta2, "one_minus_beta2": 1 - beta2}, inplace=True)
         # NOTE: bias corrections are host floats from the step count: no device read per step.
         step_size = lr / (1 - beta1 ** step)
         bias_correction2_sqrt = math.sqrt(1 - beta2 ** step)
@@ -52,8 +64,8 @@ class Adam(Optimizer):
         if group["amsgrad"]:
             second = state["max_exp_avg_sq"]
             maximum(second, exp_avg_sq, out=second)
-        denom = second.sqrt().div_(bias_correction2_sqrt).add_(eps)
-        p.addcdiv_(exp_avg, denom, value=-step_size)
+        _ew.apply(_STEP, [p, exp_avg, second],
+                  {"step_size": step_size, "bias_correction2_sqrt": bias_correction2_sqrt, "eps": eps}, inplace=True)
 
 
 class AdamW(Adam):
