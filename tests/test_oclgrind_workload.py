@@ -34,7 +34,8 @@ def test_workload_lists_every_family():
     proc = subprocess.run([sys.executable, WORKLOAD, "--list"], cwd=ROOT, capture_output=True, text=True, timeout=120)
     names = proc.stdout.split()
     for family in ("elementwise_contiguous", "elementwise_strided", "reductions_two_stage", "gemm", "index_scatter",
-                   "scans", "sorting", "random", "copies"):
+                   "scans", "sorting", "random", "copies", "conv_implicit_gemm", "window_pooling", "window_interpolation",
+                   "window_padding", "fft_family", "linalg_family"):
         assert family in names
 
 

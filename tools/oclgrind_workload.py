@@ -795,6 +795,44 @@ def window_interpolation(c):
 
 
 @check
+def fft_family(c):
+    """torch.fft's kernels: Stockham passes (12 = 4 x 3 points, per-pass and local variants are chosen by
+    size), Bluestein (11 points), a real transform along a strided dim and the inverse of a half spectrum."""
+    torch = c.torch
+    x = c.floats(3, 12)
+    close("fft 12 (radix 4 x 3)", torch.view_as_real(torch.fft.fft(c.t(x))),
+          np.stack([np.fft.fft(x).real, np.fft.fft(x).imag], -1), atol=1e-4)
+    y = c.floats(11, 2)
+    want = np.fft.fft(y, axis=0)
+    close("fft 11 along dim 0 (Bluestein, strided)", torch.view_as_real(torch.fft.fft(c.t(y), dim=0)),
+          np.stack([want.real, want.imag], -1), atol=1e-4)
+    half = torch.fft.rfft(c.t(x))
+    close("irfft of rfft", torch.fft.irfft(half, n=12), x, atol=1e-5)
+
+
+@check
+def linalg_family(c):
+    """torch.linalg's kernels on tiny matrices: Cholesky, LU with pivoting and the triangular solves and
+    row swaps of solve, Householder QR, Jacobi SVD, and Bunch-Kaufman LDL with its solve."""
+    torch = c.torch
+    la = torch.linalg
+    a = c.floats(2, 5, 5)
+    spd = a @ a.transpose(0, 2, 1) + 5 * np.eye(5, dtype=np.float32)
+    close("cholesky", la.cholesky(c.t(spd)), np.linalg.cholesky(spd.astype(np.float64)), atol=1e-4)
+    b = c.floats(2, 5, 3)
+    close("solve (LU, row swaps, triangular solves)", la.solve(c.t(a), c.t(b)),
+          np.linalg.solve(a.astype(np.float64), b), rtol=1e-3, atol=1e-3)
+    tall = c.floats(6, 4)
+    q, r = la.qr(c.t(tall))
+    close("qr reconstructs", q @ r, tall, atol=1e-4)
+    close("svdvals", la.svdvals(c.t(tall)), np.linalg.svd(tall.astype(np.float64), compute_uv=False), atol=1e-4)
+    sym = a + a.transpose(0, 2, 1)
+    ld, piv = la.ldl_factor(c.t(sym))
+    close("ldl_solve", la.ldl_solve(ld, piv, c.t(b)), np.linalg.solve(sym.astype(np.float64), b),
+          rtol=1e-3, atol=1e-3)
+
+
+@check
 def window_padding(c):
     """reflect and replicate padding's window kernels, forward and backward (the gather backward adds
     each copied border element back onto its source)."""
