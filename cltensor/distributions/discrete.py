@@ -7,7 +7,8 @@ import cltensor.nn.functional as F
 from . import constraints
 from .distribution import Distribution
 from .exp_family import ExponentialFamily
-from .utils import broadcast_all, lazy_property, logit, logits_to_probs, probs_to_logits, uniform
+from .utils import (broadcast_all, empty_like_param, expand_probs_or_logits, lazy_property, logit, logits_to_probs,
+                    probs_to_logits, uniform)
 
 __all__ = ["Bernoulli", "Categorical", "OneHotCategorical", "OneHotCategoricalStraightThrough", "Geometric"]
 
@@ -42,13 +43,10 @@ class _ProbsOrLogits(Distribution):
         return self._param.size()
 
     def _expand_param(self, new, param_shape):
-        for name in ("probs", "logits"):
-            if name in self.__dict__:
-                setattr(new, name, getattr(self, name).expand(param_shape))
-                new._param = getattr(new, name)
+        expand_probs_or_logits(self, new, param_shape)
 
     def _new(self, *args, **kwargs):
-        return torch.empty(*args, dtype=self._param.dtype, device=self._param.device, **kwargs)
+        return empty_like_param(self, *args, **kwargs)
 
 
 class Bernoulli(_ProbsOrLogits, ExponentialFamily):

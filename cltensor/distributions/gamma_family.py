@@ -10,7 +10,8 @@ from ._base import _Broadcast
 from .discrete import Categorical
 from .distribution import Distribution
 from .exp_family import ExponentialFamily
-from .utils import broadcast_all, lazy_property, logits_to_probs, probs_to_logits, standard_normal, xlogy
+from .utils import (broadcast_all, empty_like_param, expand_probs_or_logits, lazy_property, logits_to_probs,
+                    probs_to_logits, standard_normal, xlogy)
 
 __all__ = ["Gamma", "Chi2", "Beta", "Dirichlet", "StudentT", "Poisson", "Binomial", "Multinomial"]
 
@@ -331,16 +332,13 @@ class Binomial(Distribution):
         new = self._get_checked_instance(Binomial, _instance)
         batch_shape = torch.Size(batch_shape)
         new.total_count = self.total_count.expand(batch_shape)
-        for name in ("probs", "logits"):
-            if name in self.__dict__:
-                setattr(new, name, getattr(self, name).expand(batch_shape))
-                new._param = getattr(new, name)
+        expand_probs_or_logits(self, new, batch_shape)
         Distribution.__init__(new, batch_shape, validate_args=False)
         new._validate_args = self._validate_args
         return new
 
     def _new(self, *args, **kwargs):
-        return torch.empty(*args, dtype=self._param.dtype, device=self._param.device, **kwargs)
+        return empty_like_param(self, *args, **kwargs)
 
     @constraints.dependent_property(is_discrete=True, event_dim=0)
     def support(self):

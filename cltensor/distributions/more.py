@@ -13,7 +13,8 @@ from .gamma_family import Beta, Gamma
 from .multivariate import _mvlgamma
 from .transformed import _TransformedSubclass
 from .transforms import PowerTransform
-from .utils import broadcast_all, clamp_probs, lazy_property, logits_to_probs, probs_to_logits
+from .utils import (broadcast_all, clamp_probs, empty_like_param, expand_probs_or_logits, lazy_property,
+                    logits_to_probs, probs_to_logits)
 
 __all__ = ["FisherSnedecor", "InverseGamma", "NegativeBinomial", "GeneralizedPareto", "ContinuousBernoulli",
            "LKJCholesky", "VonMises"]
@@ -129,16 +130,13 @@ class NegativeBinomial(Distribution):
         new = self._get_checked_instance(NegativeBinomial, _instance)
         batch_shape = torch.Size(batch_shape)
         new.total_count = self.total_count.expand(batch_shape)
-        for name in ("probs", "logits"):
-            if name in self.__dict__:
-                setattr(new, name, getattr(self, name).expand(batch_shape))
-                new._param = getattr(new, name)
+        expand_probs_or_logits(self, new, batch_shape)
         Distribution.__init__(new, batch_shape, validate_args=False)
         new._validate_args = self._validate_args
         return new
 
     def _new(self, *args, **kwargs):
-        return torch.empty(*args, dtype=self._param.dtype, device=self._param.device, **kwargs)
+        return empty_like_param(self, *args, **kwargs)
 
     @lazy_property
     def logits(self):
@@ -286,16 +284,13 @@ class ContinuousBernoulli(ExponentialFamily):
         new = self._get_checked_instance(ContinuousBernoulli, _instance)
         batch_shape = torch.Size(batch_shape)
         new._lims = self._lims
-        for name in ("probs", "logits"):
-            if name in self.__dict__:
-                setattr(new, name, getattr(self, name).expand(batch_shape))
-                new._param = getattr(new, name)
+        expand_probs_or_logits(self, new, batch_shape)
         Distribution.__init__(new, batch_shape, validate_args=False)
         new._validate_args = self._validate_args
         return new
 
     def _new(self, *args, **kwargs):
-        return torch.empty(*args, dtype=self._param.dtype, device=self._param.device, **kwargs)
+        return empty_like_param(self, *args, **kwargs)
 
     @lazy_property
     def logits(self):

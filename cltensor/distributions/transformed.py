@@ -11,8 +11,8 @@ from .discrete import Categorical
 from .distribution import Distribution
 from .transforms import (AbsTransform, AffineTransform, ComposeTransform, ExpTransform, PowerTransform,
                          SigmoidTransform, StickBreakingTransform, Transform)
-from .utils import broadcast_all, clamp_probs, euler_constant, lazy_property, logits_to_probs, \
-    probs_to_logits, sum_rightmost
+from .utils import (broadcast_all, clamp_probs, empty_like_param, euler_constant, expand_probs_or_logits,
+                    lazy_property, logits_to_probs, probs_to_logits, sum_rightmost)
 
 __all__ = ["Independent", "TransformedDistribution", "LogNormal", "HalfNormal", "HalfCauchy", "Gumbel", "Weibull",
            "Pareto", "Kumaraswamy", "LogisticNormal", "LogitRelaxedBernoulli", "RelaxedBernoulli",
@@ -551,16 +551,13 @@ class LogitRelaxedBernoulli(Distribution):
         new = self._get_checked_instance(LogitRelaxedBernoulli, _instance)
         batch_shape = torch.Size(batch_shape)
         new.temperature = self.temperature
-        for name in ("probs", "logits"):
-            if name in self.__dict__:
-                setattr(new, name, getattr(self, name).expand(batch_shape))
-                new._param = getattr(new, name)
+        expand_probs_or_logits(self, new, batch_shape)
         Distribution.__init__(new, batch_shape, validate_args=False)
         new._validate_args = self._validate_args
         return new
 
     def _new(self, *args, **kwargs):
-        return torch.empty(*args, dtype=self._param.dtype, device=self._param.device, **kwargs)
+        return empty_like_param(self, *args, **kwargs)
 
     @lazy_property
     def logits(self):

@@ -43,6 +43,19 @@ def sum_rightmost(value: Tensor, dim: int) -> Tensor:
     return value.reshape(value.shape[:-dim] + (-1,)).sum(-1) if dim > 0 else value
 
 
+def expand_probs_or_logits(src, new, shape):
+    """Give new whichever of probs/logits src holds, expanded to shape (the other stays derived lazily)."""
+    for name in ("probs", "logits"):
+        if name in src.__dict__:
+            setattr(new, name, getattr(src, name).expand(shape))
+            new._param = getattr(new, name)
+
+
+def empty_like_param(dist, *args, **kwargs):
+    """An uninitialised tensor with the dtype and device of dist's probs/logits parameter."""
+    return torch.empty(*args, dtype=dist._param.dtype, device=dist._param.device, **kwargs)
+
+
 def logits_to_probs(logits, is_binary=False):
     return torch.sigmoid(logits) if is_binary else F.softmax(logits, dim=-1)
 
