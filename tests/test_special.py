@@ -306,6 +306,13 @@ def test_float32_dense_grid_against_pytorch_and_float64(name):
 
 
 # ---- float64 -------------------------------------------------------------------------------------------
+# references whose float32 form (above) is not the float64 one: nextafter's step is the dtype's
+REFS_FLOAT64 = {"nextafter": np.nextafter}
+# float64 absolute errors of the Bessel/Airy rows, which are PyTorch's own float64 errors on the same grids
+FLOAT64_CEPHES_ERROR = {"special.airy_ai": 6e-6, "special.bessel_j0": 8e-7, "special.bessel_j1": 1e-6,
+                        "special.bessel_y0": 4e-7, "special.bessel_y1": 2e-6}
+
+
 @needs_fp64
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
 @pytest.mark.parametrize("name", NAMES)
@@ -313,9 +320,10 @@ def test_float64_against_reference(name):
     case = CASES[name]
     xs = [x[::5].astype(np.float64) for x in case.grid]
     got = np_of(case.ours(*[torch.tensor(x) for x in xs]))
-    if case.ref is not None:
+    ref_fn = REFS_FLOAT64.get(name, case.ref)
+    if ref_fn is not None:
         with np.errstate(all="ignore"):
-            ref = np.asarray(case.ref(*xs), np.float64)
+            ref = np.asarray(ref_fn(*xs), np.float64)
     else:
         ref = case.theirs(*[real_torch.from_numpy(x) for x in xs]).numpy() if HAVE_TORCH else got
     fin = np.isfinite(ref) & np.isfinite(got)
@@ -324,6 +332,9 @@ def test_float64_against_reference(name):
     allowed = 1e-10 * np.abs(ref) + 1e-13 + atol
     if HAVE_TORCH:  # or as accurate as PyTorch's float64 kernel (its trigamma: ~1e-10)
         allowed = np.maximum(allowed, 2 * np.abs(case.theirs(*[real_torch.from_numpy(x) for x in xs]).numpy() - ref))
+    else:  # without that yardstick: 1e-10 of the grid's largest value (near a root the relative error grows),
+        # or the absolute error of the Cephes approximations PyTorch's own float64 kernels share (measured equal)
+        allowed = allowed + FLOAT64_CEPHES_ERROR.get(name, 1e-10 * np.max(np.abs(ref[np.isfinite(ref)]), initial=0.0))
     err, allowed = np.abs(got - ref)[fin], allowed[fin]
     assert (err <= allowed).all(), (name, [x[fin][err > allowed][:5] for x in xs], got[fin][err > allowed][:5],
                                     ref[fin][err > allowed][:5])
@@ -387,6 +398,7 @@ ALL_INPUT_DTYPES = {"lgamma", "xlogy", "special.ndtri", "special.bessel_j0", "sp
                     "heaviside", "logaddexp", "mvlgamma3"}
 
 
+@pytest.mark.skipif(not HAVE_TORCH, reason="PyTorch's result dtypes and refusals are the reference")
 @pytest.mark.parametrize("name", NAMES)
 def test_dtypes_follow_pytorch(name):
     """The result dtype (or the refusal) of PyTorch for float16 inputs; integer, bfloat16 and bool inputs for
