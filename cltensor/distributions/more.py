@@ -14,7 +14,7 @@ from .multivariate import _mvlgamma
 from .transformed import _TransformedSubclass
 from .transforms import PowerTransform
 from .utils import (broadcast_all, clamp_probs, empty_like_param, expand_probs_or_logits, lazy_property,
-                    logits_to_probs, probs_to_logits)
+                    logits_to_probs, probs_to_logits, set_count_and_probs_or_logits)
 
 __all__ = ["FisherSnedecor", "InverseGamma", "NegativeBinomial", "GeneralizedPareto", "ContinuousBernoulli",
            "LKJCholesky", "VonMises"]
@@ -115,15 +115,7 @@ class NegativeBinomial(Distribution):
     support = constraints.nonnegative_integer
 
     def __init__(self, total_count, probs=None, logits=None, validate_args=None):
-        if (probs is None) == (logits is None):
-            raise ValueError("Either `probs` or `logits` must be specified, but not both.")
-        if probs is not None:
-            self.total_count, self.probs = broadcast_all(total_count, probs)
-            self.total_count = self.total_count.type_as(self.probs)
-        else:
-            self.total_count, self.logits = broadcast_all(total_count, logits)
-            self.total_count = self.total_count.type_as(self.logits)
-        self._param = self.probs if probs is not None else self.logits
+        set_count_and_probs_or_logits(self, total_count, probs, logits)
         super().__init__(self._param.size(), validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):

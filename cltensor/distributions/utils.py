@@ -51,6 +51,18 @@ def expand_probs_or_logits(src, new, shape):
             new._param = getattr(new, name)
 
 
+def set_count_and_probs_or_logits(dist, total_count, probs, logits):
+    """dist.total_count and one of dist.probs/logits, broadcast together (the count in the parameter's
+    dtype), as Binomial and NegativeBinomial take them."""
+    if (probs is None) == (logits is None):
+        raise ValueError("Either `probs` or `logits` must be specified, but not both.")
+    name, given = ("probs", probs) if probs is not None else ("logits", logits)
+    count, param = broadcast_all(total_count, given)
+    dist.total_count = count.type_as(param)
+    setattr(dist, name, param)
+    dist._param = param
+
+
 def empty_like_param(dist, *args, **kwargs):
     """An uninitialised tensor with the dtype and device of dist's probs/logits parameter."""
     return torch.empty(*args, dtype=dist._param.dtype, device=dist._param.device, **kwargs)
