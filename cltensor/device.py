@@ -71,7 +71,7 @@ class Backend:
         # launch runs), and device-owned blocks with a snapshot of a host read
         self.host_state: dict = {}
         self.kernels: dict = {}  # launch key -> cl.Kernel, filled by codegen
-        self.plans: dict = {}  # elementwise launch key -> plan (dispatch.elementwise_plan)
+        self.plans: dict = {}  # elementwise launch key -> plan (launch.elementwise.elementwise_plan)
         self.build_options = ["-cl-std=CL1.2"]
         # contiguous elementwise kernels handle `elementwise_vec` elements per work-item with vector
         # loads (PoCL CPU: 4 floats per item reach the copy bandwidth; 1 per item reaches ~60% of it)

@@ -133,8 +133,8 @@ def _prepare(x, n, dim, norm, name, real_only=False):
 def _out(result, out):
     if out is None:
         return result
-    from . import dispatch
-    dispatch.resize_out(out, result.shape)
+    from . import launch
+    launch.base.resize_out(out, result.shape)
     return out.copy_(result)
 
 

@@ -198,14 +198,14 @@ def candidates(variant):
 
 def time_gemm(a, b, params, reps=3) -> float:
     """Best seconds of reps runs of a @ b with the given parameters (waits around the timed region)."""
-    from . import dispatch
-    out = dispatch.empty(a._shape[:-1] + b._shape[-1:], a.dtype, a.device)
-    dispatch.gemm(a, b, out, params=params)
+    from . import launch
+    out = launch.base.empty(a._shape[:-1] + b._shape[-1:], a.dtype, a.device)
+    launch.gemm.gemm(a, b, out, params=params)
     out.device.backend.queue.finish()
     best = float("inf")
     for _ in range(reps):
         start = time.perf_counter()
-        dispatch.gemm(a, b, out, params=params)
+        launch.gemm.gemm(a, b, out, params=params)
         out.device.backend.queue.finish()
         best = min(best, time.perf_counter() - start)
     return best

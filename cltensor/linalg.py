@@ -80,7 +80,7 @@ def _same_dtype(fname, a, b):
 
 
 def _broadcast_batch(*shapes):
-    from .dispatch import broadcast_shapes
+    from .launch.strides import broadcast_shapes
     return tuple(broadcast_shapes(*[tuple(s) for s in shapes]))
 
 
@@ -305,7 +305,7 @@ def matrix_power(A, n, *, out=None):
         n >>= 1
         if not n:
             break
-        # NOTE: a second tensor object over the same values: dispatch.gemm's plan cache maps operands
+        # NOTE: a second tensor object over the same values: launch.gemm.gemm's plan cache maps operands
         # to kernel slots by identity, so square @ square would replay later a @ b launches as a @ a
         square = square.matmul(square.view_as(square))
     return _into(out, result if result is not A else A.clone())

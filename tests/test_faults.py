@@ -22,7 +22,7 @@ import pyopencl as cl
 import pytest
 
 import cltensor as torch
-from cltensor import codegen, dispatch
+from cltensor import codegen, launch
 from cltensor.device import Backend, _all_cl_devices, device as Device
 from cltensor.ops.creation import from_host
 
@@ -143,7 +143,7 @@ def test_a_kernel_that_fails_to_build_names_template_key_and_carries_the_build_l
     x, out = torch.ones(4), torch.empty(4)
     for attempt in range(2):  # nothing half-built is cached: the second call fails the same way
         with pytest.raises(codegen.KernelBuildError) as info:
-            dispatch.elementwise("reliability_broken", "a +* )", [x], out, torch.float32)
+            launch.elementwise.elementwise("reliability_broken", "a +* )", [x], out, torch.float32)
         message = str(info.value)
         assert isinstance(info.value, RuntimeError)
         assert "elementwise.cl.mako" in message and "reliability_broken" in message

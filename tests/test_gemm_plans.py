@@ -1,4 +1,4 @@
-"""The GEMM launcher caches its launch setup per operand layout (dispatch.gemm, GemmPlan): a cached
+"""The GEMM launcher caches its launch setup per operand layout (launch.gemm.gemm, GemmPlan): a cached
 plan must serve new tensors of the same layout, wherever they lie in their buffers, and whatever
 alpha and beta are. Results are checked bit for bit against a first, uncached launch or float64."""
 from __future__ import annotations
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import cltensor as torch
-from cltensor import dispatch, gemm_tuning
+from cltensor import launch, gemm_tuning
 from helpers import assert_close, np_of
 
 
@@ -67,7 +67,7 @@ def test_copied_operand_is_not_cached_as_its_source():
     for seed in range(2):
         a, b = _rand((16, 140), seed).t(), _rand((16, 150), seed + 1)
         out = torch.empty(140, 150)
-        dispatch.gemm(a, b, out)
+        launch.gemm.gemm(a, b, out)
         assert_close(out, _ref(a, b), torch.float32, rtol=1e-5, atol=1e-4)
 
 

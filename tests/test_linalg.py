@@ -326,11 +326,11 @@ ERRORS = [
 
 @pytest.mark.parametrize("fn,exc,message", ERRORS, ids=[e[2][:40] for e in ERRORS])
 def test_errors(fn, exc, message, monkeypatch):
-    from cltensor import dispatch
+    from cltensor import launch
 
     def no_launch(*args, **kwargs):
         raise AssertionError("a GEMM was launched before the arguments were checked")
-    monkeypatch.setattr(dispatch, "gemm", no_launch)
+    monkeypatch.setattr(launch.gemm, "gemm", no_launch)
     with pytest.raises(exc, match=message):
         fn()
 

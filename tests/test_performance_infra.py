@@ -152,7 +152,7 @@ def test_vector_path_tails_and_odd_offsets(dtype):
 
 def test_strided_path_blocks_cover_every_element_once():
     # shapes that leave partial blocks in both tiled dims, 1-d to 4-d after collapsing
-    from cltensor import dispatch
+    from cltensor import launch
     rng = np.random.default_rng(1)
     for shape, perm in (((37,), None), ((19, 33), (1, 0)), ((3, 17, 20), (2, 0, 1)), ((2, 3, 18, 5), (0, 3, 2, 1))):
         a = rng.standard_normal(shape).astype(np.float32)
@@ -161,7 +161,7 @@ def test_strided_path_blocks_cover_every_element_once():
         assert_close(view.contiguous(), np.ascontiguousarray(nview))
         assert_close(view * 2 + view, nview * 3, rtol=1e-6, atol=1e-6)
         out = torch.full(nview.shape[::-1], -1.0).permute(*reversed(range(nview.ndim)))  # a strided output
-        dispatch.elementwise("linear_index", "(T)i", [], out, torch.float32)  # `i`: the element's linear index
+        launch.elementwise.elementwise("linear_index", "(T)i", [], out, torch.float32)  # `i`: the element's linear index
         assert_close(out, np.arange(nview.size, dtype=np.float32).reshape(nview.shape))
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import cltensor as torch
-from cltensor import dispatch
+from cltensor import launch
 from cltensor.autograd import gradcheck
 from helpers import (ALL_DTYPES, HAVE_TORCH, LAYOUTS, PRECISE, assert_close, layout_case, needs_fp64, np_of,
                      random_array, real_torch)
@@ -573,9 +573,9 @@ def test_allclose_and_equal():
 
 
 # ---- large extents: every kernel path --------------------------------------------------------------------------
-GPU_LIKE = dispatch.GPU_TUNING
-TINY_ITEMS = dispatch.ReduceTuning(items_per_cu=64, min_chunk=3, groups_per_cu=8, use_groups=False)
-TINY_GROUPS = dispatch.ReduceTuning(items_per_cu=64, min_chunk=3, groups_per_cu=64, use_groups=True)
+GPU_LIKE = launch.reduce.GPU_TUNING
+TINY_ITEMS = launch.reduce.ReduceTuning(items_per_cu=64, min_chunk=3, groups_per_cu=8, use_groups=False)
+TINY_GROUPS = launch.reduce.ReduceTuning(items_per_cu=64, min_chunk=3, groups_per_cu=64, use_groups=True)
 TUNINGS = {"device": None, "gpu_like": GPU_LIKE, "tiny_items": TINY_ITEMS, "tiny_groups": TINY_GROUPS}
 
 
@@ -584,7 +584,7 @@ def use_tuning(monkeypatch, name):
     stages, lanes and groups on small data); the answers must agree up to rounding."""
     t = TUNINGS[name]
     if t is not None:
-        monkeypatch.setattr(dispatch, "reduce_tuning", lambda backend: t)
+        monkeypatch.setattr(launch.reduce, "reduce_tuning", lambda backend: t)
 
 
 @pytest.mark.parametrize("tuning", list(TUNINGS))
@@ -792,10 +792,10 @@ def test_a_loop_limit_keeps_each_work_items_share_below_it(monkeypatch):
     """llvmpipe ends a work-item's loops after 65 535 iterations (silently wrong sums): the plan splits a
     row so that a few passes over a work-item's chunk stay below the device's limit, and drops the
     16-output lanes whose inner loop multiplies the count (test_large_extents fails there without)."""
-    from cltensor import dispatch
+    from cltensor import launch
     backend = torch.device("cpu").backend
     monkeypatch.setattr(backend, "loop_limit", 65_535)
     monkeypatch.setattr(backend, "cpu_tuned", True)
     for M, R, rows, cols in ((1, 1_000_003, True, False), (1024, 4096, False, True), (16, 300_000, False, True)):
-        mode, S, chunk, W, V, lanes = dispatch._reduce_plan(backend, M, R, rows, cols, False, M == 1)
+        mode, S, chunk, W, V, lanes = launch.reduce._reduce_plan(backend, M, R, rows, cols, False, M == 1)
         assert mode == "items" and S * chunk >= R and 4 * chunk <= 65_535 and (V == 1 or lanes == "elements")

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import cltensor as torch
-from cltensor import codegen, dispatch
+from cltensor import codegen, launch
 
 TIMEOUT = 120
 ROUNDS = 12
@@ -157,7 +157,7 @@ def test_first_use_of_new_kernels_from_several_threads_at_once():
             x = torch.full((33,), float(k + 1))
             y = torch.full((33,), 2.0)
             out = torch.empty(33)
-            dispatch.elementwise(f"thread_probe_{token}_{j}", f"a * b + (T){j}", [x, y], out, torch.float32)
+            launch.elementwise.elementwise(f"thread_probe_{token}_{j}", f"a * b + (T){j}", [x, y], out, torch.float32)
             assert out.tolist() == [2.0 * (k + 1) + j] * 33
     run_threads(4, work)
     assert codegen.stats["builds"] + codegen.stats.get("binary_hits", 0) - builds <= 3

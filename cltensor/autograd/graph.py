@@ -388,8 +388,8 @@ def _view_of_base_vjp(g, out, base, geom):
 
 
 def _copy_into(src, dest):
-    from .. import dispatch
-    dispatch.elementwise("_copy", "a", [src], dest, src.dtype)
+    from .. import launch
+    launch.elementwise.elementwise("_copy", "a", [src], dest, src.dtype)
 
 
 def _collapse_broadcast(g, layout):

@@ -26,7 +26,7 @@ def broadcast_all(*values):
 
 
 def broadcast_shapes(*shapes) -> torch.Size:
-    from ..dispatch import broadcast_shapes as _broadcast
+    from ..launch.strides import broadcast_shapes as _broadcast
     return torch.Size(_broadcast(*(tuple(s) for s in shapes)))
 
 

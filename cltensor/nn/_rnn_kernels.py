@@ -10,7 +10,7 @@ The backward kernels are not differentiated again (no double backward through th
 """
 from __future__ import annotations
 
-from .. import dispatch
+from .. import launch
 from ..autograd.function import Function, once_differentiable
 
 _SIGMOID = "inline {T} rnn_sig({T} x) { return ({T})1 / (({T})1 + exp(-x)); }\n"
@@ -63,8 +63,8 @@ def _spread(views, shape, dim):
 
 
 def _launch(name, expr, inputs, shape, like, params=(), helpers=""):
-    out = dispatch.empty(shape, like.dtype, like.device)
-    dispatch.elementwise(name, expr, inputs, out, like.dtype, params, helpers)
+    out = launch.base.empty(shape, like.dtype, like.device)
+    launch.elementwise.elementwise(name, expr, inputs, out, like.dtype, params, helpers)
     return out
 
 

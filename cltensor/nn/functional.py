@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import warnings
 
-from .. import checks, dispatch
+from .. import checks, launch
 from .. import dtypes as dt
 from ..autograd import graph
 from ..autograd.grad_mode import is_grad_enabled, no_grad
@@ -381,8 +381,8 @@ def one_hot(tensor, num_classes=-1):
             raise RuntimeError("Can not infer total number of classes from empty tensor.")
         num_classes = int(tensor.max().item()) + 1  # PyTorch syncs here too
     elif tensor.numel():
-        from .. import dispatch
-        lo, hi = dispatch.index_minmax(tensor)  # PyTorch's CPU kernel checks too
+        from .. import launch
+        lo, hi = launch.index.index_minmax(tensor)  # PyTorch's CPU kernel checks too
         if lo < 0:
             raise RuntimeError("Class values must be non-negative.")
         if hi >= num_classes:
@@ -550,7 +550,7 @@ def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
 
 def cosine_similarity(x1, x2, dim=1, eps=1e-8):
     """sum(x1 * x2) / (max(||x1||, eps) * max(||x2||, eps)) along dim (after broadcasting)."""
-    shape = dispatch.broadcast_shapes(x1.shape, x2.shape)  # the norms along dim of the broadcast operands
+    shape = launch.strides.broadcast_shapes(x1.shape, x2.shape)  # the norms along dim of the broadcast operands
     x1, x2 = x1.expand(shape), x2.expand(shape)
     n1 = _vector_norm(x1, 2.0, dim, False).clamp(min=eps)
     n2 = _vector_norm(x2, 2.0, dim, False).clamp(min=eps)
@@ -691,8 +691,8 @@ def _defer_target_check(target, classes, ignore_index):
     compares targets with the class indices, so a bad one reads nothing out of bounds."""
     if target.numel() == 0:
         return
-    offenders = dispatch.empty(target.shape, dt.int64, target.device)  # one kernel, then one reduction
-    dispatch.elementwise("target_offenders", "((a < 0 || a >= classes) && a != ignored) ? a : LONG_MIN",
+    offenders = launch.base.empty(target.shape, dt.int64, target.device)  # one kernel, then one reduction
+    launch.elementwise.elementwise("target_offenders", "((a < 0 || a >= classes) && a != ignored) ? a : LONG_MIN",
                          [target], offenders, dt.int64, (("classes", "long", classes), ("ignored", "long", ignore_index)))
     checks.defer(offenders.max(), lambda v: v == _NO_OFFENDER, lambda v: IndexError(f"Target {v} is out of bounds."))
 

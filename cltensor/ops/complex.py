@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import warnings
 
-from .. import dispatch
+from .. import launch
 from .. import dtypes as dt
 from ..autograd import graph
 from ..autograd.grad_mode import is_grad_enabled
@@ -115,19 +115,19 @@ def _parts(name, re, im):
     if re.dtype is not im.dtype:
         raise RuntimeError(f"Expected object of scalar type {_torch_name(re.dtype)} but got scalar type "
                            f"{_torch_name(im.dtype)} for second argument")
-    return dispatch.broadcast_shapes(re._shape, im._shape)
+    return launch.strides.broadcast_shapes(re._shape, im._shape)
 
 
 def _from_parts(name, expr, re, im, out, vjp):
     shape = _parts(name, re, im)
-    device = dispatch.common_device([re, im], name)
+    device = launch.base.common_device([re, im], name)
     d = re.dtype.to_complex()
     if out is None:
-        out = dispatch.empty(shape, d, device)
+        out = launch.base.empty(shape, d, device)
     elif out._shape != shape or out.dtype is not d:
         raise RuntimeError(f"{name}(): out= must have shape {list(shape)} and dtype {d}, got {list(out._shape)} "
                            f"and {out.dtype}")
-    dispatch.elementwise(name, expr.replace("{C}", d.c), [re, im], out, re.dtype)
+    launch.elementwise.elementwise(name, expr.replace("{C}", d.c), [re, im], out, re.dtype)
     if is_grad_enabled() and (re.requires_grad or im.requires_grad):
         graph.record(name.capitalize() + "Backward0", vjp, [re, im], out)
     return out
@@ -149,7 +149,7 @@ def _polar_vjp(g, out, a, b):
 
 def _warn_discarded():
     warnings.warn("Casting complex values to real discards the imaginary part", UserWarning,
-                  stacklevel=dispatch._caller_level())
+                  stacklevel=launch.base.caller_level())
 
 
 def cast_expr(src, dst) -> str:

@@ -1,7 +1,7 @@
 """Convolutions: conv1d/2d/3d and conv_transpose1d/2d/3d as implicit GEMMs.
 
 Every convolution, its input gradient and its weight gradient is one launch of the GEMM template
-with an implicit operand (``dispatch.implicit_gemm``): the im2col matrix is never stored, its
+with an implicit operand (``launch.gemm.implicit_gemm``): the im2col matrix is never stored, its
 entries are gathered from the image by the conv geometry inside the GEMM's operand load
 (kernels_cl/gemm.cl.mako, docs/kernels.md). All ranks run as 3-D convolutions with size-1 leading
 spatial dims, so one program per (mode, dtype) serves conv1d, conv2d and conv3d of every shape.
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 
-from .. import dispatch
+from .. import launch
 from ..autograd import graph
 from ..tensor import Tensor
 from .window import in_layout_of
@@ -66,7 +66,7 @@ def _gather_product(mode, image, wmat, out_size, geo, groups, bias=None):
     n = image._shape[0]
     _, k, nc = wmat._shape
     positions = math.prod(out_size)
-    out = dispatch.empty((n, groups * nc, *out_size), image.dtype, image.device)
+    out = launch.base.empty((n, groups * nc, *out_size), image.dtype, image.device)
     if out.numel() == 0:
         return out
     if k == 0:
@@ -76,7 +76,7 @@ def _gather_product(mode, image, wmat, out_size, geo, groups, bias=None):
     if mode == "conv" and _pointwise(image, geo):
         return _pointwise_product(image, wmat, out, groups, bias)
     bias_strides = (0, 1, 0, 0, nc) if bias is not None else None
-    dispatch.implicit_gemm(mode, image, _image_strides(image), geo.args(image._shape[2:], out_size),
+    launch.gemm.implicit_gemm(mode, image, _image_strides(image), geo.args(image._shape[2:], out_size),
                            wmat, (nc, 1, 0, 0, k * nc), out, (1, positions, 0, groups * nc * positions, nc * positions),
                            positions, nc, k, (1, n, groups), (0, sn, cpg * sc), bias, bias_strides)
     return out
@@ -97,7 +97,7 @@ def _pointwise(image, geo):
 
 
 def _pointwise_product(image, wmat, out, groups, bias):
-    """out[n, g] = wmat[g]^T (C_out x channels) @ image[n, g] (channels x positions), through dispatch.gemm's
+    """out[n, g] = wmat[g]^T (C_out x channels) @ image[n, g] (channels x positions), through launch.gemm.gemm's
     tuned plans: the orientation of a row-major product for NCHW tensors."""
     n = image._shape[0]
     _, k, nc = wmat._shape
@@ -108,7 +108,7 @@ def _pointwise_product(image, wmat, out, groups, bias):
     b = image._view((n, groups, k, positions), (sn, k * sc, sc, sp), image._offset)
     c_view = out._view((n, groups, nc, positions), (groups * nc * positions, nc * positions, positions, 1), out._offset)
     d = bias._view((1, groups, nc, 1), (0, nc, 1, 0), bias._offset) if bias is not None else None
-    dispatch.gemm(a, b, c_view, 1, 1 if bias is not None else 0, d)
+    launch.gemm.gemm(a, b, c_view, 1, 1 if bias is not None else 0, d)
     return out
 
 
@@ -118,7 +118,7 @@ def _weight_product(image, other, geo, groups):
     n, c_other = other._shape[:2]
     cpg_img, cpg_other = image._shape[1] // groups, c_other // groups
     rows, positions = cpg_img * taps, math.prod(other._shape[2:])
-    out = dispatch.empty((groups, cpg_other, rows), image.dtype, image.device)
+    out = launch.base.empty((groups, cpg_other, rows), image.dtype, image.device)
     if out.numel() == 0:
         return out
     if n * positions == 0:
@@ -128,9 +128,9 @@ def _weight_product(image, other, geo, groups):
     columns = other.permute(0, 2, 3, 4, 1).contiguous()  # channels last: B's columns are unit-stride
     split = _image_split(image.device.backend, image.dtype, n, positions, rows, cpg_other, groups)
     if split > 1:  # each slice of the batch sums its images into its own partial result
-        out = dispatch.empty((split, groups, cpg_other, rows), image.dtype, image.device)
+        out = launch.base.empty((split, groups, cpg_other, rows), image.dtype, image.device)
     per = n // split
-    dispatch.implicit_gemm("wgrad", image, _image_strides(image), geo.args(image._shape[2:], other._shape[2:]),
+    launch.gemm.implicit_gemm("wgrad", image, _image_strides(image), geo.args(image._shape[2:], other._shape[2:]),
                            columns, (c_other, 1, 0, per * positions * c_other, cpg_other), out,
                            (1, rows, 0, groups * cpg_other * rows, cpg_other * rows), rows, cpg_other,
                            per * positions, (1, split, groups), (0, per * image._strides[0], cpg_img * image._strides[1]))
@@ -151,8 +151,8 @@ def _position_view(t, groups, positions_last):
 def _pointwise_weight_product(image, other, groups):
     """A 1x1 weight gradient as one GEMM per image (other[n] @ image[n]^T), summed over the batch."""
     n, c_other = other._shape[:2]
-    per_image = dispatch.empty((n, groups, c_other // groups, image._shape[1] // groups), image.dtype, image.device)
-    dispatch.gemm(_position_view(other, groups, True), _position_view(image, groups, False), per_image)
+    per_image = launch.base.empty((n, groups, c_other // groups, image._shape[1] // groups), image.dtype, image.device)
+    launch.gemm.gemm(_position_view(other, groups, True), _position_view(image, groups, False), per_image)
     return per_image.sum(0)
 
 
@@ -160,7 +160,7 @@ def _image_split(backend, dtype, n, positions, rows, cols, groups) -> int:
     """Into how many slices of the batch to split a weight gradient's long contraction (N x positions)
     so that the device has enough independent pieces: a divisor of n. On a device that ends long
     loops early (llvmpipe: Backend.loop_limit), each slice's contraction also stays below the limit."""
-    tiles = dispatch.gemm_tiles(backend, dtype, rows, cols) * groups
+    tiles = launch.gemm.gemm_tiles(backend, dtype, rows, cols) * groups
     want = -(-4 * backend.compute_units // tiles)
     divisors = [d for d in range(1, n + 1) if n % d == 0]
     if backend.loop_limit:
@@ -299,7 +299,7 @@ def _check_common(fname, nd, input, weight, bias, stride, padding, dilation, gro
     elif channels != weight._shape[1] * groups:
         raise RuntimeError(f"Given groups={groups}, weight of size {shape}, expected input{batched} to have "
                            f"{weight._shape[1] * groups} channels, but got {channels} channels instead")
-    dispatch.common_device([input, weight] + ([bias] if bias is not None else []), fname)
+    launch.base.common_device([input, weight] + ([bias] if bias is not None else []), fname)
 
 
 def _same_padding(ks, dl):

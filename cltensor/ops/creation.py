@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 import pyopencl as cl
 
-from .. import dispatch
+from .. import launch
 from .. import _memory_format as _mf
 from .. import dtypes as dt
 from ..autograd import graph
@@ -76,7 +76,7 @@ def from_host(array: np.ndarray, dtype: dt.dtype, device, owned=False) -> Tensor
     upload, or a kernel reading it, runs later, after the caller may have changed it (a boolean mask
     changed right after x[mask] gave the wrong rows)."""
     device = as_device(device)
-    dispatch.check_dtype_supported(dtype, device)
+    launch.base.check_dtype_supported(dtype, device)
     given = array
     if dtype is dt.bfloat16 and np.asarray(array).dtype != np.uint16:
         array = dt.to_storage(array, dtype)  # values, not bits
@@ -205,8 +205,8 @@ def fill_(self, value):
                                f"{value.dim()} dimensions.")
         return copy_(self, value.expand(self.shape) if self.dim() else value)
     check_inplace_allowed(self)
-    dispatch.elementwise("fill", "v", [], self, self.dtype,
-                         (("v", "T", dispatch.scalar_arg(value, self.dtype, check_overflow=True)),))
+    launch.elementwise.elementwise("fill", "v", [], self, self.dtype,
+                         (("v", "T", launch.base.scalar_arg(value, self.dtype, check_overflow=True)),))
     self._bump_version()
     if self.requires_grad and is_grad_enabled():
         graph.record_inplace("FillBackward0", lambda g, out, a: g.new_zeros(g.shape), [self], self, save=frozenset())
@@ -233,7 +233,7 @@ def empty(*size, dtype=None, device=None, requires_grad=False, out=None, pin_mem
     for s in shape:
         if s < 0:
             raise RuntimeError(f"Trying to create tensor with negative dimension {s}: {list(shape)}")
-    return _finish(dispatch.empty(shape, _dtype_or_default(dtype), as_device(device)), requires_grad)
+    return _finish(launch.base.empty(shape, _dtype_or_default(dtype), as_device(device)), requires_grad)
 
 
 def full(size, fill_value, *, dtype=None, device=None, requires_grad=False, out=None):
@@ -297,8 +297,8 @@ def _range_compute(d, device):
 
 def _index_fill(out, expr, params):
     compute = _range_compute(out.dtype, out.device)
-    dispatch.elementwise("range", expr, [], out, compute,
-                         tuple((k, "T", dispatch.scalar_arg(v, compute)) for k, v in params))
+    launch.elementwise.elementwise("range", expr, [], out, compute,
+                         tuple((k, "T", launch.base.scalar_arg(v, compute)) for k, v in params))
     return out
 
 
@@ -336,7 +336,7 @@ def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False,
     compute = _range_compute(d, t.device)
     if not d.is_floating_point:
         compute = dt.float64 if t.device.backend.has_fp64 else dt.float32
-    dispatch.elementwise("linspace", expr, [], t, compute,
+    launch.elementwise.elementwise("linspace", expr, [], t, compute,
                          (("start", "T", float(start)), ("end", "T", float(end)), ("step", "T", float(step)),
                           ("steps", "long", steps), ("mid", "long", steps // 2 if steps > 1 else 1)))
     return _finish(t, requires_grad)
@@ -352,7 +352,7 @@ def eye(n, m=None, *, dtype=None, device=None, requires_grad=False, out=None):
     m = n if m is None else m
     t = empty(n, m, dtype=_dtype_or_default(dtype), device=device)
     if t.numel():
-        dispatch.elementwise("eye", "(i / cols == i % cols) ? 1 : 0", [], t, dt.int64, (("cols", "long", m),))
+        launch.elementwise.elementwise("eye", "(i / cols == i % cols) ? 1 : 0", [], t, dt.int64, (("cols", "long", m),))
     return _finish(t, requires_grad)
 
 
@@ -366,13 +366,13 @@ def copy_(self, src, non_blocking=False, _setitem_of=None):
         src = tensor(src, device=self.device)
     if src.device != self.device:
         src = copy_to_device(src, self.device)
-    shape = dispatch.broadcast_shapes(self._shape, src._shape)
+    shape = launch.strides.broadcast_shapes(self._shape, src._shape)
     if shape != self._shape:
         raise RuntimeError(f"output with shape {list(self._shape)} doesn't match the broadcast shape {list(shape)}")
     check_inplace_allowed(self)
     _check_overlap(self, [src])
     from .complex import cast_expr
-    dispatch.elementwise("_copy", cast_expr(src.dtype, self.dtype), read_apart(self, [src]), self, src.dtype)
+    launch.elementwise.elementwise("_copy", cast_expr(src.dtype, self.dtype), read_apart(self, [src]), self, src.dtype)
     self._bump_version()
     if is_grad_enabled() and (src.requires_grad or self.requires_grad) and self.dtype.is_differentiable:
         graph.record_inplace("CopyBackwards", lambda g, out, a, b: (g * 0, g), [self, src], self, save=frozenset())
@@ -383,10 +383,10 @@ register("copy_", copy_)
 
 
 def cast(self, d: dt.dtype) -> Tensor:
-    dispatch.check_dtype_supported(d, self.device)
-    out = dispatch.empty(self._shape, d, self.device)
+    launch.base.check_dtype_supported(d, self.device)
+    out = launch.base.empty(self._shape, d, self.device)
     from .complex import cast_expr
-    dispatch.elementwise("_copy", cast_expr(self.dtype, d), [self], out, self.dtype)
+    launch.elementwise.elementwise("_copy", cast_expr(self.dtype, d), [self], out, self.dtype)
     if self.requires_grad and is_grad_enabled() and d.is_differentiable:
         graph.record("ToCopyBackward0", lambda g, out, a: g, [self], out, save=frozenset())
     return out

@@ -4,7 +4,7 @@ partial pivoting and triangular solves, batched over one leading dim, in place.
 Callers (cltensor.linalg) hand in fresh working copies laid out as (batch, rows, cols) and read
 info back only where PyTorch raises. Matrices up to BLOCK wide are factorised by one work-group
 each, in one launch for the whole batch; wider ones are blocked: the kernel factorises a panel,
-and the trailing matrix is updated by the GEMM (dispatch.gemm), where the flops are.
+and the trailing matrix is updated by the GEMM (launch.gemm.gemm), where the flops are.
 Nothing here records autograd history: these are the primitives the differentiable functions
 of cltensor.linalg are written with.
 """
@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pyopencl as cl
 
-from .. import codegen, dispatch
+from .. import codegen, launch
 from .. import dtypes as dt
 
 BLOCK = 64  # panel width of the blocked factorisations
@@ -100,7 +100,7 @@ def cholesky(a, info):
     for k in range(0, n, BLOCK):
         kb = min(BLOCK, n - k)
         lsz = _group_size(backend, kernel, kb, kb ** 3 / 6)
-        dispatch.launch(backend, kernel, (lsz, batch), (lsz, 1),
+        launch.base.launch(backend, kernel, (lsz, batch), (lsz, 1),
                         [kb, *_strided(_view(a, kb, kb, k, k)), info._storage.buffer, k, cl.LocalMemory(4)],
                         lsz * batch * kb * kb)
         rest = n - k - kb
@@ -113,12 +113,12 @@ def cholesky(a, info):
 def _lower_update(a, panel, start, rest):
     """A22 -= A21 A21^T on and below the diagonal only (what Cholesky reads), in slabs of BLOCK
     rows: half the flops of the full product. NOTE: out and bias are two tensor objects:
-    dispatch.gemm's plan cache maps operands to kernel slots by identity, and one object in both
+    launch.gemm.gemm's plan cache maps operands to kernel slots by identity, and one object in both
     slots would be replayed for other callers."""
     for r in range(0, rest, _SLAB):
         rows = min(_SLAB, rest - r)
         cols = r + rows
-        dispatch.gemm(_view(panel, rows, panel._shape[2], r, 0), _transposed(_view(panel, cols, panel._shape[2], 0, 0)),
+        launch.gemm.gemm(_view(panel, rows, panel._shape[2], r, 0), _transposed(_view(panel, cols, panel._shape[2], 0, 0)),
                       _view(a, rows, cols, start + r, start), alpha=-1, beta=1,
                       bias=_view(a, rows, cols, start + r, start))
 
@@ -137,7 +137,7 @@ def lu(a, pivots, info):
         jb = min(BLOCK, k - j) if k > BLOCK else k
         panel = _view(a, m - j, jb, j, j)
         lsz = _group_size(backend, kernel, max(m - j, jb), (m - j) * jb * jb / 2)
-        dispatch.launch(backend, kernel, (lsz, batch), (lsz, 1),
+        launch.base.launch(backend, kernel, (lsz, batch), (lsz, 1),
                         [m - j, jb, *_strided(panel), pivots._storage.buffer, pivots._offset + j, pivots._strides[0],
                          info._storage.buffer, j, cl.LocalMemory(local * lsz), cl.LocalMemory(4 * lsz)],
                         lsz * batch * (m - j) * jb)
@@ -150,7 +150,7 @@ def lu(a, pivots, info):
             solve_triangular(_view(a, jb, jb, j, j), u12, lower=True, unit=True)
             if m - j - jb > 0:
                 a22 = _view(a, m - j - jb, right, j + jb, j + jb)
-                dispatch.gemm(_view(a, m - j - jb, jb, j + jb, j), u12, a22, alpha=-1, beta=1,
+                launch.gemm.gemm(_view(a, m - j - jb, jb, j + jb, j), u12, a22, alpha=-1, beta=1,
                               bias=_view(a, m - j - jb, right, j + jb, j + jb))
 
 
@@ -172,7 +172,7 @@ def _laswp(a, pivots, j, jb, mode):
     backend = a.device.backend
     kernel = _kernel(backend, a.dtype, "laswp")
     cols = -(-n // 64) * 64
-    dispatch.launch(backend, kernel, (cols, batch), (64, 1),
+    launch.base.launch(backend, kernel, (cols, batch), (64, 1),
                     [n, j, jb, mode, *_strided(a), pivots._storage.buffer, pivots._offset + j, pivots._strides[0]],
                     batch * n * jb)
 
@@ -195,7 +195,7 @@ def solve_triangular(t, b, lower, unit):
         if len(rest):
             r0, rn = rest.start, len(rest)
             target = _view(b, rn, k, r0, 0)
-            dispatch.gemm(_view(t, rn, sb, r0, s), x, target, alpha=-1, beta=1, bias=_view(b, rn, k, r0, 0))
+            launch.gemm.gemm(_view(t, rn, sb, r0, s), x, target, alpha=-1, beta=1, bias=_view(b, rn, k, r0, 0))
     return b
 
 
@@ -205,7 +205,7 @@ def _trsm(t, b, lower, unit):
     kernel = _kernel(backend, b.dtype, "trsm")
     wg = 64 if k >= 64 else 1 << max(k - 1, 1).bit_length()
     cols = -(-k // wg) * wg
-    dispatch.launch(backend, kernel, (cols, batch), (wg, 1),
+    launch.base.launch(backend, kernel, (cols, batch), (wg, 1),
                     [n, k, int(lower), int(unit), *_strided(t), *_strided(b)], batch * k * n)
     return b
 
@@ -219,7 +219,7 @@ def qr(a, tau):
     _check_loop_budget(backend, 2 * m * min(m, n), "QR")
     kernel = _kernel(backend, a.dtype, "geqrf")
     lsz = _group_size(backend, kernel, max(m, n), m * n * min(m, n))
-    dispatch.launch(backend, kernel, (lsz, batch), (lsz, 1),
+    launch.base.launch(backend, kernel, (lsz, batch), (lsz, 1),
                     [m, n, *_strided(a), tau._storage.buffer, tau._strides[0],
                      cl.LocalMemory(np.dtype(a.dtype.np).itemsize * lsz)], batch * m * n * min(m, n))
 
@@ -235,7 +235,7 @@ def apply_householder(v, tau, c, transpose):
     _check_loop_budget(backend, 2 * m * k, "Applying Householder reflectors")
     kernel = _kernel(backend, c.dtype, "ormqr")
     wg = 64 if ncols >= 64 else 1 << (ncols - 1).bit_length()
-    dispatch.launch(backend, kernel, (-(-ncols // wg) * wg, batch), (wg, 1),
+    launch.base.launch(backend, kernel, (-(-ncols // wg) * wg, batch), (wg, 1),
                     [m, ncols, k, int(transpose), *_strided(v), tau._storage.buffer, tau._offset, tau._strides[0],
                      *_strided(c)], batch * ncols * m * k)
     return c
@@ -254,7 +254,7 @@ def jacobi_svd(u, v, max_sweeps=40):
     kernel = _kernel(backend, u.dtype, "gesvj")
     lsz = _group_size(backend, kernel, max(n // 2, 1), 12 * n * n * m / 2)  # ~12 sweeps
     tol = float(np.finfo(u.dtype.np).eps) * max(m, 1)
-    dispatch.launch(backend, kernel, (lsz, batch), (lsz, 1),
+    launch.base.launch(backend, kernel, (lsz, batch), (lsz, 1),
                     [m, n, *_strided(u), *_strided(v), max_sweeps, tol, cl.LocalMemory(4)], batch * m * n * n)
 
 
@@ -269,7 +269,7 @@ def ldl(a, pivots, info):
     backend = a.device.backend
     _check_loop_budget(backend, n ** 3 / 3, "linalg.ldl_factor")
     wg = min(64, 1 << max(batch - 1, 0).bit_length())
-    dispatch.launch(backend, _kernel(backend, a.dtype, "sytrf"), (-(-batch // wg) * wg,), (wg,),
+    launch.base.launch(backend, _kernel(backend, a.dtype, "sytrf"), (-(-batch // wg) * wg,), (wg,),
                     [n, batch, *_strided(a), pivots._storage.buffer, pivots._offset, pivots._strides[0],
                      info._storage.buffer], batch * n * n * n // 3)
 
@@ -283,7 +283,7 @@ def ldl_solve(ld, pivots, b):
     backend = b.device.backend
     _check_loop_budget(backend, 2 * n * n, "linalg.ldl_solve")
     wg = 64 if k >= 64 else 1 << max(k - 1, 1).bit_length()
-    dispatch.launch(backend, _kernel(backend, b.dtype, "sytrs"), (-(-k // wg) * wg, batch), (wg, 1),
+    launch.base.launch(backend, _kernel(backend, b.dtype, "sytrs"), (-(-k // wg) * wg, batch), (wg, 1),
                     [n, k, *_strided(ld), pivots._storage.buffer, pivots._offset, pivots._strides[0], *_strided(b)],
                     batch * k * n * n)
     return b

@@ -13,7 +13,7 @@ from typing import Callable
 
 import numpy as np
 
-from .. import dispatch
+from .. import launch
 from .. import dtypes as dt
 from ..autograd import graph
 from ..autograd.grad_mode import is_grad_enabled
@@ -231,9 +231,9 @@ def _apply_planned(op, plan, inputs, params):
     dest = Tensor._make(Storage.allocate(plan.backend, plan.nbytes, plan.host), plan.shape, plan.strides, 0,
                         plan.out_dtype, plan.device)
     if plan.launch is not None:
-        cparams = tuple([(k, ctype, dispatch.param_arg(ctype, params[k], compute))
+        cparams = tuple([(k, ctype, launch.base.param_arg(ctype, params[k], compute))
                          for k, ctype in plan.param_spec]) if plan.param_spec else ()
-        dispatch.run_elementwise(plan.launch, inputs, dest, compute, cparams)
+        launch.elementwise.run_elementwise(plan.launch, inputs, dest, compute, cparams)
     if op.vjp is not None:
         for x in inputs:
             if type(x) not in _SCALAR_TYPES and x.requires_grad:
@@ -260,9 +260,9 @@ def _apply_planned_into(op, plan, inputs, params, dest):
         if read_apart(dest, inputs) is not inputs:
             return None  # the full path launches on copies, whose layout the plan does not know
     if plan.launch is not None:
-        cparams = tuple([(k, ctype, dispatch.param_arg(ctype, params[k], compute))
+        cparams = tuple([(k, ctype, launch.base.param_arg(ctype, params[k], compute))
                          for k, ctype in plan.param_spec]) if plan.param_spec else ()
-        dispatch.run_elementwise(plan.launch, inputs, dest, compute, cparams)
+        launch.elementwise.run_elementwise(plan.launch, inputs, dest, compute, cparams)
     dest._bump_version()
     return dest
 
@@ -295,7 +295,7 @@ def apply(op: OpDef, inputs, params=None, out=None, inplace=False):
     if moved is not inputs:
         inputs, sig = moved, None  # no plan: the next call's cpu scalar must be moved again
         tensors = [x for x in inputs if isinstance(x, Tensor)]
-    device = dispatch.common_device(tensors + ([out] if out is not None else []), op.name)
+    device = launch.base.common_device(tensors + ([out] if out is not None else []), op.name)
     common = dt.result_type(*inputs)
     if common.is_complex and not op.complex_ok:
         raise NotImplementedError(_no_complex_message(op.name, common))
@@ -305,7 +305,7 @@ def apply(op: OpDef, inputs, params=None, out=None, inplace=False):
     params = params or {}
     if op.check is not None:
         op.check(inputs, compute, params)
-    shape = dispatch.broadcast_shapes(*(t._shape for t in tensors))
+    shape = launch.strides.broadcast_shapes(*(t._shape for t in tensors))
     tracking = is_grad_enabled() and any(t.requires_grad for t in tensors) and (
         op.vjp is not None or (inplace and inputs[0].requires_grad))
     original = None
@@ -324,20 +324,20 @@ def apply(op: OpDef, inputs, params=None, out=None, inplace=False):
                                "differentiation, but one of the arguments requires grad.")
         dest = out
     else:
-        dest = dispatch.empty(shape, out_dtype, device)
-    cparams = tuple((k, op.params[k][1], dispatch.param_arg(op.params[k][1], params[k], compute))
+        dest = launch.base.empty(shape, out_dtype, device)
+    cparams = tuple((k, op.params[k][1], launch.base.param_arg(op.params[k][1], params[k], compute))
                     for k in op.params)
     apart = read_apart(dest, inputs)
     if apart is not inputs:
         sig = None  # a plan for these copies would not fit the next call's inputs
-    launch = dispatch.elementwise_plan(op.name, op.c_expr(compute), apart, dest, compute, cparams,
-                                       op.c_helpers(compute))
-    if launch is not None:
-        dispatch.run_elementwise(launch, apart, dest, compute, cparams)
+    plan = launch.elementwise.elementwise_plan(op.name, op.c_expr(compute), apart, dest, compute, cparams,
+                                               op.c_helpers(compute))
+    if plan is not None:
+        launch.elementwise.run_elementwise(plan, apart, dest, compute, cparams)
     if sig is not None:
         if len(_plans) >= 8192:
             _plans.clear()
-        _plans[sig] = _Plan(op, device, compute, out_dtype, dest, launch)
+        _plans[sig] = _Plan(op, device, compute, out_dtype, dest, plan)
     if inplace or out is not None:
         dest._bump_version()
     if not tracking:
@@ -362,7 +362,7 @@ def _cpu_scalars_to_device(inputs):
 
 def _check_writable(out, shape, out_dtype, op, inputs, is_out=False):
     if is_out and tuple(out._shape) != tuple(shape) and not any(x is out for x in inputs):
-        dispatch.resize_out(out, shape)
+        launch.base.resize_out(out, shape)
     if tuple(out._shape) != tuple(shape):
         what = "output" if not is_out else "out="
         raise RuntimeError(f"{what} with shape {list(out._shape)} doesn't match the broadcast shape {list(shape)}")

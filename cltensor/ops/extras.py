@@ -13,7 +13,7 @@ import builtins as _py
 import math
 import warnings
 
-from .. import dispatch
+from .. import launch
 from .. import dtypes as dt
 from ..autograd import graph
 from ..autograd.grad_mode import is_grad_enabled
@@ -221,7 +221,7 @@ def broadcast_shapes(*shapes):
     from ..tensor import Size
     shapes = [(s,) if isinstance(s, int) else tuple(s) for s in shapes]
     try:
-        return Size(dispatch.broadcast_shapes(*shapes))
+        return Size(launch.strides.broadcast_shapes(*shapes))
     except RuntimeError as err:
         raise RuntimeError(f"Shape mismatch: objects cannot be broadcast to a single shape ({err})") from None
 

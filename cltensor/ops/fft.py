@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pyopencl as cl
 
-from .. import codegen, dispatch
+from .. import codegen, launch
 from ..autograd import graph
 from ..tensor import Tensor
 
@@ -182,7 +182,7 @@ class _Launch:
 
     def work(self, n):
         """A contiguous (batch..., n) complex work buffer (the tensor keeps its memory alive)."""
-        t = dispatch.empty((self.count * n * 2,), self.dtype, self.device)
+        t = launch.base.empty((self.count * n * 2,), self.dtype, self.device)
         strides, step = [], 2 * n
         for size in reversed(self.batch):
             strides.append(step)
@@ -190,7 +190,7 @@ class _Launch:
         return _Side(t._storage.buffer, 0, tuple(reversed(strides)), 2, contiguous=True), t
 
     def enqueue(self, name, total, args):
-        dispatch.enqueue(self.backend, _kernel(self.backend, self.dtype, name), total, [total] + args)
+        launch.base.enqueue(self.backend, _kernel(self.backend, self.dtype, name), total, [total] + args)
 
     def passes(self, n, sign, src, dst, first, last):
         """The Stockham passes of a length-n transform from src to dst; first/last: whether src/dst
@@ -235,7 +235,7 @@ class _Launch:
         wg = min(_LOCAL_WG[self.backend.cpu_tuned], self.backend.max_work_group_size, 1 << widest.bit_length() - 1)
         scratch = cl.LocalMemory(2 * n * 2 * self.dtype.itemsize)
         args = [self.count, n, sign] + _io_args(self.batch, src, dst, *load, *store) + [twiddles, code, scratch]
-        dispatch.launch(self.backend, _kernel(self.backend, self.dtype, "fft_local"), (self.count * wg,), (wg,),
+        launch.base.launch(self.backend, _kernel(self.backend, self.dtype, "fft_local"), (self.count * wg,), (wg,),
                         args, self.count * n)
 
     def stockham(self):
@@ -273,8 +273,8 @@ def _cached(key, make):
 
 def _twiddle_table(device, dtype, n):
     def make():
-        table = dispatch.empty((n, 2), dtype, device)
-        dispatch.enqueue(device.backend, _kernel(device.backend, dtype, "twiddle_table"), n,
+        table = launch.base.empty((n, 2), dtype, device)
+        launch.base.enqueue(device.backend, _kernel(device.backend, dtype, "twiddle_table"), n,
                          [n, table._storage.buffer])
         return table
     return _cached(("twiddles", device, dtype, n), make)
@@ -286,10 +286,10 @@ def _chirp_filter(device, dtype, n, m, sign):
 
 
 def _make_chirp_filter(device, dtype, n, m, sign):
-    filt = dispatch.empty((m, 2), dtype, device)
-    dispatch.enqueue(device.backend, _kernel(device.backend, dtype, "chirp_filter"), m,
+    filt = launch.base.empty((m, 2), dtype, device)
+    launch.base.enqueue(device.backend, _kernel(device.backend, dtype, "chirp_filter"), m,
                      [n, m, sign, filt._storage.buffer])
-    hat = dispatch.empty((m, 2), dtype, device)
+    hat = launch.base.empty((m, 2), dtype, device)
     plan = Plan(dim=0, n=m, sign=-1, in_mode=COMPLEX_IN, out_real=False, scale=1.0, keep=m, out_len=m)
     one, zero = (1,) * _MAX_BATCH_DIMS, (0,) * _MAX_BATCH_DIMS
     _Launch(plan, dtype, device, one, _Side(filt._storage.buffer, 0, zero, 2),
@@ -322,7 +322,7 @@ def execute(x, plan: Plan, pairs=False):
         out_shape, out_dtype = tuple(shape) + (2,), rdtype
     else:
         out_shape, out_dtype = tuple(shape), complex_dtype(rdtype)
-    make = dispatch.empty if min(plan.keep, plan.n) >= plan.out_len else _zeros
+    make = launch.base.empty if min(plan.keep, plan.n) >= plan.out_len else _zeros
     out = make(out_shape, out_dtype, x.device)
     if out.numel() == 0:
         return out
@@ -341,17 +341,17 @@ def execute(x, plan: Plan, pairs=False):
     src = _Side(x._storage.buffer, in_off, tuple(d[1] for d in batch_dims), in_strides[dim])
     dst = _Side(out._storage.buffer, out_off, tuple(d[2] for d in batch_dims), out_strides[dim])
     plan = replace(plan, keep=min(plan.keep, plan.out_len, plan.n))
-    launch = _Launch(plan, rdtype, x.device, batch, src, dst, plan.in_count(in_len))
+    passes = _Launch(plan, rdtype, x.device, batch, src, dst, plan.in_count(in_len))
     if radices(plan.n) is not None:
-        launch.stockham()
+        passes.stockham()
     else:
-        launch.bluestein()
+        passes.bluestein()
     return out
 
 
 def _zeros(shape, dtype, device):
     """A zero-filled contiguous tensor, cleared through a real view of its memory (complex included)."""
-    out = dispatch.empty(shape, dtype, device)
+    out = launch.base.empty(shape, dtype, device)
     parts = real_dtype(dtype)
     count = out.numel() * (dtype.itemsize // parts.itemsize)
     Tensor._make(out._storage, (count,), (1,), 0, parts, device).zero_()

@@ -1,7 +1,7 @@
 """Indexing and sorting: advanced getitem/setitem, gather/scatter, the index_* and masked_* ops,
 nonzero, take, sort/argsort/topk/kthvalue, unique, searchsorted and bincount.
 
-Every gather/scatter-like op is mapped onto one kernel (``dispatch.index_kernel``): an iteration
+Every gather/scatter-like op is mapped onto one kernel (``launch.index.index_kernel``): an iteration
 shape, the strides of the plain operand, the indexed operand's strides with 0 along the dims an
 index replaces, and per index tensor the size and stride of the dim it indexes.
 
@@ -22,7 +22,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from .. import dispatch
+from .. import launch
 from .. import dtypes as dt
 from ..autograd import graph
 from ..autograd.grad_mode import is_grad_enabled, no_grad
@@ -59,8 +59,8 @@ def _raw(t: Tensor, shape, strides, offset=None) -> Tensor:
 
 
 def _detached_copy(t: Tensor, dtype=None) -> Tensor:
-    out = dispatch.empty(t._shape, dtype or t.dtype, t.device)
-    dispatch.elementwise("_copy", "a", [t], out, t.dtype)
+    out = launch.base.empty(t._shape, dtype or t.dtype, t.device)
+    launch.elementwise.elementwise("_copy", "a", [t], out, t.dtype)
     return out
 
 
@@ -85,7 +85,7 @@ def _check_bounds(index: Tensor, size: int, dim: int, bounds=None, message=None)
     """Raise IndexOutOfBoundsError unless every value of index lies in [-size, size)."""
     if index.numel() == 0 or bounds == "ok":
         return
-    lo, hi = bounds if bounds is not None else dispatch.index_minmax(index)
+    lo, hi = bounds if bounds is not None else launch.index.index_minmax(index)
     bad = hi if hi >= size else lo if lo < -size else None
     if bad is not None:
         raise IndexOutOfBoundsError((message or "index {i} is out of bounds for dimension {d} with size {s}")
@@ -116,7 +116,7 @@ def _scalar_value(value, op: str, dtype):
         return value
     if isinstance(value, (bool, int, float, complex, np.number)):
         value = value.item() if isinstance(value, np.number) else value
-        dispatch.scalar_arg(value, dtype, check_overflow=True)
+        launch.base.scalar_arg(value, dtype, check_overflow=True)
         return value
     raise TypeError(f"{op}(): value must be a number or a 0-dimensional tensor, not {type(value).__name__}")
 
@@ -127,7 +127,7 @@ def _layout(v: Tensor, pairs):
     [(dim of v, integer index tensor)] (PyTorch/numpy placement of the broadcast index dims)."""
     dims = [d for d, _ in pairs]
     try:
-        bshape = dispatch.broadcast_shapes(*(t._shape for _, t in pairs))
+        bshape = launch.strides.broadcast_shapes(*(t._shape for _, t in pairs))
     except RuntimeError:
         shapes = ", ".join(str(list(t._shape)) for _, t in pairs)
         raise IndexError(f"shape mismatch: indexing tensors could not be broadcast together with shapes "
@@ -138,15 +138,15 @@ def _layout(v: Tensor, pairs):
     after = [d for d in rest if d not in before]
     shape = tuple(v._shape[d] for d in before) + bshape + tuple(v._shape[d] for d in after)
     strides = tuple(v._strides[d] for d in before) + (0,) * len(bshape) + tuple(v._strides[d] for d in after)
-    specs = [(t, (0,) * len(before) + dispatch.broadcast_strides(t, bshape) + (0,) * len(after),
+    specs = [(t, (0,) * len(before) + launch.strides.broadcast_strides(t, bshape) + (0,) * len(after),
               v._shape[d], v._strides[d]) for d, t in pairs]
     return shape, strides, specs
 
 
 def _gather(v: Tensor, pairs) -> Tensor:
     shape, strides, specs = _layout(v, pairs)
-    out = dispatch.empty(shape, v.dtype, v.device)
-    dispatch.index_kernel(shape, out, out._strides, v, strides, specs, "src")
+    out = launch.base.empty(shape, v.dtype, v.device)
+    launch.index.index_kernel(shape, out, out._strides, v, strides, specs, "src")
     return out
 
 
@@ -162,21 +162,21 @@ def _scatter(dst: Tensor, pairs, values, op="assign"):
         if not isinstance(values, Tensor):
             values = full((), values, dtype=dst.dtype, device=dst.device)
         return _scatter(_pairs_view(dst), pairs, _pairs_view(values.to(dst.dtype)), op)
-    target = dst if op == "assign" or dst.dtype in dispatch.ATOMIC_DTYPES else _detached_copy(dst, _WIDE[dst.dtype])
+    target = dst if op == "assign" or dst.dtype in launch.index.ATOMIC_DTYPES else _detached_copy(dst, _WIDE[dst.dtype])
     shape, strides, specs = _layout(target, pairs)
     vstrides = None
     if isinstance(values, Tensor):
         vstrides = _value_strides(values, shape)
         if values._storage is dst._storage:
             values = _detached_copy(values)
-    dispatch.index_kernel(shape, target, strides, values, vstrides, specs, "dst", op)
+    launch.index.index_kernel(shape, target, strides, values, vstrides, specs, "dst", op)
     if target is not dst:
-        dispatch.elementwise("_copy", "a", [target], dst, target.dtype)
+        launch.elementwise.elementwise("_copy", "a", [target], dst, target.dtype)
 
 
 def _value_strides(values: Tensor, shape):
     if _broadcastable(values._shape, shape):
-        return dispatch.broadcast_strides(values, shape)
+        return launch.strides.broadcast_strides(values, shape)
     raise RuntimeError(f"shape mismatch: value tensor of shape {list(values._shape)} cannot be broadcast to "
                        f"indexing result of shape {list(shape)}")
 
@@ -205,7 +205,7 @@ def _scatter_dim(dst: Tensor, dim: int, index: Tensor, src, op="assign"):
         return _scatter_dim(_pairs_view(dst), dim, index, _pairs_view(src.to(dst.dtype)), op)
     if dst.dtype.is_complex and op != "assign":
         raise NotImplementedError(f"scatter with reduce '{op}' not implemented for '{dst.dtype.name}'")
-    target = dst if op == "assign" or dst.dtype in dispatch.ATOMIC_DTYPES else _detached_copy(dst, _WIDE[dst.dtype])
+    target = dst if op == "assign" or dst.dtype in launch.index.ATOMIC_DTYPES else _detached_copy(dst, _WIDE[dst.dtype])
     ndim = index.dim()
     size, step = _size_stride(target, dim)
     sstrides = None
@@ -213,10 +213,10 @@ def _scatter_dim(dst: Tensor, dim: int, index: Tensor, src, op="assign"):
         sstrides = src._strides if src.dim() else (0,) * ndim
         if src._storage is dst._storage:
             src = _detached_copy(src)
-    dispatch.index_kernel(index._shape, target, _dim_layout(target, dim, ndim), src, sstrides,
+    launch.index.index_kernel(index._shape, target, _dim_layout(target, dim, ndim), src, sstrides,
                           [(index, index._strides, size, step)], "dst", op)
     if target is not dst:
-        dispatch.elementwise("_copy", "a", [target], dst, target.dtype)
+        launch.elementwise.elementwise("_copy", "a", [target], dst, target.dtype)
 
 
 # ---- resolving a Python index into a view plus (dim, index tensor) pairs -----------------------------------
@@ -309,7 +309,7 @@ def resolve(self: Tensor, index) -> _Index:
             d += 1
         else:
             _check_mask_shape(item, self, s)
-            coords = dispatch.nonzero_compact(item, coords=True)
+            coords = launch.index.nonzero_compact(item, coords=True)
             for j in range(item.dim()):
                 pairs.append((d + j, _raw(coords, (coords._shape[0],), (item.dim(),), j), "ok", s + j))
             basic += [slice(None)] * item.dim()
@@ -567,8 +567,8 @@ def gather(input, dim, index, *, sparse_grad=False, out=None):
     _check_dim_sizes(input, d, index)
     size, step = _size_stride(input, d)
     _check_bounds(index, size, d)
-    result = dispatch.empty(index._shape, input.dtype, input.device)
-    dispatch.index_kernel(index._shape, result, result._strides, input, _dim_layout(input, d, index.dim()),
+    result = launch.base.empty(index._shape, input.dtype, input.device)
+    launch.index.index_kernel(index._shape, result, result._strides, input, _dim_layout(input, d, index.dim()),
                           [(index, index._strides, size, step)], "src")
     if _tracking(input):
         graph.record("GatherBackward0", lambda g, out, a, d, index, shape:
@@ -675,7 +675,7 @@ def _divide_by_counts(self, d, index, include_self):
     with no_grad():
         counts = _scatter_counts(self, d, index, include_self).clamp(min=1)
         mode = None if self.dtype.is_floating_point else "floor"
-        dispatch.elementwise("_copy", "a", [self.div(counts, rounding_mode=mode)], self, self.dtype)
+        launch.elementwise.elementwise("_copy", "a", [self.div(counts, rounding_mode=mode)], self, self.dtype)
 
 
 def _scatter_reduce_vjp(g, out, self, src, d, index, reduce, include_self):
@@ -727,7 +727,7 @@ def take_along_dim(input, indices, dim=None):
                            f"but got {input.dim()} dimensions for input, and {indices.dim()} dimensions for indices")
     d = wrap_dim(dim, input.dim())
     ones = lambda s: s[:d] + (1,) + s[d + 1:]  # noqa: E731
-    common = dispatch.broadcast_shapes(ones(input._shape), ones(indices._shape))
+    common = launch.strides.broadcast_shapes(ones(input._shape), ones(indices._shape))
     src = input.expand(common[:d] + (input._shape[d],) + common[d + 1:])
     return gather(src, d, indices.expand(common[:d] + (indices._shape[d],) + common[d + 1:]))
 
@@ -769,7 +769,7 @@ def put_(self, index, source, accumulate=False):
     flat = _flat(self)
     _scatter(flat, [(0, index.reshape(-1))], _flat(_as_device(source, self.device)), "add" if accumulate else "assign")
     if flat._storage is not self._storage:
-        dispatch.elementwise("_copy", "a", [_raw(flat, self._shape, _contig(self._shape))], self, self.dtype)
+        launch.elementwise.elementwise("_copy", "a", [_raw(flat, self._shape, _contig(self._shape))], self, self.dtype)
     self._bump_version()
     if _tracking(self, source) and self.dtype.is_floating_point:
         graph.record_inplace("PutBackward0", lambda g, out, a, s, index, acc: (
@@ -800,14 +800,14 @@ def masked_fill_(self, mask, value):
     _check_mask(mask, "masked_fill_")
     value = _scalar_value(value, "masked_fill_", self.dtype)
     mask = _as_device(mask, self.device)
-    if dispatch.broadcast_shapes(self._shape, mask._shape) != self._shape:
+    if launch.strides.broadcast_shapes(self._shape, mask._shape) != self._shape:
         raise RuntimeError(f"masked_fill_: mask of shape {list(mask._shape)} cannot be broadcast to self of shape "
                            f"{list(self._shape)}")
     _check_writable(self)
     if isinstance(value, Tensor):
         value = _as_device(value, self.device)
     pick = "(a.x != 0) ? c : b" if self.dtype.is_complex else "(a != 0) ? c : b"  # complex: the mask is a (re, im) pair
-    dispatch.elementwise("masked_fill", pick, [mask, self, value], self, self.dtype)
+    launch.elementwise.elementwise("masked_fill", pick, [mask, self, value], self, self.dtype)
     self._bump_version()
     if _tracking(self, value) and self.dtype.is_differentiable:
         name = "MaskedFillBackward1" if isinstance(value, Tensor) else "MaskedFillBackward0"
@@ -823,7 +823,7 @@ def _masked_fill_vjp(g, out, a, value, mask):
 def masked_fill(input, mask, value):
     _check_mask(mask, "masked_fill")
     _scalar_value(value, "masked_fill_", input.dtype)  # before the copy: a bad value runs no kernel
-    shape = dispatch.broadcast_shapes(input._shape, mask._shape)
+    shape = launch.strides.broadcast_shapes(input._shape, mask._shape)
     return masked_fill_(input.expand(shape).clone() if shape != input._shape else input.clone(), mask, value)
 
 
@@ -831,9 +831,9 @@ def masked_select(input, mask):
     """The elements of input where the (broadcast) boolean mask is True, as a 1-d tensor."""
     _check_mask(mask, "masked_select")
     mask = _as_device(mask, input.device)
-    shape = dispatch.broadcast_shapes(input._shape, mask._shape) or (1,)  # a 0-d pair selects like a 1-element one
-    full_mask = _raw(mask, shape, dispatch.broadcast_strides(mask, shape))
-    full_input = _raw(input, shape, dispatch.broadcast_strides(input, shape))
+    shape = launch.strides.broadcast_shapes(input._shape, mask._shape) or (1,)  # a 0-d pair selects like a 1-element one
+    full_mask = _raw(mask, shape, launch.strides.broadcast_strides(mask, shape))
+    full_input = _raw(input, shape, launch.strides.broadcast_strides(input, shape))
     result = _gather(full_input, _mask_pairs(full_mask))
     if _tracking(input):
         graph.record("MaskedSelectBackward0", lambda g, out, a, mask, shape:
@@ -845,7 +845,7 @@ def masked_select(input, mask):
 def _mask_pairs(mask: Tensor):
     if mask.dim() == 0:
         mask = _raw(mask, (1,), (0,))
-    coords = dispatch.nonzero_compact(mask, coords=True)
+    coords = launch.index.nonzero_compact(mask, coords=True)
     return [(j, _raw(coords, (coords._shape[0],), (mask.dim(),), j)) for j in range(mask.dim())]
 
 
@@ -856,11 +856,11 @@ def masked_scatter_(self, mask, source):
         raise RuntimeError(f"masked_scatter_: expected self and source to have same dtypes but got "
                            f"{_TORCH_NAMES[self.dtype.name]} and {_TORCH_NAMES[source.dtype.name]}")
     mask = _as_device(mask, self.device)
-    if dispatch.broadcast_shapes(self._shape, mask._shape) != self._shape:
+    if launch.strides.broadcast_shapes(self._shape, mask._shape) != self._shape:
         raise RuntimeError(f"masked_scatter_: mask of shape {list(mask._shape)} cannot be broadcast to self of "
                            f"shape {list(self._shape)}")
     _check_writable(self)
-    full_mask = _raw(mask, self._shape, dispatch.broadcast_strides(mask, self._shape))
+    full_mask = _raw(mask, self._shape, launch.strides.broadcast_strides(mask, self._shape))
     pairs = _mask_pairs(full_mask)
     nnz = pairs[0][1]._shape[0]
     if source.numel() < nnz:
@@ -884,7 +884,7 @@ def _masked_scatter_vjp(g, out, a, source, mask, nnz, shape):
 
 
 def masked_scatter(input, mask, source):
-    shape = dispatch.broadcast_shapes(input._shape, mask._shape)
+    shape = launch.strides.broadcast_shapes(input._shape, mask._shape)
     return masked_scatter_(input.expand(shape).clone() if shape != input._shape else input.clone(), mask, source)
 
 
@@ -896,11 +896,11 @@ def nonzero(input, *, out=None, as_tuple=False):
     """Coordinates of the nonzero elements, (nnz, ndim) int64 in row-major order, or one 1-d
     tensor per dim with as_tuple=True. Reads the count back to the host (a sync)."""
     if input.dim() == 0:
-        nnz = dispatch.nonzero_compact(_raw(input, (1,), (0,)), coords=False)._shape[0]
+        nnz = launch.index.nonzero_compact(_raw(input, (1,), (0,)), coords=False)._shape[0]
         if as_tuple:
             return (zeros(nnz, dtype=dt.int64, device=input.device),)
-        return dispatch.empty((nnz, 0), dt.int64, input.device)
-    coords = dispatch.nonzero_compact(input, coords=True)
+        return launch.base.empty((nnz, 0), dt.int64, input.device)
+    coords = launch.index.nonzero_compact(input, coords=True)
     if as_tuple:
         return tuple(_raw(coords, (coords._shape[0],), (input.dim(),), j) for j in range(input.dim()))
     return coords
@@ -929,8 +929,8 @@ def _sorted(x: Tensor, d: int, descending: bool):
     n = moved._shape[-1]
     key_dtype = dt.float32 if x.dtype is dt.float16 else x.dtype
     keys = _detached_copy(moved, key_dtype)
-    idx = dispatch.empty(moved._shape, dt.int64, x.device)
-    dispatch.sort_rows(keys, idx, x.numel() // n if n else 0, n, descending)
+    idx = launch.base.empty(moved._shape, dt.int64, x.device)
+    launch.sort.sort_rows(keys, idx, x.numel() // n if n else 0, n, descending)
     values = keys if key_dtype is x.dtype else _detached_copy(keys, x.dtype)
     if d != last:
         values, idx = (_detached_copy(_raw(t, *_moved(t._shape, t._strides, last, d))) for t in (values, idx))
@@ -1029,16 +1029,16 @@ def _run_starts(rows: Tensor) -> Tensor:
     """Bool flags marking where each run of equal consecutive rows of a contiguous (n, m) tensor
     starts (m == 1 for plain values)."""
     n, m = rows._shape
-    flags = dispatch.empty((n,), dt.bool_, rows.device)
-    dispatch.elementwise("fill", "1", [], _raw(flags, (1,), (1,)), dt.bool_)
+    flags = launch.base.empty((n,), dt.bool_, rows.device)
+    launch.elementwise.elementwise("fill", "1", [], _raw(flags, (1,), (1,)), dt.bool_)
     if n > 1:
         later = _raw(rows, (n - 1, m), (m, 1), rows._offset + m)
         earlier = _raw(rows, (n - 1, m), (m, 1))
-        differs = dispatch.empty((n - 1, m), dt.bool_, rows.device)
-        dispatch.elementwise("ne", "a != b", [later, earlier], differs, rows.dtype)
+        differs = launch.base.empty((n - 1, m), dt.bool_, rows.device)
+        launch.elementwise.elementwise("ne", "a != b", [later, earlier], differs, rows.dtype)
         if m != 1:
             differs = differs.any(dim=1) if m else zeros(n - 1, dtype=dt.bool_, device=rows.device)
-        dispatch.elementwise("_copy", "a", [_raw(differs, (n - 1,), (differs._strides[0],))],
+        launch.elementwise.elementwise("_copy", "a", [_raw(differs, (n - 1,), (differs._strides[0],))],
                              _raw(flags, (n - 1,), (1,), 1), dt.bool_)
     return flags
 
@@ -1049,13 +1049,13 @@ def _unique_rows(rows: Tensor, order, inverse_shape, return_inverse, return_coun
     device = rows.device
     n = rows._shape[0]
     flags = _run_starts(rows)
-    starts = dispatch.nonzero_compact(flags, coords=False)
+    starts = launch.index.nonzero_compact(flags, coords=False)
     values = _gather(rows, [(0, starts)])
-    inverse = dispatch.empty((n,), dt.int64, device)
+    inverse = launch.base.empty((n,), dt.int64, device)
     counts = zeros(starts._shape[0], dtype=dt.int64, device=device)
     if (return_inverse or return_counts) and n:
-        group = dispatch.inclusive_count(flags)  # 1-based run number of every sorted row
-        dispatch.elementwise("sub1", "a - 1", [group], group, dt.int64)
+        group = launch.index.inclusive_count(flags)  # 1-based run number of every sorted row
+        launch.elementwise.elementwise("sub1", "a - 1", [group], group, dt.int64)
         if return_inverse:
             if order is None:
                 inverse = group
@@ -1072,8 +1072,8 @@ def _lexsort_rows(rows: Tensor):
     """Row order of a contiguous (n, m) tensor sorted lexicographically: a stable sort by each
     column from the last to the first (LSD), m device sorts of n keys."""
     n, m = rows._shape
-    order = dispatch.empty((n,), dt.int64, rows.device)
-    dispatch.elementwise("range", "i", [], order, dt.int64)
+    order = launch.base.empty((n,), dt.int64, rows.device)
+    launch.elementwise.elementwise("range", "i", [], order, dt.int64)
     for col in reversed(range(m)):
         keys = _gather(_raw(rows, (n,), (m,), rows._offset + col), [(0, order)])
         order = _gather(order, [(0, _sorted(keys, 0, False)[1])])
@@ -1146,9 +1146,9 @@ def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=N
     if sorter is not None:
         seq = seq.detach().gather(-1, _as_device(sorter, seq.device))
     seq, values = (t.detach().contiguous() for t in (seq, values))
-    result = dispatch.empty(values._shape, dt.int32 if out_int32 else dt.int64, values.device)
+    result = launch.base.empty(values._shape, dt.int32 if out_int32 else dt.int64, values.device)
     inner = values._shape[-1] if values.dim() else 1
-    dispatch.searchsorted_kernel(seq, values, result, inner, per_row, right, dt.result_type(seq, values))
+    launch.sort.searchsorted_kernel(seq, values, result, inner, per_row, right, dt.result_type(seq, values))
     return result
 
 
@@ -1169,14 +1169,14 @@ def bincount(input, weights=None, minlength=0):
         raise RuntimeError("weights should be 1-d and have the same length as input")
     size = minlength
     if input.numel():
-        lo, hi = dispatch.index_minmax(input)
+        lo, hi = launch.index.index_minmax(input)
         if lo < 0:
             raise RuntimeError("bincount only supports 1-d non-negative integral inputs.")
         size = max(size, hi + 1)
     out_dtype = dt.int64 if weights is None else (dt.float32 if weights.dtype is dt.float32 else dt.float64)
     counts = zeros(size, dtype=out_dtype, device=input.device)
     src = 1 if weights is None else _as_device(weights.detach(), input.device)
-    dispatch.index_kernel(input._shape, counts, (0,), src, None if weights is None else src._strides,
+    launch.index.index_kernel(input._shape, counts, (0,), src, None if weights is None else src._strides,
                           [(input, input._strides, size, 1)], "dst", "add")
     return counts
 

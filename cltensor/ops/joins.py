@@ -14,7 +14,7 @@ import warnings
 
 import numpy as np
 
-from .. import dispatch
+from .. import launch
 from .. import dtypes as dt
 from ..autograd import graph
 from ..autograd.grad_mode import is_grad_enabled, no_grad
@@ -35,7 +35,7 @@ def _raw_view(t: Tensor, shape, strides, offset) -> Tensor:
 
 def _copy(src: Tensor, dest: Tensor):
     """dest[...] = src[...] converted to dest's dtype (any strides on both sides)."""
-    dispatch.elementwise("_copy", "a", [src], dest, src.dtype)
+    launch.elementwise.elementwise("_copy", "a", [src], dest, src.dtype)
 
 
 def _narrowed(t: Tensor, d: int, start: int, length: int) -> Tensor:
@@ -95,7 +95,7 @@ def _dims_from_args(dims, kwargs, fname: str) -> tuple:
 def _output(out, shape, dtype, device, inputs, fname: str) -> Tensor:
     """A fresh result, or out= checked (device, dtype, autograd) and resized like PyTorch does."""
     if out is None:
-        return dispatch.empty(shape, dtype, device)
+        return launch.base.empty(shape, dtype, device)
     if _tracking(inputs):
         raise RuntimeError(f"{fname}(): functions with out=... arguments don't support automatic differentiation, "
                            "but one of the arguments requires grad.")
@@ -113,7 +113,7 @@ def _output(out, shape, dtype, device, inputs, fname: str) -> Tensor:
                           f"which does not match the required output shape {list(shape)}. This behavior is "
                           "deprecated, and in a future PyTorch release outputs will not be resized unless they have "
                           "zero elements.", UserWarning, stacklevel=3)
-        fresh = dispatch.empty(shape, out.dtype, device)
+        fresh = launch.base.empty(shape, out.dtype, device)
         out._storage, out._shape, out._strides, out._offset = fresh._storage, fresh._shape, fresh._strides, 0
     out._bump_version()
     return out
@@ -151,7 +151,7 @@ def cat(tensors, dim=0, *, axis=None, out=None):
     if not tensors:
         raise ValueError("torch.cat(): expected a non-empty list of Tensors")
     dim = axis if axis is not None else dim
-    device = dispatch.common_device(tensors, "cat")
+    device = launch.base.common_device(tensors, "cat")
     for i, t in enumerate(tensors):
         if t.dim() == 0:
             raise RuntimeError(f"zero-dimensional tensor (at position {i}) cannot be concatenated")
@@ -198,7 +198,7 @@ def stack(tensors, dim=0, *, out=None):
         if t._shape != ref._shape:
             raise RuntimeError(f"stack expects each tensor to be equal size, but got {list(ref._shape)} at entry 0 "
                                f"and {list(t._shape)} at entry {i}")
-    device = dispatch.common_device(tensors, "stack")
+    device = launch.base.common_device(tensors, "stack")
     dtype = functools.reduce(dt.promote_types, (t.dtype for t in tensors))
     dest = _output(out, ref._shape[:d] + (len(tensors),) + ref._shape[d:], dtype, device, tensors, "stack")
     for i, t in enumerate(tensors):
@@ -437,7 +437,7 @@ def flip(input, *dims, **kwargs):
     for d in wrapped:
         if wrapped.count(d) > 1:
             raise RuntimeError(f"dim {d} appears multiple times in the list of dims")
-    out = dispatch.empty(input._shape, input.dtype, input.device)
+    out = launch.base.empty(input._shape, input.dtype, input.device)
     _copy(_flipped_view(input, [d for d in wrapped if d < input.dim()]), out)
     if _tracking([input]):
         graph.record("FlipBackward0", lambda g, out, a, dims: g.flip(dims), [input], out, {"dims": tuple(wrapped)},
@@ -487,7 +487,7 @@ def roll(input, shifts, dims=None):
         raise RuntimeError("`shifts` required")
     if len(shifts) != (1 if dims is None else len(dims)) or (dims is not None and not dims):
         raise RuntimeError(f"shifts and dimensions must align. shifts: {len(shifts)}, dims:{len(dims or ())}")
-    out = dispatch.empty(input._shape, input.dtype, input.device)
+    out = launch.base.empty(input._shape, input.dtype, input.device)
     if out.numel():
         if dims is None:
             with no_grad():
@@ -533,7 +533,7 @@ def repeat(self, *sizes):
     for n in out_shape:
         if n < 0:
             raise RuntimeError(f"Trying to create tensor with negative dimension {n}: {list(out_shape)}")
-    out = dispatch.empty(out_shape, self.dtype, self.device)
+    out = launch.base.empty(out_shape, self.dtype, self.device)
     # out viewed as (r0, s0, r1, s1, ...): every repetition reads the same source element
     pair_shape = tuple(x for pair in zip(reps, in_shape) for x in pair)
     out_pairs = tuple(x for s, st in zip(in_shape, out._strides) for x in (s * st, st))
@@ -554,8 +554,8 @@ def tile(input, *dims):
 def _segment_sum(src: Tensor, d: int, starts: Tensor, index: Tensor, size: int) -> Tensor:
     """out[..., j, ...] = sum of src[..., starts[j]:starts[j + 1], ...] along d (the gradient of a gather)."""
     shape = src._shape[:d] + (size,) + src._shape[d + 1:]
-    out = dispatch.empty(shape, src.dtype, src.device)
-    dispatch.dim_copy("segment_sum", _moved_to_front(src, d), _moved_to_front(out, d), starts, src.dtype)
+    out = launch.base.empty(shape, src.dtype, src.device)
+    launch.copy.dim_copy("segment_sum", _moved_to_front(src, d), _moved_to_front(out, d), starts, src.dtype)
     if _tracking([src]):
         graph.record("IndexAddBackward0", lambda g, out, a, d, starts, index: _gather(g, d, index, starts),
                      [src], out, {"d": d, "starts": starts, "index": index}, save=frozenset())
@@ -565,8 +565,8 @@ def _segment_sum(src: Tensor, d: int, starts: Tensor, index: Tensor, size: int) 
 def _gather(src: Tensor, d: int, index: Tensor, starts: Tensor) -> Tensor:
     """out[..., j, ...] = src[..., index[j], ...] along d, for a sorted index whose runs start at starts."""
     shape = src._shape[:d] + (index.numel(),) + src._shape[d + 1:]
-    out = dispatch.empty(shape, src.dtype, src.device)
-    dispatch.dim_copy("gather", _moved_to_front(src, d), _moved_to_front(out, d), index, src.dtype)
+    out = launch.base.empty(shape, src.dtype, src.device)
+    launch.copy.dim_copy("gather", _moved_to_front(src, d), _moved_to_front(out, d), index, src.dtype)
     if _tracking([src]):
         graph.record("IndexSelectBackward0", lambda g, out, a, d, starts, index, size:
                      _segment_sum(g, d, starts, index, size), [src], out,
@@ -646,7 +646,7 @@ def _triangle(name: str, input: Tensor, diagonal: int, dest: Tensor):
     keep = "<=" if name == "tril" else ">="
     # i is the row-major index of the element: its column minus its row is its diagonal
     expr = f"((long)(i % cols) - (long)((i / cols) % rows) {keep} k) ? a : (T)0"
-    dispatch.elementwise(name, expr, [input], dest, input.dtype,
+    launch.elementwise.elementwise(name, expr, [input], dest, input.dtype,
                          (("rows", "long", rows), ("cols", "long", cols), ("k", "long", int(diagonal))))
     return dest
 
@@ -739,9 +739,9 @@ def trace(input):
     out_dtype = input.dtype if input.dtype.is_floating_point else dt.int64
     with no_grad():
         diagonal = shape_ops.diagonal(input)
-    total = dispatch.empty((1,), out_dtype, input.device)
+    total = launch.base.empty((1,), out_dtype, input.device)
     bounds = tensor(np.array([0, diagonal.numel()], dtype=np.int64), device=input.device)
-    dispatch.dim_copy("segment_sum", diagonal, total, bounds, out_dtype)
+    launch.copy.dim_copy("segment_sum", diagonal, total, bounds, out_dtype)
     out = _raw_view(total, (), (), 0)
     if _tracking([input]):
         graph.record("TraceBackward0", lambda g, out, a, shape: shape_ops.scatter_into_zeros(

@@ -1,7 +1,7 @@
 """The matmul family: mm, bmm, matmul (``@``), mv, dot, vdot, inner, outer/ger, addmm, addmv, addr,
 baddbmm, addbmm, tensordot and einsum.
 
-Every product runs through one launcher, ``dispatch.gemm`` (batched, operands read through their
+Every product runs through one launcher, ``launch.gemm.gemm`` (batched, operands read through their
 strides, batch dims broadcast with stride 0), so these functions only check arguments the way
 PyTorch does, shape metadata views, and record backward rules. Those rules are products of
 transposes written with these same ops, so they are differentiable again. Sums that a rule or an
@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import warnings
 
-from .. import dispatch
+from .. import launch
 from .. import dtypes as dt
 from ..autograd import graph
 from ..autograd.grad_mode import is_grad_enabled, no_grad
@@ -104,7 +104,7 @@ def _as_col(v):
 def _output(out, shape, dtype, device, inputs, fname):
     """A fresh result, or out= checked like PyTorch (dtype, device, autograd) and resized if needed."""
     if out is None:
-        return dispatch.empty(shape, dtype, device)
+        return launch.base.empty(shape, dtype, device)
     if not isinstance(out, Tensor):
         raise TypeError(f"{fname}(): argument 'out' must be Tensor, not {type(out).__name__}")
     if _tracking(*inputs):
@@ -113,14 +113,14 @@ def _output(out, shape, dtype, device, inputs, fname):
     if out.dtype is not dtype:
         raise RuntimeError(f"Expected out tensor to have dtype {_CXX[dtype.name]}, but got {_CXX[out.dtype.name]} "
                            "instead")
-    dispatch.common_device([out, *inputs], fname)
+    launch.base.common_device([out, *inputs], fname)
     if tuple(out._shape) != tuple(shape):
         if out.numel():
             warnings.warn(f"An output with one or more elements was resized since it had shape {list(out._shape)}, "
                           f"which does not match the required output shape {list(shape)}. This behavior is "
                           "deprecated, and in a future PyTorch release outputs will not be resized unless they have "
                           "zero elements.", UserWarning, stacklevel=4)
-        fresh = dispatch.empty(shape, dtype, device)
+        fresh = launch.base.empty(shape, dtype, device)
         out._storage, out._shape, out._strides, out._offset = fresh._storage, fresh._shape, fresh._strides, 0
     out._bump_version()
     return out
@@ -133,28 +133,28 @@ def _part(t, k):
 
 
 def _complex_gemm(a, b, out, alpha=1, beta=0, bias=None):
-    """dispatch.gemm for complex operands: four real GEMMs over the parts' stride-2 views (re re, im im,
+    """launch.gemm.gemm for complex operands: four real GEMMs over the parts' stride-2 views (re re, im im,
     re im, im re; not Gauss's three, which loses accuracy to cancellation) into temporaries that one
     elementwise kernel combines into out's pairs, so that the GEMM template stays real."""
     real = a.dtype.to_real()
     products = []
     for i, j in ((0, 0), (1, 1), (0, 1), (1, 0)):
-        products.append(dispatch.gemm(_part(a, i), _part(b, j), dispatch.empty(out._shape, real, out.device)))
-    dispatch.elementwise("complex_gemm", f"({a.dtype.c})(a - b, c + d)", products, out, real)
+        products.append(launch.gemm.gemm(_part(a, i), _part(b, j), launch.base.empty(out._shape, real, out.device)))
+    launch.elementwise.elementwise("complex_gemm", f"({a.dtype.c})(a - b, c + d)", products, out, real)
     if alpha != 1 or (beta != 0 and bias is not None):
         with no_grad():
             scaled = out * alpha + (bias * beta if beta != 0 and bias is not None else 0)
-        dispatch.elementwise("_copy", "a", [scaled], out, out.dtype)
+        launch.elementwise.elementwise("_copy", "a", [scaled], out, out.dtype)
     return out
 
 
 def _run(fname, a, b, gemm_shape, out_shape, *, out=None, bias=None, alpha=1, beta=0, inputs=()):
     """result[out_shape] = alpha * a @ b + beta * bias, with a, b, bias already checked (raw views)
     and the product laid out as gemm_shape (batch..., M, N), which has out_shape's elements."""
-    device = dispatch.common_device((a, b, bias) if bias is not None else (a, b), fname)
-    gemm = _complex_gemm if a.dtype.is_complex else dispatch.gemm
+    device = launch.base.common_device((a, b, bias) if bias is not None else (a, b), fname)
+    gemm = _complex_gemm if a.dtype.is_complex else launch.gemm.gemm
     if out is None:
-        res = dispatch.empty(out_shape, a.dtype, device)
+        res = launch.base.empty(out_shape, a.dtype, device)
         gemm(a, b, res if out_shape == gemm_shape else _raw(res, gemm_shape, contiguous_strides(gemm_shape)),
              alpha, beta, bias)
         return res
@@ -163,9 +163,9 @@ def _run(fname, a, b, gemm_shape, out_shape, *, out=None, bias=None, alpha=1, be
     strides = _view_strides(res._shape, res._strides, gemm_shape)
     aliased = out is not None and any(x is not None and x._storage is res._storage for x in (a, b, bias))
     if strides is None or aliased:  # write to a fresh buffer, then copy into out=
-        tmp = dispatch.empty(gemm_shape, res.dtype, device)
+        tmp = launch.base.empty(gemm_shape, res.dtype, device)
         gemm(a, b, tmp, alpha, beta, bias)
-        dispatch.elementwise("_copy", "a", [_raw(tmp, res._shape, contiguous_strides(res._shape), 0)], res, res.dtype)
+        launch.elementwise.elementwise("_copy", "a", [_raw(tmp, res._shape, contiguous_strides(res._shape), 0)], res, res.dtype)
         return res
     gemm(a, b, _raw(res, gemm_shape, strides), alpha, beta, bias)
     return res
@@ -383,7 +383,7 @@ def _check_batched(a, b):
             _mv_shapes(rows, k2, k)
         _m1_m2_dtypes(b, a)
     else:
-        batch = dispatch.broadcast_shapes(a._shape[:-2], b._shape[:-2])
+        batch = launch.strides.broadcast_shapes(a._shape[:-2], b._shape[:-2])
         if k != k2:
             raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: "
                                f"[{math.prod(batch)}, {k}] but got: [{math.prod(batch)}, {k2}].")
@@ -396,7 +396,7 @@ def _matmul_batched(a, b, out):
     _check_batched(a, b)
     a2 = _as_row(a) if a.dim() == 1 else a
     b2 = _as_col(b) if b.dim() == 1 else b
-    batch = dispatch.broadcast_shapes(a2._shape[:-2], b2._shape[:-2])
+    batch = launch.strides.broadcast_shapes(a2._shape[:-2], b2._shape[:-2])
     m, n = a2._shape[-2], b2._shape[-1]
     out_shape = batch + ((m,) if a.dim() >= 2 else ()) + ((n,) if b.dim() >= 2 else ())
     res = _run("matmul", a2, b2, batch + (m, n), out_shape, out=out, inputs=(a, b))
@@ -415,7 +415,7 @@ def _matmul_vjp(g, out, a, b):
 
 def _summed_product(x, y, shape):
     """x @ y summed over the batch dims that shape (the gradient's target) broadcasts."""
-    batch = dispatch.broadcast_shapes(x._shape[:-2], y._shape[:-2])
+    batch = launch.strides.broadcast_shapes(x._shape[:-2], y._shape[:-2])
     if tuple(batch) == tuple(shape[:-2]):
         return matmul(x, y)
     if len(shape) == 2:  # fold the batch into the contraction: one GEMM, no sum
@@ -588,7 +588,7 @@ def tensordot(a, b, dims=2, out=None):
     if out is None:
         return res
     dest = _output(out, shape, res.dtype, res.device, (a, b), "tensordot")
-    dispatch.elementwise("_copy", "a", [res], dest, dest.dtype)
+    launch.elementwise.elementwise("_copy", "a", [res], dest, dest.dtype)
     return dest
 
 

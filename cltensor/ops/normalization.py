@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-from .. import dispatch
+from .. import launch
 from ..autograd import graph
 from ..autograd.grad_mode import enable_grad, is_grad_enabled, no_grad
 from . import elementwise as _ew
@@ -26,7 +26,7 @@ def layer_norm(input, dims, weight, bias, eps):
     """PyTorch's layer_norm over `dims` (the trailing ones); float16/bfloat16 compute in float32."""
     with no_grad():
         mean, rstd = _statistics(input, dims, eps)
-        out = dispatch.empty(input._shape, input.dtype, input.device)
+        out = launch.base.empty(input._shape, input.dtype, input.device)
         _ew.apply(_APPLY, [input, mean, rstd, 1.0 if weight is None else weight, 0.0 if bias is None else bias],
                   out=out)
     inputs = [t for t in (input, weight, bias) if t is not None]
@@ -41,9 +41,9 @@ def _statistics(x, dims, eps):
     """(mean, 1 / sqrt(biased var + eps)) over dims, kept as size-1 dims, in the compute dtype."""
     A = _reduce._compute(x.dtype)
     shape = _reduce._out_shape(x._shape, tuple(d % x.dim() for d in dims), True)
-    outs = [dispatch.empty(shape, A, x.device) for _ in range(2)]
+    outs = [launch.base.empty(shape, A, x.device) for _ in range(2)]
     code = _reduce._code("moments", A, A, ("s.mean", "rsqrt(s.m2 / s.n + eps)"))
-    dispatch.reduce(code, x, tuple(d % x.dim() for d in dims), outs, (("eps", A, eps),))
+    launch.reduce.reduce(code, x, tuple(d % x.dim() for d in dims), outs, (("eps", A, eps),))
     return outs
 
 
@@ -69,10 +69,10 @@ def _input_grad(dy, xhat, rstd, dims, dtype):
     dy = _like(dy, xhat)
     A = _reduce._compute(xhat.dtype)
     shape = _reduce._out_shape(xhat._shape, dims, True)
-    sums = [dispatch.empty(shape, A, xhat.device) for _ in range(2)]
-    dispatch.reduce(_reduce._code("sum_dot", xhat.dtype, A, ("s.v", "s.d")), dy, dims, sums, second=xhat)
+    sums = [launch.base.empty(shape, A, xhat.device) for _ in range(2)]
+    launch.reduce.reduce(_reduce._code("sum_dot", xhat.dtype, A, ("s.v", "s.d")), dy, dims, sums, second=xhat)
     n = math.prod(xhat._shape[d] for d in dims)
-    grad = dispatch.empty(xhat._shape, dtype, xhat.device)
+    grad = launch.base.empty(xhat._shape, dtype, xhat.device)
     return _ew.apply(_INPUT_GRAD, [dy, xhat, sums[0], sums[1], rstd], {"inv_n": 1.0 / max(n, 1)}, out=grad)
 
 
@@ -80,8 +80,8 @@ def _dot(g, xhat, batch, like):
     """sum over the batch dims of g * xhat, in one two-input reduction."""
     g = _like(g, xhat)
     A = _reduce._compute(xhat.dtype)
-    out = dispatch.empty(like._shape, A, like.device)
-    dispatch.reduce(_reduce._code("dot", xhat.dtype, A, ("s.v",)), g, batch, [out], second=xhat)
+    out = launch.base.empty(like._shape, A, like.device)
+    launch.reduce.reduce(_reduce._code("dot", xhat.dtype, A, ("s.v",)), g, batch, [out], second=xhat)
     return out.to(like.dtype)
 
 

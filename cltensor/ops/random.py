@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from .. import codegen, dispatch
+from .. import codegen, launch
 from .. import dtypes as dt
 from ..device import as_device
 from ..tensor import Tensor, _shape_arg, register
@@ -93,7 +93,7 @@ def _draw(out: Tensor, dist: str, p0, p1, generator=None) -> Tensor:
         return out
     gen = generator or default_generator
     seed_, offset = gen._take(n)
-    target = out if out.is_contiguous() else dispatch.empty(out._shape, out.dtype, out.device)
+    target = out if out.is_contiguous() else launch.base.empty(out._shape, out.dtype, out.device)
     compute = dt.int64 if dist == "randint" else (out.dtype if out.dtype in (dt.float32, dt.float64) else dt.float32)
     T = compute.c
     key = ("rand", dist, target.dtype, T)
@@ -103,8 +103,8 @@ def _draw(out: Tensor, dist: str, p0, p1, generator=None) -> Tensor:
         kernel = codegen.kernel(backend, key, "random.cl.mako", "rand_" + dist, out_dtype=target.dtype, T=T, dist=dist,
                                 arg_dtypes=[np.int64, None, np.int64, np.uint64, np.uint64, compute.np.type,
                                             compute.np.type])
-    dispatch.enqueue(backend, kernel, n, [n, target._storage.buffer, target._offset, seed_, offset,
-                                         dispatch.scalar_arg(p0, compute), dispatch.scalar_arg(p1, compute)])
+    launch.base.enqueue(backend, kernel, n, [n, target._storage.buffer, target._offset, seed_, offset,
+                                         launch.base.scalar_arg(p0, compute), launch.base.scalar_arg(p1, compute)])
     if target is not out:
         out.copy_(target)
     out._bump_version()
@@ -156,7 +156,7 @@ def randint_like(input, low=0, high=None, *, dtype=None, device=None):
 def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=None, requires_grad=False, out=None):
     if isinstance(mean, Tensor) or isinstance(std, Tensor):
         like = mean if isinstance(mean, Tensor) else std
-        shape = dispatch.broadcast_shapes(*(x.shape for x in (mean, std) if isinstance(x, Tensor)))
+        shape = launch.strides.broadcast_shapes(*(x.shape for x in (mean, std) if isinstance(x, Tensor)))
         noise = randn(shape, generator=generator, dtype=like.dtype, device=like.device)
         return noise * std + mean
     if size is None:
@@ -292,7 +292,7 @@ def _sample_by_races(p: Tensor, n: int, generator) -> Tensor:
     keys = empty(p._shape, dtype=p.dtype, device=p.device)
     # E = -log(1 - u) is 0 only for u == 0: clamped, that key is huge (the category wins, as it should);
     # zero-probability categories get -1, below every positive key, so they come last
-    dispatch.elementwise("multinomial_race", "(a > ({T})0) ? a / fmax(-log(({T})1 - b), ({T})1e-30) : ({T})-1",
+    launch.elementwise.elementwise("multinomial_race", "(a > ({T})0) ? a / fmax(-log(({T})1 - b), ({T})1e-30) : ({T})-1",
                          [p, u], keys, p.dtype)
     return topk(keys, n, -1).indices
 
@@ -344,7 +344,7 @@ def multinomial(input, num_samples, replacement=False, *, generator=None, out=No
     from ..autograd.grad_mode import no_grad
     with no_grad():
         if input.numel() == 0:
-            result = dispatch.empty(result_shape, dt.int64, input.device)
+            result = launch.base.empty(result_shape, dt.int64, input.device)
         else:
             p = _compute_probabilities(input)
             if not replacement or n == 1:
@@ -361,7 +361,7 @@ def _into_out(out: Tensor, result: Tensor) -> Tensor:
         raise RuntimeError(f"Expected all tensors to be on the same device, but found at least two devices, "
                            f"{result.device} and {out.device}!")
     if out._shape != result._shape:
-        fresh = dispatch.empty(result._shape, out.dtype, out.device)
+        fresh = launch.base.empty(result._shape, out.dtype, out.device)
         out._storage, out._shape, out._strides, out._offset = fresh._storage, fresh._shape, fresh._strides, 0
     return out.copy_(result)
 
@@ -380,7 +380,7 @@ def _per_element(kind: str, out_like: Tensor, params, generator=None) -> Tensor:
     shape = out_like._shape
     args = [p.detach().to(compute).expand(shape).contiguous() for p in params]
     args += [args[0]] * (2 - len(args))
-    out = dispatch.empty(shape, compute, out_like.device)
+    out = launch.base.empty(shape, compute, out_like.device)
     n = out.numel()
     if n:
         seed_, offset = (generator or default_generator)._take(n) if kind != "gamma_grad" else (0, 0)
@@ -390,7 +390,7 @@ def _per_element(kind: str, out_like: Tensor, params, generator=None) -> Tensor:
         if kernel is None:
             kernel = codegen.kernel(backend, key, "random.cl.mako", "rand_" + kind, out_dtype=compute, T=compute.c,
                                     dist=kind, arg_dtypes=[np.int64, None, None, None, np.uint64, np.uint64])
-        dispatch.enqueue(backend, kernel, n, [n, out._storage.buffer, args[0]._storage.buffer,
+        launch.base.enqueue(backend, kernel, n, [n, out._storage.buffer, args[0]._storage.buffer,
                                              args[1]._storage.buffer, seed_, offset])
     return out if compute == out_like.dtype else out.to(out_like.dtype)
 
@@ -430,8 +430,8 @@ def _standard_gamma(input, *, generator=None):
 
 def _standard_gamma_grad(input, output):
     """d(sample)/d(alpha) of standard gamma draws `output` of concentrations `input`."""
-    shape = dispatch.broadcast_shapes(input.shape, output.shape)
-    return _per_element("gamma_grad", dispatch.empty(shape, input.dtype, input.device), [input, output])
+    shape = launch.strides.broadcast_shapes(input.shape, output.shape)
+    return _per_element("gamma_grad", launch.base.empty(shape, input.dtype, input.device), [input, output])
 
 
 def poisson(input, generator=None):
@@ -445,8 +445,8 @@ def binomial(count, prob, generator=None):
     _check_float_input("binomial", count, "binomial_cpu")
     if prob.dtype != count.dtype:
         raise RuntimeError(f"expected scalar type {count.dtype} but found {prob.dtype}")
-    shape = dispatch.broadcast_shapes(count.shape, prob.shape)
-    return _per_element("binomial", dispatch.empty(shape, count.dtype, count.device), [count, prob], generator)
+    shape = launch.strides.broadcast_shapes(count.shape, prob.shape)
+    return _per_element("binomial", launch.base.empty(shape, count.dtype, count.device), [count, prob], generator)
 
 
 def _sample_dirichlet(input, generator=None):

@@ -25,7 +25,7 @@ import warnings
 
 import numpy as np
 
-from .. import dispatch
+from .. import launch
 from .. import dtypes as dt
 from ..autograd import graph
 from ..autograd.grad_mode import is_grad_enabled
@@ -124,7 +124,7 @@ def _code(row, T, A, finish, fused=None, fused_setup=""):
         combine = combine["float" if A.is_floating_point else "int"]
     c_a = A.compute_c
     lo, hi = _bounds(A)
-    return dispatch.ReduceCode(row, T, A, [(n, c_a if t == "A" else t) for n, t in fields], neutral, map_, combine,
+    return launch.reduce.ReduceCode(row, T, A, [(n, c_a if t == "A" else t) for n, t in fields], neutral, map_, combine,
                                finish, fused, lowest=_c_literal(lo, A), highest=_c_literal(hi, A),
                                pre=pre[0] if pre else None, fused_setup=fused_setup)
 
@@ -199,8 +199,8 @@ def _run(x, dims, keepdim, row, T, A, out_dtypes, finish, params=(), ordered=Fal
     if x.dtype.is_complex or T.is_complex:  # only sum and mean take complex input (through _complex_sum)
         raise NotImplementedError(f'"{row}_cpu" not implemented for \'{_tname(x.dtype if x.dtype.is_complex else T)}\'')
     shape = _out_shape(x._shape, dims, keepdim)
-    outs = [dispatch.empty(shape, d, x.device) for d in out_dtypes]
-    dispatch.reduce(_code(row, T, A, tuple(finish)), x, dims, outs, tuple(params), ordered=ordered)
+    outs = [launch.base.empty(shape, d, x.device) for d in out_dtypes]
+    launch.reduce.reduce(_code(row, T, A, tuple(finish)), x, dims, outs, tuple(params), ordered=ordered)
     return outs
 
 
@@ -359,9 +359,9 @@ def _fused_backward(row, expr, g, out, d):
     a, b and the state s written per element: softmax's y * (g - sum(g * y)) without temporaries."""
     if g._strides != out._strides:
         g = g.contiguous()  # the two inputs are read at the same offsets (out is contiguous)
-    grad = dispatch.empty(out._shape, out.dtype, out.device)
+    grad = launch.base.empty(out._shape, out.dtype, out.device)
     T = out.dtype
-    dispatch.reduce(_code(row, T, _compute(T), (), expr), g, (d,) if out.dim() else (), [], fused=grad, second=out)
+    launch.reduce.reduce(_code(row, T, _compute(T), (), expr), g, (d,) if out.dim() else (), [], fused=grad, second=out)
     return grad
 
 
@@ -436,7 +436,7 @@ def _write_out(input, result, out, name):
     if is_grad_enabled() and (out.requires_grad or input.requires_grad):
         raise RuntimeError(f"{name}(): functions with out=... arguments don't support automatic differentiation, "
                            "but one of the arguments requires grad.")
-    dispatch.resize_out(out, result._shape)
+    launch.base.resize_out(out, result._shape)
     return out.copy_(result)
 
 
@@ -752,8 +752,8 @@ def _softmax(name, kernel_name, fused, vjp, input, dim, dtype):
     if not T.is_floating_point:
         raise NotImplementedError(f'"{kernel_name}" not implemented for \'{_tname(T)}\'')
     d = wrap_dim(dim, input.dim())
-    out = dispatch.empty(input._shape, T, input.device)
-    dispatch.reduce(_code("lse", T, _compute(T), (), expr, setup), input, (d,) if input.dim() else (), [],
+    out = launch.base.empty(input._shape, T, input.device)
+    launch.reduce.reduce(_code("lse", T, _compute(T), (), expr, setup), input, (d,) if input.dim() else (), [],
                     fused=out)
     return _record("SoftmaxBackward0" if name == "softmax" else "LogSoftmaxBackward0", vjp, input, out,
                    {"d": d}, {"out"})
@@ -786,9 +786,9 @@ SCANS = {"cumsum": ("x + y", "0", ""), "cumprod": ("x * y", "1", ""),
 
 def _scan(name, input, dim, out_dtype, T, reverse=False):
     d = wrap_dim(dim, input.dim())
-    out = dispatch.empty(input._shape, out_dtype, input.device)
+    out = launch.base.empty(input._shape, out_dtype, input.device)
     combine, neutral, helpers = SCANS[name]
-    return dispatch.scan(combine, neutral, input, d, out, T, _acc(out_dtype), reverse, helpers)
+    return launch.scan.scan(combine, neutral, input, d, out, T, _acc(out_dtype), reverse, helpers)
 
 
 def _scan_dtype(input, dtype):
@@ -849,7 +849,7 @@ def equal(input, other) -> bool:
     """True if both tensors have the same shape and the same values."""
     _check_tensor(input, "equal")
     _check_tensor(other, "equal")
-    dispatch.common_device([input, other], "equal")
+    launch.base.common_device([input, other], "equal")
     if input._shape != other._shape:
         return False
     return bool(all(input == other).item())

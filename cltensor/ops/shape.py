@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-from .. import dispatch
+from .. import launch
 from .. import _memory_format as _mf
 from .. import dtypes as dt
 from ..autograd import graph
@@ -25,7 +25,7 @@ def make_view(src: Tensor, shape, strides, offset, name=None, vjp=None, params=N
 
 # ---- copies ----------------------------------------------------------------------------------
 def _strided_copy(src: Tensor, dest: Tensor):
-    dispatch.elementwise("_copy", "a", [src], dest, src.dtype)
+    launch.elementwise.elementwise("_copy", "a", [src], dest, src.dtype)
     return dest
 
 
@@ -51,9 +51,9 @@ def contiguous(self, memory_format=None):
 def empty_in_format(shape, dtype, device, fmt):
     """An uninitialised tensor of shape whose strides are fmt's compact layout."""
     if fmt not in (_mf.channels_last, _mf.channels_last_3d):
-        return dispatch.empty(shape, dtype, device)
+        return launch.base.empty(shape, dtype, device)
     order = _mf.order(len(shape))
-    stored = dispatch.empty(tuple(shape[d] for d in order), dtype, device)
+    stored = launch.base.empty(tuple(shape[d] for d in order), dtype, device)
     return stored.permute(tuple(order.index(d) for d in range(len(shape))))
 
 
@@ -359,7 +359,7 @@ register("unsqueeze_", _unsqueeze_)
 
 
 def broadcast_tensors(*tensors):
-    shape = dispatch.broadcast_shapes(*(t._shape for t in tensors))
+    shape = launch.strides.broadcast_shapes(*(t._shape for t in tensors))
     return tuple(expand(t, shape) for t in tensors)
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import math
 
-from .. import dispatch
+from .. import launch
 from .. import dtypes as dt
 from ..tensor import Tensor, register, wrap_dim
 from .index import searchsorted
@@ -63,11 +63,11 @@ def _running(x: Tensor, d: int, largest: bool) -> Tensor:
     """The inclusive running max (or min) of x along d on the device scan kernel; NaN propagates.
     Integers and bools accumulate as int64."""
     out_dtype = x.dtype if x.is_floating_point() else dt.int64
-    out = dispatch.empty(x._shape, out_dtype, x.device)
+    out = launch.base.empty(x._shape, out_dtype, x.device)
     op, inf, lim = (">=", "-INFINITY", "LONG_MIN") if largest else ("<=", "INFINITY", "LONG_MAX")
     if x.is_floating_point():
-        return dispatch.scan(f"(x != x || x {op} y) ? x : y", inf, x, d, out, x.dtype, _acc(out_dtype))
-    return dispatch.scan(f"x {op} y ? x : y", lim, x, d, out, x.dtype, _acc(out_dtype))
+        return launch.scan.scan(f"(x != x || x {op} y) ? x : y", inf, x, d, out, x.dtype, _acc(out_dtype))
+    return launch.scan.scan(f"x {op} y ? x : y", lim, x, d, out, x.dtype, _acc(out_dtype))
 
 
 # ---- median, nanmedian, mode ------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import codegen, dispatch
+from .. import codegen, launch
 from .. import _memory_format as _mf
 from .. import dtypes as dt
 from ..autograd import graph
@@ -91,9 +91,9 @@ def _check_int_range(window, in_spatial, *tensors):
 def pool_forward(x, window: Window):
     """(out, indices) of pooling x (N, C, *spatial); indices (int64) only for the max kinds."""
     n_, c_ = x.shape[0], x.shape[1]
-    out = dispatch.empty((n_, c_) + tuple(window.out), x.dtype, x.device)
+    out = launch.base.empty((n_, c_) + tuple(window.out), x.dtype, x.device)
     wants_indices = window.mode in (MAX, ADAPTIVE_MAX)
-    indices = dispatch.empty(out.shape if wants_indices else (1,), dt.int64, x.device)
+    indices = launch.base.empty(out.shape if wants_indices else (1,), dt.int64, x.device)
     n = out.numel()
     if n == 0:
         return out, (indices if wants_indices else None)
@@ -102,13 +102,13 @@ def pool_forward(x, window: Window):
     fwd, _ = _kernels(backend, x.dtype)
     args = [n, c_] + window.args(x.shape[2:])
     args += [x._storage.buffer, x._offset, *_batch_strides(x), out._storage.buffer, indices._storage.buffer]
-    dispatch.enqueue(backend, fwd, n, args)
+    launch.base.enqueue(backend, fwd, n, args)
     return out, (indices if wants_indices else None)
 
 
 def pool_backward(grad, in_shape, indices, window: Window):
     """The gradient of pooling with respect to its input, gathered per input element."""
-    grad_in = dispatch.empty(in_shape, grad.dtype, grad.device)
+    grad_in = launch.base.empty(in_shape, grad.dtype, grad.device)
     n = grad_in.numel()
     if n == 0:
         return grad_in
@@ -118,11 +118,11 @@ def pool_backward(grad, in_shape, indices, window: Window):
     backend = grad.device.backend
     _, bwd = _kernels(backend, grad.dtype)
     if indices is None:
-        indices = dispatch.empty((1,), dt.int64, grad.device)
+        indices = launch.base.empty((1,), dt.int64, grad.device)
     args = [n, in_shape[1]] + window.args(in_shape[2:])
     args += [grad._storage.buffer, grad._offset, *_batch_strides(grad), indices._storage.buffer,
              grad_in._storage.buffer]
-    dispatch.enqueue(backend, bwd, n, args)
+    launch.base.enqueue(backend, bwd, n, args)
     return grad_in
 
 
@@ -254,13 +254,13 @@ def resize_forward(x, resize: Resize):
     fwd, _, scale_type, _ = _resize_kernels(backend, x.dtype, resize.kind, len(resize.out))
     args = [n, x.shape[1]] + _geometry_args(resize, x.shape[2:], scale_type)
     args += [x._storage.buffer, x._offset, *x._strides, out._storage.buffer, *out._strides]
-    dispatch.enqueue(backend, fwd, n, args)
+    launch.base.enqueue(backend, fwd, n, args)
     return out
 
 
 def resize_backward(grad, in_shape, resize: Resize):
     """The gradient of an interpolation with respect to its input, gathered per input element."""
-    grad_in = dispatch.empty(in_shape, grad.dtype, grad.device)
+    grad_in = launch.base.empty(in_shape, grad.dtype, grad.device)
     n = grad_in.numel()
     if n == 0:
         return grad_in
@@ -276,7 +276,7 @@ def resize_backward(grad, in_shape, resize: Resize):
     _, bwd, _, scale_type = _resize_kernels(backend, grad.dtype, resize.kind, len(resize.out))
     args = [n, in_shape[1]] + _geometry_args(resize, in_shape[2:], scale_type)
     args += [grad._storage.buffer, grad._offset, *grad._strides, grad_in._storage.buffer]
-    dispatch.enqueue(backend, bwd, n, args)
+    launch.base.enqueue(backend, bwd, n, args)
     return grad_in
 
 
@@ -339,7 +339,7 @@ def _lead_args(t, nd):
 def pad_forward(x, padding: Pad):
     """x ((N,) C, *spatial) padded (contiguous result)."""
     nd = len(padding.front)
-    out = dispatch.empty(tuple(x.shape[:-nd]) + padding.out(x.shape[-nd:]), x.dtype, x.device)
+    out = launch.base.empty(tuple(x.shape[:-nd]) + padding.out(x.shape[-nd:]), x.dtype, x.device)
     n = out.numel()
     if n == 0:
         return out
@@ -349,14 +349,14 @@ def pad_forward(x, padding: Pad):
     c_, s_n, s_c = _lead_args(x, nd)
     args = [n, c_] + padding.args(x.shape[-nd:])
     args += [x._storage.buffer, x._offset, s_n, s_c, *x._strides[-nd:], out._storage.buffer]
-    dispatch.enqueue(backend, fwd, n, args)
+    launch.base.enqueue(backend, fwd, n, args)
     return out
 
 
 def pad_backward(grad, in_shape, padding: Pad):
     """The gradient of a padding with respect to its input, gathered per input element."""
     nd = len(padding.front)
-    grad_in = dispatch.empty(in_shape, grad.dtype, grad.device)
+    grad_in = launch.base.empty(in_shape, grad.dtype, grad.device)
     n = grad_in.numel()
     if n == 0:
         return grad_in
@@ -368,7 +368,7 @@ def pad_backward(grad, in_shape, padding: Pad):
     c_, s_n, s_c = _lead_args(grad, nd)
     args = [n, c_] + padding.args(in_shape[-nd:])
     args += [grad._storage.buffer, grad._offset, s_n, s_c, *grad._strides[-nd:], grad_in._storage.buffer]
-    dispatch.enqueue(backend, bwd, n, args)
+    launch.base.enqueue(backend, bwd, n, args)
     return grad_in
 
 

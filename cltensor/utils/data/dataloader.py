@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ... import dispatch
+from ... import launch
 from ... import dtypes as dt
 from ...ops import creation
 from ...tensor import Tensor
@@ -135,8 +135,8 @@ def _tensor_gatherer(dataset):
 
 def _gather_rows(t: Tensor, idx: np.ndarray, tables: dict) -> Tensor:
     """out[j] = t[idx[j]]: one gather kernel (idx already bounds-checked)."""
-    out = dispatch.empty((idx.size, *t.shape[1:]), t.dtype, t.device)
+    out = launch.base.empty((idx.size, *t.shape[1:]), t.dtype, t.device)
     table = tables.get(t.device)
     if table is None:
         table = tables[t.device] = creation.tensor(idx, dtype=dt.int64, device=t.device)
-    return dispatch.dim_copy("gather", t, out, table, t.dtype)
+    return launch.copy.dim_copy("gather", t, out, table, t.dtype)

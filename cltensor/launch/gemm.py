@@ -1,0 +1,241 @@
+"""The GEMM family (kernels_cl/gemm.cl.mako): plain, batched and implicit (convolution) products."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import codegen
+from .base import MAX_PLANS, arg_np_type, scalar_arg
+from .strides import broadcast_strides, collapse
+
+class _Operand:
+    """A matrix operand as the GEMM kernel reads it: buffer, offset, batch strides, row/col strides,
+    and its slot: the position of its tensor in (a, b, out, bias), which a cached plan reads again
+    (not found by identity: the same tensor may be passed twice, as in a @ a)."""
+    __slots__ = ("t", "buf", "off", "bst", "sr", "sc", "slot")
+
+    def __init__(self, t, batch, rows, cols, slot):
+        st = broadcast_strides(t, tuple(batch) + (rows, cols))
+        self.t, self.buf, self.off, self.slot = t, t._storage.buffer, t._offset, slot
+        # a size-1 dim is never stepped along: call its stride 1 so it counts as unit-stride
+        self.bst, self.sr, self.sc = list(st[:-2]), st[-2] if rows != 1 else 1, st[-1] if cols != 1 else 1
+
+    def transposed(self):
+        o = object.__new__(_Operand)
+        o.t, o.buf, o.off, o.bst, o.sr, o.sc, o.slot = self.t, self.buf, self.off, self.bst, self.sc, self.sr, self.slot
+        return o
+
+
+_GEMM_PLAN_PARAMS = ("key", "MR", "NV", "VW", "DOT_MR", "DOT_NR")  # what a plan depends on besides the operands
+
+
+def gemm(a, b, out, alpha=1, beta=0, bias=None, params=None, variant=None):
+    """out[..., M, N] = alpha * (a[..., M, K] @ b[..., K, N]) + beta * bias.
+
+    a, b and bias (optional, broadcastable to out) are views of any strides whose batch dims
+    broadcast to out's: transposed and sliced operands are read through their strides. The
+    tiling comes from gemm_tuning for the device; `variant` ('vec' | 'tiled') or a full `params`
+    dict overrides it. Never waits for the kernel.
+    """
+    from .. import gemm_tuning
+    if out.numel() == 0:
+        return out
+    backend = out.device.backend
+    acc = a.dtype
+    p = gemm_tuning.complete(backend, acc, params) if params else gemm_tuning.params_for(backend, acc, variant)
+    if beta == 0:
+        bias = None  # PyTorch ignores the input when beta is 0 (its NaNs do not propagate)
+    tensors = (a, b, out, bias)
+    plans, key = backend.plans, None
+    if params is None:  # tuned tiles: the launch setup follows from dtypes, shapes and strides alone
+        bias_sig = (bias.dtype, bias._shape, bias._strides) if bias is not None else None
+        key = ("gemm", *map(p.get, _GEMM_PLAN_PARAMS), a.dtype, a._shape, a._strides, b._shape, b._strides,
+               out.dtype, out._shape, out._strides, bias_sig)
+        plan = plans.get(key)
+        if plan is not None:
+            _run_gemm(plan, tensors, alpha, beta)
+            return out
+    batch, (M, N), K = out._shape[:-2], out._shape[-2:], a._shape[-1]
+    A, B = _Operand(a, batch, M, K, 0), _Operand(b, batch, K, N, 1)
+    C = _Operand(out, batch, M, N, 2)
+    D = _Operand(bias, batch, M, N, 3) if bias is not None else None
+    rows = _fold_batch(A, B, C, D, batch, M)
+    if rows is not None:
+        batch, M = (), rows
+    mode, copy_a, copy_b = None, False, False
+    if p["variant"] == "vec":
+        mode, swap, copy_a, copy_b = _vec_plan(A, B, M, N, K, p["VW"])
+        if copy_a:  # folded (rows set): a's batch dims continue its rows, so the copy does too
+            a_copy = a.detach().contiguous()
+            A = _Operand(a_copy.reshape(rows, K) if rows is not None else a_copy, batch, M, K, 0)
+        if copy_b:  # folded: b is one matrix broadcast over the batch; copy just that matrix
+            b_src = b.detach()
+            B = _Operand((b_src[(0,) * (b_src.dim() - 2)] if rows is not None else b_src).contiguous(), batch, K, N, 1)
+        tensors = (A.t, B.t, out, bias)  # a copied operand replaces a or b
+        if swap:  # compute out^T = b^T @ a^T so that the vectors run along a unit stride
+            A, B, C, M, N = B.transposed(), A.transposed(), C.transposed(), N, M
+            D = D.transposed() if D is not None else None
+    plan = _gemm_plan(backend, p, mode, A, B, C, D, batch, M, N, K, acc, out.dtype, tensors)
+    if key is not None and not (copy_a or copy_b):  # a copied operand is a new tensor each call
+        if len(plans) >= MAX_PLANS:
+            plans.clear()
+        plans[key] = plan
+    _run_gemm(plan, tensors, alpha, beta)
+    return out
+
+
+def _fold_batch(A, B, C, D, batch, M):
+    """When b does not vary over the batch and the batch dims of a, out (and bias) continue their
+    rows, the product is one GEMM of nbatch * M rows: the row count, else None."""
+    if math.prod(batch) <= 1 or any(B.bst):
+        return None
+    ops = [A, C] + ([D] if D is not None else [])
+    sizes, bst = collapse(batch, [o.bst for o in ops])
+    if len(sizes) != 1:
+        return None
+    for o, (st,) in zip(ops, bst):
+        if M != 1 and st != M * o.sr and not (o is D and st == 0 and o.sr == 0):
+            return None
+    for o, (st,) in zip(ops, bst):
+        o.sr, o.bst = st if M == 1 else o.sr, []
+    return M * sizes[0]
+
+
+_GEMM_COPY_MIN = 128  # a transposing copy of one operand pays off once the other dim reaches this
+
+
+def _vec_plan(A, B, M, N, K, vw):
+    """(mode, swap operands, copy a, copy b) for the vector variant, by the operands' strides.
+
+    The 'nn' kernel runs fastest with a row-major (k-stride 1), b n-stride 1 and out n-stride 1
+    (or m-stride 1: it then stores columns). A column-major a or b costs it 30-40% (strided
+    cache lines, 4 KiB aliasing), more than a transposing copy once the other dimension is
+    large; small products read them in place ('dot' mode for x @ W.T, matrix @ vector).
+    """
+    if B.sc == 1 and N >= vw:
+        return "nn", False, A.sc != 1 and A.sr == 1 and N >= _GEMM_COPY_MIN, False
+    if A.sr == 1 and B.sr == 1 and M >= vw:  # both column-major: (b^T @ a^T)^T reads both row-major
+        return "nn", True, False, False
+    if A.sc == 1 and B.sr == 1:
+        if N >= vw and K < vw:  # no whole vector along k for 'dot': 'nn' gathers b's rows (K=10: 27 -> 7 us)
+            return "nn", False, False, False
+        return ("nn", False, False, True) if M >= _GEMM_COPY_MIN and N >= vw else ("dot", False, False, False)
+    if B.sc == 1:
+        return "nn", False, False, False
+    if A.sr == 1 and M >= vw:
+        return "nn", True, False, False
+    return "nn", False, False, True
+
+
+_GEMM_BATCH_DIMS = 3  # batch dims every GEMM kernel takes (padded with size 1), so that one kernel serves all
+
+
+class GemmPlan:
+    """What a GEMM launch needs besides the operands' buffers and offsets and alpha/beta: the kernel,
+    the size arguments, per kernel operand slot the index of its tensor in (a, b, out, bias) and its
+    row/col/batch strides, and the launch geometry."""
+
+    __slots__ = ("backend", "kernel", "acc", "head", "slots", "gsize", "lsize", "items")
+
+    def __init__(self, backend, kernel, acc, head, slots, gsize, lsize, items):
+        self.backend, self.kernel, self.acc, self.head, self.slots = backend, kernel, acc, head, slots
+        self.gsize, self.lsize, self.items = gsize, lsize, items
+
+
+def _run_gemm(plan, tensors, alpha, beta):
+    args = list(plan.head)
+    for index, strides in plan.slots:
+        t = tensors[index]
+        args += (t._storage.buffer, t._offset, *strides)
+    args += (scalar_arg(alpha, plan.acc), scalar_arg(beta, plan.acc))
+    plan.backend.launch(plan.kernel, plan.gsize, plan.lsize, args, plan.items)
+
+
+def _gemm_plan(backend, p, mode, A, B, C, D, batch, M, N, K, acc, out_dtype, tensors):
+    ops = (A, B, C, D) if D is not None else (A, B, C)
+    nbatch = math.prod(batch)
+    if nbatch > 1:
+        bsizes, bstrides = collapse(batch, [o.bst for o in ops])
+        pad = (0,) * max(_GEMM_BATCH_DIMS - len(bsizes), 0)
+        bsizes, bstrides = (1,) * len(pad) + tuple(bsizes), [pad + st for st in bstrides]
+    else:
+        bsizes, bstrides = (1,) * _GEMM_BATCH_DIMS, [(0,) * _GEMM_BATCH_DIMS] * len(ops)
+    if p["variant"] == "vec":
+        mr, nr = (p["MR"], p["NV"] * p["VW"]) if mode == "nn" else (p["DOT_MR"], p["DOT_NR"])
+        flags = (mr, nr, p["VW"])
+        gsize, lsize = (-(-M // mr), -(-N // nr), nbatch), (1, 1, 1)
+    else:
+        flags = ("k" if A.sc == 1 else "r" if A.sr == 1 else None, "r" if B.sc == 1 else "k" if B.sr == 1 else None)
+        tx, ty = p["BN"] // p["WN"], p["BM"] // p["WM"]
+        gsize, lsize = (-(-N // p["BN"]) * tx, -(-M // p["BM"]) * ty, nbatch), (tx, ty, 1)
+    d_dtype = D.t.dtype if D is not None else None
+    key = ("gemm", mode, acc, out_dtype, d_dtype, len(bsizes), flags, p["key"])
+    kernel = backend.kernels.get(key)
+    if kernel is None:
+        kernel = _build_gemm(backend, key, p, mode, flags, acc, out_dtype, d_dtype, len(bsizes), len(ops))
+    slots = tuple((o.slot, (o.sr, o.sc, *bst)) for o, bst in zip(ops, bstrides))
+    return GemmPlan(backend, kernel, acc, (M, N, K, *bsizes), slots, gsize, lsize, M * N * nbatch)
+
+
+def _build_gemm(backend, key, p, mode, flags, acc, out_dtype, d_dtype, batch_ndim, nops, implicit=None):
+    params = dict.fromkeys(("MR", "NR", "VW", "BM", "BN", "BK", "WM", "WN", "VL", "a_unit", "b_unit"))
+    if p["variant"] == "vec":
+        params.update(zip(("MR", "NR", "VW"), flags))
+    else:
+        params.update({k: p[k] for k in ("BM", "BN", "BK", "WM", "WN", "VL")}, a_unit=flags[0], b_unit=flags[1])
+    types = [np.int32] * (3 + batch_ndim) + ([None] + [np.int64] * (3 + batch_ndim)) * nops + [arg_np_type(acc)] * 2
+    if implicit:
+        types += [np.int32] * 18 + [np.int64] * 5
+    return codegen.kernel(backend, key, "gemm.cl.mako", "gemm", arg_dtypes=types, variant=p["variant"], mode=mode,
+                          a_dtype=acc, c_dtype=out_dtype, d_dtype=d_dtype, acc=acc, batch_ndim=batch_ndim,
+                          implicit=implicit, **params)
+
+
+def gemm_tiles(backend, dtype, M, N) -> int:
+    """How many independent pieces (work-items on CPUs, work-groups on GPUs) one M x N product gives."""
+    from .. import gemm_tuning
+    p = gemm_tuning.params_for(backend, dtype)
+    if p["variant"] == "vec":
+        return -(-M // p["MR"]) * -(-N // (p["NV"] * p["VW"]))
+    return -(-M // p["BM"]) * -(-N // p["BN"])
+
+
+def implicit_gemm(implicit, image, image_strides, geometry, b, b_strides, out, out_strides, M, N, K, batch,
+                  a_batch_strides, bias=None, bias_strides=None):
+    """out = A @ b (+ bias) where A [M, K] is gathered from `image` by conv geometry (no im2col buffer).
+
+    implicit: 'conv' | 'convT' | 'wgrad' (see kernels_cl/gemm.cl.mako). image_strides: (n, c, s0, s1, s2)
+    of the image with 3 spatial dims; geometry: 18 ints (IN, OUT, KS, ST, PD, DL, each for 3 dims).
+    b_strides / out_strides / bias_strides: (row, col, batch0, batch1, batch2) for the 3 batch dims of
+    `batch`; a_batch_strides offsets the image per batch entry. One kernel per (implicit, dtypes,
+    variant) serves every shape. Never waits for the kernel.
+    """
+    from .. import gemm_tuning
+    if out.numel() == 0:
+        return out
+    backend = out.device.backend
+    acc = image.dtype
+    p = gemm_tuning.params_for(backend, acc)
+    nbatch = math.prod(batch)
+    if p["variant"] == "vec":
+        mr, nr = p["MR"], p["NV"] * p["VW"]
+        flags = (mr, nr, p["VW"])
+        gsize, lsize = (-(-M // mr), -(-N // nr), nbatch), (1, 1, 1)
+    else:
+        flags = (None, "r" if b_strides[1] == 1 else "k" if b_strides[0] == 1 else None)
+        tx, ty = p["BN"] // p["WN"], p["BM"] // p["WM"]
+        gsize, lsize = (-(-N // p["BN"]) * tx, -(-M // p["BM"]) * ty, nbatch), (tx, ty, 1)
+    d_dtype = bias.dtype if bias is not None else None
+    key = ("gemm", "nn", acc, out.dtype, d_dtype, _GEMM_BATCH_DIMS, flags, p["key"], implicit)
+    kernel = backend.kernels.get(key)
+    if kernel is None:
+        kernel = _build_gemm(backend, key, p, "nn", flags, acc, out.dtype, d_dtype, _GEMM_BATCH_DIMS,
+                             3 if bias is None else 4, implicit)
+    args = [M, N, K, *batch, image._storage.buffer, image._offset, 0, 0, *a_batch_strides,
+            b._storage.buffer, b._offset, *b_strides, out._storage.buffer, out._offset, *out_strides]
+    if bias is not None:
+        args += [bias._storage.buffer, bias._offset, *bias_strides]
+    args += [scalar_arg(1, acc), scalar_arg(1 if bias is not None else 0, acc), *geometry, *image_strides]
+    backend.launch(kernel, gsize, lsize, args, M * N * nbatch)
+    return out
