@@ -1,0 +1,150 @@
+"""Recording of kernel launches for ``torch.compile`` (see docs/kernels.md, "Capture and replay").
+
+While a ``Recorder`` is active, every ``Backend.launch`` is noted as a ``Launch`` (and still runs:
+a trace is an ordinary eager call), every storage made is kept, and anything a replay could not
+repeat marks the recording as uncapturable, with the reason: host reads (``.item()``, ``.numpy()``,
+``bool()``, an op that reads a count or a bound), host-to-device copies, random draws, waits on
+the queue. The caller then keeps the eager result and runs that signature eagerly from then on.
+
+Elementwise kernels are recognised by their kernel object: ``codegen.kernel`` is wrapped (once, at
+import) so that each elementwise kernel built remembers the template parameters it was rendered
+with (expression, helpers, operand dtypes and kinds...), which the fusion pass reuses.
+"""
+from __future__ import annotations
+
+import pyopencl as cl
+
+from . import codegen, checks
+from .device import Backend
+from .memory import Storage
+from .ops import random as _random
+from .tensor import Tensor
+
+# id(kernel) -> (kernel, template parameters) of every elementwise kernel built since import
+EW_INFO: dict = {}
+
+
+def _install_codegen_hook():
+    if getattr(codegen.kernel, "_records_elementwise", False):
+        return
+    build = codegen.kernel
+
+    def kernel(backend, key, template, kname, arg_dtypes=None, **params):
+        known = backend.kernels.get(key)
+        k = build(backend, key, template, kname, arg_dtypes, **params)
+        if known is None and template == "elementwise.cl.mako":
+            EW_INFO[id(k)] = (k, params)
+        return k
+
+    kernel._records_elementwise = True
+    codegen.kernel = kernel
+
+
+_install_codegen_hook()
+
+
+class Launch:
+    """One recorded kernel launch: what Backend.launch was called with."""
+
+    __slots__ = ("backend", "kernel", "gsize", "lsize", "args", "items")
+
+    def __init__(self, backend, kernel, gsize, lsize, args, items):
+        self.backend, self.kernel, self.gsize, self.lsize = backend, kernel, gsize, lsize
+        self.args, self.items = list(args), items
+
+
+class Uncapturable(Exception):
+    pass
+
+
+def buffer_key(buf) -> int:
+    return buf.int_ptr
+
+
+def is_buffer(a) -> bool:
+    return isinstance(a, cl.MemoryObjectHolder)
+
+
+class Recorder:
+    """Context manager that records launches, allocations and anything that defeats a replay."""
+
+    _active = None
+
+    def __init__(self):
+        self.launches: list = []
+        self.storages: dict = {}  # buffer key -> (storage, allocate args or None for host data)
+        self.checks: list = []  # (offender tensor, passes, error) registered by checks.defer
+        self.reason = None  # why this recording cannot be replayed
+        self._saved = []
+
+    def fail(self, reason):
+        if self.reason is None:
+            self.reason = reason
+
+    def __enter__(self):
+        if Recorder._active is not None:
+            raise Uncapturable("a compiled function called inside another's trace")
+        Recorder._active = self
+        rec = self
+
+        def patch(owner, name, make):
+            original = owner.__dict__[name]
+            self._saved.append((owner, name, original))
+            setattr(owner, name, make(original))
+
+        def launch(orig):
+            def recording_launch(backend, kernel, gsize, lsize, args, items):
+                rec.launches.append(Launch(backend, kernel, gsize, lsize, args, items))
+                return orig(backend, kernel, gsize, lsize, args, items)
+            return recording_launch
+
+        def allocate(orig):
+            def recording_allocate(cls, backend, nbytes, host):
+                s = orig.__func__(cls, backend, nbytes, host)
+                rec.storages[buffer_key(s.buffer)] = (s, (backend, nbytes, host))
+                return s
+            return classmethod(recording_allocate)
+
+        def from_host(orig):
+            def recording_from_host(cls, backend, array):
+                s = orig.__func__(cls, backend, array)
+                rec.storages[buffer_key(s.buffer)] = (s, None)
+                return s
+            return classmethod(recording_from_host)
+
+        def refuse(reason):
+            def make(orig):
+                def refused(*a, **kw):
+                    rec.fail(reason)
+                    return orig(*a, **kw)
+                return refused
+            return make
+
+        def defer(orig):
+            def recording_defer(offender, passes, error):
+                rec.checks.append((offender, passes, error))
+                return orig(offender, passes, error)
+            return recording_defer
+
+        patch(Backend, "launch", launch)
+        patch(Storage, "allocate", allocate)
+        patch(Storage, "from_host_array", from_host)
+        for name in ("read", "read_view", "_device_bytes", "expose"):
+            patch(Storage, name, refuse("a host read of tensor data"))
+        patch(Tensor, "_to_numpy_copy", refuse("a host read of tensor data"))
+        patch(Backend, "finish", refuse("a wait for the device"))
+        patch(_random.Generator, "_take", refuse("a random draw"))
+        patch(checks, "defer", defer)
+        patch(cl, "enqueue_copy", refuse("a copy between host and device"))
+        return self
+
+    def __exit__(self, *exc):
+        for owner, name, original in reversed(self._saved):
+            setattr(owner, name, original)
+        self._saved = []
+        Recorder._active = None
+        return False
+
+
+def recording() -> bool:
+    return Recorder._active is not None

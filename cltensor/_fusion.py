@@ -1,0 +1,236 @@
+"""Fusion of recorded elementwise launches (see docs/kernels.md, "Capture and replay").
+
+A recorded launch of the contiguous elementwise path whose output is read by exactly one later
+elementwise launch, and by nothing else, is computed inside that consumer instead: each row's C
+expression becomes an inline function (``fz3(a, b, i, params)``) and the consumer's expression
+calls it where it read the intermediate buffer, so one instance of kernels_cl/elementwise.cl.mako
+computes the whole chain and the intermediate is never written.
+
+Rules (each keeps the values bit-identical to eager's):
+- both launches take the contiguous path (no strided operands), over the same element count and
+  vector width; the consumer reads the intermediate whole, at the offset it was written at;
+- producer and consumer compute in one real dtype and the intermediate is stored in it, so the
+  value the consumer would have loaded is exactly the one passed on;
+- the intermediate buffer was made during the trace, is no output, is not saved for the backward,
+  and no other launch mentions it;
+- nothing in between may write what the moved computation reads (an elementwise launch into one
+  of its inputs, or any other launch that mentions one: its writes are not known);
+- a fused kernel has at most 8 tensor or scalar operands (the template's a..h).
+"""
+from __future__ import annotations
+
+from ._capture import EW_INFO, Launch, buffer_key, is_buffer
+
+_NAMES = "abcdefgh"
+
+
+class _Node:
+    """An elementwise launch of the contiguous path, decoded from its arguments."""
+
+    __slots__ = ("launch", "info", "n", "out", "inputs", "params", "children", "leaves", "first")
+
+    def __init__(self, launch, info, inputs, params):
+        self.launch, self.info = launch, info
+        args = launch.args
+        self.n, self.out = args[0], (buffer_key(args[1]), args[2])
+        self.inputs = inputs  # (kind, dtype, arg values) per operand
+        self.params = params  # (name, ctype, value)
+        self.children = {}  # operand index -> producer _Node inlined there
+        self.leaves = None
+        self.first = None  # position of the earliest launch whose work this node now does
+
+
+def _decode(launch):
+    entry = EW_INFO.get(id(launch.kernel))
+    if entry is None or entry[0] is not launch.kernel:
+        return None
+    info = entry[1]
+    compute = info["compute"]
+    if info["ndim"] or info["TILE"] or compute.is_complex or info["out_dtype"] is not compute or \
+            compute.name in ("float16", "bfloat16", "bool"):
+        return None
+    args, pos, inputs = launch.args, 3, []
+    for d, kind in zip(info["in_dtypes"], info["in_kinds"]):
+        if kind == "v":
+            inputs.append((kind, d, (args[pos],)))
+            pos += 1
+        else:
+            inputs.append((kind, d, (args[pos], args[pos + 1])))
+            pos += 2
+    params = tuple((p[0], p[1], args[pos + k]) for k, p in enumerate(info["params"]))
+    return _Node(launch, info, inputs, params)
+
+
+def fuse(launches, eliminable) -> list:
+    """launches with chains of elementwise launches merged; eliminable: keys of the buffers that
+    need not be written (made during the trace, no output, not read after these launches)."""
+    nodes = [_decode(l) for l in launches]
+    uses: dict = {}
+    for l in launches:
+        for a in l.args:
+            if is_buffer(a):
+                k = buffer_key(a)
+                uses[k] = uses.get(k, 0) + 1
+    writer: dict = {}  # buffer key -> the elementwise node that last wrote it
+    inlined = set()
+    for c, node in enumerate(nodes):
+        if node is None:
+            for a in launches[c].args:
+                if is_buffer(a):
+                    writer.pop(buffer_key(a), None)
+            continue
+        node.first = c
+        node.leaves = _own_leaves(node)
+        for j, (kind, d, vals) in enumerate(node.inputs):
+            if kind != "c":
+                continue
+            p = writer.get(buffer_key(vals[0]))
+            if p is not None and _can_inline(p, node, j, c, nodes, launches, uses, eliminable):
+                node.children[j] = p
+                inlined.add(id(p))
+                node.first = min(node.first, p.first)
+                node.leaves = _merged_leaves(node)
+        writer[node.out[0]] = node
+    out = []
+    for l, node in zip(launches, nodes):
+        if node is not None and id(node) in inlined:
+            continue
+        out.append(_fused_launch(node) if node is not None and node.children else l)
+    return out
+
+
+def _leaf_key(kind, d, vals):
+    if kind == "v":
+        return None  # scalars by value are not shared
+    return (kind, d, buffer_key(vals[0]), vals[1])
+
+
+def _own_leaves(node):
+    return [(kind, d, vals) for j, (kind, d, vals) in enumerate(node.inputs) if j not in node.children]
+
+
+def _merged_leaves(node):
+    leaves, seen = [], set()
+    for j, (kind, d, vals) in enumerate(node.inputs):
+        group = node.children[j].leaves if j in node.children else [(kind, d, vals)]
+        for leaf in group:
+            k = _leaf_key(*leaf)
+            if k is None or k not in seen:
+                leaves.append(leaf)
+                if k is not None:
+                    seen.add(k)
+    return leaves
+
+
+def _can_inline(p, c_node, j, c, nodes, launches, uses, eliminable):
+    kind, d, (buf, off) = c_node.inputs[j]
+    b = buffer_key(buf)
+    if b not in eliminable or uses.get(b, 0) != 2 or p.out[1] != off or p.n != c_node.n:
+        return False
+    pi, ci = p.info, c_node.info
+    if pi["compute"] is not ci["compute"] or pi["VEC"] != ci["VEC"] or pi["IDX"] != ci["IDX"]:
+        return False
+    if p.launch.backend is not c_node.launch.backend:
+        return False
+    if len(_merged_leaves_with(c_node, j, p)) > len(_NAMES):
+        return False
+    read = {buffer_key(vals[0]) for kind, _, vals in p.leaves if kind != "v"}
+    for k in range(p.first + 1, c):
+        other = nodes[k]
+        if other is not None:
+            if other.out[0] in read and other is not p:
+                return False
+        elif any(is_buffer(a) and buffer_key(a) in read for a in launches[k].args):
+            return False
+    return True
+
+
+def _merged_leaves_with(node, j, p):
+    node.children[j] = p
+    try:
+        return _merged_leaves(node)
+    finally:
+        del node.children[j]
+
+
+def _fused_launch(node) -> Launch:
+    leaves = node.leaves
+    index = {}
+    for n, leaf in enumerate(leaves):
+        k = _leaf_key(*leaf)
+        if k is not None:
+            index[k] = n
+    functions, helpers, params, call_of = [], [], [], {}
+    counter = [0]
+
+    def emit(nd, leaf_name):
+        args = []
+        for j, (kind, d, vals) in enumerate(nd.inputs):
+            if j in nd.children:
+                args.append(emit(nd.children[j], leaf_name))
+            else:
+                args.append(leaf_name(kind, d, vals))
+        k = counter[0]
+        counter[0] += 1
+        info = nd.info
+        T = info["compute"].compute_c
+        formals = [f"const T {_NAMES[j]}" for j in range(len(nd.inputs))] + ["const long i"]
+        for name, ctype, value in nd.params:
+            pname = f"p{k}_{name}"
+            params.append((pname, ctype, value))
+            formals.append(f"const {_param_c(ctype, info['compute'])} {name}")
+            args.append(pname)
+        if info["helpers"] and info["helpers"] not in helpers:
+            helpers.append(info["helpers"])
+        functions.append(f"#define T {T}\ninline {T} fz{k}({', '.join(formals)}) "
+                         f"{{ return (T)({info['expr']}); }}\n#undef T")
+        return f"fz{k}({', '.join(args[:len(nd.inputs)] + ['i'] + args[len(nd.inputs):])})"
+
+    used = {}
+
+    def leaf_name(kind, d, vals):
+        k = _leaf_key(kind, d, vals)
+        if k is not None:
+            return _NAMES[index[k]]
+        # scalars by value: the n-th 'v' leaf in order
+        for n, leaf in enumerate(leaves):
+            if leaf[0] == "v" and n not in used and leaf[2] is vals:
+                used[n] = True
+                return _NAMES[n]
+        raise AssertionError("scalar operand not among the leaves")
+
+    expr = emit(node, leaf_name)
+    info = node.info
+    compute = info["compute"]
+    kinds = tuple(kind for kind, _, _ in leaves)
+    in_dtypes = tuple(d for _, d, _ in leaves)
+    param_decl = tuple((name, ctype) for name, ctype, _ in params)
+    source_helpers = "\n".join(helpers + functions)
+    key = ("fused", expr, source_helpers, compute, info["out_dtype"], in_dtypes, kinds, info["IDX"], info["VEC"],
+           param_decl)
+    backend = node.launch.backend
+    kernel = backend.kernels.get(key)
+    if kernel is None:
+        kernel = _ew_launcher()._build_elementwise(backend, key, "fused", expr, source_helpers, in_dtypes, kinds,
+                                                   info["out_dtype"], compute, 0, info["IDX"], param_decl,
+                                                   info["VEC"], 0)
+    args = list(node.launch.args[:3])
+    for kind, d, vals in leaves:
+        args.extend(vals)
+    args.extend(value for _, _, value in params)
+    l = node.launch
+    return Launch(l.backend, kernel, l.gsize, l.lsize, args, l.items)
+
+
+def _param_c(ctype, compute):
+    from .dtypes import param_c
+    return param_c(ctype, compute)
+
+
+def _ew_launcher():
+    """The module that builds elementwise kernels (dispatch, or launch.elementwise once split)."""
+    try:
+        from .launch import elementwise as module
+    except ImportError:
+        from . import dispatch as module
+    return module
