@@ -17,7 +17,7 @@ import pyopencl as cl
 from . import codegen, checks
 from .device import Backend
 from .memory import Storage
-from .ops import random as _random
+from .ops import index as _index_ops, random as _random
 from .tensor import Tensor
 
 # id(kernel) -> (kernel, template parameters) of every elementwise kernel built since import
@@ -41,6 +41,24 @@ def _install_codegen_hook():
 
 
 _install_codegen_hook()
+
+
+class BoundsCheck:
+    """A recorded index bounds check (ops.index._check_bounds): replayed as a check of the replay's
+    index values (a host read, as eager does) before the launches that use them."""
+
+    __slots__ = ("args", "kernel", "view", "size", "dim", "message")
+
+    def __init__(self, index, size, dim, message):
+        self.args, self.kernel = [index._storage.buffer], None
+        self.view = (index._shape, index._strides, index._offset, index.dtype, index.device)
+        self.size, self.dim, self.message = size, dim, message
+
+    def run(self, storage):
+        from .ops import index as _index
+        shape, strides, offset, dtype, device = self.view
+        _index._check_bounds(Tensor._make(storage, shape, strides, offset, dtype, device), self.size, self.dim,
+                             None, self.message)
 
 
 class Launch:
@@ -75,6 +93,7 @@ class Recorder:
         self.storages: dict = {}  # buffer key -> (storage, allocate args or None for host data)
         self.checks: list = []  # (offender tensor, passes, error) registered by checks.defer
         self.reason = None  # why this recording cannot be replayed
+        self.paused = False  # inside a recorded bounds check: its reads are allowed, its launches not kept
         self._saved = []
 
     def fail(self, reason):
@@ -94,7 +113,8 @@ class Recorder:
 
         def launch(orig):
             def recording_launch(backend, kernel, gsize, lsize, args, items):
-                rec.launches.append(Launch(backend, kernel, gsize, lsize, args, items))
+                if not rec.paused:
+                    rec.launches.append(Launch(backend, kernel, gsize, lsize, args, items))
                 return orig(backend, kernel, gsize, lsize, args, items)
             return recording_launch
 
@@ -115,7 +135,8 @@ class Recorder:
         def refuse(reason):
             def make(orig):
                 def refused(*a, **kw):
-                    rec.fail(reason)
+                    if not rec.paused:
+                        rec.fail(reason)
                     return orig(*a, **kw)
                 return refused
             return make
@@ -126,7 +147,20 @@ class Recorder:
                 return orig(offender, passes, error)
             return recording_defer
 
+        def bounds(orig):
+            def recording_bounds(index, size, dim, bounds=None, message=None):
+                if bounds is not None or index.numel() == 0:
+                    return orig(index, size, dim, bounds, message)
+                rec.paused = True
+                try:
+                    orig(index, size, dim, bounds, message)
+                finally:
+                    rec.paused = False
+                rec.launches.append(BoundsCheck(index, size, dim, message))
+            return recording_bounds
+
         patch(Backend, "launch", launch)
+        patch(_index_ops, "_check_bounds", bounds)
         patch(Storage, "allocate", allocate)
         patch(Storage, "from_host_array", from_host)
         for name in ("read", "read_view", "_device_bytes", "expose"):

@@ -170,17 +170,27 @@ class _Compiled:
 class _Program:
     """Recorded launches; per call, the buffers of the slots they name are put in their arguments."""
 
-    def __init__(self, launches, slot_of, checks_):
+    def __init__(self, launches, slot_of, checks_, held):
         self.steps = []
+        self.has_bounds = False
         for l in launches:
+            if l.kernel is None:  # a BoundsCheck
+                k = buffer_key(l.args[0])
+                self.steps.append((None, None, None, None, None, l, (slot_of.get(k), held.get(k))))
+                self.has_bounds = True
+                continue
             patches = tuple((i, slot_of[buffer_key(a)]) for i, a in enumerate(l.args)
                             if is_buffer(a) and buffer_key(a) in slot_of)
             self.steps.append((l.backend, l.kernel, l.gsize, l.lsize, l.items, l.args, patches))
         self.checks = checks_
         self.count = len(self.steps)
 
-    def run(self, table):
+    def run(self, table, storages=None):
         for backend, kernel, gsize, lsize, items, args, patches in self.steps:
+            if kernel is None:
+                slot, storage = patches
+                args.run(storage if slot is None else storages[slot])
+                continue
             if patches:
                 args = args[:]
                 for i, slot in patches:
@@ -237,8 +247,8 @@ class _Slots:
 
 
 def _hold_constants(launches, slots, find, made):
-    """The storages of the buffers the launches use that no slot fills (kept alive for replays);
-    None when one of them cannot be found."""
+    """Buffer key -> storage of the buffers the launches use that no slot fills (kept alive for
+    replays); None when one of them cannot be found."""
     held = {}
     for l in launches:
         for a in l.args:
@@ -250,7 +260,7 @@ def _hold_constants(launches, slots, find, made):
                 if s is None:
                     return None
                 held[k] = s
-    return list(held.values())
+    return held
 
 
 def _leaves(outputs, boundary):
@@ -330,7 +340,7 @@ class _Entry:
         self.f_held = _hold_constants(launches, slots, find, made)
         if self.f_held is None:
             raise _NotReplayable("a buffer of unknown origin")
-        self.forward = _Program(launches, slots.of, rec.checks)
+        self.forward = _Program(launches, slots.of, rec.checks, self.f_held)
         self.f_slots = slots.count
         self.out_layouts = [_Layout(slots.of[k], o) for o, k in zip(outs, out_keys)]
         if self.needs_grad:
@@ -376,7 +386,7 @@ class _Entry:
         self.b_held = _hold_constants(launches, slots, find, {**made, **b_made})
         if self.b_held is None:
             raise _NotReplayable("backward: a buffer of unknown origin")
-        self.backward = _Program(launches, slots.of, rec.checks)
+        self.backward = _Program(launches, slots.of, rec.checks, self.b_held)
         self.b_slots = slots.count
         self.grad_layouts = [None if g is None else _Layout(slots.of[buffer_key(g._storage.buffer)], g)
                              for g in grads]
@@ -402,7 +412,15 @@ class _Entry:
         for slot, (backend, nbytes, host) in self.f_new:
             s = storages[slot] = Storage.allocate(backend, nbytes, host)
             table[slot] = s.buffer
-        self.forward.run(table)
+        if self.forward.has_bounds:
+            by_slot = [None] * self.f_slots
+            for slot, i in self.f_inputs:
+                by_slot[slot] = tensors[i]._storage
+            for slot, s in storages.items():
+                by_slot[slot] = s
+            self.forward.run(table, by_slot)
+        else:
+            self.forward.run(table)
         outs = []
         for layout in self.out_layouts:
             s = storages.get(layout.slot)
@@ -437,7 +455,19 @@ class _Entry:
         for slot, (backend, nbytes, host) in self.b_new:
             s = new[slot] = Storage.allocate(backend, nbytes, host)
             table[slot] = s.buffer
-        self.backward.run(table)
+        if self.backward.has_bounds:
+            by_slot = [None] * self.b_slots
+            for slot, j in zip(self.b_seeds, self.diff_index):
+                by_slot[slot] = grads[j]._storage
+            for slot, i in self.b_inputs:
+                by_slot[slot] = inputs[i]._storage
+            for b_slot, f_slot in self.b_saved:
+                by_slot[b_slot] = storages[f_slot]
+            for slot, s in new.items():
+                by_slot[slot] = s
+            self.backward.run(table, by_slot)
+        else:
+            self.backward.run(table)
         seed_storage = {slot: grads[j]._storage for slot, j in zip(self.b_seeds, self.diff_index)}
         results = [None if layout is None else layout.make(new.get(layout.slot) or seed_storage[layout.slot])
                    for layout in self.grad_layouts]
