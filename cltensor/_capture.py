@@ -22,6 +22,9 @@ from .tensor import Tensor
 
 # id(kernel) -> (kernel, template parameters) of every elementwise kernel built since import
 EW_INFO: dict = {}
+# id(kernel) -> (kernel, scalar argument dtypes) of every kernel built since import (for the copies
+# a replay presets its arguments on)
+ARG_DTYPES: dict = {}
 
 
 def _install_codegen_hook():
@@ -32,8 +35,11 @@ def _install_codegen_hook():
     def kernel(backend, key, template, kname, arg_dtypes=None, **params):
         known = backend.kernels.get(key)
         k = build(backend, key, template, kname, arg_dtypes, **params)
-        if known is None and template == "elementwise.cl.mako":
-            EW_INFO[id(k)] = (k, params)
+        if known is None:
+            if arg_dtypes is not None:
+                ARG_DTYPES[id(k)] = (k, tuple(arg_dtypes))
+            if template == "elementwise.cl.mako":
+                EW_INFO[id(k)] = (k, params)
         return k
 
     kernel._records_elementwise = True

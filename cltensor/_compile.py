@@ -15,10 +15,13 @@ import functools
 import gc
 
 from . import _capture, checks
-from ._capture import Recorder, buffer_key, is_buffer
+import pyopencl as cl
+
+from ._capture import ARG_DTYPES, Recorder, buffer_key, is_buffer
 from ._fusion import fuse
 from .autograd import Function, is_grad_enabled
 from .autograd import graph as _graph
+from .device import Backend
 from .memory import Block, Storage
 from .nn.module import Module
 from .tensor import Tensor
@@ -131,7 +134,7 @@ class _Compiled:
         spec = _flatten((args, tuple(sorted(kwargs.items()))), tensors)
         key = (spec, _signature(tensors), is_grad_enabled())
         if self.module is not None:
-            key += (self.module.training, tuple([p.requires_grad for p in self.module.parameters()]))
+            key += (self.module.training,)
         hash(key)
         return key
 
@@ -147,7 +150,7 @@ class _Compiled:
         if entry is not None and not isinstance(entry, _Eager) and not entry.guards_hold():
             entry = None
         if entry is None:
-            if len(self.entries) >= _RECOMPILE_LIMIT:
+            if key not in self.entries and len(self.entries) >= _RECOMPILE_LIMIT:
                 return self.fn(*args, **kwargs)
             return self._trace(key, args, kwargs, tensors)
         if isinstance(entry, _Eager):
@@ -168,7 +171,14 @@ class _Compiled:
 
 # ---- programs: launch lists whose buffer arguments are filled per call ----------------------------
 class _Program:
-    """Recorded launches; per call, the buffers of the slots they name are put in their arguments."""
+    """Recorded launches; per call, the buffers of the slots they name are put in their arguments.
+
+    Each launch gets a kernel object of its own whose arguments are set once, here; a replay sets
+    only the slot arguments (the buffers that change per call) and enqueues (the CUDA-graphs idea).
+    That direct path is taken while Backend.launch is the stock one and nothing else needs to see
+    the launches (the profiler, numpy-shared memory); otherwise each launch goes through
+    Backend.launch as eager launches do.
+    """
 
     def __init__(self, launches, slot_of, checks_, held):
         self.steps = []
@@ -184,8 +194,18 @@ class _Program:
             self.steps.append((l.backend, l.kernel, l.gsize, l.lsize, l.items, l.args, patches))
         self.checks = checks_
         self.count = len(self.steps)
+        self.constants = [s.buffer for s in held.values()]
+        self.direct = _direct_segments(self.steps)
 
     def run(self, table, storages=None):
+        if self.direct is not None and _may_go_direct(self, table):
+            self._run_direct(table, storages)
+        else:
+            self._run_launches(table, storages)
+        for offender, passes, error in self.checks:
+            checks.defer(offender, passes, error)
+
+    def _run_launches(self, table, storages):
         for backend, kernel, gsize, lsize, items, args, patches in self.steps:
             if kernel is None:
                 slot, storage = patches
@@ -196,8 +216,78 @@ class _Program:
                 for i, slot in patches:
                     args[i] = table[slot]
             backend.launch(kernel, gsize, lsize, args, items)
-        for offender, passes, error in self.checks:
-            checks.defer(offender, passes, error)
+
+    def _run_direct(self, table, storages):
+        backend, segments = self.direct
+        for segment in segments:
+            if isinstance(segment, tuple):  # a bounds check: a host read, after the launches before it
+                check, (slot, storage) = segment
+                check.run(storage if slot is None else storages[slot])
+                continue
+            with backend.lock:
+                backend._flush_locked()  # launches held back by Backend.launch go first
+                queue = backend._queue
+                gate = cl.UserEvent(backend.context) if 0 < backend.gate_batch <= len(segment) else None
+                wait = [gate] if gate is not None else None
+                try:
+                    for kernel, gsize, lsize, patches in segment:
+                        for i, slot in patches:
+                            kernel.set_arg(i, table[slot])
+                        cl.enqueue_nd_range_kernel(queue, kernel, gsize, lsize, wait_for=wait)
+                        wait = None
+                except cl.Error as err:
+                    raise backend.failure(err) from err
+                finally:
+                    if gate is not None:
+                        gate.set_status(cl.command_execution_status.COMPLETE)
+
+
+_STOCK_LAUNCH = Backend.launch
+
+
+def _direct_segments(steps):
+    """(backend, segments) for the direct path: runs of preset kernels split at bounds checks;
+    None where a launch's kernel has no known argument dtypes or launches span devices."""
+    backends = {st[0] for st in steps if st[1] is not None}
+    if len(backends) != 1:
+        return None
+    segments, run = [], []
+    for backend, kernel, gsize, lsize, items, args, patches in steps:
+        if kernel is None:
+            if run:
+                segments.append(run)
+                run = []
+            segments.append((args, patches))
+            continue
+        entry = ARG_DTYPES.get(id(kernel))
+        if entry is None or entry[0] is not kernel:
+            return None
+        own = cl.Kernel(kernel.program, kernel.function_name)
+        own.set_scalar_arg_dtypes(entry[1])
+        own.set_args(*args)
+        run.append((own, gsize, lsize, patches))
+    if run:
+        segments.append(run)
+    return backends.pop(), segments
+
+
+def _may_go_direct(program, table):
+    backend = program.direct[0]
+    if type(backend).launch is not _STOCK_LAUNCH or backend.recorder is not None:
+        return False
+    state = backend.host_state
+    if not state:
+        return True
+    with backend.lock:  # as memory.settle_for_launch: drop snapshots of host reads; numpy-shared memory
+        for buffers in (table, program.constants):  # needs map/unmap around launches: the stock path
+            for buf in buffers:
+                block = state.get(buf)
+                if block is not None:
+                    if block.exposed:
+                        return False
+                    block.snapshot = None
+                    state.pop(buf, None)
+    return True
 
 
 class _Layout:
@@ -312,7 +402,7 @@ class _Entry:
         outs = []
         self.out_spec = _flatten(out, outs)
         self.needs_grad = is_grad_enabled() and any(o.requires_grad for o in outs)
-        self.state = [(p, p._storage) for p in _module_tensors(module)]
+        self.state = [(p, p._storage, p.requires_grad) for p in _module_tensors(module)]
         made = rec.storages
         inputs = {}
         for i, t in enumerate(tensors):
@@ -328,7 +418,7 @@ class _Entry:
         saved = set()
         if self.needs_grad:
             saved = self._capture_backward(tensors, outs, made, inputs)
-        find = _storage_finder(list(tensors) + [p for p, _ in self.state])
+        find = _storage_finder(list(tensors) + [p for p, _, _ in self.state])
         # forward program: slots for the inputs' buffers and for new buffers (results, saved)
         slots = _Slots()
         self.f_inputs = [(slots.add(k), i) for k, i in inputs.items()]
@@ -402,7 +492,12 @@ class _Entry:
 
     # ---- per call ------------------------------------------------------------------------------
     def guards_hold(self) -> bool:
-        return all(p._storage is s for p, s in self.state)
+        """The module's parameters and buffers are the traced ones, over the same memory, with the
+        same requires_grad (their values may change: replays read them through their buffers)."""
+        for p, s, rg in self.state:
+            if p._storage is not s or p.requires_grad is not rg:
+                return False
+        return True
 
     def run_forward(self, tensors):
         table = [None] * self.f_slots
