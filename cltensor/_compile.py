@@ -598,4 +598,7 @@ class _CompiledFunction(Function):
 
     @staticmethod
     def backward(ctx, *grads):
+        if is_grad_enabled():  # create_graph=True
+            raise RuntimeError("double backward through a compiled function is not supported: the replayed "
+                               "backward records no graph; differentiate the uncompiled function instead")
         return (None, None, *ctx.entry.run_backward(ctx.inputs, ctx.storages, grads))

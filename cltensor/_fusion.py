@@ -22,6 +22,7 @@ from __future__ import annotations
 from ._capture import EW_INFO, Launch, buffer_key, is_buffer
 
 _NAMES = "abcdefgh"
+_STORED_APART = ("float16", "bfloat16")  # stored as 16 bits, computed in float: not passed on as values
 
 
 class _Node:
@@ -46,8 +47,9 @@ def _decode(launch):
         return None
     info = entry[1]
     compute = info["compute"]
-    if info["ndim"] or info["TILE"] or compute.is_complex or info["out_dtype"] is not compute or \
-            compute.name in ("float16", "bfloat16", "bool"):
+    out = info["out_dtype"]
+    if info["ndim"] or info["TILE"] or compute.is_complex or out.is_complex or \
+            compute.name in _STORED_APART + ("bool",) or out.name in _STORED_APART:
         return None
     args, pos, inputs = launch.args, 3, []
     for d, kind in zip(info["in_dtypes"], info["in_kinds"]):
@@ -167,7 +169,7 @@ def _fused_launch(node) -> Launch:
         args = []
         for j, (kind, d, vals) in enumerate(nd.inputs):
             if j in nd.children:
-                args.append(emit(nd.children[j], leaf_name))
+                args.append(_as_stored(nd.children[j], emit(nd.children[j], leaf_name)))
             else:
                 args.append(leaf_name(kind, d, vals))
         k = counter[0]
@@ -220,6 +222,16 @@ def _fused_launch(node) -> Launch:
     args.extend(value for _, _, value in params)
     l = node.launch
     return Launch(l.backend, kernel, l.gsize, l.lsize, args, l.items)
+
+
+def _as_stored(node, value):
+    """value (a producer's result in its compute type) as its kernel would have stored it."""
+    out, compute = node.info["out_dtype"], node.info["compute"]
+    if out is compute:
+        return value
+    if out.name == "bool":
+        return f"((uchar)(({value}) != 0))"
+    return f"(({out.c})({value}))"
 
 
 def _param_c(ctype, compute):

@@ -128,6 +128,28 @@ def test_where_with_a_bool_condition_fuses(launches):
     assert_close(got, f(c, x, y), rtol=0, atol=0)
 
 
+def test_comparison_feeding_where_fuses(launches):
+    def f(x, y):
+        return torch.where(x * 2.0 > y, x, y - 1.0) * 3.0
+
+    cf = torch.compile(f)
+    x, y = torch.randn(40), torch.randn(40)
+    cf(x, y)
+    launches.clear()
+    got = cf(x, y)
+    assert launches == ["ew_fused"]
+    assert_close(got, f(x, y), rtol=0, atol=0)
+
+
+def test_double_backward_through_a_replay_raises():
+    cf = torch.compile(lambda x: (x * x).sum())
+    x = torch.randn(5, requires_grad=True)
+    (g,) = torch.autograd.grad(cf(x), x, create_graph=True)  # the trace: eager, so its graph is eager's
+    assert_close(g.detach(), 2 * x.detach())
+    with pytest.raises(RuntimeError, match="double backward"):
+        torch.autograd.grad(cf(x), x, create_graph=True)
+
+
 def test_results_are_not_overwritten_by_later_calls():
     cf = torch.compile(lambda x: x * 2.0 + 1.0)
     a, b = torch.arange(4.0), torch.arange(4.0) + 10
