@@ -17,7 +17,7 @@ import gc
 from . import _capture, checks
 import pyopencl as cl
 
-from ._capture import ARG_DTYPES, Recorder, buffer_key, is_buffer
+from ._capture import ARG_DTYPES, Launch, Recorder, buffer_key, is_buffer
 from ._fusion import fuse
 from .autograd import Function, is_grad_enabled
 from .autograd import graph as _graph
@@ -336,6 +336,48 @@ class _Slots:
         return slot
 
 
+def _share_scratch(launches, slots, made, pinned):
+    """launches with the scratch buffers (made during the trace, filled by no slot) whose lifetimes
+    do not overlap sharing one buffer, as eager's allocator would have reused them: a replay keeps
+    about eager's peak of temporaries instead of every one the trace made."""
+    slot_of = slots.of if slots is not None else {}
+    pinned = pinned | {buffer_key(l.args[0]) for l in launches if l.kernel is None}  # bounds checks' indices
+    first, last = {}, {}
+    for n, l in enumerate(launches):
+        for a in l.args:
+            if is_buffer(a):
+                k = buffer_key(a)
+                if k in made and made[k][1] is not None and k not in slot_of and k not in pinned:
+                    first.setdefault(k, n)
+                    last[k] = n
+    if not first:
+        return launches
+    ends: dict = {}
+    for k, n in last.items():
+        ends.setdefault(n, []).append(k)
+    free: dict = {}  # (backend, host, block size) -> buffers free from here on
+    target = {}
+    for n, l in enumerate(launches):
+        for a in l.args:
+            if is_buffer(a):
+                k = buffer_key(a)
+                if first.get(k) == n and k not in target:
+                    storage = made[k][0]
+                    pool = free.get((id(storage.backend), made[k][1][2], storage.block.nbytes))
+                    target[k] = pool.pop() if pool else a
+        for k in ends.get(n, ()):
+            storage = made[k][0]
+            free.setdefault((id(storage.backend), made[k][1][2], storage.block.nbytes), []).append(target[k])
+    remapped = []
+    for l in launches:
+        if l.kernel is None or not any(is_buffer(a) and buffer_key(a) in target for a in l.args):
+            remapped.append(l)
+            continue
+        args = [target.get(buffer_key(a), a) if is_buffer(a) else a for a in l.args]
+        remapped.append(Launch(l.backend, l.kernel, l.gsize, l.lsize, args, l.items))
+    return remapped
+
+
 def _hold_constants(launches, slots, find, made):
     """Buffer key -> storage of the buffers the launches use that no slot fills (kept alive for
     replays); None when one of them cannot be found."""
@@ -402,7 +444,7 @@ class _Entry:
         outs = []
         self.out_spec = _flatten(out, outs)
         self.needs_grad = is_grad_enabled() and any(o.requires_grad for o in outs)
-        self.state = [(p, p._storage, p.requires_grad) for p in _module_tensors(module)]
+        self.state = _module_state(module)
         made = rec.storages
         inputs = {}
         for i, t in enumerate(tensors):
@@ -418,7 +460,7 @@ class _Entry:
         saved = set()
         if self.needs_grad:
             saved = self._capture_backward(tensors, outs, made, inputs)
-        find = _storage_finder(list(tensors) + [p for p, _, _ in self.state])
+        find = _storage_finder(list(tensors) + [t for _, _, t, _, _ in self.state])
         # forward program: slots for the inputs' buffers and for new buffers (results, saved)
         slots = _Slots()
         self.f_inputs = [(slots.add(k), i) for k, i in inputs.items()]
@@ -426,7 +468,7 @@ class _Entry:
         self.f_new = [(slots.add(k), made[k][1]) for k in new_keys]
         offenders = {buffer_key(c[0]._storage.buffer) for c in rec.checks}
         eliminable = {k for k, (s, alloc) in made.items() if alloc is not None} - set(new_keys) - offenders
-        launches = fuse(rec.launches, eliminable)
+        launches = _share_scratch(fuse(rec.launches, eliminable), slots, made, offenders)
         self.f_held = _hold_constants(launches, slots, find, made)
         if self.f_held is None:
             raise _NotReplayable("a buffer of unknown origin")
@@ -465,7 +507,8 @@ class _Entry:
             grad_keys[k] = None
         offenders = {buffer_key(c[0]._storage.buffer) for c in rec.checks}
         eliminable = {k for k, (s, alloc) in b_made.items() if alloc is not None} - set(grad_keys) - offenders
-        launches = fuse(rec.launches, eliminable)
+        launches = _share_scratch(fuse(rec.launches, eliminable), None, b_made,
+                                  offenders | set(seed_keys) | set(grad_keys))
         used = {buffer_key(a) for l in launches for a in l.args if is_buffer(a)}
         saved = {k for k in used if k in made and made[k][1] is not None}
         self.b_inputs = [(slots.add(k), i) for k, i in inputs.items() if k in used]
@@ -494,8 +537,9 @@ class _Entry:
     def guards_hold(self) -> bool:
         """The module's parameters and buffers are the traced ones, over the same memory, with the
         same requires_grad (their values may change: replays read them through their buffers)."""
-        for p, s, rg in self.state:
-            if p._storage is not s or p.requires_grad is not rg:
+        for table, name, t, s, rg in self.state:
+            p = table.get(name)
+            if p is not t or p._storage is not s or p.requires_grad is not rg:
                 return False
         return True
 
@@ -577,10 +621,18 @@ def _contiguous_strides(shape):
     return tuple(reversed(strides))
 
 
-def _module_tensors(module):
+def _module_state(module):
+    """(dict, name, tensor, storage, requires_grad) for each parameter and buffer of the module:
+    what a replay checks is still in place."""
     if module is None:
         return []
-    return list(module.parameters()) + list(module.buffers())
+    state = []
+    for sub in module.modules():
+        for table in (sub._parameters, sub._buffers):
+            for name, t in table.items():
+                if t is not None:
+                    state.append((table, name, t, t._storage, t.requires_grad))
+    return state
 
 
 class _CompiledFunction(Function):

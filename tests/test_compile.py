@@ -365,6 +365,49 @@ def test_out_of_range_index_raises_on_replay():
         cm(torch.tensor([0, 5, 2]))
 
 
+def test_closure_tensors_are_read_through_their_buffers():
+    w = torch.randn(4, 3)
+    cf = torch.compile(lambda x: torch.relu(x @ w) + 1.0)
+    x = torch.randn(2, 4)
+    for _ in range(2):
+        assert_close(cf(x), torch.relu(x @ w) + 1.0)
+        w.mul_(-2.0)  # an in-place update between calls is seen by the next replay
+
+
+def test_keyword_arguments_and_nested_results():
+    def f(a, *, scale=1.0, b=None):
+        return a.sum(), None, [a * scale, {"z": a + b}]
+
+    cf = torch.compile(f)
+    a, b = torch.randn(3), torch.randn(3)
+    for scale in (2.0, 2.0, 3.0):
+        got, want = cf(a, scale=scale, b=b), f(a, scale=scale, b=b)
+        assert got[1] is None and set(got[2][1]) == {"z"}
+        for g, w in ((got[0], want[0]), (got[2][0], want[2][0]), (got[2][1]["z"], want[2][1]["z"])):
+            assert_close(g, w)
+    assert len(entries(cf)) == 2  # scale is part of the signature
+
+
+def test_module_in_no_grad_mode_returns_plain_tensors():
+    m = nn.Linear(4, 2)
+    cm = torch.compile(m)
+    x = torch.randn(3, 4)
+    with torch.no_grad():
+        for _ in range(2):
+            got = cm(x)
+            assert not got.requires_grad and got.grad_fn is None
+            assert_close(got, m(x))
+
+
+def test_replaced_parameter_is_traced_again():
+    m = nn.Linear(4, 2)
+    cm = torch.compile(m)
+    x = torch.randn(3, 4)
+    cm(x)
+    m.weight = nn.Parameter(torch.zeros(2, 4))
+    assert_close(cm(x).detach(), m.bias.detach().expand(3, 2))
+
+
 def test_module_api_kept():
     m = nn.Linear(3, 2)
     cm = torch.compile(m)
