@@ -12,6 +12,8 @@ with (expression, helpers, operand dtypes and kinds...), which the fusion pass r
 """
 from __future__ import annotations
 
+import threading
+
 import pyopencl as cl
 
 from . import codegen, checks
@@ -100,6 +102,7 @@ class Recorder:
         self.checks: list = []  # (offender tensor, passes, error) registered by checks.defer
         self.reason = None  # why this recording cannot be replayed
         self.paused = False  # inside a recorded bounds check: its reads are allowed, its launches not kept
+        self.thread = threading.get_ident()  # other threads' launches and reads are theirs, not the trace's
         self._saved = []
 
     def fail(self, reason):
@@ -119,7 +122,7 @@ class Recorder:
 
         def launch(orig):
             def recording_launch(backend, kernel, gsize, lsize, args, items):
-                if not rec.paused:
+                if not rec.paused and threading.get_ident() == rec.thread:
                     rec.launches.append(Launch(backend, kernel, gsize, lsize, args, items))
                 return orig(backend, kernel, gsize, lsize, args, items)
             return recording_launch
@@ -127,21 +130,23 @@ class Recorder:
         def allocate(orig):
             def recording_allocate(cls, backend, nbytes, host):
                 s = orig.__func__(cls, backend, nbytes, host)
-                rec.storages[buffer_key(s.buffer)] = (s, (backend, nbytes, host))
+                if threading.get_ident() == rec.thread:
+                    rec.storages[buffer_key(s.buffer)] = (s, (backend, nbytes, host))
                 return s
             return classmethod(recording_allocate)
 
         def from_host(orig):
             def recording_from_host(cls, backend, array):
                 s = orig.__func__(cls, backend, array)
-                rec.storages[buffer_key(s.buffer)] = (s, None)
+                if threading.get_ident() == rec.thread:
+                    rec.storages[buffer_key(s.buffer)] = (s, None)
                 return s
             return classmethod(recording_from_host)
 
         def refuse(reason):
             def make(orig):
                 def refused(*a, **kw):
-                    if not rec.paused:
+                    if not rec.paused and threading.get_ident() == rec.thread:
                         rec.fail(reason)
                     return orig(*a, **kw)
                 return refused
@@ -149,13 +154,14 @@ class Recorder:
 
         def defer(orig):
             def recording_defer(offender, passes, error):
-                rec.checks.append((offender, passes, error))
+                if threading.get_ident() == rec.thread:
+                    rec.checks.append((offender, passes, error))
                 return orig(offender, passes, error)
             return recording_defer
 
         def bounds(orig):
             def recording_bounds(index, size, dim, bounds=None, message=None):
-                if bounds is not None or index.numel() == 0:
+                if bounds is not None or index.numel() == 0 or threading.get_ident() != rec.thread:
                     return orig(index, size, dim, bounds, message)
                 rec.paused = True
                 try:

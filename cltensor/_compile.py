@@ -160,8 +160,14 @@ class _Compiled:
     def _trace(self, key, args, kwargs, tensors):
         versions = [t._version for t in tensors]
         rec = Recorder()
-        with rec:
+        try:
+            rec.__enter__()
+        except _capture.Uncapturable:  # another thread is tracing: this call runs eagerly
+            return self.fn(*args, **kwargs)
+        try:
             out = self.fn(*args, **kwargs)
+        finally:
+            rec.__exit__(None, None, None)
         if rec.reason is None and any(t._version != v for t, v in zip(tensors, versions)):
             rec.fail("an in-place op on an input")
         entry = _build_entry(rec, tensors, out, self.module)
@@ -427,7 +433,7 @@ def _unique(tensors):
 def _build_entry(rec, tensors, out, module):
     try:
         return _Entry(rec, tensors, out, module)
-    except _NotReplayable as e:
+    except (_NotReplayable, _capture.Uncapturable) as e:
         return _Eager(str(e))
 
 

@@ -162,7 +162,7 @@ def _fused_launch(node) -> Launch:
         k = _leaf_key(*leaf)
         if k is not None:
             index[k] = n
-    functions, helpers, params, call_of = [], [], [], {}
+    functions, helpers, params = [], [], []
     counter = [0]
 
     def emit(nd, leaf_name):
