@@ -110,10 +110,24 @@ def _unflatten(spec, it):
     return kind(_unflatten(s, it) for s in body)
 
 
+def _flatten_call(args, kwargs, tensors):
+    """The arguments' structure (tensors collected in order), quickly for plain positional calls."""
+    spec = []
+    for a in args:
+        if isinstance(a, Tensor):
+            tensors.append(a)
+            spec.append(_T)
+        else:
+            spec.append(_flatten(a, tensors))
+    if kwargs:
+        spec.append(_flatten(tuple(sorted(kwargs.items())), tensors))
+    return tuple(spec)
+
+
 def _signature(tensors):
     first = {}
-    return tuple((t.dtype, t._shape, t._strides, t._offset, t.device, t.requires_grad,
-                  first.setdefault(id(t._storage), i)) for i, t in enumerate(tensors))
+    return tuple([(t.dtype, t._shape, t._strides, t._offset, id(t.device), t.requires_grad,
+                   first.setdefault(id(t._storage), i)) for i, t in enumerate(tensors)])
 
 
 class _Eager:
@@ -131,8 +145,7 @@ class _Compiled:
         self.entries: dict = {}
 
     def _key(self, args, kwargs, tensors):
-        spec = _flatten((args, tuple(sorted(kwargs.items()))), tensors)
-        key = (spec, _signature(tensors), is_grad_enabled())
+        key = (_flatten_call(args, kwargs, tensors), _signature(tensors), is_grad_enabled())
         if self.module is not None:
             key += (self.module.training,)
         hash(key)
