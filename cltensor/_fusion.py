@@ -66,6 +66,7 @@ def _decode(launch):
 def fuse(launches, eliminable) -> list:
     """launches with chains of elementwise launches merged; eliminable: keys of the buffers that
     need not be written (made during the trace, no output, not read after these launches)."""
+    launches = _without_dead(launches, eliminable)
     nodes = [_decode(l) for l in launches]
     uses: dict = {}
     for l in launches:
@@ -99,6 +100,28 @@ def fuse(launches, eliminable) -> list:
             continue
         out.append(_fused_launch(node) if node is not None and node.children else l)
     return out
+
+
+def _without_dead(launches, eliminable):
+    """launches less the elementwise ones whose result nobody reads (autograd computes a rule's
+    gradients for every input, also those no gradient is asked for): repeated until none is left."""
+    while True:
+        uses: dict = {}
+        for l in launches:
+            for a in l.args:
+                if is_buffer(a):
+                    k = buffer_key(a)
+                    uses[k] = uses.get(k, 0) + 1
+        kept = []
+        for l in launches:
+            if l.kernel is not None and id(l.kernel) in EW_INFO:
+                out = buffer_key(l.args[1 + EW_INFO[id(l.kernel)][1]["ndim"]])
+                if out in eliminable and uses.get(out) == 1:
+                    continue
+            kept.append(l)
+        if len(kept) == len(launches):
+            return launches
+        launches = kept
 
 
 def _leaf_key(kind, d, vals):

@@ -150,6 +150,20 @@ def test_double_backward_through_a_replay_raises():
         torch.autograd.grad(cf(x), x, create_graph=True)
 
 
+def test_unused_gradients_are_not_computed(launches):
+    """sub's rule computes -g for y too; nobody asks for it, so the replayed backward drops it."""
+    def f(x, y):
+        return ((x - y) * 3.0).sum()
+
+    cf = torch.compile(f)
+    x, y = torch.randn(30, requires_grad=True), torch.randn(30)
+    cf(x, y).backward()
+    launches.clear()
+    cf(x, y).backward()
+    assert "ew_neg" not in launches
+    assert_close(x.grad, torch.full((30,), 6.0))
+
+
 def test_results_are_not_overwritten_by_later_calls():
     cf = torch.compile(lambda x: x * 2.0 + 1.0)
     a, b = torch.arange(4.0), torch.arange(4.0) + 10
