@@ -28,13 +28,18 @@ _STORED_APART = ("float16", "bfloat16")  # stored as 16 bits, computed in float:
 class _Node:
     """An elementwise launch of the contiguous path, decoded from its arguments."""
 
-    __slots__ = ("launch", "info", "n", "out", "inputs", "params", "children", "leaves", "first")
+    __slots__ = ("launch", "info", "n", "out", "out_strides", "geometry", "inputs", "params", "children",
+                 "leaves", "first", "group_geometry")
 
     def __init__(self, launch, info, inputs, params):
         self.launch, self.info = launch, info
-        args = launch.args
-        self.n, self.out = args[0], (buffer_key(args[1]), args[2])
-        self.inputs = inputs  # (kind, dtype, arg values) per operand
+        args, nd = launch.args, info["ndim"]
+        self.n, self.out = args[0], (buffer_key(args[1 + nd]), args[2 + nd])
+        # the strided path's (collapsed sizes, tile) and output strides; None for the contiguous path
+        self.geometry = (tuple(args[1:1 + nd]), info["TILE"]) if nd else None
+        self.out_strides = tuple(args[3 + nd:3 + 2 * nd]) if nd else None
+        self.group_geometry = self.geometry  # of this node and the producers inlined into it
+        self.inputs = inputs  # (kind, dtype, arg values) per operand: 't' values are (buf, off, strides)
         self.params = params  # (name, ctype, value)
         self.children = {}  # operand index -> producer _Node inlined there
         self.leaves = None
@@ -48,14 +53,18 @@ def _decode(launch):
     info = entry[1]
     compute = info["compute"]
     out = info["out_dtype"]
-    if info["ndim"] or info["TILE"] or compute.is_complex or out.is_complex or \
-            compute.name in _STORED_APART + ("bool",) or out.name in _STORED_APART:
+    if compute.is_complex or out.is_complex or compute.name in _STORED_APART + ("bool",) or \
+            out.name in _STORED_APART:
         return None
-    args, pos, inputs = launch.args, 3, []
+    nd = info["ndim"]
+    args, pos, inputs = launch.args, 3 + 2 * nd, []
     for d, kind in zip(info["in_dtypes"], info["in_kinds"]):
         if kind == "v":
             inputs.append((kind, d, (args[pos],)))
             pos += 1
+        elif kind == "t":
+            inputs.append((kind, d, (args[pos], args[pos + 1], tuple(args[pos + 2:pos + 2 + nd]))))
+            pos += 2 + nd
         else:
             inputs.append((kind, d, (args[pos], args[pos + 1])))
             pos += 2
@@ -85,7 +94,7 @@ def fuse(launches, eliminable) -> list:
         node.first = c
         node.leaves = _own_leaves(node)
         for j, (kind, d, vals) in enumerate(node.inputs):
-            if kind != "c":
+            if kind == "v":
                 continue
             p = writer.get(buffer_key(vals[0]))
             if p is not None and _can_inline(p, node, j, c, nodes, launches, uses, eliminable):
@@ -93,6 +102,7 @@ def fuse(launches, eliminable) -> list:
                 inlined.add(id(p))
                 node.first = min(node.first, p.first)
                 node.leaves = _merged_leaves(node)
+                node.group_geometry = node.group_geometry or p.group_geometry
         writer[node.out[0]] = node
     out = []
     for l, node in zip(launches, nodes):
@@ -127,7 +137,7 @@ def _without_dead(launches, eliminable):
 def _leaf_key(kind, d, vals):
     if kind == "v":
         return None  # scalars by value are not shared
-    return (kind, d, buffer_key(vals[0]), vals[1])
+    return (kind, d, buffer_key(vals[0]), vals[1], vals[2] if kind == "t" else None)
 
 
 def _own_leaves(node):
@@ -147,13 +157,38 @@ def _merged_leaves(node):
     return leaves
 
 
+def _contiguous_strides(sizes):
+    strides, step = [], 1
+    for n in reversed(sizes):
+        strides.append(step)
+        step *= n
+    return tuple(reversed(strides))
+
+
+def _same_elements(p, c_node, j):
+    """Whether c_node's operand j reads, at each index, the element p wrote there: both see the
+    intermediate as a contiguous block at one offset, over one strided-path geometry if any."""
+    kind, d, vals = c_node.inputs[j]
+    if p.out[1] != vals[1] or p.n != c_node.n or kind == "s":
+        return False
+    gp, gc = p.group_geometry, c_node.group_geometry
+    if gp is not None and gc is not None and gp != gc:
+        return False
+    geometry = gp or gc
+    if geometry is None:
+        return p.info["VEC"] == c_node.info["VEC"]
+    contiguous = _contiguous_strides(geometry[0])
+    if p.out_strides is not None and p.out_strides != contiguous:
+        return False
+    return kind == "c" or vals[2] == contiguous
+
+
 def _can_inline(p, c_node, j, c, nodes, launches, uses, eliminable):
-    kind, d, (buf, off) = c_node.inputs[j]
-    b = buffer_key(buf)
-    if b not in eliminable or uses.get(b, 0) != 2 or p.out[1] != off or p.n != c_node.n:
+    b = buffer_key(c_node.inputs[j][2][0])
+    if b not in eliminable or uses.get(b, 0) != 2 or not _same_elements(p, c_node, j):
         return False
     pi, ci = p.info, c_node.info
-    if pi["compute"] is not ci["compute"] or pi["VEC"] != ci["VEC"] or pi["IDX"] != ci["IDX"]:
+    if pi["compute"] is not ci["compute"] or pi["IDX"] != ci["IDX"]:
         return False
     if p.launch.backend is not c_node.launch.backend:
         return False
@@ -227,24 +262,50 @@ def _fused_launch(node) -> Launch:
     expr = emit(node, leaf_name)
     info = node.info
     compute = info["compute"]
+    geometry = node.group_geometry
+    if geometry is None:  # the contiguous path, vectorised as the launches were
+        ndim, vec, tile, shaper = 0, info["VEC"], 0, node
+        head = list(node.launch.args[:3])
+        leaves = list(leaves)
+    else:  # the strided path over the group's sizes: contiguous operands read with contiguous strides
+        sizes, tile = geometry
+        ndim, vec = len(sizes), 1
+        shaper = _find_strided(node, geometry)
+        contiguous = _contiguous_strides(sizes)
+        out_strides = node.out_strides if node.out_strides is not None else contiguous
+        args = node.launch.args
+        head = [args[0], *sizes, args[1 + node.info["ndim"]], node.out[1], *out_strides]
+        leaves = [leaf if leaf[0] in ("v", "t") else
+                  ("t", leaf[1], (leaf[2][0], leaf[2][1], contiguous if leaf[0] == "c" else (0,) * ndim))
+                  for leaf in leaves]
     kinds = tuple(kind for kind, _, _ in leaves)
     in_dtypes = tuple(d for _, d, _ in leaves)
     param_decl = tuple((name, ctype) for name, ctype, _ in params)
     source_helpers = "\n".join(helpers + functions)
-    key = ("fused", expr, source_helpers, compute, info["out_dtype"], in_dtypes, kinds, info["IDX"], info["VEC"],
-           param_decl)
+    key = ("fused", expr, source_helpers, compute, info["out_dtype"], in_dtypes, kinds, info["IDX"], vec,
+           ndim, tile, param_decl)
     backend = node.launch.backend
     kernel = backend.kernels.get(key)
     if kernel is None:
         kernel = _ew_launcher()._build_elementwise(backend, key, "fused", expr, source_helpers, in_dtypes, kinds,
-                                                   info["out_dtype"], compute, 0, info["IDX"], param_decl,
-                                                   info["VEC"], 0)
-    args = list(node.launch.args[:3])
+                                                   info["out_dtype"], compute, ndim, info["IDX"], param_decl,
+                                                   vec, tile)
     for kind, d, vals in leaves:
-        args.extend(vals)
-    args.extend(value for _, _, value in params)
-    l = node.launch
-    return Launch(l.backend, kernel, l.gsize, l.lsize, args, l.items)
+        head.extend(vals if kind != "t" else (vals[0], vals[1], *vals[2]))
+    head.extend(value for _, _, value in params)
+    l = shaper.launch
+    return Launch(l.backend, kernel, l.gsize, l.lsize, head, l.items)
+
+
+def _find_strided(node, geometry):
+    """A node of the group on the strided path (its launch geometry serves the fused kernel)."""
+    if node.geometry == geometry:
+        return node
+    for child in node.children.values():
+        found = _find_strided(child, geometry)
+        if found is not None:
+            return found
+    return None
 
 
 def _as_stored(node, value):

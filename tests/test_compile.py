@@ -128,6 +128,23 @@ def test_where_with_a_bool_condition_fuses(launches):
     assert_close(got, f(c, x, y), rtol=0, atol=0)
 
 
+@pytest.mark.parametrize("shape", [(7, 5), (40, 33)])
+def test_strided_operands_fuse_over_one_geometry(launches, shape):
+    """A transposed or broadcast operand puts a launch on the strided path; the chain still fuses,
+    its contiguous operands read with contiguous strides over the same sizes."""
+    def f(x, y, b):
+        return torch.exp((x.transpose(-1, -2) * 2.0 + y) * 0.5) - b
+
+    cf = torch.compile(f)
+    x = torch.randn(*shape[:-2], shape[-1], shape[-2])
+    y, b = torch.randn(*shape), torch.randn(shape[-1])
+    cf(x, y, b)
+    launches.clear()
+    got = cf(x, y, b)
+    assert launches == ["ew_fused"]
+    assert_close(got, f(x, y, b), rtol=0, atol=0)
+
+
 def test_comparison_feeding_where_fuses(launches):
     def f(x, y):
         return torch.where(x * 2.0 > y, x, y - 1.0) * 3.0
