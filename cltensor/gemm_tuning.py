@@ -24,10 +24,12 @@ from . import dtypes as dt
 
 TUNING_FILE = os.path.join(codegen.CACHE_DIR, "gemm_tuning.json")
 
-# Parameters a variant takes. 'vec': MR rows x NR columns per work-item (NR a multiple of the vector
-# width VW) for the 'nn' mode, DOT_MR x DOT_NR dot products for the 'dot' mode. 'tiled': a BM x BN
+# Parameters a variant takes. 'vec': MR rows x NR columns per work-item (NR = NV vectors of width VW)
+# for the 'nn' mode, its k loop unrolled KU times, tiles walked in bands of GROUP_M row blocks (0: down
+# whole columns), B packed into column panels first where it outgrows the caches (PACK); DOT_MR x
+# DOT_NR dot products for the 'dot' mode. 'tiled': a BM x BN
 # tile per work-group, BK deep, WM x WN outputs per work-item, VL-wide vector loads.
-DEFAULT_VEC = {"variant": "vec", "MR": 8, "NV": 2, "DOT_MR": 4, "DOT_NR": 4}
+DEFAULT_VEC = {"variant": "vec", "MR": 8, "NV": 2, "DOT_MR": 4, "DOT_NR": 4, "GROUP_M": 16, "PACK": True, "KU": 4}
 DEFAULT_TILED = {"variant": "tiled", "BM": 64, "BN": 64, "BK": 16, "WM": 4, "WN": 4, "VL": 4}
 
 # Measured with `python -m cltensor.gemm_tuning` on the devices named (keys: device name, dtype name).
@@ -187,10 +189,10 @@ def record(device_name, dtype_name, params, path=None):
 
 
 def candidates(variant):
-    if variant == "vec":
-        return [{"variant": "vec", "MR": mr, "NV": nv, "DOT_MR": dm, "DOT_NR": dn}
-                for mr, nv in ((4, 2), (6, 2), (8, 1), (8, 2), (12, 2), (4, 4))
-                for dm, dn in ((4, 4),)]
+    if variant == "vec":  # register tiles for 16 (AVX2) and 32 (AVX-512) vector registers first
+        return [{**DEFAULT_VEC, "MR": mr, "NV": nv, "KU": ku, "GROUP_M": group}
+                for mr, nv in ((6, 2), (4, 3), (8, 2), (12, 2), (4, 2), (8, 1), (4, 4))
+                for ku, group in ((4, 16), (1, 16), (4, 0))]
     return [{"variant": "tiled", "BM": bm, "BN": bn, "BK": bk, "WM": w, "WN": w, "VL": 4}
             for bm, bn, bk, w in ((32, 32, 16, 2), (64, 64, 8, 4), (64, 64, 16, 4), (128, 128, 8, 8),
                                   (128, 64, 16, 8))]

@@ -1,11 +1,16 @@
 <%doc>
-One GEMM template:  C[b] = alpha * A[b] @ B[b] + beta * D[b]   (D, the bias, is optional)
+One GEMM template:  C[b] = epilogue(alpha * A[b] @ B[b] + beta * D[b]) + R[b]   (D, R optional)
 with A [M, K], B [K, N], C and D [M, N] read and written through their strides, and up to
 `batch_ndim` batch dims decomposed from get_global_id(2) (stride 0 broadcasts a batch dim).
 
 variant 'vec'   (CPUs) one work-item computes an MR x NR block held in registers as VW-wide vectors.
     mode 'nn':  vectors run along N: per k, NR/VW vector loads of B's row k (B's n-stride is 1),
-                MR scalar loads of A broadcast to vectors, MR*NR/VW vector FMAs.
+                MR scalar loads of A broadcast to vectors, MR*NR/VW vector FMAs; the k loop is
+                unrolled KU times over one pointer per row of A and one into B. With `b_packed`
+                B is a copy in column panels (kernels_cl/gemm_pack.cl.mako), NR-wide rows one
+                after the other, so the loop streams contiguous memory. GROUP_M > 0 walks the
+                tiles in bands of GROUP_M row blocks (each B panel serves a band whose rows of A
+                stay cached) instead of down whole columns.
     mode 'dot': vectors run along K (A's and B's k-strides are 1): MR*NR vector accumulators,
                 summed across lanes at the end. Serves x @ W.T and matrix @ vector.
 variant 'tiled' (GPUs) a work-group of (BN/WN, BM/WM) work-items stages BK-deep tiles of A and B
@@ -17,6 +22,11 @@ guarded, lane-by-lane path for a column block that crosses N (or for B with an n
 than 1); the tiled variant zero-fills local tiles outside the matrices. Results are stored as
 row vectors where C's n-stride is 1, as column vectors where its m-stride is 1 (a transposed
 result), else element by element. Accumulation runs in `acc` (float for float16 storage).
+
+Epilogue (at the store, in `acc`): C = epilogue(alpha * acc + beta * D) + R, where `epilogue` is
+(helpers, C expression of `a`) from an activation row of the op table and R, the residual, is read
+through its strides like D (either may broadcast). With either, or with D, results are stored
+element by element (O(M N) against the O(M N K) loop).
 
 Implicit A (convolution as implicit GEMM, `implicit` set; docs/kernels.md): A is never stored; A[m, k]
 is gathered from an image X (3 spatial dims, strides x_sn, x_sc, x_s0..2) by the conv geometry
@@ -57,6 +67,7 @@ def lanes_sum(v, w):
         return v
     return " + ".join(f"({v}).s{l:X}" for l in range(w))
 BATCH = [f"bs{d}" for d in range(batch_ndim)]
+plain_store = d_dtype is None and r_dtype is None and not epilogue  # results stored as alpha * acc, vectors ok
 DIMS = range(3)
 def row_setup(i, r):
     """C declarations of implicit row i's part of the gather address (r: its row index)."""
@@ -91,7 +102,12 @@ def gather(i):
         base = f"a_base + (long)kc * x_sc"
     return f"conv_gather(A, {base}, {', '.join(p)}, IN0, IN1, IN2, x_s0, x_s1, x_s2)"
 %>
-${c.preamble([a_dtype, c_dtype, acc] + ([d_dtype] if d_dtype is not None else []))}
+${c.preamble([a_dtype, c_dtype, acc] + [d for d in (d_dtype, r_dtype) if d is not None])}
+% if epilogue:
+${epilogue[0]}
+// the epilogue: an activation row of the op table (cltensor/ops), applied to each result before the store
+inline ${T} gemm_epilogue(const ${T} a) { typedef ${T} T; return ${epilogue[1]}; }
+% endif
 % if implicit:
 inline ${T} conv_gather(__global const ${a_dtype.c} *X, const long base, const int p0, const int p1, const int p2,
                         const int n0, const int n1, const int n2, const long s0, const long s1, const long s2)
@@ -107,6 +123,9 @@ inline int conv_tap_t(const int q, const int st) { return q >= 0 && q % st == 0 
 % if d_dtype is not None:
     long d_base = d_off;
 % endif
+% if r_dtype is not None:
+    long r_base = r_off;
+% endif
 % if batch_ndim:
     {
         long rest = get_global_id(2);
@@ -119,17 +138,50 @@ inline int conv_tap_t(const int q, const int st) { return q >= 0 && q % st == 0 
     % if d_dtype is not None:
         d_base += q${d} * d_sb${d};
     % endif
+    % if r_dtype is not None:
+        r_base += q${d} * r_sb${d};
+    % endif
   % endfor
     }
 % endif
 </%def>
 <%def name="store_one(m, n, value)">\
-% if d_dtype is not None:
-${c.store(c_dtype, "C", f"c_base + (long)({m}) * c_sm + (long)({n}) * c_sn",
-          f"alpha * ({value}) + beta * " + load(d_dtype, "D", f"d_base + (long)({m}) * d_sm + (long)({n}) * d_sn"))};
-% else:
-${c.store(c_dtype, "C", f"c_base + (long)({m}) * c_sm + (long)({n}) * c_sn", f"alpha * ({value})")};
-% endif
+<%
+    v = f"alpha * ({value})"
+    if d_dtype is not None:
+        v += " + beta * " + load(d_dtype, "D", f"d_base + (long)({m}) * d_sm + (long)({n}) * d_sn")
+    if epilogue:
+        v = f"gemm_epilogue({v})"
+    if r_dtype is not None:
+        v = f"{v} + " + load(r_dtype, "R", f"r_base + (long)({m}) * r_sm + (long)({n}) * r_sn")
+%>\
+${c.store(c_dtype, "C", f"c_base + (long)({m}) * c_sm + (long)({n}) * c_sn", v)};
+</%def>
+
+<%def name="k_fmas(ak)">\
+<%doc> The MR x NV vector FMAs of one k with B's row in b0..b{NV-1}; steps A's k (and the gather counters). </%doc>
+  % for i in range(MR):
+            {
+                const TV a = (TV)(${gather(i) if implicit else load(a_dtype, f"ap{i}", ak)});
+    % for v in range(NV):
+                acc${i}_${v} = ${mad("a", f"b{v}", f"acc{i}_{v}")};
+    % endfor
+            }
+  % endfor
+            ${ak} += a_sk;
+  % if implicit:
+            ${k_step()}
+  % endif
+</%def>
+<%def name="k_body(bp, ak)">\
+<%doc> One k of the contiguous-B loop: B's row as NV vector loads, then the FMAs. </%doc>
+            {
+  % for v in range(NV):
+                const TV b${v} = ${vload(a_dtype, f"{bp} + {v * VW}", VW)};
+  % endfor
+                ${bp} += ${NR if b_packed else "b_sk"};
+${k_fmas(ak)}
+            }
 </%def>
 
 __kernel void ${kname}(const int M, const int N, const int K
@@ -154,6 +206,12 @@ __kernel void ${kname}(const int M, const int N, const int K
     , const long d_sb${d}
   % endfor
 % endif
+% if r_dtype is not None:
+    , __global const ${r_dtype.c} *R, const long r_off, const long r_sm, const long r_sn
+  % for d in range(batch_ndim):
+    , const long r_sb${d}
+  % endfor
+% endif
     , const ${T} alpha, const ${T} beta
 % if implicit:
     , const int IN0, const int IN1, const int IN2, const int OUT0, const int OUT1, const int OUT2
@@ -167,8 +225,22 @@ __kernel void ${kname}(const int M, const int N, const int K
 % if variant == "vec" and mode == "nn":
 <% TV = vec_t(VW); NV = NR // VW %>\
     typedef ${TV} TV;
+  % if GROUP_M:
+    // walk the tiles in bands of GROUP_M row blocks: the band's rows of A stay in cache while
+    // every column panel of B passes, and each panel serves the band's row blocks in turn
+    int mb, nb;
+    {
+        const int blocks_m = get_num_groups(0), blocks_n = get_num_groups(1);
+        const int tile = get_group_id(0) + get_group_id(1) * blocks_m, band = tile / (${GROUP_M} * blocks_n);
+        const int in_band = tile - band * ${GROUP_M} * blocks_n, band_rows = min(${GROUP_M}, blocks_m - band * ${GROUP_M});
+        mb = band * ${GROUP_M} + in_band % band_rows;
+        nb = in_band / band_rows;
+    }
+    const int m0 = mb * ${MR}, n0 = nb * ${NR};
+  % else:
     const int m0 = get_global_id(0) * ${MR};
     const int n0 = get_global_id(1) * ${NR};
+  % endif
     if (m0 >= M || n0 >= N) return;
 ${batch_offsets()}
   % for i in range(MR):
@@ -186,37 +258,48 @@ ${batch_offsets()}
     TV acc${i}_${v} = (TV)(0);
     % endfor
   % endfor
-    const bool whole_n = n0 + ${NR} <= N, vector_b = whole_n && b_sn == 1;
-    T lanes[${NR}];
-    long ak = 0, bk = b_base;
-    for (int k = 0; k < K; ++k, ak += a_sk, bk += b_sk) {
-  % for v in range(NV):
-        TV b${v};
-  % endfor
-        if (vector_b) {
-  % for v in range(NV):
-            b${v} = ${vload(a_dtype, f"B + bk + n0 + {v * VW}", VW)};
-  % endfor
-        } else {
-            for (int j = 0; j < ${NR}; ++j)
-                lanes[j] = n0 + j < N ? ${load(a_dtype, "B", "bk + (long)(n0 + j) * b_sn")} : (T)0;
-  % for v in range(NV):
-            b${v} = ${"lanes[%d]" % (v * VW) if VW == 1 else "vload%d(%d, lanes)" % (VW, v)};
-  % endfor
-        }
-  % for i in range(MR):
-        {
-            const TV a = (TV)(${gather(i) if implicit else load(a_dtype, "A", f"arow{i} + ak")});
-    % for v in range(NV):
-            acc${i}_${v} = ${mad("a", f"b{v}", f"acc{i}_{v}")};
+    const bool whole_n = n0 + ${NR} <= N;
+  % if not implicit:
+    % for i in range(MR):
+    __global const ${a_dtype.c} *ap${i} = A + arow${i};
+    % endfor
+  % endif
+  % if b_packed:
+    // B comes packed (kernels_cl/gemm_pack.cl.mako): panel n0 / NR holds its K rows of NR
+    // columns one after the other (zero past N): rows NR apart, the panel at n0 * b_sn
+    __global const ${a_dtype.c} *bp = B + b_base + (long)n0 * b_sn;
+    {
+  % else:
+    __global const ${a_dtype.c} *bp = B + b_base + n0;
+    if (whole_n && b_sn == 1) {
+  % endif
+        long ak = 0;
+        int k = 0;
+  % if not implicit and KU > 1:
+        for (; k + ${KU} <= K; k += ${KU}) {
+    % for u in range(KU):
+${k_body("bp", "ak")}
     % endfor
         }
-  % endfor
-  % if implicit:
-        ${k_step()}
+  % endif
+        for (; k < K; ++k) {
+${k_body("bp", "ak")}
+        }
+  % if not b_packed:
+    } else {  // B's columns are not contiguous or the block crosses N: gather its row lane by lane
+        T lanes[${NR}];
+        long ak = 0, bk = b_base;
+        for (int k = 0; k < K; ++k, bk += b_sk) {
+            for (int j = 0; j < ${NR}; ++j)
+                lanes[j] = n0 + j < N ? ${load(a_dtype, "B", "bk + (long)(n0 + j) * b_sn")} : (T)0;
+    % for v in range(NV):
+            const TV b${v} = ${"lanes[%d]" % (v * VW) if VW == 1 else "vload%d(%d, lanes)" % (VW, v)};
+    % endfor
+${k_fmas("ak")}
+        }
   % endif
     }
-  % if d_dtype is None:
+  % if plain_store:
     if (whole_n && c_sn == 1) {
     % for i in range(MR):
         if (m0 + ${i} < M) {
@@ -234,7 +317,7 @@ ${batch_offsets()}
     ${"out[%d] = acc%d_%d" % (i * NR + v * VW, i, v) if VW == 1 else "vstore%d(acc%d_%d, %d, out)" % (VW, i, v, i * NV + v)};
     % endfor
   % endfor
-  % if MR in (2, 4, 8, 16) and d_dtype is None:
+  % if MR in (2, 4, 8, 16) and plain_store:
     if (whole_n && c_sm == 1 && m0 + ${MR} <= M) {
         // C's columns are contiguous (a transposed result): store the block column by column
         for (int j = 0; j < ${NR}; ++j) {

@@ -6,7 +6,7 @@ import math
 import numpy as np
 
 from .. import codegen
-from .base import MAX_PLANS, arg_np_type, scalar_arg
+from .base import MAX_PLANS, arg_np_type, empty, scalar_arg
 from .strides import broadcast_strides, collapse
 
 class _Operand:
@@ -27,16 +27,26 @@ class _Operand:
         return o
 
 
-_GEMM_PLAN_PARAMS = ("key", "MR", "NV", "VW", "DOT_MR", "DOT_NR")  # what a plan depends on besides the operands
+_GEMM_PLAN_PARAMS = ("key", "MR", "NV", "VW", "DOT_MR", "DOT_NR", "GROUP_M", "PACK", "KU")  # what a plan depends
+# on besides the operands
 
 
-def gemm(a, b, out, alpha=1, beta=0, bias=None, params=None, variant=None):
-    """out[..., M, N] = alpha * (a[..., M, K] @ b[..., K, N]) + beta * bias.
+def gemm(a, b, out, alpha=1, beta=0, bias=None, params=None, variant=None, epilogue=None, residual=None):
+    """out[..., M, N] = act(alpha * (a[..., M, K] @ b[..., K, N]) + beta * bias) + residual, one kernel.
 
-    a, b and bias (optional, broadcastable to out) are views of any strides whose batch dims
-    broadcast to out's: transposed and sliced operands are read through their strides. The
-    tiling comes from gemm_tuning for the device; `variant` ('vec' | 'tiled') or a full `params`
-    dict overrides it. Never waits for the kernel.
+    a, b, bias and residual (both optional, broadcastable to out) are views of any strides whose
+    batch dims broadcast to out's: transposed and sliced operands are read through their strides.
+    `epilogue` names a one-input activation row of the op table applied at the store, before the
+    residual is added: 'relu', 'gelu' (erf), 'gelu_tanh', 'silu', 'tanh', 'sigmoid' (or any row
+    of cltensor.ops.elementwise.OPS taking one input and no parameters, under its name or its
+    '_'-prefixed one). The epilogue computes in the accumulation type (float for 16-bit floats)
+    and rounds once at the store, so relu(linear(x)) or x + linear(y) is one launch:
+        gemm(x, w.t(), out, bias=b, beta=1, epilogue='relu')      # relu(x @ w.T + b)
+        gemm(y, w.t(), out, bias=b, beta=1, residual=x)          # x + (y @ w.T + b)
+    The caller checks shapes, dtypes and devices (out, a and b share a dtype; bias and residual
+    may have another), and records autograd. The tiling comes from gemm_tuning for the device;
+    `variant` ('vec' | 'tiled') or a full `params` dict overrides it. Never waits for the kernel;
+    a product big enough to pack B (see _worth_packing) enqueues that copy first.
     """
     from .. import gemm_tuning
     if out.numel() == 0:
@@ -46,12 +56,13 @@ def gemm(a, b, out, alpha=1, beta=0, bias=None, params=None, variant=None):
     p = gemm_tuning.complete(backend, acc, params) if params else gemm_tuning.params_for(backend, acc, variant)
     if beta == 0:
         bias = None  # PyTorch ignores the input when beta is 0 (its NaNs do not propagate)
-    tensors = (a, b, out, bias)
+    epilogue = epilogue_row(epilogue)
+    tensors = (a, b, out, bias, residual)
     plans, key = backend.plans, None
     if params is None:  # tuned tiles: the launch setup follows from dtypes, shapes and strides alone
-        bias_sig = (bias.dtype, bias._shape, bias._strides) if bias is not None else None
+        extras = tuple((t.dtype, t._shape, t._strides) if t is not None else None for t in (bias, residual))
         key = ("gemm", *map(p.get, _GEMM_PLAN_PARAMS), a.dtype, a._shape, a._strides, b._shape, b._strides,
-               out.dtype, out._shape, out._strides, bias_sig)
+               out.dtype, out._shape, out._strides, extras, epilogue)
         plan = plans.get(key)
         if plan is not None:
             _run_gemm(plan, tensors, alpha, beta)
@@ -59,24 +70,25 @@ def gemm(a, b, out, alpha=1, beta=0, bias=None, params=None, variant=None):
     batch, (M, N), K = out._shape[:-2], out._shape[-2:], a._shape[-1]
     A, B = _Operand(a, batch, M, K, 0), _Operand(b, batch, K, N, 1)
     C = _Operand(out, batch, M, N, 2)
-    D = _Operand(bias, batch, M, N, 3) if bias is not None else None
-    rows = _fold_batch(A, B, C, D, batch, M)
+    extras = [_Operand(t, batch, M, N, slot) for t, slot in ((bias, 3), (residual, 4)) if t is not None]
+    rows = _fold_batch(A, B, C, extras, batch, M)
     if rows is not None:
         batch, M = (), rows
     mode, copy_a, copy_b = None, False, False
     if p["variant"] == "vec":
         mode, swap, copy_a, copy_b = _vec_plan(A, B, M, N, K, p["VW"])
+        copy_b = copy_b and not _worth_packing(B, M, N, K, p)  # packing B transposes it anyway
         if copy_a:  # folded (rows set): a's batch dims continue its rows, so the copy does too
             a_copy = a.detach().contiguous()
             A = _Operand(a_copy.reshape(rows, K) if rows is not None else a_copy, batch, M, K, 0)
         if copy_b:  # folded: b is one matrix broadcast over the batch; copy just that matrix
             b_src = b.detach()
             B = _Operand((b_src[(0,) * (b_src.dim() - 2)] if rows is not None else b_src).contiguous(), batch, K, N, 1)
-        tensors = (A.t, B.t, out, bias)  # a copied operand replaces a or b
+        tensors = (A.t, B.t, out, bias, residual)  # a copied operand replaces a or b
         if swap:  # compute out^T = b^T @ a^T so that the vectors run along a unit stride
             A, B, C, M, N = B.transposed(), A.transposed(), C.transposed(), N, M
-            D = D.transposed() if D is not None else None
-    plan = _gemm_plan(backend, p, mode, A, B, C, D, batch, M, N, K, acc, out.dtype, tensors)
+            extras = [o.transposed() for o in extras]
+    plan = _gemm_plan(backend, p, mode, A, B, C, extras, batch, M, N, K, acc, out.dtype, epilogue)
     if key is not None and not (copy_a or copy_b):  # a copied operand is a new tensor each call
         if len(plans) >= MAX_PLANS:
             plans.clear()
@@ -85,17 +97,33 @@ def gemm(a, b, out, alpha=1, beta=0, bias=None, params=None, variant=None):
     return out
 
 
-def _fold_batch(A, B, C, D, batch, M):
-    """When b does not vary over the batch and the batch dims of a, out (and bias) continue their
-    rows, the product is one GEMM of nbatch * M rows: the row count, else None."""
+_EPILOGUE_ALIASES = {"gelu": "_gelu", "gelu_tanh": "_gelu_tanh", "silu": "_silu"}
+
+
+def epilogue_row(name):
+    """The op-table row an epilogue name stands for (None for none); ValueError for a name that is not
+    a one-input activation row without parameters."""
+    if name is None:
+        return None
+    from ..ops.elementwise import OPS
+    row = OPS.get(_EPILOGUE_ALIASES.get(name, name)) or OPS.get("_" + name)
+    if row is None or row.arity != 1 or row.params:
+        raise ValueError(f"gemm(): epilogue {name!r} is not a one-input activation row of the op table "
+                         "(e.g. 'relu', 'gelu', 'gelu_tanh', 'silu', 'tanh', 'sigmoid')")
+    return row.name
+
+
+def _fold_batch(A, B, C, extras, batch, M):
+    """When b does not vary over the batch and the batch dims of a, out (and bias, residual) continue
+    their rows, the product is one GEMM of nbatch * M rows: the row count, else None."""
     if math.prod(batch) <= 1 or any(B.bst):
         return None
-    ops = [A, C] + ([D] if D is not None else [])
+    ops = [A, C] + list(extras)
     sizes, bst = collapse(batch, [o.bst for o in ops])
     if len(sizes) != 1:
         return None
     for o, (st,) in zip(ops, bst):
-        if M != 1 and st != M * o.sr and not (o is D and st == 0 and o.sr == 0):
+        if M != 1 and st != M * o.sr and not (o in extras and st == 0 and o.sr == 0):
             return None
     for o, (st,) in zip(ops, bst):
         o.sr, o.bst = st if M == 1 else o.sr, []
@@ -133,17 +161,24 @@ _GEMM_BATCH_DIMS = 3  # batch dims every GEMM kernel takes (padded with size 1),
 
 class GemmPlan:
     """What a GEMM launch needs besides the operands' buffers and offsets and alpha/beta: the kernel,
-    the size arguments, per kernel operand slot the index of its tensor in (a, b, out, bias) and its
-    row/col/batch strides, and the launch geometry."""
+    the size arguments, per kernel operand slot the index of its tensor in (a, b, out, bias, residual)
+    and its row/col/batch strides, the launch geometry, and the packing of B that goes first (or None)."""
 
-    __slots__ = ("backend", "kernel", "acc", "head", "slots", "gsize", "lsize", "items")
+    __slots__ = ("backend", "kernel", "acc", "head", "slots", "gsize", "lsize", "items", "pack")
 
-    def __init__(self, backend, kernel, acc, head, slots, gsize, lsize, items):
+    def __init__(self, backend, kernel, acc, head, slots, gsize, lsize, items, pack=None):
         self.backend, self.kernel, self.acc, self.head, self.slots = backend, kernel, acc, head, slots
-        self.gsize, self.lsize, self.items = gsize, lsize, items
+        self.gsize, self.lsize, self.items, self.pack = gsize, lsize, items, pack
 
 
 def _run_gemm(plan, tensors, alpha, beta):
+    if plan.pack is not None:  # B's packed copy first; the GEMM reads it in B's place
+        kernel, slot, K, N, sk, sn, panels, nr = plan.pack
+        src = tensors[slot]
+        packed = empty((panels * K * nr,), src.dtype, src.device)
+        plan.backend.launch(kernel, (K, panels), None, [K, N, src._storage.buffer, src._offset, sk, sn,
+                                                        packed._storage.buffer], K * panels * nr)
+        tensors = tensors[:slot] + (packed,) + tensors[slot + 1:]
     args = list(plan.head)
     for index, strides in plan.slots:
         t = tensors[index]
@@ -152,8 +187,8 @@ def _run_gemm(plan, tensors, alpha, beta):
     plan.backend.launch(plan.kernel, plan.gsize, plan.lsize, args, plan.items)
 
 
-def _gemm_plan(backend, p, mode, A, B, C, D, batch, M, N, K, acc, out_dtype, tensors):
-    ops = (A, B, C, D) if D is not None else (A, B, C)
+def _gemm_plan(backend, p, mode, A, B, C, extras, batch, M, N, K, acc, out_dtype, epilogue):
+    ops = (A, B, C, *extras)
     nbatch = math.prod(batch)
     if nbatch > 1:
         bsizes, bstrides = collapse(batch, [o.bst for o in ops])
@@ -161,35 +196,83 @@ def _gemm_plan(backend, p, mode, A, B, C, D, batch, M, N, K, acc, out_dtype, ten
         bsizes, bstrides = (1,) * len(pad) + tuple(bsizes), [pad + st for st in bstrides]
     else:
         bsizes, bstrides = (1,) * _GEMM_BATCH_DIMS, [(0,) * _GEMM_BATCH_DIMS] * len(ops)
+    pack = None
     if p["variant"] == "vec":
         mr, nr = (p["MR"], p["NV"] * p["VW"]) if mode == "nn" else (p["DOT_MR"], p["DOT_NR"])
-        flags = (mr, nr, p["VW"])
+        packed = mode == "nn" and _worth_packing(B, M, N, K, p)
+        if packed:
+            pack, B = _pack_step(backend, B, K, N, nr, acc), _packed_operand(B, K, nr)
+            ops = (A, B, C, *extras)
+        flags = (mr, nr, p["VW"], p["GROUP_M"] if mode == "nn" else 0, packed, p["KU"])
         gsize, lsize = (-(-M // mr), -(-N // nr), nbatch), (1, 1, 1)
     else:
         flags = ("k" if A.sc == 1 else "r" if A.sr == 1 else None, "r" if B.sc == 1 else "k" if B.sr == 1 else None)
         tx, ty = p["BN"] // p["WN"], p["BM"] // p["WM"]
         gsize, lsize = (-(-N // p["BN"]) * tx, -(-M // p["BM"]) * ty, nbatch), (tx, ty, 1)
-    d_dtype = D.t.dtype if D is not None else None
-    key = ("gemm", mode, acc, out_dtype, d_dtype, len(bsizes), flags, p["key"])
+    d_dtype, r_dtype = (next((o.t.dtype for o in extras if o.slot == s), None) for s in (3, 4))
+    key = ("gemm", mode, acc, out_dtype, d_dtype, r_dtype, epilogue, len(bsizes), flags, p["key"])
     kernel = backend.kernels.get(key)
     if kernel is None:
-        kernel = _build_gemm(backend, key, p, mode, flags, acc, out_dtype, d_dtype, len(bsizes), len(ops))
+        kernel = _build_gemm(backend, key, p, mode, flags, acc, out_dtype, d_dtype, len(bsizes), len(ops),
+                             r_dtype=r_dtype, epilogue=epilogue)
     slots = tuple((o.slot, (o.sr, o.sc, *bst)) for o, bst in zip(ops, bstrides))
-    return GemmPlan(backend, kernel, acc, (M, N, K, *bsizes), slots, gsize, lsize, M * N * nbatch)
+    return GemmPlan(backend, kernel, acc, (M, N, K, *bsizes), slots, gsize, lsize, M * N * nbatch, pack)
 
 
-def _build_gemm(backend, key, p, mode, flags, acc, out_dtype, d_dtype, batch_ndim, nops, implicit=None):
-    params = dict.fromkeys(("MR", "NR", "VW", "BM", "BN", "BK", "WM", "WN", "VL", "a_unit", "b_unit"))
+_GEMM_PACK_MIN_BYTES = 1 << 18  # pack B once it outgrows about half an L2 cache
+
+
+def _worth_packing(B, M, N, K, p):
+    """Whether to copy B into contiguous column panels first (kernels_cl/gemm_pack.cl.mako). The
+    kernel reads B's K rows of one panel for every row block; once B outgrows the caches those rows,
+    N elements apart (a power-of-two N maps them to a few cache sets, and each to its own page), are
+    refetched from memory (2048^3 ran at 13 GFLOP/s, 43 packed). Only for one matrix shared by the
+    whole batch, and where the copy (K * N) is small against the product (M >= 64)."""
+    return (p.get("PACK", False) and M >= 64 and K * N * B.t.dtype.itemsize >= _GEMM_PACK_MIN_BYTES
+            and not any(B.bst))
+
+
+def _pack_step(backend, B, K, N, nr, dtype):
+    key = ("gemm_pack", dtype.itemsize, nr)
+    kernel = backend.kernels.get(key)
+    if kernel is None:
+        kernel = codegen.kernel(backend, key, "gemm_pack.cl.mako", "gemm_pack",
+                                arg_dtypes=[np.int32, np.int32, None, np.int64, np.int64, np.int64, None],
+                                itemsize=dtype.itemsize, NR=nr)
+    return (kernel, B.slot, K, N, B.sr, B.sc, -(-N // nr), nr)
+
+
+def _packed_operand(B, K, nr):
+    """B as the kernel reads its packed copy: rows NR apart, the panel of column n0 at n0 * K."""
+    o = object.__new__(_Operand)
+    o.t, o.buf, o.off, o.bst, o.sr, o.sc, o.slot = B.t, None, 0, B.bst, nr, K, B.slot
+    return o
+
+
+def _build_gemm(backend, key, p, mode, flags, acc, out_dtype, d_dtype, batch_ndim, nops, implicit=None,
+                r_dtype=None, epilogue=None):
+    params = dict.fromkeys(("MR", "NR", "VW", "GROUP_M", "b_packed", "KU", "BM", "BN", "BK", "WM", "WN", "VL",
+                            "a_unit", "b_unit"))
     if p["variant"] == "vec":
-        params.update(zip(("MR", "NR", "VW"), flags))
+        params.update(zip(("MR", "NR", "VW", "GROUP_M", "b_packed", "KU"), flags))
     else:
         params.update({k: p[k] for k in ("BM", "BN", "BK", "WM", "WN", "VL")}, a_unit=flags[0], b_unit=flags[1])
     types = [np.int32] * (3 + batch_ndim) + ([None] + [np.int64] * (3 + batch_ndim)) * nops + [arg_np_type(acc)] * 2
     if implicit:
         types += [np.int32] * 18 + [np.int64] * 5
     return codegen.kernel(backend, key, "gemm.cl.mako", "gemm", arg_dtypes=types, variant=p["variant"], mode=mode,
-                          a_dtype=acc, c_dtype=out_dtype, d_dtype=d_dtype, acc=acc, batch_ndim=batch_ndim,
-                          implicit=implicit, **params)
+                          a_dtype=acc, c_dtype=out_dtype, d_dtype=d_dtype, r_dtype=r_dtype, acc=acc,
+                          batch_ndim=batch_ndim, implicit=implicit, epilogue=_epilogue_source(epilogue, acc),
+                          **params)
+
+
+def _epilogue_source(name, acc):
+    """(helpers, C expression of `a` in type T) of the epilogue row, or None."""
+    if name is None:
+        return None
+    from ..ops.elementwise import OPS
+    row, T = OPS[name], acc.compute_c
+    return row.c_helpers(acc).replace("{T}", T), row.c_expr(acc).replace("{T}", T)
 
 
 def gemm_tiles(backend, dtype, M, N) -> int:
@@ -220,7 +303,7 @@ def implicit_gemm(implicit, image, image_strides, geometry, b, b_strides, out, o
     nbatch = math.prod(batch)
     if p["variant"] == "vec":
         mr, nr = p["MR"], p["NV"] * p["VW"]
-        flags = (mr, nr, p["VW"])
+        flags = (mr, nr, p["VW"], p["GROUP_M"], False, p["KU"])
         gsize, lsize = (-(-M // mr), -(-N // nr), nbatch), (1, 1, 1)
     else:
         flags = (None, "r" if b_strides[1] == 1 else "k" if b_strides[0] == 1 else None)

@@ -277,8 +277,8 @@ def softmin(input, dim=None, _stacklevel=3, dtype=None):
 
 # ---- linear maps and embeddings -------------------------------------------------------------------------------
 def linear(input, weight, bias=None):
-    """input @ weight.T + bias: one addmm (the bias added by the GEMM) for input of 2 or more dims."""
-    if bias is not None and input.dim() >= 2 and bias.dim() == 1:
+    """input @ weight.T + bias: one addmm (the bias added by the GEMM) for input of any dims (1-D as one row)."""
+    if bias is not None and input.dim() >= 1 and bias.dim() == 1:
         if input.dim() == 2:
             return bias.addmm(input, weight.t())
         lead = tuple(input.shape[:-1])
