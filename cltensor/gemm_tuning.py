@@ -29,7 +29,7 @@ TUNING_FILE = os.path.join(codegen.CACHE_DIR, "gemm_tuning.json")
 # whole columns), B packed into column panels first where it outgrows the caches (PACK); DOT_MR x
 # DOT_NR dot products for the 'dot' mode. 'tiled': a BM x BN
 # tile per work-group, BK deep, WM x WN outputs per work-item, VL-wide vector loads.
-DEFAULT_VEC = {"variant": "vec", "MR": 8, "NV": 2, "DOT_MR": 4, "DOT_NR": 4, "GROUP_M": 16, "PACK": True, "KU": 4}
+DEFAULT_VEC = {"variant": "vec", "MR": 8, "NV": 2, "DOT_MR": 4, "DOT_NR": 4, "GROUP_M": 16, "PACK": True, "KU": 1}
 DEFAULT_TILED = {"variant": "tiled", "BM": 64, "BN": 64, "BK": 16, "WM": 4, "WN": 4, "VL": 4}
 
 # Measured with `python -m cltensor.gemm_tuning` on the devices named (keys: device name, dtype name).
@@ -37,8 +37,9 @@ SHIPPED = {
     "pthread-skylake-avx512-AMD EPYC": {
         "float32": {"variant": "vec", "MR": 8, "NV": 2, "DOT_MR": 4, "DOT_NR": 4},
     },
-    "pthread-haswell-AMD EPYC": {
-        "float32": {"variant": "vec", "MR": 6, "NV": 2, "DOT_MR": 4, "DOT_NR": 4},
+    "pthread-haswell-AMD EPYC": {  # 6 x 16: 12 accumulators + 2 B vectors + 1 A broadcast of 16 ymm registers
+        "float32": {"variant": "vec", "MR": 6, "NV": 2, "DOT_MR": 4, "DOT_NR": 4, "GROUP_M": 16, "PACK": True,
+                    "KU": 4},
     },
 }
 AUTOTUNE_SIZE = 512  # the M = N = K of the timed product: big enough to show register and cache blocking
@@ -112,7 +113,14 @@ def _resolve(backend, dtype, variant):
 
 
 def _recorded(device_name) -> dict:
-    return _load_user_table().get(device_name) or SHIPPED.get(device_name) or {}
+    """The device's entries: the user's over the shipped ones, key by key where both name the same
+    variant (so an entry recorded before a parameter existed takes the shipped value of it)."""
+    user, shipped = _load_user_table().get(device_name) or {}, SHIPPED.get(device_name) or {}
+    merged = dict(shipped)
+    for dtype_name, p in user.items():
+        base = shipped.get(dtype_name, {})
+        merged[dtype_name] = {**base, **p} if base.get("variant") == p.get("variant") else p
+    return merged
 
 
 def _natural_variant(backend) -> str:
@@ -192,7 +200,7 @@ def candidates(variant):
     if variant == "vec":  # register tiles for 16 (AVX2) and 32 (AVX-512) vector registers first
         return [{**DEFAULT_VEC, "MR": mr, "NV": nv, "KU": ku, "GROUP_M": group}
                 for mr, nv in ((6, 2), (4, 3), (8, 2), (12, 2), (4, 2), (8, 1), (4, 4))
-                for ku, group in ((4, 16), (1, 16), (4, 0))]
+                for ku, group in ((4, 16), (1, 16), (4, 0))]  # KU 4: ~10x the compile time on llvmpipe
     return [{"variant": "tiled", "BM": bm, "BN": bn, "BK": bk, "WM": w, "WN": w, "VL": 4}
             for bm, bn, bk, w in ((32, 32, 16, 2), (64, 64, 8, 4), (64, 64, 16, 4), (128, 128, 8, 8),
                                   (128, 64, 16, 8))]

@@ -158,8 +158,9 @@ inline int conv_tap_t(const int q, const int st) { return q >= 0 && q % st == 0 
 ${c.store(c_dtype, "C", f"c_base + (long)({m}) * c_sm + (long)({n}) * c_sn", v)};
 </%def>
 
-<%def name="k_fmas(ak)">\
-<%doc> The MR x NV vector FMAs of one k with B's row in b0..b{NV-1}; steps A's k (and the gather counters). </%doc>
+<%def name="k_fmas(ak, step=True)">\
+<%doc> The MR x NV vector FMAs of one k with B's row in b0..b{NV-1}, A read at ap{i}[ak]; with `step`,
+steps ak by a_sk (and the gather counters). </%doc>
   % for i in range(MR):
             {
                 const TV a = (TV)(${gather(i) if implicit else load(a_dtype, f"ap{i}", ak)});
@@ -168,22 +169,38 @@ ${c.store(c_dtype, "C", f"c_base + (long)({m}) * c_sm + (long)({n}) * c_sn", v)}
     % endfor
             }
   % endfor
+  % if step:
             ${ak} += a_sk;
+  % endif
   % if implicit:
             ${k_step()}
   % endif
 </%def>
-<%def name="k_body(bp, ak)">\
-<%doc> One k of the contiguous-B loop: B's row as NV vector loads, then the FMAs. </%doc>
+<%def name="k_body(ak, step=True)">\
+<%doc> One k of the contiguous-B loop: B's row as NV vector loads from bp, then the FMAs. </%doc>
             {
   % for v in range(NV):
-                const TV b${v} = ${vload(a_dtype, f"{bp} + {v * VW}", VW)};
+                const TV b${v} = ${vload(a_dtype, f"bp + {v * VW}", VW)};
   % endfor
-                ${bp} += ${NR if b_packed else "b_sk"};
-${k_fmas(ak)}
+                bp += ${NR if b_packed else "b_sk"};
+${k_fmas(ak, step)}
             }
 </%def>
-
+<%def name="k_loop(unit_a)">\
+<%doc> The k loop over contiguous B rows, unrolled KU times; `unit_a`: A's k-stride is 1, so the unrolled
+steps read A at constant offsets from each row pointer (a runtime stride would take a register each). </%doc>
+        int k = 0;
+  % if not implicit and KU > 1:
+        for (; k + ${KU} <= K; k += ${KU}) {
+    % for u in range(KU):
+${k_body(f"k + {u}", False) if unit_a else k_body("ak")}
+    % endfor
+        }
+  % endif
+        for (; k < K; ++k) {
+${k_body("k", False) if unit_a else k_body("ak")}
+        }
+</%def>
 __kernel void ${kname}(const int M, const int N, const int K
 % for name in BATCH:
     , const int ${name}
@@ -273,18 +290,17 @@ ${batch_offsets()}
     __global const ${a_dtype.c} *bp = B + b_base + n0;
     if (whole_n && b_sn == 1) {
   % endif
+  % if implicit or KU == 1:
         long ak = 0;
-        int k = 0;
-  % if not implicit and KU > 1:
-        for (; k + ${KU} <= K; k += ${KU}) {
-    % for u in range(KU):
-${k_body("bp", "ak")}
-    % endfor
+${k_loop(False)}
+  % else:
+        if (a_sk == 1) {
+${k_loop(True)}
+        } else {
+            long ak = 0;
+${k_loop(False)}
         }
   % endif
-        for (; k < K; ++k) {
-${k_body("bp", "ak")}
-        }
   % if not b_packed:
     } else {  // B's columns are not contiguous or the block crosses N: gather its row lane by lane
         T lanes[${NR}];
