@@ -146,6 +146,16 @@ def test_big_products_through_packed_b(dtype):
         _check(got, ACTIVATIONS["gelu"](_wide(a) @ _wide(wt).T + _wide(d)) + _wide(r), dtype, k)
 
 
+@pytest.mark.parametrize("variant", ["vec", "tiled"])
+def test_both_kernel_variants_apply_the_epilogue(variant):
+    # 'tiled' is the GPU kernel (local-memory tiles), forced here on whatever device runs the tests
+    x, w, bias, res = _array((2, 37, 29), 29), _array((29, 41), 30), _array((41,), 31), _array((37, 41), 32)
+    a, b, d, r = (_tensor(v, torch.float32) for v in (x, w, bias, res))
+    out = launch.base.empty((2, 37, 41), torch.float32, a.device)
+    launch.gemm.gemm(a, b, out, alpha=0.5, beta=1, bias=d, epilogue="relu", residual=r, variant=variant)
+    _check(out, np.maximum(0.5 * (x.astype(np.float32) @ w.astype(np.float32)) + bias, 0) + res, torch.float32, 29)
+
+
 def test_unknown_epilogue_is_refused():
     with pytest.raises(ValueError, match="softmax"):
         _fused(torch.ones(2, 2), torch.ones(2, 2), (2, 2), torch.float32, epilogue="softmax")
