@@ -249,7 +249,8 @@ __kernel void ${kname}(const int M, const int N, const int K
     {
         const int blocks_m = get_num_groups(0), blocks_n = get_num_groups(1);
         const int tile = get_group_id(0) + get_group_id(1) * blocks_m, band = tile / (${GROUP_M} * blocks_n);
-        const int in_band = tile - band * ${GROUP_M} * blocks_n, band_rows = min(${GROUP_M}, blocks_m - band * ${GROUP_M});
+        const int in_band = tile - band * ${GROUP_M} * blocks_n;
+        const int band_rows = min(${GROUP_M}, blocks_m - band * ${GROUP_M});
         mb = band * ${GROUP_M} + in_band % band_rows;
         nb = in_band / band_rows;
     }
