@@ -435,8 +435,16 @@ def _bias_view(input):
 
 def _addmm_vjp(g, out, input, m1, m2, alpha, beta):
     return (_scaled(_sum_to(g, input._shape), beta) if input.requires_grad else None,
-            _scaled(mm(g, m2.t()), alpha) if m1.requires_grad else None,
-            _scaled(mm(m1.t(), g), alpha) if m2.requires_grad else None)
+            _scaled(_mm_in_layout_of(m1, g, m2.t()), alpha) if m1.requires_grad else None,
+            _scaled(_mm_in_layout_of(m2, m1.t(), g), alpha) if m2.requires_grad else None)
+
+
+def _mm_in_layout_of(like, a, b):
+    """a @ b, computed as (b^T a^T)^T where `like` is column-major (a transposed view, as linear's
+    weight.t()): the gradient then has like's layout, and its leaf takes it over without a copy."""
+    if like._strides[0] == 1 and like._strides[1] != 1 and like._shape[0] > 1 and like._shape[1] > 1:
+        return mm(b.t(), a.t()).t()
+    return mm(a, b)
 
 
 def addmm(input, mat1, mat2, *, beta=1, alpha=1, out=None):
