@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import checks, codegen, dispatch
+from .. import checks, codegen, launch
 from .. import dtypes as dt
 from ..autograd import graph
 from ..autograd.grad_mode import enable_grad, is_grad_enabled
@@ -37,22 +37,22 @@ def cross_entropy(input, target, weight, ignore_index, reduction, label_smoothin
     M = int(np.prod([input._shape[d] for d in kept], dtype=np.int64))
     C = input._shape[class_dim]
     device, backend = input.device, input.device.backend
-    rows = dispatch.empty((4 * M,), A, device)
-    flags = dispatch.empty((M,) if not probs else (0,), dt.int64, device)
+    rows = launch.base.empty((4 * M,), A, device)
+    flags = launch.base.empty((M,) if not probs else (0,), dt.int64, device)
     shape = tuple(input._shape[d] for d in kept)
-    out = dispatch.empty(shape if reduction == "none" else (), T, device)
-    total = dispatch.empty((), A, device)
-    offender = dispatch.empty((), dt.int64, device)
+    out = launch.base.empty(shape if reduction == "none" else (), T, device)
+    total = launch.base.empty((), A, device)
+    offender = launch.base.empty((), dt.int64, device)
     spec = _Spec(input, target, weight, probs)
     sizes, (xk, tk) = layout
-    eps = dispatch.scalar_arg(label_smoothing, A)
+    eps = launch.base.scalar_arg(label_smoothing, A)
     if M:
         args = [M, C, *sizes, *_view(input, xk, class_dim), *_target_view(target, tk, class_dim, probs),
                 *spec.weight_args(weight), ignore_index, eps, rows._storage.buffer, _buffer(flags, rows)]
-        dispatch.enqueue(backend, spec.kernel("ce_rows"), M, args)
+        launch.base.enqueue(backend, spec.kernel("ce_rows"), M, args)
     args = [M, *sizes, rows._storage.buffer, _buffer(flags, rows), *_target_view(target, tk, class_dim, probs),
             _REDUCTIONS[reduction], out._storage.buffer, total._storage.buffer, offender._storage.buffer]
-    dispatch.launch(backend, spec.kernel("ce_total"), (spec.wg,), (spec.wg,), args, M)
+    launch.base.launch(backend, spec.kernel("ce_total"), (spec.wg,), (spec.wg,), args, M)
     if not probs:
         checks.defer(offender, lambda v: v == _NO_OFFENDER, lambda v: IndexError(f"Target {v} is out of bounds."))
     if is_grad_enabled() and input.requires_grad:
@@ -171,7 +171,7 @@ def _cross_entropy_vjp(g, out, x, *, target, weight, ignore_index, eps, class_di
         with enable_grad():
             return (_autograd_grad([composite(x)], [x], [g], create_graph=True)[0],)
     kept = [d for d in range(x.dim()) if d != class_dim]
-    grad = dispatch.empty(x._shape, x.dtype, x.device)
+    grad = launch.base.empty(x._shape, x.dtype, x.device)
     g = g if g.dtype is x.dtype else g.to(x.dtype)
     g_strides = list(g._strides) if g.dim() else [0] * len(kept)
     layout = _kept_layout(x, target, kept, class_dim, probs, extra=([grad._strides[d] for d in kept], g_strides))
@@ -183,8 +183,8 @@ def _cross_entropy_vjp(g, out, x, *, target, weight, ignore_index, eps, class_di
     M, C = grad.numel() // x._shape[class_dim], x._shape[class_dim]
     args = [M * C, C, *sizes, *_view(x, xk, class_dim), *_target_view(target, tk, class_dim, probs),
             *_view(grad, gxk, class_dim), g._storage.buffer, g._offset, *gk, 0, *spec.weight_args(weight),
-            ignore_index, dispatch.scalar_arg(eps, spec.A), M, rows._storage.buffer, total._storage.buffer, int(mean)]
-    dispatch.enqueue(x.device.backend, spec.kernel("ce_grad"), M * C, args)
+            ignore_index, launch.base.scalar_arg(eps, spec.A), M, rows._storage.buffer, total._storage.buffer, int(mean)]
+    launch.base.enqueue(x.device.backend, spec.kernel("ce_grad"), M * C, args)
     return (grad,)
 
 
