@@ -36,6 +36,19 @@ def test_a_training_step_copies_no_gradient(monkeypatch):
         assert p.grad._strides == p._strides  # linear's weight gradient comes in the weight's layout
 
 
+def test_a_bias_free_linear_over_a_batch_copies_no_gradient(monkeypatch):
+    """input @ weight.t() through matmul (no addmm): the folded weight gradient comes in its layout."""
+    layer = nn.Linear(6, 4, bias=False)
+    x = torch.randn(2, 3, 6)
+    layer(x).sum().backward()
+    layer.zero_grad()
+    names = _backward_launches(monkeypatch, layer(x).square().sum())
+    assert "ew__copy" not in names, names
+    assert layer.weight.grad._strides == layer.weight._strides
+    assert_close(layer.weight.grad, (2 * layer(x)).detach().numpy().reshape(6, 4).T @ x.numpy().reshape(6, 6),
+                 rtol=1e-5, atol=1e-5)
+
+
 def test_a_users_gradient_is_copied():
     x = torch.zeros(3, requires_grad=True)
     g = torch.ones(3)
