@@ -108,8 +108,12 @@ def test_retain_graph_accumulates_in_place_and_create_graph_keeps_history():
     assert_close(gx, [2.0, 2.0])
 
 
-def test_a_non_contiguous_leaf_gets_its_layout():
+def test_the_copy_takes_the_leafs_layout():
     w = torch.randn(4, 3).t().detach().requires_grad_()  # column-major leaf
     (w * torch.arange(12.0).reshape(3, 4)).sum().backward()
     assert w.grad._strides == w._strides
     assert_close(w.grad, np.arange(12.0).reshape(3, 4))
+    x = torch.zeros(3, 4, requires_grad=True)
+    x.backward(torch.arange(12.0).reshape(4, 3).t())  # the user's (transposed) gradient: copied, contiguous
+    assert x.grad._strides == (4, 1)
+    assert_close(x.grad, np.arange(12.0).reshape(4, 3).T)

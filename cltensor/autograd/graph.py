@@ -675,9 +675,9 @@ def _fits_layout(g, leaf):
 
 
 def _clone_in_layout(g, leaf):
-    """A copy of g with the leaf's strides where the leaf is dense (a permuted layout, as a
-    channels-last or transposed parameter), as PyTorch's AccumulateGrad copies."""
-    if g._strides == leaf._strides or leaf.is_contiguous() or not _dense(leaf):
+    """A copy of g with the leaf's strides where the leaf is dense (contiguous, or a permuted layout
+    as a channels-last or transposed parameter), as PyTorch's AccumulateGrad copies."""
+    if g._strides == leaf._strides or not _dense(leaf):
         return g.clone()
     order = sorted(range(leaf.dim()), key=lambda d: -leaf._strides[d])
     buf = g.new_empty([leaf._shape[d] for d in order])
