@@ -10,7 +10,7 @@ target weights (sum over c of u_c, u_c the weight of class c in the target distr
               loss = S log(sum) - sum(u_c (x_c - max)) = -sum(u_c log p_c); flags a bad target
     ce_total  one work-group: the reduction over rows ('mean' divides by the summed weights) or
               the copy of the per-row losses ('none'); the first bad target as the offender
-    ce_grad   one work-item per element: scale * (p_c S - u_c), p = exp(x - logsumexp)
+    ce_grad   one work-item per row and block of classes: scale * (p_c S - u_c), p = exp(x - logsumexp)
 
 Targets outside [0, C) other than ignore_index count as ignored here (nothing is read out of
 bounds) and are reported through the offender (checks.py raises at the next host read).
@@ -46,6 +46,8 @@ typedef ${A} A;
 const ${IDX} ${view}_c
 </%def>
 
+<%def name="x_at(base, k)">${c.convert(A_dtype, c.load(T, "x", f"{base} + ({k})" if unit_class else f"{base} + ({k}) * x_c"))}</%def>
+
 __kernel void ce_rows(const ${IDX} M, const ${IDX} C, const ${IDX} ks0, const ${IDX} ks1, const ${IDX} ks2,
     __global const ${T.c} *x ${kept_args("x")},
     __global const ${target_dtype.c} *t ${kept_args("t")},
@@ -53,25 +55,39 @@ __kernel void ce_rows(const ${IDX} M, const ${IDX} C, const ${IDX} ks0, const ${
     const long ignore_index, const A eps,
     __global A *rows, __global long *flags)
 {
+    ## the class loops run V independent lanes (the compiler vectorises them), merged at the end
     const ${IDX} m = get_global_id(0);
     if (m >= M) return;
     ${split_row("m")}
     const ${IDX} xb = ${offset("x", "m")};
     const ${IDX} tb = ${offset("t", "m")};
-    A mx = -INFINITY;
-    for (${IDX} k = 0; k < C; ++k) {
-        const A v = ${c.convert(A_dtype, c.load(T, "x", "xb + k * x_c"))};
-        mx = (v > mx || v != v) ? v : mx;
+    const ${IDX} whole = C - C % ${V};
+    A lane_max[${V}];
+    for (int j = 0; j < ${V}; ++j) lane_max[j] = -INFINITY;
+    for (${IDX} k = 0; k < whole; k += ${V}) {
+        for (int j = 0; j < ${V}; ++j) {
+            const A v = ${x_at("xb", "k + j")};
+            lane_max[j] = (v > lane_max[j] || v != v) ? v : lane_max[j];
+        }
     }
-    A sum = 0, dot = 0, S = 0, row_weight = 1;
+    for (${IDX} k = whole; k < C; ++k) {
+        const A v = ${x_at("xb", "k")};
+        lane_max[0] = (v > lane_max[0] || v != v) ? v : lane_max[0];
+    }
+    A mx = lane_max[0];
+    for (int j = 1; j < ${V}; ++j) mx = (lane_max[j] > mx || lane_max[j] != lane_max[j]) ? lane_max[j] : mx;
+    A lane_sum[${V}], lane_dot[${V}], lane_S[${V}];
+    for (int j = 0; j < ${V}; ++j) { lane_sum[j] = 0; lane_dot[j] = 0; lane_S[j] = 0; }
 % if probs:
-    for (${IDX} k = 0; k < C; ++k) {
-        const A d = ${c.convert(A_dtype, c.load(T, "x", "xb + k * x_c"))} - mx;
-        const A u = ${class_weight("k")} * ((1 - eps) * ${target_prob("k")} + eps / C);
-        sum += exp(d);
-        dot += u * d;
-        S += u;
-    }
+<%def name="probs_term(k, j)">{
+        const A d = ${x_at("xb", k)} - mx;
+        const A u = ${class_weight(k)} * ((1 - eps) * ${target_prob(k)} + eps / C);
+        lane_sum[${j}] += exp(d); lane_dot[${j}] += u * d; lane_S[${j}] += u;
+    }</%def>
+    for (${IDX} k = 0; k < whole; k += ${V})
+        for (int j = 0; j < ${V}; ++j) ${probs_term("k + j", "j")}
+    for (${IDX} k = whole; k < C; ++k) ${probs_term("k", "0")}
+    A row_weight = 1;
 % else:
     const long target = (long)${c.load(target_dtype, "t", "tb")};
     const bool in_range = target >= 0 && target < C;
@@ -80,21 +96,25 @@ __kernel void ce_rows(const ${IDX} M, const ${IDX} C, const ${IDX} ks0, const ${
         rows[m] = 0; rows[M + m] = 0; rows[2 * M + m] = 0; rows[3 * M + m] = 0;
         return;
     }
-    A smooth = 0, all_weights = 0;
-    for (${IDX} k = 0; k < C; ++k) {
-        const A d = ${c.convert(A_dtype, c.load(T, "x", "xb + k * x_c"))} - mx;
-        sum += exp(d);
-        if (eps != 0) {
-            const A wk = ${class_weight("k")};
-            smooth += wk * d;
-            all_weights += wk;
-        }
-    }
-    row_weight = ${class_weight("target")};
-    const A picked = ${c.convert(A_dtype, c.load(T, "x", "xb + target * x_c"))} - mx;
+    ## lane_dot: sum of w_c (x_c - max) and lane_S: sum of w_c, the smoothing terms (only when eps != 0)
+<%def name="class_term(k, j)">{
+        const A d = ${x_at("xb", k)} - mx;
+        lane_sum[${j}] += exp(d);
+        if (smoothing) { const A wk = ${class_weight(k)}; lane_dot[${j}] += wk * d; lane_S[${j}] += wk; }
+    }</%def>
+    const bool smoothing = eps != 0;
+    for (${IDX} k = 0; k < whole; k += ${V})
+        for (int j = 0; j < ${V}; ++j) ${class_term("k + j", "j")}
+    for (${IDX} k = whole; k < C; ++k) ${class_term("k", "0")}
+% endif
+    A sum = 0, dot = 0, S = 0;
+    for (int j = 0; j < ${V}; ++j) { sum += lane_sum[j]; dot += lane_dot[j]; S += lane_S[j]; }
+% if not probs:
+    const A row_weight = ${class_weight("target")};
+    const A picked = ${x_at("xb", "target")} - mx;
     ## NOTE: the picked term alone when eps == 0: a -inf logit of another class must not turn 0 * -inf into nan
-    dot = (1 - eps) * row_weight * picked + (eps != 0 ? eps / C * smooth : 0);
-    S = (1 - eps) * row_weight + eps / C * all_weights;
+    dot = (1 - eps) * row_weight * picked + (smoothing ? eps / C * dot : 0);
+    S = (1 - eps) * row_weight + eps / C * S;
 % endif
     const A log_sum = log(sum);
     rows[m] = S * log_sum - dot;
@@ -157,22 +177,37 @@ __kernel void ce_grad(const ${IDX} n, const ${IDX} C, const ${IDX} ks0, const ${
     const long ignore_index, const A eps, const ${IDX} M,
     __global const A *rows, __global const A *total, const int mean)
 {
+    ## work-item gid: row m, classes [k0, k0 + ${CB}) (no division per element; the loop vectorises)
+    const ${IDX} blocks = (C + ${CB - 1}) / ${CB};
     const ${IDX} gid = get_global_id(0);
-    if (gid >= n) return;
-    const ${IDX} m = gid / C, k = gid % C;
+    if (gid >= M * blocks) return;
+    const ${IDX} m = gid / blocks, k0 = (gid % blocks) * ${CB};
+    const ${IDX} k1 = (C - k0 < ${CB}) ? C : k0 + ${CB};
     ${split_row("m")}
     const ${IDX} tb = ${offset("t", "m")};
+    const ${IDX} xb = ${offset("x", "m")};
+    const ${IDX} gb = ${offset("gx", "m")};
     A scale = ${c.convert(A_dtype, c.load(T, "g", offset("g", "m")))};
     if (mean) scale /= total[0];
-    const A p = exp(${c.convert(A_dtype, c.load(T, "x", offset("x", "m") + " + k * x_c"))} - rows[2 * M + m]);
+    const A lse = rows[2 * M + m], S = rows[3 * M + m];
 % if probs:
-    const A u = ${class_weight("k")} * ((1 - eps) * ${target_prob("k")} + eps / C);
-    const A grad = scale * (p * rows[3 * M + m] - u);
+    for (${IDX} k = k0; k < k1; ++k) {
+        const A p = exp(${x_at("xb", "k")} - lse);
+        const A u = ${class_weight("k")} * ((1 - eps) * ${target_prob("k")} + eps / C);
+        ${c.store(T, "gx", "gb + k" if unit_class else "gb + k * gx_c", "scale * (p * S - u)")};
+    }
 % else:
     const long target = (long)${c.load(target_dtype, "t", "tb")};
     const bool counted = target >= 0 && target < C && target != ignore_index;
-    const A u = (k == target ? (1 - eps) * rows[M + m] : 0) + (eps != 0 ? eps / C * ${class_weight("k")} : 0);
-    const A grad = counted ? scale * (p * rows[3 * M + m] - u) : 0;
+    const A picked = (1 - eps) * rows[M + m];
+    const A spread = eps / C;
+    if (!counted) scale = 0;
+    for (${IDX} k = k0; k < k1; ++k) {
+        const A p = exp(${x_at("xb", "k")} - lse);
+        const A u = (k == target ? picked : 0) + (spread != 0 ? spread * ${class_weight("k")} : 0);
+        ## NOTE: 0, not scale * (...), for an uncounted row: its (unused) lse may be anything
+        const A grad = counted ? scale * (p * S - u) : 0;
+        ${c.store(T, "gx", "gb + k" if unit_class else "gb + k * gx_c", "grad")};
+    }
 % endif
-    ${c.store(T, "gx", offset("gx", "m") + " + k * gx_c", "grad")};
 }

@@ -22,6 +22,8 @@ _NONE, _MEAN, _SUM = 0, 1, 2
 _REDUCTIONS = {"none": _NONE, "mean": _MEAN, "sum": _SUM}
 _NO_OFFENDER = -(1 << 63)
 _INT32_MAX = 2 ** 31 - 1
+_LANES = 8  # independent lanes of ce_rows' class loops (vectorised by the compiler)
+_CLASS_BLOCK = 256  # classes per work-item in ce_grad
 
 
 def cross_entropy(input, target, weight, ignore_index, reduction, label_smoothing, class_dim, probs, composite):
@@ -49,7 +51,8 @@ def cross_entropy(input, target, weight, ignore_index, reduction, label_smoothin
     if M:
         args = [M, C, *sizes, *_view(input, xk, class_dim), *_target_view(target, tk, class_dim, probs),
                 *spec.weight_args(weight), ignore_index, eps, rows._storage.buffer, _buffer(flags, rows)]
-        launch.base.enqueue(backend, spec.kernel("ce_rows"), M, args)
+        unit = input.dim() and input._strides[class_dim] == 1
+        launch.base.enqueue(backend, spec.kernel("ce_rows", unit), M, args)
     args = [M, *sizes, rows._storage.buffer, _buffer(flags, rows), *_target_view(target, tk, class_dim, probs),
             _REDUCTIONS[reduction], out._storage.buffer, total._storage.buffer, offender._storage.buffer]
     launch.base.launch(backend, spec.kernel("ce_total"), (spec.wg,), (spec.wg,), args, M)
@@ -137,12 +140,15 @@ class _Spec:
             return [self.stand_in._storage.buffer, 0, 0]
         return [weight._storage.buffer, weight._offset, weight._strides[0] if weight.dim() else 0]
 
-    def kernel(self, name):
-        key = ("cross_entropy", name, self.T, self.A, self.target_dtype, self.W_dtype, self.probs, self.idx, self.wg)
+    def kernel(self, name, unit_class=False):
+        """unit_class: the logits' (and the gradient's) class stride is 1, known when compiling."""
+        key = ("cross_entropy", name, self.T, self.A, self.target_dtype, self.W_dtype, self.probs, self.idx, self.wg,
+               bool(unit_class))
         return codegen.kernel(self.backend, key, "loss.cl.mako", name, arg_dtypes=self._arg_dtypes(name),
                               T=self.T, A=self.A.compute_c, A_dtype=self.A, W_dtype=self.W_dtype,
                               weighted=self.W_dtype is not None, target_dtype=self.target_dtype,
-                              probs=self.probs, IDX=self.idx, WG=self.wg)
+                              probs=self.probs, IDX=self.idx, WG=self.wg, unit_class=bool(unit_class),
+                              V=_LANES, CB=_CLASS_BLOCK)
 
     def _arg_dtypes(self, name):
         i = np.int64 if self.idx == "long" else np.int32
@@ -184,7 +190,9 @@ def _cross_entropy_vjp(g, out, x, *, target, weight, ignore_index, eps, class_di
     args = [M * C, C, *sizes, *_view(x, xk, class_dim), *_target_view(target, tk, class_dim, probs),
             *_view(grad, gxk, class_dim), g._storage.buffer, g._offset, *gk, 0, *spec.weight_args(weight),
             ignore_index, launch.base.scalar_arg(eps, spec.A), M, rows._storage.buffer, total._storage.buffer, int(mean)]
-    launch.base.enqueue(x.device.backend, spec.kernel("ce_grad"), M * C, args)
+    unit = x._strides[class_dim] == 1 and grad._strides[class_dim] == 1
+    items = M * -(-C // _CLASS_BLOCK)
+    launch.base.enqueue(x.device.backend, spec.kernel("ce_grad", unit), items, args)
     return (grad,)
 
 
