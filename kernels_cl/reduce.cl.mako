@@ -32,6 +32,9 @@ dims with sizes and strides (kernel arguments); output position o is contiguous 
 <%
     tensor_src = source == 'tensor'
     use_pre = bool(pre_combine) and tensor_src and mode == 'items' and in2_dtype is None
+    ## prestore (softmax on CPUs): the accumulating pass stores each element's value, the fused pass scales it
+    use_store = (bool(prestore_value) and use_pre and bool(fused) and lanes == 'elements'
+                 and fused_dtype is not None and fused_dtype.name == A_dtype.name)
     second = in2_dtype is not None and tensor_src
     elem2 = lambda off: c.convert(T, c.load(in2_dtype, "src2", f"({off}) + src2_delta"))  # b at a's offset
     pdecl = "".join(f", const {ct} {nm}" for nm, ct in params)  # the snippets may read params
@@ -61,6 +64,10 @@ inline acc_t fused_prepare(acc_t s${pdecl}) { ${fused_setup} return s; }
 inline A pre_combine(const A p, const A a) { return ${pre_combine}; }
 inline acc_t acc_start(const A pre) { acc_t s; ${start} return s; }
 inline acc_t acc_add_pre(acc_t s, const T a, const A pre${pdecl}) { ${accumulate} return s; }
+% endif
+% if use_store:
+inline A pre_value(const T a, const A pre) { return ${prestore_value}; }
+inline acc_t acc_add_value(acc_t s, const A e) { ${prestore_add} return s; }
 % endif
 
 <%def name="elem(off)">${c.convert(T, c.load(in_dtype, "src", off))}</%def>
@@ -197,6 +204,11 @@ t_.${nm} = ${name}_${nm}[${j}]; \
 { acc_t t_; ${lane_get(name, j)}${fold("t_", off, ridx, pre)}; ${lane_set(name, j, "t_")} }\
 </%def>
 
+<%def name="store_fold(name, j, src_off, fo_off)">\
+{ acc_t t_; ${lane_get(name, j)}const A e_ = pre_value(${elem(src_off)}, pre); t_ = acc_add_value(t_, e_); \
+${lane_set(name, j, "t_")} ${c.store(fused_dtype, "fo", fo_off, "e_")}; }\
+</%def>
+
 <%def name="lane_merge(dst, name, j)">\
 { acc_t t_; ${lane_get(name, j)}${dst} = acc_combine(${dst}, t_); }\
 </%def>
@@ -324,9 +336,17 @@ __kernel void ${kname}(const ${IDX} M, const ${IDX} R, const ${IDX} S, const ${I
         ${lanes_decl("blk")}
         for (int j = 0; j < ${V}; ++j) ${lane_set("blk", "j", "acc_start(pre)" if use_pre else "acc_neutral()")}
         for (; r + ${V} <= r_end; r += ${V}) {
+% if use_store:
+            for (int j = 0; j < ${V}; ++j) ${store_fold("blk", "j", "k_src + r + j", "k_fo + (r + j) * fo_rst0")}
+% else:
             for (int j = 0; j < ${V}; ++j) ${lane_fold("blk", "j", "k_src + r + j", "r + j", "pre")}
+% endif
         }
+% if use_store:
+        for (; r < r_end; ++r) ${store_fold("blk", "0", "k_src + r", "k_fo + r * fo_rst0")}
+% else:
         for (; r < r_end; ++r) ${lane_fold("blk", "0", "k_src + r", "r", "pre")}
+% endif
         for (int j = 0; j < ${V}; ++j) ${lane_merge("acc[j]", "blk", "j")}
     }
     for (int j = 1; j < ${V}; ++j) acc[0] = acc_combine(acc[0], acc[j]);
@@ -334,7 +354,11 @@ __kernel void ${kname}(const ${IDX} M, const ${IDX} R, const ${IDX} S, const ${I
     {
         const acc_t s = fused_prepare(acc[0]${pargs});
         for (${IDX} r = r0; r < r1; ++r) {
+% if use_store:
+            { const A f = ${c.load(fused_dtype, "fo", "k_fo + r * fo_rst0")}; ${c.store(fused_dtype, "fo", "k_fo + r * fo_rst0", prestore_fused)}; }
+% else:
             ${fused_write("k_src + r", "k_fo + r * fo_rst0")}
+% endif
         }
     }
   % endif

@@ -13,6 +13,7 @@ its base's history through ``CopySlices``, and a view whose base changed in plac
 from __future__ import annotations
 
 import re
+import sys
 import threading
 import weakref
 
@@ -531,22 +532,29 @@ def run_backward(roots, grads, retain_graph, create_graph, capture=None, accumul
                         captured[slot] = g
             if isinstance(node, AccumulateGrad):
                 if accumulate and out_grads[0] is not None:
-                    accumulate_grad(node.variable, out_grads[0], create_graph)
+                    # NOTE: popped, not indexed: the list must not keep a reference that would stop
+                    # accumulate_grad from taking the gradient's memory over (see _sole_owner)
+                    accumulate_grad(node.variable, out_grads.pop(0), create_graph)
                     for hook in node.variable.__dict__.get("_post_accumulate_hooks", ()):
                         hook(node.variable)
                 continue
-            in_grads = _apply(node, out_grads, retain_graph)
-            for (nxt, nr), g in zip(node.next_functions, in_grads):
-                if nxt is None or nxt not in wanted:
-                    continue
-                if g is not None:
-                    _add_to_buffer(buffers, nxt, nr, g)
-                deps[nxt] -= 1
-                if deps[nxt] == 0:
-                    ready.append(nxt)
+            _propagate(node, _apply(node, out_grads, retain_graph), wanted, deps, buffers, ready)
     finally:
         _set_enabled(prev)
     return captured
+
+
+def _propagate(node, in_grads, wanted, deps, buffers, ready):
+    """Hand node's input gradients to the next nodes; those all of whose gradients arrived are ready.
+    (A function of its own: no local of run_backward keeps a gradient alive, see _sole_owner.)"""
+    for (nxt, nr), g in zip(node.next_functions, in_grads):
+        if nxt is None or nxt not in wanted:
+            continue
+        if g is not None:
+            _add_to_buffer(buffers, nxt, nr, g)
+        deps[nxt] -= 1
+        if deps[nxt] == 0:
+            ready.append(nxt)
 
 
 def _apply(node, out_grads, retain_graph):
@@ -609,24 +617,97 @@ _accumulate_lock = threading.RLock()  # backward passes in several threads may s
 
 
 def accumulate_grad(leaf, g, create_graph):
-    """leaf.grad += g (a fresh tensor the first time), as AccumulateGrad does."""
+    """leaf.grad += g (a fresh tensor the first time), as AccumulateGrad does: the first gradient is
+    taken over without a copy when nothing else can reach its memory and it has the leaf's layout."""
     if g._shape != leaf._shape:
         g = sum_to(g, leaf._shape)
     if g.dtype is not leaf.dtype:
         g = _real_if_needed(g, leaf.dtype).to(leaf.dtype)
+    # NOTE: the counts are taken here, in the frame whose local `g` is the only holder to expect
+    stealable = not create_graph and _sole_owner(_ref_counts(g), g) and _fits_layout(g, leaf)
     with _accumulate_lock:
-        _accumulate(leaf, g, create_graph)
+        _accumulate(leaf, g, create_graph, stealable)
 
 
-def _accumulate(leaf, g, create_graph):
+def _ref_counts(t):
+    """(references to t, to its storage, to its view base or 0 without one)."""
+    base = t._base
+    return sys.getrefcount(t), sys.getrefcount(t._storage), sys.getrefcount(base) if base is not None else 0
+
+
+class _Probe:
+    __slots__ = ("_storage", "_base")
+
+
+def _reference_counts_of_a_sole_owner():
+    """What _ref_counts says of a view held by one local variable of its caller, whose base only the
+    view holds and whose storage only the two hold: measured, so that it holds for this interpreter's
+    calling convention (a tensor without a base counts one storage reference less)."""
+    probe, base = _Probe(), _Probe()
+    probe._storage = base._storage = _Probe()
+    probe._base, base._base = base, None
+    del base
+    return _ref_counts(probe)
+
+
+_SOLE_OWNER = _reference_counts_of_a_sole_owner()
+
+
+def _sole_owner(counts, g):
+    """Whether g's reference counts (_ref_counts, taken where one local holds g) say that nothing
+    else holds g or its view base, no other tensor holds its memory (a view, an alias, a saved
+    tensor, a hook's list) and no numpy array shares it: then no one can see g."""
+    tensor, storage, base = counts
+    if g._base is None:
+        storage += 1  # the base's reference the calibration counts
+    elif g._base._storage is not g._storage or g._base._base is not None:
+        return False
+    return (tensor <= _SOLE_OWNER[0] and storage <= _SOLE_OWNER[1] and base <= _SOLE_OWNER[2]
+            and not g._storage.block.exposed)
+
+
+def _fits_layout(g, leaf):
+    """PyTorch's layout contract for .grad: the leaf's strides (a contiguous grad for a leaf whose
+    elements overlap or leave gaps)."""
+    if g._strides == leaf._strides:
+        return True
+    return g.is_contiguous() and not _dense(leaf)
+
+
+def _clone_in_layout(g, leaf):
+    """A copy of g with the leaf's strides where the leaf is dense (contiguous, or a permuted layout
+    as a channels-last or transposed parameter), as PyTorch's AccumulateGrad copies."""
+    if g._strides == leaf._strides or not _dense(leaf):
+        return g.clone()
+    order = sorted(range(leaf.dim()), key=lambda d: -leaf._strides[d])
+    buf = g.new_empty([leaf._shape[d] for d in order])
+    strides = [0] * leaf.dim()
+    for i, d in enumerate(order):
+        strides[d] = buf._strides[i]
+    out = type(g)._make(buf._storage, leaf._shape, tuple(strides), 0, g.dtype, g.device)
+    return out.copy_(g)
+
+
+def _dense(t):
+    """Whether t's elements cover its memory span exactly once (in some order of its dims)."""
+    span = 1
+    for size, stride in sorted(((n, abs(s)) for n, s in zip(t._shape, t._strides) if n != 1), key=lambda p: p[1]):
+        if stride != span:
+            return False
+        span *= size
+    return True
+
+
+def _accumulate(leaf, g, create_graph, stealable=False):
     if create_graph:
         leaf._grad = g if leaf._grad is None else leaf._grad + g
         return
     from .grad_mode import no_grad
     with no_grad():
         # NOTE: a rule may hand the same tensor to several inputs (add), so a new grad is a copy
+        # unless no one else holds it (stealable)
         if leaf._grad is None:
-            leaf._grad = g.detach().clone()
+            leaf._grad = g.detach() if stealable else _clone_in_layout(g.detach(), leaf)
         elif leaf._grad.requires_grad:  # a grad kept from create_graph: replace, don't write into it
             leaf._grad = leaf._grad.detach() + g
         else:

@@ -21,11 +21,15 @@ class ReduceCode:
     T: dtype elements are converted to; A: accumulator dtype; fields: [(name, C type)] of the state;
     neutral/map/combine: C statements; finish: one C expression per output; fused: a C expression
     of an element `a` and the state `s` written per element (softmax), or None; fused_setup: C
-    statements that rewrite `s` once before those writes.
+    statements that rewrite `s` once before those writes. prestore: optional (value, add, refused),
+    where a work-item walks a contiguous row with `pre` (CPUs): the pass that accumulates stores
+    value (of `a` and `pre`, say exp(a - max)) into the fused output and folds it into `s` by the
+    statement add (of `s` and `e`); the fused pass then writes refused, of that stored `f` and `s`
+    (softmax: one exp per element instead of two).
     """
 
     def __init__(self, name, T, A, fields, neutral, map, combine, finish, fused=None, helpers="",
-                 lowest="0", highest="0", pre=None, fused_setup=""):
+                 lowest="0", highest="0", pre=None, fused_setup="", prestore=None):
         self.name, self.T, self.A, self.finish, self.fused = name, T, A, tuple(finish), fused
         # largest fields first: no padding inside the struct, so its size is known here
         self.fields = tuple(sorted(fields, key=lambda f: -C_SIZES[f[1]]))
@@ -39,6 +43,8 @@ class ReduceCode:
         self.snippets = dict(neutral=neutral, map=map, combine=combine, helpers=helpers, lowest=lowest,
                              highest=highest, pre_neutral=pre_neutral, pre_combine=pre_combine, start=start,
                              accumulate=accumulate, fused_setup=fused_setup)
+        value, add, refused = prestore or ("", "", "")
+        self.snippets.update(prestore_value=value, prestore_add=add, prestore_fused=refused)
         self.key = (name, T, A, self.fields, self.finish, fused, tuple(self.snippets.values()))
 
 

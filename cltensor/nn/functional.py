@@ -22,6 +22,7 @@ from ..autograd import graph
 from ..autograd.grad_mode import is_grad_enabled, no_grad
 from ..ops import creation as _creation
 from ..ops import elementwise as _ew
+from ..ops import loss as _loss
 from ..ops import normalization as _normalization
 from ..ops import window as _w
 
@@ -754,13 +755,30 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     if input.dim() == 0:
         raise ValueError("Expected 1 or more dimensions (got 0)")
     class_dim = 0 if input.dim() == 1 else 1
-    if target.shape == input.shape:
+    probs = target.shape == input.shape
+    if probs:
         if not target.dtype.is_floating_point:
             raise RuntimeError(f"Expected floating point type for target with class probabilities, got "
                                f"{_type_word(target.dtype)}")
-        return _cross_entropy_probs(input, target, weight, ignore_index, reduction, label_smoothing, class_dim)
-    _check_class_target(input, target, weight)
-    _defer_target_check(target, input.size(class_dim), ignore_index)
+        _check_probability_target(input, weight, ignore_index, class_dim)
+    else:
+        _check_class_target(input, target, weight)
+
+    def composite(x):
+        if probs:
+            return _cross_entropy_probs(x, target, weight, reduction, label_smoothing, class_dim)
+        return _cross_entropy_classes(x, target, weight, ignore_index, reduction, label_smoothing, class_dim)
+    fused = _loss.cross_entropy(input, target, weight, ignore_index, reduction, label_smoothing, class_dim, probs,
+                                composite)
+    if fused is not None:
+        return fused
+    if not probs:
+        _defer_target_check(target, input.size(class_dim), ignore_index)
+    return composite(input)
+
+
+def _cross_entropy_classes(input, target, weight, ignore_index, reduction, label_smoothing, class_dim):
+    """The composition: log_softmax, then the picked and smoothing terms as Tensor ops."""
     logp = log_softmax(input, class_dim)
     picked, mask = _picked_and_weights(logp, target, weight, ignore_index, class_dim)
     if label_smoothing > 0:
@@ -775,13 +793,18 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     return _reduce(-picked, reduction)
 
 
-def _cross_entropy_probs(input, target, weight, ignore_index, reduction, label_smoothing, class_dim):
+def _check_probability_target(input, weight, ignore_index, class_dim):
     if ignore_index >= 0:
         raise RuntimeError("ignore_index is not supported for floating point target")
     classes = input.size(class_dim)
     if weight is not None and (weight.dim() != 1 or weight.numel() != classes):
         raise RuntimeError(f"weight tensor should be defined either for all {classes} classes or no classes but "
                            f"got weight tensor of shape: {list(weight.shape)}")
+
+
+def _cross_entropy_probs(input, target, weight, reduction, label_smoothing, class_dim):
+    """The composition: -sum(target * log_softmax(input) * weight) over the class dim."""
+    classes = input.size(class_dim)
     if label_smoothing > 0:
         target = target * (1 - label_smoothing) + label_smoothing / classes
     terms = log_softmax(input, class_dim) * target

@@ -408,20 +408,21 @@ def _matmul_vjp(g, out, a, b):
     b2 = b.unsqueeze(-1) if b.dim() == 1 else b
     g2 = g.unsqueeze(-2) if a.dim() == 1 else g
     g2 = g2.unsqueeze(-1) if b.dim() == 1 else g2
-    ga = _summed_product(g2, b2.mT.conj(), a2._shape).reshape(a._shape) if a.requires_grad else None
-    gb = _summed_product(a2.mT.conj(), g2, b2._shape).reshape(b._shape) if b.requires_grad else None
+    ga = _summed_product(g2, b2.mT.conj(), a2._shape, a2).reshape(a._shape) if a.requires_grad else None
+    gb = _summed_product(a2.mT.conj(), g2, b2._shape, b2).reshape(b._shape) if b.requires_grad else None
     return ga, gb
 
 
-def _summed_product(x, y, shape):
-    """x @ y summed over the batch dims that shape (the gradient's target) broadcasts."""
+def _summed_product(x, y, shape, like):
+    """x @ y summed over the batch dims that shape (the gradient's target) broadcasts; a matrix
+    gradient comes in like's layout where like is column-major (see _mm_in_layout_of)."""
     batch = launch.strides.broadcast_shapes(x._shape[:-2], y._shape[:-2])
     if tuple(batch) == tuple(shape[:-2]):
-        return matmul(x, y)
+        return _mm_in_layout_of(like, x, y) if x.dim() == y.dim() == like.dim() == 2 else matmul(x, y)
     if len(shape) == 2:  # fold the batch into the contraction: one GEMM, no sum
         xe = x.expand(*batch, *x._shape[-2:]).movedim(-2, 0).reshape(x._shape[-2], -1)
         ye = y.expand(*batch, *y._shape[-2:]).reshape(-1, y._shape[-1])
-        return mm(xe, ye)
+        return _mm_in_layout_of(like, xe, ye)
     return _sum_to(matmul(x, y), shape)
 
 
@@ -435,8 +436,16 @@ def _bias_view(input):
 
 def _addmm_vjp(g, out, input, m1, m2, alpha, beta):
     return (_scaled(_sum_to(g, input._shape), beta) if input.requires_grad else None,
-            _scaled(mm(g, m2.t()), alpha) if m1.requires_grad else None,
-            _scaled(mm(m1.t(), g), alpha) if m2.requires_grad else None)
+            _scaled(_mm_in_layout_of(m1, g, m2.t()), alpha) if m1.requires_grad else None,
+            _scaled(_mm_in_layout_of(m2, m1.t(), g), alpha) if m2.requires_grad else None)
+
+
+def _mm_in_layout_of(like, a, b):
+    """a @ b, computed as (b^T a^T)^T where `like` is column-major (a transposed view, as linear's
+    weight.t()): the gradient then has like's layout, and its leaf takes it over without a copy."""
+    if like._strides[0] == 1 and like._strides[1] != 1 and like._shape[0] > 1 and like._shape[1] > 1:
+        return mm(b.t(), a.t()).t()
+    return mm(a, b)
 
 
 def addmm(input, mat1, mat2, *, beta=1, alpha=1, out=None):

@@ -117,7 +117,7 @@ def _bounds(d):
 
 
 @functools.lru_cache(maxsize=None)
-def _code(row, T, A, finish, fused=None, fused_setup=""):
+def _code(row, T, A, finish, fused=None, fused_setup="", prestore=None):
     """The ReduceCode of a row for element dtype T and accumulator dtype A (cached: built once)."""
     fields, neutral, map_, combine, *pre = ROWS[row]
     if isinstance(combine, dict):
@@ -126,7 +126,7 @@ def _code(row, T, A, finish, fused=None, fused_setup=""):
     lo, hi = _bounds(A)
     return launch.reduce.ReduceCode(row, T, A, [(n, c_a if t == "A" else t) for n, t in fields], neutral, map_, combine,
                                finish, fused, lowest=_c_literal(lo, A), highest=_c_literal(hi, A),
-                               pre=pre[0] if pre else None, fused_setup=fused_setup)
+                               pre=pre[0] if pre else None, fused_setup=fused_setup, prestore=prestore)
 
 
 # ---- shapes and arguments --------------------------------------------------------------------------
@@ -744,7 +744,7 @@ def count_nonzero(input, dim=None):
 
 # ---- softmax ---------------------------------------------------------------------------------------------------
 def _softmax(name, kernel_name, fused, vjp, input, dim, dtype):
-    setup, expr = fused
+    setup, expr, *prestore = fused
     _check_tensor(input, name)
     if dim is None:
         raise TypeError(f"{name}() missing 1 required positional argument: 'dim'")
@@ -753,15 +753,17 @@ def _softmax(name, kernel_name, fused, vjp, input, dim, dtype):
         raise NotImplementedError(f'"{kernel_name}" not implemented for \'{_tname(T)}\'')
     d = wrap_dim(dim, input.dim())
     out = launch.base.empty(input._shape, T, input.device)
-    launch.reduce.reduce(_code("lse", T, _compute(T), (), expr, setup), input, (d,) if input.dim() else (), [],
-                    fused=out)
+    code = _code("lse", T, _compute(T), (), expr, setup, prestore[0] if prestore else None)
+    launch.reduce.reduce(code, input, (d,) if input.dim() else (), [], fused=out)
     return _record("SoftmaxBackward0" if name == "softmax" else "LogSoftmaxBackward0", vjp, input, out,
                    {"d": d}, {"out"})
 
 
 def softmax(input, dim=None, dtype=None):
     """exp(x) / sum(exp(x)) along dim, computed as exp(x - max) / sum(exp(x - max)) in one kernel."""
-    return _softmax("softmax", "softmax_lastdim_kernel_impl", ("s.s = 1 / s.s;", "exp(a - s.m) * s.s"),
+    # where a CPU work-item walks a row, exp(a - max) is stored while summed, then scaled: one exp each
+    return _softmax("softmax", "softmax_lastdim_kernel_impl",
+                    ("s.s = 1 / s.s;", "exp(a - s.m) * s.s", ("exp(a - pre)", "s.s += e;", "f * s.s")),
                     _softmax_vjp, input, dim, dtype)
 
 
