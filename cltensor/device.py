@@ -90,6 +90,7 @@ class Backend:
         # read or finish, and that wait needs the gate this thread would open after enqueuing: deadlock
         self.gate_batch = 16 if self.is_pocl else 0
         self.batch_limit = 64  # held launches submitted together at most
+        self.presets: dict = {}  # kernel -> the preset its arguments hold (launch_prepared), under the lock
         self.recorder = None  # a list while cltensor.profiler is recording: (kernel, event) pairs
         self.pending_checks: list = []  # checks of device values raised at the next host read (checks.py)
         if props:
@@ -128,6 +129,21 @@ class Backend:
             elif items >= self.defer_items or len(self.pending) >= self.batch_limit:
                 self._flush_locked()
 
+    def launch_prepared(self, kernel, gsize, lsize, buffers, values, preset, items):
+        """launch() for a kernel whose arguments come in three parts: preset, the (index, type char,
+        value, ...) tuple of those a plan fixes, set only where the kernel's arguments hold another
+        plan's; buffers, (index, cl.Buffer, ...), and values, (index, type char, value, ...): the
+        call's own. Set under the lock at submission, so threads sharing the kernel cannot mix their
+        arguments: a launch costs two or three native calls, not pyopencl's per-call invoker."""
+        with self.lock:
+            state = self.host_state
+            exposed = settle_for_launch(self, buffers) if state and not state.keys().isdisjoint(buffers) else None
+            self.pending.append((kernel, gsize, lsize, buffers, values, preset))
+            if exposed:
+                self._run_exposed_locked(exposed)
+            elif items >= self.defer_items or len(self.pending) >= self.batch_limit:
+                self._flush_locked()
+
     def _run_exposed_locked(self, blocks):
         try:
             self._flush_locked()
@@ -150,15 +166,27 @@ class Backend:
             return
         queue, recorder = self._queue, self.recorder
         gate = cl.UserEvent(self.context) if 0 < self.gate_batch <= len(launches) else None
+        # the first launch waits on the gate, the rest on it (in-order queue): the driver's
+        # workers wake once for the batch instead of once per launch
+        wait_for = [gate] if gate is not None else None
+        presets = self.presets
         try:
-            # the first launch waits on the gate, the rest on it (in-order queue): the driver's
-            # workers wake once for the batch instead of once per launch
-            kernel, gsize, lsize, args = launches[0]
-            event = kernel(queue, gsize, lsize, *args, wait_for=[gate] if gate is not None else None)
-            if recorder is not None:
-                recorder.append((kernel, event))
-            for kernel, gsize, lsize, args in launches[1:]:
-                event = kernel(queue, gsize, lsize, *args)
+            for entry in launches:
+                if len(entry) == 4:  # every argument given: pyopencl's invoker sets them all
+                    kernel, gsize, lsize, args = entry
+                    event = kernel(queue, gsize, lsize, *args, wait_for=wait_for)
+                    if presets:
+                        presets.pop(kernel, None)
+                else:
+                    kernel, gsize, lsize, buffers, values, preset = entry
+                    if presets.get(kernel) is not preset:
+                        kernel._set_arg_buf_pack_multi(preset)
+                        presets[kernel] = preset
+                    kernel._set_arg_multi(buffers)
+                    if values:
+                        kernel._set_arg_buf_pack_multi(values)
+                    event = cl.enqueue_nd_range_kernel(queue, kernel, gsize, lsize, None, wait_for)
+                wait_for = None
                 if recorder is not None:
                     recorder.append((kernel, event))
         except cl.Error as err:

@@ -145,8 +145,9 @@ class Allocator:
         # tensor (garbage collection), so one lock for both cannot deadlock across threads
         self.lock = backend.lock
 
-    def allocate(self, nbytes: int, host: bool) -> Block:
-        size = _round_size(nbytes)
+    def allocate(self, nbytes: int, host: bool, size: int = 0) -> Block:
+        """A block of at least nbytes (at least 1); size: its size class when the caller knows it."""
+        size = size or _round_size(max(nbytes, 1))
         with self.lock:
             pool = self.pools.get((host, size))
             if pool:
@@ -270,7 +271,7 @@ class Storage:
 
     @classmethod
     def allocate(cls, backend, nbytes: int, host: bool) -> "Storage":
-        return cls(backend, backend.allocator.allocate(max(nbytes, 1), host), nbytes)
+        return cls(backend, backend.allocator.allocate(nbytes, host), nbytes)
 
     @classmethod
     def from_host_array(cls, backend, array: np.ndarray) -> "Storage":
