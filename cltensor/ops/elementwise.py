@@ -205,14 +205,14 @@ class _Plan:
     backend's one bounded plan cache (launch.base.keep_plan), keyed by _plan_key."""
 
     __slots__ = ("device", "backend", "allocator", "host", "compute", "out_dtype", "shape", "strides", "nbytes",
-                 "size", "launch", "param_spec", "default_values")
+                 "pool", "launch", "param_spec", "default_values")
 
     def __init__(self, op, device, compute, out_dtype, dest, launch_plan, param_values, params):
         self.device, self.backend, self.host = device, device.backend, device.is_host
         self.allocator = self.backend.allocator
         self.compute, self.out_dtype, self.launch = compute, out_dtype, launch_plan
         self.shape, self.strides, self.nbytes = dest._shape, dest._strides, dest._storage.nbytes
-        self.size = dest._storage.block.nbytes  # the pool's size class: the allocation skips rounding
+        self.pool = self.allocator.pool(self.nbytes, self.host)  # where the result's memory comes from
         self.param_spec = tuple((k, ctype) for k, (_, ctype) in op.params.items())
         # the launch values of the op's default parameters (x + y's alpha=1), converted once
         self.default_values = param_values if params is op.defaults else None
@@ -229,7 +229,7 @@ def _plan_key(op, inputs, out, inplace):
     """(key, backend): the plan cache key of this call (op, default float, per operand the dtype,
     shape, strides and device of a tensor or the type of a number, the destination) and the
     backend whose cache holds it; (None, None) for operands no plan describes."""
-    key, backend = [op, dt.get_default_dtype()], None
+    key, backend = [op, dt._default_float], None  # get_default_dtype(), without the call
     for x in inputs:
         if isinstance(x, Tensor):
             key += (x.dtype, x._shape, x._strides, id(x.device))
@@ -251,7 +251,7 @@ def _plan_key(op, inputs, out, inplace):
 def _apply_planned(op, plan, inputs, params):
     if op.check is not None:
         op.check(inputs, plan.compute, params)
-    storage = Storage(plan.backend, plan.allocator.allocate(plan.nbytes, plan.host, plan.size), plan.nbytes)
+    storage = Storage(plan.backend, plan.allocator.allocate_from(plan.pool, plan.nbytes, plan.host), plan.nbytes)
     dest = Tensor._make(storage, plan.shape, plan.strides, 0, plan.out_dtype, plan.device)
     if plan.launch is not None:
         launch.elementwise.run_planned(plan.launch, inputs, dest, plan.param_values(op, params) if plan.param_spec
@@ -492,8 +492,8 @@ def _install(op: OpDef):
     if plain:
         register(plain, _operator(op, function))
     if reflected:
-        register(reflected, lambda self, other: apply(op, (other, self), defaults) if _operand_ok(other)
-                 else NotImplemented)
+        register(reflected, lambda self, other: apply(op, (other, self), defaults)
+                 if isinstance(other, _OPERAND_TYPES) else NotImplemented)
     if inplace:
         register(inplace, lambda self, other: apply(op, (self, other), defaults, inplace=True) if _operand_ok(other)
                  else NotImplemented)
@@ -506,7 +506,7 @@ def _operator(op, function):
         return lambda self: apply(op, (self,), defaults)
 
     def operator(self, *other):
-        if len(other) == 1 and _operand_ok(other[0]):
+        if len(other) == 1 and isinstance(other[0], _OPERAND_TYPES):
             return apply(op, (self, other[0]), defaults)
         return function(self, *other) if all(_operand_ok(o) for o in other) else NotImplemented
     return operator
