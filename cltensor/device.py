@@ -41,6 +41,24 @@ def _all_cl_devices() -> list:
     return _cl_devices
 
 
+class PreparedArgs:
+    """A plan's launch arguments in three parts (launch.elementwise.ElementwisePlan): preset, the
+    (index, type char, value, ...) of those the plan fixes, set on the kernel only where its arguments
+    hold another plan's; buffers, (index, cl.Buffer, ...), and values, (index, type char, value, ...):
+    the call's own. Backend._flush_locked sets them under the backend's lock at submission, so threads
+    sharing a kernel cannot mix their arguments, with pyopencl's multi-argument setters (what its own
+    invokers call): two or three native calls instead of pyopencl's per-call invoker.
+    Iterating gives the buffers, as iterating a launch's argument list does."""
+
+    __slots__ = ("buffers", "values", "preset")
+
+    def __init__(self, buffers, values, preset):
+        self.buffers, self.values, self.preset = buffers, values, preset
+
+    def __iter__(self):
+        return iter(self.buffers)
+
+
 class Backend:
     """One OpenCL device: its context, in-order queue, capabilities, allocator and kernels."""
 
@@ -90,7 +108,7 @@ class Backend:
         # read or finish, and that wait needs the gate this thread would open after enqueuing: deadlock
         self.gate_batch = 16 if self.is_pocl else 0
         self.batch_limit = 64  # held launches submitted together at most
-        self.presets: dict = {}  # kernel -> the preset its arguments hold (launch_prepared), under the lock
+        self.presets: dict = {}  # kernel -> the PreparedArgs.preset its arguments hold, under the lock
         self.recorder = None  # a list while cltensor.profiler is recording: (kernel, event) pairs
         self.pending_checks: list = []  # checks of device values raised at the next host read (checks.py)
         if props:
@@ -114,6 +132,8 @@ class Backend:
         the workers wake once (a chain of tiny ops: 20 -> 11 us per op, measured). Order is kept,
         so the allocator's reuse rule holds.
 
+        args: the kernel's arguments, or a PreparedArgs (a plan's launch: only the call's own).
+
         A launch that uses host-side state (memory.py) settles it first: it drops snapshots of host
         reads and queues the unmap of memory numpy shares (from_numpy/.numpy()), as the OpenCL rules
         for USE_HOST_PTR buffers ask; such a launch runs now, as PyTorch's CPU ops do, and maps the
@@ -124,21 +144,6 @@ class Backend:
             state = self.host_state
             exposed = settle_for_launch(self, args) if state and not state.keys().isdisjoint(args) else None
             self.pending.append((kernel, gsize, lsize, args))
-            if exposed:
-                self._run_exposed_locked(exposed)
-            elif items >= self.defer_items or len(self.pending) >= self.batch_limit:
-                self._flush_locked()
-
-    def launch_prepared(self, kernel, gsize, lsize, buffers, values, preset, items):
-        """launch() for a kernel whose arguments come in three parts: preset, the (index, type char,
-        value, ...) tuple of those a plan fixes, set only where the kernel's arguments hold another
-        plan's; buffers, (index, cl.Buffer, ...), and values, (index, type char, value, ...): the
-        call's own. Set under the lock at submission, so threads sharing the kernel cannot mix their
-        arguments: a launch costs two or three native calls, not pyopencl's per-call invoker."""
-        with self.lock:
-            state = self.host_state
-            exposed = settle_for_launch(self, buffers) if state and not state.keys().isdisjoint(buffers) else None
-            self.pending.append((kernel, gsize, lsize, buffers, values, preset))
             if exposed:
                 self._run_exposed_locked(exposed)
             elif items >= self.defer_items or len(self.pending) >= self.batch_limit:
@@ -172,19 +177,18 @@ class Backend:
         presets = self.presets
         try:
             for entry in launches:
-                if len(entry) == 4:  # every argument given: pyopencl's invoker sets them all
-                    kernel, gsize, lsize, args = entry
+                kernel, gsize, lsize, args = entry
+                if type(args) is not PreparedArgs:  # every argument given: pyopencl's invoker sets them all
                     event = kernel(queue, gsize, lsize, *args, wait_for=wait_for)
                     if presets:
                         presets.pop(kernel, None)
                 else:
-                    kernel, gsize, lsize, buffers, values, preset = entry
-                    if presets.get(kernel) is not preset:
-                        kernel._set_arg_buf_pack_multi(preset)
-                        presets[kernel] = preset
-                    kernel._set_arg_multi(buffers)
-                    if values:
-                        kernel._set_arg_buf_pack_multi(values)
+                    if presets.get(kernel) is not args.preset:
+                        kernel._set_arg_buf_pack_multi(args.preset)
+                        presets[kernel] = args.preset
+                    kernel._set_arg_multi(args.buffers)
+                    if args.values:
+                        kernel._set_arg_buf_pack_multi(args.values)
                     event = cl.enqueue_nd_range_kernel(queue, kernel, gsize, lsize, None, wait_for)
                 wait_for = None
                 if recorder is not None:

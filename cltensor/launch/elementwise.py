@@ -5,6 +5,7 @@ import numpy as np
 import pyopencl as cl
 
 from .. import codegen, dtypes as dt
+from ..device import PreparedArgs
 from ..tensor import Tensor
 from .base import C_TO_NP, arg_np_type, keep_plan, scalar_arg
 from .strides import broadcast_strides, collapse, index_type
@@ -25,7 +26,7 @@ class ElementwisePlan:
     """Everything a launch needs that follows from the operands' dtypes, shapes and strides:
     the kernel, operand kinds, the size/stride arguments and the launch geometry.
 
-    Prepared arguments (Backend.launch_prepared), where pyopencl packs every scalar argument itself:
+    Prepared arguments (device.PreparedArgs), where pyopencl packs every scalar argument itself:
     preset holds the arguments fixed by the plan (sizes, strides, zero offsets) and the slots say
     where a call's buffers and numbers go, so a call passes just those (operands at offset 0)."""
 
@@ -66,7 +67,7 @@ class ElementwisePlan:
 
 
 # pyopencl's own invokers set a kernel's arguments with these two calls; where they exist, a plan's
-# launch passes only what changes per call (Backend.launch_prepared)
+# launch passes only what changes per call (device.PreparedArgs)
 PREPARED_ARGS = hasattr(cl.Kernel, "_set_arg_multi") and hasattr(cl.Kernel, "_set_arg_buf_pack_multi")
 _PACKED_CHARS = "cbBhHiIlLfd"  # the scalar types _set_arg_buf_pack_multi packs
 
@@ -119,8 +120,8 @@ def run_planned(plan, inputs, out, param_values=()):
         else:
             for (slot, char), value in zip(plan.param_slots, param_values):
                 values += (slot, char, value)
-            plan.backend.launch_prepared(plan.kernel, plan.gsize, plan.lsize, tuple(buffers), tuple(values),
-                                         plan.preset, plan.items)
+            plan.backend.launch(plan.kernel, plan.gsize, plan.lsize,
+                                PreparedArgs(tuple(buffers), tuple(values), plan.preset), plan.items)
             return
     args = [*plan.head, out._storage.buffer, out._offset, *plan.out_strides]
     for x, kind, strides in zip(inputs, plan.kinds, plan.in_strides):

@@ -478,8 +478,10 @@ def _install(op: OpDef):
         return apply(op, args, defaults, out=out)
 
     def inplace_method(self, *args, **kwargs):
-        args, params = _split_args(op, (self, *args), kwargs, name + "_")
-        return apply(op, args, params, inplace=True)
+        if kwargs or len(args) != arity - 1:
+            args, params = _split_args(op, (self, *args), kwargs, name + "_")
+            return apply(op, args, params, inplace=True)
+        return apply(op, (self, *args), defaults, inplace=True)
 
     function.__name__ = name
     function.__doc__ = f"Elementwise {name} (a row of the op table in cltensor/ops/elementwise.py)."
