@@ -41,6 +41,24 @@ def _all_cl_devices() -> list:
     return _cl_devices
 
 
+class PreparedArgs:
+    """A plan's launch arguments in three parts (launch.elementwise.ElementwisePlan): preset, the
+    (index, type char, value, ...) of those the plan fixes, set on the kernel only where its arguments
+    hold another plan's; buffers, (index, cl.Buffer, ...), and values, (index, type char, value, ...):
+    the call's own. Backend._flush_locked sets them under the backend's lock at submission, so threads
+    sharing a kernel cannot mix their arguments, with pyopencl's multi-argument setters (what its own
+    invokers call): two or three native calls instead of pyopencl's per-call invoker.
+    Iterating gives the buffers, as iterating a launch's argument list does."""
+
+    __slots__ = ("buffers", "values", "preset")
+
+    def __init__(self, buffers, values, preset):
+        self.buffers, self.values, self.preset = buffers, values, preset
+
+    def __iter__(self):
+        return iter(self.buffers)
+
+
 class Backend:
     """One OpenCL device: its context, in-order queue, capabilities, allocator and kernels."""
 
@@ -90,6 +108,7 @@ class Backend:
         # read or finish, and that wait needs the gate this thread would open after enqueuing: deadlock
         self.gate_batch = 16 if self.is_pocl else 0
         self.batch_limit = 64  # held launches submitted together at most
+        self.presets: dict = {}  # kernel -> the PreparedArgs.preset its arguments hold, under the lock
         self.recorder = None  # a list while cltensor.profiler is recording: (kernel, event) pairs
         self.pending_checks: list = []  # checks of device values raised at the next host read (checks.py)
         if props:
@@ -112,6 +131,8 @@ class Backend:
         back-to-back submissions cost ~3-5 us each, and a batch enqueued behind a user event lets
         the workers wake once (a chain of tiny ops: 20 -> 11 us per op, measured). Order is kept,
         so the allocator's reuse rule holds.
+
+        args: the kernel's arguments, or a PreparedArgs (a plan's launch: only the call's own).
 
         A launch that uses host-side state (memory.py) settles it first: it drops snapshots of host
         reads and queues the unmap of memory numpy shares (from_numpy/.numpy()), as the OpenCL rules
@@ -150,15 +171,26 @@ class Backend:
             return
         queue, recorder = self._queue, self.recorder
         gate = cl.UserEvent(self.context) if 0 < self.gate_batch <= len(launches) else None
+        # the first launch waits on the gate, the rest on it (in-order queue): the driver's
+        # workers wake once for the batch instead of once per launch
+        wait_for = [gate] if gate is not None else None
+        presets = self.presets
         try:
-            # the first launch waits on the gate, the rest on it (in-order queue): the driver's
-            # workers wake once for the batch instead of once per launch
-            kernel, gsize, lsize, args = launches[0]
-            event = kernel(queue, gsize, lsize, *args, wait_for=[gate] if gate is not None else None)
-            if recorder is not None:
-                recorder.append((kernel, event))
-            for kernel, gsize, lsize, args in launches[1:]:
-                event = kernel(queue, gsize, lsize, *args)
+            for entry in launches:
+                kernel, gsize, lsize, args = entry
+                if type(args) is not PreparedArgs:  # every argument given: pyopencl's invoker sets them all
+                    event = kernel(queue, gsize, lsize, *args, wait_for=wait_for)
+                    if presets:
+                        presets.pop(kernel, None)
+                else:
+                    if presets.get(kernel) is not args.preset:
+                        kernel._set_arg_buf_pack_multi(args.preset)
+                        presets[kernel] = args.preset
+                    kernel._set_arg_multi(args.buffers)
+                    if args.values:
+                        kernel._set_arg_buf_pack_multi(args.values)
+                    event = cl.enqueue_nd_range_kernel(queue, kernel, gsize, lsize, None, wait_for)
+                wait_for = None
                 if recorder is not None:
                     recorder.append((kernel, event))
         except cl.Error as err:

@@ -62,10 +62,11 @@ _SNAPSHOT_MAX = 1 << 16  # device-owned blocks up to this size are read whole (s
 class Block:
     """One allocation: a cl.Buffer, plus the numpy array behind it when host-backed."""
 
-    __slots__ = ("buffer", "host", "nbytes", "pooled", "counted", "exposed", "mapping", "snapshot")
+    __slots__ = ("buffer", "host", "nbytes", "pooled", "counted", "exposed", "mapping", "snapshot", "pool")
 
     def __init__(self, buffer, host, nbytes, pooled):
         self.buffer, self.host, self.nbytes, self.pooled = buffer, host, nbytes, pooled
+        self.pool = None  # a pooled block: the allocator's list of free blocks of its size, where it returns
         self.counted = pooled  # made by the allocator, so part of live_bytes (stays so when exposed)
         self.exposed = False  # numpy shares the memory (Storage.expose): mapped between launches
         self.mapping = None  # the mapped uint8 array (.base: the pyopencl MemoryMap) while mapped
@@ -133,7 +134,7 @@ def settle_for_launch(backend, args) -> list:
 class Allocator:
     def __init__(self, backend):
         self.backend = backend
-        self.pools: dict = {}  # (host, size) -> [Block]
+        self.pools: dict = {}  # (host, size) -> [Block]; the lists stay (emptied) while the allocator lives
         self.live_bytes = 0
         self.cached_bytes = 0
         self.peak_bytes = 0
@@ -145,17 +146,29 @@ class Allocator:
         # tensor (garbage collection), so one lock for both cannot deadlock across threads
         self.lock = backend.lock
 
+    def pool(self, nbytes: int, host: bool) -> list:
+        """The list of free blocks that an allocation of nbytes takes from (allocate_from)."""
+        key = (host, _round_size(max(nbytes, 1)))
+        pool = self.pools.get(key)
+        return pool if pool is not None else self.pools.setdefault(key, [])  # atomic: one list per key
+
     def allocate(self, nbytes: int, host: bool) -> Block:
-        size = _round_size(nbytes)
+        """A block of at least nbytes (at least 1)."""
+        return self.allocate_from(self.pool(nbytes, host), nbytes, host)
+
+    def allocate_from(self, pool: list, nbytes: int, host: bool) -> Block:
+        """allocate(nbytes, host) where pool is pool(nbytes, host): a caller that allocates the same
+        size again and again (an op's plan) keeps the list and skips the size arithmetic."""
         with self.lock:
-            pool = self.pools.get((host, size))
             if pool:
                 block = pool.pop()
+                size = block.nbytes
                 self.cached_bytes -= size
                 self.live_bytes += size
                 if self.live_bytes > self.peak_bytes:
                     self.peak_bytes = self.live_bytes
                 return block
+            size = _round_size(max(nbytes, 1))
             freed = 0
             if self.live_bytes + self.cached_bytes + size > self.limit:  # cached blocks hold memory too
                 freed = self._empty_locked()
@@ -169,6 +182,7 @@ class Allocator:
                     block = self._new_block(size, host)
                 except (cl.MemoryError, cl.Error, MemoryError):
                     raise self._oom(nbytes, size, freed) from None
+            block.pool = pool
             self._count(size)
             return block
 
@@ -221,7 +235,7 @@ class Allocator:
                     self.release_deferred()
                 return
             self.cached_bytes += block.nbytes
-            self.pools.setdefault((block.host is not None, block.nbytes), []).append(block)
+            block.pool.append(block)
 
     def deferred_mark(self) -> int:
         """A mark for release_deferred: the blocks freed so far, whose readers are already launched."""
@@ -241,7 +255,8 @@ class Allocator:
         """Release every cached block; returns the bytes released."""
         self.backend.finish()
         freed, self.cached_bytes = self.cached_bytes, 0
-        self.pools.clear()
+        for pool in self.pools.values():
+            pool.clear()
         self.release_deferred()
         return freed
 
@@ -270,7 +285,7 @@ class Storage:
 
     @classmethod
     def allocate(cls, backend, nbytes: int, host: bool) -> "Storage":
-        return cls(backend, backend.allocator.allocate(max(nbytes, 1), host), nbytes)
+        return cls(backend, backend.allocator.allocate(nbytes, host), nbytes)
 
     @classmethod
     def from_host_array(cls, backend, array: np.ndarray) -> "Storage":

@@ -174,10 +174,13 @@ class FailingQueue(cl.CommandQueue):
 
 
 class FailingKernel:
-    """Stands for a kernel whose enqueue the driver refuses."""
+    """Stands for a kernel whose launch the driver refuses: its enqueue fails, and so does setting its
+    arguments (a launch with prepared arguments sets them with pyopencl's _set_arg_* calls first)."""
 
-    def __call__(self, *args, **kwargs):
+    def _refuse(self, *args, **kwargs):
         raise cl.RuntimeError("clEnqueueNDRangeKernel failed: OUT_OF_RESOURCES (simulated device loss)")
+
+    __call__ = _set_arg_multi = _set_arg_buf_pack_multi = _refuse
 
 
 @pytest.fixture

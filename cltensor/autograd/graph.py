@@ -156,19 +156,23 @@ class OpNode(Node):
     __slots__ = ("vjp", "saved", "params", "input_meta", "freed", "num_outputs", "saves")
 
     def __init__(self, vjp, inputs, out, params, save, num_outputs=1):
-        self._init_node(tuple(_edge(x) for x in inputs))
+        tensor = _tensor_class()
+        self._init_node(tuple([gradient_edge(x) if isinstance(x, tensor) and x.requires_grad else (None, 0)
+                               for x in inputs]))
         self.vjp = vjp
         self.params = params
         self.num_outputs = num_outputs
         self.freed = False
-        self.input_meta = tuple((x._shape, x.dtype, x.device) if _is_tensor(x) else None for x in inputs)
-        self.saved = self._save(inputs, out, save)
+        self.input_meta = tuple([(x._shape, x.dtype, x.device) if isinstance(x, tensor) else None for x in inputs])
+        self.saved = self._save(inputs, out, save, tensor)
         self.saves = save is None or bool(save)  # anything saved (a wrapped scalar too) is freed by backward
 
-    def _save(self, inputs, out, save):
+    def _save(self, inputs, out, save, tensor):
+        if save is not None and not save:  # a rule that reads nothing (add, sub)
+            return [*inputs, None]
         saved = []
         for i, x in enumerate(inputs):
-            saved.append(SavedTensor(x, self, False) if (save is None or i in save) and _is_tensor(x) else x)
+            saved.append(SavedTensor(x, self, False) if (save is None or i in save) and isinstance(x, tensor) else x)
         if save is None or "out" in save:
             outs = out if isinstance(out, (tuple, list)) else (out,)
             saved.append(tuple(SavedTensor(o, self, True) if _is_tensor(o) else o for o in outs))
@@ -210,20 +214,22 @@ class OpNode(Node):
 _Tensor = None
 
 
-def _is_tensor(x) -> bool:
+def _tensor_class():
+    """cltensor.Tensor (imported on first use: tensor.py imports this package)."""
     global _Tensor
     if _Tensor is None:
         from ..tensor import Tensor as _Tensor
-    return isinstance(x, _Tensor)
+    return _Tensor
+
+
+def _is_tensor(x) -> bool:
+    return isinstance(x, _Tensor or _tensor_class())
 
 
 def _edge(x):
     if not _is_tensor(x) or not x.requires_grad:
         return (None, 0)
-    fn = x.grad_fn
-    if fn is not None:
-        return (fn, x._output_nr)
-    return (grad_accumulator(x), 0)
+    return gradient_edge(x)
 
 
 def gradient_edge(t):
@@ -289,14 +295,18 @@ def record(name, vjp, inputs, out, params=None, save=None, num_outputs=1):
     name is the node's class name, or a function of the inputs that returns it."""
     if not is_grad_enabled():
         return out
-    if not any(_is_tensor(x) and x.requires_grad for x in inputs):
+    tensor = _tensor_class()
+    for x in inputs:
+        if isinstance(x, tensor) and x.requires_grad:
+            break
+    else:
         return out
     if type(name) is not str:  # a name that depends on the operands: PowBackward0/1/2
         name = name(inputs)
     node = node_class(name)(vjp, inputs, out, params or {}, save, num_outputs)
     outs = out if isinstance(out, (tuple, list)) else (out,)
     for i, o in enumerate(outs):
-        if _is_tensor(o) and o.dtype.is_differentiable:
+        if isinstance(o, tensor) and o.dtype.is_differentiable:
             o._requires_grad = True
             o.grad_fn = node
             o._output_nr = i

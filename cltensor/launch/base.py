@@ -16,6 +16,16 @@ INT32_MAX = 2**31 - 1
 MAX_PLANS = 8192  # launch plans kept per backend; the cache is cleared when full
 
 
+def keep_plan(backend, key, plan):
+    """Put plan in the backend's plan cache (one per backend, for every family) and return it; a
+    full cache is cleared first, so it stays bounded."""
+    plans = backend.plans
+    if len(plans) >= MAX_PLANS:
+        plans.clear()
+    plans[key] = plan
+    return plan
+
+
 def common_device(tensors, op_name="op"):
     dev = None
     for t in tensors:

@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pyopencl as cl
 
 from .. import codegen, dtypes as dt
+from ..device import PreparedArgs
 from ..tensor import Tensor
-from .base import C_TO_NP, MAX_PLANS, arg_np_type, scalar_arg
+from .base import C_TO_NP, arg_np_type, keep_plan, scalar_arg
 from .strides import broadcast_strides, collapse, index_type
 
 def elementwise(name, expr, inputs, out, compute, params=(), helpers=""):
@@ -22,13 +24,59 @@ def elementwise(name, expr, inputs, out, compute, params=(), helpers=""):
 
 class ElementwisePlan:
     """Everything a launch needs that follows from the operands' dtypes, shapes and strides:
-    the kernel, operand kinds, the size/stride arguments and the launch geometry."""
+    the kernel, operand kinds, the size/stride arguments and the launch geometry.
 
-    __slots__ = ("backend", "kernel", "kinds", "head", "out_strides", "in_strides", "gsize", "lsize", "items")
+    Prepared arguments (device.PreparedArgs), where pyopencl packs every scalar argument itself:
+    preset holds the arguments fixed by the plan (sizes, strides, zero offsets) and the slots say
+    where a call's buffers and numbers go, so a call passes just those (operands at offset 0)."""
 
-    def __init__(self, backend, kernel, kinds, head, out_strides, in_strides, gsize, lsize, items):
-        self.backend, self.kernel, self.kinds, self.head, self.out_strides = backend, kernel, kinds, head, out_strides
-        self.in_strides, self.gsize, self.lsize, self.items = in_strides, gsize, lsize, items
+    __slots__ = ("backend", "kernel", "compute", "kinds", "head", "out_strides", "in_strides", "gsize", "lsize",
+                 "items", "preset", "out_slot", "in_slots", "value_chars", "param_slots")
+
+    def __init__(self, backend, kernel, compute, kinds, head, out_strides, in_strides, gsize, lsize, items):
+        self.backend, self.kernel, self.compute, self.kinds, self.head = backend, kernel, compute, kinds, head
+        self.out_strides, self.in_strides, self.gsize, self.lsize, self.items = out_strides, in_strides, gsize, lsize, items
+        self.preset = None  # None: launched with every argument each call (launch.base.launch)
+
+    def prepare(self, types):
+        """Fill the prepared arguments from the kernel's argument types (_arg_types)."""
+        chars = [_pack_char(t) for t in types]  # None: a buffer; False: a type pyopencl packs otherwise
+        if not PREPARED_ARGS or any(c is False for c in chars):
+            return
+        preset = []
+
+        def fixed(slot, values):
+            for i, value in enumerate(values):
+                preset.extend((slot + i, chars[slot + i], value))
+
+        fixed(0, self.head)
+        slot = self.out_slot = len(self.head)
+        fixed(slot + 1, (0, *self.out_strides))
+        slot += 2 + len(self.out_strides)
+        in_slots, value_chars = [], []
+        for kind, strides in zip(self.kinds, self.in_strides):
+            in_slots.append(slot)
+            value_chars.append(chars[slot] if kind == "v" else None)
+            if kind == "v":
+                slot += 1
+            else:
+                fixed(slot + 1, (0, *strides))
+                slot += 2 + len(strides)
+        self.param_slots = tuple((i, chars[i]) for i in range(slot, len(types)))
+        self.in_slots, self.value_chars, self.preset = tuple(in_slots), tuple(value_chars), tuple(preset)
+
+
+# pyopencl's own invokers set a kernel's arguments with these two calls; where they exist, a plan's
+# launch passes only what changes per call (device.PreparedArgs)
+PREPARED_ARGS = hasattr(cl.Kernel, "_set_arg_multi") and hasattr(cl.Kernel, "_set_arg_buf_pack_multi")
+_PACKED_CHARS = "cbBhHiIlLfd"  # the scalar types _set_arg_buf_pack_multi packs
+
+
+def _pack_char(np_type):
+    if np_type is None:
+        return None
+    char = np.dtype(np_type).char
+    return char.encode() if char in _PACKED_CHARS else False
 
 
 def elementwise_plan(name, expr, inputs, out, compute, params=(), helpers=""):
@@ -38,24 +86,50 @@ def elementwise_plan(name, expr, inputs, out, compute, params=(), helpers=""):
     idx = index_type([x for x in inputs if isinstance(x, Tensor)] + [out]) if backend.allocator.huge else "int"
     key = (name, expr, compute, out.dtype, out._shape, out._strides, sig, idx,
            tuple([p[1] for p in params]) if params else ())
-    plans = backend.plans
-    plan = plans.get(key, False)
+    plan = backend.plans.get(key, False)
     if plan is False:
-        if len(plans) >= MAX_PLANS:
-            plans.clear()
-        plan = plans[key] = _make_elementwise_plan(backend, name, expr, inputs, out, compute, params, helpers, idx)
+        plan = keep_plan(backend, key, _make_elementwise_plan(backend, name, expr, inputs, out, compute, params,
+                                                              helpers, idx))
     return plan
 
 
+def make_elementwise_plan(name, expr, inputs, out, compute, params=(), helpers=""):
+    """A new ElementwisePlan, not cached here: for a caller that caches a plan of its own that holds
+    this one (ops/elementwise.py keys it by the op and its operands), so the backend keeps one."""
+    backend = out.device.backend
+    idx = index_type([x for x in inputs if isinstance(x, Tensor)] + [out]) if backend.allocator.huge else "int"
+    return _make_elementwise_plan(backend, name, expr, inputs, out, compute, params, helpers, idx)
+
+
 def run_elementwise(plan, inputs, out, compute, params=()):
+    """Launch a plan; params: (name, c_type, value) as elementwise() takes them."""
+    run_planned(plan, inputs, out, [p[2] for p in params])
+
+
+def run_planned(plan, inputs, out, param_values=()):
+    """Launch a plan; param_values: the parameters' kernel arguments (launch.base.param_arg)."""
+    if plan.preset is not None and not out._offset:
+        buffers, values = [plan.out_slot, out._storage.buffer], []
+        for x, slot, char in zip(inputs, plan.in_slots, plan.value_chars):
+            if char is not None:
+                values += (slot, char, scalar_arg(x, plan.compute))
+            elif x._offset:
+                break  # the preset has zero offsets: launched with every argument below
+            else:
+                buffers += (slot, x._storage.buffer)
+        else:
+            for (slot, char), value in zip(plan.param_slots, param_values):
+                values += (slot, char, value)
+            plan.backend.launch(plan.kernel, plan.gsize, plan.lsize,
+                                PreparedArgs(tuple(buffers), tuple(values), plan.preset), plan.items)
+            return
     args = [*plan.head, out._storage.buffer, out._offset, *plan.out_strides]
     for x, kind, strides in zip(inputs, plan.kinds, plan.in_strides):
         if kind == "v":
-            args.append(scalar_arg(x, compute))
+            args.append(scalar_arg(x, plan.compute))
         else:
             args += (x._storage.buffer, x._offset, *strides)
-    for p in params:
-        args.append(p[2])
+    args += param_values
     plan.backend.launch(plan.kernel, plan.gsize, plan.lsize, args, plan.items)
 
 
@@ -85,16 +159,19 @@ def _make_elementwise_plan(backend, name, expr, inputs, out, compute, params, he
     key = ("ew", name, expr, compute, out.dtype, in_dtypes, kinds, ndim, idx, vec, tile,
            tuple(p[:2] for p in params))
     kernel = backend.kernels.get(key)
+    types = _arg_types(in_dtypes, kinds, compute, ndim, idx, params)
     if kernel is None:
         kernel = _build_elementwise(backend, key, name, expr, helpers, in_dtypes, kinds, out.dtype,
-                                    compute, ndim, idx, params, vec, tile)
+                                    compute, ndim, idx, params, vec, tile, types)
     in_strides, k = [], 1
     for kind in kinds:
         in_strides.append(() if kind == "v" else strides[k] if kind == "t" else ())
         k += kind != "v"
     wg = backend.elementwise_wg if items >= 4 * backend.elementwise_wg else 64
-    return ElementwisePlan(backend, kernel, kinds, (n, *sizes), strides[0], tuple(in_strides),
+    plan = ElementwisePlan(backend, kernel, compute, kinds, (n, *sizes), strides[0], tuple(in_strides),
                            (-(-items // wg) * wg,), (wg,), n)
+    plan.prepare(types)
+    return plan
 
 
 def _tiled_items(n, sizes, tile):
@@ -107,10 +184,8 @@ def _tiled_items(n, sizes, tile):
     return n // (sizes[-2] * sizes[-1]) * -(-sizes[-2] // tile) * -(-sizes[-1] // tile)
 
 
-def _build_elementwise(backend, key, name, expr, helpers, in_dtypes, kinds, out_dtype, compute, ndim, idx, params,
-                       vec=1, tile=0):
-    kname = "ew_" + name
-    T = compute.compute_c
+def _arg_types(in_dtypes, kinds, compute, ndim, idx, params):
+    """The kernel's argument types (set_scalar_arg_dtypes: None for a buffer)."""
     idx_np = np.int32 if idx == "int" else np.int64
     types = [idx_np] + [idx_np] * ndim + [None, idx_np] + [idx_np] * ndim
     for d, kind in zip(in_dtypes, kinds):
@@ -121,6 +196,13 @@ def _build_elementwise(backend, key, name, expr, helpers, in_dtypes, kinds, out_
     for p in params:
         d = dt.param_dtype(p[1], compute)
         types.append(C_TO_NP[p[1]] if d is None else arg_np_type(d))
+    return types
+
+
+def _build_elementwise(backend, key, name, expr, helpers, in_dtypes, kinds, out_dtype, compute, ndim, idx, params,
+                       vec, tile, types):
+    kname = "ew_" + name
+    T = compute.compute_c
     return codegen.kernel(backend, key, "elementwise.cl.mako", kname, arg_dtypes=types,
                           expr=expr.replace("{T}", T), helpers=helpers.replace("{T}", T), in_dtypes=in_dtypes,
                           in_kinds=kinds, out_dtype=out_dtype, compute=compute, ndim=ndim, IDX=idx, params=params,

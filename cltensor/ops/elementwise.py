@@ -77,7 +77,7 @@ def FLOAT_ONLY(r):
     return r, r
 
 
-@dataclass
+@dataclass(eq=False)  # compared and hashed by identity: the plan cache keys on the row
 class OpDef:
     name: str
     arity: int
@@ -96,6 +96,7 @@ class OpDef:
     int_ok: bool = True  # accepts integer/bool inputs in tests
     check: Callable | None = None  # extra argument validation
     rules_by_need: dict | None = None  # per-input rules: which inputs need grad -> (vjp, save)
+    defaults: dict | None = None  # the params of a call that passes none (shared, never modified)
 
     def c_expr(self, compute) -> str:
         return self._resolve(self.expr, compute)
@@ -175,6 +176,7 @@ def backward_rule(op, inputs):
 def defop(*args, **kwargs) -> OpDef:
     op = OpDef(*args, **kwargs)
     op.grad_fn = op.grad_fn or "".join(p.capitalize() for p in op.name.split("_")) + "Backward0"
+    op.defaults = {k: default for k, (default, _) in op.params.items()}
     if isinstance(op.vjp, tuple):
         op.rules_by_need = _rules_by_need(op.vjp, op.arity)
         op.vjp, op.save = op.rules_by_need[(True,) * op.arity]
@@ -195,51 +197,71 @@ def _check_operand(x, op):
 
 
 _SCALAR_TYPES = (int, float, bool, builtins.complex)
-_plans: dict = {}  # (op, default float, operand signature) -> _Plan, for out-of-place calls
 
 
 class _Plan:
-    """What an out-of-place call derives from its operands' dtypes, shapes, strides and devices:
-    the result's dtype and layout and the elementwise launch plan, so a repeat call skips them."""
+    """What a call derives from its operands' dtypes, shapes, strides and devices: the result's
+    dtype and layout and the elementwise launch plan, so a repeat call skips them. Kept in the
+    backend's one bounded plan cache (launch.base.keep_plan), keyed by _plan_key."""
 
-    __slots__ = ("device", "backend", "host", "compute", "out_dtype", "shape", "strides", "nbytes", "launch",
-                 "param_spec")
+    __slots__ = ("device", "backend", "allocator", "host", "compute", "out_dtype", "shape", "strides", "nbytes",
+                 "pool", "launch", "param_spec", "default_values")
 
-    def __init__(self, op, device, compute, out_dtype, dest, launch):
+    def __init__(self, op, device, compute, out_dtype, dest, launch_plan, param_values, params):
         self.device, self.backend, self.host = device, device.backend, device.is_host
-        self.compute, self.out_dtype, self.launch = compute, out_dtype, launch
+        self.allocator = self.backend.allocator
+        self.compute, self.out_dtype, self.launch = compute, out_dtype, launch_plan
         self.shape, self.strides, self.nbytes = dest._shape, dest._strides, dest._storage.nbytes
+        self.pool = self.allocator.pool(self.nbytes, self.host)  # where the result's memory comes from
         self.param_spec = tuple((k, ctype) for k, (_, ctype) in op.params.items())
+        # the launch values of the op's default parameters (x + y's alpha=1), converted once
+        self.default_values = param_values if params is op.defaults else None
+
+    def param_values(self, op, params):
+        """The parameters' kernel arguments, in the op's order."""
+        if params is op.defaults and self.default_values is not None:
+            return self.default_values
+        compute = self.compute
+        return [launch.base.param_arg(ctype, params[k], compute) for k, ctype in self.param_spec]
 
 
-def _signature(op, inputs):
-    sig = [op.name, dt.get_default_dtype()]
+def _plan_key(op, inputs, out, inplace):
+    """(key, backend): the plan cache key of this call (op, default float, per operand the dtype,
+    shape, strides and device of a tensor or the type of a number, the destination) and the
+    backend whose cache holds it; (None, None) for operands no plan describes."""
+    key, backend = [op, dt._default_float], None  # get_default_dtype(), without the call
     for x in inputs:
-        if type(x) in _SCALAR_TYPES:
-            sig.append(type(x))
-        elif isinstance(x, Tensor):
-            sig.append((x.dtype, x._shape, x._strides, id(x.device)))
+        if isinstance(x, Tensor):
+            key += (x.dtype, x._shape, x._strides, id(x.device))
+            if backend is None:
+                backend = x._storage.backend
+        elif type(x) in _SCALAR_TYPES:
+            key.append(type(x))
         else:
-            return None
-    return tuple(sig)
+            return None, None
+    if inplace:
+        key.append("inplace")
+    elif out is not None:
+        if not isinstance(out, Tensor):
+            return None, None
+        key += ("out", out.dtype, out._shape, out._strides, id(out.device))
+    return tuple(key), backend
 
 
 def _apply_planned(op, plan, inputs, params):
-    compute = plan.compute
     if op.check is not None:
-        op.check(inputs, compute, params or {})
-    dest = Tensor._make(Storage.allocate(plan.backend, plan.nbytes, plan.host), plan.shape, plan.strides, 0,
-                        plan.out_dtype, plan.device)
+        op.check(inputs, plan.compute, params)
+    storage = Storage(plan.backend, plan.allocator.allocate_from(plan.pool, plan.nbytes, plan.host), plan.nbytes)
+    dest = Tensor._make(storage, plan.shape, plan.strides, 0, plan.out_dtype, plan.device)
     if plan.launch is not None:
-        cparams = tuple([(k, ctype, launch.base.param_arg(ctype, params[k], compute))
-                         for k, ctype in plan.param_spec]) if plan.param_spec else ()
-        launch.elementwise.run_elementwise(plan.launch, inputs, dest, compute, cparams)
+        launch.elementwise.run_planned(plan.launch, inputs, dest, plan.param_values(op, params) if plan.param_spec
+                                       else ())
     if op.vjp is not None:
         for x in inputs:
-            if type(x) not in _SCALAR_TYPES and x.requires_grad:
+            if type(x) not in _SCALAR_TYPES and (x._requires_grad or x._view_version is not None and x.requires_grad):
                 if is_grad_enabled():
                     vjp, save = backward_rule(op, inputs)
-                    return graph.record(op.grad_fn, vjp, list(inputs), dest, params or {}, save)
+                    return graph.record(op.grad_fn, vjp, list(inputs), dest, params, save)
                 break
     return dest
 
@@ -252,35 +274,24 @@ def _apply_planned_into(op, plan, inputs, params, dest):
         if dest.requires_grad or any([x.requires_grad for x in tensors]):
             return None
         check_inplace_allowed(dest)
-    compute = plan.compute
     if op.check is not None:
-        op.check(inputs, compute, params or {})
+        op.check(inputs, plan.compute, params)
     if any([x is not dest and x._storage is dest._storage for x in tensors]):
         _check_overlap(dest, inputs)
         if read_apart(dest, inputs) is not inputs:
             return None  # the full path launches on copies, whose layout the plan does not know
     if plan.launch is not None:
-        cparams = tuple([(k, ctype, launch.base.param_arg(ctype, params[k], compute))
-                         for k, ctype in plan.param_spec]) if plan.param_spec else ()
-        launch.elementwise.run_elementwise(plan.launch, inputs, dest, compute, cparams)
+        launch.elementwise.run_planned(plan.launch, inputs, dest, plan.param_values(op, params) if plan.param_spec
+                                       else ())
     dest._bump_version()
     return dest
 
 
-def _plan_key(op, inputs, out, inplace):
-    sig = _signature(op, inputs)
-    if sig is None or not (out is None or isinstance(out, Tensor)):
-        return None
-    if inplace:
-        return sig + ("inplace",)
-    if out is not None:
-        return sig + (("out", out.dtype, out._shape, out._strides, id(out.device)),)
-    return sig
-
-
 def apply(op: OpDef, inputs, params=None, out=None, inplace=False):
-    sig = _plan_key(op, inputs, out, inplace)
-    plan = _plans.get(sig) if sig is not None else None
+    if params is None:
+        params = op.defaults
+    sig, backend = _plan_key(op, inputs, out, inplace)
+    plan = backend.plans.get(sig) if backend is not None else None
     if plan is not None and not plan.backend.allocator.huge:
         if out is None and not inplace:
             return _apply_planned(op, plan, inputs, params)
@@ -302,7 +313,6 @@ def apply(op: OpDef, inputs, params=None, out=None, inplace=False):
     compute, out_dtype = op.dtypes(common)
     if inplace and compute.is_complex and not out_dtype.is_complex:
         raise RuntimeError(f"In-place {op.name} is not supported for complex tensors.")
-    params = params or {}
     if op.check is not None:
         op.check(inputs, compute, params)
     shape = launch.strides.broadcast_shapes(*(t._shape for t in tensors))
@@ -330,14 +340,14 @@ def apply(op: OpDef, inputs, params=None, out=None, inplace=False):
     apart = read_apart(dest, inputs)
     if apart is not inputs:
         sig = None  # a plan for these copies would not fit the next call's inputs
-    plan = launch.elementwise.elementwise_plan(op.name, op.c_expr(compute), apart, dest, compute, cparams,
-                                               op.c_helpers(compute))
+    # made here, not looked up: the op's own plan (cached below) is the one a repeat call finds
+    plan = launch.elementwise.make_elementwise_plan(op.name, op.c_expr(compute), apart, dest, compute, cparams,
+                                                    op.c_helpers(compute))
     if plan is not None:
         launch.elementwise.run_elementwise(plan, apart, dest, compute, cparams)
     if sig is not None:
-        if len(_plans) >= 8192:
-            _plans.clear()
-        _plans[sig] = _Plan(op, device, compute, out_dtype, dest, plan)
+        launch.base.keep_plan(device.backend, sig,
+                              _Plan(op, device, compute, out_dtype, dest, plan, [p[2] for p in cparams], params))
     if inplace or out is not None:
         dest._bump_version()
     if not tracking:
@@ -459,15 +469,19 @@ def _split_args(op, args, kwargs, fname):
 
 
 def _install(op: OpDef):
-    name = op.name
+    name, arity, defaults = op.name, op.arity, op.defaults
 
     def function(*args, out=None, **kwargs):
-        args, params = _split_args(op, args, kwargs, name)
-        return apply(op, args, params, out=out)
+        if kwargs or len(args) != arity:
+            args, params = _split_args(op, args, kwargs, name)
+            return apply(op, args, params, out=out)
+        return apply(op, args, defaults, out=out)
 
     def inplace_method(self, *args, **kwargs):
-        args, params = _split_args(op, (self, *args), kwargs, name + "_")
-        return apply(op, args, params, inplace=True)
+        if kwargs or len(args) != arity - 1:
+            args, params = _split_args(op, (self, *args), kwargs, name + "_")
+            return apply(op, args, params, inplace=True)
+        return apply(op, (self, *args), defaults, inplace=True)
 
     function.__name__ = name
     function.__doc__ = f"Elementwise {name} (a row of the op table in cltensor/ops/elementwise.py)."
@@ -478,16 +492,33 @@ def _install(op: OpDef):
             register(name + "_", inplace_method)
     plain, reflected, inplace = (tuple(op.operators) + (None, None, None))[:3]
     if plain:
-        register(plain, lambda self, *other: function(self, *other)
-                 if all(_operand_ok(o) for o in other) else NotImplemented)
+        register(plain, _operator(op, function))
     if reflected:
-        register(reflected, lambda self, other: function(other, self) if _operand_ok(other) else NotImplemented)
+        register(reflected, lambda self, other: apply(op, (other, self), defaults)
+                 if isinstance(other, _OPERAND_TYPES) else NotImplemented)
     if inplace:
-        register(inplace, lambda self, other: inplace_method(self, other) if _operand_ok(other) else NotImplemented)
+        register(inplace, lambda self, other: apply(op, (self, other), defaults, inplace=True) if _operand_ok(other)
+                 else NotImplemented)
+
+
+def _operator(op, function):
+    """The plain operator (x + y, -x): straight to apply with the default params."""
+    defaults = op.defaults
+    if op.arity == 1:
+        return lambda self: apply(op, (self,), defaults)
+
+    def operator(self, *other):
+        if len(other) == 1 and isinstance(other[0], _OPERAND_TYPES):
+            return apply(op, (self, other[0]), defaults)
+        return function(self, *other) if all(_operand_ok(o) for o in other) else NotImplemented
+    return operator
+
+
+_OPERAND_TYPES = (Tensor, bool, int, float, builtins.complex, np.number)
 
 
 def _operand_ok(x):
-    return isinstance(x, (Tensor, bool, int, float, builtins.complex, np.number))
+    return isinstance(x, _OPERAND_TYPES)
 
 
 # ---- C helpers used by expressions ({T} is the compute type) ----------------------------------
