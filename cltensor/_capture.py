@@ -17,7 +17,7 @@ import threading
 import pyopencl as cl
 
 from . import codegen, checks
-from .device import Backend
+from .device import Backend, PreparedArgs
 from .memory import Storage
 from .ops import index as _index_ops, random as _random
 from .tensor import Tensor
@@ -123,7 +123,8 @@ class Recorder:
         def launch(orig):
             def recording_launch(backend, kernel, gsize, lsize, args, items):
                 if not rec.paused and threading.get_ident() == rec.thread:
-                    rec.launches.append(Launch(backend, kernel, gsize, lsize, args, items))
+                    full = args.positional() if type(args) is PreparedArgs else args
+                    rec.launches.append(Launch(backend, kernel, gsize, lsize, full, items))
                 return orig(backend, kernel, gsize, lsize, args, items)
             return recording_launch
 
@@ -134,6 +135,14 @@ class Recorder:
                     rec.storages[buffer_key(s.buffer)] = (s, (backend, nbytes, host))
                 return s
             return classmethod(recording_allocate)
+
+        def allocate_from(orig):
+            def recording_allocate_from(cls, backend, pool, nbytes, host):
+                s = orig.__func__(cls, backend, pool, nbytes, host)
+                if threading.get_ident() == rec.thread:
+                    rec.storages[buffer_key(s.buffer)] = (s, (backend, nbytes, host))
+                return s
+            return classmethod(recording_allocate_from)
 
         def from_host(orig):
             def recording_from_host(cls, backend, array):
@@ -174,6 +183,7 @@ class Recorder:
         patch(Backend, "launch", launch)
         patch(_index_ops, "_check_bounds", bounds)
         patch(Storage, "allocate", allocate)
+        patch(Storage, "allocate_from", allocate_from)
         patch(Storage, "from_host_array", from_host)
         for name in ("read", "read_view", "_device_bytes", "expose"):
             patch(Storage, name, refuse("a host read of tensor data"))

@@ -20,6 +20,7 @@ Rules (each keeps the values bit-identical to eager's):
 from __future__ import annotations
 
 from ._capture import EW_INFO, Launch, buffer_key, is_buffer
+from .launch import elementwise as ew_launch
 
 _NAMES = "abcdefgh"
 _STORED_APART = ("float16", "bfloat16")  # stored as 16 bits, computed in float: not passed on as values
@@ -287,9 +288,10 @@ def _fused_launch(node) -> Launch:
     backend = node.launch.backend
     kernel = backend.kernels.get(key)
     if kernel is None:
-        kernel = _ew_launcher()._build_elementwise(backend, key, "fused", expr, source_helpers, in_dtypes, kinds,
-                                                   info["out_dtype"], compute, ndim, info["IDX"], param_decl,
-                                                   vec, tile)
+        types = ew_launch._arg_types(in_dtypes, kinds, compute, ndim, info["IDX"], param_decl)
+        kernel = ew_launch._build_elementwise(backend, key, "fused", expr, source_helpers, in_dtypes, kinds,
+                                              info["out_dtype"], compute, ndim, info["IDX"], param_decl,
+                                              vec, tile, types)
     for kind, d, vals in leaves:
         head.extend(vals if kind != "t" else (vals[0], vals[1], *vals[2]))
     head.extend(value for _, _, value in params)
@@ -321,12 +323,3 @@ def _as_stored(node, value):
 def _param_c(ctype, compute):
     from .dtypes import param_c
     return param_c(ctype, compute)
-
-
-def _ew_launcher():
-    """The module that builds elementwise kernels (dispatch, or launch.elementwise once split)."""
-    try:
-        from .launch import elementwise as module
-    except ImportError:
-        from . import dispatch as module
-    return module

@@ -58,6 +58,13 @@ class PreparedArgs:
     def __iter__(self):
         return iter(self.buffers)
 
+    def positional(self) -> list:
+        """Every argument in the kernel's order, as a full-argument launch passes them."""
+        by_index = dict(zip(self.buffers[::2], self.buffers[1::2]))
+        for triples in (self.preset, self.values):
+            by_index.update(zip(triples[::3], triples[2::3]))
+        return [by_index[i] for i in range(len(by_index))]
+
 
 class Backend:
     """One OpenCL device: its context, in-order queue, capabilities, allocator and kernels."""

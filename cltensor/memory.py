@@ -288,6 +288,11 @@ class Storage:
         return cls(backend, backend.allocator.allocate(nbytes, host), nbytes)
 
     @classmethod
+    def allocate_from(cls, backend, pool: list, nbytes: int, host: bool) -> "Storage":
+        """allocate(), taking the block from a free list the caller looked up once (Allocator.pool)."""
+        return cls(backend, backend.allocator.allocate_from(pool, nbytes, host), nbytes)
+
+    @classmethod
     def from_host_array(cls, backend, array: np.ndarray) -> "Storage":
         return cls(backend, backend.allocator.wrap_host(array), array.nbytes)
 

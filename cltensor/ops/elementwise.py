@@ -251,7 +251,7 @@ def _plan_key(op, inputs, out, inplace):
 def _apply_planned(op, plan, inputs, params):
     if op.check is not None:
         op.check(inputs, plan.compute, params)
-    storage = Storage(plan.backend, plan.allocator.allocate_from(plan.pool, plan.nbytes, plan.host), plan.nbytes)
+    storage = Storage.allocate_from(plan.backend, plan.pool, plan.nbytes, plan.host)
     dest = Tensor._make(storage, plan.shape, plan.strides, 0, plan.out_dtype, plan.device)
     if plan.launch is not None:
         launch.elementwise.run_planned(plan.launch, inputs, dest, plan.param_values(op, params) if plan.param_spec
