@@ -11,6 +11,7 @@ import numpy as np
 from .. import dtypes as dt
 from ..memory import Storage
 from ..tensor import Tensor, contiguous_strides
+from .signature import np_type as arg_np_type  # noqa: F401 (the launchers not yet on signatures use it)
 
 INT32_MAX = 2**31 - 1
 MAX_PLANS = 8192  # launch plans kept per backend; the cache is cleared when full
@@ -48,9 +49,6 @@ def empty(shape, dtype, device) -> Tensor:
 
 
 # ---- scalars -------------------------------------------------------------------------------
-C_TO_NP = {"int": np.int32, "uint": np.uint32, "long": np.int64, "ulong": np.uint64,
-           "float": np.float32, "double": np.float64}
-
 
 def caller_level() -> int:
     """The stacklevel of the first frame outside cltensor: where a warning should point."""
@@ -109,8 +107,6 @@ def scalar_arg(value, d, check_overflow=False):
     return value
 
 
-def arg_np_type(d):
-    return np.float32 if d.compute_c == "float" else d.np.type if d is not dt.bool_ else np.uint8
 
 
 

@@ -1,11 +1,11 @@
 """The elementwise family (kernels_cl/elementwise.cl.mako): plans cached per operand layout, one launch per op."""
 from __future__ import annotations
 
-import numpy as np
-
-from .. import codegen, dtypes as dt
+from .. import codegen
 from ..tensor import Tensor
-from .base import C_TO_NP, MAX_PLANS, arg_np_type, scalar_arg
+from . import signature as sg
+from .base import MAX_PLANS, scalar_arg
+from .signature import Signature
 from .strides import broadcast_strides, collapse, index_type
 
 def elementwise(name, expr, inputs, out, compute, params=(), helpers=""):
@@ -111,17 +111,16 @@ def _build_elementwise(backend, key, name, expr, helpers, in_dtypes, kinds, out_
                        vec=1, tile=0):
     kname = "ew_" + name
     T = compute.compute_c
-    idx_np = np.int32 if idx == "int" else np.int64
-    types = [idx_np] + [idx_np] * ndim + [None, idx_np] + [idx_np] * ndim
-    for d, kind in zip(in_dtypes, kinds):
+    names = "abcdefgh"
+    parts = [sg.sizes(idx, "n"), sg.dims(idx, "size", ndim), sg.tensor("out", out_dtype.c, idx, ndim, const=False)]
+    for name, d, kind in zip(names, in_dtypes, kinds):
         if kind == "v":
-            types.append(arg_np_type(compute))
+            parts.append(sg.scalar(f"{name}_val", compute))
         else:
-            types += [None, idx_np] + ([idx_np] * ndim if kind == "t" else [])
-    for p in params:
-        d = dt.param_dtype(p[1], compute)
-        types.append(C_TO_NP[p[1]] if d is None else arg_np_type(d))
-    return codegen.kernel(backend, key, "elementwise.cl.mako", kname, arg_dtypes=types,
+            parts.append(sg.tensor(f"{name}_ptr", d.c, idx, ndim if kind == "t" else 0, offset=f"{name}_off",
+                                   strides=[f"{name}_st{k}" for k in range(ndim if kind == "t" else 0)]))
+    parts += [sg.param(p[0], p[1], compute) for p in params]
+    return codegen.kernel(backend, key, "elementwise.cl.mako", kname, {kname: Signature(*parts)},
                           expr=expr.replace("{T}", T), helpers=helpers.replace("{T}", T), in_dtypes=in_dtypes,
                           in_kinds=kinds, out_dtype=out_dtype, compute=compute, ndim=ndim, IDX=idx, params=params,
                           VEC=vec, TILE=tile)
