@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from .. import codegen, launch
+from .. import launch
 from .. import dtypes as dt
 from ..device import as_device
 from ..tensor import Tensor, _shape_arg, register
@@ -95,16 +95,7 @@ def _draw(out: Tensor, dist: str, p0, p1, generator=None) -> Tensor:
     seed_, offset = gen._take(n)
     target = out if out.is_contiguous() else launch.base.empty(out._shape, out.dtype, out.device)
     compute = dt.int64 if dist == "randint" else (out.dtype if out.dtype in (dt.float32, dt.float64) else dt.float32)
-    T = compute.c
-    key = ("rand", dist, target.dtype, T)
-    backend = out.device.backend
-    kernel = backend.kernels.get(key)
-    if kernel is None:
-        kernel = codegen.kernel(backend, key, "random.cl.mako", "rand_" + dist, out_dtype=target.dtype, T=T, dist=dist,
-                                arg_dtypes=[np.int64, None, np.int64, np.uint64, np.uint64, compute.np.type,
-                                            compute.np.type])
-    launch.base.enqueue(backend, kernel, n, [n, target._storage.buffer, target._offset, seed_, offset,
-                                         launch.base.scalar_arg(p0, compute), launch.base.scalar_arg(p1, compute)])
+    launch.random.draw(target, dist, compute, seed_, offset, p0, p1)
     if target is not out:
         out.copy_(target)
     out._bump_version()
@@ -384,14 +375,7 @@ def _per_element(kind: str, out_like: Tensor, params, generator=None) -> Tensor:
     n = out.numel()
     if n:
         seed_, offset = (generator or default_generator)._take(n) if kind != "gamma_grad" else (0, 0)
-        backend = out.device.backend
-        key = ("rand", kind, compute, compute.c)
-        kernel = backend.kernels.get(key)
-        if kernel is None:
-            kernel = codegen.kernel(backend, key, "random.cl.mako", "rand_" + kind, out_dtype=compute, T=compute.c,
-                                    dist=kind, arg_dtypes=[np.int64, None, None, None, np.uint64, np.uint64])
-        launch.base.enqueue(backend, kernel, n, [n, out._storage.buffer, args[0]._storage.buffer,
-                                             args[1]._storage.buffer, seed_, offset])
+        launch.random.per_element(kind, out, args[0], args[1], seed_, offset)
     return out if compute == out_like.dtype else out.to(out_like.dtype)
 
 
