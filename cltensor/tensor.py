@@ -526,10 +526,9 @@ def _set_grad(self, value):
         if not isinstance(value, Tensor):
             raise TypeError(f"assigned grad expected to be a Tensor or None but got grad of type {type(value).__name__}")
         if value.dtype is not self.dtype and self.dtype.is_differentiable:
-            from .ops.elementwise import _torch_name
             raise RuntimeError(
                 f"attempting to assign a gradient with dtype '{value.dtype.c if value.dtype.name != 'bool' else 'bool'}'"
-                f" to a tensor with grad_dtype '{_torch_name(self.dtype)}'. The gradient must match the tensor's "
+                f" to a tensor with grad_dtype '{self.dtype.torch_name}'. The gradient must match the tensor's "
                 "grad_dtype (defaults to the tensor's dtype). You can set the tensor's grad_dtype attribute with a "
                 "specific dtype, or None to allow any dtype. Set grad_dtype with caution. Diverging the dtypes of a "
                 "tensor and its gradient may break downstream systems that assume they match.")

@@ -104,7 +104,7 @@ def _output(out, shape, dtype, device, inputs, fname: str) -> Tensor:
                            f"{device} and {out.device}! (when checking argument for argument out in {fname})")
     if not dt.can_cast(dtype, out.dtype):
         raise TypeError(f"torch.{fname}(): input types can't be cast to the desired output type "
-                        f"{_torch_name(out.dtype)}")
+                        f"{out.dtype.torch_name}")
     from .elementwise import check_inplace_allowed
     check_inplace_allowed(out)
     if tuple(out._shape) != tuple(shape):
@@ -117,11 +117,6 @@ def _output(out, shape, dtype, device, inputs, fname: str) -> Tensor:
         out._storage, out._shape, out._strides, out._offset = fresh._storage, fresh._shape, fresh._strides, 0
     out._bump_version()
     return out
-
-
-def _torch_name(d) -> str:
-    from .elementwise import _torch_name as name
-    return name(d)
 
 
 # ---- cat and stack ---------------------------------------------------------------------------------
@@ -350,7 +345,7 @@ def _tensor_split_arg(value):
     if isinstance(value, Tensor):
         if value.dtype is not dt.int64:
             raise RuntimeError(f"tensor_split expected tensor_indices_or_sections to have dtype of long, but got "
-                               f"{_torch_name(value.dtype)}")
+                               f"{value.dtype.torch_name}")
         if value.dim() > 1:
             raise RuntimeError(f"tensor_split expected tensor_indices_or_sections to be a zero-dimensional or "
                                f"one-dimensional tensor, but got a tensor with {value.dim()} dims")
@@ -576,7 +571,7 @@ def _gather(src: Tensor, d: int, index: Tensor, starts: Tensor) -> Tensor:
 
 def _repeat_counts(repeats: Tensor) -> np.ndarray:
     if repeats.dtype.category != dt.INT:
-        raise NotImplementedError(f"\"repeat_interleave\" not implemented for '{_torch_name(repeats.dtype)}'")
+        raise NotImplementedError(f"\"repeat_interleave\" not implemented for '{repeats.dtype.torch_name}'")
     if repeats.dim() > 1:
         raise RuntimeError("repeats must be 0-dim or 1-dim tensor")
     return repeats.detach()._to_numpy_copy().astype(np.int64).reshape(-1)

@@ -232,14 +232,13 @@ def _num_samples_arg(num_samples) -> int:
 
 
 def _check_multinomial_shapes(input, n: int, replacement: bool, out):
-    from .elementwise import _torch_name
     if not isinstance(input, Tensor):
         raise TypeError(f"multinomial(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
     if not input.is_floating_point():
         raise RuntimeError("multinomial only supports floating-point dtypes for input, got: "
-                           f"{_torch_name(input.dtype)}")
+                           f"{input.dtype.torch_name}")
     if out is not None and out.dtype != dt.int64:
-        raise RuntimeError(f"multinomial expects Long tensor out, got: {_torch_name(out.dtype)}")
+        raise RuntimeError(f"multinomial expects Long tensor out, got: {out.dtype.torch_name}")
     if input.dim() not in (1, 2):
         raise RuntimeError("prob_dist must be 1 or 2 dim")
     categories = input._shape[-1]
@@ -380,11 +379,10 @@ def _per_element(kind: str, out_like: Tensor, params, generator=None) -> Tensor:
 
 
 def _check_float_input(name: str, t, kernel: str):
-    from .elementwise import _torch_name
     if not isinstance(t, Tensor):
         raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not {type(t).__name__}")
     if not t.is_floating_point():
-        raise NotImplementedError(f"\"{kernel}\" not implemented for '{_torch_name(t.dtype).title()}'")
+        raise NotImplementedError(f"\"{kernel}\" not implemented for '{t.dtype.torch_name.title()}'")
 
 
 def _gamma_backward(alpha: Tensor, sample: Tensor, grad: Tensor) -> Tensor:

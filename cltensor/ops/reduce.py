@@ -185,19 +185,10 @@ def _float_or_default(d):
     return d if d.is_floating_point else dt.get_default_dtype()
 
 
-_TORCH_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long", "int32": "Int",
-                "complex64": "ComplexFloat", "complex128": "ComplexDouble", "bfloat16": "BFloat16",
-                "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
-
-
-def _tname(d) -> str:
-    return _TORCH_NAMES[d.name]
-
-
 def _run(x, dims, keepdim, row, T, A, out_dtypes, finish, params=(), ordered=False):
     """Allocate the outputs and launch the reduction of x over dims; returns the output tensors."""
     if x.dtype.is_complex or T.is_complex:  # only sum and mean take complex input (through _complex_sum)
-        raise NotImplementedError(f'"{row}_cpu" not implemented for \'{_tname(x.dtype if x.dtype.is_complex else T)}\'')
+        raise NotImplementedError(f'"{row}_cpu" not implemented for \'{(x.dtype if x.dtype.is_complex else T).torch_name}\'')
     shape = _out_shape(x._shape, dims, keepdim)
     outs = [launch.base.empty(shape, d, x.device) for d in out_dtypes]
     launch.reduce.reduce(_code(row, T, A, tuple(finish)), x, dims, outs, tuple(params), ordered=ordered)
@@ -462,11 +453,11 @@ def _mean_dtype(input, dtype, name):
         d = dt.as_dtype(dtype)
         if not d.is_differentiable:
             raise RuntimeError(f"{name}(): could not infer output dtype. Optional dtype must be either a floating "
-                               f"point or complex dtype. Got: {_tname(d)}")
+                               f"point or complex dtype. Got: {d.torch_name}")
         return d
     if not input.dtype.is_differentiable:
         raise RuntimeError(f"{name}(): could not infer output dtype. Input dtype must be either a floating point or "
-                           f"complex dtype. Got: {_tname(input.dtype)}")
+                           f"complex dtype. Got: {input.dtype.torch_name}")
     return input.dtype
 
 
@@ -691,7 +682,7 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     d = dt.as_dtype(dtype) if dtype is not None else input.dtype
     if not input.is_floating_point() or not d.is_floating_point:
         raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex tensor as input. Got "
-                           f"{_tname(input.dtype if not input.is_floating_point() else d)}")
+                           f"{(input.dtype if not input.is_floating_point() else d).torch_name}")
     dims = _dims(input, dim)
     if math.isinf(p) and input.numel() == 0:
         which = "inf" if p > 0 else "-inf"
@@ -750,7 +741,7 @@ def _softmax(name, kernel_name, fused, vjp, input, dim, dtype):
         raise TypeError(f"{name}() missing 1 required positional argument: 'dim'")
     T = dt.as_dtype(dtype) if dtype is not None else input.dtype
     if not T.is_floating_point:
-        raise NotImplementedError(f'"{kernel_name}" not implemented for \'{_tname(T)}\'')
+        raise NotImplementedError(f'"{kernel_name}" not implemented for \'{T.torch_name}\'')
     d = wrap_dim(dim, input.dim())
     out = launch.base.empty(input._shape, T, input.device)
     launch.reduce.reduce(_code("lse", T, _compute(T), (), expr, setup), input, (d,) if input.dim() else (), [],
@@ -822,7 +813,7 @@ def cumprod(input, dim, *, dtype=None):
 def logcumsumexp(input, dim):
     _check_tensor(input, "logcumsumexp")
     if not input.is_floating_point():
-        raise NotImplementedError(f'"logcumsumexp_out_cpu" not implemented for \'{_tname(input.dtype)}\'')
+        raise NotImplementedError(f'"logcumsumexp_out_cpu" not implemented for \'{input.dtype.torch_name}\'')
     out = _scan("logcumsumexp", input, dim, input.dtype, input.dtype)
     return _record("LogcumsumexpBackward0", _logcumsumexp_vjp, input, out, {"d": wrap_dim(dim, input.dim())},
                    {0, "out"})

@@ -128,8 +128,7 @@ def _view_dtype(self, d):
     old, new = self.dtype.itemsize, d.itemsize
     shape, strides, offset = list(self._shape), list(self._strides), self._offset
     if new != old:
-        from .elementwise import _torch_name
-        what = f"to view {_torch_name(self.dtype)} as {_torch_name(d)} (different element sizes)"
+        what = f"to view {self.dtype.torch_name} as {d.torch_name} (different element sizes)"
         if not shape:
             raise RuntimeError(f"self.dim() cannot be 0 {what}")
         if strides[-1] != 1:
