@@ -72,6 +72,8 @@ class Backend:
         self.host_state: dict = {}
         self.kernels: dict = {}  # launch key -> cl.Kernel, filled by codegen
         self.plans: dict = {}  # elementwise launch key -> plan (launch.elementwise.elementwise_plan)
+        self.reduce_plans: dict = {}  # reduction layout -> stages (launch.reduce.reduce), cleared when full
+        self.group_limits: dict = {}  # cl.Kernel -> its work-group size limit here (launch.base.group_limit)
         self.build_options = ["-cl-std=CL1.2"]
         # contiguous elementwise kernels handle `elementwise_vec` elements per work-item with vector
         # loads (PoCL CPU: 4 floats per item reach the copy bandwidth; 1 per item reaches ~60% of it)

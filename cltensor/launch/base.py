@@ -7,6 +7,7 @@ import sys
 import warnings
 
 import numpy as np
+import pyopencl as cl
 
 from .. import dtypes as dt
 from ..memory import Storage
@@ -134,3 +135,13 @@ def items_wg(backend, n):
     if backend.cpu_tuned:  # enough work-groups for every core
         return 1 << max(0, min(256, n // (4 * backend.compute_units)).bit_length() - 1)
     return 128 if n >= 128 * backend.compute_units else 64
+
+
+def group_limit(backend, kernel):
+    """The largest work-group this kernel runs in on backend's device (asked once per kernel; here,
+    not where the kernel is built: another thread may have built it)."""
+    limit = backend.group_limits.get(kernel)
+    if limit is None:
+        limit = backend.group_limits[kernel] = kernel.get_work_group_info(
+            cl.kernel_work_group_info.WORK_GROUP_SIZE, backend.cl_device)
+    return limit

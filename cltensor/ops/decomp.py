@@ -21,7 +21,6 @@ from ..launch.signature import Signature
 from .. import dtypes as dt
 
 BLOCK = 64  # panel width of the blocked factorisations
-_group_limits: dict = {}
 _ITEM_LOOP_LIMIT = 30000
 _SLAB = 128  # rows per GEMM of the Cholesky trailing update
 
@@ -72,10 +71,7 @@ def _group_size(backend, kernel, parallel, serial):
     (32 items on a 32x32 LU ran ~10x slower than 2, measured on PoCL), but wide enough that no item
     loops more than _ITEM_LOOP_LIMIT times: Mesa's llvmpipe (rusticl) silently leaves a loop after
     65535 iterations per work-item, which truncated factorisations there."""
-    limit = _group_limits.get(kernel)
-    if limit is None:
-        limit = _group_limits[kernel] = min(256, backend.max_work_group_size, kernel.get_work_group_info(
-            cl.kernel_work_group_info.WORK_GROUP_SIZE, backend.cl_device))
+    limit = min(256, backend.max_work_group_size, launch.base.group_limit(backend, kernel))
     size = 2
     if backend.cpu_tuned:
         while size * 2 <= limit and serial / size > _ITEM_LOOP_LIMIT:
