@@ -15,9 +15,12 @@ import atexit
 import hashlib
 import os
 import threading
+import time
 from pathlib import Path
 
 import pyopencl as cl
+
+from .dtypes import dtype, param_c
 
 _lookup = None
 _programs: dict = {}  # (backend id, source hash) -> cl.Program
@@ -158,7 +161,6 @@ class C:
 
     @staticmethod
     def param_c(ctype, compute):
-        from .dtypes import param_c
         return param_c(ctype, compute)
 
     @staticmethod
@@ -243,7 +245,6 @@ def _from_binary(backend, path: str):
 def save_binaries(budget_s: float | None = None) -> int:
     """Write the binaries of programs built from source in this process (called at exit; the
     budget, $CLTENSOR_BINARY_SAVE_BUDGET seconds, bounds the exit delay after a cold run)."""
-    import time
     deadline = time.perf_counter() + (_BINARY_SAVE_BUDGET_S if budget_s is None else budget_s)
     saved = 0
     while _unsaved_binaries and time.perf_counter() < deadline:
@@ -296,7 +297,6 @@ class _NotPlain(Exception):
 def _plain(value) -> str:
     """A text that identifies value, for values made of str/numbers/None/dtypes/tuples/lists/dicts;
     _NotPlain for anything else (whose repr might not capture what the template reads)."""
-    from .dtypes import dtype
     if value is None or isinstance(value, (str, bool, int, float)):
         return repr(value)
     if isinstance(value, dtype):

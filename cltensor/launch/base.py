@@ -10,6 +10,7 @@ import numpy as np
 import pyopencl as cl
 
 from .. import dtypes as dt
+from ..device import as_device
 from ..memory import Storage
 from ..tensor import Tensor, contiguous_strides
 from .signature import np_type as arg_np_type  # noqa: F401 (the launchers not yet on signatures use it)
@@ -45,6 +46,30 @@ def empty(shape, dtype, device) -> Tensor:
     shape = tuple(shape)
     nbytes = math.prod(shape) * dtype.itemsize
     storage = Storage.allocate(device.backend, nbytes, device.is_host)
+    return Tensor._make(storage, shape, contiguous_strides(shape), 0, dtype, device)
+
+
+
+def from_host(array: np.ndarray, dtype: dt.dtype, device, owned=False) -> Tensor:
+    """Upload a numpy array (copied) to a new tensor on device. owned=True gives the tensor an array
+    nobody else holds (a fresh temporary), saving the copy. NOTE: never keep a caller's array: the
+    upload, or a kernel reading it, runs later, after the caller may have changed it (a boolean mask
+    changed right after x[mask] gave the wrong rows)."""
+    device = as_device(device)
+    check_dtype_supported(dtype, device)
+    given = array
+    if dtype is dt.bfloat16 and np.asarray(array).dtype != np.uint16:
+        array = dt.to_storage(array, dtype)  # values, not bits
+    array = np.asarray(array, dtype=dtype.np, order="C")
+    if not owned and (array is given or array.base is given):
+        array = array.copy()
+    shape = array.shape
+    if device.is_host:
+        storage = Storage.from_host_array(device.backend, array.copy() if array.base is not None else array)
+    else:
+        storage = Storage.allocate(device.backend, array.nbytes, False)
+        if array.nbytes:
+            cl.enqueue_copy(device.backend.queue, storage.buffer, array, is_blocking=False)
     return Tensor._make(storage, shape, contiguous_strides(shape), 0, dtype, device)
 
 

@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 
-from .. import codegen
+from .. import codegen, gemm_tuning
 from .base import MAX_PLANS, arg_np_type, scalar_arg
 from .strides import broadcast_strides, collapse
 
@@ -38,7 +38,6 @@ def gemm(a, b, out, alpha=1, beta=0, bias=None, params=None, variant=None):
     tiling comes from gemm_tuning for the device; `variant` ('vec' | 'tiled') or a full `params`
     dict overrides it. Never waits for the kernel.
     """
-    from .. import gemm_tuning
     if out.numel() == 0:
         return out
     backend = out.device.backend
@@ -194,7 +193,6 @@ def _build_gemm(backend, key, p, mode, flags, acc, out_dtype, d_dtype, batch_ndi
 
 def gemm_tiles(backend, dtype, M, N) -> int:
     """How many independent pieces (work-items on CPUs, work-groups on GPUs) one M x N product gives."""
-    from .. import gemm_tuning
     p = gemm_tuning.params_for(backend, dtype)
     if p["variant"] == "vec":
         return -(-M // p["MR"]) * -(-N // (p["NV"] * p["VW"]))
@@ -211,7 +209,6 @@ def implicit_gemm(implicit, image, image_strides, geometry, b, b_strides, out, o
     `batch`; a_batch_strides offsets the image per batch entry. One kernel per (implicit, dtypes,
     variant) serves every shape. Never waits for the kernel.
     """
-    from .. import gemm_tuning
     if out.numel() == 0:
         return out
     backend = out.device.backend

@@ -8,7 +8,7 @@ import numpy as np
 from .. import codegen, dtypes as dt
 from ..tensor import Tensor
 from . import signature as sg
-from .base import empty, enqueue, scalar_arg
+from .base import empty, enqueue, from_host, scalar_arg
 from .signature import Signature
 from .strides import index_type, padded_collapse
 
@@ -171,7 +171,6 @@ def nonzero_compact(x, coords: bool):
 
 
 def _long_table(values, device):
-    from ..ops.creation import from_host
     return from_host(np.asarray(values, dtype=np.int64), dt.int64, device)
 
 

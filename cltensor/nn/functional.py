@@ -381,7 +381,6 @@ def one_hot(tensor, num_classes=-1):
             raise RuntimeError("Can not infer total number of classes from empty tensor.")
         num_classes = int(tensor.max().item()) + 1  # PyTorch syncs here too
     elif tensor.numel():
-        from .. import launch
         lo, hi = launch.index.index_minmax(tensor)  # PyTorch's CPU kernel checks too
         if lo < 0:
             raise RuntimeError("Class values must be non-negative.")

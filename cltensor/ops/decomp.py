@@ -19,6 +19,7 @@ from .. import codegen, launch
 from ..launch import signature as sg
 from ..launch.signature import Signature
 from .. import dtypes as dt
+from .creation import zeros
 
 BLOCK = 64  # panel width of the blocked factorisations
 _ITEM_LOOP_LIMIT = 30000
@@ -307,5 +308,4 @@ def ldl_solve(ld, pivots, b):
 
 
 def int_zeros(shape, device):
-    from .creation import zeros
     return zeros(shape, dtype=dt.int32, device=device)

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import builtins
 import cmath
+import dis
+import itertools
 import math
 from dataclasses import dataclass, field
 from typing import Callable
@@ -128,7 +130,6 @@ OPS: dict = {}
 
 def _saved_inputs(vjp, arity):
     """Which of vjp(g, out, a, b, ...) arguments its body reads: those are saved for backward."""
-    import dis
     if vjp is None:
         return frozenset()
     code = vjp.__code__
@@ -149,7 +150,6 @@ def _rules_by_need(parts, arity) -> dict:
     """For per-input rules: for each pattern of inputs that need grad, a vjp computing only their
     gradients and the inputs it saves (PyTorch saves only what those gradients read: y = x / 2
     saves the divisor, not y, so writing into y afterwards leaves x's backward valid)."""
-    import itertools
 
     def only(need):
         chosen = [p if n else None for p, n in zip(parts, need)]

@@ -28,7 +28,7 @@ from ..autograd import graph
 from ..autograd.grad_mode import is_grad_enabled, no_grad
 from ..tensor import Tensor, contiguous_strides as _contig, register, wrap_dim
 from . import shape as shape_ops
-from .creation import from_host, full, zeros
+from .creation import copy_, from_host, full, zeros
 from .elementwise import _check_overlap, check_inplace_allowed
 
 __all__ = ["index_select", "gather", "scatter", "scatter_add", "scatter_reduce", "index_add", "index_copy",
@@ -374,6 +374,25 @@ def _index_put_vjp(g, out, dst, values, ix, accumulate):
     gdst = g if accumulate else _index_put(g, ix, 0, False, False)
     gval = _index_get(ix.view(g), ix.pairs) if isinstance(values, Tensor) else None
     return gdst, gval
+
+
+def getitem(self, index):
+    index = shape_ops._normalize_index(index)
+    if shape_ops._is_basic(index):
+        return shape_ops.basic_index(self, index)
+    return advanced_getitem(self, index)
+
+
+def setitem(self, index, value):
+    index = shape_ops._normalize_index(index)
+    if shape_ops._is_basic(index):
+        copy_(shape_ops.basic_index(self, index), value, _setitem_of=self)
+        return
+    advanced_setitem(self, index, value)
+
+
+register("__getitem__", getitem)
+register("__setitem__", setitem)
 
 
 def advanced_getitem(self: Tensor, index) -> Tensor:

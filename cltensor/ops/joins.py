@@ -20,6 +20,8 @@ from ..autograd import graph
 from ..autograd.grad_mode import is_grad_enabled, no_grad
 from ..tensor import Tensor, _shape_arg, register, wrap_dim
 from . import shape as shape_ops
+from .creation import tensor, zeros
+from .elementwise import check_inplace_allowed
 
 __all__ = ["cat", "concat", "concatenate", "stack", "hstack", "vstack", "dstack", "column_stack", "row_stack",
            "atleast_1d", "atleast_2d", "atleast_3d", "split", "chunk", "tensor_split", "hsplit", "vsplit",
@@ -105,7 +107,6 @@ def _output(out, shape, dtype, device, inputs, fname: str) -> Tensor:
     if not dt.can_cast(dtype, out.dtype):
         raise TypeError(f"torch.{fname}(): input types can't be cast to the desired output type "
                         f"{out.dtype.torch_name}")
-    from .elementwise import check_inplace_allowed
     check_inplace_allowed(out)
     if tuple(out._shape) != tuple(shape):
         if out.numel():
@@ -578,7 +579,6 @@ def _repeat_counts(repeats: Tensor) -> np.ndarray:
 
 
 def _repeat_tables(counts: np.ndarray, device):
-    from .creation import tensor
     index = np.repeat(np.arange(counts.size, dtype=np.int64), counts)
     starts = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     return tensor(index, dtype=dt.int64, device=device), tensor(starts, dtype=dt.int64, device=device)
@@ -662,7 +662,6 @@ def _triangle_op(name: str):
         return dest
 
     def inplace(self, diagonal=0):
-        from .elementwise import check_inplace_allowed
         check_inplace_allowed(self)
         _triangle(name, self, diagonal, self)
         self._bump_version()
@@ -688,7 +687,6 @@ def diag_embed(input, offset=0, dim1=-2, dim2=-1):
     n = input._shape[-1] + abs(offset)
     rest = iter(input._shape[:-1])
     shape = tuple(n if k in (d1, d2) else next(rest) for k in range(nd))
-    from .creation import zeros
     out = zeros(shape, dtype=input.dtype, device=input.device)
     with no_grad():
         _copy(input, shape_ops.diagonal(out, offset, d1, d2))
@@ -730,7 +728,6 @@ def trace(input):
         raise RuntimeError(f"trace: expected a matrix, but got tensor with dim {input.dim()}")
     if input.dtype is dt.bool_:
         raise NotImplementedError("\"trace\" not implemented for 'Bool'")
-    from .creation import tensor
     out_dtype = input.dtype if input.dtype.is_floating_point else dt.int64
     with no_grad():
         diagonal = shape_ops.diagonal(input)

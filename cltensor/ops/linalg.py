@@ -23,6 +23,9 @@ from .. import dtypes as dt
 from ..autograd import graph
 from ..autograd.grad_mode import is_grad_enabled, no_grad
 from ..tensor import Tensor, contiguous_strides, register
+from .creation import copy_, ones
+from .elementwise import apply, OPS
+from .shape import _view_strides
 
 __all__ = ["mm", "bmm", "matmul", "mv", "dot", "vdot", "inner", "outer", "ger", "addmm", "addmv", "addr",
            "baddbmm", "addbmm", "tensordot", "einsum"]
@@ -154,7 +157,6 @@ def _run(fname, a, b, gemm_shape, out_shape, *, out=None, bias=None, alpha=1, be
         gemm(a, b, res if out_shape == gemm_shape else _raw(res, gemm_shape, contiguous_strides(gemm_shape)),
              alpha, beta, bias)
         return res
-    from .shape import _view_strides
     res = _output(out, out_shape, a.dtype, device, inputs, fname)
     strides = _view_strides(res._shape, res._strides, gemm_shape)
     aliased = out is not None and any(x is not None and x._storage is res._storage for x in (a, b, bias))
@@ -168,7 +170,6 @@ def _run(fname, a, b, gemm_shape, out_shape, *, out=None, bias=None, alpha=1, be
 
 
 def _ones(n, like):
-    from .creation import ones
     return ones(n, dtype=like.dtype, device=like.device)
 
 
@@ -301,7 +302,6 @@ def outer(input, vec2, *, out=None):
     for name, v in (("self", input), ("vec2", vec2)):
         if v.dim() != 1:
             raise RuntimeError(f"outer: Expected 1-D argument {name}, but got {v.dim()}-D")
-    from .elementwise import OPS, apply
     return apply(OPS["mul"], (input.unsqueeze(1), vec2), out=out)
 
 
@@ -312,7 +312,6 @@ def inner(input, other, *, out=None):
     """Sum of products over the last dims (a product with a 0-d tensor is a plain product)."""
     _tensors("inner", input=input, other=other)
     if input.dim() == 0 or other.dim() == 0:
-        from .elementwise import OPS, apply
         return apply(OPS["mul"], (input, other), out=out)
     if input._shape[-1] != other._shape[-1]:
         raise RuntimeError(f"inner() the last dimension must match on both input tensors but got shapes "
@@ -773,7 +772,6 @@ def _rmatmul_operator(self, other):
 def _inplace(fn):
     def method(self, *args, **kwargs):
         result = fn(self, *args, **kwargs)
-        from .creation import copy_
         return copy_(self, result)
     method.__name__ = fn.__name__ + "_"
     return method

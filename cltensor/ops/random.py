@@ -5,16 +5,21 @@ advances the offset, so a seed reproduces the same stream on every OpenCL device
 """
 from __future__ import annotations
 
-
 import math
+import random as _random
 
 import numpy as np
 
-from .. import launch
+from .. import checks, launch
 from .. import dtypes as dt
+from ..autograd.function import Function
+from ..autograd.grad_mode import no_grad
 from ..device import as_device
 from ..tensor import Tensor, _shape_arg, register
-from .creation import _finish, empty
+from .creation import _finish, empty, tensor
+from .elementwise import check_inplace_allowed
+from .index import searchsorted, topk
+from .joins import stack
 
 _DEFAULT_SEED = 67280421310721
 
@@ -36,7 +41,6 @@ class Generator:
         return self
 
     def seed(self):
-        import random as _random
         self.manual_seed(_random.SystemRandom().getrandbits(63))
         return self._seed
 
@@ -44,7 +48,6 @@ class Generator:
         return self._seed
 
     def get_state(self):
-        from .creation import tensor
         return tensor(np.frombuffer(np.array([self._seed, self._offset], np.uint64).tobytes(), np.uint8).copy())
 
     def set_state(self, state):
@@ -167,7 +170,6 @@ def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False)
 
 def _inplace_draw(dist):
     def method(self, a=0.0, b=1.0, *, generator=None):
-        from .elementwise import check_inplace_allowed
         check_inplace_allowed(self)
         if dist == "normal" and b < 0:
             raise RuntimeError(f"normal expects std >= 0.0, but found std {b}")
@@ -255,8 +257,6 @@ def _check_multinomial_shapes(input, n: int, replacement: bool, out):
 
 def _check_probabilities(p: Tensor, row_sums: Tensor, races: bool):
     """Check p's values (see above); row_sums: each row's total, in the compute dtype."""
-    from .. import checks
-    from .joins import stack
     lo, hi = p.amin(), p.amax()
     if races:  # PyTorch's messages for the exponential-race path
         bad = "probability tensor contains either `inf`, `nan` or element < 0"
@@ -277,7 +277,6 @@ def _check_probabilities(p: Tensor, row_sums: Tensor, races: bool):
 
 
 def _sample_by_races(p: Tensor, n: int, generator) -> Tensor:
-    from .index import topk
     u = rand(p._shape, generator=generator, dtype=p.dtype, device=p.device)
     keys = empty(p._shape, dtype=p.dtype, device=p.device)
     # E = -log(1 - u) is 0 only for u == 0: clamped, that key is huge (the category wins, as it should);
@@ -300,7 +299,6 @@ def _normalised_cdf(p: Tensor) -> Tensor:
 
 def sample_from_cdf(cdf: Tensor, n: int, generator) -> Tensor:
     """n draws per row of a normalised cdf (inverse transform sampling)."""
-    from .index import searchsorted
     u = rand(cdf._shape[:-1] + (n,), generator=generator, dtype=cdf.dtype, device=cdf.device)
     return searchsorted(cdf, u, right=True)
 
@@ -309,7 +307,6 @@ def weighted_cdf(weights: Tensor) -> Tensor:
     """The normalised cdf of 1-d or 2-d weights (checked as multinomial checks them), for repeated
     draws with replacement by sample_from_cdf (WeightedRandomSampler draws chunks from one cdf)."""
     _check_multinomial_shapes(weights, 2, True, None)
-    from ..autograd.grad_mode import no_grad
     with no_grad():
         return _normalised_cdf(_compute_probabilities(weights))
 
@@ -331,7 +328,6 @@ def multinomial(input, num_samples, replacement=False, *, generator=None, out=No
     n = _num_samples_arg(num_samples)
     _check_multinomial_shapes(input, n, replacement, out)
     result_shape = input._shape[:-1] + (n,)
-    from ..autograd.grad_mode import no_grad
     with no_grad():
         if input.numel() == 0:
             result = launch.base.empty(result_shape, dt.int64, input.device)
@@ -392,7 +388,6 @@ def _gamma_backward(alpha: Tensor, sample: Tensor, grad: Tensor) -> Tensor:
 def _standard_gamma(input, *, generator=None):
     """Draws of Gamma(input, 1), one per element (Marsaglia-Tsang on the device); differentiable
     in input through the implicit reparameterisation (_standard_gamma_grad), as in PyTorch."""
-    from ..autograd.function import Function
     _check_float_input("_standard_gamma", input, "gamma_cpu")
 
     class StandardGamma(Function):

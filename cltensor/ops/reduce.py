@@ -30,6 +30,9 @@ from .. import dtypes as dt
 from ..autograd import graph
 from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor, register, wrap_dim
+from .complex import view_as_complex, view_as_real
+from .creation import arange
+from .elementwise import isclose, maximum, minimum, where
 
 __all__ = ["sum", "mean", "nansum", "nanmean", "prod", "max", "min", "amax", "amin", "aminmax", "argmax", "argmin",
            "var", "std", "var_mean", "std_mean", "norm", "logsumexp", "all", "any", "count_nonzero", "cumsum",
@@ -257,7 +260,6 @@ def _prod_vjp(g, out, x, dims, keepdim):
     zero = x == 0
     if not bool(any(zero)):  # a host read, as PyTorch does
         return gk * ok / x
-    from .elementwise import where
     others = _product(where(zero, 1.0, x), dims, True)
     n_zero = sum(zero, dims, keepdim=True)
     at_zero = where(n_zero == 1, others, 0.0)
@@ -268,8 +270,6 @@ def _select_vjp(g, out, x, d, keepdim, indices):
     """max/min along a dim: the gradient goes to the selected element of each slice."""
     if x.dim() == 0:
         return g
-    from .creation import arange
-    from .elementwise import where
     gk = g if keepdim else g.unsqueeze(d)
     ik = indices if keepdim else indices.unsqueeze(d)
     pos = arange(x._shape[d], device=x.device).reshape([-1 if i == d else 1 for i in range(x.dim())])
@@ -311,7 +311,6 @@ def _var_mean_vjp(g, out, x, dims, keepdim, correction, take_sqrt):
 
 
 def _norm_vjp(g, out, x, p, dims, keepdim):
-    from .elementwise import where
     gk, ok = _keep(g, x._shape, dims, keepdim), _keep(out, x._shape, dims, keepdim)
     if p == 0:
         return x * 0
@@ -367,7 +366,6 @@ def _cumsum_rev_vjp(g, out, x, d):
 def _cumprod_vjp(g, out, x, d):
     """sum_{i>=k} g_i out_i / x_k where x_k != 0. At the first zero of a row, out_i / x_k is the
     cumulative product with that zero replaced by 1; after it, every out_i with i >= k is 0."""
-    from .elementwise import where
     if x.dim() == 0 or x._shape[d] <= 1:
         return g  # out is x itself (as PyTorch's rule, which also never divides here)
     zero = x == 0
@@ -411,7 +409,6 @@ def sum(input, dim=None, keepdim=False, *, dtype=None, out=None):
 def _complex_sum(input, dims, keepdim, dtype, out, name):
     """sum/mean of complex input: the real reduction of its (re, im) view over the same dims, read back
     as complex (one reduce kernel over float pairs; gradients flow through the views)."""
-    from .complex import view_as_complex, view_as_real
     x = input.to(dtype) if dtype is not None else input
     if not x.dtype.is_complex:
         x = x.to(x.dtype.to_complex())
@@ -523,7 +520,6 @@ def _extreme(name, input, dim, keepdim, other_fn):
 def max(input, dim=None, keepdim=False, *, other=None):
     """max(x): the largest element (NaN propagates); max(x, dim, keepdim=False): a named tuple
     (values, indices), the first index on ties; max(x, other): elementwise maximum."""
-    from .elementwise import maximum
     if other is not None:
         return maximum(input, other)
     return _extreme("max", input, dim, keepdim, maximum)
@@ -531,7 +527,6 @@ def max(input, dim=None, keepdim=False, *, other=None):
 
 def min(input, dim=None, keepdim=False, *, other=None):
     """min(x), min(x, dim, keepdim=False) -> (values, indices), min(x, other): see max."""
-    from .elementwise import minimum
     if other is not None:
         return minimum(input, other)
     return _extreme("min", input, dim, keepdim, minimum)
@@ -832,7 +827,6 @@ def _logcumsumexp_vjp(g, out, x, d):
 # ---- comparisons of whole tensors -----------------------------------------------------------------------------
 def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False) -> bool:
     """isclose everywhere (broadcasting), as a Python bool."""
-    from .elementwise import isclose
     return bool(all(isclose(input, other, rtol=rtol, atol=atol, equal_nan=equal_nan)).item())
 
 

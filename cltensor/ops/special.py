@@ -12,6 +12,7 @@ float32 results. Constants are written ``({T})c`` so a float kernel never comput
 """
 from __future__ import annotations
 
+import collections
 import math
 
 from . import elementwise as ew
@@ -1199,7 +1200,6 @@ def _ldexp_(self, other):
 
 
 def _make_frexp_result():
-    import collections
     cls = collections.namedtuple("frexp", ["mantissa", "exponent"])
     cls.__module__ = "torch.return_types"
     return cls

@@ -19,7 +19,7 @@ from .. import dtypes as dt
 from ..tensor import Tensor, register, wrap_dim
 from .index import searchsorted
 from .creation import arange, full, linspace, zeros
-from .joins import _output
+from .joins import _output, cat
 from . import reduce as _reduce
 from .reduce import _acc, _evenly_vjp, _record, return_types
 
@@ -170,7 +170,6 @@ def mode(input, dim=-1, keepdim=False, *, out=None):
 
 
 def _cat_along(tensors, d):
-    from .joins import cat
     return cat(tensors, d)
 
 
