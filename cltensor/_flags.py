@@ -3,6 +3,7 @@ algorithms, thread counts. Where cltensor has nothing to switch, the setting is 
 from __future__ import annotations
 
 import os
+from .device import device
 
 _state = {"matmul_precision": "highest", "deterministic": False, "warn_only": False, "threads": None,
           "interop_threads": None}
@@ -38,7 +39,6 @@ def get_num_threads() -> int:
     """The threads computing on cpu tensors: the CPU driver's compute units (or what set_num_threads kept)."""
     if _state["threads"] is not None:
         return _state["threads"]
-    from .device import device
     try:
         return device("cpu").backend.compute_units
     except RuntimeError:  # no OpenCL CPU driver

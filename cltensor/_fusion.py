@@ -288,10 +288,10 @@ def _fused_launch(node) -> Launch:
     backend = node.launch.backend
     kernel = backend.kernels.get(key)
     if kernel is None:
-        types = ew_launch._arg_types(in_dtypes, kinds, compute, ndim, info["IDX"], param_decl)
+        signature = ew_launch._signature(in_dtypes, kinds, info["out_dtype"], compute, ndim, info["IDX"], param_decl)
         kernel = ew_launch._build_elementwise(backend, key, "fused", expr, source_helpers, in_dtypes, kinds,
                                               info["out_dtype"], compute, ndim, info["IDX"], param_decl,
-                                              vec, tile, types)
+                                              vec, tile, signature)
     for kind, d, vals in leaves:
         head.extend(vals if kind != "t" else (vals[0], vals[1], *vals[2]))
     head.extend(value for _, _, value in params)

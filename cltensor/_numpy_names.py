@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+from .nn import functional
 
 NATIVE_FUNCTIONS = frozenset("""
 all amax amin aminmax any argmax argmin argsort cat chunk concat concatenate cosine_similarity count_nonzero cross
@@ -98,7 +99,6 @@ def _install_functions(namespace: dict, names) -> None:
 def install(namespace: dict, tensor_class) -> None:
     """Wrap the functions of namespace (cltensor's), of cltensor.nn.functional and the methods of
     tensor_class that PyTorch lets take numpy-style keywords."""
-    from .nn import functional
     _install_functions(namespace, NATIVE_FUNCTIONS)
     _install_functions(vars(functional), NATIVE_FUNCTIONAL)
     for name in NATIVE_METHODS:

@@ -6,6 +6,7 @@ import math
 import numpy as np
 
 from . import dtypes
+from .device import get_default_device
 
 
 class PrintOptions:
@@ -150,8 +151,6 @@ def _add_suffixes(text, suffixes, indent):
 
 
 def tensor_repr(t, prefix="tensor(") -> str:
-    from .device import get_default_device
-
     indent = len(prefix)
     suffixes = []
     if t.device != get_default_device():

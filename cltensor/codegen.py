@@ -15,9 +15,12 @@ import atexit
 import hashlib
 import os
 import threading
+import time
 from pathlib import Path
 
 import pyopencl as cl
+
+from .dtypes import dtype, param_c
 
 _lookup = None
 _programs: dict = {}  # (backend id, source hash) -> cl.Program
@@ -158,7 +161,6 @@ class C:
 
     @staticmethod
     def param_c(ctype, compute):
-        from .dtypes import param_c
         return param_c(ctype, compute)
 
     @staticmethod
@@ -243,7 +245,6 @@ def _from_binary(backend, path: str):
 def save_binaries(budget_s: float | None = None) -> int:
     """Write the binaries of programs built from source in this process (called at exit; the
     budget, $CLTENSOR_BINARY_SAVE_BUDGET seconds, bounds the exit delay after a cold run)."""
-    import time
     deadline = time.perf_counter() + (_BINARY_SAVE_BUDGET_S if budget_s is None else budget_s)
     saved = 0
     while _unsaved_binaries and time.perf_counter() < deadline:
@@ -265,15 +266,21 @@ def save_binaries(budget_s: float | None = None) -> int:
 atexit.register(save_binaries)
 
 
-def kernel(backend, key, template: str, kname: str, arg_dtypes=None, **params) -> cl.Kernel:
-    """The cached kernel for key; renders and builds the template on first use. arg_dtypes (for
-    set_scalar_arg_dtypes) are set before the kernel is cached: another thread that finds it in
-    backend.kernels can launch it at once."""
+def kernel(backend, key, template: str, kname: str, signatures=None, arg_dtypes=None, **params) -> cl.Kernel:
+    """The cached kernel for key; renders and builds the template on first use.
+
+    signatures: {kernel name: launch.signature.Signature} for the kernels the template renders;
+    the template reads their C parameter lists as sig[name], and kname's gives the arg_dtypes (for
+    set_scalar_arg_dtypes). They are set before the kernel is cached: another thread that finds it
+    in backend.kernels can launch it at once."""
     k = backend.kernels.get(key)
     if k is None:
         with backend.lock:
             k = backend.kernels.get(key)
             if k is None:
+                if signatures is not None:
+                    params["sig"] = {name: s.c for name, s in signatures.items()}
+                    arg_dtypes = signatures[kname].arg_dtypes
                 source = cached_render(template, kname=kname, **params)
                 k = cl.Kernel(build(backend, source, template, key), kname)
                 if arg_dtypes is not None:
@@ -290,7 +297,6 @@ class _NotPlain(Exception):
 def _plain(value) -> str:
     """A text that identifies value, for values made of str/numbers/None/dtypes/tuples/lists/dicts;
     _NotPlain for anything else (whose repr might not capture what the template reads)."""
-    from .dtypes import dtype
     if value is None or isinstance(value, (str, bool, int, float)):
         return repr(value)
     if isinstance(value, dtype):

@@ -16,7 +16,7 @@ import threading
 import pyopencl as cl
 
 from . import checks
-from .memory import map_block, settle_for_launch
+from .memory import Allocator, map_block, settle_for_launch
 
 _lock = threading.RLock()
 _cl_devices: list | None = None
@@ -70,8 +70,6 @@ class Backend:
     """One OpenCL device: its context, in-order queue, capabilities, allocator and kernels."""
 
     def __init__(self, cl_device):
-        from .memory import Allocator
-
         self.cl_device = cl_device
         self.name = cl_device.name.strip()
         self.is_cpu = bool(cl_device.type & cl.device_type.CPU)
@@ -97,6 +95,8 @@ class Backend:
         self.host_state: dict = {}
         self.kernels: dict = {}  # launch key -> cl.Kernel, filled by codegen
         self.plans: dict = {}  # elementwise launch key -> plan (launch.elementwise.elementwise_plan)
+        self.reduce_plans: dict = {}  # reduction layout -> stages (launch.reduce.reduce), cleared when full
+        self.group_limits: dict = {}  # cl.Kernel -> its work-group size limit here (launch.base.group_limit)
         self.build_options = ["-cl-std=CL1.2"]
         # contiguous elementwise kernels handle `elementwise_vec` elements per work-item with vector
         # loads (PoCL CPU: 4 floats per item reach the copy bandwidth; 1 per item reaches ~60% of it)
@@ -218,13 +218,16 @@ class Backend:
         self.finish()
         self.allocator.release_deferred(mark)
         if self.recorder:
-            from . import profiler
-            profiler.collect(self)
+            for collect in recorded_event_readers:
+                collect(self)
         if self.pending_checks:
             checks.run_pending(self)
 
 
 _DEFER_ITEMS = 1 << 15
+# functions a synchronize hands a backend whose recorder holds events (cltensor.profiler adds its
+# collect when imported, so that the profiler depends on the devices and not the other way round)
+recorded_event_readers: list = []
 
 
 def _tuning_override() -> str:

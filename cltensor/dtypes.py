@@ -9,10 +9,11 @@ BOOL, INT, FLOAT, COMPLEX = 0, 1, 2, 3  # categories, ordered as PyTorch orders 
 class dtype:
     """A cltensor dtype, printed as ``torch.<name>`` like PyTorch's."""
 
-    __slots__ = ("name", "itemsize", "np", "c", "category", "signed", "rank")
+    __slots__ = ("name", "itemsize", "np", "c", "category", "signed", "rank", "torch_name")
 
-    def __init__(self, name, np_dtype, c_type, category, signed, rank):
+    def __init__(self, name, np_dtype, c_type, category, signed, rank, torch_name):
         self.name = name
+        self.torch_name = torch_name  # PyTorch's ScalarType name, as its error messages print it: 'Float', 'Long'
         self.np = np.dtype(np_dtype)
         self.itemsize = self.np.itemsize
         self.c = c_type
@@ -61,22 +62,22 @@ class dtype:
         return (_by_name, (self.name,))
 
 
-bool_ = dtype("bool", np.bool_, "uchar", BOOL, False, 0)
-uint8 = dtype("uint8", np.uint8, "uchar", INT, False, 1)
-int8 = dtype("int8", np.int8, "char", INT, True, 1)
-int16 = dtype("int16", np.int16, "short", INT, True, 2)
-int32 = dtype("int32", np.int32, "int", INT, True, 3)
-int64 = dtype("int64", np.int64, "long", INT, True, 4)
-float16 = dtype("float16", np.float16, "half", FLOAT, True, 1)
-float32 = dtype("float32", np.float32, "float", FLOAT, True, 2)
-float64 = dtype("float64", np.float64, "double", FLOAT, True, 3)
+bool_ = dtype("bool", np.bool_, "uchar", BOOL, False, 0, "Bool")
+uint8 = dtype("uint8", np.uint8, "uchar", INT, False, 1, "Byte")
+int8 = dtype("int8", np.int8, "char", INT, True, 1, "Char")
+int16 = dtype("int16", np.int16, "short", INT, True, 2, "Short")
+int32 = dtype("int32", np.int32, "int", INT, True, 3, "Int")
+int64 = dtype("int64", np.int64, "long", INT, True, 4, "Long")
+float16 = dtype("float16", np.float16, "half", FLOAT, True, 1, "Half")
+float32 = dtype("float32", np.float32, "float", FLOAT, True, 2, "Float")
+float64 = dtype("float64", np.float64, "double", FLOAT, True, 3, "Double")
 # bfloat16: the high half of a float32, stored as ushort; the host holds its bits as uint16 arrays
 # (numpy has no bfloat16), converted only by to_storage/from_storage below
-bfloat16 = dtype("bfloat16", np.uint16, "ushort", FLOAT, True, 1)
+bfloat16 = dtype("bfloat16", np.uint16, "ushort", FLOAT, True, 1, "BFloat16")
 _FLOAT_COMPUTED = ("float16", "bfloat16")
 # complex: interleaved (re, im) pairs, float2/double2 in kernels; rank as their parts'
-complex64 = dtype("complex64", np.complex64, "float2", COMPLEX, True, 2)
-complex128 = dtype("complex128", np.complex128, "double2", COMPLEX, True, 3)
+complex64 = dtype("complex64", np.complex64, "float2", COMPLEX, True, 2, "ComplexFloat")
+complex128 = dtype("complex128", np.complex128, "double2", COMPLEX, True, 3, "ComplexDouble")
 _REAL_OF = {"complex64": float32, "complex128": float64}
 
 ALL = (bool_, uint8, int8, int16, int32, int64, float16, bfloat16, float32, float64, complex64, complex128)

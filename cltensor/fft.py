@@ -46,17 +46,12 @@ def _float_input(x, name, real_only=False):
         raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not {type(x).__name__}")
     d = x.dtype
     if real_only and getattr(d, "is_complex", False):
-        raise RuntimeError(f"{name} expects a real input tensor, but got {_torch_name(d)}")
+        raise RuntimeError(f"{name} expects a real input tensor, but got {d.torch_name}")
     if d in (dt.float16, dt.bfloat16):
-        raise RuntimeError(f"Unsupported dtype {_torch_name(d)}")
+        raise RuntimeError(f"Unsupported dtype {d.torch_name}")
     if not d.is_floating_point and not getattr(d, "is_complex", False):
         x = x.to(dt.get_default_dtype())
     return x
-
-
-def _torch_name(d):
-    return {"float16": "Half", "bfloat16": "BFloat16", "complex64": "ComplexFloat",
-            "complex128": "ComplexDouble"}.get(d.name, d.name)
 
 
 def _as_complex(x):

@@ -15,12 +15,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import sys
 import threading
-import time
 
 from . import codegen
-from . import dtypes as dt
 
 TUNING_FILE = os.path.join(codegen.CACHE_DIR, "gemm_tuning.json")
 
@@ -107,7 +104,7 @@ def _resolve(backend, dtype, variant):
     p = entry.get(dtype.name) or entry.get("float32")
     if p and p.get("variant") == want:
         return complete(backend, dtype, p)
-    if not entry and variant is None and want == _natural_variant(backend) and autotune_enabled():
+    if not entry and variant is None and want == _natural_variant(backend) and autotune_enabled() and autotune:
         return complete(backend, dtype, autotune(backend))
     return complete(backend, dtype, DEFAULT_VEC if want == "vec" else DEFAULT_TILED)
 
@@ -128,23 +125,13 @@ def _natural_variant(backend) -> str:
     return "vec" if backend.is_cpu else "tiled"
 
 
+# the bounded first-use search, autotune(backend) -> params: it times GEMMs, so it lives with the
+# launcher (launch/gemm_search.py), which sets this when imported
+autotune = None
+
+
 def autotune_enabled() -> bool:
     return os.environ.get("CLTENSOR_AUTOTUNE", "1").strip() not in ("0", "false", "no", "off")
-
-
-def autotune(backend, path=None, seconds=None, size=None) -> dict:
-    """The bounded first-use search: float32 candidates of the device's variant timed on one
-    size^3 product until `seconds` have passed, the fastest recorded for the device (every dtype
-    then uses its tiling). Returns the winner."""
-    seconds = AUTOTUNE_SECONDS if seconds is None else seconds
-    print(f"cltensor: tuning GEMM tiles for {backend.name!r} (its first GEMM; once, a few seconds; "
-          "CLTENSOR_AUTOTUNE=0 skips) ...", end="", file=sys.stderr, flush=True)
-    best, gflops = search(backend, dt.float32, size or AUTOTUNE_SIZE, _natural_variant(backend), seconds)
-    record(backend.name, "float32", best, path)
-    shown = ", ".join(f"{k}={v}" for k, v in best.items() if k != "variant")
-    print(f" {best['variant']} {shown}: {gflops:.1f} GFLOP/s, saved in {path or TUNING_FILE}",
-          file=sys.stderr, flush=True)
-    return best
 
 
 def complete(backend, dtype, p):
@@ -205,65 +192,3 @@ def candidates(variant):
             for bm, bn, bk, w in ((32, 32, 16, 2), (64, 64, 8, 4), (64, 64, 16, 4), (128, 128, 8, 8),
                                   (128, 64, 16, 8))]
 
-
-def time_gemm(a, b, params, reps=3) -> float:
-    """Best seconds of reps runs of a @ b with the given parameters (waits around the timed region)."""
-    from . import launch
-    out = launch.base.empty(a._shape[:-1] + b._shape[-1:], a.dtype, a.device)
-    launch.gemm.gemm(a, b, out, params=params)
-    out.device.backend.queue.finish()
-    best = float("inf")
-    for _ in range(reps):
-        start = time.perf_counter()
-        launch.gemm.gemm(a, b, out, params=params)
-        out.device.backend.queue.finish()
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
-def search(backend, dtype, size, variant, seconds=float("inf"), verbose=False):
-    """(best candidate, its GFLOP/s) among the variant's candidates, the default first, timed on a
-    size^3 product; candidates after `seconds` are not tried."""
-    from .ops.random import randn
-    dev = _device_of(backend)
-    a = randn(size, size, dtype=dtype, device=dev)
-    b = randn(size, size, dtype=dtype, device=dev)
-    default = DEFAULT_VEC if variant == "vec" else DEFAULT_TILED
-    best, best_gflops, start = dict(default), 0.0, time.perf_counter()
-    for cand in [default] + [c for c in candidates(variant) if c != default]:
-        if time.perf_counter() - start > seconds:
-            break
-        try:
-            gflops = 2 * size ** 3 / time_gemm(a, b, complete(backend, dtype, cand)) / 1e9
-        except Exception as err:  # a tiling the device cannot build or run is skipped
-            if verbose:
-                print(f"  {cand}: failed ({type(err).__name__})")
-            continue
-        if verbose:
-            print(f"  {cand}: {gflops:.1f} GFLOP/s")
-        if gflops > best_gflops:
-            best, best_gflops = cand, gflops
-    return best, best_gflops
-
-
-def _device_of(backend):
-    from .device import _all_cl_devices, device
-    index = [d.int_ptr for d in _all_cl_devices()].index(backend.cl_device.int_ptr)
-    return device("cl", index)
-
-
-def tune(device=None, dtype=dt.float32, size=1024, variant=None, save=True, verbose=True) -> dict:
-    """Time every candidate tiling on a size x size x size product and record the fastest."""
-    from .device import as_device
-    backend = as_device(device).backend
-    variant = variant or ("vec" if backend.cpu_tuned else "tiled")
-    best, _ = search(backend, dtype, size, variant, verbose=verbose)
-    if save:
-        record(backend.name, dtype.name, best)
-    return best
-
-
-if __name__ == "__main__":
-    import sys
-    size = int(sys.argv[1]) if len(sys.argv) > 1 else 1024
-    print("best:", tune(size=size))

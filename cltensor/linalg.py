@@ -37,9 +37,6 @@ class LinAlgError(RuntimeError):
     """Raised for singular or non positive-definite inputs (torch.linalg.LinAlgError)."""
 
 
-_SCALAR = {"float32": "Float", "float64": "Double", "float16": "Half", "bfloat16": "BFloat16", "int64": "Long",
-           "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
-
 CholeskyEx = namedtuple("linalg_cholesky_ex", ["L", "info"])
 LUFactor = namedtuple("linalg_lu_factor", ["LU", "pivots"])
 LUFactorEx = namedtuple("linalg_lu_factor_ex", ["LU", "pivots", "info"])
@@ -58,9 +55,9 @@ def _tensor(fname, x, name="A"):
 def _floating(fname, x, low_precision_message=True):
     if not x.dtype.is_floating_point:
         raise RuntimeError(f"{fname}: Expected a floating point or complex tensor as input. Got "
-                           f"{_SCALAR[x.dtype.name]}")
+                           f"{x.dtype.torch_name}")
     if x.dtype not in (dt.float32, dt.float64) and low_precision_message:
-        raise RuntimeError(f"{fname}: Low precision dtypes not supported. Got {_SCALAR[x.dtype.name]}")
+        raise RuntimeError(f"{fname}: Low precision dtypes not supported. Got {x.dtype.torch_name}")
 
 
 def _matrices(fname, x, name="A", square=True):
@@ -76,7 +73,7 @@ def _matrices(fname, x, name="A", square=True):
 def _same_dtype(fname, a, b):
     if a.dtype is not b.dtype:
         raise RuntimeError(f"{fname}: Expected A and B to have the same dtype, but found A of type "
-                           f"{_SCALAR[a.dtype.name]} and B of type {_SCALAR[b.dtype.name]} instead")
+                           f"{a.dtype.torch_name} and B of type {b.dtype.torch_name} instead")
 
 
 def _broadcast_batch(*shapes):
@@ -224,7 +221,7 @@ def vecdot(x, y, *, dim=-1, out=None):
     _tensor("linalg.vecdot", y, "y")
     if x.dtype is not y.dtype:
         raise RuntimeError(f"linalg.vecdot: Expected x and y to have the same dtype, but found x of type "
-                           f"{_SCALAR[x.dtype.name]} and y of type {_SCALAR[y.dtype.name]} instead.")
+                           f"{x.dtype.torch_name} and y of type {y.dtype.torch_name} instead.")
     return _into(out, (x * y).sum(dim))
 
 
@@ -250,7 +247,7 @@ def multi_dot(tensors, *, out=None):
             raise RuntimeError(f"multi_dot(): tensor {i} must be 2D but got {t.dim()}D")
         if t.dtype is not mats[0].dtype:
             raise RuntimeError(f"multi_dot(): all tensors must have be the same dtype but tensor 0 is "
-                               f"{_SCALAR[mats[0].dtype.name]} and tensor {i} {_SCALAR[t.dtype.name]}")
+                               f"{mats[0].dtype.torch_name} and tensor {i} {t.dtype.torch_name}")
         if i and mats[i - 1].shape[1] != t.shape[0]:
             a, b = mats[i - 1].shape, t.shape
             raise RuntimeError(f"multi_dot(): tensors {i - 1} and {i} with shapes {list(a)} and {list(b)} cannot "
@@ -840,8 +837,8 @@ def householder_product(A, tau, *, out=None):
     if tau.shape[-1] > n:
         raise RuntimeError(f"{fname}: input.shape[-1] must be greater than or equal to tau.shape[-1]")
     if tau.dtype is not A.dtype:
-        raise RuntimeError(f"{fname}: tau dtype {_SCALAR[tau.dtype.name]} does not match input dtype "
-                           f"{_SCALAR[A.dtype.name]}")
+        raise RuntimeError(f"{fname}: tau dtype {tau.dtype.torch_name} does not match input dtype "
+                           f"{A.dtype.torch_name}")
     batch = tuple(A.shape[:-2])
     v = _flat(A.detach().contiguous())
     taus = _flat(tau.detach().contiguous().unsqueeze(-1)).squeeze(-1)
@@ -1212,8 +1209,8 @@ def cholesky_solve(B, L, upper=False, *, out=None):
     if B.dim() < 2:
         raise RuntimeError(f"b should have at least 2 dimensions, but has {B.dim()} dimensions instead")
     if B.dtype is not L.dtype:
-        raise RuntimeError(f"Expected b and A to have the same dtype, but found b of type {_SCALAR[B.dtype.name]} "
-                           f"and A of type {_SCALAR[L.dtype.name]} instead.")
+        raise RuntimeError(f"Expected b and A to have the same dtype, but found b of type {B.dtype.torch_name} "
+                           f"and A of type {L.dtype.torch_name} instead.")
     lower = L if not upper else L.mT
     Y = solve_triangular(lower, B, upper=False)
     return _into(out, solve_triangular(lower.mT, Y, upper=True))

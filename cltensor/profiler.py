@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 
 import pyopencl as cl
 
+from .device import _backends, get_default_device, recorded_event_readers
+
 _active: list = []  # open profile() sessions; each collected batch is added to all of them
 _env_session = None
 
@@ -63,7 +65,6 @@ class profile:
         self._backends: list = []
 
     def __enter__(self) -> "profile":
-        from .device import get_default_device, _backends
         get_default_device().backend  # the default device is the one a script is about to use
         for backend in list(_backends.values()):
             _start_recording(backend)
@@ -143,7 +144,6 @@ def collect(backend) -> None:
 
 
 def _report_at_exit() -> None:
-    from .device import _backends
     for backend in list(_backends.values()):
         try:
             backend.synchronize()
@@ -161,4 +161,5 @@ def _enable_from_env() -> None:
         atexit.register(_report_at_exit)
 
 
+recorded_event_readers.append(collect)
 _enable_from_env()

@@ -30,12 +30,15 @@ import zlib
 from collections import OrderedDict
 
 import numpy as np
+import pyopencl as cl
 
-from . import dtypes as dt
-from .device import as_device, device as Device
+from . import dtypes as dt, nn
+from .device import as_device, cuda_cl_indices, device as Device
 from .memory import Storage
 from .tensor import Size, Tensor
 from ._pickle_names import resolve as _resolve_torch_name, torch_path, torch_state_extras
+from .nn.module import Module
+from .ops.creation import tensor
 
 __all__ = ["save", "load", "add_safe_globals", "get_safe_globals", "clear_safe_globals", "safe_globals"]
 
@@ -81,7 +84,6 @@ def _location(device: Device) -> str:
     """The location a storage is saved under: 'cuda:N' for the GPUs 'cuda' names (PyTorch with CUDA then
     loads them onto its GPU, and cltensor onto the same OpenCL GPU), else 'cpu' or 'cl:N'."""
     if device.type == "cl" and device.is_cuda:
-        from .device import cuda_cl_indices
         return f"cuda:{cuda_cl_indices().index(device.index)}"
     return str(device)
 
@@ -154,7 +156,6 @@ class _Pickler(pickle._Pickler):
 
 
 def _is_module(obj) -> bool:
-    from .nn.module import Module
     return isinstance(obj, Module)
 
 
@@ -168,7 +169,6 @@ _TORCH_MODULE_DEFAULTS = (("_backward_hooks", _empty_hooks), ("_backward_pre_hoo
 
 
 def _is_parameter(t) -> bool:
-    from . import nn
     param = getattr(nn, "Parameter", None)
     return param is not None and isinstance(t, param) and param is not Tensor
 
@@ -183,7 +183,6 @@ def _storage_bytes(ref: _StorageRef) -> np.ndarray:
     if ref.device.is_host:
         return ref.storage.read(np.empty(nbytes, np.uint8))
     out = np.empty(nbytes, np.uint8)
-    import pyopencl as cl
     cl.enqueue_copy(backend.queue, out, ref.storage.buffer, is_blocking=True)
     return out
 
@@ -377,7 +376,6 @@ def _upload(data: np.ndarray, device: Device) -> Storage:
         return Storage.from_host_array(backend, np.array(data, dtype=np.uint8, copy=True))
     storage = Storage.allocate(backend, data.nbytes, False)
     if data.nbytes:
-        import pyopencl as cl
         cl.enqueue_copy(backend.queue, storage.buffer, np.ascontiguousarray(data), is_blocking=True)
     return storage
 
@@ -421,7 +419,6 @@ def _int_tuple(values, what) -> tuple:
 def _rebuild_parameter(data, requires_grad, backward_hooks=None, state=None):
     if not isinstance(data, Tensor):
         raise pickle.UnpicklingError("_rebuild_parameter expects a tensor")
-    from . import nn
     param = getattr(nn, "Parameter", None)
     if param is not None:
         return param(data, requires_grad)
@@ -432,7 +429,6 @@ def _rebuild_tensor(array, device, requires_grad):
     """What ``pickle.dumps(tensor)`` (copy, multiprocessing) rebuilds from: values, device, flag."""
     if isinstance(array, LoadedStorage):
         raise pickle.UnpicklingError("legacy _rebuild_tensor records are not supported")
-    from .ops.creation import tensor
     t = tensor(np.asarray(array), device=device)
     return t.requires_grad_(True) if requires_grad else t
 

@@ -11,9 +11,11 @@ import math
 import warnings
 
 import numpy as np
+import pyopencl as cl
 
-from . import dtypes as dt
+from . import checks, dtypes as dt
 from . import _memory_format as _mf
+from ._printing import tensor_repr
 from .device import as_device, device as Device
 
 
@@ -79,8 +81,7 @@ class Tensor:
 
     def __new__(cls, *args, **kwargs):
         if cls is Tensor and not kwargs.get("_internal", False):
-            from .ops.creation import legacy_constructor
-            return legacy_constructor(dt.get_default_dtype(), args, kwargs)
+            return cls._legacy_constructor(dt.get_default_dtype(), args, kwargs)  # set by ops/creation.py
         return object.__new__(cls)
 
     def __init__(self, *args, **kwargs):
@@ -244,7 +245,6 @@ class Tensor:
         src = self if self.is_contiguous() else self.contiguous()
         out = np.empty(src._shape, src.dtype.np)
         if out.size:
-            import pyopencl as cl
             backend = src.device.backend
             try:
                 cl.enqueue_copy(backend.queue, out, src._storage.buffer,
@@ -252,7 +252,6 @@ class Tensor:
             except cl.Error as err:
                 raise backend.failure(err) from err
             if backend.pending_checks:  # the blocking read drained the queue: raise what it checked (checks.py)
-                from . import checks
                 checks.run_pending(backend)
         return out
 
@@ -323,7 +322,6 @@ class Tensor:
         return (self.select(0, i) for i in range(self._shape[0]))
 
     def __repr__(self):
-        from ._printing import tensor_repr
         return tensor_repr(self)
 
     __str__ = __repr__
@@ -343,7 +341,6 @@ class Tensor:
     def __deepcopy__(self, memo):
         if id(self) in memo:
             return memo[id(self)]
-        from .autograd.grad_mode import no_grad
         with no_grad():
             new = self.clone()
         new.requires_grad_(self.requires_grad)
@@ -379,8 +376,7 @@ class Tensor:
                 raise TypeError(f"to() received an invalid combination of arguments: got {type(a).__name__}")
         result = self
         if target_device is not None and target_device != self.device:
-            from .ops.creation import copy_to_device
-            result = copy_to_device(result, target_device)
+            result = result._to_device(target_device)  # set by ops/creation.py
             copy = False
         if target_dtype is not None and target_dtype is not result.dtype:
             result = result._cast(target_dtype)
@@ -513,7 +509,6 @@ def _set_grad_fn(self, fn):
 
 def _get_grad(self):
     if self._grad is None and self.grad_fn is not None and not self._retains_grad:
-        import warnings
         warnings.warn("The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its .grad "
                       "attribute won't be populated during autograd.backward(). If you indeed want the .grad "
                       "field to be populated for a non-leaf Tensor, use .retain_grad() on the non-leaf Tensor.",
@@ -526,10 +521,9 @@ def _set_grad(self, value):
         if not isinstance(value, Tensor):
             raise TypeError(f"assigned grad expected to be a Tensor or None but got grad of type {type(value).__name__}")
         if value.dtype is not self.dtype and self.dtype.is_differentiable:
-            from .ops.elementwise import _torch_name
             raise RuntimeError(
                 f"attempting to assign a gradient with dtype '{value.dtype.c if value.dtype.name != 'bool' else 'bool'}'"
-                f" to a tensor with grad_dtype '{_torch_name(self.dtype)}'. The gradient must match the tensor's "
+                f" to a tensor with grad_dtype '{self.dtype.torch_name}'. The gradient must match the tensor's "
                 "grad_dtype (defaults to the tensor's dtype). You can set the tensor's grad_dtype attribute with a "
                 "specific dtype, or None to allow any dtype. Set grad_dtype with caution. Diverging the dtypes of a "
                 "tensor and its gradient may break downstream systems that assume they match.")
@@ -593,4 +587,4 @@ Tensor.requires_grad_ = requires_grad_
 Tensor.detach = detach
 Tensor.detach_ = detach_
 
-from .autograd.grad_mode import is_grad_enabled as _grad_enabled  # noqa: E402  (after Tensor: no cycle)
+from .autograd.grad_mode import is_grad_enabled as _grad_enabled, no_grad  # noqa: E402  (after Tensor: no cycle)

@@ -6,19 +6,7 @@ The launcher moves the dim it works on to position 0; sizes and strides are kern
 so one program serves every shape of a given ndim. The two modes are each other's gradient.
 </%doc>
 ${c.preamble([out_dtype, src_dtype, compute])}
-__kernel void ${kname}(const ${IDX} n
-% for d in range(ndim):
-    , const ${IDX} size${d}
-% endfor
-    , __global ${out_dtype.c} *out, const ${IDX} out_off
-% for d in range(ndim):
-    , const ${IDX} out_st${d}
-% endfor
-    , __global const ${src_dtype.c} *src, const ${IDX} src_off
-% for d in range(ndim):
-    , const ${IDX} src_st${d}
-% endfor
-    , __global const long *table, const ${IDX} table_off)
+__kernel void ${kname}(${sig[kname]})
 {
     const ${IDX} i = get_global_id(0);
     if (i >= n) return;

@@ -18,30 +18,7 @@ is paid once per block, and a transposed operand is read from a block that stays
 ${c.preamble([out_dtype, compute] + list(in_dtypes))}
 ${helpers}
 <% names = "abcdefgh" %>
-__kernel void ${kname}(const ${IDX} n
-% for d in range(ndim):
-    , const ${IDX} size${d}
-% endfor
-    , __global ${out_dtype.c} *out, const ${IDX} out_off
-% for d in range(ndim):
-    , const ${IDX} out_st${d}
-% endfor
-% for k, (dt, kind) in enumerate(zip(in_dtypes, in_kinds)):
-  % if kind == 'v':
-    , const ${compute.compute_c} ${names[k]}_val
-  % else:
-    , __global const ${dt.c} *${names[k]}_ptr, const ${IDX} ${names[k]}_off
-    % if kind == 't':
-      % for d in range(ndim):
-    , const ${IDX} ${names[k]}_st${d}
-      % endfor
-    % endif
-  % endif
-% endfor
-% for p in params:
-    , const ${c.param_c(p[1], compute)} ${p[0]}
-% endfor
-    )
+__kernel void ${kname}(${sig[kname]})
 {
 % if VEC > 1:
 <% comps = "0123456789abcdef" %>

@@ -7,8 +7,9 @@ and the load/store modes are kernel arguments, so one program per dtype serves e
 Complex numbers are interleaved (re, im) pairs of T; every pointer is a T* and every offset or stride
 counts T elements, so a complex tensor's view_as_real and a real tensor are read the same way.
 
-Every pass reads its input and writes its output through an IO description (IO_ARGS): up to four
-batch dims (sizes shared by input and output, strides of each) and the stride of the transformed dim.
+Every pass reads its input and writes its output through an IO description (the `io` arguments of
+ops/fft.py's _signatures): up to four batch dims (sizes shared by input and output, strides of each)
+and the stride of the transformed dim.
 The first pass reads the user's tensor (any strides) and the last writes the result, so no copies
 are made; passes in between use contiguous work buffers. The first pass's load may
   in_mode 0: read complex values, i >= in_n reads as zero (zero-padding to the transform length)
@@ -29,13 +30,6 @@ with sinpi/cospi (never by repeated multiplication), so float32 errors grow like
         return repr(float(v)) + ("" if T == "double" else "f")
 %>
 ${c.preamble([dtype])}
-
-#define IO_ARGS const int B0, const int B1, const int B2, const int B3, \
-    __global const ${T} *in, const int in_off, const int is0, const int is1, const int is2, const int is3, \
-    const int in_stride, const int in_n, const int in_mode, const int conj_in, \
-    __global ${T} *out, const int out_off, const int os0, const int os1, const int os2, const int os3, \
-    const int out_stride, const int out_keep, const int out_real, const int conj_out, const ${T} scale, \
-    const int dbl_hi
 
 /* The offsets of batch item b (B3 fastest) in the input and the output. */
 #define BATCH_OFFSETS(b) \
@@ -171,8 +165,7 @@ inline int butterfly_${R}(${T2} *a, const int j, const int N, const int Ns, cons
 }
 
 /* One pass over total = batch * N / ${R} work-items, reading and writing through the IO description. */
-__kernel void fft_pass_${R}(const int total, const int N, const int Ns, const int sign, IO_ARGS,
-                            __global const ${T} *twiddles)
+__kernel void fft_pass_${R}(${sig[f"fft_pass_{R}"]})
 {
     const int t = get_global_id(0);
     if (t >= total)
@@ -191,8 +184,7 @@ __kernel void fft_pass_${R}(const int total, const int N, const int Ns, const in
 }
 
 /* The same pass between contiguous (batch, N) complex work buffers (the passes in between). */
-__kernel void fft_pass_${R}_contiguous(const int total, const int N, const int Ns, const int sign,
-                                       __global const ${T} *in, __global ${T} *out, __global const ${T} *twiddles)
+__kernel void fft_pass_${R}_contiguous(${sig[f"fft_pass_{R}_contiguous"]})
 {
     const int t = get_global_id(0);
     if (t >= total)
@@ -216,8 +208,7 @@ __kernel void fft_pass_${R}_contiguous(const int total, const int N, const int N
    load modes), every pass runs between two local buffers (radix of pass p in bits 4p..4p+3 of
    radix_code), and the result is stored (with the plan's store modes). One launch instead of one
    per pass, for lengths whose two buffers fit in local memory. */
-__kernel void fft_local(const int rows, const int N, const int sign, IO_ARGS,
-                        __global const ${T} *twiddles, const int radix_code, __local ${T2} *buf)
+__kernel void fft_local(${sig["fft_local"]})
 {
     const int b = get_group_id(0);
     if (b >= rows)
@@ -259,7 +250,7 @@ __kernel void fft_local(const int rows, const int N, const int sign, IO_ARGS,
 }
 
 /* table[j] = exp(-2 pi i j / N), the twiddles of every pass of a length-N transform. */
-__kernel void twiddle_table(const int N, __global ${T} *table)
+__kernel void twiddle_table(${sig["twiddle_table"]})
 {
     const int j = get_global_id(0);
     if (j >= N)
@@ -277,7 +268,7 @@ inline ${T2} chirp(const int m, const int N, const int sign)
 }
 
 /* work[b, k] = x[b, k] w[k] for k < N, zero up to M (x read through the IO description's input). */
-__kernel void chirp_in(const int total, const int N, const int M, const int sign, IO_ARGS)
+__kernel void chirp_in(${sig["chirp_in"]})
 {
     const int t = get_global_id(0);
     if (t >= total)
@@ -289,7 +280,7 @@ __kernel void chirp_in(const int total, const int N, const int M, const int sign
 }
 
 /* The convolution kernel conj(w[m]) for m in (-N, N), wrapped around M. */
-__kernel void chirp_filter(const int N, const int M, const int sign, __global ${T} *filter)
+__kernel void chirp_filter(${sig["chirp_filter"]})
 {
     const int m = get_global_id(0);
     if (m >= M)
@@ -300,7 +291,7 @@ __kernel void chirp_filter(const int N, const int M, const int sign, __global ${
 }
 
 /* work[b, k] *= filter_hat[k]. */
-__kernel void chirp_mul(const int total, const int M, __global ${T} *work, __global const ${T} *filter_hat)
+__kernel void chirp_mul(${sig["chirp_mul"]})
 {
     const int t = get_global_id(0);
     if (t >= total)
@@ -309,7 +300,7 @@ __kernel void chirp_mul(const int total, const int M, __global ${T} *work, __glo
 }
 
 /* X[b, k] = w[k] * conv[b, k] / M, stored through the IO description's output. */
-__kernel void chirp_out(const int total, const int N, const int M, const int sign, IO_ARGS)
+__kernel void chirp_out(${sig["chirp_out"]})
 {
     const int t = get_global_id(0);
     if (t >= total)

@@ -38,17 +38,6 @@ ${c.preamble(dtypes)}
   % endfor
     }
 </%def>
-<%def name="size_args()">
-% for d in range(ndim):
-    , const ${IDX} size${d}
-% endfor
-</%def>
-<%def name="tensor_args(nm, ctype, const=True)">
-    , __global ${"const " if const else ""}${ctype} *${nm}, const ${IDX} ${nm}_off
-% for d in range(ndim):
-    , const ${IDX} ${nm}_st${d}
-% endfor
-</%def>
 % if family == "index":
 <% T = dst_dtype.compute_c %>
 % if op != "assign":
@@ -75,19 +64,7 @@ inline void combine_atomic(volatile __global ${dst_dtype.c} *p, const ${T} b)
 }
 % endif
 
-__kernel void ${kname}(const ${IDX} n
-    ${size_args()}
-    ${tensor_args("dst", dst_dtype.c, const=False)}
-% if src_dtype is None:
-    , const ${T} src_val
-% else:
-    ${tensor_args("src", src_dtype.c)}
-% endif
-% for k, idt in enumerate(index_dtypes):
-    ${tensor_args("ix%d" % k, idt.c)}
-    , const long lim${k}, const ${IDX} step${k}
-% endfor
-    )
+__kernel void ${kname}(${sig[kname]})
 {
     const ${IDX} lin = get_global_id(0);
     if (lin >= n) return;
@@ -119,10 +96,7 @@ __kernel void ${kname}(const ${IDX} n
 }
 
 % elif family == "minmax":
-__kernel void minmax_blocks(const ${IDX} n, const ${IDX} chunk
-    ${size_args()}
-    ${tensor_args("x", x_dtype.c)}
-    , __global long *partial)
+__kernel void minmax_blocks(${sig["minmax_blocks"]})
 {
     const ${IDX} b = get_global_id(0);
     const ${IDX} start = b * chunk;
@@ -140,7 +114,7 @@ __kernel void minmax_blocks(const ${IDX} n, const ${IDX} chunk
     partial[2 * b + 1] = hi;
 }
 
-__kernel void minmax_final(const ${IDX} nb, __global long *partial)
+__kernel void minmax_final(${sig["minmax_final"]})
 {
     if (get_global_id(0) != 0) return;
     long lo = partial[0], hi = partial[1];
@@ -154,10 +128,7 @@ __kernel void minmax_final(const ${IDX} nb, __global long *partial)
 
 % elif family == "scan":
 <% nonzero = (lambda v: "(%s != 0)" % v) %>
-__kernel void scan_count(const ${IDX} n, const ${IDX} chunk
-    ${size_args()}
-    ${tensor_args("x", x_dtype.c)}
-    , __global long *bsum)
+__kernel void scan_count(${sig["scan_count"]})
 {
     const ${IDX} b = get_global_id(0);
     const ${IDX} start = b * chunk;
@@ -172,7 +143,7 @@ __kernel void scan_count(const ${IDX} n, const ${IDX} chunk
     bsum[b] = count;
 }
 
-__kernel void scan_offsets(const ${IDX} nb, __global long *bsum)
+__kernel void scan_offsets(${sig["scan_offsets"]})
 {
     if (get_global_id(0) != 0) return;
     long acc = 0;
@@ -184,10 +155,7 @@ __kernel void scan_offsets(const ${IDX} nb, __global long *bsum)
     bsum[nb] = acc;
 }
 
-__kernel void scan_inclusive(const ${IDX} n, const ${IDX} chunk
-    ${size_args()}
-    ${tensor_args("x", x_dtype.c)}
-    , __global const long *bsum, __global long *out)
+__kernel void scan_inclusive(${sig["scan_inclusive"]})
 {
     const ${IDX} b = get_global_id(0);
     const ${IDX} start = b * chunk;
@@ -204,10 +172,7 @@ __kernel void scan_inclusive(const ${IDX} n, const ${IDX} chunk
 
 ## out_ndim == 0: out[k] = linear index of the k-th nonzero; else out[k, :] = its coordinates
 ## in a tensor of sizes osize[0..out_ndim)
-__kernel void scan_compact(const ${IDX} n, const ${IDX} chunk
-    ${size_args()}
-    ${tensor_args("x", x_dtype.c)}
-    , __global const long *bsum, __global long *out, __global const long *osize, const int out_ndim)
+__kernel void scan_compact(${sig["scan_compact"]})
 {
     const ${IDX} b = get_global_id(0);
     const ${IDX} start = b * chunk;

@@ -20,8 +20,7 @@ need no copy. Only the dtype (float32 or float64) is a template parameter; sizes
 ${c.preamble([dtype])}
 #define AT(p, i, j) p[(long)(i) * rs + (long)(j) * cs]
 
-__kernel void potrf(const int n, __global ${T} *A, const long off, const long rs, const long cs, const long bs,
-                    __global int *info, const int shift, __local int *ok)
+__kernel void potrf(${sig["potrf"]})
 {
     /* left-looking (Cholesky-Crout): column j is a dot product of rows of L already final, read
        along their unit stride, so the inner loops vectorise */
@@ -47,9 +46,7 @@ __kernel void potrf(const int n, __global ${T} *A, const long off, const long rs
     }
 }
 
-__kernel void getrf(const int m, const int n, __global ${T} *A, const long off, const long rs, const long cs,
-                    const long bs, __global int *pivots, const long piv_off, const long piv_bs,
-                    __global int *info, const int shift, __local ${T} *best, __local int *best_at)
+__kernel void getrf(${sig["getrf"]})
 {
     const int b = get_group_id(1), lid = get_local_id(0), lsz = get_local_size(0);
     __global ${T} *a = A + off + b * bs;
@@ -100,9 +97,7 @@ __kernel void getrf(const int m, const int n, __global ${T} *A, const long off, 
     }
 }
 
-__kernel void trsm(const int n, const int k, const int lower, const int unit,
-                   __global const ${T} *Tm, const long t_off, const long t_rs, const long t_cs, const long t_bs,
-                   __global ${T} *B, const long b_off, const long b_rs, const long b_cs, const long b_bs)
+__kernel void trsm(${sig["trsm"]})
 {
     const int col = get_global_id(0), b = get_global_id(1);
     if (col >= k) return;
@@ -120,9 +115,7 @@ __kernel void trsm(const int n, const int k, const int lower, const int unit,
     }
 }
 
-__kernel void laswp(const int n, const int j0, const int jb, const int mode,
-                    __global ${T} *A, const long off, const long rs, const long cs, const long bs,
-                    __global const int *pivots, const long piv_off, const long piv_bs)
+__kernel void laswp(${sig["laswp"]})
 {
     /* mode 0: the swaps of rows j0..j0+jb-1 in order, skipping the panel's own columns;
        mode 1: the same over every column; mode 2: undone (reverse order) over every column */
@@ -141,8 +134,7 @@ __kernel void laswp(const int n, const int j0, const int jb, const int mode,
     }
 }
 
-__kernel void geqrf(const int m, const int n, __global ${T} *A, const long off, const long rs, const long cs,
-                    const long bs, __global ${T} *taus, const long tau_bs, __local ${T} *partial)
+__kernel void geqrf(${sig["geqrf"]})
 {
     /* Householder QR (LAPACK's geqr2): R on and above the diagonal, the reflectors' v (v[j] = 1
        implied) below it, tau per column; H = I - tau v v^T, tau = 0 where the column is already zero */
@@ -185,10 +177,7 @@ __kernel void geqrf(const int m, const int n, __global ${T} *A, const long off, 
     }
 }
 
-__kernel void ormqr(const int m, const int ncols, const int k, const int forward,
-                    __global const ${T} *V, const long v_off, const long v_rs, const long v_cs, const long v_bs,
-                    __global const ${T} *taus, const long tau_off, const long tau_bs,
-                    __global ${T} *C, const long c_off, const long c_rs, const long c_cs, const long c_bs)
+__kernel void ormqr(${sig["ormqr"]})
 {
     /* C <- H_0 H_1 ... H_{k-1} C (backward order; householder_product starts from an identity),
        or H_{k-1} ... H_0 C = Q^T C (forward). One work-item per column of C: no barriers. */
@@ -217,9 +206,7 @@ inline void tournament(const int r, const int pair, const int np, int *p, int *q
     *q = (np - 2 - pair + r) % last + 1;
 }
 
-__kernel void gesvj(const int m, const int n, __global ${T} *U, const long u_off, const long u_rs, const long u_cs,
-                    const long u_bs, __global ${T} *Vm, const long v_off, const long v_rs, const long v_cs,
-                    const long v_bs, const int max_sweeps, const ${T} tol, __local int *rotated)
+__kernel void gesvj(${sig["gesvj"]})
 {
     /* One-sided Jacobi (Hestenes): rotate pairs of columns of U (m x n) until all are orthogonal,
        accumulating the rotations in V (an identity on entry). Then U = (left vectors) * S and
@@ -273,8 +260,7 @@ __kernel void gesvj(const int m, const int n, __global ${T} *U, const long u_off
    LAPACK's sytf2 (lower): 1x1 and 2x2 diagonal blocks, pivots 1-based, negative for a 2x2 block.
    One work-item per matrix of the batch: the pivot choice is a serial chain. */
 #define SWAP(x, y) { const ${T} t_ = (x); (x) = (y); (y) = t_; }
-__kernel void sytrf(const int n, const int batch, __global ${T} *A, const long off, const long rs, const long cs,
-                    const long bs, __global int *pivots, const long piv_off, const long piv_bs, __global int *info)
+__kernel void sytrf(${sig["sytrf"]})
 {
     const int b = get_global_id(0);
     if (b >= batch) return;
@@ -335,10 +321,7 @@ __kernel void sytrf(const int n, const int batch, __global ${T} *A, const long o
 
 /* sytrs: B <- A^-1 B from sytrf's factors (LAPACK's sytrs, lower): one work-item per column of B
    (global id 0), matrix b of the batch (global id 1); X is read through its strides. */
-__kernel void sytrs(const int n, const int k, __global const ${T} *L, const long l_off, const long l_rs,
-                    const long l_cs, const long l_bs, __global const int *pivots, const long piv_off,
-                    const long piv_bs, __global ${T} *X, const long x_off, const long x_rs, const long x_cs,
-                    const long x_bs)
+__kernel void sytrs(${sig["sytrs"]})
 {
     const int col = get_global_id(0), b = get_global_id(1);
     if (col >= k) return;

@@ -213,8 +213,7 @@ inline ${T} standard_gamma_grad(${T} a, ${T} x)
     return isnan(sum) ? 0 : -sum;
 }
 
-__kernel void ${kname}(const long n, __global ${out_dtype.c} *out, __global const ${out_dtype.c} *p0,
-                       __global const ${out_dtype.c} *p1, const ulong seed, const ulong offset)
+__kernel void ${kname}(${sig[kname]})
 {
     const long i = get_global_id(0);
     if (i >= n) return;
@@ -237,8 +236,7 @@ __kernel void ${kname}(const long n, __global ${out_dtype.c} *out, __global cons
     ${c.store(out_dtype, "out", "i", "v")};
 }
 % else:
-__kernel void ${kname}(const long n, __global ${out_dtype.c} *out, const long out_off,
-                       const ulong seed, const ulong offset, const ${T} p0, const ${T} p1)
+__kernel void ${kname}(${sig[kname]})
 {
     const long i = get_global_id(0);
     if (i >= n) return;

@@ -32,26 +32,7 @@ inline A scan_combine(const A x, const A y) { return ${combine}; }
     }
 </%def>
 
-__kernel void ${kname}(const ${IDX} M, const ${IDX} L, const ${IDX} S, const ${IDX} chunk
-% for d in range(nk):
-    , const ${IDX} ks${d}
-% endfor
-% if phase != 'carry':
-    , __global const ${in_dtype.c} *src, const ${IDX} src_off, const ${IDX} src_lst
-  % for d in range(nk):
-    , const ${IDX} src_kst${d}
-  % endfor
-% endif
-% if phase == 'scan':
-    , __global ${out_dtype.c} *dst, const ${IDX} dst_off, const ${IDX} dst_lst
-  % for d in range(nk):
-    , const ${IDX} dst_kst${d}
-  % endfor
-% endif
-% if phase != 'scan' or carry:
-    , __global A *part
-% endif
-    )
+__kernel void ${kname}(${sig[kname]})
 {
     const ${IDX} gid = get_global_id(0);
 % if phase == 'carry':

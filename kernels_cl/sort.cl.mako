@@ -33,9 +33,7 @@ inline int before(const ${K} ka, const long ia, const ${K} kb, const long ib, co
     return ia < ib;
 }
 
-__kernel void sort_tile(const long n, const long tiles_per_row, const long segments, const int tile_shift,
-                        const int full, const int descending,
-                        __global ${key_dtype.c} *keys, __global long *idx)
+__kernel void sort_tile(${sig["sort_tile"]})
 {
     // A work-group of TILE/2 items holds TILE/tile consecutive segments (aligned tiles of rows),
     // so short rows share a group instead of each paying for one.
@@ -92,9 +90,7 @@ __kernel void sort_tile(const long n, const long tiles_per_row, const long segme
     }
 }
 
-__kernel void sort_global(const long n, const int pairs_shift, const long total, const int ks, const int js,
-                          const int flip, const int descending,
-                          __global ${key_dtype.c} *keys, __global long *idx)
+__kernel void sort_global(${sig["sort_global"]})
 {
     const long gid = get_global_id(0);
     if (gid >= total) return;
@@ -125,10 +121,7 @@ __kernel void sort_global(const long n, const int pairs_shift, const long total,
 
 % elif family == "search":
 <% T = compute.compute_c %>
-__kernel void searchsorted(const long n, const long inner, const long len, const int per_row, const int right,
-                           __global const ${seq_dtype.c} *seq, const long seq_off,
-                           __global const ${val_dtype.c} *vals, const long val_off,
-                           __global ${out_dtype.c} *out)
+__kernel void searchsorted(${sig["searchsorted"]})
 {
     const long i = get_global_id(0);
     if (i >= n) return;

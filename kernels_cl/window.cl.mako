@@ -60,12 +60,7 @@ inline void pad_targets(const int i, const int n, const int out, const int lo, i
 % endif
 }
 
-__kernel void pad_forward(const int total, const int C,
-    % for d in dims:
-    const int I${d}, const int O${d}, const int L${d},
-    % endfor
-    __global const ${dtype.c} *x, const int x_off, const int xsN, const int xsC${"".join(f", const int xs{d}" for d in dims)},
-    __global ${dtype.c} *out)
+__kernel void pad_forward(${sig["pad_forward"]})
 {
     const int t = get_global_id(0);
     if (t >= total) return;
@@ -88,12 +83,7 @@ for (int r${d} = 0; r${d} < ${RANGES}; ++r${d})
     }
 </%def>
 
-__kernel void pad_backward(const int total, const int C,
-    % for d in dims:
-    const int I${d}, const int O${d}, const int L${d},
-    % endfor
-    __global const ${dtype.c} *grad, const int g_off, const int gsN, const int gsC${"".join(f", const int gs{d}" for d in dims)},
-    __global ${dtype.c} *grad_in)
+__kernel void pad_backward(${sig["pad_backward"]})
 {
     const int t = get_global_id(0);
     if (t >= total) return;
@@ -115,10 +105,6 @@ __kernel void pad_backward(const int total, const int C,
 %>
 typedef struct { int size[3], out[3], k[3], s[3], p[3], d[3]; } geom_t;
 
-#define GEOM_ARGS const int C, const int I0, const int I1, const int I2, const int O0, const int O1, \
-    const int O2, const int K0, const int K1, const int K2, const int S0, const int S1, const int S2, \
-    const int P0, const int P1, const int P2, const int D0, const int D1, const int D2, const int mode, \
-    const int count_include_pad, const int divisor_override
 #define GEOM_INIT geom_t g = {{I0, I1, I2}, {O0, O1, O2}, {K0, K1, K2}, {S0, S1, S2}, {P0, P1, P2}, {D0, D1, D2}}
 
 /* The input range [*lo, *hi) the window of output o covers along one dim (before clipping for modes 0/1). */
@@ -168,9 +154,7 @@ inline int avg_divisor(const geom_t *g, const int *start, const int count_includ
     return count_include_pad ? full : clipped;
 }
 
-__kernel void window_forward(const int n, GEOM_ARGS,
-    __global const ${dtype.c} *x, const int x_off, const int xsN, const int xsC, const int xs0, const int xs1,
-    const int xs2, __global ${dtype.c} *out, __global long *indices)
+__kernel void window_forward(${sig["window_forward"]})
 {
     const int t = get_global_id(0);
     if (t >= n) return;
@@ -237,9 +221,7 @@ inline int dim_factor(const int mode, const int o, const int i, const int I, con
     return 1;
 }
 
-__kernel void window_backward(const int n, GEOM_ARGS,
-    __global const ${dtype.c} *grad, const int g_off, const int gsN, const int gsC, const int gs0, const int gs1,
-    const int gs2, __global const long *indices, __global ${dtype.c} *grad_in)
+__kernel void window_backward(${sig["window_backward"]})
 {
     const int t = get_global_id(0);
     if (t >= n) return;
@@ -407,15 +389,7 @@ for (int o${d} = lo${d}; o${d} < hi${d}; ++o${d}) {
 </%def>
 ${tap_function("backward_taps", SB, "nearest_idx", interp != "cubic", False)}
 
-__kernel void interp_forward(const int n, const int C,
-    % for d in dims:
-    const int I${d}, const int O${d}, const ${SF} scale${d},
-    % endfor
-    const int align, __global const ${dtype.c} *x, const int x_off, const int xsN, const int xsC,
-    % for d in dims:
-    const int xs${d},
-    % endfor
-    __global ${dtype.c} *out, const int osN, const int osC${"".join(f", const int os{d}" for d in dims)})
+__kernel void interp_forward(${sig["interp_forward"]})
 {
     const int t = get_global_id(0);
     if (t >= n) return;
@@ -469,15 +443,7 @@ inline ${A} weight_at(const int o, const int i, const int I, const int O, const 
     return total;
 }
 
-__kernel void interp_backward(const int n, const int C,
-    % for d in dims:
-    const int I${d}, const int O${d}, const ${SB} scale${d},
-    % endfor
-    const int align, __global const ${dtype.c} *grad, const int g_off, const int gsN, const int gsC,
-    % for d in dims:
-    const int gs${d},
-    % endfor
-    __global ${dtype.c} *grad_in)
+__kernel void interp_backward(${sig["interp_backward"]})
 {
     const int t = get_global_id(0);
     if (t >= n) return;

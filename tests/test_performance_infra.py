@@ -226,7 +226,7 @@ def test_rendered_sources_are_cached_by_parameters(tmp_path, monkeypatch):
     monkeypatch.setattr(codegen, "CACHE_DIR", str(tmp_path))
     params = dict(kname="ew_t", expr="a + b", helpers="", in_dtypes=(torch.float32, torch.float32),
                   in_kinds=("c", "c"), out_dtype=torch.float32, compute=torch.float32, ndim=0, IDX="int",
-                  params=(), VEC=4, TILE=0)
+                  params=(), VEC=4, TILE=0, sig={"ew_t": "const int n, __global float *out, const int out_off"})
     first = codegen.cached_render("elementwise.cl.mako", **params)
     renders, hits = codegen.stats["renders"], codegen.stats["source_hits"]
     assert codegen.cached_render("elementwise.cl.mako", **params) == first

@@ -20,6 +20,7 @@ import threading
 import warnings
 
 from .. import dtypes as dt
+from ..tensor import Tensor
 
 _LOWER_COMMON = ("conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
                  "bmm", "mm", "baddbmm", "addmm", "addbmm", "linear", "matmul", "__matmul__", "__rmatmul__",
@@ -200,7 +201,6 @@ def _device_type_of(t) -> str:
 
 
 def _eligible(x):
-    from ..tensor import Tensor
     return isinstance(x, Tensor) and x.dtype.is_floating_point and x.dtype is not dt.float64
 
 

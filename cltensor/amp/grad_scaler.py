@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import warnings
 from collections import defaultdict
+from .. import dtypes as dt
+from ..autograd import no_grad
+from ..tensor import Tensor
 
 _READY, _UNSCALED, _STEPPED = 0, 1, 2
 
@@ -54,7 +57,6 @@ class GradScaler:
         """outputs (a tensor, or nested lists/tuples/dicts of tensors) multiplied by the scale."""
         if not self._enabled:
             return outputs
-        from ..tensor import Tensor
         if isinstance(outputs, Tensor):
             if self._scale is None:
                 self._lazy_init(outputs.device)
@@ -66,7 +68,6 @@ class GradScaler:
         raise ValueError("outputs must be a Tensor or an iterable of Tensors")
 
     def _unscale_grads(self, optimizer, inv_scale, found_inf, allow_fp16):
-        from .. import dtypes as dt
         with _no_grad():
             for group in optimizer.param_groups:
                 for param in group["params"]:
@@ -121,7 +122,6 @@ class GradScaler:
         if not self._enabled:
             return
         self._check_scale_growth_tracker("update")
-        from ..tensor import Tensor
         if new_scale is not None:
             if isinstance(new_scale, Tensor):
                 if new_scale.numel() != 1:
@@ -217,7 +217,6 @@ class GradScaler:
 
 
 def _no_grad():
-    from ..autograd import no_grad
     return no_grad()
 
 

@@ -14,6 +14,7 @@ Without a GPU everything answers as PyTorch built without CUDA: ``is_available()
 """
 from __future__ import annotations
 
+from .. import dtypes as _dtypes
 from ..device import device as _Device
 from ..device import (cuda_cl_indices as _gpus, current_cuda_index as _current, no_cuda_message as _no_cuda,
                       set_current_cuda_index as _set_current)
@@ -229,8 +230,7 @@ def manual_seed(seed) -> None:
     without one, as PyTorch without CUDA ignores it.
     """
     if is_available():
-        from ..ops.random import manual_seed as seed_all_devices
-        seed_all_devices(seed)
+        _random.manual_seed(seed)
 
 
 manual_seed_all = manual_seed
@@ -239,8 +239,7 @@ manual_seed_all = manual_seed
 def seed() -> None:
     """Seed the GPU's random numbers from the system's entropy (ignored without a GPU)."""
     if is_available():
-        from ..ops.random import seed as reseed
-        reseed()
+        _random.seed()
 
 
 seed_all = seed
@@ -248,21 +247,18 @@ seed_all = seed
 
 def initial_seed() -> int:
     _require()
-    from ..ops.random import initial_seed as first_seed
-    return first_seed()
+    return _random.initial_seed()
 
 
 def get_rng_state(device="cuda"):
     """The state of the generator GPU draws use (one generator serves every device: see manual_seed)."""
     _require()
-    from ..ops.random import get_rng_state as state
-    return state()
+    return _random.get_rng_state()
 
 
 def set_rng_state(new_state, device="cuda") -> None:
     _require()
-    from ..ops.random import set_rng_state as restore
-    restore(new_state)
+    _random.set_rng_state(new_state)
 
 
 def get_rng_state_all() -> list:
@@ -296,11 +292,11 @@ def ipc_collect() -> None:
 
 def is_bf16_supported(including_emulation: bool = True) -> bool:
     """True when a GPU exists and cltensor has bfloat16 (stored in 16 bits, computed in float32)."""
-    from .. import dtypes
-    return is_available() and hasattr(dtypes, "bfloat16") and including_emulation
+    return is_available() and hasattr(_dtypes, "bfloat16") and including_emulation
 
 
 from .streams import Event, Stream, current_stream, default_stream, stream  # noqa: E402
+from ..ops import random as _random  # noqa: E402
 
 
 def __getattr__(name):

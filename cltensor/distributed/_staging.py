@@ -8,8 +8,12 @@ non-blocking write; pyopencl keeps the array alive until the write ran, and nobo
 from __future__ import annotations
 
 import numpy as np
+import pyopencl as cl
 
 from .. import dtypes as dt
+from ..autograd.grad_mode import no_grad
+from ..memory import map_block
+from ..ops.creation import from_host
 
 
 def is_zero_copy(t) -> bool:
@@ -43,17 +47,13 @@ def write_back(t, arr: np.ndarray) -> None:
     if t.is_contiguous():
         _upload_into(t, np.ascontiguousarray(arr))
         return
-    from ..autograd.grad_mode import no_grad
-    from ..ops.creation import from_host
     with no_grad():
         t.copy_(from_host(arr.reshape(t.shape), t.dtype, t.device, owned=True))
 
 
 def _upload_into(t, arr: np.ndarray) -> None:
     """One write of arr's bytes into a contiguous device (or device-owned cpu) tensor's memory."""
-    import pyopencl as cl
 
-    from ..memory import map_block
     storage = t._storage
     backend, block = storage.backend, storage.block
     offset = t._offset * t.dtype.itemsize

@@ -15,6 +15,7 @@ from .transformed import _TransformedSubclass
 from .transforms import PowerTransform
 from .utils import (broadcast_all, clamp_probs, empty_like_param, expand_probs_or_logits, lazy_property,
                     logits_to_probs, probs_to_logits, set_count_and_probs_or_logits)
+from ..ops.random import _von_mises_centered
 
 __all__ = ["FisherSnedecor", "InverseGamma", "NegativeBinomial", "GeneralizedPareto", "ContinuousBernoulli",
            "LKJCholesky", "VonMises"]
@@ -465,7 +466,6 @@ class VonMises(_Broadcast):
                 - _log_bessel_i(self.concentration, 0))
 
     def sample(self, sample_shape=torch.Size()):
-        from ..ops.random import _von_mises_centered
         shape = self._extended_shape(sample_shape)
         with torch.no_grad():
             angles = _von_mises_centered(self.concentration.expand(shape))

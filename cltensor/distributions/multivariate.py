@@ -8,6 +8,7 @@ from . import constraints
 from .discrete import Categorical
 from .distribution import Distribution
 from .utils import broadcast_shapes, lazy_property, standard_normal
+from .gamma_family import Chi2
 
 __all__ = ["MultivariateNormal", "LowRankMultivariateNormal", "MixtureSameFamily", "Wishart"]
 
@@ -416,7 +417,6 @@ class Wishart(Distribution):
 
     def _bartlett_chi2(self):
         """Chi2(df - i) for the squared diagonal entry i of the Bartlett factor."""
-        from .gamma_family import Chi2
         p = self._event_shape[-1]
         steps = torch.arange(p, dtype=self._unbroadcasted_scale_tril.dtype, device=self.df.device)
         return Chi2(df=self.df.unsqueeze(-1) - steps.expand(self._batch_shape + (-1,)))

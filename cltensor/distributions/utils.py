@@ -5,6 +5,7 @@ from numbers import Number
 import cltensor as torch
 import cltensor.nn.functional as F
 from cltensor import Tensor
+from ..launch.strides import broadcast_shapes as _broadcast
 
 __all__ = ["broadcast_all", "logits_to_probs", "clamp_probs", "probs_to_logits", "lazy_property",
            "tril_matrix_to_vec", "vec_to_tril_matrix"]
@@ -26,7 +27,6 @@ def broadcast_all(*values):
 
 
 def broadcast_shapes(*shapes) -> torch.Size:
-    from ..launch.strides import broadcast_shapes as _broadcast
     return torch.Size(_broadcast(*(tuple(s) for s in shapes)))
 
 

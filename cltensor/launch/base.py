@@ -7,10 +7,13 @@ import sys
 import warnings
 
 import numpy as np
+import pyopencl as cl
 
 from .. import dtypes as dt
+from ..device import as_device
 from ..memory import Storage
 from ..tensor import Tensor, contiguous_strides
+from .signature import np_type as arg_np_type  # noqa: F401 (the launchers not yet on signatures use it)
 
 INT32_MAX = 2**31 - 1
 MAX_PLANS = 8192  # launch plans kept per backend; the cache is cleared when full
@@ -57,10 +60,31 @@ def empty(shape, dtype, device) -> Tensor:
 
 
 
-# ---- scalars -------------------------------------------------------------------------------
-C_TO_NP = {"int": np.int32, "uint": np.uint32, "long": np.int64, "ulong": np.uint64,
-           "float": np.float32, "double": np.float64}
+def from_host(array: np.ndarray, dtype: dt.dtype, device, owned=False) -> Tensor:
+    """Upload a numpy array (copied) to a new tensor on device. owned=True gives the tensor an array
+    nobody else holds (a fresh temporary), saving the copy. NOTE: never keep a caller's array: the
+    upload, or a kernel reading it, runs later, after the caller may have changed it (a boolean mask
+    changed right after x[mask] gave the wrong rows)."""
+    device = as_device(device)
+    check_dtype_supported(dtype, device)
+    given = array
+    if dtype is dt.bfloat16 and np.asarray(array).dtype != np.uint16:
+        array = dt.to_storage(array, dtype)  # values, not bits
+    array = np.asarray(array, dtype=dtype.np, order="C")
+    if not owned and (array is given or array.base is given):
+        array = array.copy()
+    shape = array.shape
+    if device.is_host:
+        storage = Storage.from_host_array(device.backend, array.copy() if array.base is not None else array)
+    else:
+        storage = Storage.allocate(device.backend, array.nbytes, False)
+        if array.nbytes:
+            cl.enqueue_copy(device.backend.queue, storage.buffer, array, is_blocking=False)
+    return Tensor._make(storage, shape, contiguous_strides(shape), 0, dtype, device)
 
+
+
+# ---- scalars -------------------------------------------------------------------------------
 
 def caller_level() -> int:
     """The stacklevel of the first frame outside cltensor: where a warning should point."""
@@ -119,8 +143,6 @@ def scalar_arg(value, d, check_overflow=False):
     return value
 
 
-def arg_np_type(d):
-    return np.float32 if d.compute_c == "float" else d.np.type if d is not dt.bool_ else np.uint8
 
 
 
@@ -148,3 +170,13 @@ def items_wg(backend, n):
     if backend.cpu_tuned:  # enough work-groups for every core
         return 1 << max(0, min(256, n // (4 * backend.compute_units)).bit_length() - 1)
     return 128 if n >= 128 * backend.compute_units else 64
+
+
+def group_limit(backend, kernel):
+    """The largest work-group this kernel runs in on backend's device (asked once per kernel; here,
+    not where the kernel is built: another thread may have built it)."""
+    limit = backend.group_limits.get(kernel)
+    if limit is None:
+        limit = backend.group_limits[kernel] = kernel.get_work_group_info(
+            cl.kernel_work_group_info.WORK_GROUP_SIZE, backend.cl_device)
+    return limit

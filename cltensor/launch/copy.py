@@ -1,9 +1,9 @@
 """Copies along one dim driven by an index table (kernels_cl/copy.cl.mako)."""
 from __future__ import annotations
 
-import numpy as np
-
 from .. import codegen
+from . import signature as sg
+from .signature import Signature
 from .base import enqueue
 from .strides import collapse, index_type
 
@@ -22,11 +22,12 @@ def dim_copy(mode, src, out, table, compute):
     backend = out.device.backend
     kernel = backend.kernels.get(key)
     if kernel is None:
-        idx_np = np.int32 if idx == "int" else np.int64
-        per_tensor = [None, idx_np] + [idx_np] * len(sizes)
-        kernel = codegen.kernel(backend, key, "copy.cl.mako", "dim_" + mode, mode=mode, src_dtype=src.dtype,
-                                out_dtype=out.dtype, compute=compute, ndim=len(sizes), IDX=idx,
-                                arg_dtypes=[idx_np] * (1 + len(sizes)) + per_tensor * 2 + [None, idx_np])
+        ndim = len(sizes)
+        sig = Signature(sg.sizes(idx, "n"), sg.dims(idx, "size", ndim),
+                        sg.tensor("out", out.dtype.c, idx, ndim, const=False), sg.tensor("src", src.dtype.c, idx, ndim),
+                        sg.tensor("table", "long", idx, 0))
+        kernel = codegen.kernel(backend, key, "copy.cl.mako", "dim_" + mode, signatures={"dim_" + mode: sig}, mode=mode,
+                                src_dtype=src.dtype, out_dtype=out.dtype, compute=compute, ndim=ndim, IDX=idx)
     enqueue(backend, kernel, n, [n, *sizes, out._storage.buffer, out._offset, *strides[0],
                                  src._storage.buffer, src._offset, *strides[1], table._storage.buffer, table._offset])
     return out

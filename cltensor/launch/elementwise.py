@@ -4,10 +4,12 @@ from __future__ import annotations
 import numpy as np
 import pyopencl as cl
 
-from .. import codegen, dtypes as dt
+from .. import codegen
 from ..device import PreparedArgs
 from ..tensor import Tensor
-from .base import C_TO_NP, arg_np_type, keep_plan, scalar_arg
+from . import signature as sg
+from .base import keep_plan, scalar_arg
+from .signature import Signature
 from .strides import broadcast_strides, collapse, index_type
 
 def elementwise(name, expr, inputs, out, compute, params=(), helpers=""):
@@ -159,10 +161,10 @@ def _make_elementwise_plan(backend, name, expr, inputs, out, compute, params, he
     key = ("ew", name, expr, compute, out.dtype, in_dtypes, kinds, ndim, idx, vec, tile,
            tuple(p[:2] for p in params))
     kernel = backend.kernels.get(key)
-    types = _arg_types(in_dtypes, kinds, compute, ndim, idx, params)
+    signature = _signature(in_dtypes, kinds, out.dtype, compute, ndim, idx, params)
     if kernel is None:
         kernel = _build_elementwise(backend, key, name, expr, helpers, in_dtypes, kinds, out.dtype,
-                                    compute, ndim, idx, params, vec, tile, types)
+                                    compute, ndim, idx, params, vec, tile, signature)
     in_strides, k = [], 1
     for kind in kinds:
         in_strides.append(() if kind == "v" else strides[k] if kind == "t" else ())
@@ -170,7 +172,7 @@ def _make_elementwise_plan(backend, name, expr, inputs, out, compute, params, he
     wg = backend.elementwise_wg if items >= 4 * backend.elementwise_wg else 64
     plan = ElementwisePlan(backend, kernel, compute, kinds, (n, *sizes), strides[0], tuple(in_strides),
                            (-(-items // wg) * wg,), (wg,), n)
-    plan.prepare(types)
+    plan.prepare(signature.arg_dtypes)
     return plan
 
 
@@ -184,26 +186,24 @@ def _tiled_items(n, sizes, tile):
     return n // (sizes[-2] * sizes[-1]) * -(-sizes[-2] // tile) * -(-sizes[-1] // tile)
 
 
-def _arg_types(in_dtypes, kinds, compute, ndim, idx, params):
-    """The kernel's argument types (set_scalar_arg_dtypes: None for a buffer)."""
-    idx_np = np.int32 if idx == "int" else np.int64
-    types = [idx_np] + [idx_np] * ndim + [None, idx_np] + [idx_np] * ndim
-    for d, kind in zip(in_dtypes, kinds):
+def _signature(in_dtypes, kinds, out_dtype, compute, ndim, idx, params) -> Signature:
+    """The kernel's arguments: sizes, out, then per input its value or its tensor, then the params."""
+    parts = [sg.sizes(idx, "n"), sg.dims(idx, "size", ndim), sg.tensor("out", out_dtype.c, idx, ndim, const=False)]
+    for name, d, kind in zip("abcdefgh", in_dtypes, kinds):
         if kind == "v":
-            types.append(arg_np_type(compute))
+            parts.append(sg.scalar(f"{name}_val", compute))
         else:
-            types += [None, idx_np] + ([idx_np] * ndim if kind == "t" else [])
-    for p in params:
-        d = dt.param_dtype(p[1], compute)
-        types.append(C_TO_NP[p[1]] if d is None else arg_np_type(d))
-    return types
+            parts.append(sg.tensor(f"{name}_ptr", d.c, idx, ndim if kind == "t" else 0, offset=f"{name}_off",
+                                   strides=[f"{name}_st{k}" for k in range(ndim if kind == "t" else 0)]))
+    parts += [sg.param(p[0], p[1], compute) for p in params]
+    return Signature(*parts)
 
 
 def _build_elementwise(backend, key, name, expr, helpers, in_dtypes, kinds, out_dtype, compute, ndim, idx, params,
-                       vec, tile, types):
+                       vec, tile, signature):
     kname = "ew_" + name
     T = compute.compute_c
-    return codegen.kernel(backend, key, "elementwise.cl.mako", kname, arg_dtypes=types,
+    return codegen.kernel(backend, key, "elementwise.cl.mako", kname, {kname: signature},
                           expr=expr.replace("{T}", T), helpers=helpers.replace("{T}", T), in_dtypes=in_dtypes,
                           in_kinds=kinds, out_dtype=out_dtype, compute=compute, ndim=ndim, IDX=idx, params=params,
                           VEC=vec, TILE=tile)

@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 
-from .. import codegen
+from .. import codegen, gemm_tuning
 from .base import MAX_PLANS, arg_np_type, empty, scalar_arg
 from .strides import broadcast_strides, collapse
 
@@ -48,7 +48,6 @@ def gemm(a, b, out, alpha=1, beta=0, bias=None, params=None, variant=None, epilo
     `variant` ('vec' | 'tiled') or a full `params` dict overrides it. Never waits for the kernel;
     a product big enough to pack B (see _worth_packing) enqueues that copy first.
     """
-    from .. import gemm_tuning
     if out.numel() == 0:
         return out
     backend = out.device.backend
@@ -277,7 +276,6 @@ def _epilogue_source(name, acc):
 
 def gemm_tiles(backend, dtype, M, N) -> int:
     """How many independent pieces (work-items on CPUs, work-groups on GPUs) one M x N product gives."""
-    from .. import gemm_tuning
     p = gemm_tuning.params_for(backend, dtype)
     if p["variant"] == "vec":
         return -(-M // p["MR"]) * -(-N // (p["NV"] * p["VW"]))
@@ -294,7 +292,6 @@ def implicit_gemm(implicit, image, image_strides, geometry, b, b_strides, out, o
     `batch`; a_batch_strides offsets the image per batch entry. One kernel per (implicit, dtypes,
     variant) serves every shape. Never waits for the kernel.
     """
-    from .. import gemm_tuning
     if out.numel() == 0:
         return out
     backend = out.device.backend

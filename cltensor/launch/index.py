@@ -7,7 +7,9 @@ import numpy as np
 
 from .. import codegen, dtypes as dt
 from ..tensor import Tensor
-from .base import arg_np_type, empty, enqueue, scalar_arg
+from . import signature as sg
+from .base import empty, enqueue, from_host, scalar_arg
+from .signature import Signature
 from .strides import index_type, padded_collapse
 
 COMBINE = {"add": "a + b", "mul": "a * b", "max": "(a > b || a != a) ? a : b", "min": "(a < b || a != a) ? a : b"}
@@ -16,11 +18,11 @@ _BITS = {1: dt.uint8, 2: dt.int16, 4: dt.int32, 8: dt.int64}  # plain moves copy
 _SCAN_MAX_BLOCKS = 1024
 
 
-def _index_program(backend, key, kname, arg_dtypes=None, **params):
+def _index_program(backend, key, kname, signatures, **params):
     full = dict(family="index", dtypes=[], IDX="int", ndim=0, dst_dtype=None, src_dtype=None, index_dtypes=(),
                 indexed="src", op="assign", x_dtype=None)
     full.update(params)
-    return codegen.kernel(backend, key, "index.cl.mako", kname, arg_dtypes=arg_dtypes, **full)
+    return codegen.kernel(backend, key, "index.cl.mako", kname, signatures=signatures, **full)
 
 
 
@@ -69,14 +71,16 @@ def index_kernel(shape, dst, dst_strides, src, src_strides, indices, indexed, op
             "cl_khr_int64_base_atomics" not in backend.cl_device.extensions:
         raise RuntimeError(f"accumulating into {dst_dtype} on {backend.name} needs cl_khr_int64_base_atomics, "
                            "which the device lacks; accumulate in float32/int32 instead")
-    idx_np = np.int32 if idx == "int" else np.int64
     if kernel is None:
-        operand = [None, idx_np] + [idx_np] * ndim
-        types = [idx_np] * (1 + ndim) + operand + (operand if has_src else [arg_np_type(dst_dtype)])
-        types += (operand + [np.int64, idx_np]) * len(indices)
-        kernel = _index_program(backend, key, "index_" + indexed, dtypes=[dst_dtype, src_dtype or dst_dtype],
-                                IDX=idx, ndim=ndim, dst_dtype=dst_dtype, src_dtype=src_dtype,
-                                index_dtypes=index_dtypes, indexed=indexed, op=COMBINE.get(op, op), arg_dtypes=types)
+        parts = [sg.sizes(idx, "n"), sg.dims(idx, "size", ndim), sg.tensor("dst", dst_dtype.c, idx, ndim, const=False),
+                 sg.tensor("src", src_dtype.c, idx, ndim) if has_src else sg.scalar("src_val", dst_dtype)]
+        for k, index_dtype in enumerate(index_dtypes):
+            parts += [sg.tensor(f"ix{k}", index_dtype.c, idx, ndim), sg.sizes("long", f"lim{k}"),
+                      sg.sizes(idx, f"step{k}")]
+        kname = "index_" + indexed
+        kernel = _index_program(backend, key, kname, signatures={kname: Signature(*parts)},
+                                dtypes=[dst_dtype, src_dtype or dst_dtype], IDX=idx, ndim=ndim, dst_dtype=dst_dtype,
+                                src_dtype=src_dtype, index_dtypes=index_dtypes, indexed=indexed, op=COMBINE.get(op, op))
     args = [n, *sizes, dst._storage.buffer, dst._offset, *strides[0]]
     args += [src._storage.buffer, src._offset, *strides[1]] if has_src else [
         src if src_dtype is None and op == "assign" else scalar_arg(src, dst_dtype)]
@@ -91,25 +95,34 @@ def _blocks(n):
     return chunk, -(-n // chunk)
 
 
-_BLOCKED_TAIL = {"minmax_blocks": [None], "scan_count": [None], "scan_inclusive": [None, None],
-                 "scan_compact": [None, None, None, np.int32]}
+def _blocked_signatures(family, x_dtype, idx, ndim):
+    """The signatures of the kernels of a blocked family: one work-item per chunk of x (n elements,
+    row-major over sizes) and a single-item pass over the nb block results."""
+    def per_chunk(*tail):
+        return Signature(sg.sizes(idx, "n", "chunk"), sg.dims(idx, "size", ndim), sg.tensor("x", x_dtype.c, idx, ndim),
+                         *tail)
+    if family == "minmax":
+        return {"minmax_blocks": per_chunk(sg.buffer("partial", "long", const=False)),
+                "minmax_final": Signature(sg.sizes(idx, "nb"), sg.buffer("partial", "long", const=False))}
+    bsum, out = sg.buffer("bsum", "long"), sg.buffer("out", "long", const=False)
+    return {"scan_count": per_chunk(sg.buffer("bsum", "long", const=False)),
+            "scan_offsets": Signature(sg.sizes(idx, "nb"), sg.buffer("bsum", "long", const=False)),
+            "scan_inclusive": per_chunk(bsum, out),
+            "scan_compact": per_chunk(bsum, out, sg.buffer("osize", "long"), sg.sizes("int", "out_ndim"))}
 
 
 def _blocked_kernels(family, x, names):
     sizes, (strides,) = padded_collapse(x._shape, [x._strides])
     idx = index_type([x])
-    idx_np = np.int32 if idx == "int" else np.int64
     backend = x.device.backend
     found = []
     for kname in names:
         key = (family, kname, x.dtype, len(sizes), idx)
         kernel = backend.kernels.get(key)
         if kernel is None:
-            operand = [None, idx_np] + [idx_np] * len(sizes)
-            types = ([idx_np, None] if kname in ("minmax_final", "scan_offsets") else
-                     [idx_np, idx_np] + [idx_np] * len(sizes) + operand + _BLOCKED_TAIL[kname])
-            kernel = _index_program(backend, key, kname, family=family, dtypes=[x.dtype], IDX=idx,
-                                    ndim=len(sizes), x_dtype=x.dtype, arg_dtypes=types)
+            signatures = _blocked_signatures(family, x.dtype, idx, len(sizes))
+            kernel = _index_program(backend, key, kname, signatures, family=family, dtypes=[x.dtype], IDX=idx,
+                                    ndim=len(sizes), x_dtype=x.dtype)
         found.append(kernel)
     return found, [*sizes, x._storage.buffer, x._offset, *strides]
 
@@ -158,7 +171,6 @@ def nonzero_compact(x, coords: bool):
 
 
 def _long_table(values, device):
-    from ..ops.creation import from_host
     return from_host(np.asarray(values, dtype=np.int64), dt.int64, device)
 
 

@@ -8,7 +8,7 @@ import pyopencl as cl
 
 from .. import codegen
 from ..memory import Storage
-from .base import arg_np_type, launch_1d, scalar_arg
+from .base import arg_np_type, group_limit, launch_1d, scalar_arg
 from .strides import collapse, index_type, pad_dims
 
 C_SIZES = {"char": 1, "uchar": 1, "short": 2, "ushort": 2, "int": 4, "uint": 4, "float": 4, "long": 8,
@@ -115,15 +115,15 @@ def reduce(code, x, dims, outs, params=(), fused=None, ordered=False, second=Non
         raise ValueError(f"reduce: the second input's layout {second._shape}/{second._strides} differs from the "
                          f"first's {x._shape}/{x._strides}")
     idx = index_type(views + list(outs) + ([second] if second is not None else []))
-    key = (code, backend, x._shape, tuple(v._strides for v in views), tuple(dims), ordered, x.dtype,
+    key = (code, x._shape, tuple(v._strides for v in views), tuple(dims), ordered, x.dtype,
            fused.dtype if fused is not None else None, tuple(o.dtype for o in outs), idx, tuple(p[:2] for p in params),
            second.dtype if second is not None else None)
-    stages = _reduce_stages.get(key)
+    stages = backend.reduce_plans.get(key)
     if stages is None:
-        if len(_reduce_stages) > 4096:  # many distinct layouts: start over rather than grow
-            _reduce_stages.clear()
-        stages = _reduce_stages[key] = _plan_stages(code, x, views, dims, outs, params, fused, ordered, idx,
-                                                    second.dtype if second is not None else None)
+        if len(backend.reduce_plans) > 4096:  # many distinct layouts: start over rather than grow
+            backend.reduce_plans.clear()
+        stages = backend.reduce_plans[key] = _plan_stages(code, x, views, dims, outs, params, fused, ordered, idx,
+                                                          second.dtype if second is not None else None)
     src = [a for v, st in zip(views, stages[0].strides) for a in (v._storage.buffer, v._offset, *st)] \
         if stages else []
     if second is not None:
@@ -145,9 +145,6 @@ def reduce(code, x, dims, outs, params=(), fused=None, ordered=False, second=Non
             previous = part
     del previous
     return outs
-
-
-_reduce_stages: dict = {}
 
 
 class _Stage:
@@ -191,9 +188,6 @@ def _plan_stages(code, x, views, dims, outs, params, fused, ordered, idx, in2_dt
 
 
 
-_group_limits: dict = {}
-
-
 def _reduce_kernel(backend, code, source, mode, nk, nr, idx, in_dtype, fused_dtype, out_dtypes, params, W, V,
                    lanes, in2_dtype=None):
     key = ("reduce", code.key, source, mode, nk, nr, idx, in_dtype, fused_dtype, out_dtypes,
@@ -212,11 +206,7 @@ def _reduce_kernel(backend, code, source, mode, nk, nr, idx, in_dtype, fused_dty
             out_dtypes=out_dtypes, in2_dtype=in2_dtype, V=V, lanes=lanes, T=code.T, A=code.A.compute_c, A_dtype=code.A, fields=code.fields, padding=code.padding,
             finish=code.finish, params=[(p[0], p[1].compute_c) for p in params], **code.snippets)
     if mode == "group":
-        group_limit = _group_limits.get(key)
-        if group_limit is None:  # here, not where the kernel is built: another thread may have built it
-            group_limit = _group_limits[key] = kernel.get_work_group_info(
-                cl.kernel_work_group_info.WORK_GROUP_SIZE, backend.cl_device)
-        limit = min(group_limit, backend.local_mem_size // (2 * code.nbytes))
+        limit = min(group_limit(backend, kernel), backend.local_mem_size // (2 * code.nbytes))
         while W > limit:
             W >>= 1
     return kernel, W

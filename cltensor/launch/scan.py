@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from .. import codegen
+from . import signature as sg
 from ..memory import Storage
 from .base import items_wg, launch_1d
 from .reduce import reduce_tuning
+from .signature import Signature
 from .strides import collapse, index_type, pad_dims
 
 def scan(combine, neutral, x, dim, out, T, A, reverse=False, helpers=""):
@@ -58,15 +58,21 @@ def _scan_kernel(backend, spec, phase, carry):
     kernel = backend.kernels.get(key)
     if kernel is None:
         combine, neutral, T, A, in_dtype, out_dtype, nk, idx, reverse, helpers, V = spec
-        i = np.int32 if idx == "int" else np.int64
-        types = [i] * (4 + nk)
+        parts = [sg.sizes(idx, "M", "L", "S", "chunk"), sg.dims(idx, "ks", nk)]
         if phase != "carry":
-            types += [None, i, i] + [i] * nk
+            parts.append(_operand("src", in_dtype, idx, nk, const=True))
         if phase == "scan":
-            types += [None, i, i] + [i] * nk
+            parts.append(_operand("dst", out_dtype, idx, nk, const=False))
         if phase != "scan" or carry:
-            types.append(None)
-        kernel = codegen.kernel(backend, key, "scan.cl.mako", "scan_" + phase, arg_dtypes=types, combine=combine,
+            parts.append(sg.buffer("part", "A", const=False))
+        kernel = codegen.kernel(backend, key, "scan.cl.mako", "scan_" + phase,
+                                signatures={"scan_" + phase: Signature(*parts)}, combine=combine,
                                 neutral=neutral, T=T, A=A.compute_c, A_dtype=A, in_dtype=in_dtype, out_dtype=out_dtype,
                                 nk=nk, IDX=idx, reverse=reverse, phase=phase, carry=carry, helpers=helpers, V=V)
     return kernel
+
+
+def _operand(name, dtype, idx, nk, const):
+    """A tensor read or written along the dim (stride name_lst) at nk kept dims (strides name_kst0...)."""
+    strides = [f"{name}_lst"] + [f"{name}_kst{d}" for d in range(nk)]
+    return sg.tensor(name, dtype.c, idx, nk, const=const, strides=strides)

@@ -1,16 +1,25 @@
 """Sorting and binary search (kernels_cl/sort.cl.mako)."""
 from __future__ import annotations
 
-import numpy as np
-
 from .. import codegen
+from . import signature as sg
 from .base import enqueue
+from .signature import Signature
 
-def _sort_program(backend, key, kname, arg_dtypes=None, **params):
+def _sort_program(backend, key, kname, signatures, **params):
     full = dict(family="sort", dtypes=[], key_dtype=None, TILE=2, compute=None, seq_dtype=None, val_dtype=None,
                 out_dtype=None)
     full.update(params)
-    return codegen.kernel(backend, key, "sort.cl.mako", kname, arg_dtypes=arg_dtypes, **full)
+    return codegen.kernel(backend, key, "sort.cl.mako", kname, signatures=signatures, **full)
+
+
+def _sort_signatures(key_dtype):
+    """Both passes of the bitonic sort sort keys in place and move their int64 positions along."""
+    data = sg.buffer("keys", key_dtype.c, const=False) + sg.buffer("idx", "long", const=False)
+    return {"sort_tile": Signature(sg.sizes("long", "n", "tiles_per_row", "segments"),
+                                   sg.sizes("int", "tile_shift", "full", "descending"), data),
+            "sort_global": Signature(sg.sizes("long", "n"), sg.sizes("int", "pairs_shift"), sg.sizes("long", "total"),
+                                     sg.sizes("int", "ks", "js", "flip", "descending"), data)}
 
 
 def sort_tile_size(backend):
@@ -33,9 +42,8 @@ def sort_rows(keys, idx, rows, n, descending):
         key = ("sort", kname, keys.dtype, TILE)
         kernel = backend.kernels.get(key)
         if kernel is None:
-            kernel = _sort_program(backend, key, kname, dtypes=[keys.dtype], key_dtype=keys.dtype, TILE=TILE,
-                                   arg_dtypes=[np.int64] * 3 + [np.int32] * 3 + [None] * 2 if kname == "sort_tile"
-                                   else [np.int64, np.int32, np.int64] + [np.int32] * 4 + [None] * 2)
+            kernel = _sort_program(backend, key, kname, _sort_signatures(keys.dtype), dtypes=[keys.dtype],
+                                   key_dtype=keys.dtype, TILE=TILE)
         found.append(kernel)
     tile_kernel, global_kernel = found
     desc = int(bool(descending))
@@ -65,9 +73,13 @@ def searchsorted_kernel(seq, vals, out, inner, per_row, right, compute):
     key = ("search", seq.dtype, vals.dtype, out.dtype, compute)
     kernel = backend.kernels.get(key)
     if kernel is None:
-        kernel = _sort_program(backend, key, "searchsorted", family="search", dtypes=[seq.dtype, vals.dtype, compute],
-                               compute=compute, seq_dtype=seq.dtype, val_dtype=vals.dtype, out_dtype=out.dtype,
-                               arg_dtypes=[np.int64] * 3 + [np.int32] * 2 + [None, np.int64, None, np.int64, None])
+        sig = Signature(sg.sizes("long", "n", "inner", "len"), sg.sizes("int", "per_row", "right"),
+                        sg.tensor("seq", seq.dtype.c, "long", 0),
+                        sg.tensor("vals", vals.dtype.c, "long", 0, offset="val_off"),
+                        sg.buffer("out", out.dtype.c, const=False))
+        kernel = _sort_program(backend, key, "searchsorted", {"searchsorted": sig}, family="search",
+                               dtypes=[seq.dtype, vals.dtype, compute], compute=compute, seq_dtype=seq.dtype,
+                               val_dtype=vals.dtype, out_dtype=out.dtype)
     length = seq._shape[-1] if seq.dim() else 1
     enqueue(backend, kernel, n, [n, max(inner, 1), length, int(per_row), int(right), seq._storage.buffer,
                                  seq._offset, vals._storage.buffer, vals._offset, out._storage.buffer])

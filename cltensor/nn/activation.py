@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..ops import creation as _creation
-from . import functional as F
+from . import functional as F, init as _init
 from .module import Module
 from .parameter import Parameter
 
@@ -220,7 +220,6 @@ class PReLU(Module):
         self.weight = Parameter(_creation.full((num_parameters,), init, device=device, dtype=dtype))
 
     def reset_parameters(self):
-        from . import init as _init
         _init.constant_(self.weight, self.init)
 
     def forward(self, input):

@@ -382,7 +382,6 @@ def one_hot(tensor, num_classes=-1):
             raise RuntimeError("Can not infer total number of classes from empty tensor.")
         num_classes = int(tensor.max().item()) + 1  # PyTorch syncs here too
     elif tensor.numel():
-        from .. import launch
         lo, hi = launch.index.index_minmax(tensor)  # PyTorch's CPU kernel checks too
         if lo < 0:
             raise RuntimeError("Class values must be non-negative.")
@@ -676,7 +675,7 @@ def _check_class_target(input, target, weight):
         expected = [input.size(0)] + list(input.shape[2:])
         raise RuntimeError(f"Expected target size {expected}, got {list(target.shape)}")
     if target.dtype not in (dt.int64, dt.uint8):
-        raise RuntimeError(f"expected target dtype to be Long or Byte, but got {_type_word(target.dtype)}")
+        raise RuntimeError(f"expected target dtype to be Long or Byte, but got {target.dtype.torch_name}")
     classes = input.size(0 if input.dim() == 1 else 1)
     if weight is not None and (weight.dim() != 1 or weight.numel() != classes):
         raise RuntimeError(f"weight tensor should be defined either for all {classes} classes or no classes but "
@@ -696,10 +695,6 @@ def _defer_target_check(target, classes, ignore_index):
     launch.elementwise.elementwise("target_offenders", "((a < 0 || a >= classes) && a != ignored) ? a : LONG_MIN",
                          [target], offenders, dt.int64, (("classes", "long", classes), ("ignored", "long", ignore_index)))
     checks.defer(offenders.max(), lambda v: v == _NO_OFFENDER, lambda v: IndexError(f"Target {v} is out of bounds."))
-
-
-def _type_word(d):
-    return _ew._torch_name(d)
 
 
 def _class_view(t, ndim, class_dim):
@@ -759,7 +754,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     if probs:
         if not target.dtype.is_floating_point:
             raise RuntimeError(f"Expected floating point type for target with class probabilities, got "
-                               f"{_type_word(target.dtype)}")
+                               f"{target.dtype.torch_name}")
         _check_probability_target(input, weight, ignore_index, class_dim)
     else:
         _check_class_target(input, target, weight)

@@ -390,8 +390,7 @@ class Module:
         return self._apply(lambda t: t.cl(device))
 
     def cuda(self, device=None):
-        from ..device import device as _device
-        target = _device("cuda", device) if device is None or isinstance(device, int) else _device(device)
+        target = Device("cuda", device) if device is None or isinstance(device, int) else Device(device)
         return self._apply(lambda t: t.to(target))
 
     def type(self, dst_type):

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 from ..tensor import Tensor
+from ..autograd.grad_mode import no_grad
+from ..ops.creation import empty
 
 
 def _empty_data():
-    from ..ops.creation import empty
     return empty(0)
 
 
@@ -39,7 +40,6 @@ class Parameter(Tensor):
     def __deepcopy__(self, memo):
         if id(self) in memo:
             return memo[id(self)]
-        from ..autograd.grad_mode import no_grad
         with no_grad():
             result = type(self)(self.data.clone(), self.requires_grad)
         if self._grad is not None:

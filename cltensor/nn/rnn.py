@@ -228,7 +228,7 @@ class RNNBase(Module):
             self._check_hidden(h, s, f"Expected hidden[{k}] size" if self.mode == "LSTM" else "Expected hidden size")
             if h.dtype is not data.dtype:
                 raise RuntimeError(f"Input and hidden tensors are not the same dtype, found input tensor with "
-                                   f"{_scalar(data.dtype)} and hidden tensor with {_scalar(h.dtype)}")
+                                   f"{data.dtype.torch_name} and hidden tensor with {h.dtype.torch_name}")
         return tuple(states)
 
     def _layers(self, data, batch_sizes, state0):
@@ -269,10 +269,6 @@ class RNNBase(Module):
             elif self.batch_first:
                 out = out.transpose(0, 1)
         return out, finals
-
-
-def _scalar(d):
-    return {"float32": "Float", "float64": "Double", "float16": "Half", "bfloat16": "BFloat16"}.get(d.name, d.name)
 
 
 def _map_state(hx, fn):

@@ -9,6 +9,7 @@ import math
 from .. import dtypes as dt
 from ..ops import window as _w
 from .module import Module
+from .pooling import _adaptive
 
 _MODE_DIMS = {"linear": 1, "bilinear": 2, "bicubic": 2, "trilinear": 3}
 _INTERPOLATING = "linear | bilinear | bicubic | trilinear"
@@ -107,7 +108,6 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     n = _check_mode(input, mode, align_corners, antialias)
     sizes, factors = _scales(input, n, size, scale_factor, recompute_scale_factor)
     if mode == "area":
-        from .pooling import _adaptive
         return _adaptive(input, n, sizes, _w.ADAPTIVE_AVG, f"adaptive_avg_pool{n}d")[0]
     _check_sizes(input, sizes)
     _check_dtype(input, mode, n)

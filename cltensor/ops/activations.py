@@ -25,7 +25,7 @@ def _kernel_dtypes(kernel):
     """Floating inputs only, with PyTorch's NotImplementedError naming its kernel otherwise."""
     def rule(r):
         if not r.is_floating_point:
-            raise NotImplementedError(f'"{kernel}" not implemented for \'{_ew._torch_name(r)}\'')
+            raise NotImplementedError(f'"{kernel}" not implemented for \'{r.torch_name}\'')
         return r, r
     return rule
 

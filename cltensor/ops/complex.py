@@ -15,7 +15,6 @@ from .. import dtypes as dt
 from ..autograd import graph
 from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor, register
-from .elementwise import _torch_name
 
 __all__ = ["view_as_real", "view_as_complex", "real", "imag", "conj", "resolve_conj", "is_conj", "complex",
            "polar", "is_complex", "resolve_neg", "is_neg", "adjoint"]
@@ -42,7 +41,7 @@ def view_as_complex(input):
         if input.dtype is dt.float16:
             raise NotImplementedError("view_as_complex of a float16 tensor: complex32 is not provided by cltensor")
         raise RuntimeError("view_as_complex is only supported for half, float and double tensors, but got a tensor "
-                           f"of scalar type: {_torch_name(input.dtype)}")
+                           f"of scalar type: {input.dtype.torch_name}")
     if input.dim() == 0 or input._shape[-1] != 2:
         raise RuntimeError("Tensor must have a last dimension of size 2")
     if input._strides[-1] != 1:
@@ -111,10 +110,10 @@ def _parts(name, re, im):
     floats = (dt.float16, dt.float32, dt.float64)
     if re.dtype not in floats or im.dtype not in floats:
         raise RuntimeError(f"Expected both inputs to be Half, Float or Double tensors but got "
-                           f"{_torch_name(re.dtype)} and {_torch_name(im.dtype)}")
+                           f"{re.dtype.torch_name} and {im.dtype.torch_name}")
     if re.dtype is not im.dtype:
-        raise RuntimeError(f"Expected object of scalar type {_torch_name(re.dtype)} but got scalar type "
-                           f"{_torch_name(im.dtype)} for second argument")
+        raise RuntimeError(f"Expected object of scalar type {re.dtype.torch_name} but got scalar type "
+                           f"{im.dtype.torch_name} for second argument")
     return launch.strides.broadcast_shapes(re._shape, im._shape)
 
 

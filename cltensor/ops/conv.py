@@ -23,9 +23,6 @@ from .window import in_layout_of
 __all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d"]
 
 _CXX = {"float32": "float", "float64": "double", "float16": "c10::Half", "bfloat16": "c10::BFloat16"}
-_SCALAR = {"float32": "Float", "float64": "Double", "float16": "Half", "bfloat16": "BFloat16", "int64": "Long",
-           "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
-
 
 # ---- geometry ---------------------------------------------------------------------------------------
 class _Geometry:
@@ -288,10 +285,10 @@ def _check_common(fname, nd, input, weight, bias, stride, padding, dilation, gro
     if groups <= 0:
         raise RuntimeError("non-positive groups is not supported")
     if input.dtype is not weight.dtype:
-        raise RuntimeError(f"expected scalar type {_SCALAR.get(input.dtype.name, input.dtype.name)} but found "
-                           f"{_SCALAR.get(weight.dtype.name, weight.dtype.name)}")
+        raise RuntimeError(f"expected scalar type {input.dtype.torch_name} but found "
+                           f"{weight.dtype.torch_name}")
     if not input.dtype.is_floating_point:
-        raise RuntimeError(f"\"slow_conv2d_cpu\" not implemented for '{_SCALAR.get(input.dtype.name, input.dtype.name)}'")
+        raise RuntimeError(f"\"slow_conv2d_cpu\" not implemented for '{input.dtype.torch_name}'")
     if bias is not None:
         if bias.dtype is not input.dtype:
             raise RuntimeError(f"Input type ({_CXX.get(input.dtype.name, input.dtype.name)}) and bias type "

@@ -5,16 +5,18 @@ import math
 import warnings
 
 import numpy as np
-import pyopencl as cl
 
 from .. import launch
 from .. import _memory_format as _mf
 from .. import dtypes as dt
 from ..autograd import graph
 from ..autograd.grad_mode import is_grad_enabled
+from ..launch.base import from_host
 from ..device import as_device
 from ..memory import Storage
-from ..tensor import Size, Tensor, _shape_arg, contiguous_strides, register
+from ..tensor import Size, Tensor, _shape_arg, register
+from .complex import cast_expr
+from .elementwise import _check_overlap, check_inplace_allowed, read_apart
 
 
 def _finish(t: Tensor, requires_grad: bool) -> Tensor:
@@ -68,29 +70,6 @@ def _tensors_to_lists(data):
     if isinstance(data, (list, tuple)):
         return [_tensors_to_lists(x) for x in data]
     return data
-
-
-def from_host(array: np.ndarray, dtype: dt.dtype, device, owned=False) -> Tensor:
-    """Upload a numpy array (copied) to a new tensor on device. owned=True gives the tensor an array
-    nobody else holds (a fresh temporary), saving the copy. NOTE: never keep a caller's array: the
-    upload, or a kernel reading it, runs later, after the caller may have changed it (a boolean mask
-    changed right after x[mask] gave the wrong rows)."""
-    device = as_device(device)
-    launch.base.check_dtype_supported(dtype, device)
-    given = array
-    if dtype is dt.bfloat16 and np.asarray(array).dtype != np.uint16:
-        array = dt.to_storage(array, dtype)  # values, not bits
-    array = np.asarray(array, dtype=dtype.np, order="C")
-    if not owned and (array is given or array.base is given):
-        array = array.copy()
-    shape = array.shape
-    if device.is_host:
-        storage = Storage.from_host_array(device.backend, array.copy() if array.base is not None else array)
-    else:
-        storage = Storage.allocate(device.backend, array.nbytes, False)
-        if array.nbytes:
-            cl.enqueue_copy(device.backend.queue, storage.buffer, array, is_blocking=False)
-    return Tensor._make(storage, shape, contiguous_strides(shape), 0, dtype, device)
 
 
 def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=False):
@@ -198,7 +177,6 @@ def _dtype_or_default(dtype, fallback=None):
 
 
 def fill_(self, value):
-    from .elementwise import check_inplace_allowed
     if isinstance(value, Tensor):
         if value.dim() != 0:
             raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor with "
@@ -359,7 +337,6 @@ def eye(n, m=None, *, dtype=None, device=None, requires_grad=False, out=None):
 # ---- copies, casts and moves ------------------------------------------------------------------------
 def copy_(self, src, non_blocking=False, _setitem_of=None):
     """Write src (broadcast, any dtype, any device) into self."""
-    from .elementwise import _check_overlap, check_inplace_allowed, read_apart
     if not isinstance(src, Tensor):
         if isinstance(src, (bool, int, float, np.number)):
             return fill_(self, src)
@@ -371,7 +348,6 @@ def copy_(self, src, non_blocking=False, _setitem_of=None):
         raise RuntimeError(f"output with shape {list(self._shape)} doesn't match the broadcast shape {list(shape)}")
     check_inplace_allowed(self)
     _check_overlap(self, [src])
-    from .complex import cast_expr
     launch.elementwise.elementwise("_copy", cast_expr(src.dtype, self.dtype), read_apart(self, [src]), self, src.dtype)
     self._bump_version()
     if is_grad_enabled() and (src.requires_grad or self.requires_grad) and self.dtype.is_differentiable:
@@ -385,7 +361,6 @@ register("copy_", copy_)
 def cast(self, d: dt.dtype) -> Tensor:
     launch.base.check_dtype_supported(d, self.device)
     out = launch.base.empty(self._shape, d, self.device)
-    from .complex import cast_expr
     launch.elementwise.elementwise("_copy", cast_expr(self.dtype, d), [self], out, self.dtype)
     if self.requires_grad and is_grad_enabled() and d.is_differentiable:
         graph.record("ToCopyBackward0", lambda g, out, a: g, [self], out, save=frozenset())
@@ -406,6 +381,9 @@ def copy_to_device(t: Tensor, device) -> Tensor:
     return out
 
 
+Tensor._to_device = copy_to_device
+
+
 # ---- the legacy constructors: torch.Tensor(...), torch.FloatTensor(...) ---------------------------------
 def legacy_constructor(d: dt.dtype, args, kwargs):
     device = kwargs.pop("device", None)
@@ -421,6 +399,9 @@ def legacy_constructor(d: dt.dtype, args, kwargs):
     if len(args) == 1:
         return tensor(args[0], dtype=d, device=device)
     raise TypeError(f"new(): invalid arguments {args!r}: expected sizes (ints) or one sequence of data")
+
+
+Tensor._legacy_constructor = staticmethod(legacy_constructor)
 
 
 def _legacy_type(d: dt.dtype, name: str):

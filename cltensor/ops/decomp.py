@@ -10,15 +10,18 @@ of cltensor.linalg are written with.
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pyopencl as cl
 
 from .. import codegen, launch
+from ..launch import signature as sg
+from ..launch.signature import Signature
 from .. import dtypes as dt
+from .creation import zeros
 
 BLOCK = 64  # panel width of the blocked factorisations
-_LONG = np.int64
-_group_limits: dict = {}
 _ITEM_LOOP_LIMIT = 30000
 _SLAB = 128  # rows per GEMM of the Cholesky trailing update
 
@@ -27,20 +30,38 @@ def _kernel(backend, dtype, name):
     key = ("linalg", name, dtype)
     kernel = backend.kernels.get(key)
     if kernel is None:
-        strided = [None, _LONG, _LONG, _LONG, _LONG]  # buffer, offset, row/column/batch strides
-        arg_dtypes = {
-            "potrf": [np.int32] + strided + [None, np.int32, None],
-            "getrf": [np.int32, np.int32] + strided + [None, _LONG, _LONG, None, np.int32, None, None],
-            "trsm": [np.int32] * 4 + strided + strided,
-            "laswp": [np.int32] * 4 + strided + [None, _LONG, _LONG],
-            "geqrf": [np.int32, np.int32] + strided + [None, _LONG, None],
-            "ormqr": [np.int32] * 4 + strided + [None, _LONG, _LONG] + strided,
-            "gesvj": [np.int32, np.int32] + strided + strided + [np.int32, dtype.np, None],
-            "sytrf": [np.int32, np.int32] + strided + [None, _LONG, _LONG, None],
-            "sytrs": [np.int32, np.int32] + strided + [None, _LONG, _LONG] + strided,
-        }[name]
-        kernel = codegen.kernel(backend, key, "linalg.cl.mako", name, arg_dtypes=arg_dtypes, dtype=dtype)
+        kernel = codegen.kernel(backend, key, "linalg.cl.mako", name, _signatures(dtype), dtype=dtype)
     return kernel
+
+
+def _signatures(dtype):
+    """Every kernel of linalg.cl.mako. A matrix operand is a buffer, an offset and row, column and batch
+    strides (all long); pivots are int32 rows per batch item."""
+    T = dtype.c
+    ints, longs = functools.partial(sg.sizes, "int"), functools.partial(sg.sizes, "long")
+
+    def matrix(name, prefix, const=False, offset=None):
+        return sg.tensor(name, T, "long", 3, const=const, offset=offset or prefix + "off",
+                         strides=[prefix + s for s in ("rs", "cs", "bs")])
+    pivots = sg.buffer("pivots", "int") + longs("piv_off", "piv_bs")
+    info = sg.buffer("info", "int", const=False)
+    return {
+        "potrf": Signature(ints("n"), matrix("A", ""), info, ints("shift"), sg.buffer("ok", "int", False, "__local")),
+        "getrf": Signature(ints("m", "n"), matrix("A", ""), sg.buffer("pivots", "int", const=False),
+                           longs("piv_off", "piv_bs"), info, ints("shift"), sg.buffer("best", T, False, "__local"),
+                           sg.buffer("best_at", "int", False, "__local")),
+        "trsm": Signature(ints("n", "k", "lower", "unit"), matrix("Tm", "t_", const=True), matrix("B", "b_")),
+        "laswp": Signature(ints("n", "j0", "jb", "mode"), matrix("A", ""), pivots),
+        "geqrf": Signature(ints("m", "n"), matrix("A", ""), sg.buffer("taus", T, const=False), longs("tau_bs"),
+                           sg.buffer("partial", T, False, "__local")),
+        "ormqr": Signature(ints("m", "ncols", "k", "forward"), matrix("V", "v_", const=True), sg.buffer("taus", T),
+                           longs("tau_off", "tau_bs"), matrix("C", "c_")),
+        "gesvj": Signature(ints("m", "n"), matrix("U", "u_"), matrix("Vm", "v_"), ints("max_sweeps"),
+                           sg.scalar("tol", dtype), sg.buffer("rotated", "int", False, "__local")),
+        "sytrf": Signature(ints("n", "batch"), matrix("A", ""), sg.buffer("pivots", "int", const=False),
+                           longs("piv_off", "piv_bs"), info),
+        "sytrs": Signature(ints("n", "k"), matrix("L", "l_", const=True), pivots, matrix("X", "x_")),
+    }
 
 
 def _group_size(backend, kernel, parallel, serial):
@@ -51,10 +72,7 @@ def _group_size(backend, kernel, parallel, serial):
     (32 items on a 32x32 LU ran ~10x slower than 2, measured on PoCL), but wide enough that no item
     loops more than _ITEM_LOOP_LIMIT times: Mesa's llvmpipe (rusticl) silently leaves a loop after
     65535 iterations per work-item, which truncated factorisations there."""
-    limit = _group_limits.get(kernel)
-    if limit is None:
-        limit = _group_limits[kernel] = min(256, backend.max_work_group_size, kernel.get_work_group_info(
-            cl.kernel_work_group_info.WORK_GROUP_SIZE, backend.cl_device))
+    limit = min(256, backend.max_work_group_size, launch.base.group_limit(backend, kernel))
     size = 2
     if backend.cpu_tuned:
         while size * 2 <= limit and serial / size > _ITEM_LOOP_LIMIT:
@@ -290,5 +308,4 @@ def ldl_solve(ld, pivots, b):
 
 
 def int_zeros(shape, device):
-    from .creation import zeros
     return zeros(shape, dtype=dt.int32, device=device)

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import builtins
 import cmath
+import dis
+import itertools
 import math
 from dataclasses import dataclass, field
 from typing import Callable
@@ -52,14 +54,14 @@ def COMPARE(r):
 def INTEGRAL(r):
     if r.is_floating_point:
         raise NotImplementedError(f"the op is only implemented for integer and bool tensors, got {r!r} "
-                                  f"(not implemented for '{_torch_name(r)}')")
+                                  f"(not implemented for '{r.torch_name}')")
     return r, r
 
 
 def INTEGER_ONLY(r):
     if r.category != dt.INT:
         raise NotImplementedError(f"the op is only implemented for integer tensors, got {r!r} "
-                                  f"(not implemented for '{_torch_name(r)}')")
+                                  f"(not implemented for '{r.torch_name}')")
     return r, r
 
 
@@ -73,7 +75,7 @@ def NO_BOOL(r):
 def FLOAT_ONLY(r):
     if not r.is_floating_point:
         raise NotImplementedError(f"this op is only implemented for floating point tensors, got {r!r} "
-                                  f"(not implemented for '{_torch_name(r)}')")
+                                  f"(not implemented for '{r.torch_name}')")
     return r, r
 
 
@@ -129,7 +131,6 @@ OPS: dict = {}
 
 def _saved_inputs(vjp, arity):
     """Which of vjp(g, out, a, b, ...) arguments its body reads: those are saved for backward."""
-    import dis
     if vjp is None:
         return frozenset()
     code = vjp.__code__
@@ -150,7 +151,6 @@ def _rules_by_need(parts, arity) -> dict:
     """For per-input rules: for each pattern of inputs that need grad, a vjp computing only their
     gradients and the inputs it saves (PyTorch saves only what those gradients read: y = x / 2
     saves the divisor, not y, so writing into y afterwards leaves x's backward valid)."""
-    import itertools
 
     def only(need):
         chosen = [p if n else None for p, n in zip(parts, need)]
@@ -377,8 +377,8 @@ def _check_writable(out, shape, out_dtype, op, inputs, is_out=False):
         what = "output" if not is_out else "out="
         raise RuntimeError(f"{what} with shape {list(out._shape)} doesn't match the broadcast shape {list(shape)}")
     if not dt.can_cast(out_dtype, out.dtype):
-        raise RuntimeError(f"result type {_torch_name(out_dtype)} can't be cast to the desired output type "
-                           f"{_torch_name(out.dtype)}")
+        raise RuntimeError(f"result type {out_dtype.torch_name} can't be cast to the desired output type "
+                           f"{out.dtype.torch_name}")
     check_inplace_allowed(out)
     _check_overlap(out, inputs)
 
@@ -437,15 +437,6 @@ def _ranges_overlap(a, b):
         return lo, hi
     (alo, ahi), (blo, bhi) = span(a), span(b)
     return alo <= bhi and blo <= ahi
-
-
-_TORCH_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "bfloat16": "BFloat16",
-                "complex64": "ComplexFloat", "complex128": "ComplexDouble", "int64": "Long", "int32": "Int",
-                "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
-
-
-def _torch_name(d):
-    return _TORCH_NAMES[d.name]
 
 
 # ---- generating functions, methods, in-place forms and operators from a row -------------------
@@ -644,8 +635,8 @@ def _lerp_check(inputs, compute, params):
     """PyTorch does not promote lerp's operands: end and a weight tensor must have input's dtype."""
     for name, x in zip(("end", "weight"), inputs[1:]):
         if isinstance(x, Tensor) and x.dtype is not inputs[0].dtype:
-            raise RuntimeError(f"expected dtype {_torch_name(inputs[0].dtype).lower()} for `{name}` but got dtype "
-                               f"{_torch_name(x.dtype).lower()}")
+            raise RuntimeError(f"expected dtype {inputs[0].dtype.torch_name.lower()} for `{name}` but got dtype "
+                               f"{x.dtype.torch_name.lower()}")
 
 
 # ---- complex: (re, im) pairs as float2/double2; T the pair type, R its parts' type -------------------
@@ -712,7 +703,7 @@ _NO_COMPLEX = {  # PyTorch's own words where they are not the generic "... not i
 
 
 def _no_complex_message(name, d):
-    return _NO_COMPLEX.get(name, f'"{name.lstrip("_")}_cpu" not implemented for \'{_torch_name(d)}\'')
+    return _NO_COMPLEX.get(name, f'"{name.lstrip("_")}_cpu" not implemented for \'{d.torch_name}\'')
 
 
 def _with_complex(expr, complex_expr):
@@ -1027,7 +1018,7 @@ def round(input, *, decimals=0, out=None):  # noqa: A001 (torch.round)
     if decimals == 0:
         return _round_to_integer(input, out=out)
     if not input.dtype.is_floating_point:
-        raise NotImplementedError(f'"round_cpu" not implemented for \'{_torch_name(input.dtype)}\'')
+        raise NotImplementedError(f'"round_cpu" not implemented for \'{input.dtype.torch_name}\'')
     scale = 10.0 ** (decimals if decimals > 0 else -decimals)
     if decimals > 0:
         return true_divide(_round_to_integer(input * scale), scale, out=out)
@@ -1124,7 +1115,7 @@ def where(condition, input=None, other=None, *, out=None):
     if not isinstance(condition, Tensor) or condition.dtype is not dt.bool_:
         got = condition.dtype if isinstance(condition, Tensor) else type(condition).__name__
         raise RuntimeError(f"where expected condition to be a boolean tensor, but got a tensor with dtype "
-                           f"{_torch_name(got) if isinstance(got, dt.dtype) else got}")
+                           f"{got.torch_name if isinstance(got, dt.dtype) else got}")
     return apply(OPS["where"], (condition, input, other), {}, out=out)
 
 

@@ -13,16 +13,17 @@ import builtins as _py
 import math
 import warnings
 
-from .. import launch
+from .. import _flags, launch
 from .. import dtypes as dt
 from ..autograd import graph
 from ..autograd.grad_mode import is_grad_enabled
-from ..tensor import Tensor, register, wrap_dim
-from .creation import arange, empty, full, full_like
+from ..tensor import register, Size, Tensor, wrap_dim
+from .creation import arange, empty, full, full_like, tensor
 from .joins import split_with_sizes  # noqa: F401  (re-exported)
-from .misc import _along
+from .misc import _along, triu_indices
 from .reduce import norm
 from .statistics import _check_tensor
+from .elementwise import check_inplace_allowed
 
 __all__ = ["diagonal_scatter", "select_scatter", "slice_scatter", "as_strided_scatter", "index_reduce", "pdist",
            "unravel_index", "broadcast_shapes", "split_with_sizes", "positive", "rsub", "clamp_min", "clamp_max",
@@ -171,7 +172,6 @@ def _transpose_(self, dim0, dim1):
     swapped = self.detach().transpose(d0, d1)
     tracking = self.requires_grad and is_grad_enabled()
     if tracking:
-        from .elementwise import check_inplace_allowed
         check_inplace_allowed(self)
         before = graph._history_alias(self)
     self._shape, self._strides = swapped._shape, swapped._strides
@@ -193,7 +193,6 @@ def pdist(input, p=2):
         raise RuntimeError("pdist only supports floating-point dtypes")
     if p < 0:
         raise RuntimeError("pdist only supports non-negative p values")
-    from .misc import triu_indices
     i, j = triu_indices(input.shape[0], input.shape[0], 1, device=input.device)
     return norm(input[i] - input[j], p, dim=-1)
 
@@ -201,7 +200,6 @@ def pdist(input, p=2):
 def unravel_index(indices, shape):
     """The coordinates in a tensor of `shape` of flat indices (a tuple of tensors, one per dim)."""
     if not isinstance(indices, Tensor):
-        from .creation import tensor
         indices = tensor(indices)
     if indices.is_floating_point() or indices.dtype is dt.bool_:
         raise TypeError(f"expected 'indices' to be integer dtype, but got torch.{indices.dtype.name}")
@@ -218,7 +216,6 @@ def unravel_index(indices, shape):
 
 def broadcast_shapes(*shapes):
     """The shape that tensors of the given shapes broadcast to."""
-    from ..tensor import Size
     shapes = [(s,) if isinstance(s, int) else tuple(s) for s in shapes]
     try:
         return Size(launch.strides.broadcast_shapes(*shapes))
@@ -464,14 +461,12 @@ def is_warn_always_enabled():
 
 def get_deterministic_debug_mode():
     """0: nondeterministic algorithms allowed, 1: they warn, 2: they raise (use_deterministic_algorithms)."""
-    from .. import _flags
     if not _flags.are_deterministic_algorithms_enabled():
         return 0
     return 1 if _flags.is_deterministic_algorithms_warn_only_enabled() else 2
 
 
 def set_deterministic_debug_mode(debug_mode):
-    from .. import _flags
     modes = {"default": 0, "warn": 1, "error": 2}
     mode = modes.get(debug_mode, debug_mode) if isinstance(debug_mode, str) else debug_mode
     if mode not in (0, 1, 2):

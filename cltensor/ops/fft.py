@@ -15,13 +15,15 @@ copied first.
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, replace
 
-import numpy as np
 import pyopencl as cl
 
 from .. import codegen, launch
+from ..launch import signature as sg
+from ..launch.signature import Signature
 from ..autograd import graph
 from ..tensor import Tensor
 
@@ -144,25 +146,35 @@ def _kernel(backend, dtype, name):
     key = ("fft", dtype, name)
     k = backend.kernels.get(key)
     if k is None:
-        if name == "chirp_filter":
-            scalars = [np.int32] * 3 + [None]
-        elif name == "chirp_mul":
-            scalars = [np.int32, np.int32, None, None]
-        elif name == "twiddle_table":
-            scalars = [np.int32, None]
-        elif name == "fft_local":
-            scalars = [np.int32] * 3 + _io_arg_dtypes(dtype) + [None, np.int32, None]
-        elif name.endswith("_contiguous"):
-            scalars = [np.int32] * 4 + [None] * 3
-        else:
-            scalars = [np.int32] * 4 + _io_arg_dtypes(dtype) + ([None] if name.startswith("fft_pass") else [])
-        k = codegen.kernel(backend, key, "fft.cl.mako", name, arg_dtypes=scalars, dtype=dtype)
+        k = codegen.kernel(backend, key, "fft.cl.mako", name, _signatures(dtype), dtype=dtype)
     return k
 
 
-def _io_arg_dtypes(dtype):
-    i = np.int32
-    return [i] * 4 + [None] + [i] * 9 + [None] + [i] * 9 + [dtype.np, i]
+_PASS_RADICES = (1, 2, 3, 4, 5, 7, 8)  # the fft_pass_R kernels fft.cl.mako renders
+
+
+def _signatures(dtype):
+    """Every kernel of fft.cl.mako. dtype is the real type: buffers hold (re, im) pairs of T, local memory T2."""
+    T, T2 = dtype.c, dtype.c + "2"
+    ints = functools.partial(sg.sizes, "int")
+    io = [ints("B0", "B1", "B2", "B3"), sg.tensor("in", T, "int", 0), ints("is0", "is1", "is2", "is3"),
+          ints("in_stride", "in_n", "in_mode", "conj_in"), sg.tensor("out", T, "int", 0, const=False),
+          ints("os0", "os1", "os2", "os3"), ints("out_stride", "out_keep", "out_real", "conj_out"),
+          sg.scalar("scale", dtype), ints("dbl_hi")]
+    twiddles = sg.buffer("twiddles", T)
+    signatures = {
+        "fft_local": Signature(ints("rows", "N", "sign"), *io, twiddles, ints("radix_code"),
+                               sg.buffer("buf", T2, const=False, space="__local")),
+        "twiddle_table": Signature(ints("N"), sg.buffer("table", T, const=False)),
+        "chirp_in": Signature(ints("total", "N", "M", "sign"), *io),
+        "chirp_filter": Signature(ints("N", "M", "sign"), sg.buffer("filter", T, const=False)),
+        "chirp_mul": Signature(ints("total", "M"), sg.buffer("work", T, const=False), sg.buffer("filter_hat", T)),
+        "chirp_out": Signature(ints("total", "N", "M", "sign"), *io)}
+    for R in _PASS_RADICES:
+        signatures[f"fft_pass_{R}"] = Signature(ints("total", "N", "Ns", "sign"), *io, twiddles)
+        signatures[f"fft_pass_{R}_contiguous"] = Signature(ints("total", "N", "Ns", "sign"), sg.buffer("in", T),
+                                                           sg.buffer("out", T, const=False), twiddles)
+    return signatures
 
 
 def _io_args(batch, src, dst, in_n, in_mode, conj_in, keep, out_real, conj_out, scale, dbl_hi):

@@ -28,7 +28,7 @@ from ..autograd import graph
 from ..autograd.grad_mode import is_grad_enabled, no_grad
 from ..tensor import Tensor, contiguous_strides as _contig, register, wrap_dim
 from . import shape as shape_ops
-from .creation import from_host, full, zeros
+from .creation import copy_, from_host, full, zeros
 from .elementwise import _check_overlap, check_inplace_allowed
 
 __all__ = ["index_select", "gather", "scatter", "scatter_add", "scatter_reduce", "index_add", "index_copy",
@@ -46,10 +46,6 @@ _INDEX_DTYPES = (dt.int64, dt.int32)
 _BAD_INDEX = "tensors used as indices must be long, int, byte or bool tensors"
 _WIDE = {dt.bool_: dt.int32, dt.uint8: dt.int32, dt.int8: dt.int32, dt.int16: dt.int32, dt.float16: dt.float32,
          dt.bfloat16: dt.float32}
-_TORCH_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "bfloat16": "BFloat16", "int64": "Long",
-                "int32": "Int",
-                "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
-
 
 # ---- small helpers ---------------------------------------------------------------------------------
 def _raw(t: Tensor, shape, strides, offset=None) -> Tensor:
@@ -380,6 +376,25 @@ def _index_put_vjp(g, out, dst, values, ix, accumulate):
     return gdst, gval
 
 
+def getitem(self, index):
+    index = shape_ops._normalize_index(index)
+    if shape_ops._is_basic(index):
+        return shape_ops.basic_index(self, index)
+    return advanced_getitem(self, index)
+
+
+def setitem(self, index, value):
+    index = shape_ops._normalize_index(index)
+    if shape_ops._is_basic(index):
+        copy_(shape_ops.basic_index(self, index), value, _setitem_of=self)
+        return
+    advanced_setitem(self, index, value)
+
+
+register("__getitem__", getitem)
+register("__setitem__", setitem)
+
+
 def advanced_getitem(self: Tensor, index) -> Tensor:
     ix = resolve(self, index)
     v = ix.view(self)
@@ -409,8 +424,8 @@ def _index_put_items(self: Tensor, indices, values, op: str) -> _Index:
         raise TypeError(f"{op}(): argument 'values' must be Tensor, not {type(values).__name__}")
     if values.dtype is not self.dtype:
         raise RuntimeError(f"Index put requires the source and destination dtypes match, got "
-                           f"{_TORCH_NAMES[self.dtype.name]} for the destination and "
-                           f"{_TORCH_NAMES[values.dtype.name]} for the source.")
+                           f"{self.dtype.torch_name} for the destination and "
+                           f"{values.dtype.torch_name} for the source.")
     return resolve(self, tuple(slice(None) if i is None else i for i in indices))
 
 
@@ -463,8 +478,8 @@ def _index_dim_shape(shape, d, index):
 
 def _check_index_source(self: Tensor, d: int, index: Tensor, source: Tensor, op: str):
     if source.dtype is not self.dtype:
-        raise RuntimeError(f"{op}(): self ({_TORCH_NAMES[self.dtype.name]}) and source "
-                           f"({_TORCH_NAMES[source.dtype.name]}) must have the same scalar type")
+        raise RuntimeError(f"{op}(): self ({self.dtype.torch_name}) and source "
+                           f"({source.dtype.torch_name}) must have the same scalar type")
     expected = _index_dim_shape(self._shape, d, index)
     got = source._shape if source.dim() else (1,)
     if len(got) != len(expected) or got[d] != index.numel():
@@ -761,7 +776,7 @@ def put_(self, index, source, accumulate=False):
                                                   "elements.")
     if source.dtype is not self.dtype:
         raise RuntimeError(f"put_(): self and source expected to have the same dtype, but got "
-                           f"{_TORCH_NAMES[self.dtype.name]} and {_TORCH_NAMES[source.dtype.name]}")
+                           f"{self.dtype.torch_name} and {source.dtype.torch_name}")
     if source.numel() != index.numel():
         raise RuntimeError(f"put_(): Expected source and index to have the same number of elements, but got "
                            f"source.numel() = {source.numel()}, index.numel() = {index.numel()}")
@@ -854,7 +869,7 @@ def masked_scatter_(self, mask, source):
     _check_mask(mask, "masked_scatter_")
     if source.dtype is not self.dtype:
         raise RuntimeError(f"masked_scatter_: expected self and source to have same dtypes but got "
-                           f"{_TORCH_NAMES[self.dtype.name]} and {_TORCH_NAMES[source.dtype.name]}")
+                           f"{self.dtype.torch_name} and {source.dtype.torch_name}")
     mask = _as_device(mask, self.device)
     if launch.strides.broadcast_shapes(self._shape, mask._shape) != self._shape:
         raise RuntimeError(f"masked_scatter_: mask of shape {list(mask._shape)} cannot be broadcast to self of "

@@ -20,6 +20,8 @@ from ..autograd import graph
 from ..autograd.grad_mode import is_grad_enabled, no_grad
 from ..tensor import Tensor, _shape_arg, register, wrap_dim
 from . import shape as shape_ops
+from .creation import tensor, zeros
+from .elementwise import check_inplace_allowed
 
 __all__ = ["cat", "concat", "concatenate", "stack", "hstack", "vstack", "dstack", "column_stack", "row_stack",
            "atleast_1d", "atleast_2d", "atleast_3d", "split", "chunk", "tensor_split", "hsplit", "vsplit",
@@ -104,8 +106,7 @@ def _output(out, shape, dtype, device, inputs, fname: str) -> Tensor:
                            f"{device} and {out.device}! (when checking argument for argument out in {fname})")
     if not dt.can_cast(dtype, out.dtype):
         raise TypeError(f"torch.{fname}(): input types can't be cast to the desired output type "
-                        f"{_torch_name(out.dtype)}")
-    from .elementwise import check_inplace_allowed
+                        f"{out.dtype.torch_name}")
     check_inplace_allowed(out)
     if tuple(out._shape) != tuple(shape):
         if out.numel():
@@ -117,11 +118,6 @@ def _output(out, shape, dtype, device, inputs, fname: str) -> Tensor:
         out._storage, out._shape, out._strides, out._offset = fresh._storage, fresh._shape, fresh._strides, 0
     out._bump_version()
     return out
-
-
-def _torch_name(d) -> str:
-    from .elementwise import _torch_name as name
-    return name(d)
 
 
 # ---- cat and stack ---------------------------------------------------------------------------------
@@ -350,7 +346,7 @@ def _tensor_split_arg(value):
     if isinstance(value, Tensor):
         if value.dtype is not dt.int64:
             raise RuntimeError(f"tensor_split expected tensor_indices_or_sections to have dtype of long, but got "
-                               f"{_torch_name(value.dtype)}")
+                               f"{value.dtype.torch_name}")
         if value.dim() > 1:
             raise RuntimeError(f"tensor_split expected tensor_indices_or_sections to be a zero-dimensional or "
                                f"one-dimensional tensor, but got a tensor with {value.dim()} dims")
@@ -576,14 +572,13 @@ def _gather(src: Tensor, d: int, index: Tensor, starts: Tensor) -> Tensor:
 
 def _repeat_counts(repeats: Tensor) -> np.ndarray:
     if repeats.dtype.category != dt.INT:
-        raise NotImplementedError(f"\"repeat_interleave\" not implemented for '{_torch_name(repeats.dtype)}'")
+        raise NotImplementedError(f"\"repeat_interleave\" not implemented for '{repeats.dtype.torch_name}'")
     if repeats.dim() > 1:
         raise RuntimeError("repeats must be 0-dim or 1-dim tensor")
     return repeats.detach()._to_numpy_copy().astype(np.int64).reshape(-1)
 
 
 def _repeat_tables(counts: np.ndarray, device):
-    from .creation import tensor
     index = np.repeat(np.arange(counts.size, dtype=np.int64), counts)
     starts = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     return tensor(index, dtype=dt.int64, device=device), tensor(starts, dtype=dt.int64, device=device)
@@ -667,7 +662,6 @@ def _triangle_op(name: str):
         return dest
 
     def inplace(self, diagonal=0):
-        from .elementwise import check_inplace_allowed
         check_inplace_allowed(self)
         _triangle(name, self, diagonal, self)
         self._bump_version()
@@ -693,7 +687,6 @@ def diag_embed(input, offset=0, dim1=-2, dim2=-1):
     n = input._shape[-1] + abs(offset)
     rest = iter(input._shape[:-1])
     shape = tuple(n if k in (d1, d2) else next(rest) for k in range(nd))
-    from .creation import zeros
     out = zeros(shape, dtype=input.dtype, device=input.device)
     with no_grad():
         _copy(input, shape_ops.diagonal(out, offset, d1, d2))
@@ -735,7 +728,6 @@ def trace(input):
         raise RuntimeError(f"trace: expected a matrix, but got tensor with dim {input.dim()}")
     if input.dtype is dt.bool_:
         raise NotImplementedError("\"trace\" not implemented for 'Bool'")
-    from .creation import tensor
     out_dtype = input.dtype if input.dtype.is_floating_point else dt.int64
     with no_grad():
         diagonal = shape_ops.diagonal(input)

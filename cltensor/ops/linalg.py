@@ -23,6 +23,9 @@ from .. import dtypes as dt
 from ..autograd import graph
 from ..autograd.grad_mode import is_grad_enabled, no_grad
 from ..tensor import Tensor, contiguous_strides, register
+from .creation import copy_, ones
+from .elementwise import apply, OPS
+from .shape import _view_strides
 
 __all__ = ["mm", "bmm", "matmul", "mv", "dot", "vdot", "inner", "outer", "ger", "addmm", "addmv", "addr",
            "baddbmm", "addbmm", "tensordot", "einsum"]
@@ -31,10 +34,6 @@ __all__ = ["mm", "bmm", "matmul", "mv", "dot", "vdot", "inner", "outer", "ger", 
 _CXX = {"float32": "float", "float64": "double", "float16": "c10::Half", "bfloat16": "c10::BFloat16",
         "int64": "long int", "int32": "int", "complex64": "c10::complex<float>", "complex128": "c10::complex<double>",
         "int16": "short int", "int8": "signed char", "uint8": "unsigned char", "bool": "bool"}
-_SCALAR = {"float32": "Float", "float64": "Double", "float16": "Half", "bfloat16": "BFloat16",
-           "int64": "Long", "int32": "Int", "complex64": "ComplexFloat", "complex128": "ComplexDouble",
-           "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
-
 
 # ---- argument checks ----------------------------------------------------------------------------
 def _tensors(fname, **named):
@@ -56,7 +55,7 @@ def _m1_m2_dtypes(a, b):
 
 def _scalar_type_match(a, b):
     if a.dtype is not b.dtype:
-        raise RuntimeError(f"expected scalar type {_SCALAR[a.dtype.name]} but found {_SCALAR[b.dtype.name]}")
+        raise RuntimeError(f"expected scalar type {a.dtype.torch_name} but found {b.dtype.torch_name}")
 
 
 def _mm_shapes(m, k, k2, n):
@@ -158,7 +157,6 @@ def _run(fname, a, b, gemm_shape, out_shape, *, out=None, bias=None, alpha=1, be
         gemm(a, b, res if out_shape == gemm_shape else _raw(res, gemm_shape, contiguous_strides(gemm_shape)),
              alpha, beta, bias)
         return res
-    from .shape import _view_strides
     res = _output(out, out_shape, a.dtype, device, inputs, fname)
     strides = _view_strides(res._shape, res._strides, gemm_shape)
     aliased = out is not None and any(x is not None and x._storage is res._storage for x in (a, b, bias))
@@ -172,7 +170,6 @@ def _run(fname, a, b, gemm_shape, out_shape, *, out=None, bias=None, alpha=1, be
 
 
 def _ones(n, like):
-    from .creation import ones
     return ones(n, dtype=like.dtype, device=like.device)
 
 
@@ -259,8 +256,8 @@ def mv(input, vec, *, out=None):
     m, k = input._shape
     _mv_shapes(m, k, vec._shape[0])
     if input.dtype is not vec.dtype:
-        raise RuntimeError(f"addmv input tensors must have the same dtype, but got {_SCALAR[vec.dtype.name]}, "
-                           f"{_SCALAR[input.dtype.name]}, and {_SCALAR[vec.dtype.name]}")
+        raise RuntimeError(f"addmv input tensors must have the same dtype, but got {vec.dtype.torch_name}, "
+                           f"{input.dtype.torch_name}, and {vec.dtype.torch_name}")
     _no_bool(input.dtype, "addmv_impl_cpu")
     res = _run("mv", input, _as_col(vec), (m, 1), (m,), out=out, inputs=(input, vec))
     return graph.record("MvBackward0", _mv_vjp, [input, vec], res, save=frozenset({0, 1}))
@@ -277,7 +274,7 @@ def _dot_like(fname, grad_fn, input, other, out):
         raise RuntimeError(f"1D tensors expected, but got {input.dim()}D and {other.dim()}D tensors")
     if input.dtype is not other.dtype:
         raise RuntimeError(f"{fname} : expected both vectors to have same dtype, but found "
-                           f"{_SCALAR[input.dtype.name]} and {_SCALAR[other.dtype.name]}")
+                           f"{input.dtype.torch_name} and {other.dtype.torch_name}")
     n, n2 = input._shape[0], other._shape[0]
     if n != n2:
         raise RuntimeError(f"inconsistent tensor size, expected tensor [{n}] and src [{n2}] to have the same number "
@@ -305,7 +302,6 @@ def outer(input, vec2, *, out=None):
     for name, v in (("self", input), ("vec2", vec2)):
         if v.dim() != 1:
             raise RuntimeError(f"outer: Expected 1-D argument {name}, but got {v.dim()}-D")
-    from .elementwise import OPS, apply
     return apply(OPS["mul"], (input.unsqueeze(1), vec2), out=out)
 
 
@@ -316,7 +312,6 @@ def inner(input, other, *, out=None):
     """Sum of products over the last dims (a product with a 0-d tensor is a plain product)."""
     _tensors("inner", input=input, other=other)
     if input.dim() == 0 or other.dim() == 0:
-        from .elementwise import OPS, apply
         return apply(OPS["mul"], (input, other), out=out)
     if input._shape[-1] != other._shape[-1]:
         raise RuntimeError(f"inner() the last dimension must match on both input tensors but got shapes "
@@ -372,8 +367,8 @@ def _check_batched(a, b):
             _mv_shapes(rows, k, k2)
         if a.dtype is not b.dtype:
             if db == 1:
-                raise RuntimeError(f"addmv input tensors must have the same dtype, but got {_SCALAR[b.dtype.name]}, "
-                                   f"{_SCALAR[a.dtype.name]}, and {_SCALAR[b.dtype.name]}")
+                raise RuntimeError(f"addmv input tensors must have the same dtype, but got {b.dtype.torch_name}, "
+                                   f"{a.dtype.torch_name}, and {b.dtype.torch_name}")
             _m1_m2_dtypes(a, b)
     elif da <= 2 and db >= 3:  # PyTorch folds other^T @ input^T
         rows = math.prod(b._shape[:-2]) * n
@@ -457,11 +452,11 @@ def addmm(input, mat1, mat2, *, beta=1, alpha=1, out=None):
     (m, k), (k2, n) = mat1._shape, mat2._shape
     _mm_shapes(m, k, k2, n)
     if mat1.dtype is not mat2.dtype:
-        raise RuntimeError(f"mat1 and mat2 must have the same dtype, but got {_SCALAR[mat1.dtype.name]} and "
-                           f"{_SCALAR[mat2.dtype.name]}")
+        raise RuntimeError(f"mat1 and mat2 must have the same dtype, but got {mat1.dtype.torch_name} and "
+                           f"{mat2.dtype.torch_name}")
     if input.dtype is not mat1.dtype:
-        raise RuntimeError(f"self and mat2 must have the same dtype, but got {_SCALAR[input.dtype.name]} and "
-                           f"{_SCALAR[mat2.dtype.name]}")
+        raise RuntimeError(f"self and mat2 must have the same dtype, but got {input.dtype.torch_name} and "
+                           f"{mat2.dtype.torch_name}")
     _check_expandable(input, (m, n))
     _no_bool(input.dtype, "addmm_impl_cpu_")
     res = _run("addmm", mat1, mat2, (m, n), (m, n), out=out, bias=input, alpha=alpha, beta=beta,
@@ -484,8 +479,8 @@ def addmv(input, mat, vec, *, beta=1, alpha=1, out=None):
     m, k = mat._shape
     _mv_shapes(m, k, vec._shape[0], input._shape[0] if input.dim() == 1 and input._shape[0] != 1 else None)
     if not input.dtype is mat.dtype is vec.dtype:
-        raise RuntimeError(f"addmv input tensors must have the same dtype, but got {_SCALAR[input.dtype.name]}, "
-                           f"{_SCALAR[mat.dtype.name]}, and {_SCALAR[vec.dtype.name]}")
+        raise RuntimeError(f"addmv input tensors must have the same dtype, but got {input.dtype.torch_name}, "
+                           f"{mat.dtype.torch_name}, and {vec.dtype.torch_name}")
     _no_bool(mat.dtype, "addmv_impl_cpu")
     res = _run("addmv", mat, _as_col(vec), (m, 1), (m,), out=out, bias=_bias_view(input), alpha=alpha,
                beta=beta, inputs=(input, mat, vec))
@@ -786,7 +781,6 @@ def _rmatmul_operator(self, other):
 def _inplace(fn):
     def method(self, *args, **kwargs):
         result = fn(self, *args, **kwargs)
-        from .creation import copy_
         return copy_(self, result)
     method.__name__ = fn.__name__ + "_"
     return method

@@ -18,7 +18,7 @@ from .. import dtypes as dt
 from ..tensor import Tensor, register, wrap_dim
 from .index import searchsorted
 from .creation import arange, empty, from_host, ones, zeros
-from .joins import cat, diag, meshgrid, stack, _torch_name
+from .joins import cat, diag, meshgrid, stack
 from .reduce import norm
 from .statistics import _check_tensor, _into
 
@@ -46,7 +46,7 @@ def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
         if x.dim() < 2:
             raise RuntimeError(f"cdist only supports at least 2D tensors, {name} got: {x.dim()}D")
         if not x.is_floating_point():
-            raise RuntimeError(f"cdist only supports floating-point dtypes, {name} got: {_torch_name(x.dtype)}")
+            raise RuntimeError(f"cdist only supports floating-point dtypes, {name} got: {x.dtype.torch_name}")
     if x1._shape[-1] != x2._shape[-1]:
         raise RuntimeError(f"X1 and X2 must have the same number of columns. X1: {x1._shape[-1]} "
                            f"X2: {x2._shape[-1]}")
@@ -147,7 +147,7 @@ def _triangle_indices(row, col, offset, dtype, device, lower, fname):
                            f"got{col}")
     dtype = dt.int64 if dtype is None else dt.as_dtype(dtype)
     if dtype not in (dt.int32, dt.int64):
-        raise RuntimeError(f"\"{fname}\" not implemented for '{_torch_name(dtype)}'")
+        raise RuntimeError(f"\"{fname}\" not implemented for '{dtype.torch_name}'")
     r = np.arange(row, dtype=np.int64)
     first = np.zeros(row, np.int64) if lower else np.clip(r + offset, 0, col)
     stop = np.clip(r + offset + 1, 0, col) if lower else np.full(row, col, np.int64)
@@ -327,7 +327,7 @@ def _window(fname, window_length, periodic, dtype, device, requires_grad, formul
         raise RuntimeError(f"{fname} requires non-negative window_length, got window_length={window_length}")
     dtype = dt.get_default_dtype() if dtype is None else dt.as_dtype(dtype)
     if not dtype.is_floating_point:
-        raise RuntimeError(f"{fname} expects floating point dtypes, got: {_torch_name(dtype)}")
+        raise RuntimeError(f"{fname} expects floating point dtypes, got: {dtype.torch_name}")
     if window_length <= 1:
         w = ones(window_length, dtype=dtype, device=device)
     else:
@@ -401,7 +401,7 @@ def renorm(input, p, dim, maxnorm, *, out=None):
     """Each slice along dim whose p-norm exceeds maxnorm scaled down to norm maxnorm."""
     _check_tensor(input, "renorm")
     if not input.is_floating_point():
-        raise RuntimeError(f"\"renorm\" not implemented for '{_torch_name(input.dtype)}'")
+        raise RuntimeError(f"\"renorm\" not implemented for '{input.dtype.torch_name}'")
     if p <= 0:
         raise RuntimeError("renorm: non-positive-norm not supported")
     if maxnorm < 0:

@@ -5,16 +5,21 @@ advances the offset, so a seed reproduces the same stream on every OpenCL device
 """
 from __future__ import annotations
 
-
 import math
+import random as _random
 
 import numpy as np
 
-from .. import codegen, launch
+from .. import checks, launch
 from .. import dtypes as dt
+from ..autograd.function import Function
+from ..autograd.grad_mode import no_grad
 from ..device import as_device
 from ..tensor import Tensor, _shape_arg, register
-from .creation import _finish, empty
+from .creation import _finish, empty, tensor
+from .elementwise import check_inplace_allowed
+from .index import searchsorted, topk
+from .joins import stack
 
 _DEFAULT_SEED = 67280421310721
 
@@ -36,7 +41,6 @@ class Generator:
         return self
 
     def seed(self):
-        import random as _random
         self.manual_seed(_random.SystemRandom().getrandbits(63))
         return self._seed
 
@@ -44,7 +48,6 @@ class Generator:
         return self._seed
 
     def get_state(self):
-        from .creation import tensor
         return tensor(np.frombuffer(np.array([self._seed, self._offset], np.uint64).tobytes(), np.uint8).copy())
 
     def set_state(self, state):
@@ -95,16 +98,7 @@ def _draw(out: Tensor, dist: str, p0, p1, generator=None) -> Tensor:
     seed_, offset = gen._take(n)
     target = out if out.is_contiguous() else launch.base.empty(out._shape, out.dtype, out.device)
     compute = dt.int64 if dist == "randint" else (out.dtype if out.dtype in (dt.float32, dt.float64) else dt.float32)
-    T = compute.c
-    key = ("rand", dist, target.dtype, T)
-    backend = out.device.backend
-    kernel = backend.kernels.get(key)
-    if kernel is None:
-        kernel = codegen.kernel(backend, key, "random.cl.mako", "rand_" + dist, out_dtype=target.dtype, T=T, dist=dist,
-                                arg_dtypes=[np.int64, None, np.int64, np.uint64, np.uint64, compute.np.type,
-                                            compute.np.type])
-    launch.base.enqueue(backend, kernel, n, [n, target._storage.buffer, target._offset, seed_, offset,
-                                         launch.base.scalar_arg(p0, compute), launch.base.scalar_arg(p1, compute)])
+    launch.random.draw(target, dist, compute, seed_, offset, p0, p1)
     if target is not out:
         out.copy_(target)
     out._bump_version()
@@ -176,7 +170,6 @@ def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False)
 
 def _inplace_draw(dist):
     def method(self, a=0.0, b=1.0, *, generator=None):
-        from .elementwise import check_inplace_allowed
         check_inplace_allowed(self)
         if dist == "normal" and b < 0:
             raise RuntimeError(f"normal expects std >= 0.0, but found std {b}")
@@ -241,14 +234,13 @@ def _num_samples_arg(num_samples) -> int:
 
 
 def _check_multinomial_shapes(input, n: int, replacement: bool, out):
-    from .elementwise import _torch_name
     if not isinstance(input, Tensor):
         raise TypeError(f"multinomial(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
     if not input.is_floating_point():
         raise RuntimeError("multinomial only supports floating-point dtypes for input, got: "
-                           f"{_torch_name(input.dtype)}")
+                           f"{input.dtype.torch_name}")
     if out is not None and out.dtype != dt.int64:
-        raise RuntimeError(f"multinomial expects Long tensor out, got: {_torch_name(out.dtype)}")
+        raise RuntimeError(f"multinomial expects Long tensor out, got: {out.dtype.torch_name}")
     if input.dim() not in (1, 2):
         raise RuntimeError("prob_dist must be 1 or 2 dim")
     categories = input._shape[-1]
@@ -265,8 +257,6 @@ def _check_multinomial_shapes(input, n: int, replacement: bool, out):
 
 def _check_probabilities(p: Tensor, row_sums: Tensor, races: bool):
     """Check p's values (see above); row_sums: each row's total, in the compute dtype."""
-    from .. import checks
-    from .joins import stack
     lo, hi = p.amin(), p.amax()
     if races:  # PyTorch's messages for the exponential-race path
         bad = "probability tensor contains either `inf`, `nan` or element < 0"
@@ -287,7 +277,6 @@ def _check_probabilities(p: Tensor, row_sums: Tensor, races: bool):
 
 
 def _sample_by_races(p: Tensor, n: int, generator) -> Tensor:
-    from .index import topk
     u = rand(p._shape, generator=generator, dtype=p.dtype, device=p.device)
     keys = empty(p._shape, dtype=p.dtype, device=p.device)
     # E = -log(1 - u) is 0 only for u == 0: clamped, that key is huge (the category wins, as it should);
@@ -310,7 +299,6 @@ def _normalised_cdf(p: Tensor) -> Tensor:
 
 def sample_from_cdf(cdf: Tensor, n: int, generator) -> Tensor:
     """n draws per row of a normalised cdf (inverse transform sampling)."""
-    from .index import searchsorted
     u = rand(cdf._shape[:-1] + (n,), generator=generator, dtype=cdf.dtype, device=cdf.device)
     return searchsorted(cdf, u, right=True)
 
@@ -319,7 +307,6 @@ def weighted_cdf(weights: Tensor) -> Tensor:
     """The normalised cdf of 1-d or 2-d weights (checked as multinomial checks them), for repeated
     draws with replacement by sample_from_cdf (WeightedRandomSampler draws chunks from one cdf)."""
     _check_multinomial_shapes(weights, 2, True, None)
-    from ..autograd.grad_mode import no_grad
     with no_grad():
         return _normalised_cdf(_compute_probabilities(weights))
 
@@ -341,7 +328,6 @@ def multinomial(input, num_samples, replacement=False, *, generator=None, out=No
     n = _num_samples_arg(num_samples)
     _check_multinomial_shapes(input, n, replacement, out)
     result_shape = input._shape[:-1] + (n,)
-    from ..autograd.grad_mode import no_grad
     with no_grad():
         if input.numel() == 0:
             result = launch.base.empty(result_shape, dt.int64, input.device)
@@ -384,23 +370,15 @@ def _per_element(kind: str, out_like: Tensor, params, generator=None) -> Tensor:
     n = out.numel()
     if n:
         seed_, offset = (generator or default_generator)._take(n) if kind != "gamma_grad" else (0, 0)
-        backend = out.device.backend
-        key = ("rand", kind, compute, compute.c)
-        kernel = backend.kernels.get(key)
-        if kernel is None:
-            kernel = codegen.kernel(backend, key, "random.cl.mako", "rand_" + kind, out_dtype=compute, T=compute.c,
-                                    dist=kind, arg_dtypes=[np.int64, None, None, None, np.uint64, np.uint64])
-        launch.base.enqueue(backend, kernel, n, [n, out._storage.buffer, args[0]._storage.buffer,
-                                             args[1]._storage.buffer, seed_, offset])
+        launch.random.per_element(kind, out, args[0], args[1], seed_, offset)
     return out if compute == out_like.dtype else out.to(out_like.dtype)
 
 
 def _check_float_input(name: str, t, kernel: str):
-    from .elementwise import _torch_name
     if not isinstance(t, Tensor):
         raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not {type(t).__name__}")
     if not t.is_floating_point():
-        raise NotImplementedError(f"\"{kernel}\" not implemented for '{_torch_name(t.dtype).title()}'")
+        raise NotImplementedError(f"\"{kernel}\" not implemented for '{t.dtype.torch_name.title()}'")
 
 
 def _gamma_backward(alpha: Tensor, sample: Tensor, grad: Tensor) -> Tensor:
@@ -410,7 +388,6 @@ def _gamma_backward(alpha: Tensor, sample: Tensor, grad: Tensor) -> Tensor:
 def _standard_gamma(input, *, generator=None):
     """Draws of Gamma(input, 1), one per element (Marsaglia-Tsang on the device); differentiable
     in input through the implicit reparameterisation (_standard_gamma_grad), as in PyTorch."""
-    from ..autograd.function import Function
     _check_float_input("_standard_gamma", input, "gamma_cpu")
 
     class StandardGamma(Function):

@@ -30,6 +30,9 @@ from .. import dtypes as dt
 from ..autograd import graph
 from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor, register, wrap_dim
+from .complex import view_as_complex, view_as_real
+from .creation import arange
+from .elementwise import isclose, maximum, minimum, where
 
 __all__ = ["sum", "mean", "nansum", "nanmean", "prod", "max", "min", "amax", "amin", "aminmax", "argmax", "argmin",
            "var", "std", "var_mean", "std_mean", "norm", "logsumexp", "all", "any", "count_nonzero", "cumsum",
@@ -185,19 +188,10 @@ def _float_or_default(d):
     return d if d.is_floating_point else dt.get_default_dtype()
 
 
-_TORCH_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long", "int32": "Int",
-                "complex64": "ComplexFloat", "complex128": "ComplexDouble", "bfloat16": "BFloat16",
-                "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
-
-
-def _tname(d) -> str:
-    return _TORCH_NAMES[d.name]
-
-
 def _run(x, dims, keepdim, row, T, A, out_dtypes, finish, params=(), ordered=False):
     """Allocate the outputs and launch the reduction of x over dims; returns the output tensors."""
     if x.dtype.is_complex or T.is_complex:  # only sum and mean take complex input (through _complex_sum)
-        raise NotImplementedError(f'"{row}_cpu" not implemented for \'{_tname(x.dtype if x.dtype.is_complex else T)}\'')
+        raise NotImplementedError(f'"{row}_cpu" not implemented for \'{(x.dtype if x.dtype.is_complex else T).torch_name}\'')
     shape = _out_shape(x._shape, dims, keepdim)
     outs = [launch.base.empty(shape, d, x.device) for d in out_dtypes]
     launch.reduce.reduce(_code(row, T, A, tuple(finish)), x, dims, outs, tuple(params), ordered=ordered)
@@ -266,7 +260,6 @@ def _prod_vjp(g, out, x, dims, keepdim):
     zero = x == 0
     if not bool(any(zero)):  # a host read, as PyTorch does
         return gk * ok / x
-    from .elementwise import where
     others = _product(where(zero, 1.0, x), dims, True)
     n_zero = sum(zero, dims, keepdim=True)
     at_zero = where(n_zero == 1, others, 0.0)
@@ -277,8 +270,6 @@ def _select_vjp(g, out, x, d, keepdim, indices):
     """max/min along a dim: the gradient goes to the selected element of each slice."""
     if x.dim() == 0:
         return g
-    from .creation import arange
-    from .elementwise import where
     gk = g if keepdim else g.unsqueeze(d)
     ik = indices if keepdim else indices.unsqueeze(d)
     pos = arange(x._shape[d], device=x.device).reshape([-1 if i == d else 1 for i in range(x.dim())])
@@ -320,7 +311,6 @@ def _var_mean_vjp(g, out, x, dims, keepdim, correction, take_sqrt):
 
 
 def _norm_vjp(g, out, x, p, dims, keepdim):
-    from .elementwise import where
     gk, ok = _keep(g, x._shape, dims, keepdim), _keep(out, x._shape, dims, keepdim)
     if p == 0:
         return x * 0
@@ -376,7 +366,6 @@ def _cumsum_rev_vjp(g, out, x, d):
 def _cumprod_vjp(g, out, x, d):
     """sum_{i>=k} g_i out_i / x_k where x_k != 0. At the first zero of a row, out_i / x_k is the
     cumulative product with that zero replaced by 1; after it, every out_i with i >= k is 0."""
-    from .elementwise import where
     if x.dim() == 0 or x._shape[d] <= 1:
         return g  # out is x itself (as PyTorch's rule, which also never divides here)
     zero = x == 0
@@ -420,7 +409,6 @@ def sum(input, dim=None, keepdim=False, *, dtype=None, out=None):
 def _complex_sum(input, dims, keepdim, dtype, out, name):
     """sum/mean of complex input: the real reduction of its (re, im) view over the same dims, read back
     as complex (one reduce kernel over float pairs; gradients flow through the views)."""
-    from .complex import view_as_complex, view_as_real
     x = input.to(dtype) if dtype is not None else input
     if not x.dtype.is_complex:
         x = x.to(x.dtype.to_complex())
@@ -462,11 +450,11 @@ def _mean_dtype(input, dtype, name):
         d = dt.as_dtype(dtype)
         if not d.is_differentiable:
             raise RuntimeError(f"{name}(): could not infer output dtype. Optional dtype must be either a floating "
-                               f"point or complex dtype. Got: {_tname(d)}")
+                               f"point or complex dtype. Got: {d.torch_name}")
         return d
     if not input.dtype.is_differentiable:
         raise RuntimeError(f"{name}(): could not infer output dtype. Input dtype must be either a floating point or "
-                           f"complex dtype. Got: {_tname(input.dtype)}")
+                           f"complex dtype. Got: {input.dtype.torch_name}")
     return input.dtype
 
 
@@ -532,7 +520,6 @@ def _extreme(name, input, dim, keepdim, other_fn):
 def max(input, dim=None, keepdim=False, *, other=None):
     """max(x): the largest element (NaN propagates); max(x, dim, keepdim=False): a named tuple
     (values, indices), the first index on ties; max(x, other): elementwise maximum."""
-    from .elementwise import maximum
     if other is not None:
         return maximum(input, other)
     return _extreme("max", input, dim, keepdim, maximum)
@@ -540,7 +527,6 @@ def max(input, dim=None, keepdim=False, *, other=None):
 
 def min(input, dim=None, keepdim=False, *, other=None):
     """min(x), min(x, dim, keepdim=False) -> (values, indices), min(x, other): see max."""
-    from .elementwise import minimum
     if other is not None:
         return minimum(input, other)
     return _extreme("min", input, dim, keepdim, minimum)
@@ -691,7 +677,7 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     d = dt.as_dtype(dtype) if dtype is not None else input.dtype
     if not input.is_floating_point() or not d.is_floating_point:
         raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex tensor as input. Got "
-                           f"{_tname(input.dtype if not input.is_floating_point() else d)}")
+                           f"{(input.dtype if not input.is_floating_point() else d).torch_name}")
     dims = _dims(input, dim)
     if math.isinf(p) and input.numel() == 0:
         which = "inf" if p > 0 else "-inf"
@@ -750,7 +736,7 @@ def _softmax(name, kernel_name, fused, vjp, input, dim, dtype):
         raise TypeError(f"{name}() missing 1 required positional argument: 'dim'")
     T = dt.as_dtype(dtype) if dtype is not None else input.dtype
     if not T.is_floating_point:
-        raise NotImplementedError(f'"{kernel_name}" not implemented for \'{_tname(T)}\'')
+        raise NotImplementedError(f'"{kernel_name}" not implemented for \'{T.torch_name}\'')
     d = wrap_dim(dim, input.dim())
     out = launch.base.empty(input._shape, T, input.device)
     code = _code("lse", T, _compute(T), (), expr, setup, prestore[0] if prestore else None)
@@ -824,7 +810,7 @@ def cumprod(input, dim, *, dtype=None):
 def logcumsumexp(input, dim):
     _check_tensor(input, "logcumsumexp")
     if not input.is_floating_point():
-        raise NotImplementedError(f'"logcumsumexp_out_cpu" not implemented for \'{_tname(input.dtype)}\'')
+        raise NotImplementedError(f'"logcumsumexp_out_cpu" not implemented for \'{input.dtype.torch_name}\'')
     out = _scan("logcumsumexp", input, dim, input.dtype, input.dtype)
     return _record("LogcumsumexpBackward0", _logcumsumexp_vjp, input, out, {"d": wrap_dim(dim, input.dim())},
                    {0, "out"})
@@ -843,7 +829,6 @@ def _logcumsumexp_vjp(g, out, x, d):
 # ---- comparisons of whole tensors -----------------------------------------------------------------------------
 def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False) -> bool:
     """isclose everywhere (broadcasting), as a Python bool."""
-    from .elementwise import isclose
     return bool(all(isclose(input, other, rtol=rtol, atol=atol, equal_nan=equal_nan)).item())
 
 

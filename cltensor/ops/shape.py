@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from .. import launch
 from .. import _memory_format as _mf
 from .. import dtypes as dt
 from ..autograd import graph
 from ..autograd.grad_mode import is_grad_enabled, no_grad
 from ..tensor import Size, Tensor, _shape_arg, contiguous_strides, register, wrap_dim
+from .creation import zeros
+from .elementwise import check_inplace_allowed
 
 
 def make_view(src: Tensor, shape, strides, offset, name=None, vjp=None, params=None):
@@ -128,8 +132,7 @@ def _view_dtype(self, d):
     old, new = self.dtype.itemsize, d.itemsize
     shape, strides, offset = list(self._shape), list(self._strides), self._offset
     if new != old:
-        from .elementwise import _torch_name
-        what = f"to view {_torch_name(self.dtype)} as {_torch_name(d)} (different element sizes)"
+        what = f"to view {self.dtype.torch_name} as {d.torch_name} (different element sizes)"
         if not shape:
             raise RuntimeError(f"self.dim() cannot be 0 {what}")
         if strides[-1] != 1:
@@ -333,7 +336,6 @@ def _reshape_in_place(self, v, name):
     gradient back, as PyTorch records (UnsqueezeBackward1...)."""
     tracking = self.requires_grad and is_grad_enabled()
     if tracking:
-        from .elementwise import check_inplace_allowed
         check_inplace_allowed(self)
         before = graph._history_alias(self)
     old_shape = self._shape
@@ -366,7 +368,6 @@ def broadcast_tensors(*tensors):
 # ---- views that select a part --------------------------------------------------------------------
 def scatter_into_zeros(g, shape, view_fn):
     """The gradient of a selecting view: zeros of the input's shape with g written where the view was."""
-    from .creation import zeros
     z = zeros(shape, dtype=g.dtype, device=g.device)
     with no_grad():
         _strided_copy(g, view_fn(z))
@@ -535,7 +536,6 @@ def basic_index(self, index):
 
 def _normalize_index(index):
     """Turn numpy integers and 0-d integer tensors into Python ints (they index like ints)."""
-    import numpy as np
     items = index if isinstance(index, tuple) else (index,)
     out = []
     for i in items:
@@ -546,24 +546,3 @@ def _normalize_index(index):
         out.append(i)
     return tuple(out) if isinstance(index, tuple) else out[0]
 
-
-def getitem(self, index):
-    index = _normalize_index(index)
-    if _is_basic(index):
-        return basic_index(self, index)
-    from .index import advanced_getitem
-    return advanced_getitem(self, index)
-
-
-def setitem(self, index, value):
-    index = _normalize_index(index)
-    if _is_basic(index):
-        from .creation import copy_
-        copy_(basic_index(self, index), value, _setitem_of=self)
-        return
-    from .index import advanced_setitem
-    advanced_setitem(self, index, value)
-
-
-register("__getitem__", getitem)
-register("__setitem__", setitem)

@@ -12,6 +12,7 @@ float32 results. Constants are written ``({T})c`` so a float kernel never comput
 """
 from __future__ import annotations
 
+import collections
 import math
 
 from . import elementwise as ew
@@ -896,7 +897,7 @@ def FLOAT_NO_HALF(name):
     """FLOAT, refusing float16 and bfloat16 as PyTorch's CPU kernels of these functions do."""
     def rule(r):
         if r in (_dt.float16, _dt.bfloat16):
-            raise NotImplementedError(f'"{name}_cpu" not implemented for \'{ew._torch_name(r)}\'')
+            raise NotImplementedError(f'"{name}_cpu" not implemented for \'{r.torch_name}\'')
         return FLOAT(r)
     return rule
 
@@ -1096,7 +1097,7 @@ defop("rad2deg", U, "a * (T)57.2957795130823208768", FLOAT, vjp=lambda g, out, a
 def _float_power_(self, exponent):
     """In place: PyTorch computes float_power in float64, so self must already be float64."""
     if self.dtype is not _dt.float64:
-        raise RuntimeError(f"the base given to float_power_ has dtype {ew._torch_name(self.dtype)} but the "
+        raise RuntimeError(f"the base given to float_power_ has dtype {self.dtype.torch_name} but the "
                            "operation's result requires dtype Double")
     return self.pow_(exponent.double() if isinstance(exponent, Tensor) else float(exponent))
 
@@ -1107,7 +1108,7 @@ register("float_power_", _float_power_)
 def _igamma_dtypes(name):
     def rule(r):
         if not r.is_floating_point:
-            raise NotImplementedError(f'"{name}_cpu" not implemented for \'{ew._torch_name(r)}\'')
+            raise NotImplementedError(f'"{name}_cpu" not implemented for \'{r.torch_name}\'')
         return r, r
     return rule
 
@@ -1199,7 +1200,6 @@ def _ldexp_(self, other):
 
 
 def _make_frexp_result():
-    import collections
     cls = collections.namedtuple("frexp", ["mantissa", "exponent"])
     cls.__module__ = "torch.return_types"
     return cls

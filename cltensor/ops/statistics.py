@@ -19,7 +19,7 @@ from .. import dtypes as dt
 from ..tensor import Tensor, register, wrap_dim
 from .index import searchsorted
 from .creation import arange, full, linspace, zeros
-from .joins import _output, _torch_name
+from .joins import _output, cat
 from . import reduce as _reduce
 from .reduce import _acc, _evenly_vjp, _record, return_types
 
@@ -170,7 +170,6 @@ def mode(input, dim=-1, keepdim=False, *, out=None):
 
 
 def _cat_along(tensors, d):
-    from .joins import cat
     return cat(tensors, d)
 
 
@@ -335,7 +334,7 @@ def histc(input, bins=100, min=0, max=0, *, out=None):
     """
     _check_tensor(input, "histc")
     if not input.is_floating_point():
-        raise NotImplementedError(f"\"histogram_cpu\" not implemented for '{_torch_name(input.dtype)}'")
+        raise NotImplementedError(f"\"histogram_cpu\" not implemented for '{input.dtype.torch_name}'")
     if bins <= 0:
         raise RuntimeError(f"torch.histogram(): bins must be > 0, but got {bins} for dimension 0")
     x = input.detach()
@@ -354,8 +353,8 @@ def _bin_edges(column: Tensor, bins, lo_hi, dtype, k: int) -> Tensor:
                                f"dimensions in the bins tensor for dimension {k}")
         if bins.dtype is not dtype:
             raise RuntimeError(f"torch.histogramdd: input tensor and bins tensors should have the same dtype, but "
-                               f"got input with dtype {_torch_name(dtype).lower()} and bins for dimension {k} "
-                               f"with dtype {_torch_name(bins.dtype).lower()}")
+                               f"got input with dtype {dtype.torch_name.lower()} and bins for dimension {k} "
+                               f"with dtype {bins.dtype.torch_name.lower()}")
         return bins.detach().to(column.device).contiguous()
     if bins <= 0:
         raise RuntimeError(f"torch.histogram(): bins must be > 0, but got {bins} for dimension {k}")
@@ -376,7 +375,7 @@ def histogramdd(input, bins, *, range=None, weight=None, density=False):
     int, one int per dim, or one edge tensor per dim; range a flat list (lo0, hi0, lo1, hi1, ...)."""
     _check_tensor(input, "histogramdd")
     if not input.is_floating_point():
-        raise NotImplementedError(f"\"histogramdd\" not implemented for '{_torch_name(input.dtype)}'")
+        raise NotImplementedError(f"\"histogramdd\" not implemented for '{input.dtype.torch_name}'")
     if input.dim() < 1:
         raise RuntimeError("torch.histogramdd: input tensor should have at least 1 dimension, but got 0")
     ndims = input._shape[-1]
@@ -419,7 +418,7 @@ def histogram(input, bins, *, range=None, weight=None, density=False, out=None):
     """
     _check_tensor(input, "histogram")
     if not input.is_floating_point():
-        raise NotImplementedError(f"\"histogram_cpu\" not implemented for '{_torch_name(input.dtype)}'")
+        raise NotImplementedError(f"\"histogram_cpu\" not implemented for '{input.dtype.torch_name}'")
     if weight is not None and tuple(weight._shape) != tuple(input._shape):
         raise RuntimeError("torch.histogram(): if weight tensor is provided it should have the same shape as the "
                            "input tensor")
@@ -462,14 +461,14 @@ def cov(input, *, correction=1, fweights=None, aweights=None):
     if fweights is not None:
         if fweights.is_floating_point():
             raise RuntimeError(f"cov(): expected fweights to have integral dtype but got fweights with "
-                               f"{_torch_name(fweights.dtype)} dtype")
+                               f"{fweights.dtype.torch_name} dtype")
         w = _weights(fweights, "fweights", n, x.device)
         if n and bool((w < 0).any()):
             raise RuntimeError("cov(): fweights cannot be negative")
     if aweights is not None:
         if not aweights.is_floating_point():
             raise RuntimeError(f"cov(): expected aweights to have floating point dtype but got aweights with "
-                               f"{_torch_name(aweights.dtype)} dtype")
+                               f"{aweights.dtype.torch_name} dtype")
         aw = _weights(aweights, "aweights", n, x.device)
         if n and bool((aw < 0).any()):
             raise RuntimeError("cov(): aweights cannot be negative")

@@ -9,6 +9,8 @@ import warnings
 
 from ..tensor import register
 from . import creation
+from .. import fft
+from .complex import view_as_real
 
 
 def _window(window, n_fft, win_length, x, caller):
@@ -52,7 +54,6 @@ def _lengths(n_fft, hop_length, win_length, caller):
 def stft(input, n_fft, hop_length=None, win_length=None, window=None, center=True, pad_mode="reflect",
          normalized=False, onesided=None, return_complex=None):
     """Short-time Fourier transform of a 1-D signal or a batch of them (B, L): (B?, freq, frames)."""
-    from .. import fft
     from ..nn.functional import pad
     if return_complex is None and not input.dtype.is_complex and not (window is not None and window.dtype.is_complex):
         raise RuntimeError("stft requires the return_complex parameter be given for real inputs, and will further "
@@ -78,7 +79,6 @@ def stft(input, n_fft, hop_length=None, win_length=None, window=None, center=Tru
                       "complex tensors for all inputs, and return_complex=False will raise an error.\nNote: you can "
                       "still call torch.view_as_real on the complex output to recover the old return format.",
                       UserWarning, stacklevel=2)
-        from .complex import view_as_real
         return view_as_real(spec)
     return spec
 
@@ -86,7 +86,6 @@ def stft(input, n_fft, hop_length=None, win_length=None, window=None, center=Tru
 def istft(input, n_fft, hop_length=None, win_length=None, window=None, center=True, normalized=False, onesided=None,
           length=None, return_complex=False):
     """The inverse of stft by overlap-add: (B?, freq, frames) complex -> (B?, length) signal."""
-    from .. import fft
     from ..nn.functional import fold
     if not input.dtype.is_complex:
         raise RuntimeError("istft requires a complex-valued input tensor.")

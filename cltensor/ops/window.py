@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import codegen, launch
+from ..launch import signature as sg
+from ..launch.signature import Signature
 from .. import _memory_format as _mf
 from .. import dtypes as dt
 from ..autograd import graph
@@ -60,12 +62,30 @@ def _kernels(backend, dtype):
     key = ("window", dtype)
     fwd = backend.kernels.get(key + ("forward",))
     if fwd is None:
-        geom = [np.int32] * 23
-        fwd = codegen.kernel(backend, key + ("forward",), "window.cl.mako", "window_forward",
-                             arg_dtypes=geom + [None] + [np.int32] * 6 + [None, None], **_template_params(dtype))
-        codegen.kernel(backend, key + ("backward",), "window.cl.mako", "window_backward",
-                       arg_dtypes=geom + [None] + [np.int32] * 6 + [None, None], **_template_params(dtype))
+        signatures = _window_signatures(dtype)
+        fwd = codegen.kernel(backend, key + ("forward",), "window.cl.mako", "window_forward", signatures,
+                             **_template_params(dtype))
+        codegen.kernel(backend, key + ("backward",), "window.cl.mako", "window_backward", signatures,
+                       **_template_params(dtype))
     return fwd, backend.kernels[key + ("backward",)]
+
+
+def _window_signatures(dtype):
+    """Both pooling kernels take the Geometry's arguments (see Geometry.args) after the work-item count."""
+    geometry = [sg.sizes("int", "n", "C"), *[sg.dims("int", name, 3) for name in "IOKSPD"],
+                sg.sizes("int", "mode", "count_include_pad", "divisor_override")]
+    return {"window_forward": Signature(*geometry, _batched("x", dtype, "x_off", "xs", 3),
+                                        sg.buffer("out", dtype.c, const=False),
+                                        sg.buffer("indices", "long", const=False)),
+            "window_backward": Signature(*geometry, _batched("grad", dtype, "g_off", "gs", 3),
+                                         sg.buffer("indices", "long"), sg.buffer("grad_in", dtype.c, const=False))}
+
+
+def _batched(name, dtype, offset, prefix, nd, const=True):
+    """An (N, C, *spatial) operand: buffer, offset, then its N, C and nd spatial strides (prefixN, prefixC,
+    prefix0 ...)."""
+    return sg.tensor(name, dtype.c, "int", nd, const=const, offset=offset,
+                     strides=[prefix + "N", prefix + "C"] + [f"{prefix}{d}" for d in range(nd)])
 
 
 def _batch_strides(t):
@@ -226,12 +246,19 @@ def _resize_kernels(backend, dtype, kind, nd):
     fwd_scale = np.float32 if nearest and nd == 2 else opmath
     bwd_scale = np.float32 if nearest else opmath
     params = _template_params(dtype, kind, nd)
-    fwd = codegen.kernel(backend, key + ("forward",), "window.cl.mako", "interp_forward",
-                         arg_dtypes=[np.int32] * 2 + [np.int32, np.int32, fwd_scale] * nd + [np.int32, None]
-                         + [np.int32] * (3 + nd) + [None] + [np.int32] * (2 + nd), **params)
-    bwd = codegen.kernel(backend, key + ("backward",), "window.cl.mako", "interp_backward",
-                         arg_dtypes=[np.int32] * 2 + [np.int32, np.int32, bwd_scale] * nd + [np.int32, None]
-                         + [np.int32] * (3 + nd) + [None], **params)
+
+    def geometry(scale_type):
+        scale_c = "float" if scale_type is np.float32 else "double"
+        return [sg.sizes("int", "n", "C"),
+                *[sg.sizes("int", f"I{d}", f"O{d}") + sg.sizes(scale_c, f"scale{d}") for d in range(nd)],
+                sg.sizes("int", "align")]
+    signatures = {"interp_forward": Signature(*geometry(fwd_scale), _batched("x", dtype, "x_off", "xs", nd),
+                                              sg.buffer("out", dtype.c, const=False),
+                                              sg.sizes("int", "osN", "osC"), sg.dims("int", "os", nd)),
+                  "interp_backward": Signature(*geometry(bwd_scale), _batched("grad", dtype, "g_off", "gs", nd),
+                                               sg.buffer("grad_in", dtype.c, const=False))}
+    fwd = codegen.kernel(backend, key + ("forward",), "window.cl.mako", "interp_forward", signatures, **params)
+    bwd = codegen.kernel(backend, key + ("backward",), "window.cl.mako", "interp_backward", signatures, **params)
     return fwd, bwd, fwd_scale, bwd_scale
 
 
@@ -322,11 +349,13 @@ class Pad:
 def _pad_kernels(backend, dtype, mode, nd):
     key = ("window_pad", dtype, mode, nd)
     params = _template_params(dtype, nd=nd, pad=mode)
-    geometry = [np.int32] * (2 + 3 * nd)
-    fwd = codegen.kernel(backend, key + ("forward",), "window.cl.mako", "pad_forward",
-                         arg_dtypes=geometry + [None] + [np.int32] * (3 + nd) + [None], **params)
-    bwd = codegen.kernel(backend, key + ("backward",), "window.cl.mako", "pad_backward",
-                         arg_dtypes=geometry + [None] + [np.int32] * (3 + nd) + [None], **params)
+    geometry = [sg.sizes("int", "total", "C")] + [sg.sizes("int", f"I{d}", f"O{d}", f"L{d}") for d in range(nd)]
+    signatures = {"pad_forward": Signature(*geometry, _batched("x", dtype, "x_off", "xs", nd),
+                                           sg.buffer("out", dtype.c, const=False)),
+                  "pad_backward": Signature(*geometry, _batched("grad", dtype, "g_off", "gs", nd),
+                                            sg.buffer("grad_in", dtype.c, const=False))}
+    fwd = codegen.kernel(backend, key + ("forward",), "window.cl.mako", "pad_forward", signatures, **params)
+    bwd = codegen.kernel(backend, key + ("backward",), "window.cl.mako", "pad_backward", signatures, **params)
     return fwd, bwd
 
 

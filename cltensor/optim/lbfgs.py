@@ -21,6 +21,7 @@ import math
 from ..autograd.grad_mode import enable_grad, no_grad
 from ..tensor import Tensor
 from .optimizer import Optimizer
+from ..ops.joins import cat
 
 
 def _cubic_minimum(x1, f1, g1, x2, f2, g2, bounds=None) -> float:
@@ -144,7 +145,6 @@ class LBFGS(Optimizer):
 
     # ---- the parameters as one flat vector ------------------------------------------------------
     def _gather_flat_grad(self) -> Tensor:
-        from ..ops.joins import cat
         views = [p.grad.reshape(-1) if p.grad is not None else p.new_zeros(p.numel()) for p in self._params]
         return cat(views, 0)
 

@@ -12,11 +12,15 @@ parameter): when backward returns, every rank's .grad holds the average, as in P
 from __future__ import annotations
 
 from contextlib import contextmanager
+import numpy as np
 
-from ... import distributed as dist
+from ... import distributed as dist, dtypes as dt
 from ...autograd.grad_mode import is_grad_enabled, no_grad
 from ...tensor import Tensor
 from ..module import Module
+from ...autograd.graph import _reachable, AccumulateGrad
+from ...ops.creation import from_host
+from ...ops.joins import cat
 
 _FIRST_BUCKET_BYTES = 1 << 20  # PyTorch's dist._DEFAULT_FIRST_BUCKET_BYTES
 
@@ -133,15 +137,12 @@ class DistributedDataParallel(Module):
         self._used = set()
 
     def _globally_used(self) -> set:
-        import numpy as np
 
-        from ... import dtypes as dt
         used = np.array([id(p) in self._used for p in self._params], np.uint8)
         dist._all_reduce_array(self.process_group, used, dt.uint8, dist.ReduceOp.MAX)
         return {id(p) for p, u in zip(self._params, used) if u}
 
     def _write_grads(self, bucket, globally_used):
-        from ...ops.creation import from_host
         params = bucket.params
         with no_grad():
             flat = from_host(bucket.array, params[0].dtype, params[0].device, owned=True)
@@ -192,7 +193,6 @@ def _unique(params) -> list:
 
 
 def _flatten(tensors) -> Tensor:
-    from ...ops.joins import cat
     return cat([t.reshape(-1) for t in tensors]) if len(tensors) > 1 else tensors[0].reshape(-1)
 
 
@@ -216,7 +216,6 @@ def _broadcast_coalesced(pg, tensors):
 
 def _parameters_reached(output) -> set:
     """ids of the leaf tensors whose gradient backward from output's tensors would produce."""
-    from ...autograd.graph import AccumulateGrad, _reachable
     roots = [t.grad_fn for t in _tensors_in(output) if t.grad_fn is not None]
     return {id(node.variable) for node in _reachable(roots) if isinstance(node, AccumulateGrad)}
 

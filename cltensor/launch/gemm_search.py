@@ -1,0 +1,96 @@
+"""The GEMM tile search: times candidate tilings (gemm_tuning.candidates) on the device and records
+the fastest (gemm_tuning.record). It launches GEMMs, so it lives with the launcher; gemm_tuning keeps
+the tables and the parameter arithmetic and calls `autotune` through gemm_tuning.autotune.
+
+    python -m cltensor.launch.gemm_search [size]    # tune the default device by hand
+"""
+from __future__ import annotations
+
+import sys
+import time
+
+from .. import dtypes as dt, gemm_tuning
+from ..device import _all_cl_devices, as_device, device
+from . import random
+from .base import empty
+from .gemm import gemm
+
+
+def autotune(backend, path=None, seconds=None, size=None) -> dict:
+    """The bounded first-use search: float32 candidates of the device's variant timed on one
+    size^3 product until `seconds` have passed, the fastest recorded for the device (every dtype
+    then uses its tiling). Returns the winner."""
+    seconds = gemm_tuning.AUTOTUNE_SECONDS if seconds is None else seconds
+    print(f"cltensor: tuning GEMM tiles for {backend.name!r} (its first GEMM; once, a few seconds; "
+          "CLTENSOR_AUTOTUNE=0 skips) ...", end="", file=sys.stderr, flush=True)
+    best, gflops = search(backend, dt.float32, size or gemm_tuning.AUTOTUNE_SIZE,
+                          gemm_tuning._natural_variant(backend), seconds)
+    gemm_tuning.record(backend.name, "float32", best, path)
+    shown = ", ".join(f"{k}={v}" for k, v in best.items() if k != "variant")
+    print(f" {best['variant']} {shown}: {gflops:.1f} GFLOP/s, saved in {path or gemm_tuning.TUNING_FILE}",
+          file=sys.stderr, flush=True)
+    return best
+
+
+def time_gemm(a, b, params, reps=3) -> float:
+    """Best seconds of reps runs of a @ b with the given parameters (waits around the timed region)."""
+    out = empty(a._shape[:-1] + b._shape[-1:], a.dtype, a.device)
+    gemm(a, b, out, params=params)
+    out.device.backend.queue.finish()
+    best = float("inf")
+    for _ in range(reps):
+        start = time.perf_counter()
+        gemm(a, b, out, params=params)
+        out.device.backend.queue.finish()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def search(backend, dtype, size, variant, seconds=float("inf"), verbose=False):
+    """(best candidate, its GFLOP/s) among the variant's candidates, the default first, timed on a
+    size^3 product; candidates after `seconds` are not tried."""
+    dev = _device_of(backend)
+    a, b = _normal((size, size), dtype, dev, 0), _normal((size, size), dtype, dev, size * size)
+    default = gemm_tuning.DEFAULT_VEC if variant == "vec" else gemm_tuning.DEFAULT_TILED
+    best, best_gflops, start = dict(default), 0.0, time.perf_counter()
+    for cand in [default] + [c for c in gemm_tuning.candidates(variant) if c != default]:
+        if time.perf_counter() - start > seconds:
+            break
+        try:
+            gflops = 2 * size ** 3 / time_gemm(a, b, gemm_tuning.complete(backend, dtype, cand)) / 1e9
+        except Exception as err:  # a tiling the device cannot build or run is skipped
+            if verbose:
+                print(f"  {cand}: failed ({type(err).__name__})")
+            continue
+        if verbose:
+            print(f"  {cand}: {gflops:.1f} GFLOP/s")
+        if gflops > best_gflops:
+            best, best_gflops = cand, gflops
+    return best, best_gflops
+
+
+def _normal(shape, dtype, dev, offset):
+    """Standard normal operands (the values only need to be finite and varied)."""
+    compute = dtype if dtype in (dt.float32, dt.float64) else dt.float32
+    return random.draw(empty(shape, dtype, dev), "normal", compute, 0, offset, 0.0, 1.0)
+
+
+def _device_of(backend):
+    index = [d.int_ptr for d in _all_cl_devices()].index(backend.cl_device.int_ptr)
+    return device("cl", index)
+
+
+def tune(device=None, dtype=dt.float32, size=1024, variant=None, save=True, verbose=True) -> dict:
+    """Time every candidate tiling on a size x size x size product and record the fastest."""
+    backend = as_device(device).backend
+    variant = variant or ("vec" if backend.cpu_tuned else "tiled")
+    best, _ = search(backend, dtype, size, variant, verbose=verbose)
+    if save:
+        gemm_tuning.record(backend.name, dtype.name, best)
+    return best
+
+
+gemm_tuning.autotune = autotune
+
+if __name__ == "__main__":
+    print("best:", tune(size=int(sys.argv[1]) if len(sys.argv) > 1 else 1024))
