@@ -6,9 +6,9 @@ repeat marks the recording as uncapturable, with the reason: host reads (``.item
 ``bool()``, an op that reads a count or a bound), host-to-device copies, random draws, waits on
 the queue. The caller then keeps the eager result and runs that signature eagerly from then on.
 
-Elementwise kernels are recognised by their kernel object: ``codegen.kernel`` is wrapped (once, at
-import) so that each elementwise kernel built remembers the template parameters it was rendered
-with (expression, helpers, operand dtypes and kinds...), which the fusion pass reuses.
+Elementwise kernels are recognised by their kernel object: ``codegen.built`` gives the template
+parameters each kernel was rendered with (expression, helpers, operand dtypes and kinds...), which
+the fusion pass reuses, and its argument types, which a replay presets.
 """
 from __future__ import annotations
 
@@ -16,40 +16,11 @@ import threading
 
 import pyopencl as cl
 
-from . import codegen, checks
+from . import checks
 from .device import Backend, PreparedArgs
 from .memory import Storage
 from .ops import index as _index_ops, random as _random
 from .tensor import Tensor
-
-# id(kernel) -> (kernel, template parameters) of every elementwise kernel built since import
-EW_INFO: dict = {}
-# id(kernel) -> (kernel, scalar argument dtypes) of every kernel built since import (for the copies
-# a replay presets its arguments on)
-ARG_DTYPES: dict = {}
-
-
-def _install_codegen_hook():
-    if getattr(codegen.kernel, "_records_elementwise", False):
-        return
-    build = codegen.kernel
-
-    def kernel(backend, key, template, kname, arg_dtypes=None, **params):
-        known = backend.kernels.get(key)
-        k = build(backend, key, template, kname, arg_dtypes, **params)
-        if known is None:
-            if arg_dtypes is not None:
-                ARG_DTYPES[id(k)] = (k, tuple(arg_dtypes))
-            if template == "elementwise.cl.mako":
-                EW_INFO[id(k)] = (k, params)
-        return k
-
-    kernel._records_elementwise = True
-    codegen.kernel = kernel
-
-
-_install_codegen_hook()
-
 
 class BoundsCheck:
     """A recorded index bounds check (ops.index._check_bounds): replayed as a check of the replay's

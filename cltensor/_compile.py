@@ -14,10 +14,11 @@ from __future__ import annotations
 import functools
 import gc
 
-from . import _capture, checks
 import pyopencl as cl
 
-from ._capture import ARG_DTYPES, Launch, Recorder, buffer_key, is_buffer
+from . import _capture, checks, codegen
+
+from ._capture import Launch, Recorder, buffer_key, is_buffer
 from ._fusion import fuse
 from .autograd import Function, is_grad_enabled
 from .autograd import graph as _graph
@@ -278,8 +279,8 @@ def _direct_segments(steps):
                 run = []
             segments.append((args, patches))
             continue
-        entry = ARG_DTYPES.get(id(kernel))
-        if entry is None or entry[0] is not kernel:
+        entry = codegen.built(kernel)
+        if entry is None or entry[1] is None:
             return None
         own = cl.Kernel(kernel.program, kernel.function_name)
         own.set_scalar_arg_dtypes(entry[1])

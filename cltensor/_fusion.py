@@ -19,7 +19,8 @@ Rules (each keeps the values bit-identical to eager's):
 """
 from __future__ import annotations
 
-from ._capture import EW_INFO, Launch, buffer_key, is_buffer
+from . import codegen
+from ._capture import Launch, buffer_key, is_buffer
 from .launch import elementwise as ew_launch
 
 _NAMES = "abcdefgh"
@@ -48,10 +49,10 @@ class _Node:
 
 
 def _decode(launch):
-    entry = EW_INFO.get(id(launch.kernel))
-    if entry is None or entry[0] is not launch.kernel:
+    entry = codegen.built(launch.kernel, "elementwise.cl.mako")
+    if entry is None:
         return None
-    info = entry[1]
+    info = entry[0]
     compute = info["compute"]
     out = info["out_dtype"]
     if compute.is_complex or out.is_complex or compute.name in _STORED_APART + ("bool",) or \
@@ -125,8 +126,9 @@ def _without_dead(launches, eliminable):
                     uses[k] = uses.get(k, 0) + 1
         kept = []
         for l in launches:
-            if l.kernel is not None and id(l.kernel) in EW_INFO:
-                out = buffer_key(l.args[1 + EW_INFO[id(l.kernel)][1]["ndim"]])
+            entry = codegen.built(l.kernel, "elementwise.cl.mako") if l.kernel is not None else None
+            if entry is not None:
+                out = buffer_key(l.args[1 + entry[0]["ndim"]])
                 if out in eliminable and uses.get(out) == 1:
                     continue
             kept.append(l)

@@ -266,6 +266,20 @@ def save_binaries(budget_s: float | None = None) -> int:
 atexit.register(save_binaries)
 
 
+# id(kernel) -> (kernel, template, its parameters, scalar argument dtypes) of every kernel built: what
+# torch.compile's capture reads to fuse elementwise kernels and to preset a replay's arguments
+BUILT: dict = {}
+
+
+def built(k: cl.Kernel, template: str | None = None):
+    """(template parameters, arg_dtypes) that codegen built k with (None if it did not build k, or
+    built it from another template than the one asked for)."""
+    entry = BUILT.get(id(k))
+    if entry is None or entry[0] is not k or (template is not None and entry[1] != template):
+        return None
+    return entry[2], entry[3]
+
+
 def kernel(backend, key, template: str, kname: str, signatures=None, arg_dtypes=None, **params) -> cl.Kernel:
     """The cached kernel for key; renders and builds the template on first use.
 
@@ -285,6 +299,7 @@ def kernel(backend, key, template: str, kname: str, signatures=None, arg_dtypes=
                 k = cl.Kernel(build(backend, source, template, key), kname)
                 if arg_dtypes is not None:
                     k.set_scalar_arg_dtypes(arg_dtypes)
+                BUILT[id(k)] = (k, template, params, tuple(arg_dtypes) if arg_dtypes is not None else None)
                 backend.kernels[key] = k
     return k
 
