@@ -254,12 +254,22 @@ __kernel void ${kname}(const int M, const int N, const int K
         mb = band * ${GROUP_M} + in_band % band_rows;
         nb = in_band / band_rows;
     }
-    const int m0 = mb * ${MR}, n0 = nb * ${NR};
+    const int m0 = mb * ${MR};
+    int n0 = nb * ${NR};
   % else:
     const int m0 = get_global_id(0) * ${MR};
-    const int n0 = get_global_id(1) * ${NR};
+    int n0 = get_global_id(1) * ${NR};
   % endif
     if (m0 >= M || n0 >= N) return;
+    int skip = 0;  // leading columns of the block that belong to the block on its left
+  % if not b_packed:
+    if (n0 + ${NR} > N && N >= ${NR} && b_sn == 1) {
+        // the block crossing N is computed as the last whole block, N - NR .. N, overlapping its left
+        // neighbour, through the vector loop (not the lane-by-lane gather); it stores only its own columns
+        skip = n0 - (N - ${NR});
+        n0 = N - ${NR};
+    }
+  % endif
 ${batch_offsets()}
   % for i in range(MR):
     % if implicit:
@@ -317,7 +327,7 @@ ${k_fmas("ak")}
   % endif
     }
   % if plain_store:
-    if (whole_n && c_sn == 1) {
+    if (whole_n && skip == 0 && c_sn == 1) {
     % for i in range(MR):
         if (m0 + ${i} < M) {
       % for v in range(NV):
@@ -335,7 +345,7 @@ ${k_fmas("ak")}
     % endfor
   % endfor
   % if MR in (2, 4, 8, 16) and plain_store:
-    if (whole_n && c_sm == 1 && m0 + ${MR} <= M) {
+    if (whole_n && skip == 0 && c_sm == 1 && m0 + ${MR} <= M) {
         // C's columns are contiguous (a transposed result): store the block column by column
         for (int j = 0; j < ${NR}; ++j) {
             const ${vec_t(MR)} column = (${vec_t(MR)})(${", ".join(f"out[{i * NR} + j]" for i in range(MR))});
@@ -345,7 +355,7 @@ ${k_fmas("ak")}
     }
   % endif
     for (int i = 0; i < min(${MR}, M - m0); ++i)
-        for (int j = 0; j < min(${NR}, N - n0); ++j) {
+        for (int j = skip; j < min(${NR}, N - n0); ++j) {
             ${store_one("m0 + i", "n0 + j", f"out[i * {NR} + j]")}
         }
 % elif variant == "vec" and mode == "dot":

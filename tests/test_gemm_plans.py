@@ -129,3 +129,43 @@ def test_a_forced_variant_is_never_searched(untuned_device, capsys, monkeypatch)
         a, b = _rand((20, 10), 4), _rand((10, 30), 5)
         assert_close(a @ b, _ref(a, b), torch.float32)
     assert "tuning" not in capsys.readouterr().err
+
+
+def test_transposed_b_of_a_short_a_is_packed_and_exact(monkeypatch):
+    # grad_h @ w1.T (64 rows, B read along k): the CPU kernel packs W.T into column panels (one
+    # pack launch) instead of running 'dot'; strided, offset and tail-column B against float64
+    names = []
+    backend_class = type(torch.device("cpu").backend)
+    original = backend_class.launch
+    monkeypatch.setattr(backend_class, "launch",
+                        lambda self, kernel, *args: names.append(kernel.function_name) or original(self, kernel, *args))
+    params = {"variant": "vec", "PACK": True}
+    for seed, (m, k, n) in enumerate(((64, 100, 300), (33, 70, 130), (40, 20, 1000))):
+        a, w = _rand((m, k), seed), _rand((2 * n + 3, k + 5), seed + 20)[3::2, 5:]  # W.T: k-stride 1
+        for _ in range(2):  # the pack writes a new buffer each call
+            names.clear()
+            out = torch.empty(m, n)
+            launch.gemm.gemm(a, w.t(), out, params=params)
+            assert "gemm_pack" in names, names
+            assert_close(out, _ref(a, w.t()), torch.float32, rtol=1e-5, atol=1e-4)
+    # a short a (8 rows) keeps 'dot': the pack would cost more than it saves
+    names.clear()
+    a, w = _rand((8, 64), 1), _rand((64, 64), 2)
+    launch.gemm.gemm(a, w.t(), torch.empty(8, 64), params=params)
+    assert "gemm_pack" not in names, names
+
+
+def test_column_block_crossing_n_is_the_last_whole_block_stored_from_its_own_columns():
+    # N not a multiple of the block width: the CPU kernel computes the last block as N - NR .. N
+    # (overlapping its neighbour) and stores only its own columns; with a bias and epilogue, into a
+    # transposed output, and in place over the bias it reads (the overlap must not store twice)
+    for seed, (m, k, n) in enumerate(((13, 20, 37), (7, 5, 19), (30, 64, 100))):
+        a, b = _rand((m, k), seed), _rand((k, n), seed + 10)
+        assert_close(a @ b, _ref(a, b), torch.float32, rtol=1e-5, atol=1e-4)
+    out_t = torch.empty(n, m).t()  # m-stride 1
+    launch.gemm.gemm(a, b, out_t)
+    assert_close(out_t, _ref(a, b), torch.float32, rtol=1e-5, atol=1e-4)
+    bias = _rand((m, n), 20)
+    want = np.maximum(2 * _ref(a, b) + 0.5 * np_of(bias).astype(np.float64), 0)
+    launch.gemm.gemm(a, b, bias, alpha=2, beta=0.5, bias=bias, epilogue="relu")  # out is bias
+    assert_close(bias, want, torch.float32, rtol=1e-5, atol=1e-4)

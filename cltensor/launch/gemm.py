@@ -73,10 +73,11 @@ def gemm(a, b, out, alpha=1, beta=0, bias=None, params=None, variant=None, epilo
     rows = _fold_batch(A, B, C, extras, batch, M)
     if rows is not None:
         batch, M = (), rows
-    mode, copy_a, copy_b = None, False, False
+    mode, copy_a, copy_b, pack_b = None, False, False, False
     if p["variant"] == "vec":
-        mode, swap, copy_a, copy_b = _vec_plan(A, B, M, N, K, p["VW"])
-        copy_b = copy_b and not _worth_packing(B, M, N, K, p)  # packing B transposes it anyway
+        mode, swap, copy_a, copy_b = _vec_plan(A, B, M, N, K, p["VW"], _worth_packing(B, M, N, K, p, copied=True))
+        pack_b = copy_b and _worth_packing(B, M, N, K, p, copied=True)  # packing B transposes it anyway
+        copy_b = copy_b and not pack_b
         if copy_a:  # folded (rows set): a's batch dims continue its rows, so the copy does too
             a_copy = a.detach().contiguous()
             A = _Operand(a_copy.reshape(rows, K) if rows is not None else a_copy, batch, M, K, 0)
@@ -87,7 +88,7 @@ def gemm(a, b, out, alpha=1, beta=0, bias=None, params=None, variant=None, epilo
         if swap:  # compute out^T = b^T @ a^T so that the vectors run along a unit stride
             A, B, C, M, N = B.transposed(), A.transposed(), C.transposed(), N, M
             extras = [o.transposed() for o in extras]
-    plan = _gemm_plan(backend, p, mode, A, B, C, extras, batch, M, N, K, acc, out.dtype, epilogue)
+    plan = _gemm_plan(backend, p, mode, A, B, C, extras, batch, M, N, K, acc, out.dtype, epilogue, pack_b)
     if key is not None and not (copy_a or copy_b):  # a copied operand is a new tensor each call
         if len(plans) >= MAX_PLANS:
             plans.clear()
@@ -132,8 +133,9 @@ def _fold_batch(A, B, C, extras, batch, M):
 _GEMM_COPY_MIN = 128  # a transposing copy of one operand pays off once the other dim reaches this
 
 
-def _vec_plan(A, B, M, N, K, vw):
+def _vec_plan(A, B, M, N, K, vw, pack_b=False):
     """(mode, swap operands, copy a, copy b) for the vector variant, by the operands' strides.
+    pack_b: a copied B is packed (one cached launch), so copying it pays off at any M.
 
     The 'nn' kernel runs fastest with a row-major (k-stride 1), b n-stride 1 and out n-stride 1
     (or m-stride 1: it then stores columns). A column-major a or b costs it 30-40% (strided
@@ -145,9 +147,10 @@ def _vec_plan(A, B, M, N, K, vw):
     if A.sr == 1 and B.sr == 1 and M >= vw:  # both column-major: (b^T @ a^T)^T reads both row-major
         return "nn", True, False, False
     if A.sc == 1 and B.sr == 1:
-        if N >= vw and K < vw:  # no whole vector along k for 'dot': 'nn' gathers b's rows (K=10: 27 -> 7 us)
+        if N >= vw and K <= 2 * vw:  # 'dot' has at most 2 vectors along k: 'nn' gathers b's rows instead
+            # (K=10: 27 -> 7 us; batched q @ k.T, 16 x 64x16 @ 16x64: 580 -> 400 us, K=32 is slower)
             return "nn", False, False, False
-        return ("nn", False, False, True) if M >= _GEMM_COPY_MIN and N >= vw else ("dot", False, False, False)
+        return ("nn", False, False, True) if (M >= _GEMM_COPY_MIN or pack_b) and N >= vw else ("dot", False, False, False)
     if B.sc == 1:
         return "nn", False, False, False
     if A.sr == 1 and M >= vw:
@@ -186,7 +189,7 @@ def _run_gemm(plan, tensors, alpha, beta):
     plan.backend.launch(plan.kernel, plan.gsize, plan.lsize, args, plan.items)
 
 
-def _gemm_plan(backend, p, mode, A, B, C, extras, batch, M, N, K, acc, out_dtype, epilogue):
+def _gemm_plan(backend, p, mode, A, B, C, extras, batch, M, N, K, acc, out_dtype, epilogue, pack_b=False):
     ops = (A, B, C, *extras)
     nbatch = math.prod(batch)
     if nbatch > 1:
@@ -198,7 +201,7 @@ def _gemm_plan(backend, p, mode, A, B, C, extras, batch, M, N, K, acc, out_dtype
     pack = None
     if p["variant"] == "vec":
         mr, nr = (p["MR"], p["NV"] * p["VW"]) if mode == "nn" else (p["DOT_MR"], p["DOT_NR"])
-        packed = mode == "nn" and _worth_packing(B, M, N, K, p)
+        packed = mode == "nn" and (pack_b or _worth_packing(B, M, N, K, p))
         if packed:
             pack, B = _pack_step(backend, B, K, N, nr, acc), _packed_operand(B, K, nr)
             ops = (A, B, C, *extras)
@@ -219,16 +222,26 @@ def _gemm_plan(backend, p, mode, A, B, C, extras, batch, M, N, K, acc, out_dtype
 
 
 _GEMM_PACK_MIN_BYTES = 1 << 18  # pack B once it outgrows about half an L2 cache
+# a B read along k (W.T) is packed rather than read in 'dot' mode from this many rows of A and
+# multiply-adds on: the pack (a transposing copy, ~K N) costs about what 'dot' loses on 32 rows
+_GEMM_PACK_COPIED_MIN_M, _GEMM_PACK_COPIED_MIN_MACS = 32, 1 << 18
 
 
-def _worth_packing(B, M, N, K, p):
+def _worth_packing(B, M, N, K, p, copied=False):
     """Whether to copy B into contiguous column panels first (kernels_cl/gemm_pack.cl.mako). The
     kernel reads B's K rows of one panel for every row block; once B outgrows the caches those rows,
     N elements apart (a power-of-two N maps them to a few cache sets, and each to its own page), are
     refetched from memory (2048^3 ran at 13 GFLOP/s, 43 packed). Only for one matrix shared by the
-    whole batch, and where the copy (K * N) is small against the product (M >= 64)."""
-    return (p.get("PACK", False) and M >= 64 and K * N * B.t.dtype.itemsize >= _GEMM_PACK_MIN_BYTES
-            and not any(B.bst))
+    whole batch, and where the copy (K * N) is small against the product (M >= 64). A B that would
+    otherwise be copied or read along k in 'dot' mode (`copied`: W.T in x @ W.T) is packed from
+    32 rows and 2^18 multiply-adds on: the pack kernel reads it through its strides, one launch
+    that a cached plan repeats ('dot' ran grad_h @ w1.T, 64x100 @ 100x1000, at 950 us, packed
+    525; 8x512 @ 512x512 at 260 us, packed 540)."""
+    if not p.get("PACK", False) or any(B.bst):
+        return False
+    if copied:
+        return M >= _GEMM_PACK_COPIED_MIN_M and M * N * K >= _GEMM_PACK_COPIED_MIN_MACS
+    return M >= 64 and K * N * B.t.dtype.itemsize >= _GEMM_PACK_MIN_BYTES
 
 
 def _pack_step(backend, B, K, N, nr, dtype):
