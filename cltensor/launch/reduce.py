@@ -25,7 +25,10 @@ class ReduceCode:
     where a work-item walks a contiguous row with `pre` (CPUs): the pass that accumulates stores
     value (of `a` and `pre`, say exp(a - max)) into the fused output and folds it into `s` by the
     statement add (of `s` and `e`); the fused pass then writes refused, of that stored `f` and `s`
-    (softmax: one exp per element instead of two).
+    (softmax: one exp per element instead of two). Where the input, T and A are one type and the
+    output row is contiguous too, those passes run on vectors (vload/vstore; PoCL then calls its
+    vector exp): value and pre_combine must also be valid for vectors, and add then receives partial
+    sums of values, so it must be a sum.
     """
 
     def __init__(self, name, T, A, fields, neutral, map, combine, finish, fused=None, helpers="",
