@@ -282,13 +282,22 @@ ${lane_set(name, j, "t_")} ${c.store(fused_dtype, "fo", fo_off, "e_")}; }\
     }
     for (r = r0; r + ${VW} <= r1; ) {
         const ${IDX} r_end = (r1 - r < ${256 * VW}) ? r1 : r + ${256 * VW};
-        ${AV} sv = 0;
+        ## two vectors a step: two independent exp chains overlap (~10% faster on a Zen core)
+        ${AV} sv = 0, sv1 = 0;
+        for (; r + ${2 * VW} <= r_end; r += ${2 * VW}) {
+            const ${AV} e = pre_value_v(vload${VW}(0, src + k_src + r), pre);
+            const ${AV} e1 = pre_value_v(vload${VW}(1, src + k_src + r), pre);
+            sv += e;
+            sv1 += e1;
+            vstore${VW}(e, 0, fo + k_fo + r);
+            vstore${VW}(e1, 1, fo + k_fo + r);
+        }
         for (; r + ${VW} <= r_end; r += ${VW}) {
             const ${AV} e = pre_value_v(vload${VW}(0, src + k_src + r), pre);
             sv += e;
             vstore${VW}(e, 0, fo + k_fo + r);
         }
-        acc[0] = acc_combine(acc[0], acc_add_value(acc_start(pre), hsum_v(sv)));
+        acc[0] = acc_combine(acc[0], acc_add_value(acc_start(pre), hsum_v(sv + sv1)));
     }
     {
         acc_t t_ = acc_start(pre);
