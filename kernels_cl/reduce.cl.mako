@@ -41,6 +41,10 @@ dims with sizes and strides (kernel arguments); output position o is contiguous 
     ## vectors of 32 bytes (AVX2): wider ones make clang warn that they change the ABI of the builtins
     VW = 32 // A_dtype.itemsize
     AV = f"{A}{VW}"
+    ## vec_fold: a row of one field whose map is the element (sum) folded with vector loads, 4 accumulators
+    vec_fold = (bool(vector_combine) and tensor_src and mode == 'items' and lanes == 'elements' and not fused
+                and in2_dtype is None and not use_pre and len(fields) == 1
+                and in_dtype.name == A_dtype.name == T.name)
     second = in2_dtype is not None and tensor_src
     elem2 = lambda off: c.convert(T, c.load(in2_dtype, "src2", f"({off}) + src2_delta"))  # b at a's offset
     pdecl = "".join(f", const {ct} {nm}" for nm, ct in params)  # the snippets may read params
@@ -74,6 +78,9 @@ inline acc_t acc_add_pre(acc_t s, const T a, const A pre${pdecl}) { ${accumulate
 % if use_store:
 inline A pre_value(const T a, const A pre) { return ${prestore_value}; }
 inline acc_t acc_add_value(acc_t s, const A e) { ${prestore_add} return s; }
+% endif
+% if vec_fold:
+inline ${AV} combine_v(const ${AV} x, const ${AV} y) { return ${vector_combine}; }
 % endif
 % if vec_store:
 inline ${AV} pre_combine_v(const ${AV} p, const ${AV} a) { return ${pre_combine}; }
@@ -269,6 +276,27 @@ ${lane_set(name, j, "t_")} ${c.store(fused_dtype, "fo", fo_off, "e_")}; }\
     { const T a = ${c.convert(T, c.load(in_dtype, "src", src_off))};${(" const T b = " + elem2(src_off) + ";") if second else ""} ${c.store(fused_dtype, "fo", fo_off, fused)}; }
 </%def>
 
+<%def name="vector_fold_row()">
+    ## vec_fold: the chunk [r0, r1) of a contiguous row, four vectors a step into four accumulators
+    ## (independent chains), merged per block of ${1024} vectors as the scalar path merges its blocks
+    ${IDX} r = r0;
+    const ${AV} z = (${AV})(acc[0].${fields[0][0]});
+    for (; r + ${VW} <= r1; ) {
+        const ${IDX} r_end = (r1 - r < ${1024 * VW}) ? r1 : r + ${1024 * VW};
+        ${AV} v0 = z, v1 = z, v2 = z, v3 = z;
+        for (; r + ${4 * VW} <= r_end; r += ${4 * VW}) {
+            v0 = combine_v(v0, vload${VW}(0, src + k_src + r));
+            v1 = combine_v(v1, vload${VW}(1, src + k_src + r));
+            v2 = combine_v(v2, vload${VW}(2, src + k_src + r));
+            v3 = combine_v(v3, vload${VW}(3, src + k_src + r));
+        }
+        for (; r + ${VW} <= r_end; r += ${VW}) v0 = combine_v(v0, vload${VW}(0, src + k_src + r));
+        v0 = combine_v(combine_v(v0, v1), combine_v(v2, v3));
+        for (int j = 0; j < ${VW}; ++j) acc[0] = acc_combine(acc[0], acc_map(((const A *)&v0)[j], r${pargs}));
+    }
+    for (; r < r1; ++r) acc[0] = acc_combine(acc[0], acc_map(src[k_src + r], r${pargs}));
+</%def>
+
 <%def name="vector_row()">
     ## vec_store: the chunk [r0, r1) of a contiguous row, into a contiguous output: its max, then
     ## e = value(a, max) stored and summed (in blocks of 256 vectors), then the fused pass rescales
@@ -376,6 +404,11 @@ __kernel void ${kname}(const ${IDX} M, const ${IDX} R, const ${IDX} S, const ${I
     acc_t acc[${V}];
     for (int j = 0; j < ${V}; ++j) acc[j] = acc_neutral();
     A pre = 0;
+% if vec_fold:
+    ${vector_fold_row()}
+    ${finish_outputs("acc[0]")}
+    return;
+% endif
 % if vec_store:
     if (fo_rst0 == 1) {
         ${vector_row()}

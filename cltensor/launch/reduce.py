@@ -28,11 +28,13 @@ class ReduceCode:
     (softmax: one exp per element instead of two). Where the input, T and A are one type and the
     output row is contiguous too, those passes run on vectors (vload/vstore; PoCL then calls its
     vector exp): value and pre_combine must also be valid for vectors, and add then receives partial
-    sums of values, so it must be a sum.
+    sums of values, so it must be a sum. vector_combine: optional C expression of two vectors x and y
+    of A, for a row of one field whose map is the element itself (sum: x + y): where a work-item walks
+    a contiguous row of elements of type A (CPUs), it folds vector loads into four accumulators.
     """
 
     def __init__(self, name, T, A, fields, neutral, map, combine, finish, fused=None, helpers="",
-                 lowest="0", highest="0", pre=None, fused_setup="", prestore=None):
+                 lowest="0", highest="0", pre=None, fused_setup="", prestore=None, vector_combine=""):
         self.name, self.T, self.A, self.finish, self.fused = name, T, A, tuple(finish), fused
         # largest fields first: no padding inside the struct, so its size is known here
         self.fields = tuple(sorted(fields, key=lambda f: -C_SIZES[f[1]]))
@@ -47,7 +49,8 @@ class ReduceCode:
                              highest=highest, pre_neutral=pre_neutral, pre_combine=pre_combine, start=start,
                              accumulate=accumulate, fused_setup=fused_setup)
         value, add, refused = prestore or ("", "", "")
-        self.snippets.update(prestore_value=value, prestore_add=add, prestore_fused=refused)
+        self.snippets.update(prestore_value=value, prestore_add=add, prestore_fused=refused,
+                             vector_combine=vector_combine)
         self.key = (name, T, A, self.fields, self.finish, fused, tuple(self.snippets.values()))
 
 
