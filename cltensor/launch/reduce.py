@@ -57,12 +57,14 @@ class ReduceCode:
 class ReduceTuning:
     """How much parallelism a reduction plan asks for (per compute unit) and the least work per piece."""
 
-    def __init__(self, items_per_cu, min_chunk, groups_per_cu, use_groups):
+    def __init__(self, items_per_cu, min_chunk, groups_per_cu, use_groups, row_items_per_cu=None):
         self.items_per_cu, self.min_chunk = items_per_cu, min_chunk
+        # where items walk contiguous rows (lanes 'elements'): a few long chunks, each streamed with vector loads
+        self.row_items_per_cu = row_items_per_cu or items_per_cu
         self.groups_per_cu, self.use_groups = groups_per_cu, use_groups
 
 
-CPU_TUNING = ReduceTuning(items_per_cu=16, min_chunk=8192, groups_per_cu=4, use_groups=False)
+CPU_TUNING = ReduceTuning(items_per_cu=16, min_chunk=8192, groups_per_cu=4, use_groups=False, row_items_per_cu=2)
 GPU_TUNING = ReduceTuning(items_per_cu=1024, min_chunk=64, groups_per_cu=4, use_groups=True)
 
 
@@ -89,8 +91,8 @@ def _reduce_plan(backend, M, R, rows, cols, single, unit_rows=False):
             V = 16
         elif backend.cpu_tuned and unit_rows:
             V, lanes = 16, "elements"
-        per_item = V if lanes == "outputs" else 1
-        S = 1 if single else max(1, min(-(-tune.items_per_cu * cus * per_item // M), R // tune.min_chunk))
+        per_item, items = (V, tune.items_per_cu) if lanes == "outputs" else (1, tune.row_items_per_cu)
+        S = 1 if single else max(1, min(-(-items * cus * per_item // M), R // tune.min_chunk))
         if backend.loop_limit and not single:  # a few passes over a chunk stay below the limit
             S = max(S, -(-4 * R // backend.loop_limit))
         mode = "items"
