@@ -25,11 +25,16 @@ class ReduceCode:
     where a work-item walks a contiguous row with `pre` (CPUs): the pass that accumulates stores
     value (of `a` and `pre`, say exp(a - max)) into the fused output and folds it into `s` by the
     statement add (of `s` and `e`); the fused pass then writes refused, of that stored `f` and `s`
-    (softmax: one exp per element instead of two).
+    (softmax: one exp per element instead of two). Where the input, T and A are one type and the
+    output row is contiguous too, those passes run on vectors (vload/vstore; PoCL then calls its
+    vector exp): value and pre_combine must also be valid for vectors, and add then receives partial
+    sums of values, so it must be a sum. vector_combine: optional C expression of two vectors x and y
+    of A, for a row of one field whose map is the element itself (sum: x + y): where a work-item walks
+    a contiguous row of elements of type A (CPUs), it folds vector loads into four accumulators.
     """
 
     def __init__(self, name, T, A, fields, neutral, map, combine, finish, fused=None, helpers="",
-                 lowest="0", highest="0", pre=None, fused_setup="", prestore=None):
+                 lowest="0", highest="0", pre=None, fused_setup="", prestore=None, vector_combine=""):
         self.name, self.T, self.A, self.finish, self.fused = name, T, A, tuple(finish), fused
         # largest fields first: no padding inside the struct, so its size is known here
         self.fields = tuple(sorted(fields, key=lambda f: -C_SIZES[f[1]]))
@@ -44,19 +49,22 @@ class ReduceCode:
                              highest=highest, pre_neutral=pre_neutral, pre_combine=pre_combine, start=start,
                              accumulate=accumulate, fused_setup=fused_setup)
         value, add, refused = prestore or ("", "", "")
-        self.snippets.update(prestore_value=value, prestore_add=add, prestore_fused=refused)
+        self.snippets.update(prestore_value=value, prestore_add=add, prestore_fused=refused,
+                             vector_combine=vector_combine)
         self.key = (name, T, A, self.fields, self.finish, fused, tuple(self.snippets.values()))
 
 
 class ReduceTuning:
     """How much parallelism a reduction plan asks for (per compute unit) and the least work per piece."""
 
-    def __init__(self, items_per_cu, min_chunk, groups_per_cu, use_groups):
+    def __init__(self, items_per_cu, min_chunk, groups_per_cu, use_groups, row_items_per_cu=None):
         self.items_per_cu, self.min_chunk = items_per_cu, min_chunk
+        # where items walk contiguous rows (lanes 'elements'): a few long chunks, each streamed with vector loads
+        self.row_items_per_cu = row_items_per_cu or items_per_cu
         self.groups_per_cu, self.use_groups = groups_per_cu, use_groups
 
 
-CPU_TUNING = ReduceTuning(items_per_cu=16, min_chunk=8192, groups_per_cu=4, use_groups=False)
+CPU_TUNING = ReduceTuning(items_per_cu=16, min_chunk=8192, groups_per_cu=4, use_groups=False, row_items_per_cu=2)
 GPU_TUNING = ReduceTuning(items_per_cu=1024, min_chunk=64, groups_per_cu=4, use_groups=True)
 
 
@@ -83,8 +91,8 @@ def _reduce_plan(backend, M, R, rows, cols, single, unit_rows=False):
             V = 16
         elif backend.cpu_tuned and unit_rows:
             V, lanes = 16, "elements"
-        per_item = V if lanes == "outputs" else 1
-        S = 1 if single else max(1, min(-(-tune.items_per_cu * cus * per_item // M), R // tune.min_chunk))
+        per_item, items = (V, tune.items_per_cu) if lanes == "outputs" else (1, tune.row_items_per_cu)
+        S = 1 if single else max(1, min(-(-items * cus * per_item // M), R // tune.min_chunk))
         if backend.loop_limit and not single:  # a few passes over a chunk stay below the limit
             S = max(S, -(-4 * R // backend.loop_limit))
         mode = "items"

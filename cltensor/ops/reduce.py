@@ -101,6 +101,10 @@ ROWS = {
     "abs_min": ((("v", "A"),), "s.v = INFINITY;", "s.v = fabs(a);", _pick("<")),
 }
 
+# rows whose one field is the element itself (map `s.v = a;`): their combine of two vectors x and y of A, for the
+# CPU path that folds a contiguous row with vector loads
+VECTOR_COMBINE = {"sum": "x + y"}
+
 
 def _c_literal(value, d):
     if d.category == dt.FLOAT:
@@ -129,7 +133,8 @@ def _code(row, T, A, finish, fused=None, fused_setup="", prestore=None):
     lo, hi = _bounds(A)
     return launch.reduce.ReduceCode(row, T, A, [(n, c_a if t == "A" else t) for n, t in fields], neutral, map_, combine,
                                finish, fused, lowest=_c_literal(lo, A), highest=_c_literal(hi, A),
-                               pre=pre[0] if pre else None, fused_setup=fused_setup, prestore=prestore)
+                               pre=pre[0] if pre else None, fused_setup=fused_setup, prestore=prestore,
+                               vector_combine=VECTOR_COMBINE.get(row, ""))
 
 
 # ---- shapes and arguments --------------------------------------------------------------------------
