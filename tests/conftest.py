@@ -35,3 +35,19 @@ def pytest_collection_modifyitems(config, items):
         for name, (present, pattern) in CAPABILITIES.items():
             if not present and item.get_closest_marker(name) and hasattr(item, "obj"):
                 item.obj = _must_raise(item.obj, pattern)
+
+
+@pytest.fixture
+def launches(monkeypatch):
+    """The function names of the kernels launched while the test runs (every launch goes through
+    Backend.launch)."""
+    from cltensor.device import Backend
+    names = []
+    original = Backend.launch
+
+    def counting(self, kernel, *args, **kwargs):
+        names.append(kernel.function_name)
+        return original(self, kernel, *args, **kwargs)
+
+    monkeypatch.setattr(Backend, "launch", counting)
+    return names

@@ -7,25 +7,12 @@ import pytest
 
 import cltensor as torch
 from cltensor import nn
-from cltensor.device import Backend
 from cltensor.ops import elementwise as ew
 from helpers import assert_close
 
 HERE = os.path.dirname(__file__)
 
 
-@pytest.fixture
-def launches(monkeypatch):
-    """The function names of the kernels launched while the test runs."""
-    names = []
-    original = Backend.launch
-
-    def counting(self, kernel, gsize, lsize, args, items):
-        names.append(kernel.function_name)
-        return original(self, kernel, gsize, lsize, args, items)
-
-    monkeypatch.setattr(Backend, "launch", counting)
-    return names
 
 
 def entries(compiled):

@@ -7,7 +7,6 @@ import pytest
 import cltensor as torch
 import cltensor.nn.functional as F
 from cltensor.autograd import gradcheck
-from cltensor.device import Backend
 from helpers import HAVE_TORCH, PRECISE, assert_close, needs_fp64, np_of, real_torch
 
 RNG = np.random.default_rng(16)
@@ -15,18 +14,6 @@ needs_torch = pytest.mark.skipif(not HAVE_TORCH, reason="PyTorch is not installe
 TOL = dict(rtol=1e-9, atol=1e-11) if PRECISE is torch.float64 else dict(rtol=2e-5, atol=2e-6)
 
 
-@pytest.fixture
-def launches(monkeypatch):
-    """The names of the kernels launched while the test runs."""
-    names = []
-    original = Backend.launch
-
-    def counting(self, kernel, *args, **kwargs):
-        names.append(kernel.function_name)
-        return original(self, kernel, *args, **kwargs)
-
-    monkeypatch.setattr(Backend, "launch", counting)
-    return names
 
 
 def _classes_case(shape, **opts):

@@ -5,7 +5,6 @@ products; and the eager ops that reach the GEMM with a bias (F.linear, addmm, ad
 addbmm) launching one kernel."""
 from __future__ import annotations
 
-import importlib
 import math
 
 import numpy as np
@@ -164,19 +163,6 @@ def test_unknown_epilogue_is_refused():
 
 
 # ---- eager ops with a bias: one launch forward ---------------------------------------------------------
-@pytest.fixture
-def launches(monkeypatch):
-    names = []
-    backend_class = importlib.import_module("cltensor.device").Backend
-    original = backend_class.launch
-
-    def counting(self, kernel, *args):
-        names.append(kernel.function_name)
-        return original(self, kernel, *args)
-    monkeypatch.setattr(backend_class, "launch", counting)
-    return names
-
-
 def _ops():
     f = torch.nn.functional
     x, w, b = torch.randn(8, 16), torch.randn(12, 16), torch.randn(12)

@@ -84,27 +84,11 @@ def _kept_layout(input, target, kept, class_dim, probs, extra=()):
     shape = [input._shape[d] for d in kept]
     tstrides = [target._strides[d] for d in kept] if probs else list(target._strides)
     lists = [[input._strides[d] for d in kept], tstrides] + [list(s) for s in extra]
-    sizes, strides = _collapse(shape, lists)
+    sizes, strides = launch.strides.collapse(shape, lists)
     if len(sizes) > 3:
         return None
     pad = 3 - len(sizes)
     return (1,) * pad + sizes, [(0,) * pad + s for s in strides]
-
-
-def _collapse(shape, stride_lists):
-    """Merge adjacent dims that are contiguous in every operand; drop size-1 dims."""
-    dims = [i for i, s in enumerate(shape) if s != 1]
-    sizes, strides = [], [[] for _ in stride_lists]
-    for d in dims:
-        if sizes and all(s[-1] == st[d] * shape[d] for s, st in zip(strides, stride_lists)):
-            sizes[-1] *= shape[d]
-            for s, st in zip(strides, stride_lists):
-                s[-1] = st[d]
-        else:
-            sizes.append(shape[d])
-            for s, st in zip(strides, stride_lists):
-                s.append(st[d])
-    return tuple(sizes), [tuple(s) for s in strides]
 
 
 def _view(t, kept_strides, class_dim):
