@@ -356,41 +356,7 @@ ${lane_set(name, j, "t_")} ${c.store(fused_dtype, "fo", fo_off, "e_")}; }\
     }
 </%def>
 
-__kernel void ${kname}(const ${IDX} M, const ${IDX} R, const ${IDX} S, const ${IDX} chunk,
-    const long count
-% for d in range(nk):
-    , const ${IDX} ks${d}
-% endfor
-% for d in range(nr):
-    , const ${IDX} rs${d}
-% endfor
-% for v in views:
-  % if v == 'src':
-    , __global const ${in_dtype.c if tensor_src else "acc_t"} *src, const ${IDX} src_off
-  % else:
-    , __global ${fused_dtype.c} *fo, const ${IDX} fo_off
-  % endif
-  % for d in range(nk):
-    , const ${IDX} ${v}_kst${d}
-  % endfor
-  % for d in range(nr):
-    , const ${IDX} ${v}_rst${d}
-  % endfor
-% endfor
-% if second:
-    , __global const ${in2_dtype.c} *src2, const ${IDX} src2_delta
-% endif
-% for k, od in enumerate(out_dtypes):
-    , __global ${od.c} *out${k}
-% endfor
-    , __global acc_t *part, const int final
-% if mode == 'group':
-    , __local acc_t *scratch
-% endif
-% for p in params:
-    , const ${p[1]} ${p[0]}
-% endfor
-    )
+__kernel void ${kname}(${sig[kname]})
 {
 % if mode == 'items' and lanes == 'elements':
     ## work-item gid: output o, chunk sidx; V lanes over consecutive elements (contiguous rows on

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pyopencl as cl
 
 from .. import codegen
 from ..memory import Storage
-from .base import arg_np_type, group_limit, launch_1d, scalar_arg
+from . import signature as sg
+from .base import group_limit, launch_1d, scalar_arg
+from .signature import Signature
 from .strides import collapse, index_type, pad_dims
 
 C_SIZES = {"char": 1, "uchar": 1, "short": 2, "ushort": 2, "int": 4, "uint": 4, "float": 4, "long": 8,
@@ -196,20 +197,37 @@ def _plan_stages(code, x, views, dims, outs, params, fused, ordered, idx, in2_dt
 
 
 
+def _reduce_signature(code, source, mode, nk, nr, idx, in_dtype, fused_dtype, out_dtypes, params, in2_dtype):
+    """The arguments of a reduce kernel: sizes, the kept/reduced strides, each view (the source, and the
+    fused input where there is one) with its strides, the second input, the outputs, the partials."""
+    src_c = in_dtype.c if source == "tensor" else "acc_t"
+    parts = [sg.sizes(idx, "M", "R", "S", "chunk"), sg.sizes("long", "count"), sg.dims(idx, "ks", nk),
+             sg.dims(idx, "rs", nr)]
+    views = [("src", src_c, True)] + ([("fo", fused_dtype.c, False)] if fused_dtype is not None else [])
+    for name, ctype, const in views:
+        strides = [f"{name}_kst{d}" for d in range(nk)] + [f"{name}_rst{d}" for d in range(nr)]
+        parts.append(sg.tensor(name, ctype, idx, 0, const=const, offset=f"{name}_off", strides=strides))
+    if in2_dtype is not None and source == "tensor":
+        parts += [sg.buffer("src2", in2_dtype.c), sg.sizes(idx, "src2_delta")]
+    parts += [sg.buffer(f"out{k}", od.c, const=False) for k, od in enumerate(out_dtypes)]
+    parts += [sg.buffer("part", "acc_t", const=False), sg.sizes("int", "final")]
+    if mode == "group":
+        parts.append(sg.buffer("scratch", "acc_t", const=False, space="__local"))
+    parts += [sg.scalar(p[0], p[1]) for p in params]
+    return Signature(*parts)
+
+
 def _reduce_kernel(backend, code, source, mode, nk, nr, idx, in_dtype, fused_dtype, out_dtypes, params, W, V,
                    lanes, in2_dtype=None):
     key = ("reduce", code.key, source, mode, nk, nr, idx, in_dtype, fused_dtype, out_dtypes,
            tuple(p[:2] for p in params), V, lanes, in2_dtype)
     kernel = backend.kernels.get(key)
     if kernel is None:
-        i = np.int32 if idx == "int" else np.int64
-        views = 1 + (fused_dtype is not None)
-        types = [i] * 4 + [np.int64] + [i] * (nk + nr) + ([None, i] + [i] * (nk + nr)) * views
-        types += [None, i] if in2_dtype is not None else []
-        types += [None] * (len(out_dtypes) + 1) + [np.int32] + ([None] if mode == "group" else [])
-        types += [arg_np_type(p[1]) for p in params]
+        kname = "reduce_" + code.name
+        signature = _reduce_signature(code, source, mode, nk, nr, idx, in_dtype, fused_dtype, out_dtypes, params,
+                                      in2_dtype)
         kernel = codegen.kernel(
-            backend, key, "reduce.cl.mako", "reduce_" + code.name, arg_dtypes=types, source=source, mode=mode, nk=nk,
+            backend, key, "reduce.cl.mako", kname, {kname: signature}, source=source, mode=mode, nk=nk,
             nr=nr, IDX=idx, in_dtype=in_dtype, fused=code.fused if fused_dtype else None, fused_dtype=fused_dtype,
             out_dtypes=out_dtypes, in2_dtype=in2_dtype, V=V, lanes=lanes, T=code.T, A=code.A.compute_c, A_dtype=code.A, fields=code.fields, padding=code.padding,
             finish=code.finish, params=[(p[0], p[1].compute_c) for p in params], **code.snippets)
