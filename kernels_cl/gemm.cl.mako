@@ -201,42 +201,7 @@ ${k_body(f"k + {u}", False) if unit_a else k_body("ak")}
 ${k_body("k", False) if unit_a else k_body("ak")}
         }
 </%def>
-__kernel void ${kname}(const int M, const int N, const int K
-% for name in BATCH:
-    , const int ${name}
-% endfor
-    , __global const ${a_dtype.c} *A, const long a_off, const long a_sm, const long a_sk
-% for d in range(batch_ndim):
-    , const long a_sb${d}
-% endfor
-    , __global const ${a_dtype.c} *B, const long b_off, const long b_sk, const long b_sn
-% for d in range(batch_ndim):
-    , const long b_sb${d}
-% endfor
-    , __global ${c_dtype.c} *C, const long c_off, const long c_sm, const long c_sn
-% for d in range(batch_ndim):
-    , const long c_sb${d}
-% endfor
-% if d_dtype is not None:
-    , __global const ${d_dtype.c} *D, const long d_off, const long d_sm, const long d_sn
-  % for d in range(batch_ndim):
-    , const long d_sb${d}
-  % endfor
-% endif
-% if r_dtype is not None:
-    , __global const ${r_dtype.c} *R, const long r_off, const long r_sm, const long r_sn
-  % for d in range(batch_ndim):
-    , const long r_sb${d}
-  % endfor
-% endif
-    , const ${T} alpha, const ${T} beta
-% if implicit:
-    , const int IN0, const int IN1, const int IN2, const int OUT0, const int OUT1, const int OUT2
-    , const int KS0, const int KS1, const int KS2, const int ST0, const int ST1, const int ST2
-    , const int PD0, const int PD1, const int PD2, const int DL0, const int DL1, const int DL2
-    , const long x_sn, const long x_sc, const long x_s0, const long x_s1, const long x_s2
-% endif
-    )
+__kernel void ${kname}(${sig[kname]})
 {
     typedef ${T} T;
 % if variant == "vec" and mode == "nn":

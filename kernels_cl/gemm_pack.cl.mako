@@ -5,9 +5,7 @@ so that the micro-kernel streams one contiguous panel per work-item instead of K
 apart (rows a power of two apart alias in every cache level and cost a TLB entry each).
 B is read through its strides; elements are moved as raw bits of their size.
 </%doc>
-<% U = {1: "uchar", 2: "ushort", 4: "uint", 8: "ulong"}[itemsize] %>\
-__kernel void ${kname}(const int K, const int N, __global const ${U} *B, const long b_off, const long b_sk,
-                       const long b_sn, __global ${U} *P)
+__kernel void ${kname}(${sig[kname]})
 {
     const int k = get_global_id(0), p = get_global_id(1);
     if (k >= K) return;

@@ -41,19 +41,9 @@ typedef ${A} A;
 (A)(${c.convert(A_dtype, c.load(target_dtype, "t", f"tb + ({cvar}) * t_c"))})\
 </%def>
 
-<%def name="kept_args(view)">
-    , const ${IDX} ${view}_off, const ${IDX} ${view}_k0, const ${IDX} ${view}_k1, const ${IDX} ${view}_k2, \
-const ${IDX} ${view}_c
-</%def>
-
 <%def name="x_at(base, k)">${c.convert(A_dtype, c.load(T, "x", f"{base} + ({k})" if unit_class else f"{base} + ({k}) * x_c"))}</%def>
 
-__kernel void ce_rows(const ${IDX} M, const ${IDX} C, const ${IDX} ks0, const ${IDX} ks1, const ${IDX} ks2,
-    __global const ${T.c} *x ${kept_args("x")},
-    __global const ${target_dtype.c} *t ${kept_args("t")},
-    __global const ${W_dtype.c if weighted else "uchar"} *w, const ${IDX} w_off, const ${IDX} w_c,
-    const long ignore_index, const A eps,
-    __global A *rows, __global long *flags)
+__kernel void ce_rows(${sig["ce_rows"]})
 {
     ## the class loops run V independent lanes (the compiler vectorises them), merged at the end
     const ${IDX} m = get_global_id(0);
@@ -124,10 +114,7 @@ __kernel void ce_rows(const ${IDX} M, const ${IDX} C, const ${IDX} ks0, const ${
 }
 
 __kernel __attribute__((reqd_work_group_size(${WG}, 1, 1)))
-void ce_total(const ${IDX} M, const ${IDX} ks0, const ${IDX} ks1, const ${IDX} ks2,
-    __global const A *rows, __global const long *flags,
-    __global const ${target_dtype.c} *t ${kept_args("t")},
-    const int reduction, __global ${T.c} *out, __global A *total, __global long *offender)
+void ce_total(${sig["ce_total"]})
 {
     ## reduction: 0 none (out has M elements), 1 mean, 2 sum
     __local A loss_part[${WG}], weight_part[${WG}];
@@ -168,14 +155,7 @@ void ce_total(const ${IDX} M, const ${IDX} ks0, const ${IDX} ks1, const ${IDX} k
     }
 }
 
-__kernel void ce_grad(const ${IDX} n, const ${IDX} C, const ${IDX} ks0, const ${IDX} ks1, const ${IDX} ks2,
-    __global const ${T.c} *x ${kept_args("x")},
-    __global const ${target_dtype.c} *t ${kept_args("t")},
-    __global ${T.c} *gx ${kept_args("gx")},
-    __global const ${T.c} *g ${kept_args("g")},
-    __global const ${W_dtype.c if weighted else "uchar"} *w, const ${IDX} w_off, const ${IDX} w_c,
-    const long ignore_index, const A eps, const ${IDX} M,
-    __global const A *rows, __global const A *total, const int mean)
+__kernel void ce_grad(${sig["ce_grad"]})
 {
     ## work-item gid: row m, classes [k0, k0 + ${CB}) (no division per element; the loop vectorises)
     const ${IDX} blocks = (C + ${CB - 1}) / ${CB};

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from .. import codegen, gemm_tuning
-from .base import MAX_PLANS, arg_np_type, empty, scalar_arg
+from . import signature as sg
+from .base import MAX_PLANS, empty, scalar_arg
+from .signature import Signature
 from .strides import broadcast_strides, collapse
 
 class _Operand:
@@ -244,13 +244,18 @@ def _worth_packing(B, M, N, K, p, copied=False):
     return M >= 64 and K * N * B.t.dtype.itemsize >= _GEMM_PACK_MIN_BYTES
 
 
+_BITS_C = {1: "uchar", 2: "ushort", 4: "uint", 8: "ulong"}
+
+
 def _pack_step(backend, B, K, N, nr, dtype):
     key = ("gemm_pack", dtype.itemsize, nr)
     kernel = backend.kernels.get(key)
     if kernel is None:
-        kernel = codegen.kernel(backend, key, "gemm_pack.cl.mako", "gemm_pack",
-                                arg_dtypes=[np.int32, np.int32, None, np.int64, np.int64, np.int64, None],
-                                itemsize=dtype.itemsize, NR=nr)
+        bits = _BITS_C[dtype.itemsize]  # elements move as raw bits of their size
+        signature = Signature(sg.sizes("int", "K", "N"), sg.tensor("B", bits, "long", 0, offset="b_off", strides=["b_sk", "b_sn"]),
+                              sg.buffer("P", bits, const=False))
+        kernel = codegen.kernel(backend, key, "gemm_pack.cl.mako", "gemm_pack", {"gemm_pack": signature}, U=bits,
+                                NR=nr)
     return (kernel, B.slot, K, N, B.sr, B.sc, -(-N // nr), nr)
 
 
@@ -269,13 +274,28 @@ def _build_gemm(backend, key, p, mode, flags, acc, out_dtype, d_dtype, batch_ndi
         params.update(zip(("MR", "NR", "VW", "GROUP_M", "b_packed", "KU"), flags))
     else:
         params.update({k: p[k] for k in ("BM", "BN", "BK", "WM", "WN", "VL")}, a_unit=flags[0], b_unit=flags[1])
-    types = [np.int32] * (3 + batch_ndim) + ([None] + [np.int64] * (3 + batch_ndim)) * nops + [arg_np_type(acc)] * 2
-    if implicit:
-        types += [np.int32] * 18 + [np.int64] * 5
-    return codegen.kernel(backend, key, "gemm.cl.mako", "gemm", arg_dtypes=types, variant=p["variant"], mode=mode,
+    signature = _gemm_signature(acc, out_dtype, d_dtype, r_dtype, batch_ndim, implicit)
+    return codegen.kernel(backend, key, "gemm.cl.mako", "gemm", {"gemm": signature}, variant=p["variant"], mode=mode,
                           a_dtype=acc, c_dtype=out_dtype, d_dtype=d_dtype, r_dtype=r_dtype, acc=acc,
                           batch_ndim=batch_ndim, implicit=implicit, epilogue=_epilogue_source(epilogue, acc),
                           **params)
+
+
+def _gemm_signature(acc, out_dtype, d_dtype, r_dtype, batch_ndim, implicit):
+    """The GEMM kernel's arguments: sizes, then A, B, C (and the bias D, the residual R) each with its
+    offset, row/col strides and batch strides, alpha and beta, and an implicit GEMM's geometry."""
+    def operand(name, ctype, row, col, const=True):
+        low = name.lower()
+        strides = [f"{low}_{row}", f"{low}_{col}"] + [f"{low}_sb{d}" for d in range(batch_ndim)]
+        return sg.tensor(name, ctype, "long", 0, const=const, offset=f"{low}_off", strides=strides)
+    parts = [sg.sizes("int", "M", "N", "K"), sg.dims("int", "bs", batch_ndim), operand("A", acc.c, "sm", "sk"),
+             operand("B", acc.c, "sk", "sn"), operand("C", out_dtype.c, "sm", "sn", const=False)]
+    parts += [operand(name, d.c, "sm", "sn") for name, d in (("D", d_dtype), ("R", r_dtype)) if d is not None]
+    parts += [sg.scalar("alpha", acc), sg.scalar("beta", acc)]
+    if implicit:
+        geometry = [f"{field}{d}" for field in ("IN", "OUT", "KS", "ST", "PD", "DL") for d in range(3)]
+        parts += [sg.sizes("int", *geometry), sg.sizes("long", "x_sn", "x_sc", "x_s0", "x_s1", "x_s2")]
+    return Signature(*parts)
 
 
 def _epilogue_source(name, acc):

@@ -13,6 +13,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import checks, codegen, launch
+from ..launch import signature as sg
+from ..launch.signature import Signature
 from .. import dtypes as dt
 from ..autograd import graph
 from ..autograd.grad_mode import enable_grad, is_grad_enabled
@@ -128,22 +130,36 @@ class _Spec:
         """unit_class: the logits' (and the gradient's) class stride is 1, known when compiling."""
         key = ("cross_entropy", name, self.T, self.A, self.target_dtype, self.W_dtype, self.probs, self.idx, self.wg,
                bool(unit_class))
-        return codegen.kernel(self.backend, key, "loss.cl.mako", name, arg_dtypes=self._arg_dtypes(name),
+        signatures = {k: self._signature(k) for k in ("ce_rows", "ce_total", "ce_grad")}  # one source has all three
+        return codegen.kernel(self.backend, key, "loss.cl.mako", name, signatures,
                               T=self.T, A=self.A.compute_c, A_dtype=self.A, W_dtype=self.W_dtype,
                               weighted=self.W_dtype is not None, target_dtype=self.target_dtype,
                               probs=self.probs, IDX=self.idx, WG=self.wg, unit_class=bool(unit_class),
                               V=_LANES, CB=_CLASS_BLOCK)
 
-    def _arg_dtypes(self, name):
-        i = np.int64 if self.idx == "long" else np.int32
-        a = np.float64 if self.A is dt.float64 else np.float32
-        view = [None, i, i, i, i, i]  # buffer, offset, three kept strides, class stride
-        weight = [None, i, i]
+    def _signature(self, name):
+        """The arguments of ce_rows, ce_total or ce_grad: each tensor view with its offset, three kept
+        strides and its class stride."""
+        i, T, A, target = self.idx, self.T.c, self.A, self.target_dtype.c
+
+        def view(v, ctype, const=True):
+            return sg.tensor(v, ctype, i, 0, const=const, offset=f"{v}_off",
+                             strides=[f"{v}_k0", f"{v}_k1", f"{v}_k2", f"{v}_c"])
+        kept = sg.sizes(i, "ks0", "ks1", "ks2")
+        weight = [sg.buffer("w", self.W_dtype.c if self.W_dtype is not None else "uchar"), sg.sizes(i, "w_off", "w_c")]
+        smoothing = [sg.sizes("long", "ignore_index"), sg.scalar("eps", A)]
         if name == "ce_rows":
-            return [i] * 5 + view + view + weight + [np.int64, a, None, None]
-        if name == "ce_total":
-            return [i] * 4 + [None, None] + view + [np.int32, None, None, None]
-        return [i] * 5 + view * 4 + weight + [np.int64, a, i, None, None, np.int32]
+            parts = [sg.sizes(i, "M", "C"), kept, view("x", T), view("t", target), *weight, *smoothing,
+                     sg.buffer("rows", "A", const=False), sg.buffer("flags", "long", const=False)]
+        elif name == "ce_total":
+            parts = [sg.sizes(i, "M"), kept, sg.buffer("rows", "A"), sg.buffer("flags", "long"), view("t", target),
+                     sg.sizes("int", "reduction"), sg.buffer("out", T, const=False),
+                     sg.buffer("total", "A", const=False), sg.buffer("offender", "long", const=False)]
+        else:
+            parts = [sg.sizes(i, "n", "C"), kept, view("x", T), view("t", target), view("gx", T, const=False),
+                     view("g", T), *weight, *smoothing, sg.sizes(i, "M"), sg.buffer("rows", "A"),
+                     sg.buffer("total", "A"), sg.sizes("int", "mean")]
+        return Signature(*parts)
 
 
 def _node_name(input, probs, reduction, label_smoothing):
