@@ -79,12 +79,7 @@ def fuse(launches, eliminable) -> list:
     need not be written (made during the trace, no output, not read after these launches)."""
     launches = _without_dead(launches, eliminable)
     nodes = [_decode(l) for l in launches]
-    uses: dict = {}
-    for l in launches:
-        for a in l.args:
-            if is_buffer(a):
-                k = buffer_key(a)
-                uses[k] = uses.get(k, 0) + 1
+    uses = _buffer_uses(launches)
     writer: dict = {}  # buffer key -> the elementwise node that last wrote it
     inlined = set()
     for c, node in enumerate(nodes):
@@ -114,16 +109,22 @@ def fuse(launches, eliminable) -> list:
     return out
 
 
+def _buffer_uses(launches) -> dict:
+    """buffer key -> how many launch arguments name that buffer."""
+    uses: dict = {}
+    for l in launches:
+        for a in l.args:
+            if is_buffer(a):
+                k = buffer_key(a)
+                uses[k] = uses.get(k, 0) + 1
+    return uses
+
+
 def _without_dead(launches, eliminable):
     """launches less the elementwise ones whose result nobody reads (autograd computes a rule's
     gradients for every input, also those no gradient is asked for): repeated until none is left."""
     while True:
-        uses: dict = {}
-        for l in launches:
-            for a in l.args:
-                if is_buffer(a):
-                    k = buffer_key(a)
-                    uses[k] = uses.get(k, 0) + 1
+        uses = _buffer_uses(launches)
         kept = []
         for l in launches:
             entry = codegen.built(l.kernel, "elementwise.cl.mako") if l.kernel is not None else None
