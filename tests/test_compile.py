@@ -20,6 +20,17 @@ def entries(compiled):
     return list(state.entries.values())
 
 
+def _replays_as_one_fused_launch(f, n, launches):
+    """A replay of compiled f(x, y) on n elements is one fused kernel with eager's exact values."""
+    cf = torch.compile(f)
+    x, y = torch.randn(n), torch.randn(n)
+    cf(x, y)
+    launches.clear()
+    got = cf(x, y)
+    assert launches == ["ew_fused"]
+    assert_close(got, f(x, y), rtol=0, atol=0)
+
+
 def _float_rows():
     rows = []
     for name, op in sorted(ew.OPS.items()):
@@ -76,13 +87,7 @@ def test_chain_of_five_is_one_launch(launches):
     def f(x, y):
         return torch.sigmoid(torch.tanh(x * 2.0 + y) - 0.5)
 
-    cf = torch.compile(f)
-    x, y = torch.randn(100), torch.randn(100)
-    cf(x, y)
-    launches.clear()
-    got = cf(x, y)
-    assert launches == ["ew_fused"]
-    assert_close(got, f(x, y), rtol=0, atol=0)
+    _replays_as_one_fused_launch(f, 100, launches)
 
 
 def test_fused_chain_backward_is_fused(launches):
@@ -136,13 +141,7 @@ def test_comparison_feeding_where_fuses(launches):
     def f(x, y):
         return torch.where(x * 2.0 > y, x, y - 1.0) * 3.0
 
-    cf = torch.compile(f)
-    x, y = torch.randn(40), torch.randn(40)
-    cf(x, y)
-    launches.clear()
-    got = cf(x, y)
-    assert launches == ["ew_fused"]
-    assert_close(got, f(x, y), rtol=0, atol=0)
+    _replays_as_one_fused_launch(f, 40, launches)
 
 
 def test_double_backward_through_a_replay_raises():
