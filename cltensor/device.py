@@ -198,7 +198,7 @@ class Backend:
                         kernel._set_arg_buf_pack_multi(args.values)
                     event = cl.enqueue_nd_range_kernel(queue, kernel, gsize, lsize, None, wait_for)
                 wait_for = None
-                if recorder is not None:
+                if recorder is not None and event is not None:
                     recorder.append((kernel, event))
         except cl.Error as err:
             raise self.failure(err) from err

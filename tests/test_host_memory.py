@@ -232,6 +232,36 @@ def test_exposed_memory_is_unmapped_before_its_buffer_goes(audit):
     audit.check()
 
 
+def _lose_the_mapping(block):
+    """Unmap behind cltensor's back: the driver no longer knows the mapping its next unmap names,
+    as Mesa rusticl 22.3 sometimes answers under threads (memory._Unmap)."""
+    block.mapping.base.release(BACKEND.queue)
+    BACKEND.finish()
+
+
+def test_a_driver_that_lost_a_freed_buffers_mapping_does_not_lose_the_launches_beside_it():
+    x = torch.ones(8)
+    t = torch.ones(10) * 2
+    arr = t.numpy()
+    _lose_the_mapping(_block(t))
+    del t
+    gc.collect()  # the unmap waits in the pending launches, in front of the next ones
+    y = x * 3  # held with it, then submitted together by the read
+    assert y.tolist() == [3.0] * 8
+    assert arr.sum() == 20.0
+
+
+def test_a_lost_mapping_of_live_memory_is_the_devices_failure():
+    t = torch.ones(10) * 2
+    t.numpy()
+    _lose_the_mapping(_block(t))
+    with pytest.raises(RuntimeError, match="failed: .*INVALID_VALUE"):
+        t.add_(1)  # its unmap before the kernel names a mapping the driver does not have
+    assert _block(t).mapping is not None  # mapped again for the host after the failed launch
+    t.add_(1)
+    assert t.tolist() == [3.0] * 10  # the failed launch did not run; the next one did
+
+
 # ---- device-owned memory ----------------------------------------------------------------------------
 def test_item_and_tolist_of_pooled_memory_and_snapshots_follow_kernels(audit):
     x = torch.zeros(6)
