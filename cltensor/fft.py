@@ -15,8 +15,11 @@ from __future__ import annotations
 import math
 
 from . import dtypes as dt
+from . import launch
 from .ops import fft as _ops
+from .ops import creation
 from .ops.fft import COMPLEX_IN, HERMITIAN_IN, REAL_IN, Plan
+from .ops.joins import cat, roll
 from .tensor import Tensor, wrap_dim
 
 __all__ = ["fft", "ifft", "fft2", "ifft2", "fftn", "ifftn", "rfft", "irfft", "rfft2", "irfft2", "rfftn", "irfftn",
@@ -128,7 +131,6 @@ def _prepare(x, n, dim, norm, name, real_only=False):
 def _out(result, out):
     if out is None:
         return result
-    from . import launch
     launch.base.resize_out(out, result.shape)
     return out.copy_(result)
 
@@ -288,8 +290,6 @@ def fftfreq(n, d=1.0, *, out=None, dtype=None, layout=None, device=None, require
     >>> torch.fft.fftfreq(4).tolist()
     [0.0, 0.25, -0.5, -0.25]
     """
-    from .ops import creation
-    from .ops.joins import cat
     if n < 0:
         raise RuntimeError(f"Trying to create tensor with negative dimension {n}: [{n}]")
     kw = dict(dtype=dtype or dt.get_default_dtype(), device=device)
@@ -299,7 +299,6 @@ def fftfreq(n, d=1.0, *, out=None, dtype=None, layout=None, device=None, require
 
 def rfftfreq(n, d=1.0, *, out=None, dtype=None, layout=None, device=None, requires_grad=False):
     """The sample frequencies of rfft's n // 2 + 1 outputs: [0, 1, ..., n // 2] / (d n)."""
-    from .ops import creation
     if n < 0:
         raise RuntimeError(f"Trying to create tensor with negative dimension {n}: [{n}]")
     k = creation.arange(n // 2 + 1, dtype=dtype or dt.get_default_dtype(), device=device)
@@ -313,7 +312,6 @@ def _freq_result(k, n, d, out, requires_grad):
 
 
 def _shift(input, dim, amount):
-    from .ops.joins import roll
     dims = list(range(input.dim())) if dim is None else ([dim] if isinstance(dim, int) else list(dim))
     return roll(input, [amount(input.shape[d]) for d in dims], dims)
 

@@ -20,10 +20,18 @@ import math
 import warnings
 from collections import namedtuple
 
+import numpy as np
+
 from . import dtypes as dt
 from .autograd import graph
 from .autograd.grad_mode import is_grad_enabled, no_grad
+from .launch.strides import broadcast_shapes
 from .ops import decomp
+from .ops.creation import arange, empty, eye, ones, tensor, zeros
+from .ops.elementwise import maximum, where
+from .ops.joins import cat, stack
+from .ops.linalg import _output, matmul as _matmul
+from .ops.reduce import norm as _norm
 from .tensor import Tensor
 
 __all__ = ["LinAlgError", "vector_norm", "matrix_norm", "norm", "diagonal", "cross", "vecdot", "matmul", "multi_dot",
@@ -77,7 +85,6 @@ def _same_dtype(fname, a, b):
 
 
 def _broadcast_batch(*shapes):
-    from .launch.strides import broadcast_shapes
     return tuple(broadcast_shapes(*[tuple(s) for s in shapes]))
 
 
@@ -111,14 +118,12 @@ def _flat(x):
 
 
 def _fresh_copy(x):
-    from .ops.creation import empty
     out = empty(tuple(x.shape), dtype=x.dtype, device=x.device)
     out.copy_(x)
     return out
 
 
 def _eye_like(n, like, batch_shape=()):
-    from .ops.creation import eye
     e = eye(n, dtype=like.dtype, device=like.device)
     return e.expand(*batch_shape, n, n) if batch_shape else e
 
@@ -129,7 +134,6 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None, out=None):
     _tensor("linalg.vector_norm", x, "input")
     if isinstance(ord, str):
         raise TypeError("linalg_vector_norm(): argument 'ord' must be Number, not str")
-    from .ops.reduce import norm as _norm
     if dtype is not None and x.dtype.is_floating_point:
         x = x.to(dtype)
     res = _norm(x, float(ord), dim, keepdim, dtype)
@@ -140,7 +144,6 @@ def _into(out, res, fname="linalg"):
     """res, or res copied into out= (checked and resized as PyTorch does)."""
     if out is None:
         return res
-    from .ops.linalg import _output
     dst = _output(out, tuple(res.shape), res.dtype, res.device, (res,), fname)
     with no_grad():
         dst.copy_(res)
@@ -210,7 +213,6 @@ def cross(input, other, *, dim=-1, out=None):
                            f"{other.shape[dim]}")
     a0, a1, a2 = input.unbind(dim)
     b0, b1, b2 = other.unbind(dim)
-    from .ops.joins import stack
     res = stack([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], dim % input.dim())
     return _into(out, res)
 
@@ -226,7 +228,6 @@ def vecdot(x, y, *, dim=-1, out=None):
 
 
 def matmul(input, other, *, out=None):
-    from .ops.linalg import matmul as _matmul
     return _matmul(input, other, out=out)
 
 
@@ -317,9 +318,7 @@ def vander(x, *, N=None):
     if n <= 1:
         if n < 0:
             raise RuntimeError("N must be greater than 1.")
-        from .ops.creation import ones
         return ones((*x.shape, n), dtype=x.dtype if x.dtype is not dt.bool_ else dt.int64, device=x.device)
-    from .ops.joins import cat
     x = x if x.dtype is not dt.bool_ else x.to(dt.int64)
     powers = x.unsqueeze(-1).expand(*x.shape, n - 1).cumprod(-1)
     return cat([powers.new_ones((*x.shape, 1)), powers], -1)
@@ -731,7 +730,6 @@ def _lu_diagonal_and_sign(A, fname):
     n = A.shape[-1]
     batch = tuple(A.shape[:-2])
     T, piv, _ = _lu_raw(A, fname)
-    from .ops.creation import arange
     swaps = (piv != arange(1, n + 1, dtype=dt.int32, device=A.device)).sum(-1)
     perm_sign = 1 - 2 * (swaps % 2).to(A.dtype)
     return T.diagonal(0, -2, -1).reshape(*batch, n), perm_sign.reshape(batch)
@@ -800,7 +798,6 @@ Geqrf = namedtuple("geqrf", ["a", "tau"])
 
 
 def _zeros(shape, like):
-    from .ops.creation import zeros
     return zeros(shape, dtype=like.dtype, device=like.device)
 
 
@@ -881,7 +878,6 @@ def qr(A, mode="reduced", *, out=None):
                            "'complete'")
     m, n = A.shape[-2], A.shape[-1]
     if m < n and mode != "r" and is_grad_enabled() and A.requires_grad:
-        from .ops.joins import cat
         Q, R = qr(A[..., :, :m])
         return _out2(out, QR(Q, cat([R, Q.mT.matmul(A[..., :, m:])], -1)))
     k = min(m, n)
@@ -918,7 +914,6 @@ def _svd_raw(A, compute_uv, full_matrices):
         S, work, V = _sort_columns(S, work, V)
         if not compute_uv:
             return None, S, None
-        from .ops.elementwise import where
         unit = work / where(S > 0, S, 1.0).unsqueeze(-2)
         refl, tau = _geqrf_raw(unit)
         U = _q_from(refl, tau, rows if full_matrices else k)
@@ -1060,8 +1055,6 @@ def eigvalsh(A, UPLO="L", *, out=None):
 
 def _host_eig(A, fname, vectors):
     """numpy's eig (LAPACK geev) on the host in double precision, returned as complex tensors on A's device."""
-    import numpy as np
-    from .ops.creation import tensor
     _matrices(fname, A)
     a = A.detach().cpu().numpy()
     a = a.astype(np.complex128 if np.iscomplexobj(a) else np.float64)
@@ -1087,13 +1080,11 @@ def eigvals(A, *, out=None):
 # ---- built on the SVD: norms, pinv, rank, least squares, cond ---------------------------------------------
 def _tolerance(S, atol, rtol, m, n, dtype):
     """max(atol, rtol * S_max) per matrix, with PyTorch's defaults (rtol = eps * max(m, n) when neither is given)."""
-    import numpy as np
     if atol is None and rtol is None:
         rtol = float(np.finfo(dtype.np).eps) * max(m, n)
     smax = S[..., :1] if S.shape[-1] else S.new_zeros((*S.shape[:-1], 1))
     tol = smax * (rtol if rtol is not None else 0.0)
     if atol is not None:
-        from .ops.elementwise import maximum
         tol = maximum(tol, atol if isinstance(atol, Tensor) else tol.new_full(tol.shape, float(atol))) \
             if not isinstance(atol, Tensor) else maximum(tol, atol.unsqueeze(-1))
     return tol
@@ -1105,7 +1096,6 @@ def pinv(A, *, atol=None, rtol=None, hermitian=False, out=None):
     m, n = A.shape[-2], A.shape[-1]
     U, S, Vh = svd(A, full_matrices=False)
     tol = _tolerance(S.detach(), atol, rtol, m, n, A.dtype)
-    from .ops.elementwise import where
     keep = S > tol
     S_inv = where(keep, 1 / where(keep, S, 1.0), 0.0)
     return _into(out, (Vh.mT * S_inv.unsqueeze(-2)).matmul(U.mT))
@@ -1129,17 +1119,15 @@ def lstsq(A, B, rcond=None, *, driver=None):
     _same_dtype(fname, A, B)
     driver = driver or "gelsy"
     if driver not in ("gels", "gelsy", "gelsd", "gelss"):
-        raise RuntimeError(f"torch.linalg.lstsq: parameter `driver` should be one of (gels, gelsy, gelsd, gelss)")
+        raise RuntimeError("torch.linalg.lstsq: parameter `driver` should be one of (gels, gelsy, gelsd, gelss)")
     vector = B.dim() == A.dim() - 1
     Bm = B.unsqueeze(-1) if vector else B
     m, n = A.shape[-2], A.shape[-1]
     if Bm.shape[-2] != m:
-        raise RuntimeError(f"torch.linalg.lstsq: input.size(-2) should match other.size(-2)")
-    import numpy as np
+        raise RuntimeError(f"torch.linalg.lstsq: input.size(-2) should match other.size(-2) (got {m} and {Bm.shape[-2]})")
     rtol = rcond if rcond is not None else float(np.finfo(A.dtype.np).eps) * max(m, n)
     U, S, Vh = svd(A, full_matrices=False)
     tol = _tolerance(S.detach(), None, rtol, m, n, A.dtype)
-    from .ops.elementwise import where
     keep = S > tol
     S_inv = where(keep, 1 / where(keep, S, 1.0), 0.0)
     X = (Vh.mT * S_inv.unsqueeze(-2)).matmul(U.mT.matmul(Bm))
@@ -1225,7 +1213,6 @@ def cholesky_inverse(L, upper=False, *, out=None):
 def logdet(input):
     """log det(A): NaN where the determinant is negative, -inf where it is 0."""
     sign, logabs = slogdet(input)
-    from .ops.elementwise import where
     return where(sign < 0, float("nan"), logabs)
 
 

@@ -17,7 +17,7 @@ import sys
 import threading
 import weakref
 
-from .grad_mode import is_grad_enabled, _set_enabled
+from .grad_mode import _set_enabled, is_grad_enabled, no_grad
 
 _node_classes: dict = {}
 
@@ -369,7 +369,6 @@ def _copyslices_vjp(g, out, base, view, geom):
     if g.requires_grad and is_grad_enabled():  # create_graph: stay differentiable
         return g - scatter_to_base(gview, geom), gview
     from ..ops.creation import zeros
-    from .grad_mode import no_grad
     numel, (bshape, bstrides, boff), (vshape, vstrides, voff) = geom
     with no_grad():
         work = zeros(numel, dtype=g.dtype, device=g.device)
@@ -440,7 +439,6 @@ def _scatter_add_into(work, src, layout):
 def scatter_to_base(g, geom):
     """Zeros laid out like the base with g written where the view lies (differentiable)."""
     from ..ops.creation import zeros
-    from .grad_mode import no_grad
     numel, blayout, vlayout = geom
     src, vlayout = _collapse_broadcast(g, vlayout)
     with no_grad():
@@ -459,7 +457,6 @@ def scatter_to_base(g, geom):
 def gather_from_base(g, geom):
     """The part of g (laid out like the base) where the view lies, shaped like the view (differentiable)."""
     from ..ops.creation import zeros
-    from .grad_mode import no_grad
     numel, blayout, vlayout = geom
     with no_grad():
         work = zeros(numel, dtype=g.dtype, device=g.device)
@@ -618,7 +615,6 @@ def _run_pre_hooks(node, grads):
 
 
 def _retain_value(t, g):
-    from .grad_mode import no_grad
     with no_grad():
         t._grad = g.detach().clone() if t._grad is None else t._grad + g.detach()
 
@@ -712,7 +708,6 @@ def _accumulate(leaf, g, create_graph, stealable=False):
     if create_graph:
         leaf._grad = g if leaf._grad is None else leaf._grad + g
         return
-    from .grad_mode import no_grad
     with no_grad():
         # NOTE: a rule may hand the same tensor to several inputs (add), so a new grad is a copy
         # unless no one else holds it (stealable)
