@@ -258,26 +258,23 @@ def _lead_args(t, nd):
 
 def pad(x, out, padding: Pad):
     """out ((N,) C, *padding.out(spatial), contiguous) <- x ((N,) C, *spatial) padded."""
-    nd = len(padding.front)
-    n = out.numel()
-    _check_tensors_in_range("padding", x, out)
-    backend = x.device.backend
-    fwd, _ = _pad_kernels(backend, x.dtype, padding.mode, nd)
-    c_, s_n, s_c = _lead_args(x, nd)
-    args = [n, c_] + padding.args(x.shape[-nd:])
-    args += [x._storage.buffer, x._offset, s_n, s_c, *x._strides[-nd:], out._storage.buffer]
-    enqueue(backend, fwd, n, args)
+    _pad_launch(x, out, padding, backward=False)
 
 
 def pad_backward(grad, grad_in, padding: Pad):
     """grad_in ((N,) C, *spatial, contiguous) <- the gradient of a padding for the upstream grad,
     gathered per input element."""
+    _pad_launch(grad, grad_in, padding, backward=True)
+
+
+def _pad_launch(src, dst, padding, backward):
+    """One launch of pad_forward (x to out) or pad_backward (grad to grad_in): one work-item per dst element."""
     nd = len(padding.front)
-    n = grad_in.numel()
-    _check_tensors_in_range("padding", grad, grad_in)
-    backend = grad.device.backend
-    _, bwd = _pad_kernels(backend, grad.dtype, padding.mode, nd)
-    c_, s_n, s_c = _lead_args(grad, nd)
-    args = [n, c_] + padding.args(grad_in.shape[-nd:])
-    args += [grad._storage.buffer, grad._offset, s_n, s_c, *grad._strides[-nd:], grad_in._storage.buffer]
-    enqueue(backend, bwd, n, args)
+    n = dst.numel()
+    _check_tensors_in_range("padding", src, dst)
+    backend = src.device.backend
+    kernel = _pad_kernels(backend, src.dtype, padding.mode, nd)[1 if backward else 0]
+    c_, s_n, s_c = _lead_args(src, nd)
+    args = [n, c_] + padding.args((dst if backward else src).shape[-nd:])
+    args += [src._storage.buffer, src._offset, s_n, s_c, *src._strides[-nd:], dst._storage.buffer]
+    enqueue(backend, kernel, n, args)
