@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import cltensor as torch
+from cltensor.launch import fft as launch_fft
 from cltensor.ops import fft as F
 from helpers import HAVE_TORCH, real_torch
 
@@ -86,7 +87,7 @@ def run_plan(x, plan):
 def path(request, monkeypatch):
     """Both ways of running the passes: one fft_local launch (short rows) or one launch per pass."""
     if request.param == "per-pass":
-        monkeypatch.setattr(F, "_local_limit", lambda backend, dtype: 0)
+        monkeypatch.setattr(launch_fft, "_local_limit", lambda backend, dtype: 0)
     return request.param
 
 
@@ -100,7 +101,7 @@ def test_c2c_every_size(n):
 @pytest.mark.parametrize("n", [2, 3, 4, 5, 7, 8, 30, 210, 11, 97, 1000])
 def test_c2c_one_launch_per_pass(n, monkeypatch):
     """The per-pass kernels (long rows, or few rows on devices with little local memory)."""
-    monkeypatch.setattr(F, "_local_limit", lambda backend, dtype: 0)
+    monkeypatch.setattr(launch_fft, "_local_limit", lambda backend, dtype: 0)
     x = crandn(3, n)
     close(run_plan(x, c2c_plan(n)), np.fft.fft(x, axis=-1), n)
     close(run_plan(x, c2c_plan(n, sign=1)), np.fft.ifft(x, axis=-1) * n, n)

@@ -801,7 +801,7 @@ def fft_family(c):
     launch) is left out: under this Oclgrind its multi-pass rows read uninitialised values and come out
     zero (one-pass rows are right), while PoCL and rusticl give the right values for both paths
     (tests/test_fft.py runs each); an interpreter limitation suspected (it also stops at LLVM's `freeze`)."""
-    from cltensor.ops import fft as fft_launcher
+    from cltensor.launch import fft as fft_launcher
     local_limit, fft_launcher._local_limit = fft_launcher._local_limit, lambda backend, dtype: 0  # one launch per pass
     try:
         _fft_checks(c)

@@ -5,4 +5,4 @@ One module per kernel family (kernels_cl/<family>.cl.mako), on top of two shared
 ``base`` (checks, allocation, scalar arguments, enqueue) and ``strides`` (broadcasting and
 stride arithmetic). Call sites name the family: ``launch.gemm.gemm(...)``, ``launch.base.empty(...)``.
 """
-from . import base, copy, elementwise, gemm, gemm_search, index, random, reduce, scan, signature, sort, strides  # noqa: F401,E501
+from . import base, copy, elementwise, fft, gemm, gemm_search, index, linalg, loss, random, reduce, scan, signature, sort, strides, window  # noqa: F401,E501

@@ -1,4 +1,4 @@
-"""Launcher of the dense factorisation kernels (kernels_cl/linalg.cl.mako): Cholesky, LU with
+"""The dense factorisations (kernels launched by cltensor/launch/linalg.py): Cholesky, LU with
 partial pivoting and triangular solves, batched over one leading dim, in place.
 
 Callers (cltensor.linalg) hand in fresh working copies laid out as (batch, rows, cols) and read
@@ -10,77 +10,14 @@ of cltensor.linalg are written with.
 """
 from __future__ import annotations
 
-import functools
-
 import numpy as np
-import pyopencl as cl
 
-from .. import codegen, launch
-from ..launch import signature as sg
-from ..launch.signature import Signature
+from .. import launch
 from .. import dtypes as dt
 from .creation import zeros
 
 BLOCK = 64  # panel width of the blocked factorisations
-_ITEM_LOOP_LIMIT = 30000
 _SLAB = 128  # rows per GEMM of the Cholesky trailing update
-
-
-def _kernel(backend, dtype, name):
-    key = ("linalg", name, dtype)
-    kernel = backend.kernels.get(key)
-    if kernel is None:
-        kernel = codegen.kernel(backend, key, "linalg.cl.mako", name, _signatures(dtype), dtype=dtype)
-    return kernel
-
-
-def _signatures(dtype):
-    """Every kernel of linalg.cl.mako. A matrix operand is a buffer, an offset and row, column and batch
-    strides (all long); pivots are int32 rows per batch item."""
-    T = dtype.c
-    ints, longs = functools.partial(sg.sizes, "int"), functools.partial(sg.sizes, "long")
-
-    def matrix(name, prefix, const=False, offset=None):
-        return sg.tensor(name, T, "long", 3, const=const, offset=offset or prefix + "off",
-                         strides=[prefix + s for s in ("rs", "cs", "bs")])
-    pivots = sg.buffer("pivots", "int") + longs("piv_off", "piv_bs")
-    info = sg.buffer("info", "int", const=False)
-    return {
-        "potrf": Signature(ints("n"), matrix("A", ""), info, ints("shift"), sg.buffer("ok", "int", False, "__local")),
-        "getrf": Signature(ints("m", "n"), matrix("A", ""), sg.buffer("pivots", "int", const=False),
-                           longs("piv_off", "piv_bs"), info, ints("shift"), sg.buffer("best", T, False, "__local"),
-                           sg.buffer("best_at", "int", False, "__local")),
-        "trsm": Signature(ints("n", "k", "lower", "unit"), matrix("Tm", "t_", const=True), matrix("B", "b_")),
-        "laswp": Signature(ints("n", "j0", "jb", "mode"), matrix("A", ""), pivots),
-        "geqrf": Signature(ints("m", "n"), matrix("A", ""), sg.buffer("taus", T, const=False), longs("tau_bs"),
-                           sg.buffer("partial", T, False, "__local")),
-        "ormqr": Signature(ints("m", "ncols", "k", "forward"), matrix("V", "v_", const=True), sg.buffer("taus", T),
-                           longs("tau_off", "tau_bs"), matrix("C", "c_")),
-        "gesvj": Signature(ints("m", "n"), matrix("U", "u_"), matrix("Vm", "v_"), ints("max_sweeps"),
-                           sg.scalar("tol", dtype), sg.buffer("rotated", "int", False, "__local")),
-        "sytrf": Signature(ints("n", "batch"), matrix("A", ""), sg.buffer("pivots", "int", const=False),
-                           longs("piv_off", "piv_bs"), info),
-        "sytrs": Signature(ints("n", "k"), matrix("L", "l_", const=True), pivots, matrix("X", "x_")),
-    }
-
-
-def _group_size(backend, kernel, parallel, serial):
-    """A power-of-two work-group (at least 2 items, at most the device's and the kernel's limit) for
-    a factorisation that spreads `parallel` rows or columns over its items and runs `serial` inner
-    loop iterations in all. GPU tuning: as wide as the parallel work. CPU tuning: as narrow as
-    allowed, since the batch already fills the cores and a CPU driver runs barriers as loop splits
-    (32 items on a 32x32 LU ran ~10x slower than 2, measured on PoCL), but wide enough that no item
-    loops more than _ITEM_LOOP_LIMIT times: Mesa's llvmpipe (rusticl) silently leaves a loop after
-    65535 iterations per work-item, which truncated factorisations there."""
-    limit = min(256, backend.max_work_group_size, launch.base.group_limit(backend, kernel))
-    size = 2
-    if backend.cpu_tuned:
-        while size * 2 <= limit and serial / size > _ITEM_LOOP_LIMIT:
-            size *= 2
-        return size
-    while size * 2 <= min(limit, max(parallel, 1)):
-        size *= 2
-    return size
 
 
 def _check_loop_budget(backend, per_item, what):
@@ -88,12 +25,6 @@ def _check_loop_budget(backend, per_item, what):
     if per_item > 65000 and "llvmpipe" in backend.cl_device.name:
         raise RuntimeError(f"{what} of this size exceeds llvmpipe's limit of 65535 loop iterations per work-item "
                            "(Mesa would silently stop the kernel early); use a smaller matrix or another device")
-
-
-def _strided(t):
-    """Kernel arguments of a (batch, rows, cols) view: buffer, offset, row, column, batch strides."""
-    bs, rs, cs = t._strides
-    return [t._storage.buffer, t._offset, rs, cs, bs]
 
 
 def _view(t, rows, cols, r0, c0):
@@ -113,14 +44,9 @@ def cholesky(a, info):
     batch, n = a._shape[0], a._shape[1]
     if batch == 0 or n == 0:
         return
-    backend = a.device.backend
-    kernel = _kernel(backend, a.dtype, "potrf")
     for k in range(0, n, BLOCK):
         kb = min(BLOCK, n - k)
-        lsz = _group_size(backend, kernel, kb, kb ** 3 / 6)
-        launch.base.launch(backend, kernel, (lsz, batch), (lsz, 1),
-                        [kb, *_strided(_view(a, kb, kb, k, k)), info._storage.buffer, k, cl.LocalMemory(4)],
-                        lsz * batch * kb * kb)
+        launch.linalg.cholesky_panel(_view(a, kb, kb, k, k), info, k)
         rest = n - k - kb
         if rest:
             panel = _view(a, rest, kb, k + kb, k)  # A21 <- A21 L11^-T, i.e. L11 A21^T = A21^T
@@ -148,17 +74,9 @@ def lu(a, pivots, info):
     k = min(m, n)
     if batch == 0 or k == 0:
         return
-    backend = a.device.backend
-    kernel = _kernel(backend, a.dtype, "getrf")
-    local = np.dtype(a.dtype.np).itemsize
     for j in range(0, k, BLOCK if k > BLOCK else k):
         jb = min(BLOCK, k - j) if k > BLOCK else k
-        panel = _view(a, m - j, jb, j, j)
-        lsz = _group_size(backend, kernel, max(m - j, jb), (m - j) * jb * jb / 2)
-        launch.base.launch(backend, kernel, (lsz, batch), (lsz, 1),
-                        [m - j, jb, *_strided(panel), pivots._storage.buffer, pivots._offset + j, pivots._strides[0],
-                         info._storage.buffer, j, cl.LocalMemory(local * lsz), cl.LocalMemory(4 * lsz)],
-                        lsz * batch * (m - j) * jb)
+        launch.linalg.lu_panel(_view(a, m - j, jb, j, j), pivots, info, j)
         if jb == n:
             continue
         _swap_rows(a, pivots, j, jb)
@@ -174,25 +92,15 @@ def lu(a, pivots, info):
 
 def _swap_rows(a, pivots, j, jb):
     """Apply the panel's row swaps (rows j..j+jb) to every column outside the panel."""
-    _laswp(a, pivots, j, jb, 0)
+    launch.linalg.swap_rows(a, pivots, j, jb, 0)
 
 
 def permute_rows(b, pivots, inverse=False):
     """b (batch, n, k) <- P^T b (LAPACK's row swaps in order), or P b when inverse; pivots (batch or
     broadcast with batch stride 0, n) as lu() writes them."""
     if b.numel():
-        _laswp(b, pivots, 0, pivots._shape[-1], 2 if inverse else 1)
+        launch.linalg.swap_rows(b, pivots, 0, pivots._shape[-1], 2 if inverse else 1)
     return b
-
-
-def _laswp(a, pivots, j, jb, mode):
-    batch, _, n = a._shape
-    backend = a.device.backend
-    kernel = _kernel(backend, a.dtype, "laswp")
-    cols = -(-n // 64) * 64
-    launch.base.launch(backend, kernel, (cols, batch), (64, 1),
-                    [n, j, jb, mode, *_strided(a), pivots._storage.buffer, pivots._offset + j, pivots._strides[0]],
-                    batch * n * jb)
 
 
 def solve_triangular(t, b, lower, unit):
@@ -203,12 +111,12 @@ def solve_triangular(t, b, lower, unit):
     if batch == 0 or n == 0 or k == 0:
         return b
     if n <= BLOCK:
-        return _trsm(t, b, lower, unit)
+        return launch.linalg.triangular_solve(t, b, lower, unit)
     starts = list(range(0, n, BLOCK))
     for s in (starts if lower else reversed(starts)):
         sb = min(BLOCK, n - s)
         x = _view(b, sb, k, s, 0)
-        _trsm(_view(t, sb, sb, s, s), x, lower, unit)
+        launch.linalg.triangular_solve(_view(t, sb, sb, s, s), x, lower, unit)
         rest = range(s + sb, n) if lower else range(0, s)
         if len(rest):
             r0, rn = rest.start, len(rest)
@@ -217,29 +125,13 @@ def solve_triangular(t, b, lower, unit):
     return b
 
 
-def _trsm(t, b, lower, unit):
-    batch, n, k = b._shape
-    backend = b.device.backend
-    kernel = _kernel(backend, b.dtype, "trsm")
-    wg = 64 if k >= 64 else 1 << max(k - 1, 1).bit_length()
-    cols = -(-k // wg) * wg
-    launch.base.launch(backend, kernel, (cols, batch), (wg, 1),
-                    [n, k, int(lower), int(unit), *_strided(t), *_strided(b)], batch * k * n)
-    return b
-
-
 def qr(a, tau):
     """a (batch, m, n) <- R above the diagonal and Householder vectors below; tau (batch, min(m, n))."""
     batch, m, n = a._shape
     if batch == 0 or min(m, n) == 0:
         return
-    backend = a.device.backend
-    _check_loop_budget(backend, 2 * m * min(m, n), "QR")
-    kernel = _kernel(backend, a.dtype, "geqrf")
-    lsz = _group_size(backend, kernel, max(m, n), m * n * min(m, n))
-    launch.base.launch(backend, kernel, (lsz, batch), (lsz, 1),
-                    [m, n, *_strided(a), tau._storage.buffer, tau._strides[0],
-                     cl.LocalMemory(np.dtype(a.dtype.np).itemsize * lsz)], batch * m * n * min(m, n))
+    _check_loop_budget(a.device.backend, 2 * m * min(m, n), "QR")
+    launch.linalg.householder_qr(a, tau)
 
 
 def apply_householder(v, tau, c, transpose):
@@ -249,13 +141,8 @@ def apply_householder(v, tau, c, transpose):
     k = tau._shape[-1]
     if batch == 0 or ncols == 0 or k == 0:
         return c
-    backend = c.device.backend
-    _check_loop_budget(backend, 2 * m * k, "Applying Householder reflectors")
-    kernel = _kernel(backend, c.dtype, "ormqr")
-    wg = 64 if ncols >= 64 else 1 << (ncols - 1).bit_length()
-    launch.base.launch(backend, kernel, (-(-ncols // wg) * wg, batch), (wg, 1),
-                    [m, ncols, k, int(transpose), *_strided(v), tau._storage.buffer, tau._offset, tau._strides[0],
-                     *_strided(c)], batch * ncols * m * k)
+    _check_loop_budget(c.device.backend, 2 * m * k, "Applying Householder reflectors")
+    launch.linalg.apply_householder(v, tau, c, transpose)
     return c
 
 
@@ -269,11 +156,7 @@ def jacobi_svd(u, v, max_sweeps=40):
     if "llvmpipe" in backend.cl_device.name:  # see _check_loop_budget: as many sweeps as its loop limit allows
         max_sweeps = min(max_sweeps, 65000 // (n * m))
     _check_loop_budget(backend, 65001 if max_sweeps < 8 else 0, "The Jacobi SVD")
-    kernel = _kernel(backend, u.dtype, "gesvj")
-    lsz = _group_size(backend, kernel, max(n // 2, 1), 12 * n * n * m / 2)  # ~12 sweeps
-    tol = float(np.finfo(u.dtype.np).eps) * max(m, 1)
-    launch.base.launch(backend, kernel, (lsz, batch), (lsz, 1),
-                    [m, n, *_strided(u), *_strided(v), max_sweeps, tol, cl.LocalMemory(4)], batch * m * n * n)
+    launch.linalg.jacobi_svd(u, v, max_sweeps, tol=float(np.finfo(u.dtype.np).eps) * max(m, 1))
 
 
 def ldl(a, pivots, info):
@@ -284,12 +167,8 @@ def ldl(a, pivots, info):
     batch, n = a._shape[0], a._shape[1]
     if batch == 0 or n == 0:
         return
-    backend = a.device.backend
-    _check_loop_budget(backend, n ** 3 / 3, "linalg.ldl_factor")
-    wg = min(64, 1 << max(batch - 1, 0).bit_length())
-    launch.base.launch(backend, _kernel(backend, a.dtype, "sytrf"), (-(-batch // wg) * wg,), (wg,),
-                    [n, batch, *_strided(a), pivots._storage.buffer, pivots._offset, pivots._strides[0],
-                     info._storage.buffer], batch * n * n * n // 3)
+    _check_loop_budget(a.device.backend, n ** 3 / 3, "linalg.ldl_factor")
+    launch.linalg.ldl(a, pivots, info)
 
 
 def ldl_solve(ld, pivots, b):
@@ -298,12 +177,8 @@ def ldl_solve(ld, pivots, b):
     batch, n, k = b._shape
     if batch == 0 or n == 0 or k == 0:
         return b
-    backend = b.device.backend
-    _check_loop_budget(backend, 2 * n * n, "linalg.ldl_solve")
-    wg = 64 if k >= 64 else 1 << max(k - 1, 1).bit_length()
-    launch.base.launch(backend, _kernel(backend, b.dtype, "sytrs"), (-(-k // wg) * wg, batch), (wg, 1),
-                    [n, k, *_strided(ld), pivots._storage.buffer, pivots._offset, pivots._strides[0], *_strided(b)],
-                    batch * k * n * n)
+    _check_loop_budget(b.device.backend, 2 * n * n, "linalg.ldl_solve")
+    launch.linalg.ldl_solve(ld, pivots, b)
     return b
 
 
