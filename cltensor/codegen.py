@@ -283,15 +283,17 @@ def built(k: cl.Kernel, template: str | None = None):
 def kernel(backend, key, template: str, kname: str, signatures=None, arg_dtypes=None, **params) -> cl.Kernel:
     """The cached kernel for key; renders and builds the template on first use.
 
-    signatures: {kernel name: launch.signature.Signature} for the kernels the template renders;
-    the template reads their C parameter lists as sig[name], and kname's gives the arg_dtypes (for
-    set_scalar_arg_dtypes). They are set before the kernel is cached: another thread that finds it
+    signatures: {kernel name: launch.signature.Signature} for the kernels the template renders (or a
+    function giving them, called only to build); the template reads their C parameter lists as
+    sig[name], and kname's gives the arg_dtypes (for set_scalar_arg_dtypes). They are set before the kernel is cached: another thread that finds it
     in backend.kernels can launch it at once."""
     k = backend.kernels.get(key)
     if k is None:
         with backend.lock:
             k = backend.kernels.get(key)
             if k is None:
+                if callable(signatures):
+                    signatures = signatures()
                 if signatures is not None:
                     params["sig"] = {name: s.c for name, s in signatures.items()}
                     arg_dtypes = signatures[kname].arg_dtypes

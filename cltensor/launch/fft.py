@@ -127,11 +127,7 @@ def _local_limit(backend, dtype):
 
 
 def _kernel(backend, dtype, name):
-    key = ("fft", dtype, name)
-    k = backend.kernels.get(key)
-    if k is None:
-        k = codegen.kernel(backend, key, "fft.cl.mako", name, _signatures(dtype), dtype=dtype)
-    return k
+    return codegen.kernel(backend, ("fft", dtype, name), "fft.cl.mako", name, lambda: _signatures(dtype), dtype=dtype)
 
 
 _PASS_RADICES = (1, 2, 3, 4, 5, 7, 8)  # the fft_pass_R kernels fft.cl.mako renders

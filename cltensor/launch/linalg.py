@@ -23,11 +23,8 @@ _ITEM_LOOP_LIMIT = 30000
 
 
 def _kernel(backend, dtype, name):
-    key = ("linalg", name, dtype)
-    kernel = backend.kernels.get(key)
-    if kernel is None:
-        kernel = codegen.kernel(backend, key, "linalg.cl.mako", name, _signatures(dtype), dtype=dtype)
-    return kernel
+    return codegen.kernel(backend, ("linalg", name, dtype), "linalg.cl.mako", name, lambda: _signatures(dtype),
+                          dtype=dtype)
 
 
 def _signatures(dtype):

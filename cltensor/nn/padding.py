@@ -1,6 +1,6 @@
 """F.pad (constant, reflect, replicate, circular) and the padding modules.
 
-Reflect and replicate padding are the window kernel family's (cltensor/ops/window.py): one kernel
+Reflect and replicate padding are the window kernel family's (cltensor/launch/window.py): one kernel
 copies each output from the input element it reflects or clamps to, and the backward gathers onto
 each input element the gradients of the outputs that copied it. Circular padding is built from
 views (narrow) joined by one cat per padded dim, as PyTorch composes it too.

@@ -1,6 +1,6 @@
 """Pooling: the functional forms (max, average, adaptive, power-average, max-unpool; 1-3 spatial
 dims) and their modules. Arguments are validated here with PyTorch's messages before any kernel
-runs; the work is done by the window kernel family (cltensor/ops/window.py).
+runs; the work is done by the window kernel family (cltensor/launch/window.py, ops in cltensor/ops/window.py).
 """
 from __future__ import annotations
 

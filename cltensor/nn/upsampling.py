@@ -1,5 +1,5 @@
 """F.interpolate and the Upsample modules: PyTorch's argument checks and messages; the resampling
-itself (forward and backward) is the window kernel family's (cltensor/ops/window.py), which
+itself (forward and backward) is the window kernel family's (cltensor/launch/window.py), which
 reproduces PyTorch's source-index rules; mode 'area' is adaptive average pooling, as in PyTorch.
 """
 from __future__ import annotations
