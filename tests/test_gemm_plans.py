@@ -4,6 +4,7 @@ alpha and beta are. Results are checked bit for bit against a first, uncached la
 from __future__ import annotations
 
 import json
+import time
 
 import numpy as np
 import pytest
@@ -112,6 +113,31 @@ def test_first_gemm_on_an_unknown_device_tunes_once_and_records_it(untuned_devic
     assert said.count("cltensor: tuning GEMM tiles") == 1 and "GFLOP/s" in said
     assert_close(b.t() @ a.t(), _ref(b.t(), a.t()), torch.float32)  # other layouts: no second search
     assert "tuning GEMM" not in capsys.readouterr().err
+
+
+def test_a_bounded_search_on_a_slow_device_shrinks_its_product_and_skips_slow_builds(monkeypatch):
+    """A device computing at 0.1 GFLOP/s whose kernels take seconds to build (llvmpipe under rusticl)
+    gets a product it can time within the budget, and no unrolled candidate (10x the build time)."""
+    from cltensor.launch import gemm_search
+    timed, real_gemm, real_time = [], gemm_search.gemm, gemm_search.time_gemm
+
+    def slow_build(a, b, out, params=None):
+        time.sleep(0.6)
+        return real_gemm(a, b, out, params=params)
+
+    def slow_device(a, b, params, reps=3):
+        timed.append((a.shape[0], params.get("KU", 1)))
+        real_time(a, b, params, reps=1)
+        return 2 * a.shape[0] ** 3 / 1e8
+
+    monkeypatch.setattr(gemm_search, "gemm", slow_build)
+    monkeypatch.setattr(gemm_search, "time_gemm", slow_device)
+    backend = torch.device("cpu").backend
+    started = time.perf_counter()
+    best, _ = gemm_search.search(backend, torch.float32, 512, "vec", seconds=5.0)
+    assert time.perf_counter() - started < 30
+    assert len(timed) >= 2 and {size for size, _ in timed} == {128}  # the probe's size: 512^3 would take 2.7 s a run
+    assert all(ku == 1 for _, ku in timed[1:]) and best.get("KU", 1) == 1
 
 
 def test_autotune_off_takes_the_defaults(untuned_device, capsys, monkeypatch):

@@ -50,12 +50,16 @@ def search(backend, dtype, size, variant, seconds=float("inf"), verbose=False):
     """(best candidate, its GFLOP/s) among the variant's candidates, the default first, timed on a
     size^3 product; candidates after `seconds` are not tried."""
     dev = _device_of(backend)
-    a, b = _normal((size, size), dtype, dev, 0), _normal((size, size), dtype, dev, size * size)
     default = gemm_tuning.DEFAULT_VEC if variant == "vec" else gemm_tuning.DEFAULT_TILED
-    best, best_gflops, start = dict(default), 0.0, time.perf_counter()
+    start = time.perf_counter()
+    size, slow_build = _affordable_size(backend, dtype, dev, default, size, seconds)
+    a, b = _normal((size, size), dtype, dev, 0), _normal((size, size), dtype, dev, size * size)
+    best, best_gflops = dict(default), 0.0
     for cand in [default] + [c for c in gemm_tuning.candidates(variant) if c != default]:
         if time.perf_counter() - start > seconds:
             break
+        if slow_build and cand.get("KU", 1) > 1:
+            continue  # an unrolled k loop builds ~10x slower still (llvmpipe): it would overrun the budget
         try:
             gflops = 2 * size ** 3 / time_gemm(a, b, gemm_tuning.complete(backend, dtype, cand)) / 1e9
         except Exception as err:  # a tiling the device cannot build or run is skipped
@@ -67,6 +71,29 @@ def search(backend, dtype, size, variant, seconds=float("inf"), verbose=False):
         if gflops > best_gflops:
             best, best_gflops = cand, gflops
     return best, best_gflops
+
+
+_PROBE_SIZE = 128
+
+
+def _affordable_size(backend, dtype, dev, params, size, seconds):
+    """(size, slow_build) for a bounded search: the product to time candidates on, size^3 or a smaller
+    cube (a multiple of 64, at least the probe's 128 unless size is smaller) where one product of that size would take more
+    than a 40th of the budget; and whether building the default kernel took over a tenth of it. On
+    llvmpipe (rusticl; well under 0.1 GFLOP/s here, seconds per build) one 512^3 product took ~5 s,
+    and the search meant to take a few seconds took 44."""
+    if seconds == float("inf"):
+        return size, False
+    probe = _normal((_PROBE_SIZE, _PROBE_SIZE), dtype, dev, 0)
+    out = empty((_PROBE_SIZE, _PROBE_SIZE), dtype, dev)
+    params = gemm_tuning.complete(backend, dtype, params)
+    started = time.perf_counter()
+    gemm(probe, probe, out, params=params)  # builds the kernel
+    backend.queue.finish()
+    build_and_run = time.perf_counter() - started
+    run = time_gemm(probe, probe, params, reps=1)
+    affordable = int((2 * _PROBE_SIZE ** 3 / run * seconds / 40 / 2) ** (1 / 3)) // 64 * 64
+    return min(size, max(_PROBE_SIZE, affordable)), build_and_run - run > seconds / 10
 
 
 def _normal(shape, dtype, dev, offset):
