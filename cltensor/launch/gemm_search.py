@@ -78,22 +78,18 @@ _PROBE_SIZE = 128
 
 def _affordable_size(backend, dtype, dev, params, size, seconds):
     """(size, slow_build) for a bounded search: the product to time candidates on, size^3 or a smaller
-    cube (a multiple of 64, at least the probe's 128 unless size is smaller) where one product of that size would take more
-    than a 40th of the budget; and whether building the default kernel took over a third of it (llvmpipe ~6 s, PoCL ~0.3 s). On
-    llvmpipe (rusticl; well under 0.1 GFLOP/s here, seconds per build) one 512^3 product took ~5 s,
-    and the search meant to take a few seconds took 44."""
+    cube (a multiple of 64, at least the probe's 128 unless size is smaller) where one product of
+    that size would take more than a 40th of the budget; and whether building the default kernel
+    took over a third of it (llvmpipe ~6 s, PoCL ~0.3 s). On llvmpipe (rusticl; well under
+    0.1 GFLOP/s here) one 512^3 product took ~5 s, and the search meant to take a few seconds took 44."""
     if seconds == float("inf"):
         return size, False
     probe = _normal((_PROBE_SIZE, _PROBE_SIZE), dtype, dev, 0)
-    out = empty((_PROBE_SIZE, _PROBE_SIZE), dtype, dev)
-    params = gemm_tuning.complete(backend, dtype, params)
     started = time.perf_counter()
-    gemm(probe, probe, out, params=params)  # builds the kernel
-    backend.queue.finish()
-    build_and_run = time.perf_counter() - started
-    run = time_gemm(probe, probe, params, reps=1)
+    run = time_gemm(probe, probe, gemm_tuning.complete(backend, dtype, params), reps=1)  # builds, then times
+    build = time.perf_counter() - started - 2 * run
     affordable = int((2 * _PROBE_SIZE ** 3 / run * seconds / 40 / 2) ** (1 / 3)) // 64 * 64
-    return min(size, max(_PROBE_SIZE, affordable)), build_and_run - run > seconds / 3
+    return min(size, max(_PROBE_SIZE, affordable)), build > seconds / 3
 
 
 def _normal(shape, dtype, dev, offset):
