@@ -285,8 +285,8 @@ def kernel(backend, key, template: str, kname: str, signatures=None, arg_dtypes=
 
     signatures: {kernel name: launch.signature.Signature} for the kernels the template renders (or a
     function giving them, called only to build); the template reads their C parameter lists as
-    sig[name], and kname's gives the arg_dtypes (for set_scalar_arg_dtypes). They are set before the kernel is cached: another thread that finds it
-    in backend.kernels can launch it at once."""
+    sig[name], and kname's gives the arg_dtypes (for set_scalar_arg_dtypes). They are set before the
+    kernel is cached: another thread that finds it in backend.kernels can launch it at once."""
     k = backend.kernels.get(key)
     if k is None:
         with backend.lock:

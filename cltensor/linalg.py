@@ -1124,7 +1124,8 @@ def lstsq(A, B, rcond=None, *, driver=None):
     Bm = B.unsqueeze(-1) if vector else B
     m, n = A.shape[-2], A.shape[-1]
     if Bm.shape[-2] != m:
-        raise RuntimeError(f"torch.linalg.lstsq: input.size(-2) should match other.size(-2) (got {m} and {Bm.shape[-2]})")
+        raise RuntimeError(f"torch.linalg.lstsq: input.size(-2) should match other.size(-2) "
+                           f"(got {m} and {Bm.shape[-2]})")
     rtol = rcond if rcond is not None else float(np.finfo(A.dtype.np).eps) * max(m, n)
     U, S, Vh = svd(A, full_matrices=False)
     tol = _tolerance(S.detach(), None, rtol, m, n, A.dtype)

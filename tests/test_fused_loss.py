@@ -1,6 +1,6 @@
-"""The fused cross entropy (cltensor/ops/loss.py, launched by cltensor/launch/loss.py): its launch counts, values and gradients against
-PyTorch over every target kind, option and layout, finite-difference gradchecks in float64, the
-create_graph path and the fallbacks to the composition."""
+"""The fused cross entropy (cltensor/ops/loss.py, launched by cltensor/launch/loss.py): its launch counts,
+values and gradients against PyTorch over every target kind, option and layout, finite-difference
+gradchecks in float64, the create_graph path and the fallbacks to the composition."""
 import numpy as np
 import pytest
 
