@@ -9,11 +9,20 @@ import functools
 import inspect
 import threading
 
-_state = threading.local()
+class _ThreadState(threading.local):
+    """Each thread's grad modes; a new thread starts with the defaults below.
+    NOTE: class-level defaults, not getattr(local, name, default): a missing attribute costs an
+    AttributeError raised and caught on every call (1.3 against 0.1 us, measured), and every
+    op with a differentiable input asks."""
+    enabled = True
+    inference = False
+
+
+_state = _ThreadState()
 
 
 def is_grad_enabled() -> bool:
-    return getattr(_state, "enabled", True)
+    return _state.enabled
 
 
 def _set_enabled(flag: bool) -> None:
@@ -21,7 +30,7 @@ def _set_enabled(flag: bool) -> None:
 
 
 def is_inference_mode_enabled() -> bool:
-    return getattr(_state, "inference", False)
+    return _state.inference
 
 
 def _get_state():
