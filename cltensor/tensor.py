@@ -66,18 +66,18 @@ def _shape_arg(args) -> tuple:
     return tuple(out)
 
 
-class _Version:
-    """The version counter a tensor shares with its views (bumped by every in-place op)."""
-    __slots__ = ("value",)
-
-    def __init__(self):
-        self.value = 0
-
-
 class Tensor:
     __slots__ = ("_storage", "_shape", "_strides", "_offset", "dtype", "device",
-                 "_requires_grad", "_grad_fn", "_grad", "_version_box", "_base", "_retains_grad",
-                 "_hooks", "_grad_accumulator", "_output_nr", "_view_version", "__weakref__", "__dict__")
+                 "_requires_grad", "_grad_fn", "_grad", "_version_box", "_base", "_view_version",
+                 "__weakref__", "__dict__")
+    # _version_box: [version], the counter a tensor shares with its views, bumped by every in-place
+    # op (a one-element list: the cheapest mutable box to make, and every op makes one)
+    # rarely set: class-level defaults that an instance overrides in its __dict__ when set, so that
+    # making a tensor (every op) does not set them
+    _retains_grad = False
+    _hooks = None  # tensor hooks (register_hook)
+    _grad_accumulator = None  # a weak reference to a leaf's AccumulateGrad node
+    _output_nr = 0  # which output of its grad_fn this tensor is
 
     def __new__(cls, *args, **kwargs):
         if cls is Tensor and not kwargs.get("_internal", False):
@@ -99,12 +99,8 @@ class Tensor:
         t._requires_grad = False
         t._grad_fn = None
         t._grad = None
-        t._version_box = _Version()
+        t._version_box = [0]
         t._base = None
-        t._retains_grad = False
-        t._hooks = None
-        t._grad_accumulator = None
-        t._output_nr = 0
         t._view_version = None  # set on differentiable views: the version their grad_fn was made at
         return t
 
@@ -189,10 +185,10 @@ class Tensor:
 
     @property
     def _version(self) -> int:
-        return self._version_box.value
+        return self._version_box[0]
 
     def _bump_version(self):
-        self._version_box.value += 1
+        self._version_box[0] += 1
 
     @property
     def T(self):
@@ -427,7 +423,7 @@ class Tensor:
         v._version_box = self._version_box
         v._base = self if self._base is None else self._base
         if _grad_enabled():
-            v._view_version = v._version_box.value  # a differentiable view (see autograd.graph)
+            v._view_version = v._version_box[0]  # a differentiable view (see autograd.graph)
         return v
 
 
@@ -495,7 +491,7 @@ def _set_requires_grad(self, flag):
 
 
 def _get_grad_fn(self):
-    if self._view_version is not None and self._view_version != self._version_box.value:
+    if self._view_version is not None and self._view_version != self._version_box[0]:
         from .autograd.graph import regenerate_view_grad_fn
         regenerate_view_grad_fn(self)  # the base (or another view of it) was modified in place
     return self._grad_fn
@@ -504,7 +500,7 @@ def _get_grad_fn(self):
 def _set_grad_fn(self, fn):
     self._grad_fn = fn
     if self._view_version is not None:
-        self._view_version = self._version_box.value
+        self._view_version = self._version_box[0]
 
 
 def _get_grad(self):
@@ -569,7 +565,7 @@ def detach_(self):
 def _get_data(self):
     """The values without history; unlike detach(), changes through it are not seen by autograd."""
     a = _alias(self)
-    a._version_box = _Version()
+    a._version_box = [0]
     return a
 
 

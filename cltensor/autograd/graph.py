@@ -382,7 +382,7 @@ def regenerate_view_grad_fn(view):
     """A view whose base (or another view of it) changed in place: its history now starts at the
     base's current grad_fn, through AsStridedBackward0, as PyTorch does."""
     base = view._base
-    version = view._version_box.value
+    version = view._version_box[0]
     view._view_version = version
     if not base.requires_grad:
         return

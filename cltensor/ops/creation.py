@@ -198,7 +198,7 @@ def zero_(self):
 def _filled(t, value):
     """A new tensor filled with value: still at version 0, as PyTorch's factories leave it."""
     fill_(t, value)
-    t._version_box.value = 0
+    t._version_box[0] = 0
     return t
 
 
