@@ -17,7 +17,7 @@ import threading
 import pyopencl as cl
 
 from . import checks
-from .device import Backend, PreparedArgs
+from .device import Backend, prepared_positional
 from .memory import Storage
 from .ops import index as _index_ops, random as _random
 from .tensor import Tensor
@@ -94,10 +94,17 @@ class Recorder:
         def launch(orig):
             def recording_launch(backend, kernel, gsize, lsize, args, items):
                 if not rec.paused and threading.get_ident() == rec.thread:
-                    full = args.positional() if type(args) is PreparedArgs else args
-                    rec.launches.append(Launch(backend, kernel, gsize, lsize, full, items))
+                    rec.launches.append(Launch(backend, kernel, gsize, lsize, args, items))
                 return orig(backend, kernel, gsize, lsize, args, items)
             return recording_launch
+
+        def launch_prepared(orig):
+            def recording_launch_prepared(backend, kernel, gsize, lsize, buffers, values, preset, items):
+                if not rec.paused and threading.get_ident() == rec.thread:
+                    full = prepared_positional(buffers, values, preset)
+                    rec.launches.append(Launch(backend, kernel, gsize, lsize, full, items))
+                return orig(backend, kernel, gsize, lsize, buffers, values, preset, items)
+            return recording_launch_prepared
 
         def allocate(orig):
             def recording_allocate(cls, backend, nbytes, host):
@@ -152,6 +159,7 @@ class Recorder:
             return recording_bounds
 
         patch(Backend, "launch", launch)
+        patch(Backend, "launch_prepared", launch_prepared)
         patch(_index_ops, "_check_bounds", bounds)
         patch(Storage, "allocate", allocate)
         patch(Storage, "allocate_from", allocate_from)

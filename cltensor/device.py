@@ -41,29 +41,13 @@ def _all_cl_devices() -> list:
     return _cl_devices
 
 
-class PreparedArgs:
-    """A plan's launch arguments in three parts (launch.elementwise.ElementwisePlan): preset, the
-    (index, type char, value, ...) of those the plan fixes, set on the kernel only where its arguments
-    hold another plan's; buffers, (index, cl.Buffer, ...), and values, (index, type char, value, ...):
-    the call's own. Backend._flush_locked sets them under the backend's lock at submission, so threads
-    sharing a kernel cannot mix their arguments, with pyopencl's multi-argument setters (what its own
-    invokers call): two or three native calls instead of pyopencl's per-call invoker.
-    Iterating gives the buffers, as iterating a launch's argument list does."""
-
-    __slots__ = ("buffers", "values", "preset")
-
-    def __init__(self, buffers, values, preset):
-        self.buffers, self.values, self.preset = buffers, values, preset
-
-    def __iter__(self):
-        return iter(self.buffers)
-
-    def positional(self) -> list:
-        """Every argument in the kernel's order, as a full-argument launch passes them."""
-        by_index = dict(zip(self.buffers[::2], self.buffers[1::2]))
-        for triples in (self.preset, self.values):
-            by_index.update(zip(triples[::3], triples[2::3]))
-        return [by_index[i] for i in range(len(by_index))]
+def prepared_positional(buffers, values, preset) -> list:
+    """Every argument of a prepared launch (Backend.launch_prepared) in the kernel's order, as a
+    full-argument launch passes them."""
+    by_index = dict(zip(buffers[::2], buffers[1::2]))
+    for triples in (preset, values):
+        by_index.update(zip(triples[::3], triples[2::3]))
+    return [by_index[i] for i in range(len(by_index))]
 
 
 class Backend:
@@ -115,7 +99,7 @@ class Backend:
         # read or finish, and that wait needs the gate this thread would open after enqueuing: deadlock
         self.gate_batch = 16 if self.is_pocl else 0
         self.batch_limit = 64  # held launches submitted together at most
-        self.presets: dict = {}  # kernel -> the PreparedArgs.preset its arguments hold, under the lock
+        self.presets: dict = {}  # kernel -> the preset (launch_prepared) its arguments hold, under the lock
         self.recorder = None  # a list while cltensor.profiler is recording: (kernel, event) pairs
         self.pending_checks: list = []  # checks of device values raised at the next host read (checks.py)
         if props:
@@ -139,22 +123,42 @@ class Backend:
         the workers wake once (a chain of tiny ops: 20 -> 11 us per op, measured). Order is kept,
         so the allocator's reuse rule holds.
 
-        args: the kernel's arguments, or a PreparedArgs (a plan's launch: only the call's own).
-
         A launch that uses host-side state (memory.py) settles it first: it drops snapshots of host
         reads and queues the unmap of memory numpy shares (from_numpy/.numpy()), as the OpenCL rules
         for USE_HOST_PTR buffers ask; such a launch runs now, as PyTorch's CPU ops do, and maps the
         memory back before returning: numpy sees the kernel's writes and the kernel numpy's (PoCL
         computes in place either way, a caching driver copies at the unmap and the map).
         """
-        with self.lock:
+        self._submit((kernel, gsize, lsize, args, None, None), args, items)
+
+    def launch_prepared(self, kernel, gsize, lsize, buffers, values, preset, items):
+        """launch() for a plan whose kernel arguments are mostly fixed (launch.elementwise's plans):
+        preset, the (index, type char, value, ...) the plan fixes, is set on the kernel only where its
+        arguments hold another plan's; buffers, (index, cl.Buffer, ...), and values, (index, type
+        char, value, ...), are the call's own. _flush_locked sets them under the lock at submission,
+        so threads sharing a kernel cannot mix their arguments, with pyopencl's multi-argument
+        setters (what its own invokers call): two or three native calls instead of its invoker."""
+        self._submit((kernel, gsize, lsize, buffers, values, preset), buffers, items)
+
+    def _submit(self, entry, buffers, items):
+        """Hold or enqueue a pending entry: (kernel, gsize, lsize, arguments or buffers, values,
+        preset); preset None: the arguments are all of them. buffers: what the entry reads and
+        writes (numbers among them are ignored)."""
+        # NOTE: acquire/release, not `with`: a with-statement costs twice as much here (~0.55 against
+        # ~0.25 us, measured), and every op passes this way
+        lock = self.lock
+        lock.acquire()
+        try:
             state = self.host_state
-            exposed = settle_for_launch(self, args) if state and not state.keys().isdisjoint(args) else None
-            self.pending.append((kernel, gsize, lsize, args))
+            exposed = settle_for_launch(self, buffers) if state and not state.keys().isdisjoint(buffers) else None
+            pending = self.pending
+            pending.append(entry)
             if exposed:
                 self._run_exposed_locked(exposed)
-            elif items >= self.defer_items or len(self.pending) >= self.batch_limit:
+            elif items >= self.defer_items or len(pending) >= self.batch_limit:
                 self._flush_locked()
+        finally:
+            lock.release()
 
     def _run_exposed_locked(self, blocks):
         try:
@@ -183,19 +187,18 @@ class Backend:
         wait_for = [gate] if gate is not None else None
         presets = self.presets
         try:
-            for entry in launches:
-                kernel, gsize, lsize, args = entry
-                if type(args) is not PreparedArgs:  # every argument given: pyopencl's invoker sets them all
+            for kernel, gsize, lsize, args, values, preset in launches:
+                if preset is None:  # every argument given: pyopencl's invoker sets them all
                     event = kernel(queue, gsize, lsize, *args, wait_for=wait_for)
                     if presets:
                         presets.pop(kernel, None)
                 else:
-                    if presets.get(kernel) is not args.preset:
-                        kernel._set_arg_buf_pack_multi(args.preset)
-                        presets[kernel] = args.preset
-                    kernel._set_arg_multi(args.buffers)
-                    if args.values:
-                        kernel._set_arg_buf_pack_multi(args.values)
+                    if presets.get(kernel) is not preset:
+                        kernel._set_arg_buf_pack_multi(preset)
+                        presets[kernel] = preset
+                    kernel._set_arg_multi(args)
+                    if values:
+                        kernel._set_arg_buf_pack_multi(values)
                     event = cl.enqueue_nd_range_kernel(queue, kernel, gsize, lsize, None, wait_for)
                 wait_for = None
                 if recorder is not None and event is not None:

@@ -103,7 +103,7 @@ def unmap_block(backend, block: Block, final: bool = False) -> None:
     block is being freed."""
     mapping, block.mapping = block.mapping, None
     if mapping is not None:
-        backend.pending.append((_Unmap(mapping.base, final), None, None, ()))
+        backend.pending.append((_Unmap(mapping.base, final), None, None, (), None, None))
 
 
 def map_block(backend, block: Block, blocking: bool = True) -> None:
@@ -172,7 +172,9 @@ class Allocator:
     def allocate_from(self, pool: list, nbytes: int, host: bool) -> Block:
         """allocate(nbytes, host) where pool is pool(nbytes, host): a caller that allocates the same
         size again and again (an op's plan) keeps the list and skips the size arithmetic."""
-        with self.lock:
+        lock = self.lock
+        lock.acquire()  # not `with`: see Backend._submit
+        try:
             if pool:
                 block = pool.pop()
                 size = block.nbytes
@@ -181,23 +183,28 @@ class Allocator:
                 if self.live_bytes > self.peak_bytes:
                     self.peak_bytes = self.live_bytes
                 return block
-            size = _round_size(max(nbytes, 1))
-            freed = 0
-            if self.live_bytes + self.cached_bytes + size > self.limit:  # cached blocks hold memory too
-                freed = self._empty_locked()
-                if self.live_bytes + size > self.limit:
-                    raise self._oom(nbytes, size, freed)
+            return self._new_pooled_locked(pool, nbytes, host)
+        finally:
+            lock.release()
+
+    def _new_pooled_locked(self, pool: list, nbytes: int, host: bool) -> Block:
+        size = _round_size(max(nbytes, 1))
+        freed = 0
+        if self.live_bytes + self.cached_bytes + size > self.limit:  # cached blocks hold memory too
+            freed = self._empty_locked()
+            if self.live_bytes + size > self.limit:
+                raise self._oom(nbytes, size, freed)
+        try:
+            block = self._new_block(size, host)
+        except (cl.MemoryError, cl.Error, MemoryError):
+            freed += self._empty_locked()  # the driver refused: release the cache and retry once
             try:
                 block = self._new_block(size, host)
             except (cl.MemoryError, cl.Error, MemoryError):
-                freed += self._empty_locked()  # the driver refused: release the cache and retry once
-                try:
-                    block = self._new_block(size, host)
-                except (cl.MemoryError, cl.Error, MemoryError):
-                    raise self._oom(nbytes, size, freed) from None
-            block.pool = pool
-            self._count(size)
-            return block
+                raise self._oom(nbytes, size, freed) from None
+        block.pool = pool
+        self._count(size)
+        return block
 
     def _count(self, size):
         self.live_bytes += size
@@ -229,26 +236,34 @@ class Allocator:
         return Block(buf, flat, flat.nbytes, False)
 
     def free(self, block: Block) -> None:
-        with self.lock:
+        lock = self.lock
+        lock.acquire()  # not `with`: see Backend._submit
+        try:
             if block.counted:
                 self.live_bytes -= block.nbytes
             if block.exposed or block.snapshot is not None:
-                self.backend.host_state.pop(block.buffer, None)
-                block.snapshot = None
-                # exposed: unmapped before the buffer goes; no kernel uses it again, so numpy's later
-                # writes stay in the host memory (a driver writes host_ptr only at a map or a read)
-                block.exposed = False
-                unmap_block(self.backend, block, final=True)
-            if not block.pooled:  # user memory, or memory numpy was given (Storage.expose)
-                # NOTE: a kernel (or the unmap) still queued may use this memory; keep it alive until
-                # the next sync.
-                self.deferred.append(block)
-                if len(self.deferred) > 256:
-                    self.backend.finish()
-                    self.release_deferred()
+                self._settle_freed_locked(block)
+            if block.pooled:
+                self.cached_bytes += block.nbytes
+                block.pool.append(block)
                 return
-            self.cached_bytes += block.nbytes
-            block.pool.append(block)
+            # user memory, or memory numpy was given (Storage.expose)
+            # NOTE: a kernel (or the unmap) still queued may use this memory; keep it alive until
+            # the next sync.
+            self.deferred.append(block)
+            if len(self.deferred) > 256:
+                self.backend.finish()
+                self.release_deferred()
+        finally:
+            lock.release()
+
+    def _settle_freed_locked(self, block: Block) -> None:
+        self.backend.host_state.pop(block.buffer, None)
+        block.snapshot = None
+        # exposed: unmapped before the buffer goes; no kernel uses it again, so numpy's later
+        # writes stay in the host memory (a driver writes host_ptr only at a map or a read)
+        block.exposed = False
+        unmap_block(self.backend, block, final=True)
 
     def deferred_mark(self) -> int:
         """A mark for release_deferred: the blocks freed so far, whose readers are already launched."""

@@ -40,14 +40,16 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture
 def launches(monkeypatch):
     """The function names of the kernels launched while the test runs (every launch goes through
-    Backend.launch)."""
+    Backend.launch or Backend.launch_prepared)."""
     from cltensor.device import Backend
     names = []
-    original = Backend.launch
 
-    def counting(self, kernel, *args, **kwargs):
-        names.append(kernel.function_name)
-        return original(self, kernel, *args, **kwargs)
+    def counting(original):
+        def counted(self, kernel, *args, **kwargs):
+            names.append(kernel.function_name)
+            return original(self, kernel, *args, **kwargs)
+        return counted
 
-    monkeypatch.setattr(Backend, "launch", counting)
+    for name in ("launch", "launch_prepared"):
+        monkeypatch.setattr(Backend, name, counting(getattr(Backend, name)))
     return names

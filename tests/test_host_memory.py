@@ -49,7 +49,7 @@ class Audit:
         self.of_map[id(array.base)] = ptr
 
     def on_flush(self, pending):
-        for kernel, _, _, args in pending:
+        for kernel, _, _, args, _, _ in pending:
             if isinstance(kernel, memory._Unmap):
                 self.counts["unmap"] += 1
                 ptr = self.of_map.pop(id(kernel.memory_map), None)

@@ -5,7 +5,6 @@ import numpy as np
 import pyopencl as cl
 
 from .. import codegen
-from ..device import PreparedArgs
 from ..tensor import Tensor
 from . import signature as sg
 from .base import keep_plan, scalar_arg
@@ -28,12 +27,12 @@ class ElementwisePlan:
     """Everything a launch needs that follows from the operands' dtypes, shapes and strides:
     the kernel, operand kinds, the size/stride arguments and the launch geometry.
 
-    Prepared arguments (device.PreparedArgs), where pyopencl packs every scalar argument itself:
+    Prepared arguments (Backend.launch_prepared), where pyopencl packs every scalar argument itself:
     preset holds the arguments fixed by the plan (sizes, strides, zero offsets) and the slots say
     where a call's buffers and numbers go, so a call passes just those (operands at offset 0)."""
 
     __slots__ = ("backend", "kernel", "compute", "kinds", "head", "out_strides", "in_strides", "gsize", "lsize",
-                 "items", "preset", "out_slot", "in_slots", "value_chars", "param_slots")
+                 "items", "preset", "out_slot", "tensor_slots", "value_slots", "param_slots")
 
     def __init__(self, backend, kernel, compute, kinds, head, out_strides, in_strides, gsize, lsize, items):
         self.backend, self.kernel, self.compute, self.kinds, self.head = backend, kernel, compute, kinds, head
@@ -55,17 +54,17 @@ class ElementwisePlan:
         slot = self.out_slot = len(self.head)
         fixed(slot + 1, (0, *self.out_strides))
         slot += 2 + len(self.out_strides)
-        in_slots, value_chars = [], []
-        for kind, strides in zip(self.kinds, self.in_strides):
-            in_slots.append(slot)
-            value_chars.append(chars[slot] if kind == "v" else None)
+        tensor_slots, value_slots = [], []  # (input's position, slot), (position, slot, type char)
+        for i, (kind, strides) in enumerate(zip(self.kinds, self.in_strides)):
             if kind == "v":
+                value_slots.append((i, slot, chars[slot]))
                 slot += 1
             else:
+                tensor_slots.append((i, slot))
                 fixed(slot + 1, (0, *strides))
                 slot += 2 + len(strides)
         self.param_slots = tuple((i, chars[i]) for i in range(slot, len(types)))
-        self.in_slots, self.value_chars, self.preset = tuple(in_slots), tuple(value_chars), tuple(preset)
+        self.tensor_slots, self.value_slots, self.preset = tuple(tensor_slots), tuple(value_slots), tuple(preset)
 
 
 # pyopencl's own invokers set a kernel's arguments with these two calls; where they exist, a plan's
@@ -110,20 +109,21 @@ def run_elementwise(plan, inputs, out, compute, params=()):
 
 def run_planned(plan, inputs, out, param_values=()):
     """Launch a plan; param_values: the parameters' kernel arguments (launch.base.param_arg)."""
-    if plan.preset is not None and not out._offset:
-        buffers, values = [plan.out_slot, out._storage.buffer], []
-        for x, slot, char in zip(inputs, plan.in_slots, plan.value_chars):
-            if char is not None:
-                values += (slot, char, scalar_arg(x, plan.compute))
-            elif x._offset:
+    preset = plan.preset
+    if preset is not None and not out._offset:
+        buffers = (plan.out_slot, out._storage.buffer)
+        for i, slot in plan.tensor_slots:
+            x = inputs[i]
+            if x._offset:
                 break  # the preset has zero offsets: launched with every argument below
-            else:
-                buffers += (slot, x._storage.buffer)
+            buffers += (slot, x._storage.buffer)
         else:
+            values = ()
+            for i, slot, char in plan.value_slots:
+                values += (slot, char, scalar_arg(inputs[i], plan.compute))
             for (slot, char), value in zip(plan.param_slots, param_values):
                 values += (slot, char, value)
-            plan.backend.launch(plan.kernel, plan.gsize, plan.lsize,
-                                PreparedArgs(tuple(buffers), tuple(values), plan.preset), plan.items)
+            plan.backend.launch_prepared(plan.kernel, plan.gsize, plan.lsize, buffers, values, preset, plan.items)
             return
     args = [*plan.head, out._storage.buffer, out._offset, *plan.out_strides]
     for x, kind, strides in zip(inputs, plan.kinds, plan.in_strides):
