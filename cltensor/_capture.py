@@ -1,6 +1,6 @@
 """Recording of kernel launches for ``torch.compile`` (see docs/kernels.md, "Capture and replay").
 
-While a ``Recorder`` is active, every ``Backend.launch`` is noted as a ``Launch`` (and still runs:
+While a ``Recorder`` is active, every ``Backend.submit`` is noted as a ``Launch`` (and still runs:
 a trace is an ordinary eager call), every storage made is kept, and anything a replay could not
 repeat marks the recording as uncapturable, with the reason: host reads (``.item()``, ``.numpy()``,
 ``bool()``, an op that reads a count or a bound), host-to-device copies, random draws, waits on
@@ -41,7 +41,7 @@ class BoundsCheck:
 
 
 class Launch:
-    """One recorded kernel launch: what Backend.launch was called with."""
+    """One recorded kernel launch: what Backend.submit was called with (every argument)."""
 
     __slots__ = ("backend", "kernel", "gsize", "lsize", "args", "items")
 
@@ -91,20 +91,13 @@ class Recorder:
             self._saved.append((owner, name, original))
             setattr(owner, name, make(original))
 
-        def launch(orig):
-            def recording_launch(backend, kernel, gsize, lsize, args, items):
+        def submit(orig):
+            def recording_submit(backend, kernel, gsize, lsize, args, values, preset, items):
                 if not rec.paused and threading.get_ident() == rec.thread:
-                    rec.launches.append(Launch(backend, kernel, gsize, lsize, args, items))
-                return orig(backend, kernel, gsize, lsize, args, items)
-            return recording_launch
-
-        def launch_prepared(orig):
-            def recording_launch_prepared(backend, kernel, gsize, lsize, buffers, values, preset, items):
-                if not rec.paused and threading.get_ident() == rec.thread:
-                    full = prepared_positional(buffers, values, preset)
+                    full = args if preset is None else prepared_positional(args, values, preset)
                     rec.launches.append(Launch(backend, kernel, gsize, lsize, full, items))
-                return orig(backend, kernel, gsize, lsize, buffers, values, preset, items)
-            return recording_launch_prepared
+                return orig(backend, kernel, gsize, lsize, args, values, preset, items)
+            return recording_submit
 
         def allocate(orig):
             def recording_allocate(cls, backend, nbytes, host):
@@ -158,8 +151,7 @@ class Recorder:
                 rec.launches.append(BoundsCheck(index, size, dim, message))
             return recording_bounds
 
-        patch(Backend, "launch", launch)
-        patch(Backend, "launch_prepared", launch_prepared)
+        patch(Backend, "submit", submit)
         patch(_index_ops, "_check_bounds", bounds)
         patch(Storage, "allocate", allocate)
         patch(Storage, "allocate_from", allocate_from)

@@ -195,7 +195,7 @@ class _Program:
 
     Each launch gets a kernel object of its own whose arguments are set once, here; a replay sets
     only the slot arguments (the buffers that change per call) and enqueues (the CUDA-graphs idea).
-    That direct path is taken while Backend.launch is the stock one and nothing else needs to see
+    That direct path is taken while Backend.submit is the stock one and nothing else needs to see
     the launches (the profiler, numpy-shared memory); otherwise each launch goes through
     Backend.launch as eager launches do.
     """
@@ -245,7 +245,7 @@ class _Program:
                 check.run(storage if slot is None else storages[slot])
                 continue
             with backend.lock:
-                backend._flush_locked()  # launches held back by Backend.launch go first
+                backend._flush_locked()  # launches held back by Backend.submit go first
                 queue = backend._queue
                 gate = cl.UserEvent(backend.context) if 0 < backend.gate_batch <= len(segment) else None
                 wait = [gate] if gate is not None else None
@@ -262,7 +262,7 @@ class _Program:
                         gate.set_status(cl.command_execution_status.COMPLETE)
 
 
-_STOCK_LAUNCH = Backend.launch
+_STOCK_SUBMIT = Backend.submit  # every launch passes it: a patched one wants to see them
 
 
 def _direct_segments(steps):
@@ -293,7 +293,7 @@ def _direct_segments(steps):
 
 def _may_go_direct(program, table):
     backend = program.direct[0]
-    if type(backend).launch is not _STOCK_LAUNCH or backend.recorder is not None:
+    if type(backend).submit is not _STOCK_SUBMIT or backend.recorder is not None:
         return False
     state = backend.host_state
     if not state:

@@ -42,7 +42,7 @@ def _all_cl_devices() -> list:
 
 
 def prepared_positional(buffers, values, preset) -> list:
-    """Every argument of a prepared launch (Backend.launch_prepared) in the kernel's order, as a
+    """Every argument of a prepared launch (Backend.submit) in the kernel's order, as a
     full-argument launch passes them."""
     by_index = dict(zip(buffers[::2], buffers[1::2]))
     for triples in (preset, values):
@@ -99,7 +99,7 @@ class Backend:
         # read or finish, and that wait needs the gate this thread would open after enqueuing: deadlock
         self.gate_batch = 16 if self.is_pocl else 0
         self.batch_limit = 64  # held launches submitted together at most
-        self.presets: dict = {}  # kernel -> the preset (launch_prepared) its arguments hold, under the lock
+        self.presets: dict = {}  # kernel -> the preset (submit) its arguments hold, under the lock
         self.recorder = None  # a list while cltensor.profiler is recording: (kernel, event) pairs
         self.pending_checks: list = []  # checks of device values raised at the next host read (checks.py)
         if props:
@@ -114,7 +114,18 @@ class Backend:
         return self._queue
 
     def launch(self, kernel, gsize, lsize, args, items):
-        """Enqueue kernel(*args) over gsize/lsize. Never waits.
+        """Enqueue kernel(*args) over gsize/lsize (every argument given). Never waits: see submit."""
+        self.submit(kernel, gsize, lsize, args, None, None, items)
+
+    def submit(self, kernel, gsize, lsize, args, values, preset, items):
+        """Enqueue a launch of kernel over gsize/lsize. Never waits. Every launch comes this way.
+
+        preset None: args are all the kernel's arguments. Otherwise a prepared launch (a plan whose
+        arguments are mostly fixed, launch.elementwise's): preset, the (index, type char, value, ...)
+        the plan fixes, is set on the kernel only where its arguments hold another plan's; args,
+        (index, cl.Buffer, ...), and values, (index, type char, value, ...), are the call's own.
+        _flush_locked sets them under the lock at submission, so threads sharing a kernel cannot mix
+        their arguments, with pyopencl's multi-argument setters (what its own invokers call).
 
         On CPU drivers a launch of fewer than defer_items work-items is held back and submitted with
         the next big launch, queue access or the batch_limit-th held one: PoCL wakes its sleeping
@@ -129,30 +140,15 @@ class Backend:
         memory back before returning: numpy sees the kernel's writes and the kernel numpy's (PoCL
         computes in place either way, a caching driver copies at the unmap and the map).
         """
-        self._submit((kernel, gsize, lsize, args, None, None), args, items)
-
-    def launch_prepared(self, kernel, gsize, lsize, buffers, values, preset, items):
-        """launch() for a plan whose kernel arguments are mostly fixed (launch.elementwise's plans):
-        preset, the (index, type char, value, ...) the plan fixes, is set on the kernel only where its
-        arguments hold another plan's; buffers, (index, cl.Buffer, ...), and values, (index, type
-        char, value, ...), are the call's own. _flush_locked sets them under the lock at submission,
-        so threads sharing a kernel cannot mix their arguments, with pyopencl's multi-argument
-        setters (what its own invokers call): two or three native calls instead of its invoker."""
-        self._submit((kernel, gsize, lsize, buffers, values, preset), buffers, items)
-
-    def _submit(self, entry, buffers, items):
-        """Hold or enqueue a pending entry: (kernel, gsize, lsize, arguments or buffers, values,
-        preset); preset None: the arguments are all of them. buffers: what the entry reads and
-        writes (numbers among them are ignored)."""
         # NOTE: acquire/release, not `with`: a with-statement costs twice as much here (~0.55 against
         # ~0.25 us, measured), and every op passes this way
         lock = self.lock
         lock.acquire()
         try:
             state = self.host_state
-            exposed = settle_for_launch(self, buffers) if state and not state.keys().isdisjoint(buffers) else None
+            exposed = settle_for_launch(self, args) if state and not state.keys().isdisjoint(args) else None
             pending = self.pending
-            pending.append(entry)
+            pending.append((kernel, gsize, lsize, args, values, preset))
             if exposed:
                 self._run_exposed_locked(exposed)
             elif items >= self.defer_items or len(pending) >= self.batch_limit:

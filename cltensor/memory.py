@@ -12,7 +12,7 @@ driver may keep its own copy of the memory, host_ptr holds the latest bits only 
 
 * memory that numpy shares (exposed: from_numpy, .numpy()) stays mapped for reading and writing
   whenever no kernel uses it; a launch that uses it unmaps it, runs, and maps it back before
-  returning (Backend.launch); freeing it unmaps it. The mapped pointer of a USE_HOST_PTR buffer
+  returning (Backend.submit); freeing it unmaps it. The mapped pointer of a USE_HOST_PTR buffer
   derives from host_ptr, so numpy arrays over the memory stay valid (checked at every map);
 * memory that numpy does not share (pooled blocks, private uploads) belongs to the device and is
   never mapped: the host reads it with clEnqueueReadBuffer, one command waited for with the
@@ -74,7 +74,7 @@ class Block:
 
 
 class _Unmap:
-    """A pending entry (see Backend.launch) that unmaps a mapping, in order with the launches.
+    """A pending entry (see Backend.submit) that unmaps a mapping, in order with the launches.
 
     NOTE: Mesa's rusticl 22.3 (llvmpipe) now and then answers INVALID_VALUE ("not a mapped pointer")
     for the one unmap of a buffer mapped once, under several threads, even after a finish: it has
@@ -173,7 +173,7 @@ class Allocator:
         """allocate(nbytes, host) where pool is pool(nbytes, host): a caller that allocates the same
         size again and again (an op's plan) keeps the list and skips the size arithmetic."""
         lock = self.lock
-        lock.acquire()  # not `with`: see Backend._submit
+        lock.acquire()  # not `with`: see Backend.submit
         try:
             if pool:
                 block = pool.pop()
@@ -237,7 +237,7 @@ class Allocator:
 
     def free(self, block: Block) -> None:
         lock = self.lock
-        lock.acquire()  # not `with`: see Backend._submit
+        lock.acquire()  # not `with`: see Backend.submit
         try:
             if block.counted:
                 self.live_bytes -= block.nbytes
@@ -327,7 +327,7 @@ class Storage:
     def expose(self) -> None:
         """Numpy now shares this memory: it is mapped for the host from here on (waiting for the
         queued work that writes it), kernels touching it run synchronously between an unmap and a
-        map (Backend.launch), and it is never recycled by the pool (numpy's reference keeps it
+        map (Backend.submit), and it is never recycled by the pool (numpy's reference keeps it
         alive after the tensor dies)."""
         backend, block = self.backend, self.block
         with backend.lock:

@@ -153,14 +153,10 @@ def test_a_forced_variant_is_never_searched(untuned_device, capsys, monkeypatch)
     assert "tuning" not in capsys.readouterr().err
 
 
-def test_transposed_b_of_a_short_a_is_packed_and_exact(monkeypatch):
+def test_transposed_b_of_a_short_a_is_packed_and_exact(launches):
     # grad_h @ w1.T (64 rows, B read along k): the CPU kernel packs W.T into column panels (one
     # pack launch) instead of running 'dot'; strided, offset and tail-column B against float64
-    names = []
-    backend_class = type(torch.device("cpu").backend)
-    original = backend_class.launch
-    monkeypatch.setattr(backend_class, "launch",
-                        lambda self, kernel, *args: names.append(kernel.function_name) or original(self, kernel, *args))
+    names = launches
     params = {"variant": "vec", "PACK": True}
     for seed, (m, k, n) in enumerate(((64, 100, 300), (33, 70, 130), (40, 20, 1000))):
         a, w = _rand((m, k), seed), _rand((2 * n + 3, k + 5), seed + 20)[3::2, 5:]  # W.T: k-stride 1

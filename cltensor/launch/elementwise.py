@@ -27,7 +27,7 @@ class ElementwisePlan:
     """Everything a launch needs that follows from the operands' dtypes, shapes and strides:
     the kernel, operand kinds, the size/stride arguments and the launch geometry.
 
-    Prepared arguments (Backend.launch_prepared), where pyopencl packs every scalar argument itself:
+    Prepared arguments (Backend.submit), where pyopencl packs every scalar argument itself:
     preset holds the arguments fixed by the plan (sizes, strides, zero offsets) and the slots say
     where a call's buffers and numbers go, so a call passes just those (operands at offset 0)."""
 
@@ -68,7 +68,7 @@ class ElementwisePlan:
 
 
 # pyopencl's own invokers set a kernel's arguments with these two calls; where they exist, a plan's
-# launch passes only what changes per call (device.PreparedArgs)
+# launch passes only what changes per call (Backend.submit)
 PREPARED_ARGS = hasattr(cl.Kernel, "_set_arg_multi") and hasattr(cl.Kernel, "_set_arg_buf_pack_multi")
 _PACKED_CHARS = "cbBhHiIlLfd"  # the scalar types _set_arg_buf_pack_multi packs
 
@@ -119,11 +119,14 @@ def run_planned(plan, inputs, out, param_values=()):
             buffers += (slot, x._storage.buffer)
         else:
             values = ()
-            for i, slot, char in plan.value_slots:
-                values += (slot, char, scalar_arg(inputs[i], plan.compute))
-            for (slot, char), value in zip(plan.param_slots, param_values):
-                values += (slot, char, value)
-            plan.backend.launch_prepared(plan.kernel, plan.gsize, plan.lsize, buffers, values, preset, plan.items)
+            if plan.value_slots:
+                compute = plan.compute
+                for i, slot, char in plan.value_slots:
+                    values += (slot, char, scalar_arg(inputs[i], compute))
+            if param_values:
+                for (slot, char), value in zip(plan.param_slots, param_values):
+                    values += (slot, char, value)
+            plan.backend.submit(plan.kernel, plan.gsize, plan.lsize, buffers, values, preset, plan.items)
             return
     args = [*plan.head, out._storage.buffer, out._offset, *plan.out_strides]
     for x, kind, strides in zip(inputs, plan.kinds, plan.in_strides):

@@ -205,9 +205,9 @@ class _Plan:
     backend's one bounded plan cache (launch.base.keep_plan), keyed by _plan_key."""
 
     __slots__ = ("device", "backend", "allocator", "host", "compute", "out_dtype", "shape", "strides", "nbytes",
-                 "pool", "launch", "param_spec", "default_values")
+                 "pool", "launch", "param_spec", "default_values", "tensor_positions")
 
-    def __init__(self, op, device, compute, out_dtype, dest, launch_plan, param_values, params):
+    def __init__(self, op, device, compute, out_dtype, dest, launch_plan, param_values, params, inputs):
         self.device, self.backend, self.host = device, device.backend, device.is_host
         self.allocator = self.backend.allocator
         self.compute, self.out_dtype, self.launch = compute, out_dtype, launch_plan
@@ -216,6 +216,9 @@ class _Plan:
         self.param_spec = tuple((k, ctype) for k, (_, ctype) in op.params.items())
         # the launch values of the op's default parameters (x + y's alpha=1), converted once
         self.default_values = param_values if params is op.defaults else None
+        # the inputs that autograd looks at (the others are numbers); none where the op has no gradient
+        self.tensor_positions = tuple(i for i, x in enumerate(inputs) if isinstance(x, Tensor)) \
+            if op.vjp is not None else ()
 
     def param_values(self, op, params):
         """The parameters' kernel arguments, in the op's order."""
@@ -224,46 +227,47 @@ class _Plan:
         compute = self.compute
         return [launch.base.param_arg(ctype, params[k], compute) for k, ctype in self.param_spec]
 
+    def run(self, op, inputs, params):
+        """The call into a new tensor: the op's checks, the result's memory, the launch and, where an
+        input requires grad, the autograd node."""
+        if op.check is not None:
+            op.check(inputs, self.compute, params)
+        storage = Storage.allocate_from(self.backend, self.pool, self.nbytes, self.host)
+        dest = Tensor._make(storage, self.shape, self.strides, 0, self.out_dtype, self.device)
+        if self.launch is not None:
+            launch.elementwise.run_planned(self.launch, inputs, dest,
+                                           self.param_values(op, params) if self.param_spec else ())
+        for i in self.tensor_positions:
+            x = inputs[i]
+            if x._requires_grad or x._view_version is not None and x.requires_grad:
+                if is_grad_enabled():
+                    vjp, save = backward_rule(op, inputs)
+                    return graph.record(op.grad_fn, vjp, list(inputs), dest, params, save)
+                break
+        return dest
+
 
 def _plan_key(op, inputs, out, inplace):
     """(key, backend): the plan cache key of this call (op, default float, per operand the dtype,
     shape, strides and device of a tensor or the type of a number, the destination) and the
     backend whose cache holds it; (None, None) for operands no plan describes."""
-    key, backend = [op, dt._default_float], None  # get_default_dtype(), without the call
+    key, backend = (op, dt._default_float), None  # get_default_dtype(), without the call
     for x in inputs:
         if isinstance(x, Tensor):
             key += (x.dtype, x._shape, x._strides, id(x.device))
             if backend is None:
                 backend = x._storage.backend
         elif type(x) in _SCALAR_TYPES:
-            key.append(type(x))
+            key += (type(x),)
         else:
             return None, None
     if inplace:
-        key.append("inplace")
+        key += ("inplace",)
     elif out is not None:
         if not isinstance(out, Tensor):
             return None, None
         key += ("out", out.dtype, out._shape, out._strides, id(out.device))
-    return tuple(key), backend
-
-
-def _apply_planned(op, plan, inputs, params):
-    if op.check is not None:
-        op.check(inputs, plan.compute, params)
-    storage = Storage.allocate_from(plan.backend, plan.pool, plan.nbytes, plan.host)
-    dest = Tensor._make(storage, plan.shape, plan.strides, 0, plan.out_dtype, plan.device)
-    if plan.launch is not None:
-        launch.elementwise.run_planned(plan.launch, inputs, dest, plan.param_values(op, params) if plan.param_spec
-                                       else ())
-    if op.vjp is not None:
-        for x in inputs:
-            if type(x) not in _SCALAR_TYPES and (x._requires_grad or x._view_version is not None and x.requires_grad):
-                if is_grad_enabled():
-                    vjp, save = backward_rule(op, inputs)
-                    return graph.record(op.grad_fn, vjp, list(inputs), dest, params, save)
-                break
-    return dest
+    return key, backend
 
 
 def _apply_planned_into(op, plan, inputs, params, dest):
@@ -294,7 +298,7 @@ def apply(op: OpDef, inputs, params=None, out=None, inplace=False):
     plan = backend.plans.get(sig) if backend is not None else None
     if plan is not None and not plan.backend.allocator.huge:
         if out is None and not inplace:
-            return _apply_planned(op, plan, inputs, params)
+            return plan.run(op, inputs, params)
         done = _apply_planned_into(op, plan, inputs, params, inputs[0] if inplace else out)
         if done is not None:
             return done
@@ -347,7 +351,7 @@ def apply(op: OpDef, inputs, params=None, out=None, inplace=False):
         launch.elementwise.run_elementwise(plan, apart, dest, compute, cparams)
     if sig is not None:
         launch.base.keep_plan(device.backend, sig,
-                              _Plan(op, device, compute, out_dtype, dest, plan, [p[2] for p in cparams], params))
+                              _Plan(op, device, compute, out_dtype, dest, plan, [p[2] for p in cparams], params, inputs))
     if inplace or out is not None:
         dest._bump_version()
     if not tracking:
@@ -498,10 +502,10 @@ def _operator(op, function):
     if op.arity == 1:
         return lambda self: apply(op, (self,), defaults)
 
-    def operator(self, *other):
-        if len(other) == 1 and isinstance(other[0], _OPERAND_TYPES):
-            return apply(op, (self, other[0]), defaults)
-        return function(self, *other) if all(_operand_ok(o) for o in other) else NotImplemented
+    def operator(self, other, *more):  # more: pow(x, y, modulo) passes a third
+        if not more and isinstance(other, _OPERAND_TYPES):
+            return apply(op, (self, other), defaults)
+        return function(self, other, *more) if all(_operand_ok(o) for o in (other, *more)) else NotImplemented
     return operator
 
 
