@@ -134,6 +134,31 @@ def test_queue_access_submits_batched_launches():
     assert not backend().pending
 
 
+def test_held_launches_go_to_the_driver_by_count_and_by_work(monkeypatch):
+    b = backend()
+    if not b.defer_items:
+        pytest.skip("this device submits every launch at once (no held launches)")
+    monkeypatch.setattr(b, "batch_limit", 5)
+    monkeypatch.setattr(b, "batch_items", 1 << 30)
+    x = torch.ones(16)
+    b.flush()
+    for k in range(4):
+        x = x + 1
+        assert len(b.pending) == k + 1  # held, under both limits
+    x = x + 1
+    assert not b.pending and b.pending_items == 0  # the fifth: the count limit
+    monkeypatch.setattr(b, "batch_items", 3000)
+    y = torch.ones(1000)
+    b.flush()
+    y = y * 2
+    y = y * 2
+    assert len(b.pending) == 2  # 2000 work-items: held
+    y = y * 2
+    assert not b.pending  # 3000: the work limit
+    assert_close(x, np.full(16, 6, np.float32))
+    assert_close(y, np.full(1000, 8, np.float32))
+
+
 # ---- elementwise plans and the vector path -----------------------------------------------------------
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.int64, torch.uint8, torch.bool])
 def test_vector_path_tails_and_odd_offsets(dtype):

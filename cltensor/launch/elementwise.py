@@ -1,10 +1,13 @@
 """The elementwise family (kernels_cl/elementwise.cl.mako): plans cached per operand layout, one launch per op."""
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pyopencl as cl
 
 from .. import codegen
+from .. import dtypes as dt
 from ..tensor import Tensor
 from . import signature as sg
 from .base import keep_plan, scalar_arg
@@ -54,10 +57,12 @@ class ElementwisePlan:
         slot = self.out_slot = len(self.head)
         fixed(slot + 1, (0, *self.out_strides))
         slot += 2 + len(self.out_strides)
-        tensor_slots, value_slots = [], []  # (input's position, slot), (position, slot, type char)
+        # (input's position, slot), (position, slot, type char, the number's conversion to its argument)
+        tensor_slots, value_slots = [], []
+        convert = float if self.compute.category == dt.FLOAT else functools.partial(scalar_arg, d=self.compute)
         for i, (kind, strides) in enumerate(zip(self.kinds, self.in_strides)):
             if kind == "v":
-                value_slots.append((i, slot, chars[slot]))
+                value_slots.append((i, slot, chars[slot], convert))
                 slot += 1
             else:
                 tensor_slots.append((i, slot))
@@ -109,33 +114,36 @@ def run_elementwise(plan, inputs, out, compute, params=()):
 
 def run_planned(plan, inputs, out, param_values=()):
     """Launch a plan; param_values: the parameters' kernel arguments (launch.base.param_arg)."""
-    preset = plan.preset
-    if preset is not None and not out._offset:
-        buffers = (plan.out_slot, out._storage.buffer)
-        for i, slot in plan.tensor_slots:
-            x = inputs[i]
-            if x._offset:
-                break  # the preset has zero offsets: launched with every argument below
-            buffers += (slot, x._storage.buffer)
-        else:
-            values = ()
-            if plan.value_slots:
-                compute = plan.compute
-                for i, slot, char in plan.value_slots:
-                    values += (slot, char, scalar_arg(inputs[i], compute))
-            if param_values:
-                for (slot, char), value in zip(plan.param_slots, param_values):
-                    values += (slot, char, value)
-            plan.backend.submit(plan.kernel, plan.gsize, plan.lsize, buffers, values, preset, plan.items)
-            return
-    args = [*plan.head, out._storage.buffer, out._offset, *plan.out_strides]
-    for x, kind, strides in zip(inputs, plan.kinds, plan.in_strides):
-        if kind == "v":
-            args.append(scalar_arg(x, plan.compute))
-        else:
-            args += (x._storage.buffer, x._offset, *strides)
-    args += param_values
-    plan.backend.launch(plan.kernel, plan.gsize, plan.lsize, args, plan.items)
+    if out._offset or not submit_prepared(plan, inputs, out._storage.buffer, param_values):
+        args = [*plan.head, out._storage.buffer, out._offset, *plan.out_strides]
+        for x, kind, strides in zip(inputs, plan.kinds, plan.in_strides):
+            if kind == "v":
+                args.append(scalar_arg(x, plan.compute))
+            else:
+                args += (x._storage.buffer, x._offset, *strides)
+        args += param_values
+        plan.backend.launch(plan.kernel, plan.gsize, plan.lsize, args, plan.items)
+
+
+def submit_prepared(plan, inputs, out_buffer, param_values=()) -> bool:
+    """Launch a plan into out_buffer (at offset 0) with prepared arguments; False, launching
+    nothing, where the plan has none or an input sits at an offset (the preset's are zero)."""
+    if plan.preset is None:
+        return False
+    buffers = (plan.out_slot, out_buffer)
+    for i, slot in plan.tensor_slots:
+        x = inputs[i]
+        if x._offset:
+            return False
+        buffers += (slot, x._storage.buffer)
+    values = ()
+    for i, slot, char, convert in plan.value_slots:
+        values += (slot, char, convert(inputs[i]))
+    if param_values:
+        for (slot, char), value in zip(plan.param_slots, param_values):
+            values += (slot, char, value)
+    plan.backend.submit(plan.kernel, plan.gsize, plan.lsize, buffers, values, plan.preset, plan.items)
+    return True
 
 
 def _make_elementwise_plan(backend, name, expr, inputs, out, compute, params, helpers, idx):

@@ -19,6 +19,7 @@ from .. import launch
 from .. import dtypes as dt
 from ..autograd import graph
 from ..autograd.grad_mode import is_grad_enabled
+from ..launch.elementwise import submit_prepared
 from ..memory import Storage
 from ..tensor import Tensor, register
 
@@ -234,9 +235,11 @@ class _Plan:
             op.check(inputs, self.compute, params)
         storage = Storage.allocate_from(self.backend, self.pool, self.nbytes, self.host)
         dest = Tensor._make(storage, self.shape, self.strides, 0, self.out_dtype, self.device)
-        if self.launch is not None:
-            launch.elementwise.run_planned(self.launch, inputs, dest,
-                                           self.param_values(op, params) if self.param_spec else ())
+        plan = self.launch
+        if plan is not None:
+            values = self.param_values(op, params) if self.param_spec else ()
+            if not submit_prepared(plan, inputs, storage.buffer, values):
+                launch.elementwise.run_planned(plan, inputs, dest, values)
         for i in self.tensor_positions:
             x = inputs[i]
             if x._requires_grad or x._view_version is not None and x.requires_grad:
