@@ -134,11 +134,11 @@ class Backend:
         their arguments, with pyopencl's multi-argument setters (what its own invokers call).
 
         On CPU drivers a launch of fewer than defer_items work-items is held back and submitted with
-        the next big launch, queue access or the batch_limit-th held one: PoCL wakes its sleeping
-        worker threads on every submission (~10 us of the enqueuing thread's time, measured), while
-        back-to-back submissions cost ~3-5 us each, and a batch enqueued behind a user event lets
-        the workers wake once (a chain of tiny ops: 20 -> 11 us per op, measured). Order is kept,
-        so the allocator's reuse rule holds.
+        the next big launch, queue access, or once batch_limit launches or batch_items work-items
+        are held: PoCL wakes its sleeping worker threads on every submission (~10 us of the
+        enqueuing thread's time, measured), while back-to-back submissions cost ~3-5 us each, and a
+        batch enqueued behind a user event lets the workers wake once (a chain of tiny ops: 20 -> 11
+        us per op, measured). Order is kept, so the allocator's reuse rule holds.
 
         A launch that uses host-side state (memory.py) settles it first: it drops snapshots of host
         reads and queues the unmap of memory numpy shares (from_numpy/.numpy()), as the OpenCL rules
