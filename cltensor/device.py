@@ -158,7 +158,8 @@ class Backend:
             self.pending_items += items
             if exposed:
                 self._run_exposed_locked(exposed)
-            elif items >= self.defer_items or len(pending) >= self.batch_limit or self.pending_items >= self.batch_items:
+            elif (items >= self.defer_items or len(pending) >= self.batch_limit
+                  or self.pending_items >= self.batch_items):
                 self._flush_locked()
         finally:
             lock.release()

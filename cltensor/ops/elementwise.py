@@ -353,8 +353,8 @@ def apply(op: OpDef, inputs, params=None, out=None, inplace=False):
     if plan is not None:
         launch.elementwise.run_elementwise(plan, apart, dest, compute, cparams)
     if sig is not None:
-        launch.base.keep_plan(device.backend, sig,
-                              _Plan(op, device, compute, out_dtype, dest, plan, [p[2] for p in cparams], params, inputs))
+        values = [p[2] for p in cparams]
+        launch.base.keep_plan(device.backend, sig, _Plan(op, device, compute, out_dtype, dest, plan, values, params, inputs))
     if inplace or out is not None:
         dest._bump_version()
     if not tracking:
