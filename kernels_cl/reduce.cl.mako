@@ -76,6 +76,10 @@ inline acc_t acc_start(const A pre) { acc_t s; ${start} return s; }
 inline acc_t acc_add_pre(acc_t s, const T a, const A pre${pdecl}) { ${accumulate} return s; }
 % endif
 % if use_store:
+${softmax_exp(A, "int", "")}
+% if vec_store:
+${softmax_exp(AV, f"int{VW}", "_v")}
+% endif
 inline A pre_value(const T a, const A pre) { return ${prestore_value}; }
 inline acc_t acc_add_value(acc_t s, const A e) { ${prestore_add} return s; }
 % endif
@@ -84,9 +88,36 @@ inline ${AV} combine_v(const ${AV} x, const ${AV} y) { return ${vector_combine};
 % endif
 % if vec_store:
 inline ${AV} pre_combine_v(const ${AV} p, const ${AV} a) { return ${pre_combine}; }
-inline ${AV} pre_value_v(const ${AV} a, const A pre) { return ${prestore_value}; }
+inline ${AV} pre_value_v(const ${AV} a, const A pre) { return ${prestore_value.replace("softmax_exp(", "softmax_exp_v(")}; }
 inline A hsum_v(const ${AV} v) { A t = 0; for (int j = 0; j < ${VW}; ++j) t += ((const A *)&v)[j]; return t; }
 % endif
+
+<%def name="softmax_exp(V, IV, suffix)">\
+## softmax_exp(x): exp of x <= 0 (an element minus its row's max), as PyTorch's CPU softmax takes it
+## (Vectorized::exp_u20, not its 1-ulp exp): for float, x = n ln2 + z with |z| <= ln2 / 2, exp(z)
+## by Cephes' degree-7 polynomial, 2^n from exponent bits; 0 below -104, where exp(x) rounds to 0
+## (and for -inf). Doubles take exp itself (as PyTorch's do).
+% if A_dtype.name == 'float32':
+inline ${V} softmax_exp${suffix}(const ${V} x) {
+    ## n = round(x / ln2): adding 1.5 * 2^23 rounds to an integer held in the low mantissa bits
+    const ${V} shifted = x * 1.44269504088896341f + 12582912.0f;
+    const ${V} n = shifted - 12582912.0f;
+    const ${V} z = (x - n * 0.693359375f) + n * 2.12194440e-4f;
+    ${V} p = 1.9875691500e-4f;
+    p = p * z + 1.3981999507e-3f;
+    p = p * z + 8.3334519073e-3f;
+    p = p * z + 4.1665795894e-2f;
+    p = p * z + 1.6666665459e-1f;
+    p = p * z + 5.0000001201e-1f;
+    p = p * z * z + z + 1.0f;
+    ## 2^n as 2^(n + 64) * 2^-64: results below the normal range come out as IEEE's denormals
+    const ${V} scale = as_${V}((as_${IV}(shifted) - 0x4B400000 + 127 + 64) << 23);
+    return (x < -104.0f) ? (${V})0.0f : p * scale * 5.42101086242752217e-20f;
+}
+% else:
+inline ${V} softmax_exp${suffix}(const ${V} x) { return exp(x); }
+% endif
+</%def>
 
 <%def name="elem(off)">${c.convert(T, c.load(in_dtype, "src", off))}</%def>
 

@@ -503,6 +503,24 @@ def test_softmax_is_stable_for_large_inputs():
         assert np.isfinite(np_of(x.logsumexp(dim))).all()
 
 
+def test_softmax_rows_keep_exps_accuracy_down_to_denormals():
+    # long contiguous float32 rows: on CPUs the row's exps come from softmax_exp (a polynomial, as
+    # PyTorch's softmax takes them), not the exp builtin; every lane and the tail, exps whose results
+    # are denormal (x - max in [-104, -87.3]) or round to 0, -inf, and a sweep of [-104, 0]
+    t = np.linspace(-104, 0, 4001)
+    rows = [np.concatenate([t, [0.0] * 7]), np.array([0, -np.inf, 1, -100, -87.3, -87.4, 3e-3, 88] * 5 + [2.0]),
+            np.random.default_rng(2).standard_normal(1037) * 20]
+    for row in rows:
+        a = row.astype(np.float32)[None, :]
+        got = np_of(torch.tensor(a).softmax(-1)).astype(np.float64)
+        a64 = a.astype(np.float64)
+        e = np.exp(a64 - a64.max()); want = e / e.sum()
+        # x - max rounds to float32 first: |x - max| * 2^-24 relative, as in PyTorch (rtol); denormal
+        # results to a few of their steps (atol)
+        assert_close(got, want, rtol=1e-5, atol=1e-44)
+        assert (got[want > 1e-43] > 0).all()  # no early flush to 0
+
+
 def np_softmax_grads(y, g, ax):
     """float64 gradients of softmax (y its output) and of log_softmax (y its output) for upstream g."""
     return y * (g - (g * y).sum(ax, keepdims=True)), g - np.exp(y) * g.sum(ax, keepdims=True)

@@ -754,7 +754,7 @@ def softmax(input, dim=None, dtype=None):
     """exp(x) / sum(exp(x)) along dim, computed as exp(x - max) / sum(exp(x - max)) in one kernel."""
     # where a CPU work-item walks a row, exp(a - max) is stored while summed, then scaled: one exp each
     return _softmax("softmax", "softmax_lastdim_kernel_impl",
-                    ("s.s = 1 / s.s;", "exp(a - s.m) * s.s", ("exp(a - pre)", "s.s += e;", "f * s.s")),
+                    ("s.s = 1 / s.s;", "exp(a - s.m) * s.s", ("softmax_exp(a - pre)", "s.s += e;", "f * s.s")),
                     _softmax_vjp, input, dim, dtype)
 
 
