@@ -8,7 +8,7 @@ tensor([2., 4.])
 """
 from __future__ import annotations
 
-from ..tensor import Tensor
+from ..tensor import Tensor as _Tensor
 from .grad_mode import (detect_anomaly, enable_grad, inference_mode, is_anomaly_enabled, is_grad_enabled,
                         is_inference_mode_enabled, no_grad, set_detect_anomaly, set_grad_enabled)
 from ._engine import backward, grad
@@ -68,7 +68,7 @@ def _register_post_accumulate_grad_hook(self, hook):
 
 
 def _install():
-    T = Tensor
+    T = _Tensor
     T.backward = _tensor_backward
     T.retain_grad = _retain_grad
     T.register_hook = _register_hook
@@ -82,7 +82,7 @@ _install()
 
 class _VariableMeta(type):
     def __instancecheck__(cls, obj):
-        return isinstance(obj, Tensor)
+        return isinstance(obj, _Tensor)
 
 
 class Variable(metaclass=_VariableMeta):
