@@ -34,9 +34,8 @@ class BoundsCheck:
         self.size, self.dim, self.message = size, dim, message
 
     def run(self, storage):
-        from .ops import index as _index
         shape, strides, offset, dtype, device = self.view
-        _index._check_bounds(Tensor._make(storage, shape, strides, offset, dtype, device), self.size, self.dim,
+        _index_ops._check_bounds(Tensor._make(storage, shape, strides, offset, dtype, device), self.size, self.dim,
                              None, self.message)
 
 

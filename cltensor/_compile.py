@@ -20,11 +20,12 @@ from . import _capture, checks, codegen
 
 from ._capture import Launch, Recorder, buffer_key, is_buffer
 from ._fusion import fuse
-from .autograd import Function, is_grad_enabled
+from .autograd import Function, grad, is_grad_enabled
 from .autograd import graph as _graph
 from .device import Backend
 from .memory import Block, Storage
 from .nn.module import Module
+from .ops.creation import ones
 from .tensor import Tensor
 
 _RECOMPILE_LIMIT = 8
@@ -499,8 +500,6 @@ class _Entry:
             self.b_saved = [(b_slot, slots.of[k]) for b_slot, k in self.b_saved]
 
     def _capture_backward(self, tensors, outs, made, inputs):
-        from .autograd import grad
-        from .ops.creation import ones
         diff = [o for o in outs if o.requires_grad]
         boundary = {id(t.grad_fn) for t in tensors if t.requires_grad and t.grad_fn is not None}
         self.leaves = [t for t in _unique(_leaves(diff, boundary)) if not any(t is x for x in tensors)]

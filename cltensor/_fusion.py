@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from . import codegen
 from ._capture import Launch, buffer_key, is_buffer
+from .dtypes import param_c as _param_c
 from .launch import elementwise as ew_launch
 
 _NAMES = "abcdefgh"
@@ -321,8 +322,3 @@ def _as_stored(node, value):
     if out.name == "bool":
         return f"((uchar)(({value}) != 0))"
     return f"(({out.c})({value}))"
-
-
-def _param_c(ctype, compute):
-    from .dtypes import param_c
-    return param_c(ctype, compute)

@@ -32,7 +32,7 @@ def torch_path(cls) -> tuple | None:
 
 def resolve(module: str, name: str):
     """The cltensor object a pickle's ``torch.*`` global names, or None when cltensor has none."""
-    import cltensor
+    import cltensor  # the whole public API at call time: the package imports this module while it initialises
     if module.startswith("torch.nn.modules") or module == "torch.nn":
         return getattr(cltensor.nn, name, None) or _defined_in_nn(name)
     if not (module == "torch" or module.startswith("torch.")):

@@ -33,7 +33,7 @@ import numpy as np
 import pyopencl as cl
 
 from . import dtypes as dt, nn
-from .device import as_device, cuda_cl_indices, device as Device
+from .device import _all_cl_devices, as_device, cuda_cl_indices, device as Device
 from .memory import Storage
 from .tensor import Size, Tensor
 from ._pickle_names import resolve as _resolve_torch_name, torch_path, torch_state_extras
@@ -360,7 +360,6 @@ def _device_of_location(location: str) -> Device:
         if dev.type == "cuda":  # 'cuda' names no device here (no OpenCL GPU)
             raise RuntimeError("no GPU")
         if dev.type == "cl":
-            from .device import _all_cl_devices
             if dev.index >= len(_all_cl_devices()):
                 raise RuntimeError("out of range")
         return dev

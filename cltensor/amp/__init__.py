@@ -4,9 +4,11 @@
 :class:`~.grad_scaler.CudaGradScaler`, :class:`~.grad_scaler.CpuGradScaler` (deprecated aliases,
 with PyTorch's FutureWarning), for the modules that present those namespaces to re-export.
 """
+import functools as _functools
 import warnings
 
-from .autocast_mode import (autocast, clear_autocast_cache, get_autocast_cpu_dtype, get_autocast_dtype,
+from .. import dtypes as _dt
+from .autocast_mode import (_cast_all, autocast, clear_autocast_cache, get_autocast_cpu_dtype, get_autocast_dtype,
                             get_autocast_gpu_dtype, install, is_autocast_available, is_autocast_cache_enabled,
                             is_autocast_cpu_enabled, is_autocast_enabled, set_autocast_cache_enabled,
                             set_autocast_dtype, set_autocast_enabled)
@@ -32,8 +34,7 @@ class CudaAutocast(_DeprecatedAutocast):
     _device_name = "cuda"
 
     def __init__(self, enabled=True, dtype=None, cache_enabled=True):
-        from .. import dtypes as dt
-        super().__init__(enabled, dt.float16 if dtype is None else dtype, cache_enabled)
+        super().__init__(enabled, _dt.float16 if dtype is None else dtype, cache_enabled)
 
 
 class CpuAutocast(_DeprecatedAutocast):
@@ -41,25 +42,22 @@ class CpuAutocast(_DeprecatedAutocast):
     _device_name = "cpu"
 
     def __init__(self, enabled=True, dtype=None, cache_enabled=True):
-        from .. import dtypes as dt
-        super().__init__(enabled, dt.bfloat16 if dtype is None else dtype, cache_enabled)
+        super().__init__(enabled, _dt.bfloat16 if dtype is None else dtype, cache_enabled)
 
 
 def custom_fwd(fwd=None, *, device_type, cast_inputs=None):
     """Decorator for a custom Function's forward: with cast_inputs, run it with autocast disabled on
     floating inputs cast to cast_inputs when called inside an enabled region."""
-    import functools
     if fwd is None:
-        return functools.partial(custom_fwd, device_type=device_type, cast_inputs=cast_inputs)
+        return _functools.partial(custom_fwd, device_type=device_type, cast_inputs=cast_inputs)
 
-    @functools.wraps(fwd)
+    @_functools.wraps(fwd)
     def decorate_fwd(*args, **kwargs):
         args[0]._dtype = get_autocast_dtype(device_type)
         # with cast_inputs, backward runs without autocast too, as forward did
         args[0]._fwd_used_autocast = is_autocast_enabled(device_type) and cast_inputs is None
         if cast_inputs is None or not is_autocast_enabled(device_type):
             return fwd(*args, **kwargs)
-        from .autocast_mode import _cast_all
         rest, kwargs = _cast_all(args[1:], kwargs, lambda t: t.to(cast_inputs))
         with autocast(device_type=device_type, enabled=False):
             return fwd(args[0], *rest, **kwargs)
@@ -68,11 +66,10 @@ def custom_fwd(fwd=None, *, device_type, cast_inputs=None):
 
 def custom_bwd(bwd=None, *, device_type):
     """Decorator for a custom Function's backward: runs it with forward's autocast state."""
-    import functools
     if bwd is None:
-        return functools.partial(custom_bwd, device_type=device_type)
+        return _functools.partial(custom_bwd, device_type=device_type)
 
-    @functools.wraps(bwd)
+    @_functools.wraps(bwd)
     def decorate_bwd(*args, **kwargs):
         ctx = args[0]
         with autocast(device_type=device_type, enabled=getattr(ctx, "_fwd_used_autocast", False),

@@ -11,6 +11,8 @@ import warnings
 from collections import defaultdict
 from .. import dtypes as dt
 from ..autograd import no_grad
+from ..ops.creation import full, zeros
+from ..ops.elementwise import where
 from ..tensor import Tensor
 
 _READY, _UNSCALED, _STEPPED = 0, 1, 2
@@ -49,9 +51,8 @@ class GradScaler:
 
     # ---- scaling ---------------------------------------------------------------------------------
     def _lazy_init(self, device):
-        from .. import float32, full, int32
-        self._scale = full((), self._init_scale, dtype=float32, device=device)
-        self._growth_tracker = full((), self._init_growth_tracker, dtype=int32, device=device)
+        self._scale = full((), self._init_scale, dtype=dt.float32, device=device)
+        self._growth_tracker = full((), self._init_growth_tracker, dtype=dt.int32, device=device)
 
     def scale(self, outputs):
         """outputs (a tensor, or nested lists/tuples/dicts of tensors) multiplied by the scale."""
@@ -91,9 +92,8 @@ class GradScaler:
             raise RuntimeError("unscale_() has already been called on this optimizer since the last update().")
         if state["stage"] is _STEPPED:
             raise RuntimeError("unscale_() is being called after step().")
-        from .. import float32, zeros
         inv_scale = 1.0 / self._scale  # float32, as PyTorch's reciprocal of the double scale rounds
-        found_inf = zeros((), dtype=float32, device=self._scale.device)
+        found_inf = zeros((), dtype=dt.float32, device=self._scale.device)
         state["found_inf"] = self._unscale_grads(optimizer, inv_scale, found_inf, False)
         state["stage"] = _UNSCALED
 
@@ -140,7 +140,6 @@ class GradScaler:
 
     def _update_scale(self, found_inf):
         """PyTorch's _amp_update_scale_, as device ops (no host read)."""
-        from .. import where
         with _no_grad():
             bad = found_inf > 0
             tracker = where(bad, 0, self._growth_tracker + 1)

@@ -20,13 +20,9 @@ from __future__ import annotations
 import functools
 import weakref
 
+from ..tensor import Tensor
 from . import graph
 from .grad_mode import is_grad_enabled, no_grad
-
-
-def _tensor_cls():
-    from ..tensor import Tensor
-    return Tensor
 
 
 class FunctionCtx:
@@ -43,7 +39,6 @@ class FunctionCtx:
         self._dirty = set()
 
     def save_for_backward(self, *tensors):
-        Tensor = _tensor_cls()
         for i, t in enumerate(tensors):
             if t is not None and not isinstance(t, Tensor):
                 raise TypeError(f"save_for_backward can only save variables, but argument {i} is of type "
@@ -92,13 +87,11 @@ class FunctionNode(graph.Node):
         if self.freed:
             raise RuntimeError(graph._FREED)
         if self.ctx.materialize_grads:
-            from ..ops.creation import zeros
-            grads = [zeros(m[0], dtype=m[1], device=m[2]) if g is None and m is not None else g
+            grads = [graph.filled(m[0], 0, m[1], m[2]) if g is None and m is not None else g
                      for g, m in zip(grads, self.out_meta)]
         result = self.fn_cls.backward(self.ctx, *grads)
         result = tuple(result) if isinstance(result, (tuple, list)) else (result,)
         result = self._check_count(result)
-        Tensor = _tensor_cls()
         positions = set(self.arg_positions)
         for i, r in enumerate(result):
             if r is not None and i not in positions:
@@ -164,7 +157,6 @@ class Function(metaclass=_FunctionMeta):
 
     @classmethod
     def apply(cls, *args, **kwargs):
-        Tensor = _tensor_cls()
         ctx = FunctionCtx()
         tensor_positions = tuple(i for i, a in enumerate(args) if isinstance(a, Tensor))
         recording = is_grad_enabled() and any(args[i].requires_grad for i in tensor_positions)

@@ -15,6 +15,9 @@ import warnings
 
 import numpy as np
 
+from .. import launch
+from ..tensor import Tensor
+from ._engine import grad
 from .grad_mode import enable_grad, no_grad
 
 
@@ -22,15 +25,14 @@ class GradcheckError(RuntimeError):
     pass
 
 
-def _tensor_cls():
-    from ..tensor import Tensor
-    return Tensor
+def _device_tensor(values: np.ndarray, like) -> Tensor:
+    """values (float64 on the host) as a new tensor of like's shape, dtype and device."""
+    return launch.base.from_host(values.reshape(tuple(like.shape)), like.dtype, like.device)
 
 
 def _outputs(out):
     """The floating point tensors among fn's outputs."""
     outs = out if isinstance(out, (tuple, list)) else (out,)
-    Tensor = _tensor_cls()
     return [o for o in outs if isinstance(o, Tensor) and o.dtype.is_floating_point]
 
 
@@ -47,22 +49,19 @@ class _Writer:
     """Writes values into an input's memory, keeping its layout, outside autograd's view."""
 
     def __init__(self, x):
-        from ..tensor import Tensor
         self.x = x
         self.alias = Tensor._make(x._storage, x._shape, x._strides, x._offset, x.dtype, x.device)
         self.original = _host(x)
 
     def write(self, values: np.ndarray):
-        from ..ops.creation import tensor
         with no_grad():
-            self.alias.copy_(tensor(values.reshape(self.x.shape), dtype=self.x.dtype, device=self.x.device))
+            self.alias.copy_(_device_tensor(values, self.x))
 
     def restore(self):
         self.write(self.original)
 
 
 def _check_inputs(inputs):
-    Tensor = _tensor_cls()
     for i, x in enumerate(inputs):
         if not (isinstance(x, Tensor) and x.requires_grad):
             continue
@@ -96,19 +95,17 @@ def _numerical_jacobian(fn, inputs, i, eps) -> np.ndarray:
 
 
 def _one_hot_outputs(outs, j, k):
-    from ..ops.creation import tensor
     grads = []
     for jj, o in enumerate(outs):
         g = np.zeros(o.numel())
         if jj == j:
             g[k] = 1.0
-        grads.append(tensor(g.reshape(o.shape), dtype=o.dtype, device=o.device))
+        grads.append(_device_tensor(g, o))
     return grads
 
 
 def _analytical_jacobians(fn, inputs, diff):
     """{input index: J} with J[k, m] = d out[m] / d x[k], from one backward pass per output element."""
-    from . import grad
     with enable_grad():
         outs = _outputs(fn(*inputs))
     total = sum(o.numel() for o in outs)
@@ -163,14 +160,11 @@ def _full_check(func, inputs, diff, eps, atol, rtol, raise_exception):
 
 def _fast_check(func, inputs, diff, eps, atol, rtol, raise_exception, seed=0):
     """Compare v^T J u computed both ways, one random (u, v) per input."""
-    from . import grad
-    from ..ops.creation import tensor
     rng = np.random.default_rng(seed)
     with enable_grad():
         outs = _outputs(func(*inputs))
     vs = [rng.uniform(-1, 1, o.numel()) for o in outs]
-    used = [(o, tensor(v.reshape(o.shape), dtype=o.dtype, device=o.device)) for o, v in zip(outs, vs)
-            if o.requires_grad]
+    used = [(o, _device_tensor(v, o)) for o, v in zip(outs, vs) if o.requires_grad]
     grads = grad([u[0] for u in used], [inputs[i] for i in diff], [u[1] for u in used], retain_graph=True,
                  allow_unused=True) if used else [None] * len(diff)
     v_all = np.concatenate(vs) if vs else np.zeros(0)
@@ -199,7 +193,6 @@ def gradcheck(func, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=T
               check_batched_forward_grad=False, check_forward_ad=False, check_backward_ad=True,
               masked=None) -> bool:
     """True if func's backward agrees with finite differences for every input that requires grad."""
-    Tensor = _tensor_cls()
     inputs = tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)
     _check_inputs(inputs)
     diff = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
@@ -213,16 +206,12 @@ def gradcheck(func, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=T
 def gradgradcheck(func, inputs, grad_outputs=None, *, eps=1e-6, atol=1e-5, rtol=1e-3, gen_non_contig_grad_outputs=False,
                   raise_exception=True, fast_mode=False, **kwargs) -> bool:
     """Check second derivatives: gradcheck of (inputs, grad_outputs) -> grads of func w.r.t. inputs."""
-    from . import grad
-    from ..ops.creation import tensor
-    Tensor = _tensor_cls()
     inputs = tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)
     if grad_outputs is None:
         rng = np.random.default_rng(0)
         with no_grad():
             outs = _outputs(func(*inputs))
-        grad_outputs = [tensor(rng.uniform(-1, 1, tuple(o.shape)), dtype=o.dtype, device=o.device,
-                               requires_grad=True) for o in outs]
+        grad_outputs = [_device_tensor(rng.uniform(-1, 1, tuple(o.shape)), o).requires_grad_() for o in outs]
     grad_outputs = list(grad_outputs)
     n = len(inputs)
 

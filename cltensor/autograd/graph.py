@@ -17,6 +17,11 @@ import sys
 import threading
 import weakref
 
+import numpy as np
+
+from .. import dtypes as dt
+from .. import launch
+from ..tensor import Tensor  # defined: tensor.py imports the autograd package at its very end
 from .grad_mode import _set_enabled, is_grad_enabled, no_grad
 
 _node_classes: dict = {}
@@ -156,23 +161,22 @@ class OpNode(Node):
     __slots__ = ("vjp", "saved", "params", "input_meta", "freed", "num_outputs", "saves")
 
     def __init__(self, vjp, inputs, out, params, save, num_outputs=1):
-        tensor = _tensor_class()
-        self._init_node(tuple([gradient_edge(x) if isinstance(x, tensor) and x.requires_grad else (None, 0)
+        self._init_node(tuple([gradient_edge(x) if isinstance(x, Tensor) and x.requires_grad else (None, 0)
                                for x in inputs]))
         self.vjp = vjp
         self.params = params
         self.num_outputs = num_outputs
         self.freed = False
-        self.input_meta = tuple([(x._shape, x.dtype, x.device) if isinstance(x, tensor) else None for x in inputs])
-        self.saved = self._save(inputs, out, save, tensor)
+        self.input_meta = tuple([(x._shape, x.dtype, x.device) if isinstance(x, Tensor) else None for x in inputs])
+        self.saved = self._save(inputs, out, save)
         self.saves = save is None or bool(save)  # anything saved (a wrapped scalar too) is freed by backward
 
-    def _save(self, inputs, out, save, tensor):
+    def _save(self, inputs, out, save):
         if save is not None and not save:  # a rule that reads nothing (add, sub)
             return [*inputs, None]
         saved = []
         for i, x in enumerate(inputs):
-            saved.append(SavedTensor(x, self, False) if (save is None or i in save) and isinstance(x, tensor) else x)
+            saved.append(SavedTensor(x, self, False) if (save is None or i in save) and isinstance(x, Tensor) else x)
         if save is None or "out" in save:
             outs = out if isinstance(out, (tuple, list)) else (out,)
             saved.append(tuple(SavedTensor(o, self, True) if _is_tensor(o) else o for o in outs))
@@ -211,19 +215,8 @@ class OpNode(Node):
         return self._unpack()[1]
 
 
-_Tensor = None
-
-
-def _tensor_class():
-    """cltensor.Tensor (imported on first use: tensor.py imports this package)."""
-    global _Tensor
-    if _Tensor is None:
-        from ..tensor import Tensor as _Tensor
-    return _Tensor
-
-
 def _is_tensor(x) -> bool:
-    return isinstance(x, _Tensor or _tensor_class())
+    return isinstance(x, Tensor)
 
 
 def _edge(x):
@@ -295,9 +288,8 @@ def record(name, vjp, inputs, out, params=None, save=None, num_outputs=1):
     name is the node's class name, or a function of the inputs that returns it."""
     if not is_grad_enabled():
         return out
-    tensor = _tensor_class()
     for x in inputs:
-        if isinstance(x, tensor) and x.requires_grad:
+        if isinstance(x, Tensor) and x.requires_grad:
             break
     else:
         return out
@@ -306,7 +298,7 @@ def record(name, vjp, inputs, out, params=None, save=None, num_outputs=1):
     node = node_class(name)(vjp, inputs, out, params or {}, save, num_outputs)
     outs = out if isinstance(out, (tuple, list)) else (out,)
     for i, o in enumerate(outs):
-        if isinstance(o, tensor) and o.dtype.is_differentiable:
+        if isinstance(o, Tensor) and o.dtype.is_differentiable:
             o._requires_grad = True
             o.grad_fn = node
             o._output_nr = i
@@ -368,10 +360,9 @@ def _copyslices_vjp(g, out, base, view, geom):
     gview = gather_from_base(g, geom)
     if g.requires_grad and is_grad_enabled():  # create_graph: stay differentiable
         return g - scatter_to_base(gview, geom), gview
-    from ..ops.creation import zeros
     numel, (bshape, bstrides, boff), (vshape, vstrides, voff) = geom
     with no_grad():
-        work = zeros(numel, dtype=g.dtype, device=g.device)
+        work = filled((numel,), 0, g.dtype, g.device)
         gbase = work.as_strided(bshape, bstrides, boff)
         _copy_into(g, gbase)
         work.as_strided(vshape, vstrides, voff).zero_()
@@ -397,8 +388,16 @@ def _view_of_base_vjp(g, out, base, geom):
     return scatter_to_base(g, geom)
 
 
+def filled(shape, value, dtype, device):
+    """A new tensor filled with value (not requiring grad), made by the launch layer: the ops sit above
+    autograd. The kernel is the one ops.creation's fill_ builds."""
+    out = launch.base.empty(shape, dtype, device)
+    launch.elementwise.elementwise("fill", "v", [], out, dtype,
+                                   (("v", "T", launch.base.scalar_arg(value, dtype, check_overflow=True)),))
+    return out
+
+
 def _copy_into(src, dest):
-    from .. import launch
     launch.elementwise.elementwise("_copy", "a", [src], dest, src.dtype)
 
 
@@ -426,23 +425,20 @@ def _overlapping(layout) -> bool:
 
 def _scatter_add_into(work, src, layout):
     """work[offset of each element of layout] += src (for layouts whose elements share memory)."""
-    import numpy as np
-    from ..ops.creation import tensor
     shape, strides, offset = layout
     grid = np.full((), offset, dtype=np.int64)
     for n, st in zip(shape, strides):
         grid = grid[..., None] + np.arange(n, dtype=np.int64) * st
-    index = tensor(grid.reshape(-1), device=work.device)
+    index = launch.base.from_host(grid.reshape(-1), dt.int64, work.device, owned=True)
     work.index_add_(0, index, src.reshape(-1))
 
 
 def scatter_to_base(g, geom):
     """Zeros laid out like the base with g written where the view lies (differentiable)."""
-    from ..ops.creation import zeros
     numel, blayout, vlayout = geom
     src, vlayout = _collapse_broadcast(g, vlayout)
     with no_grad():
-        work = zeros(numel, dtype=g.dtype, device=g.device)
+        work = filled((numel,), 0, g.dtype, g.device)
         if _overlapping(vlayout):
             _scatter_add_into(work, src, vlayout)
         else:
@@ -456,10 +452,9 @@ def scatter_to_base(g, geom):
 
 def gather_from_base(g, geom):
     """The part of g (laid out like the base) where the view lies, shaped like the view (differentiable)."""
-    from ..ops.creation import zeros
     numel, blayout, vlayout = geom
     with no_grad():
-        work = zeros(numel, dtype=g.dtype, device=g.device)
+        work = filled((numel,), 0, g.dtype, g.device)
         _copy_into(g, work.as_strided(*blayout))
         out = work.as_strided(*vlayout)
     if is_grad_enabled():

@@ -16,8 +16,12 @@ from __future__ import annotations
 
 from .. import dtypes as _dtypes
 from ..device import device as _Device
-from ..device import (cuda_cl_indices as _gpus, current_cuda_index as _current, no_cuda_message as _no_cuda,
+from ..device import (cuda_cl_indices as _gpus, current_cuda_index as _current,
                       set_current_cuda_index as _set_current)
+from ..ops import random as _random
+from . import amp
+from ._devices import cl_device as _cl_device, index as _index, require as _require
+from .streams import Event, Stream, current_stream, default_stream, stream
 
 __all__ = ["is_available", "device_count", "current_device", "set_device", "device", "device_of",
            "get_device_name", "get_device_properties", "get_device_capability", "synchronize", "empty_cache",
@@ -45,36 +49,6 @@ def is_initialized() -> bool:
 def init() -> None:
     """Nothing to initialise lazily; raises as PyTorch does when no GPU exists."""
     _require()
-
-
-def _require() -> list:
-    gpus = _gpus()
-    if not gpus:
-        raise AssertionError(_no_cuda())
-    return gpus
-
-
-def _index(dev=None) -> int:
-    """The position in the cuda list of ``dev`` (None: current, an int, 'cuda:N', or a cuda device)."""
-    gpus = _require()
-    if dev is None:
-        return _current()
-    if isinstance(dev, int):
-        idx = dev
-    else:
-        d = _Device(dev) if isinstance(dev, str) else dev
-        if not isinstance(d, _Device):
-            raise ValueError(f"Expected a cuda device, but got: {dev!r}")
-        if d.type != "cl" or d.index not in gpus:
-            raise ValueError(f"Expected a cuda device, but got: {d}")
-        idx = gpus.index(d.index)
-    if not 0 <= idx < len(gpus):
-        raise RuntimeError(f"CUDA error: invalid device ordinal: GPU {idx} asked for, {len(gpus)} OpenCL GPU(s) found")
-    return idx
-
-
-def _cl_device(dev=None) -> _Device:
-    return _Device("cl", _gpus()[_index(dev)])
 
 
 def current_device() -> int:
@@ -293,14 +267,3 @@ def ipc_collect() -> None:
 def is_bf16_supported(including_emulation: bool = True) -> bool:
     """True when a GPU exists and cltensor has bfloat16 (stored in 16 bits, computed in float32)."""
     return is_available() and hasattr(_dtypes, "bfloat16") and including_emulation
-
-
-from .streams import Event, Stream, current_stream, default_stream, stream  # noqa: E402
-from ..ops import random as _random  # noqa: E402
-
-
-def __getattr__(name):
-    if name == "amp":
-        import importlib
-        return importlib.import_module(".amp", __name__)
-    raise AttributeError(f"module 'cltensor.cuda' has no attribute '{name}'")

@@ -13,9 +13,10 @@ import time
 
 import pyopencl as cl
 
+from ._devices import cl_device as _cl_device
+
 
 def _backend(device=None):
-    from . import _cl_device
     return _cl_device(device).backend
 
 
@@ -23,7 +24,6 @@ class Stream:
     """A name for the device's queue (``torch.cuda.Stream(device=None, priority=0)``)."""
 
     def __init__(self, device=None, priority: int = 0, **kwargs):
-        from . import _cl_device
         self.device = _cl_device(device)
         self.priority = priority
 

@@ -12,11 +12,13 @@ import enum
 import importlib.util
 import os
 import sys
+import time as _time
 from datetime import timedelta
 
 import numpy as np
 
 from .. import dtypes as dt
+from ..device import cuda_cl_indices as _cuda_cl_indices, device as _Device
 from ..tensor import Tensor
 from ._staging import from_reducible, host_array, is_zero_copy, reducible, write_back
 from ._worker import DistBackendError, Work, Worker, _seconds
@@ -139,7 +141,7 @@ def _import_mpi():
     if not is_available():
         raise RuntimeError(f"cltensor.distributed needs MPI, and mpi4py is not installed: {_INSTALL_HINT}")
     try:
-        from mpi4py import MPI
+        from mpi4py import MPI  # optional dependency: loaded only when a process group starts
     except ImportError as err:
         raise RuntimeError(f"cltensor.distributed could not load MPI ({err}): {_INSTALL_HINT}") from err
     return MPI
@@ -303,13 +305,12 @@ def device_for_local_rank(local_rank=None):
     """The device this rank should train on: OpenCL GPU number (local rank mod GPU count) of this
     machine (the GPUs 'cuda:N' names, see CLTENSOR_CUDA_DEVICES), else 'cpu' (cltensor's helper; PyTorch
     scripts write torch.device('cuda', local_rank))."""
-    from ..device import cuda_cl_indices, device
     if local_rank is None:
         local_rank = get_node_local_rank(fallback_rank=0)
-    gpus = cuda_cl_indices()
+    gpus = _cuda_cl_indices()
     if not gpus:
-        return device("cpu")
-    return device("cl", gpus[local_rank % len(gpus)])
+        return _Device("cpu")
+    return _Device("cl", gpus[local_rank % len(gpus)])
 
 
 def new_group(ranks=None, timeout=None, backend=None, pg_options=None, use_local_synchronization=False,
@@ -692,13 +693,12 @@ def barrier(group=None, async_op=False, device_ids=None):
 
 def _wait_request(request, timeout, name):
     """Poll an MPI request until done, raising DistBackendError after timeout seconds."""
-    import time
-    deadline = time.monotonic() + timeout
+    deadline = _time.monotonic() + timeout
     pause = 0.0
     while not request.Test():
-        if time.monotonic() > deadline:
+        if _time.monotonic() > deadline:
             raise DistBackendError(f"{name} timed out after {timeout:g} s waiting for the other ranks")
-        time.sleep(pause)
+        _time.sleep(pause)
         pause = min(pause * 2 or 1e-5, 1e-3)
 
 
@@ -727,13 +727,12 @@ class _P2PWork(Work):
 
 
 def _wait_request_status(request, status, timeout, name):
-    import time
-    deadline = time.monotonic() + timeout
+    deadline = _time.monotonic() + timeout
     pause = 0.0
     while not request.Test(status):
-        if time.monotonic() > deadline:
+        if _time.monotonic() > deadline:
             raise DistBackendError(f"{name} timed out after {timeout:g} s waiting for the other rank")
-        time.sleep(pause)
+        _time.sleep(pause)
         pause = min(pause * 2 or 1e-5, 1e-3)
 
 

@@ -1,7 +1,9 @@
 """torch.distributions: parameterisable probability distributions, their transforms and the
 KL divergences between them, with PyTorch's API; every draw comes from cltensor's Philox
 generator on the tensors' device."""
-from . import constraints, transforms
+import sys as _sys
+
+from . import constraints, continuous, discrete, gamma_family, more, multivariate, transformed, transforms
 from .distribution import Distribution
 from .exp_family import ExponentialFamily
 from .continuous import Cauchy, Exponential, Laplace, Normal, Uniform
@@ -22,8 +24,6 @@ def _alias_pytorch_submodules():
     """PyTorch keeps one distribution per module (torch.distributions.normal...); ours group them.
     The PyTorch module names point at the module holding each, so that
     `from cltensor.distributions.normal import Normal` works as with PyTorch."""
-    import sys
-    from . import continuous, discrete, gamma_family, more, multivariate, transformed
     homes = {
         continuous: ["normal", "uniform", "exponential", "laplace", "cauchy"],
         discrete: ["bernoulli", "categorical", "one_hot_categorical", "geometric"],
@@ -37,7 +37,7 @@ def _alias_pytorch_submodules():
     }
     for module, names in homes.items():
         for name in names:
-            sys.modules[f"{__name__}.{name}"] = module
+            _sys.modules[f"{__name__}.{name}"] = module
             globals()[name] = module
 
 

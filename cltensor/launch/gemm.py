@@ -98,6 +98,13 @@ def gemm(a, b, out, alpha=1, beta=0, bias=None, params=None, variant=None, epilo
 
 
 _EPILOGUE_ALIASES = {"gelu": "_gelu", "gelu_tanh": "_gelu_tanh", "silu": "_silu"}
+_op_table: dict = {}  # ops.elementwise.OPS, handed down by cltensor.ops at import (the ops sit above launch)
+
+
+def set_op_table(rows: dict):
+    """The elementwise op table whose one-input rows the epilogues name (cltensor.ops calls this)."""
+    global _op_table
+    _op_table = rows
 
 
 def epilogue_row(name):
@@ -105,8 +112,7 @@ def epilogue_row(name):
     a one-input activation row without parameters."""
     if name is None:
         return None
-    from ..ops.elementwise import OPS
-    row = OPS.get(_EPILOGUE_ALIASES.get(name, name)) or OPS.get("_" + name)
+    row = _op_table.get(_EPILOGUE_ALIASES.get(name, name)) or _op_table.get("_" + name)
     if row is None or row.arity != 1 or row.params:
         raise ValueError(f"gemm(): epilogue {name!r} is not a one-input activation row of the op table "
                          "(e.g. 'relu', 'gelu', 'gelu_tanh', 'silu', 'tanh', 'sigmoid')")
@@ -302,8 +308,7 @@ def _epilogue_source(name, acc):
     """(helpers, C expression of `a` in type T) of the epilogue row, or None."""
     if name is None:
         return None
-    from ..ops.elementwise import OPS
-    row, T = OPS[name], acc.compute_c
+    row, T = _op_table[name], acc.compute_c
     return row.c_helpers(acc).replace("{T}", T), row.c_expr(acc).replace("{T}", T)
 
 

@@ -11,6 +11,7 @@ import warnings
 
 from ..autograd.grad_mode import no_grad
 from ..ops import creation as _creation
+from ..ops import elementwise as _ew
 
 __all__ = ["calculate_gain", "uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_", "eye_",
            "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_"]
@@ -101,11 +102,10 @@ def _horner(coeffs, w):
 
 def _erfinv_(x):
     """erfinv in place on a tensor in (-1, 1): Giles' approximation plus two Newton steps on erf."""
-    from ..ops.elementwise import where
     w = -((1 - x) * (1 + x)).log()
     central = _horner(_ERFINV_CENTRAL, w - 2.5)
     tail = _horner(_ERFINV_TAIL, w.clamp(min=5.0).sqrt() - 3.0)
-    y = where(w < 5.0, central, tail) * x
+    y = _ew.where(w < 5.0, central, tail) * x
     for _ in range(2):
         y = y - (y.erf() - x) / ((-(y * y)).exp() * (2 / math.sqrt(math.pi)))
     return x.copy_(y)

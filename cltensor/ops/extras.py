@@ -17,6 +17,7 @@ from .. import _flags, launch
 from .. import dtypes as dt
 from ..autograd import graph
 from ..autograd.grad_mode import is_grad_enabled
+from ..nn import functional as _F  # the torch.* spellings below call F (this module sits above nn)
 from ..tensor import register, Size, Tensor, wrap_dim
 from .creation import arange, empty, full, full_like, tensor
 from .joins import split_with_sizes  # noqa: F401  (re-exported)
@@ -320,11 +321,6 @@ def get_device(input):
 
 
 # ---- torch.* spellings of nn.functional ops (ATen's argument order, integer reductions) ---------------------------
-def _functional():
-    from ..nn import functional
-    return functional
-
-
 _REDUCTIONS = {0: "none", 1: "mean", 2: "sum"}
 
 
@@ -335,115 +331,115 @@ def _reduction(reduction):
 
 
 def selu(input):
-    return _functional().selu(input)
+    return _F.selu(input)
 
 
 def celu(input, alpha=1.0):
-    return _functional().celu(input, alpha)
+    return _F.celu(input, alpha)
 
 
 def threshold(input, threshold, value):
-    return _functional().threshold(input, threshold, value)
+    return _F.threshold(input, threshold, value)
 
 
 def hardshrink(input, lambd=0.5):
-    return _functional().hardshrink(input, lambd)
+    return _F.hardshrink(input, lambd)
 
 
 def prelu(input, weight):
-    return _functional().prelu(input, weight)
+    return _F.prelu(input, weight)
 
 
 def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, generator=None):
-    return _functional().rrelu(input, lower, upper, training)
+    return _F.rrelu(input, lower, upper, training)
 
 
 def pixel_shuffle(input, upscale_factor):
-    return _functional().pixel_shuffle(input, upscale_factor)
+    return _F.pixel_shuffle(input, upscale_factor)
 
 
 def pixel_unshuffle(input, downscale_factor):
-    return _functional().pixel_unshuffle(input, downscale_factor)
+    return _F.pixel_unshuffle(input, downscale_factor)
 
 
 def cosine_similarity(x1, x2, dim=1, eps=1e-8):
-    return _functional().cosine_similarity(x1, x2, dim, eps)
+    return _F.cosine_similarity(x1, x2, dim, eps)
 
 
 def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
-    return _functional().pairwise_distance(x1, x2, p, eps, keepdim)
+    return _F.pairwise_distance(x1, x2, p, eps, keepdim)
 
 
 def bilinear(input1, input2, weight, bias=None):
-    return _functional().bilinear(input1, input2, weight, bias)
+    return _F.bilinear(input1, input2, weight, bias)
 
 
 def rms_norm(input, normalized_shape, weight=None, eps=None):
-    return _functional().rms_norm(input, normalized_shape, weight, eps)
+    return _F.rms_norm(input, normalized_shape, weight, eps)
 
 
 def dropout(input, p, train):
-    return _functional().dropout(input, p, train)
+    return _F.dropout(input, p, train)
 
 
 def alpha_dropout(input, p, train):
-    return _functional().alpha_dropout(input, p, train)
+    return _F.alpha_dropout(input, p, train)
 
 
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5, cudnn_enable=True):
-    return _functional().layer_norm(input, normalized_shape, weight, bias, eps)
+    return _F.layer_norm(input, normalized_shape, weight, bias, eps)
 
 
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5, cudnn_enabled=True):
-    return _functional().group_norm(input, num_groups, weight, bias, eps)
+    return _F.group_norm(input, num_groups, weight, bias, eps)
 
 
 def batch_norm(input, weight, bias, running_mean, running_var, training, momentum, eps, cudnn_enabled=True):
-    return _functional().batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps)
+    return _F.batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps)
 
 
 def instance_norm(input, weight, bias, running_mean, running_var, use_input_stats, momentum, eps,
                   cudnn_enabled=True):
-    return _functional().instance_norm(input, running_mean, running_var, weight, bias, use_input_stats, momentum,
+    return _F.instance_norm(input, running_mean, running_var, weight, bias, use_input_stats, momentum,
                                        eps)
 
 
 def embedding(weight, indices, padding_idx=-1, scale_grad_by_freq=False, sparse=False):
     """ATen's embedding: the weight first; padding_idx -1 means none."""
-    return _functional().embedding(indices, weight, None if padding_idx < 0 else padding_idx,
+    return _F.embedding(indices, weight, None if padding_idx < 0 else padding_idx,
                                    scale_grad_by_freq=scale_grad_by_freq)
 
 
 def kl_div(input, target, reduction=1, *, log_target=False):
     with warnings.catch_warnings():  # ATen's kl_div has no 'batchmean' and does not warn about 'mean'
         warnings.simplefilter("ignore", UserWarning)
-        return _functional().kl_div(input, target, reduction=_reduction(reduction), log_target=log_target)
+        return _F.kl_div(input, target, reduction=_reduction(reduction), log_target=log_target)
 
 
 def binary_cross_entropy_with_logits(input, target, weight=None, pos_weight=None, reduction=1):
-    return _functional().binary_cross_entropy_with_logits(input, target, weight, reduction=_reduction(reduction),
+    return _F.binary_cross_entropy_with_logits(input, target, weight, reduction=_reduction(reduction),
                                                           pos_weight=pos_weight)
 
 
 def margin_ranking_loss(input1, input2, target, margin=0.0, reduction=1):
-    return _functional().margin_ranking_loss(input1, input2, target, margin, reduction=_reduction(reduction))
+    return _F.margin_ranking_loss(input1, input2, target, margin, reduction=_reduction(reduction))
 
 
 def hinge_embedding_loss(input, target, margin=1.0, reduction=1):
-    return _functional().hinge_embedding_loss(input, target, margin, reduction=_reduction(reduction))
+    return _F.hinge_embedding_loss(input, target, margin, reduction=_reduction(reduction))
 
 
 def cosine_embedding_loss(input1, input2, target, margin=0.0, reduction=1):
-    return _functional().cosine_embedding_loss(input1, input2, target, margin, reduction=_reduction(reduction))
+    return _F.cosine_embedding_loss(input1, input2, target, margin, reduction=_reduction(reduction))
 
 
 def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, swap=False, reduction=1):
-    return _functional().triplet_margin_loss(anchor, positive, negative, margin, p, eps, swap,
+    return _F.triplet_margin_loss(anchor, positive, negative, margin, p, eps, swap,
                                              reduction=_reduction(reduction))
 
 
 def poisson_nll_loss(input, target, log_input, full, eps, reduction):
-    return _functional().poisson_nll_loss(input, target, log_input, full, eps=eps, reduction=_reduction(reduction))
+    return _F.poisson_nll_loss(input, target, log_input, full, eps=eps, reduction=_reduction(reduction))
 
 
 # ---- process-wide switches --------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from .. import checks, launch
 from ..autograd import graph
+from ..autograd import grad as _autograd_grad
 from ..autograd.grad_mode import enable_grad, is_grad_enabled
 from .reduce import _compute
 
@@ -78,8 +79,3 @@ def _cross_entropy_vjp(g, out, x, *, target, weight, ignore_index, eps, class_di
     launch.loss.cross_entropy_grad(x, target, weight, g, grad, ignore_index, eps, class_dim, probs, rows, total, mean,
                                    _compute(x.dtype), layout)
     return (grad,)
-
-
-def _autograd_grad(*args, **kwargs):
-    from ..autograd import grad  # the autograd package imports the ops: not at import time
-    return grad(*args, **kwargs)

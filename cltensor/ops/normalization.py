@@ -10,6 +10,7 @@ import math
 
 from .. import launch
 from ..autograd import graph
+from ..autograd import grad as _autograd_grad
 from ..autograd.grad_mode import enable_grad, is_grad_enabled, no_grad
 from . import elementwise as _ew
 from . import reduce as _reduce
@@ -102,10 +103,5 @@ def _recorded_vjp(g, x, weight, bias, dims, eps):
         y = y if weight is None else y * weight
         y = y if bias is None else y + bias
         needed = [t for t in wanted if t.requires_grad]
-        found = iter(autograd_grad([y], needed, [g], create_graph=True, allow_unused=True))
+        found = iter(_autograd_grad([y], needed, [g], create_graph=True, allow_unused=True))
     return tuple(next(found) if t.requires_grad else None for t in wanted)
-
-
-def autograd_grad(*args, **kwargs):
-    from ..autograd import grad  # the autograd package imports the ops: not at import time
-    return grad(*args, **kwargs)

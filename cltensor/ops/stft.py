@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import warnings
 
+from .. import fft
+from ..nn.functional import fold, pad
 from ..tensor import register
 from . import creation
-from .. import fft
 from .complex import view_as_real
 
 
@@ -25,7 +26,6 @@ def _window(window, n_fft, win_length, x, caller):
                            f"window with size {list(window.shape)}")
     left = (n_fft - win_length) // 2
     if win_length < n_fft:
-        from ..nn.functional import pad
         window = pad(window, (left, n_fft - win_length - left))
     return window
 
@@ -54,7 +54,6 @@ def _lengths(n_fft, hop_length, win_length, caller):
 def stft(input, n_fft, hop_length=None, win_length=None, window=None, center=True, pad_mode="reflect",
          normalized=False, onesided=None, return_complex=None):
     """Short-time Fourier transform of a 1-D signal or a batch of them (B, L): (B?, freq, frames)."""
-    from ..nn.functional import pad
     if return_complex is None and not input.dtype.is_complex and not (window is not None and window.dtype.is_complex):
         raise RuntimeError("stft requires the return_complex parameter be given for real inputs, and will further "
                            "require that return_complex=True in a future PyTorch release.")
@@ -86,7 +85,6 @@ def stft(input, n_fft, hop_length=None, win_length=None, window=None, center=Tru
 def istft(input, n_fft, hop_length=None, win_length=None, window=None, center=True, normalized=False, onesided=None,
           length=None, return_complex=False):
     """The inverse of stft by overlap-add: (B?, freq, frames) complex -> (B?, length) signal."""
-    from ..nn.functional import fold
     if not input.dtype.is_complex:
         raise RuntimeError("istft requires a complex-valued input tensor.")
     if input.dim() not in (2, 3):
@@ -120,7 +118,6 @@ def istft(input, n_fft, hop_length=None, win_length=None, window=None, center=Tr
                            "satisfy the NOLA (nonzero overlap-add) condition")
     signal = signal / envelope
     if length is not None and end > full:  # PyTorch zero-pads a requested length past the frames
-        from ..nn.functional import pad
         signal = pad(signal, (0, end - full))
     return signal.squeeze(0) if input.dim() == 2 else signal
 

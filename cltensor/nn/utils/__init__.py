@@ -6,9 +6,11 @@ the norm back to the host unless error_if_nonfinite=True asks it to check.
 from __future__ import annotations
 
 import math
+import warnings as _warnings
 
 from ...autograd.grad_mode import no_grad
 from ...ops import creation as _creation
+from ...ops import joins as _joins
 from ...tensor import Tensor
 
 __all__ = ["clip_grad_norm_", "clip_grad_norm", "clip_grad_value_", "get_total_norm", "clip_grads_with_norm_",
@@ -24,8 +26,7 @@ def _grads(parameters):
 
 
 def _stack(values):
-    from ...ops.joins import stack
-    return stack(values)
+    return _joins.stack(values)
 
 
 def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False, foreach=None):
@@ -69,8 +70,7 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
 
 
 def clip_grad_norm(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False, foreach=None):
-    import warnings
-    warnings.warn("`torch.nn.utils.clip_grad_norm` is now deprecated in favor of `torch.nn.utils.clip_grad_norm_`.",
+    _warnings.warn("`torch.nn.utils.clip_grad_norm` is now deprecated in favor of `torch.nn.utils.clip_grad_norm_`.",
                   FutureWarning, stacklevel=2)
     return clip_grad_norm_(parameters, max_norm, norm_type, error_if_nonfinite, foreach)
 
@@ -85,8 +85,7 @@ def clip_grad_value_(parameters, clip_value, foreach=None):
 
 def parameters_to_vector(parameters):
     """All parameters flattened and concatenated into one 1-D tensor."""
-    from ...ops.joins import cat
-    return cat([p.reshape(-1) for p in parameters])
+    return _joins.cat([p.reshape(-1) for p in parameters])
 
 
 def vector_to_parameters(vec, parameters):

@@ -6,27 +6,15 @@ import collections.abc as abc
 import numpy as np
 
 from ... import dtypes as dt
-from ...ops import creation
+from ...ops import creation, joins
 from ...tensor import Tensor
 
 _ERR = "default_collate: batch must contain tensors, numpy arrays, numbers, dicts or lists; found {}"
 
 
 def stack(tensors, dim=0):
-    """cltensor.stack where the joins module provides it, else one copy per sample into a new tensor."""
-    import cltensor
-    if hasattr(cltensor, "stack"):
-        return cltensor.stack(tensors, dim)
-    first = tensors[0]
-    for t in tensors[1:]:
-        if t.shape != first.shape:
-            raise RuntimeError(f"stack expects each tensor to be equal size, but got {list(first.shape)} at entry 0 "
-                               f"and {list(t.shape)} at another entry")
-    dtype = dt.result_type(*tensors) if len(tensors) > 1 else first.dtype
-    out = creation.empty((len(tensors), *first.shape), dtype=dtype, device=first.device)
-    for i, t in enumerate(tensors):
-        out.select(0, i).copy_(t)
-    return out.movedim(0, dim) if dim else out
+    """cltensor.stack of the samples."""
+    return joins.stack(tensors, dim)
 
 
 def _is_namedtuple(x) -> bool:

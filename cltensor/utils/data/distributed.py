@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from typing import Iterator
 
+from ... import distributed as _dist
+from ...ops.random import Generator as _Generator
 from .sampler import Sampler, random_permutation
 
 
@@ -16,15 +18,14 @@ class DistributedSampler(Sampler):
 
     def __init__(self, dataset, num_replicas=None, rank=None, shuffle: bool = True, seed: int = 0,
                  drop_last: bool = False):
-        from ... import distributed as dist
         if num_replicas is None:
-            if not dist.is_available():
+            if not _dist.is_available():
                 raise RuntimeError("Requires distributed package to be available")
-            num_replicas = dist.get_world_size()
+            num_replicas = _dist.get_world_size()
         if rank is None:
-            if not dist.is_available():
+            if not _dist.is_available():
                 raise RuntimeError("Requires distributed package to be available")
-            rank = dist.get_rank()
+            rank = _dist.get_rank()
         if rank >= num_replicas or rank < 0:
             raise ValueError(f"Invalid rank {rank}, rank should be in the interval [0, {num_replicas - 1}]")
         self.dataset = dataset
@@ -42,8 +43,7 @@ class DistributedSampler(Sampler):
 
     def __iter__(self) -> Iterator:
         if self.shuffle:
-            from ...ops.random import Generator
-            g = Generator()
+            g = _Generator()
             g.manual_seed(self.seed + self.epoch)
             indices = random_permutation(len(self.dataset), generator=g).tolist()
         else:

@@ -12,31 +12,28 @@ from typing import Generic, Iterator, TypeVar
 
 import numpy as np
 
+from ... import dtypes as _dt
+from ...device import device as _Device
+from ...ops import creation as _creation
+from ...ops import random as _rnd
+
 _T_co = TypeVar("_T_co", covariant=True)
 
 _REPLACEMENT_CHUNK = 32           # PyTorch's RandomSampler draws this many at a time
 _WEIGHTED_CHUNK = 1024            # weighted draws per kernel launch (one cdf serves every chunk)
 
 
-def _random_module():
-    from ...ops import random as rnd
-    return rnd
-
-
 def random_permutation(n: int, generator=None) -> np.ndarray:
     """A permutation of range(n) (torch.randperm) from a cltensor Generator (the default one if None)."""
     if n == 0:
         return np.zeros(0, np.int64)
-    return _random_module().randperm(n, generator=generator).numpy()
+    return _rnd.randperm(n, generator=generator).numpy()
 
 
 def _fresh_generator():
     """A Generator seeded from the default one, as PyTorch's RandomSampler makes when given none."""
-    rnd = _random_module()
-    from ...ops.creation import empty
-    from ...dtypes import int64
-    seed = int(empty((), dtype=int64).random_().item())
-    return rnd.Generator().manual_seed(seed)
+    seed = int(_creation.empty((), dtype=_dt.int64).random_().item())
+    return _rnd.Generator().manual_seed(seed)
 
 
 class Sampler(Generic[_T_co]):
@@ -78,21 +75,20 @@ class RandomSampler(Sampler[int]):
         return len(self.data_source) if self._num_samples is None else self._num_samples
 
     def __iter__(self):
-        rnd = _random_module()
         n = len(self.data_source)
         generator = self.generator if self.generator is not None else _fresh_generator()
         # NOTE: PyTorch also draws the remainder when it is empty; skipping it saves a launch and a
         # wait per pass (the streams differ from PyTorch's anyway: another generator)
         if self.replacement:
             for _ in range(self.num_samples // _REPLACEMENT_CHUNK):
-                yield from rnd.randint(0, n, (_REPLACEMENT_CHUNK,), generator=generator).tolist()
+                yield from _rnd.randint(0, n, (_REPLACEMENT_CHUNK,), generator=generator).tolist()
             if self.num_samples % _REPLACEMENT_CHUNK:
-                yield from rnd.randint(0, n, (self.num_samples % _REPLACEMENT_CHUNK,), generator=generator).tolist()
+                yield from _rnd.randint(0, n, (self.num_samples % _REPLACEMENT_CHUNK,), generator=generator).tolist()
         else:
             for _ in range(self.num_samples // n):
-                yield from rnd.randperm(n, generator=generator).tolist()
+                yield from _rnd.randperm(n, generator=generator).tolist()
             if self.num_samples % n:
-                yield from rnd.randperm(n, generator=generator).tolist()[:self.num_samples % n]
+                yield from _rnd.randperm(n, generator=generator).tolist()[:self.num_samples % n]
 
     def __len__(self):
         return self.num_samples
@@ -105,7 +101,7 @@ class SubsetRandomSampler(Sampler[int]):
         self.indices, self.generator = indices, generator
 
     def __iter__(self):
-        for i in _random_module().randperm(len(self.indices), generator=self.generator).tolist():
+        for i in _rnd.randperm(len(self.indices), generator=self.generator).tolist():
             yield self.indices[i]
 
     def __len__(self):
@@ -146,26 +142,22 @@ class WeightedRandomSampler(Sampler[int]):
             raise ValueError(f"num_samples should be a positive integer value, but got num_samples={num_samples}")
         if not isinstance(replacement, bool):
             raise ValueError(f"replacement should be a boolean value, but got replacement={replacement}")
-        from ...device import device
-        from ...dtypes import float32, float64
-        from ...ops.creation import as_tensor
         # PyTorch keeps double weights; a driver without fp64 computes them in float32
-        dtype = float64 if device("cpu").backend.has_fp64 else float32
-        weights = as_tensor(weights, dtype=dtype)
+        dtype = _dt.float64 if _Device("cpu").backend.has_fp64 else _dt.float32
+        weights = _creation.as_tensor(weights, dtype=dtype)
         if len(weights.shape) != 1:
             raise ValueError(f"weights should be a 1d sequence but given weights have shape {tuple(weights.shape)}")
         self.weights, self.num_samples, self.replacement, self.generator = weights, num_samples, replacement, generator
 
     def __iter__(self):
-        rnd = _random_module()
         if not self.replacement or self.num_samples == 1:
-            yield from rnd.multinomial(self.weights, self.num_samples, self.replacement,
+            yield from _rnd.multinomial(self.weights, self.num_samples, self.replacement,
                                        generator=self.generator).tolist()
             return
-        cdf = rnd.weighted_cdf(self.weights)
+        cdf = _rnd.weighted_cdf(self.weights)
         full, rest = divmod(self.num_samples, _WEIGHTED_CHUNK)
         for size in itertools.chain(itertools.repeat(_WEIGHTED_CHUNK, full), [rest] if rest else []):
-            yield from rnd.sample_from_cdf(cdf, size, self.generator).tolist()
+            yield from _rnd.sample_from_cdf(cdf, size, self.generator).tolist()
 
     def __len__(self):
         return self.num_samples
