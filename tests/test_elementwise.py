@@ -417,6 +417,9 @@ def test_where_and_ternaries():
     assert_close(a.where(c, -1.0), np.array([1.0, -1.0, 3.0]))
     with pytest.raises(RuntimeError, match="where expected condition to be a boolean tensor"):
         torch.where(a, a, a)
+    assert [t.tolist() for t in torch.where(c)] == [[0, 2]]  # where(cond) is nonzero(cond, as_tuple=True)
+    with pytest.raises(TypeError, match=r"where\(\): argument 'condition' \(position 1\) must be Tensor, not bool"):
+        torch.where(True)
     assert_close(torch.lerp(a, a * 3, 0.5), np.array([2.0, 4.0, 6.0]))
     assert_close(torch.addcmul(a, a, a, value=2), np.array([3.0, 10.0, 21.0]))
     assert_close(torch.addcdiv(a, a, a, value=0.5), np.array([1.5, 2.5, 3.5]))

@@ -1117,8 +1117,9 @@ register("nan_to_num_", lambda self, nan=0.0, posinf=None, neginf=None: nan_to_n
 
 def where(condition, input=None, other=None, *, out=None):
     if input is None and other is None:
-        from .index import nonzero
-        return nonzero(condition, as_tuple=True)
+        if not isinstance(condition, Tensor):
+            raise TypeError(f"where(): argument 'condition' (position 1) must be Tensor, not {type(condition).__name__}")
+        return condition.nonzero(as_tuple=True)  # the method: ops.index imports this module
     if not isinstance(condition, Tensor) or condition.dtype is not dt.bool_:
         got = condition.dtype if isinstance(condition, Tensor) else type(condition).__name__
         raise RuntimeError(f"where expected condition to be a boolean tensor, but got a tensor with dtype "
