@@ -390,10 +390,9 @@ def _view_of_base_vjp(g, out, base, geom):
 
 def filled(shape, value, dtype, device):
     """A new tensor filled with value (not requiring grad), made by the launch layer: the ops sit above
-    autograd. The kernel is the one ops.creation's fill_ builds."""
+    autograd."""
     out = launch.base.empty(shape, dtype, device)
-    launch.elementwise.elementwise("fill", "v", [], out, dtype,
-                                   (("v", "T", launch.base.scalar_arg(value, dtype, check_overflow=True)),))
+    launch.elementwise.fill(out, value)
     return out
 
 

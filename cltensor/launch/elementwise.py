@@ -26,6 +26,12 @@ def elementwise(name, expr, inputs, out, compute, params=(), helpers=""):
     return out
 
 
+def fill(out, value):
+    """Write value into every element of out, whatever its layout; value is converted to out's dtype
+    (raising as PyTorch does where it overflows)."""
+    elementwise("fill", "v", [], out, out.dtype, (("v", "T", scalar_arg(value, out.dtype, check_overflow=True)),))
+
+
 class ElementwisePlan:
     """Everything a launch needs that follows from the operands' dtypes, shapes and strides:
     the kernel, operand kinds, the size/stride arguments and the launch geometry.

@@ -183,8 +183,7 @@ def fill_(self, value):
                                f"{value.dim()} dimensions.")
         return copy_(self, value.expand(self.shape) if self.dim() else value)
     check_inplace_allowed(self)
-    launch.elementwise.elementwise("fill", "v", [], self, self.dtype,
-                         (("v", "T", launch.base.scalar_arg(value, self.dtype, check_overflow=True)),))
+    launch.elementwise.fill(self, value)
     self._bump_version()
     if self.requires_grad and is_grad_enabled():
         graph.record_inplace("FillBackward0", lambda g, out, a: g.new_zeros(g.shape), [self], self, save=frozenset())
