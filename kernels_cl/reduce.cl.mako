@@ -63,7 +63,10 @@ ${helpers}
 typedef struct { ${" ".join(f"{ct} {nm};" for nm, ct in fields)}${f" uchar padding_[{padding}];" if padding else ""} } acc_t;
 
 inline acc_t acc_neutral(void) { acc_t s; ${neutral} return s; }
+% if tensor_src:
+## (a 'partials' stage combines states: map, which may read the second input `b`, is not needed there)
 inline acc_t acc_map(const T a${", const T b" if second else ""}, const long r${pdecl}) { acc_t s; ${map} return s; }
+% endif
 inline acc_t acc_combine(const acc_t x, const acc_t y) { acc_t s; ${combine} return s; }
 % if fused:
 inline acc_t fused_prepare(acc_t s${pdecl}) { ${fused_setup} return s; }

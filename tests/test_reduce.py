@@ -602,6 +602,8 @@ def use_tuning(monkeypatch, name):
     t = TUNINGS[name]
     if t is not None:
         monkeypatch.setattr(launch.reduce, "reduce_tuning", lambda backend: t)
+    # plans are cached per layout: a fresh cache, or the plans of an earlier tuning would answer
+    monkeypatch.setattr(torch.get_default_device().backend, "reduce_plans", {})
 
 
 @pytest.mark.parametrize("tuning", list(TUNINGS))
@@ -628,6 +630,26 @@ def test_plans_on_small_data(tuning, monkeypatch):
     assert_close(i.T.sum(), (a * 10).astype(np.int64).sum())
     assert_close(torch.tensor(a > 0).all(0), (a > 0).all(0))
     assert_close(torch.tensor(a > 0).any(1), (a > 0).any(1))
+
+
+@pytest.mark.parametrize("tuning", list(TUNINGS))
+def test_two_input_reductions_under_every_plan(tuning, monkeypatch):
+    """Reductions of a product of two inputs (the normalisations' backward: sum(dy * xhat) over the
+    batch) split into stages like any other: the stage that combines partial states has no second
+    input (its kernel failed to build under GPU plans, where the batch takes two stages)."""
+    use_tuning(monkeypatch, tuning)
+    rng = np.random.default_rng(15)
+    a, g = rng.standard_normal((2048, 24)).astype(np.float32), rng.standard_normal((2048, 24)).astype(np.float32)
+    x = torch.tensor(a, requires_grad=True)
+    norm = torch.nn.LayerNorm(24)
+    norm(x).backward(torch.tensor(g))
+    mean, var = wide(a).mean(1, keepdims=True), wide(a).var(1, keepdims=True)
+    xhat = (wide(a) - mean) / np.sqrt(var + 1e-5)
+    assert_close(norm.weight.grad, (wide(g) * xhat).sum(0), rtol=1e-4, atol=1e-3)
+    assert_close(norm.bias.grad, wide(g).sum(0), rtol=1e-4, atol=1e-3)
+    dxhat = wide(g)  # weight is ones
+    dx = (dxhat - dxhat.mean(1, keepdims=True) - xhat * (dxhat * xhat).mean(1, keepdims=True)) / np.sqrt(var + 1e-5)
+    assert_close(x.grad, dx, rtol=1e-3, atol=1e-4)
 
 
 @pytest.mark.parametrize("tuning", ["device", "gpu_like"])
