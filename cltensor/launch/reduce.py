@@ -8,7 +8,7 @@ import pyopencl as cl
 from .. import codegen
 from ..memory import Storage
 from . import signature as sg
-from .base import group_limit, launch_1d, scalar_arg
+from .base import group_limit, items_wg, launch_1d, scalar_arg
 from .signature import Signature
 from .strides import collapse, index_type, pad_dims
 
@@ -99,12 +99,6 @@ def _reduce_plan(backend, M, R, rows, cols, single, unit_rows=False):
         mode = "items"
     chunk = max(1, -(-R // S))
     return mode, max(1, -(-R // chunk)), chunk, W, V, lanes
-
-
-def items_wg(backend, n):
-    if backend.cpu_tuned:  # enough work-groups for every core
-        return 1 << max(0, min(256, n // (4 * backend.compute_units)).bit_length() - 1)
-    return 128 if n >= 128 * backend.compute_units else 64
 
 
 def reduce(code, x, dims, outs, params=(), fused=None, ordered=False, second=None):
