@@ -1,6 +1,7 @@
 """OpenCL discovery and device naming.
 
-``'cpu'`` is host memory, computed on by the OpenCL CPU driver (PoCL) over that same memory;
+``'cpu'`` is host memory, computed on by the OpenCL CPU driver (PoCL) over that same memory (where
+none is installed, by the default OpenCL device over host pointers, with a warning);
 ``'cl:N'`` is the N-th OpenCL device across all platforms; ``'gpu'`` is the first GPU;
 ``'cuda'``/``'cuda:N'`` is the current/N-th OpenCL GPU (the devices :func:`cuda_cl_indices` lists),
 as PyTorch's ROCm build presents AMD GPUs as ``cuda``: such a device prints as ``cl:<index>``.
@@ -12,6 +13,7 @@ from __future__ import annotations
 import atexit
 import os
 import threading
+import warnings
 
 import pyopencl as cl
 
@@ -307,12 +309,13 @@ class device:
             raise AssertionError(no_cuda_message())
         if self.type == "cl":
             return devs[self.index]
-        cpus = [d for d in devs if d.type & cl.device_type.CPU]
-        if not cpus:
-            raise RuntimeError(
-                "cpu tensors compute through an OpenCL CPU driver and none was found. "
-                "Install PoCL (apt-get install pocl-opencl-icd) or move the tensor to a GPU with .to('gpu').")
-        return cpus[0]
+        cpus = [d for d in devs if _is_cpu(d)]
+        if cpus:
+            return cpus[0]
+        fallback = devs[default_cl_index()]  # raises where there is no OpenCL device at all
+        _warn_once(f"cltensor: no OpenCL CPU driver (PoCL) is installed: cpu tensors compute on "
+                   f"{fallback.name.strip()!r} over host memory, slowly (apt-get install pocl-opencl-icd)")
+        return fallback
 
     @property
     def is_host(self) -> bool:
@@ -425,6 +428,19 @@ def _nth(gpus, index, spec):
     if not 0 <= index < len(gpus):
         raise RuntimeError(f"GPU index {index} is out of range: {len(gpus)} GPU(s) found ('{spec}')")
     return gpus[index]
+
+
+def _is_cpu(cl_device) -> bool:
+    return bool(cl_device.type & cl.device_type.CPU)
+
+
+_warned: set = set()
+
+
+def _warn_once(message: str) -> None:
+    if message not in _warned:
+        _warned.add(message)
+        warnings.warn(message, RuntimeWarning, stacklevel=3)
 
 
 def default_cl_index() -> int:

@@ -8,7 +8,9 @@ what decides the text, and building hundreds of variants would take minutes.
 """
 from __future__ import annotations
 
+import importlib
 import re
+import warnings
 
 import numpy as np
 import pytest
@@ -102,3 +104,23 @@ def test_float64_kernels_do_use_double_where_the_device_has_it(sources):
     x = torch.tensor(np.arange(5.0), dtype=torch.float64, device=dev)
     _attempt(lambda: x * 2)
     assert built and _doubles(built) == built
+
+
+def test_without_a_cpu_driver_cpu_tensors_compute_on_the_default_device(monkeypatch):
+    """A GPU machine without PoCL: cpu tensors (what .cpu(), torch.tensor(...) and every host read of
+    PyTorch code make) are host memory computed on by the default OpenCL device, with one warning,
+    instead of an error."""
+    devices = importlib.import_module("cltensor.device")  # the module (cltensor.device is also the class)
+    monkeypatch.setattr(devices, "_is_cpu", lambda cl_device: False)
+    monkeypatch.setattr(devices, "_warned", set())
+    with pytest.warns(RuntimeWarning, match="no OpenCL CPU driver .* cpu tensors compute on"):
+        chosen = Device("cpu")._cl_device()
+    assert chosen.int_ptr == _all_cl_devices()[devices.default_cl_index()].int_ptr
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Device("cpu")._cl_device()  # once is enough
+    monkeypatch.setattr(Device("cpu"), "_backend", None)  # resolved again, through the fallback
+    with pytest.warns(RuntimeWarning):
+        monkeypatch.setattr(devices, "_warned", set())
+        x = torch.tensor([1.0, 2.0, 3.0], device="cpu")
+        assert (x * 2).tolist() == [2.0, 4.0, 6.0] and x.cpu().numpy().tolist() == [1.0, 2.0, 3.0]
