@@ -97,6 +97,9 @@ def untuned_device(tmp_path, monkeypatch):
     monkeypatch.setattr(gemm_tuning, "_user_table", None)
     monkeypatch.setattr(gemm_tuning, "AUTOTUNE_SIZE", 64)
     monkeypatch.setattr(gemm_tuning, "AUTOTUNE_SECONDS", 0.5)
+    backend = torch.get_default_device().backend
+    # its own kind of kernels (CLTENSOR_TUNING may force the other kind, which is never searched)
+    monkeypatch.setattr(backend, "cpu_tuned", gemm_tuning._natural_variant(backend) == "vec")
     gemm_tuning._resolved.clear()
     yield tmp_path / "gemm_tuning.json"
     gemm_tuning._resolved.clear()
@@ -107,8 +110,8 @@ def test_first_gemm_on_an_unknown_device_tunes_once_and_records_it(untuned_devic
     a, b = _rand((33, 17), 0), _rand((17, 29), 1)
     assert_close(a @ b, _ref(a, b), torch.float32)
     recorded = json.loads(untuned_device.read_text())
-    name = torch.device("cpu").backend.name
-    assert recorded[name]["float32"]["variant"] == "vec"
+    backend = torch.get_default_device().backend
+    assert recorded[backend.name]["float32"]["variant"] == gemm_tuning._natural_variant(backend)
     said = capsys.readouterr().err
     assert said.count("cltensor: tuning GEMM tiles") == 1 and "GFLOP/s" in said
     assert_close(b.t() @ a.t(), _ref(b.t(), a.t()), torch.float32)  # other layouts: no second search
@@ -141,8 +144,9 @@ def test_autotune_off_takes_the_defaults(untuned_device, capsys, monkeypatch):
     a, b = _rand((20, 10), 2), _rand((10, 30), 3)
     assert_close(a @ b, _ref(a, b), torch.float32)
     assert not untuned_device.exists() and "tuning" not in capsys.readouterr().err
-    p = gemm_tuning.params_for(torch.device("cpu").backend, torch.float32)
-    assert all(p[k] == v for k, v in gemm_tuning.DEFAULT_VEC.items())
+    backend = torch.get_default_device().backend
+    default = gemm_tuning.DEFAULT_VEC if backend.cpu_tuned else gemm_tuning.DEFAULT_TILED
+    assert gemm_tuning.params_for(backend, torch.float32) == gemm_tuning.complete(backend, torch.float32, default)
 
 
 def test_a_forced_variant_is_never_searched(untuned_device, capsys, monkeypatch):
