@@ -8,7 +8,7 @@ is recorded in the tuning file, so it runs once per device and cache directory.
 ``CLTENSOR_AUTOTUNE=0`` turns that off; then the defaults by device type apply: the
 register-blocked vector variant on CPUs, the local-memory tiled variant on GPUs.
 
-    python -m cltensor.gemm_tuning            # a longer search on the default device, saved
+    python -m cltensor.launch.gemm_search      # a longer search on the default device, saved
 """
 from __future__ import annotations
 

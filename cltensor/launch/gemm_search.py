@@ -3,9 +3,11 @@ the fastest (gemm_tuning.record). It launches GEMMs, so it lives with the launch
 the tables and the parameter arithmetic and calls `autotune` through gemm_tuning.autotune.
 
     python -m cltensor.launch.gemm_search [size]    # tune the default device by hand
+    python -m cltensor.launch.gemm_search --device gpu --dtype float32 --dtype float16 --seconds 40 --out t.json
 """
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 
@@ -103,17 +105,38 @@ def _device_of(backend):
     return device("cl", index)
 
 
-def tune(device=None, dtype=dt.float32, size=1024, variant=None, save=True, verbose=True) -> dict:
-    """Time every candidate tiling on a size x size x size product and record the fastest."""
+def tune(device=None, dtype=dt.float32, size=1024, variant=None, save=True, verbose=True, seconds=float("inf"),
+         path=None) -> dict:
+    """Time the candidate tilings on a size x size x size product (those begun within `seconds`) and
+    record the fastest in the tuning file (or path)."""
     backend = as_device(device).backend
     variant = variant or ("vec" if backend.cpu_tuned else "tiled")
-    best, _ = search(backend, dtype, size, variant, verbose=verbose)
+    best, gflops = search(backend, dtype, size, variant, seconds, verbose=verbose)
     if save:
-        gemm_tuning.record(backend.name, dtype.name, best)
+        gemm_tuning.record(backend.name, dtype.name, best, path)
+    if verbose:
+        print(f"{backend.name} {dtype.name}: {best} at {gflops:.1f} GFLOP/s")
     return best
 
 
 gemm_tuning.autotune = autotune
 
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m cltensor.launch.gemm_search", description="Tune GEMM tiles.")
+    p.add_argument("size", nargs="?", type=int, default=1024, help="M = N = K of the timed product")
+    p.add_argument("--device", default=None, help="cltensor device (default: the default device)")
+    p.add_argument("--dtype", action="append", help="float32 (default), float16, float64; repeatable")
+    p.add_argument("--seconds", type=float, default=float("inf"), help="stop trying candidates after this long")
+    p.add_argument("--out", default=None, help="also record the winners in this JSON file")
+    args = p.parse_args(argv)
+    for name in args.dtype or ["float32"]:
+        dtype = dt.as_dtype(name)
+        best = tune(args.device, dtype, args.size, seconds=args.seconds)
+        if args.out:
+            gemm_tuning.record(as_device(args.device).backend.name, dtype.name, best, args.out)
+    return 0
+
+
 if __name__ == "__main__":
-    print("best:", tune(size=int(sys.argv[1]) if len(sys.argv) > 1 else 1024))
+    sys.exit(main())
