@@ -402,8 +402,11 @@ def bench_two_layer(ctx, res):
     res.extra["two_layer"] = t
 
 
+DIGITS_LABEL = "digits MLP, one epoch (batch 64)"
+
+
 def bench_digits(ctx, res):
-    bench_example(ctx, res, "digits_mlp.py", "digits MLP, one epoch (batch 64)", batch_size=64, lr=2e-3)
+    bench_example(ctx, res, "digits_mlp.py", DIGITS_LABEL, batch_size=64, lr=2e-3)
 
 
 def bench_lenet(ctx, res):
@@ -436,6 +439,7 @@ def bench_example(ctx, res, filename, label, **hyper):
         t[lib] = (min(seconds), statistics.median(seconds))
         accuracy[lib] = out["test_acc"]
     res.extra[f"{path.stem}_acc"] = accuracy
+    res.extra[path.stem] = t
     note = f"test acc {accuracy['cltensor']:.3f}" if "cltensor" in accuracy else ""
     res.add("training", label, t, unit="ms", note=note)
 
@@ -690,6 +694,67 @@ def _gpt_step(lib, ctx, compiled):
     return step
 
 
+def bench_device(ctx, res):
+    """The GPU targets, against PyTorch on the same GPU where it has one (CUDA), else on the CPU: a
+    float32 GEMM at 4096 (TF32 off on both sides), a+b and sum over 64M floats against the
+    device-to-device copy bandwidth (clEnqueueCopyBuffer, bytes read + written)."""
+    n_gemm, n = (1024, 4 << 20) if ctx.args.quick else (4096, 64 << 20)
+    torch, cl = ctx.torch, ctx.cla.cl if ctx.cla else None
+    cuda = torch is not None and torch.cuda.is_available()
+    if cuda:
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+    where = "torch.cuda" if cuda else "torch cpu"
+
+    def on_torch(array):
+        return torch.from_numpy(array).cuda() if cuda else torch.from_numpy(array.copy())
+
+    def torch_fn(fn):  # waits for the GPU per call: cltensor's rounds wait too
+        return (lambda: (fn(), torch.cuda.synchronize())) if cuda else fn
+
+    a, b = ctx.data(n_gemm, n_gemm), ctx.data(n_gemm, n_gemm)
+    ta, tb = ctx.ct(a), ctx.ct(b)
+    ha, hb = (on_torch(a), on_torch(b)) if torch else (None, None)
+    t = time_group(ctx, {"cltensor": lambda: ta @ tb, "torch": torch_fn(lambda: ha @ hb) if torch else None},
+                   ctx.args.repeat)
+    flops = 2 * n_gemm ** 3
+    res.add("device", f"matmul f32 {n_gemm} (vs {where}, TF32 off)", t,
+            note=f"{flops / t['cltensor'][0] / 1e12:.2f} TFLOP/s" if t.get("cltensor") else "")
+    res.extra["device_gemm"] = t
+    del ta, tb, ha, hb
+    x, y = ctx.data(n), ctx.data(n)
+    tx, ty, out = ctx.ct(x), ctx.ct(y), cltensor.empty(n, device=ctx.device)
+    hx, hy = (on_torch(x), on_torch(y)) if torch else (None, None)
+    hout = torch.empty_like(hx) if torch else None
+    queue, src, dst = ctx.backend.queue, tx._storage.buffer, out._storage.buffer
+    t = time_group(ctx, {"cltensor": (lambda: cl.enqueue_copy(queue, dst, src, byte_count=4 * n)) if cl else None,
+                         "torch": torch_fn(lambda: hout.copy_(hx)) if torch else None}, 3 * ctx.args.repeat)
+    res.add("device", f"device copy {n >> 20}M f32 (clEnqueueCopyBuffer; torch: copy_)", t,
+            note=bandwidth_note(t, 8 * n))
+    copy = 8 * n / t["cltensor"][0] / 1e9 if t.get("cltensor") else None
+    for name, nbytes, ct_fn, th_fn in (("a+b", 12 * n, lambda: tx + ty, lambda: hx + hy),
+                                       ("sum", 4 * n, lambda: tx.sum(), lambda: hx.sum())):
+        t = time_group(ctx, {"cltensor": ct_fn, "torch": torch_fn(th_fn) if torch else None}, ctx.args.repeat)
+        share = nbytes / t["cltensor"][0] / 1e9 / copy if copy and t.get("cltensor") else None
+        res.add("device", f"{name} {n >> 20}M f32 (vs {where})", t,
+                note=bandwidth_note(t, nbytes) + (f", {100 * share:.0f}% of copy" if share else ""))
+        res.extra[f"device_{name}_share"] = share
+
+
+def pocl_figure(workload: str, path=ROOT / "benchmarks" / "RESULTS.md"):
+    """cltensor's figure for workload in RESULTS.md's PoCL section (None if absent)."""
+    text = path.read_text() if path.exists() else ""
+    section = text.split("<!-- pocl:begin -->")[-1].split("<!-- pocl:end -->")[0] if "<!-- pocl:begin -->" in text else ""
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) > 2 and cells[0] == workload:
+            try:
+                return float(cells[2])
+            except ValueError:
+                return None
+    return None
+
+
 def _gpt_definitions(lib):
     """The program's hyperparameters, data and model classes (its source up to the training loop),
     bound to lib: the program itself, imports swapped for cltensor."""
@@ -708,7 +773,7 @@ def _gpt_definitions(lib):
 GROUPS = {"matmul": bench_matmul, "copy": bench_copy, "elementwise": bench_elementwise,
           "reduce": bench_reductions, "latency": bench_tiny_ops, "training": bench_two_layer,
           "digits": bench_digits, "lenet": bench_lenet, "startup": bench_startup, "conv": bench_conv,
-          "linalg": bench_linalg, "fft": bench_fft, "compiled": bench_compiled}
+          "linalg": bench_linalg, "fft": bench_fft, "compiled": bench_compiled, "device": bench_device}
 
 
 # ---- report --------------------------------------------------------------------------------------
@@ -790,6 +855,17 @@ def targets(res) -> list:
                 add(f"{name} {mode} >= {goal:g}x PyTorch", v, lambda v, goal=goal: v >= goal, f"{v:.2f}x" if v else "")
     v = ex.get("startup_warm")
     add("import to first result < 1 s (warm cache)", v, lambda v: v < 1.0, f"{v:.2f} s" if v else "")
+    if "device_gemm" in ex:  # the GPU targets (group 'device')
+        v = speed("device_gemm", "torch")
+        add("GPU: matmul f32 4096 >= 50% of torch.mm (TF32 off)", v, lambda v: v >= 0.5, f"{100 * v:.0f}%" if v else "")
+        for name, goal in (("a+b", 0.8), ("sum", 0.7)):
+            v = ex.get(f"device_{name}_share")
+            add(f"GPU: {name} 64M >= {100 * goal:.0f}% of copy bandwidth", v, lambda v, goal=goal: v >= goal,
+                f"{100 * v:.0f}%" if v else "")
+        digits, pocl = ex.get("digits_mlp", {}).get("cltensor"), pocl_figure(DIGITS_LABEL)
+        v = 1e3 * digits[0] / pocl if digits and pocl else None
+        add("GPU: digits MLP epoch faster than on PoCL", v, lambda v: v < 1.0,
+            f"{1e3 * digits[0]:.1f} ms vs PoCL's {pocl:g} ms" if v else "")
     return out
 
 
