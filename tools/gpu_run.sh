@@ -1,15 +1,52 @@
 #!/usr/bin/env bash
-# Prepare a bare GPU machine from this repository alone and run the test suite and the
-# benchmarks on its GPU through the vendor's OpenCL driver.
+# The prepared first run on a bare GPU machine (the device tool's nvidia-h100-x1), within 8 minutes:
 #   1. installs pyopencl, mako and their needs from the wheels in .whl/ (tools/gpu_fetch_wheels.sh)
 #   2. registers NVIDIA's OpenCL driver when no ICD is registered
-#   3. prints the OpenCL devices and their properties
-#   4. runs the tests with CLTENSOR_DEVICE=gpu, then the benchmarks
-# Output goes to stdout and, when $OUT is set, to $OUT/gpu_tests.log and $OUT/gpu_bench.log.
+#   3. prints the OpenCL devices and their properties                      -> $OUT/props.log
+#   4. python -m cltensor.selftest: every kernel family on small odd cases  -> $OUT/selftest.log
+#   5. the GEMM tile search, float32 and float16, bounded                  -> $OUT/tuning.log, gemm_tuning.json
+#   6. a test subset covering every kernel family (no -x: every failure)    -> $OUT/tests.log
+#   7. benchmarks/run.py: the GPU targets against PyTorch on the same GPU  -> $OUT/bench.log, RESULTS.md
+# then a summary (the end of the output, which the device tool returns) -> $OUT/summary.txt.
+# Each step runs under `timeout`; a step that fails or runs out of time does not stop the next.
+#
+# On the device tool (wheels fetched here first with tools/gpu_fetch_wheels.sh):
+#   run(command="bash tools/gpu_run.sh", carry=[".whl"], timeout_s=560)
+# Rehearsal on PoCL (the GPU kernel variants forced, nothing installed):
+#   OUT=/tmp/gpu-rehearsal CLTENSOR_DEVICE=cl:0 CLTENSOR_TUNING=gpu bash tools/gpu_run.sh
+# GPU_RUN_SCALE multiplies every step's time limit (the rehearsal on a 2-core machine: 3).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/cltensor-gpu}
 mkdir -p "$OUT"
+export CLTENSOR_DEVICE=${CLTENSOR_DEVICE:-gpu}
+export CLTENSOR_CACHE_DIR=${CLTENSOR_CACHE_DIR:-/tmp/cltensor-gpu-cache}
+export PYTHONUNBUFFERED=1
+export COLUMNS=200  # pytest's failure list: the error messages, not their first words
+SCALE=${GPU_RUN_SCALE:-1}
+STARTED=$SECONDS
+SUMMARY=()
+
+# The subset: the families' own test files, the GPU variants' plans, then whole programs.
+TESTS=(tests/test_portability.py tests/test_gemm_plans.py tests/test_reduce.py tests/test_elementwise.py
+       tests/test_index.py tests/test_memory_safety.py tests/test_fused_softmax.py tests/test_fused_loss.py
+       tests/test_gemm_epilogue.py tests/test_sampling.py tests/test_fft.py tests/test_linalg.py
+       tests/test_window.py tests/test_conv.py tests/test_autograd.py tests/test_host_memory.py
+       tests/test_compile.py tests/test_threads.py tests/test_examples.py)
+
+step() {  # step NAME LIMIT_S LOG COMMAND...: run, log, note the outcome in the summary
+  local name=$1 limit=$(( $2 * SCALE )) log=$3 begun=$SECONDS rc
+  shift 3
+  echo "== $name (at most ${limit} s) -> $log"
+  timeout -k 10 "$limit" "$@" > >(tee "$log") 2>&1
+  rc=$?
+  local took=$(( SECONDS - begun ))
+  case $rc in
+    0) SUMMARY+=("$name: ok (${took} s)") ;;
+    124|137) SUMMARY+=("$name: TIMED OUT after ${took} s (limit ${limit} s)") ;;
+    *) SUMMARY+=("$name: exit $rc (${took} s)") ;;
+  esac
+}
 
 if [ -d .whl ]; then
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
@@ -34,25 +71,33 @@ register_nvidia_icd() {
   echo "gpu_run: registered $lib in /etc/OpenCL/vendors/nvidia.icd"
 }
 register_nvidia_icd || exit 1
+command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm --format=csv
 
-python3 - <<'PY'
-import pyopencl as cl
-for p in cl.get_platforms():
-    print(f"platform: {p.name} | {p.version}")
-    for d in p.get_devices():
-        print(f"  device: {d.name} | type {cl.device_type.to_string(d.type)} | driver {d.driver_version} | {d.version}")
-        print(f"    compute units {d.max_compute_units}, clock {d.max_clock_frequency} MHz, "
-              f"global mem {d.global_mem_size >> 20} MiB, local mem {d.local_mem_size} B, "
-              f"max work-group {d.max_work_group_size}, max alloc {d.max_mem_alloc_size >> 20} MiB")
-        exts = d.extensions.split()
-        print(f"    fp64 {'cl_khr_fp64' in exts}, fp16 {'cl_khr_fp16' in exts}, "
-              f"int64 atomics {'cl_khr_int64_base_atomics' in exts}, "
-              f"preferred float vector {d.preferred_vector_width_float}")
-PY
+step "device properties" 30 "$OUT/props.log" python3 tools/gpu_props.py
+step "selftest" 50 "$OUT/selftest.log" python3 -m cltensor.selftest --device "$CLTENSOR_DEVICE"
+step "GEMM tuning" 70 "$OUT/tuning.log" python3 -m cltensor.launch.gemm_search 2048 --device "$CLTENSOR_DEVICE" \
+  --dtype float32 --dtype float16 --seconds 25 --out "$OUT/gemm_tuning.json"
 
-export CLTENSOR_DEVICE=${CLTENSOR_DEVICE:-gpu}
-export PYTHONUNBUFFERED=1
-echo "== tests on $CLTENSOR_DEVICE"
-python3 -m pytest -q -x -p no:cacheprovider ${PYTEST_ARGS:-} 2>&1 | tee "$OUT/gpu_tests.log"
-echo "== benchmarks on $CLTENSOR_DEVICE"
-python3 benchmarks/run.py --device "$CLTENSOR_DEVICE" ${BENCH_ARGS:-} 2>&1 | tee "$OUT/gpu_bench.log"
+parallel=()  # several test processes where pytest-xdist is there: the driver's compiler is the slow part
+python3 -c "import xdist" 2>/dev/null && parallel=(-n "${GPU_TEST_WORKERS:-8}" --dist loadfile)
+step "tests" 180 "$OUT/tests.log" python3 -m pytest -v -p no:cacheprovider -rfE "${parallel[@]}" "${TESTS[@]}"
+
+cp benchmarks/RESULTS.md "$OUT/RESULTS.md"  # run.py writes the GPU section into this copy
+step "benchmarks" 100 "$OUT/bench.log" python3 benchmarks/run.py --device "$CLTENSOR_DEVICE" --repeat 5 \
+  --only device,digits,matmul,elementwise,reduce,latency --results "$OUT/RESULTS.md"
+
+{
+  echo "== summary ($(( SECONDS - STARTED )) s in all)"
+  printf '%s\n' "${SUMMARY[@]}"
+  grep -E "^(platform|  device):" "$OUT/props.log" 2>/dev/null
+  grep -E "PASS|FAIL|passed|failed" "$OUT/selftest.log" 2>/dev/null | tail -n 20
+  grep -E "GFLOP/s" "$OUT/tuning.log" 2>/dev/null | grep -v "^  {" 
+  # failures: pytest's closing list, or (a run cut short) the progress lines; per file, then the first 40
+  failures=$(grep -E "^(FAILED|ERROR) " "$OUT/tests.log" 2>/dev/null || grep -E " (FAILED|ERROR) " "$OUT/tests.log")
+  if [ -n "$failures" ]; then
+    echo "$failures" | grep -oE "tests/[a-z_0-9]+\.py" | sort | uniq -c
+    echo "$failures" | head -n 40
+  fi
+  grep -E "(passed|failed|error).* in [0-9.]+s" "$OUT/tests.log" 2>/dev/null | tail -n 1
+  sed -n '/^targets:/,$p' "$OUT/bench.log" 2>/dev/null | grep -v " n/a *n/a$"
+} | tee "$OUT/summary.txt"
