@@ -18,7 +18,6 @@ import argparse
 import contextlib
 import datetime
 import io
-import math
 import os
 import platform
 import statistics
@@ -698,43 +697,46 @@ def bench_device(ctx, res):
     """The GPU targets, against PyTorch on the same GPU where it has one (CUDA), else on the CPU: a
     float32 GEMM at 4096 (TF32 off on both sides), a+b and sum over 64M floats against the
     device-to-device copy bandwidth (clEnqueueCopyBuffer, bytes read + written)."""
-    n_gemm, n = (1024, 4 << 20) if ctx.args.quick else (4096, 64 << 20)
-    torch, cl = ctx.torch, ctx.cla.cl if ctx.cla else None
+    torch = ctx.torch
     cuda = torch is not None and torch.cuda.is_available()
     if cuda:
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.allow_tf32 = False
-    where = "torch.cuda" if cuda else "torch cpu"
 
     def on_torch(array):
-        return torch.from_numpy(array).cuda() if cuda else torch.from_numpy(array.copy())
+        return None if torch is None else torch.from_numpy(array).cuda() if cuda else torch.from_numpy(array.copy())
 
     def torch_fn(fn):  # waits for the GPU per call: cltensor's rounds wait too
-        return (lambda: (fn(), torch.cuda.synchronize())) if cuda else fn
+        return None if torch is None else (lambda: (fn(), torch.cuda.synchronize())) if cuda else fn
 
-    a, b = ctx.data(n_gemm, n_gemm), ctx.data(n_gemm, n_gemm)
-    ta, tb = ctx.ct(a), ctx.ct(b)
-    ha, hb = (on_torch(a), on_torch(b)) if torch else (None, None)
-    t = time_group(ctx, {"cltensor": lambda: ta @ tb, "torch": torch_fn(lambda: ha @ hb) if torch else None},
-                   ctx.args.repeat)
-    flops = 2 * n_gemm ** 3
-    res.add("device", f"matmul f32 {n_gemm} (vs {where}, TF32 off)", t,
-            note=f"{flops / t['cltensor'][0] / 1e12:.2f} TFLOP/s" if t.get("cltensor") else "")
+    where = "torch.cuda" if cuda else "torch cpu"
+    _device_gemm(ctx, res, 1024 if ctx.args.quick else 4096, on_torch, torch_fn, where)
+    _device_bandwidth(ctx, res, (4 if ctx.args.quick else 64) << 20, on_torch, torch_fn, where)
+
+
+def _device_gemm(ctx, res, n, on_torch, torch_fn, where):
+    a, b = ctx.data(n, n), ctx.data(n, n)
+    ta, tb, ha, hb = ctx.ct(a), ctx.ct(b), on_torch(a), on_torch(b)
+    t = time_group(ctx, {"cltensor": lambda: ta @ tb, "torch": torch_fn(lambda: ha @ hb)}, ctx.args.repeat)
+    res.add("device", f"matmul f32 {n} (vs {where}, TF32 off)", t,
+            note=f"{2 * n ** 3 / t['cltensor'][0] / 1e12:.2f} TFLOP/s" if t.get("cltensor") else "")
     res.extra["device_gemm"] = t
-    del ta, tb, ha, hb
+
+
+def _device_bandwidth(ctx, res, n, on_torch, torch_fn, where):
+    cl = ctx.cla.cl if ctx.cla else None
     x, y = ctx.data(n), ctx.data(n)
-    tx, ty, out = ctx.ct(x), ctx.ct(y), cltensor.empty(n, device=ctx.device)
-    hx, hy = (on_torch(x), on_torch(y)) if torch else (None, None)
-    hout = torch.empty_like(hx) if torch else None
+    tx, ty, out, hx, hy = ctx.ct(x), ctx.ct(y), cltensor.empty(n, device=ctx.device), on_torch(x), on_torch(y)
+    hout = hx.clone() if hx is not None else None
     queue, src, dst = ctx.backend.queue, tx._storage.buffer, out._storage.buffer
     t = time_group(ctx, {"cltensor": (lambda: cl.enqueue_copy(queue, dst, src, byte_count=4 * n)) if cl else None,
-                         "torch": torch_fn(lambda: hout.copy_(hx)) if torch else None}, 3 * ctx.args.repeat)
+                         "torch": torch_fn(lambda: hout.copy_(hx))}, 3 * ctx.args.repeat)
     res.add("device", f"device copy {n >> 20}M f32 (clEnqueueCopyBuffer; torch: copy_)", t,
             note=bandwidth_note(t, 8 * n))
     copy = 8 * n / t["cltensor"][0] / 1e9 if t.get("cltensor") else None
     for name, nbytes, ct_fn, th_fn in (("a+b", 12 * n, lambda: tx + ty, lambda: hx + hy),
                                        ("sum", 4 * n, lambda: tx.sum(), lambda: hx.sum())):
-        t = time_group(ctx, {"cltensor": ct_fn, "torch": torch_fn(th_fn) if torch else None}, ctx.args.repeat)
+        t = time_group(ctx, {"cltensor": ct_fn, "torch": torch_fn(th_fn)}, ctx.args.repeat)
         share = nbytes / t["cltensor"][0] / 1e9 / copy if copy and t.get("cltensor") else None
         res.add("device", f"{name} {n >> 20}M f32 (vs {where})", t,
                 note=bandwidth_note(t, nbytes) + (f", {100 * share:.0f}% of copy" if share else ""))
