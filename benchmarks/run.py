@@ -931,7 +931,7 @@ by a run on that kind of device; the analysis of missed targets lives in the sec
 ## GPU
 
 <!-- gpu:begin -->
-(no GPU run yet: `python benchmarks/run.py --device gpu`)
+(no GPU run yet: `tools/gpu_run.sh` is the prepared run, see docs/devices.md; it writes this section with `benchmarks/run.py --device gpu`)
 <!-- gpu:end -->
 """
 
