@@ -39,7 +39,7 @@ def pairs(z, dtype=np.float32):
 
 
 def unpair(t):
-    a = t.numpy().astype(np.float64)
+    a = t.cpu().numpy().astype(np.float64)
     return a[..., 0] + 1j * a[..., 1]
 
 
@@ -80,7 +80,7 @@ def run_plan(x, plan):
     t = pairs(x) if complex_in else torch.tensor(np.asarray(x, np.float32))
     dim = plan.dim % (t.dim() - (1 if complex_in else 0))
     out = F.execute(t, F.Plan(**{**plan.__dict__, "dim": dim}), pairs=True)
-    return out.numpy().astype(np.float64) if plan.out_real else unpair(out)
+    return out.cpu().numpy().astype(np.float64) if plan.out_real else unpair(out)
 
 
 @pytest.fixture(params=["local", "per-pass"])
@@ -170,7 +170,7 @@ def test_empty_batch_and_empty_signal():
     out = F.execute(pairs(crandn(0, 8)), c2c_plan(8), pairs=True)
     assert tuple(out.shape) == (0, 8, 2)
     out = F.execute(pairs(crandn(3, 0)), c2c_plan(4), pairs=True)
-    np.testing.assert_array_equal(out.numpy(), np.zeros((3, 4, 2)))
+    np.testing.assert_array_equal(out.cpu().numpy(), np.zeros((3, 4, 2)))
 
 
 # ---- the public functions ------------------------------------------------------------------------
@@ -335,13 +335,13 @@ def test_empty_batches_and_zero_length_signals():
 @pytest.mark.skipif(not HAVE_TORCH, reason="needs PyTorch")
 def test_freq_and_shift_helpers_match_pytorch():
     for n, d in [(1, 1.0), (5, 0.1), (6, 2.0), (0, 1.0)]:
-        np.testing.assert_allclose(torch.fft.fftfreq(n, d).numpy(), real_torch.fft.fftfreq(n, d).numpy())
-        np.testing.assert_allclose(torch.fft.rfftfreq(n, d).numpy(), real_torch.fft.rfftfreq(n, d).numpy())
+        np.testing.assert_allclose(torch.fft.fftfreq(n, d).cpu().numpy(), real_torch.fft.fftfreq(n, d).numpy())
+        np.testing.assert_allclose(torch.fft.rfftfreq(n, d).cpu().numpy(), real_torch.fft.rfftfreq(n, d).numpy())
     assert torch.fft.fftfreq(4, dtype=torch.float16).dtype == torch.float16
     a = np.arange(30, dtype=np.float32).reshape(5, 6)
     for fn in ("fftshift", "ifftshift"):
         for dim in (None, 0, (1,), (-1, 0)):
-            ours = getattr(torch.fft, fn)(torch.tensor(a), dim=dim).numpy()
+            ours = getattr(torch.fft, fn)(torch.tensor(a), dim=dim).cpu().numpy()
             theirs = getattr(real_torch.fft, fn)(real_torch.tensor(a), dim=dim).numpy()
             np.testing.assert_array_equal(ours, theirs)
 
@@ -391,7 +391,7 @@ def test_double_backward_matches_pytorch():
         y = lib.fft.irfft(lib.fft.rfft(t, norm="ortho") * lib.fft.rfft(t), n=9)
         (g,) = lib.autograd.grad((y * y).sum(), t, create_graph=True)
         (gg,) = lib.autograd.grad((g * g).sum(), t)
-        results.append(gg.detach().numpy().astype(np.float64))
+        results.append(gg.detach().cpu().numpy().astype(np.float64))
     close(results[0], results[1], 16)
 
 
