@@ -5,7 +5,8 @@ clEnqueueMapBuffer / clEnqueueUnmapMemObject: a driver may compute on a copy. Po
 so wrong protocol would not show as wrong values there; hence an audit (the ``audit`` fixture) that
 replays every map, unmap, read and kernel in queue order and fails on a kernel or a read of a buffer
 that is mapped, a map whose pointer is not host_ptr, or exposed memory left unmapped when control
-returns to the caller. Run the file on each driver:
+returns to the caller. The tensors here are 'cpu' tensors whatever the default device
+(CLTENSOR_DEVICE): that host memory is what the file tests. Run the file on each driver:
 
     OCL_ICD_VENDORS=/tmp/icd/pocl python3 -m pytest -q tests/test_host_memory.py
     OCL_ICD_VENDORS=/tmp/icd/rusticl RUSTICL_ENABLE=llvmpipe python3 -m pytest -q tests/test_host_memory.py
@@ -83,7 +84,7 @@ class Audit:
 @pytest.fixture
 def audit(monkeypatch):
     gc.collect()
-    torch.synchronize()
+    torch.synchronize("cpu")
     a = Audit(BACKEND)
     for block in BACKEND.host_state.values():  # exposed by earlier tests, mapped before the audit
         if block.mapping is not None:
@@ -111,7 +112,7 @@ def audit(monkeypatch):
     monkeypatch.setattr(Backend, "_flush_locked", flush)
     yield a
     gc.collect()
-    torch.synchronize()
+    torch.synchronize("cpu")
     a.check()
 
 
@@ -143,7 +144,7 @@ def test_kernel_writes_are_seen_by_an_existing_numpy_view(audit):
 
 
 def test_numpy_of_a_computed_tensor_is_the_tensors_memory(audit):
-    x = torch.arange(1 << 20, dtype=torch.float32) * 3  # a big launch, queued
+    x = torch.arange(1 << 20, dtype=torch.float32, device="cpu") * 3  # a big launch, queued
     arr = x.numpy()
     assert arr.ctypes.data == _block(x).host.ctypes.data + x.storage_offset() * 4  # zero-copy
     assert arr[12345] == 3 * 12345
@@ -169,7 +170,7 @@ def test_views_with_offsets(audit):
     t.add_(1000)
     np.testing.assert_array_equal(base[5:35:3], np.arange(5, 35, 3) + 1000)
     np.testing.assert_array_equal(base[6:35:3], np.arange(6, 35, 3))  # untouched between
-    x = torch.arange(30, dtype=torch.int64).reshape(5, 6)
+    x = torch.arange(30, dtype=torch.int64, device="cpu").reshape(5, 6)
     v = x[1:4, 2:5]
     arr = v.numpy()  # exposes the whole storage; a view at an offset
     np.testing.assert_array_equal(arr, np.arange(30).reshape(5, 6)[1:4, 2:5])
@@ -183,7 +184,7 @@ def test_views_with_offsets(audit):
 def test_many_alternations_between_numpy_and_kernels(audit):
     a = np.zeros(257, np.float32)
     t = torch.from_numpy(a)
-    y = torch.zeros(257)
+    y = torch.zeros(257, device="cpu")
     arr = y.numpy()
     ref_a, ref_y = np.zeros(257, np.float32), np.zeros(257, np.float32)
     for i in range(200):
@@ -205,14 +206,14 @@ def test_many_alternations_between_numpy_and_kernels(audit):
 
 
 def test_freed_exposed_memory_stays_with_numpy(audit):
-    t = torch.arange(1000, dtype=torch.float32) + 1
+    t = torch.arange(1000, dtype=torch.float32, device="cpu") + 1
     arr = t.numpy()
     a = np.ones(64, np.float32)
     u = torch.from_numpy(a)
     u.mul_(3)
     del t, u
     gc.collect()
-    torch.synchronize()  # the unmaps ran, the buffers are gone
+    torch.synchronize("cpu")  # the unmaps ran, the buffers are gone
     assert arr[999] == 1000.0 and a[0] == 3.0
     arr[:] = 5.0
     a[:] = 6.0
@@ -221,13 +222,13 @@ def test_freed_exposed_memory_stays_with_numpy(audit):
 
 
 def test_exposed_memory_is_unmapped_before_its_buffer_goes(audit):
-    t = torch.ones(10) * 2
+    t = torch.ones(10, device="cpu") * 2
     t.numpy()
     block = _block(t)
     del t
     gc.collect()
     assert block.mapping is None and not block.exposed
-    torch.synchronize()
+    torch.synchronize("cpu")
     assert audit.active.get(block.buffer.int_ptr, 0) == 0  # the unmap was enqueued and flushed
     audit.check()
 
@@ -240,8 +241,8 @@ def _lose_the_mapping(block):
 
 
 def test_a_driver_that_lost_a_freed_buffers_mapping_does_not_lose_the_launches_beside_it():
-    x = torch.ones(8)
-    t = torch.ones(10) * 2
+    x = torch.ones(8, device="cpu")
+    t = torch.ones(10, device="cpu") * 2
     arr = t.numpy()
     _lose_the_mapping(_block(t))
     del t
@@ -252,7 +253,7 @@ def test_a_driver_that_lost_a_freed_buffers_mapping_does_not_lose_the_launches_b
 
 
 def test_a_lost_mapping_of_live_memory_is_the_devices_failure():
-    t = torch.ones(10) * 2
+    t = torch.ones(10, device="cpu") * 2
     t.numpy()
     _lose_the_mapping(_block(t))
     with pytest.raises(RuntimeError, match="failed: .*INVALID_VALUE"):
@@ -264,7 +265,7 @@ def test_a_lost_mapping_of_live_memory_is_the_devices_failure():
 
 # ---- device-owned memory ----------------------------------------------------------------------------
 def test_item_and_tolist_of_pooled_memory_and_snapshots_follow_kernels(audit):
-    x = torch.zeros(6)
+    x = torch.zeros(6, device="cpu")
     assert x[2].item() == 0.0
     x.add_(1)  # a launch drops the snapshot the read took
     assert x[2].item() == 1.0 and x.tolist() == [1.0] * 6
@@ -278,7 +279,7 @@ def test_item_and_tolist_of_pooled_memory_and_snapshots_follow_kernels(audit):
 
 def test_a_recycled_block_does_not_serve_a_stale_snapshot(audit):
     for i in range(20):
-        x = torch.full((8,), float(i))
+        x = torch.full((8,), float(i), device="cpu")
         assert x.tolist() == [float(i)] * 8  # the next full() likely gets this block back
         del x
     audit.check()
@@ -286,12 +287,12 @@ def test_a_recycled_block_does_not_serve_a_stale_snapshot(audit):
 
 def test_big_pooled_reads_and_strided_views(audit):
     n = 300_000  # above the snapshot size: read commands of the range asked for
-    x = torch.arange(n, dtype=torch.float32).reshape(600, 500)
+    x = torch.arange(n, dtype=torch.float32, device="cpu").reshape(600, 500)
     assert x[599, 499].item() == n - 1
     assert x[:, 7].tolist()[:3] == [7.0, 507.0, 1007.0]  # sparse: gathered on the device
     assert x[2:4, 10:13].tolist() == [[1010.0, 1011.0, 1012.0], [1510.0, 1511.0, 1512.0]]
     np.testing.assert_array_equal(x.T.contiguous()[3, :4].cpu().numpy(), [3.0, 503.0, 1003.0, 1503.0])
-    small = torch.arange(24.0).reshape(4, 6)
+    small = torch.arange(24.0, device="cpu").reshape(4, 6)
     assert small.T.tolist() == np.arange(24.0).reshape(4, 6).T.tolist()
     assert small[1:, ::2].tolist() == np.arange(24.0).reshape(4, 6)[1:, ::2].tolist()
     audit.check()
@@ -300,12 +301,12 @@ def test_big_pooled_reads_and_strided_views(audit):
 def test_launches_of_non_exposed_tensors_do_not_map(audit):
     a = np.zeros(16, np.float32)
     shared = torch.from_numpy(a)  # something exposed exists: launches go through the check
-    x = torch.ones(16)
-    torch.synchronize()
+    x = torch.ones(16, device="cpu")
+    torch.synchronize("cpu")
     audit.reset()
     for _ in range(50):
         x = x * 0.5 + 1.0
-    torch.synchronize()
+    torch.synchronize("cpu")
     assert audit.counts["map"] == 0 and audit.counts["unmap"] == 0 and audit.counts["kernel"] >= 50
     x.sum().item()
     x.tolist()
@@ -317,7 +318,7 @@ def test_launches_of_non_exposed_tensors_do_not_map(audit):
     assert audit.counts["read"] == reads
     audit.reset()
     shared.add_(1)  # an exposed launch: one unmap, one map back
-    torch.synchronize()
+    torch.synchronize("cpu")
     assert audit.counts["map"] == 1 and audit.counts["unmap"] == 1 and audit.counts["kernel"] >= 1
     assert a[0] == 1.0
     audit.check()
@@ -334,17 +335,17 @@ def test_a_map_elsewhere_than_host_ptr_is_refused(audit, monkeypatch):
     with pytest.raises(RuntimeError, match="cannot share memory"):
         torch.from_numpy(np.ones(8, np.float32))
     monkeypatch.setattr(cl, "enqueue_map_buffer", real_map)
-    assert (torch.ones(3) + 1).tolist() == [2.0, 2.0, 2.0]
-    torch.synchronize()
+    assert (torch.ones(3, device="cpu") + 1).tolist() == [2.0, 2.0, 2.0]
+    torch.synchronize("cpu")
 
 
 # ---- serialization ----------------------------------------------------------------------------------
 def test_save_and_load_cpu_tensors(audit):
-    big = torch.arange(100_000, dtype=torch.float32) * 2  # read command
-    small = torch.arange(10, dtype=torch.int64) + 1  # snapshot
+    big = torch.arange(100_000, dtype=torch.float32, device="cpu") * 2  # read command
+    small = torch.arange(10, dtype=torch.int64, device="cpu") + 1  # snapshot
     a = np.linspace(0, 1, 7)
     shared = torch.from_numpy(a)  # exposed: read in place
-    exposed = torch.ones(5) * 4
+    exposed = torch.ones(5, device="cpu") * 4
     exposed_arr = exposed.numpy()
     view = small[3:7]  # shares small's storage
     buf = io.BytesIO()
@@ -371,7 +372,7 @@ def test_threads_alternate_numpy_and_kernels_on_their_own_memory(audit):
         try:
             a = np.full(33, float(k), np.float32)
             t = torch.from_numpy(a)
-            p = torch.zeros(33)
+            p = torch.zeros(33, device="cpu")
             ref_a, ref_p = a.copy(), np.zeros(33, np.float32)
             for i in range(60):
                 a[i % 33] += 1.0
