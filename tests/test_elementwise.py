@@ -250,7 +250,7 @@ def test_inplace_on_a_float64_numpy_array():
     n = torch.from_numpy(arr)
     assert n.dtype is torch.float64  # holding it needs no kernel
     n += 5
-    n.mul_(torch.tensor([1.0, 2.0, 3.0]))
+    n.mul_(torch.tensor([1.0, 2.0, 3.0], device="cpu"))  # from_numpy gives a 'cpu' tensor, whatever the default
     assert_close(n, [5.0, 10.0, 15.0])
     np.testing.assert_array_equal(arr, [5.0, 10.0, 15.0])
 
@@ -459,7 +459,7 @@ def test_errors_have_pytorch_types_and_messages():
 def test_different_devices_raise():
     if torch.cl.device_count() == 0:
         pytest.skip("no OpenCL device")
-    a = torch.ones(2)
+    a = torch.ones(2, device="cpu")  # not the default device: it may be cl:0 itself (CLTENSOR_DEVICE)
     b = torch.ones(2, device="cl:0")
     with pytest.raises(RuntimeError, match="Expected all tensors to be on the same device"):
         a + b
