@@ -30,7 +30,7 @@ def test_special_values_in_long_rows():
     a[2, 20] = np.nan
     a[3, :] = np.linspace(-50, 50, 40)
     a[3, 5] = -np.inf
-    got = torch.tensor(a).softmax(1).numpy()
+    got = torch.tensor(a).softmax(1).cpu().numpy()
     assert np.isnan(got[:3]).all()
     assert_close(got[3], np.nan_to_num(np_softmax(a[3:], 1)[0]), rtol=1e-5, atol=1e-12)
     assert got[3, 5] == 0
@@ -65,7 +65,7 @@ def test_half_outputs_and_inputs(dtype):
     assert got.dtype is dtype
     assert_close(got.float(), np_softmax(a, -1), rtol=tol, atol=1e-6)
     h = x.to(dtype)
-    assert_close(h.softmax(-1).float(), np_softmax(h.float().numpy().astype(np.float64), -1), rtol=tol, atol=1e-6)
+    assert_close(h.softmax(-1).float(), np_softmax(h.float().cpu().numpy().astype(np.float64), -1), rtol=tol, atol=1e-6)
 
 
 def test_empty_and_single_element_rows():
