@@ -6,6 +6,7 @@ finish within the timeout (a deadlock), fails the test.
 """
 from __future__ import annotations
 
+import gc
 import threading
 
 import numpy as np
@@ -75,7 +76,7 @@ def test_autograd_backward_in_threads(n):
             loss = (torch.tensor(x) @ w).tanh().pow(2).sum()
             loss.backward()
             h = np.tanh(x @ w0)
-            _close(w.grad.numpy(), x.T @ (2 * h * (1 - h * h)), rtol=1e-3, atol=1e-3)
+            _close(w.grad.cpu().numpy(), x.T @ (2 * h * (1 - h * h)), rtol=1e-3, atol=1e-3)
             assert abs(loss.item() - float((h * h).sum())) < 1e-3
     run_threads(n, work)
 
@@ -117,15 +118,18 @@ def test_backward_into_a_shared_leaf_from_four_threads_accumulates_every_gradien
                 loss.backward()
 
         run_threads(4, work)
-        _close(w.grad.numpy(), np.full(5, steps * (1 + 2 + 3 + 4)))
+        _close(w.grad.cpu().numpy(), np.full(5, steps * (1 + 2 + 3 + 4)))
 
 
 def test_creating_and_dropping_tensors_in_threads_balances_the_allocator():
-    torch.synchronize()
-    allocator = torch.device("cpu").backend.allocator
-    import gc
-    gc.collect()
-    start = allocator.live_bytes
+    devices = ("cpu", "cl:0")  # one backend where cl:0 is the CPU driver itself, two on a GPU
+
+    def live_bytes():
+        gc.collect()
+        for d in devices:
+            torch.synchronize(d)  # each backend releases its deferred frees at its own synchronize
+        return [torch.device(d).backend.allocator.live_bytes for d in devices]
+    start = live_bytes()
 
     def work(k):
         rng = np.random.default_rng(200 + k)
@@ -140,10 +144,8 @@ def test_creating_and_dropping_tensors_in_threads_balances_the_allocator():
         del keep
 
     run_threads(4, work)
-    gc.collect()
-    torch.synchronize()
-    assert allocator.live_bytes == start
-    assert allocator.cached_bytes >= 0
+    assert live_bytes() == start
+    assert all(torch.device(d).backend.allocator.cached_bytes >= 0 for d in devices)
 
 
 def test_first_use_of_new_kernels_from_several_threads_at_once():
@@ -173,7 +175,7 @@ def test_temporaries_die_while_other_threads_synchronise():
         ta = torch.tensor(a)
         for _ in range(200):
             idx = rng.integers(0, a.shape[0], 6)
-            np.testing.assert_array_equal(ta[torch.tensor(idx)].numpy(), a[idx])
+            np.testing.assert_array_equal(ta[torch.tensor(idx)].cpu().numpy(), a[idx])
     run_threads(4, work)
 
 
@@ -218,13 +220,13 @@ def test_stress_many_threads_independent_work_with_host_reads():
             a = rng.standard_normal(n).astype(np.float32)
             t = torch.tensor(a)
             assert abs(t.sum().item() - float(a.astype(np.float64).sum())) < 1e-2 * max(1.0, abs(float(a.sum())))
-            _close(t.cumsum(0)[-1:].numpy(), a.astype(np.float64).cumsum()[-1:], rtol=1e-3, atol=1e-1)
+            _close(t.cumsum(0)[-1:].cpu().numpy(), a.astype(np.float64).cumsum()[-1:], rtol=1e-3, atol=1e-1)
             t.mul_(2).add_(k)
-            _close(t[:7].numpy(), a[:7] * 2 + k)
+            _close(t[:7].cpu().numpy(), a[:7] * 2 + k)
             s, order = torch.sort(t[:1000])
-            _close(s.numpy(), np.sort(a[:1000] * 2 + k))
+            _close(s.cpu().numpy(), np.sort(a[:1000] * 2 + k))
             m = torch.tensor(rng.standard_normal((33, 20)).astype(np.float32))
-            _close((m @ m.T).numpy(), m.numpy() @ m.numpy().T, rtol=1e-3, atol=1e-3)
+            _close((m @ m.T).cpu().numpy(), m.cpu().numpy() @ m.cpu().numpy().T, rtol=1e-3, atol=1e-3)
             u = torch.rand(1000, generator=gen)
             assert 0 <= u.min().item() and u.max().item() < 1
             assert int((t[:100] > k).sum()) == int((a[:100] * 2 + k > k).sum())
