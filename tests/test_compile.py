@@ -352,7 +352,7 @@ def test_gpt_training_steps_compiled_match_eager():
 
     def train(compiled):
         torch.manual_seed(0)
-        model = ns["GPTLanguageModel"]()
+        model = ns["GPTLanguageModel"]().to(ns["device"])  # as gpt.py does: where get_batch puts the data
         run = torch.compile(model) if compiled else model
         opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
         torch.manual_seed(1)
