@@ -90,7 +90,8 @@ BROADCAST_PAIRS = [((), ()), ((3,), ()), ((), (4,)), ((2, 3), (3,)), ((4, 1), (1
                    ((1,), (2, 3, 4)), ((0, 3), (3,)), ((2, 0), (1, 0)), ((5, 1, 1, 2), (1, 3, 1))]
 
 # ---- what the device under test can do, read from it once ----------------------------------------------------
-DEVICE = torch.device("cpu").backend
+# the default device's (CLTENSOR_DEVICE=gpu: the GPU's), where the tests' tensors live
+DEVICE = torch.get_default_device().backend
 HAS_FP64 = DEVICE.has_fp64
 HAS_INT64_ATOMICS = "cl_khr_int64_base_atomics" in DEVICE.cl_device.extensions.split()
 # the most precise float the device computes in: where a test needs precision, not float64 itself

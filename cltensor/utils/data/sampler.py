@@ -142,9 +142,9 @@ class WeightedRandomSampler(Sampler[int]):
             raise ValueError(f"num_samples should be a positive integer value, but got num_samples={num_samples}")
         if not isinstance(replacement, bool):
             raise ValueError(f"replacement should be a boolean value, but got replacement={replacement}")
-        # PyTorch keeps double weights; a driver without fp64 computes them in float32
+        # PyTorch keeps double weights on the host; a driver without fp64 computes them in float32
         dtype = _dt.float64 if _Device("cpu").backend.has_fp64 else _dt.float32
-        weights = _creation.as_tensor(weights, dtype=dtype)
+        weights = _creation.as_tensor(weights, dtype=dtype, device="cpu")
         if len(weights.shape) != 1:
             raise ValueError(f"weights should be a 1d sequence but given weights have shape {tuple(weights.shape)}")
         self.weights, self.num_samples, self.replacement, self.generator = weights, num_samples, replacement, generator
