@@ -12,7 +12,7 @@
 #
 # On the device tool (wheels fetched here first with tools/gpu_fetch_wheels.sh):
 #   run(command="bash tools/gpu_run.sh", carry=[".whl"], timeout_s=560)
-# Rehearsal on PoCL (the GPU kernel variants forced, nothing installed):
+# Rehearsal on PoCL (the GPU kernel variants forced; pyopencl is there, so nothing is installed):
 #   OUT=/tmp/gpu-rehearsal CLTENSOR_DEVICE=cl:0 CLTENSOR_TUNING=gpu bash tools/gpu_run.sh
 # GPU_RUN_SCALE multiplies every step's time limit (the rehearsal on a 2-core machine: 3).
 set -uo pipefail
@@ -48,7 +48,7 @@ step() {  # step NAME LIMIT_S LOG COMMAND...: run, log, note the outcome in the 
   esac
 }
 
-if [ -d .whl ]; then
+if [ -d .whl ] && ! python3 -c "import pyopencl, mako" 2>/dev/null; then  # (a rehearsal has them)
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
     || { echo "gpu_run: installing the wheels failed"; exit 1; }
   export PYTHONPATH=/tmp/site:$PWD${PYTHONPATH:+:$PYTHONPATH}
