@@ -756,3 +756,36 @@ def test_relu_backward_like_the_tutorial():
     grad_h = torch.ones(5, 6, dtype=PRECISE)
     grad_h[h < 0] = 0
     assert_close(grad_h, (np_of(x) >= 0).astype(np.float64))
+
+
+def test_index_mask_and_source_tensors_on_another_device_raise():
+    """As PyTorch on a GPU: the index, mask, source and target tensors of these ops must be on the
+    input's device (no hidden copy, which is a host read inside a compiled step); indexing with x[i]
+    and 0-d values may come from anywhere."""
+    w = torch.randn(5, 3, device="cl:0")
+    idx = torch.tensor([1, 2], device="cpu")
+    mask = torch.ones(5, 3, dtype=torch.bool, device="cpu")
+    calls = {
+        "index_select": lambda: torch.index_select(w, 0, idx),
+        "embedding": lambda: torch.nn.functional.embedding(idx, w),
+        "gather": lambda: w.gather(0, idx[:, None].expand(2, 3)),
+        "scatter": lambda: w.scatter(0, idx[:, None].expand(2, 3).to("cl:0"), torch.ones(2, 3, device="cpu")),
+        "scatter_add": lambda: w.scatter_add(0, idx[:, None].expand(2, 3), w[:2]),
+        "index_add": lambda: w.index_add(0, idx, w[:2]),
+        "index_copy": lambda: w.index_copy(0, idx.to("cl:0"), torch.ones(2, 3, device="cpu")),
+        "take": lambda: w.take(idx),
+        "put_": lambda: w.clone().put_(idx, torch.ones(2, device="cl:0")),
+        "masked_fill": lambda: w.masked_fill(mask, 0.0),
+        "masked_select": lambda: w.masked_select(mask),
+        "masked_scatter": lambda: w.masked_scatter(mask.to("cl:0"), torch.ones(15, device="cpu")),
+        "cross_entropy": lambda: torch.nn.functional.cross_entropy(w[:2], idx),
+        "nll_loss": lambda: torch.nn.functional.nll_loss(w[:2], idx),
+        "searchsorted": lambda: torch.searchsorted(torch.arange(5.0, device="cl:0"), torch.tensor([1.5], device="cpu")),
+    }
+    for name, call in calls.items():
+        with pytest.raises(RuntimeError, match="Expected all tensors to be on the same device, but found at least "
+                                               "two devices, cl:0 and cpu"):
+            call()
+    assert w[idx].device == w.device and w[idx].tolist() == w.cpu()[idx].tolist()
+    filled = w.masked_fill(mask.to("cl:0"), torch.tensor(2.0, device="cpu"))
+    assert filled.device == w.device and filled.cpu().unique().tolist() == [2.0]

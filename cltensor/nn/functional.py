@@ -731,6 +731,7 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     non-ignored targets (nan when all are ignored, like PyTorch)."""
     reduction = _reduction_arg(size_average, reduce, reduction)
     _check_class_target(input, target, weight)
+    launch.base.common_device([input, target] + ([weight] if weight is not None else []), "nll_loss")
     class_dim = 0 if input.dim() == 1 else 1
     _defer_target_check(target, input.size(class_dim), ignore_index)
     picked, mask = _picked_and_weights(input, target, weight, ignore_index, class_dim)

@@ -19,6 +19,7 @@ from .reduce import _compute
 def cross_entropy(input, target, weight, ignore_index, reduction, label_smoothing, class_dim, probs, composite):
     """The fused loss (see the module docstring), or None where `composite` must compute it.
     composite(input): the loss as Tensor ops, for create_graph backward passes."""
+    launch.base.common_device([input, target] + ([weight] if weight is not None else []), "cross_entropy")
     if not _fusable(input, target, weight, class_dim, probs):
         return None
     kept = [d for d in range(input.dim()) if d != class_dim]
