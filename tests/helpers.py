@@ -60,8 +60,9 @@ def random_array(shape, dtype, low=-3.0, high=3.0, rng=None) -> np.ndarray:
 LAYOUTS = ["contiguous", "transposed", "stepped", "expanded"]
 
 
-def make_layout(array: np.ndarray, layout: str, device="cpu"):
-    """A tensor with array's values but the given memory layout (non-contiguous where asked)."""
+def make_layout(array: np.ndarray, layout: str, device=None):
+    """A tensor with array's values but the given memory layout (non-contiguous where asked), on device
+    (the default device: CLTENSOR_DEVICE=gpu puts it on the GPU)."""
     if layout == "contiguous" or array.ndim == 0:
         return torch.tensor(array, device=device)
     if layout == "transposed":
@@ -77,7 +78,7 @@ def make_layout(array: np.ndarray, layout: str, device="cpu"):
     raise ValueError(layout)
 
 
-def layout_case(array, layout, device="cpu"):
+def layout_case(array, layout, device=None):
     """(tensor, reference array) for a layout; 'expanded' makes the reference broadcast too."""
     if layout == "expanded":
         row = array[:1]
