@@ -80,6 +80,7 @@ step "GEMM tuning" 70 "$OUT/tuning.log" python3 -m cltensor.launch.gemm_search 2
 
 parallel=()  # several test processes where pytest-xdist is there: the driver's compiler is the slow part
 python3 -c "import xdist" 2>/dev/null && parallel=(-n "${GPU_TEST_WORKERS:-8}" --dist loadfile)
+python3 -c "import pytest_timeout" 2>/dev/null && parallel+=(--timeout 60)  # a hung kernel costs one test
 step "tests" 180 "$OUT/tests.log" python3 -m pytest -v -p no:cacheprovider -rfE "${parallel[@]}" "${TESTS[@]}"
 
 cp benchmarks/RESULTS.md "$OUT/RESULTS.md"  # run.py writes the GPU section into this copy
