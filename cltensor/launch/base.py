@@ -13,7 +13,6 @@ from .. import dtypes as dt
 from ..device import as_device
 from ..memory import Storage
 from ..tensor import Tensor, contiguous_strides
-from .signature import np_type as arg_np_type  # noqa: F401 (the launchers not yet on signatures use it)
 
 INT32_MAX = 2**31 - 1
 MAX_PLANS = 8192  # launch plans kept per backend; the cache is cleared when full
@@ -35,9 +34,13 @@ def common_device(tensors, op_name="op"):
         if dev is None:
             dev = t.device
         elif t.device is not dev:
-            raise RuntimeError(f"Expected all tensors to be on the same device, but found at least two devices, "
-                               f"{dev} and {t.device}! (when checking arguments for {op_name})")
+            raise device_mismatch(dev, t.device, op_name)
     return dev
+
+
+def device_mismatch(expected, found, op_name) -> RuntimeError:
+    return RuntimeError(f"Expected all tensors to be on the same device, but found at least two devices, "
+                        f"{expected} and {found}! (when checking arguments for {op_name})")
 
 
 def check_dtype_supported(d, device):

@@ -77,12 +77,11 @@ def _as_device(t: Tensor, device) -> Tensor:
     return t if t.device == device else t.to(device)
 
 
-def _on_device(t: Tensor, device, op: str, arg: str) -> Tensor:
+def _on_device(t: Tensor, device, op: str) -> Tensor:
     """t, which must be on device, as PyTorch requires of an index, mask or source tensor (a value
     that is a 0-d tensor may be anywhere: it is a number)."""
     if isinstance(t, Tensor) and t.device != device:
-        raise RuntimeError(f"Expected all tensors to be on the same device, but found at least two devices, {device} "
-                           f"and {t.device}! (when checking argument for argument {arg} in method {op})")
+        raise launch.base.device_mismatch(device, t.device, op)
     return t
 
 
@@ -464,7 +463,7 @@ def index_select(input, dim, index, *, out=None):
     >>> index_select(tensor([[1, 2], [3, 4]]), 0, tensor([1, 1])).tolist()
     [[3, 4], [3, 4]]
     """
-    index = _vector_index(_on_device(_int_index(index, "index_select"), input.device, "index_select", "index"),
+    index = _vector_index(_on_device(_int_index(index, "index_select"), input.device, "index_select"),
                           "index_select")
     src, d = _along(input, dim)
     if input.dim() == 0 and index.numel() != 1:
@@ -503,10 +502,10 @@ def _check_index_source(self: Tensor, d: int, index: Tensor, source: Tensor, op:
 
 def _index_inplace(self, dim, index, source, op, kernel_op, name, vjp, params=None):
     _check_writable(self)
-    index = _vector_index(_on_device(_int_index(index, op), self.device, op, "index"), op)
+    index = _vector_index(_on_device(_int_index(index, op), self.device, op), op)
     target, d = _along(self, dim)
     if isinstance(source, Tensor) and op != "index_fill_":
-        source = _on_device(source, self.device, op, "source")
+        source = _on_device(source, self.device, op)
         src = _check_index_source(target, d, index, source, op)
     else:
         src = source
@@ -587,7 +586,7 @@ def _check_dim_sizes(self: Tensor, dim: int, index: Tensor, src=None, scatter=Fa
 
 def gather(input, dim, index, *, sparse_grad=False, out=None):
     """out[i][j][k] = input[index[i][j][k]][j][k] (for dim 0), and likewise for other dims."""
-    index = _int_index(_on_device(index, input.device, "gather", "index"), "gather")
+    index = _int_index(_on_device(index, input.device, "gather"), "gather")
     d = wrap_dim(dim, input.dim())
     _check_dim_sizes(input, d, index)
     size, step = _size_stride(input, d)
@@ -607,10 +606,10 @@ _REDUCE_OPS = {"sum": "add", "prod": "mul", "mean": "add", "amax": "max", "amin"
 
 
 def _scatter_args(self, dim, index, src, op):
-    index = _int_index(_on_device(index, self.device, op, "index"), op)
+    index = _int_index(_on_device(index, self.device, op), op)
     d = wrap_dim(dim, self.dim())
     if isinstance(src, Tensor):
-        src = _on_device(src, self.device, op, "src")
+        src = _on_device(src, self.device, op)
         if src.dtype is not self.dtype:
             raise RuntimeError(f"{op}(): Expected self.dtype to be equal to src.dtype")
     _check_dim_sizes(self, d, index, src, scatter=True)
@@ -768,7 +767,7 @@ def _flat(t: Tensor) -> Tensor:
 
 def take(input, index):
     """input treated as 1-d (row-major), read at index (any shape, negative indices wrap)."""
-    index = _int_index(_on_device(index, input.device, "take", "index"), "take")
+    index = _int_index(_on_device(index, input.device, "take"), "take")
     n = input.numel()
     _check_bounds(index, n, 0, message="out of range: tried to access index {i} on a tensor of {s} elements.")
     result = _gather(_flat(input), [(0, index)])
@@ -781,7 +780,7 @@ def take(input, index):
 
 def put_(self, index, source, accumulate=False):
     """self (as 1-d) at index = source (or += with accumulate)."""
-    index = _int_index(_on_device(index, self.device, "put_", "index"), "put_")
+    index = _int_index(_on_device(index, self.device, "put_"), "put_")
     _check_bounds(index, self.numel(), 0, message="out of range: tried to access index {i} on a tensor of {s} "
                                                   "elements.")
     if source.dtype is not self.dtype:
@@ -792,7 +791,7 @@ def put_(self, index, source, accumulate=False):
                            f"source.numel() = {source.numel()}, index.numel() = {index.numel()}")
     _check_writable(self)
     flat = _flat(self)
-    _scatter(flat, [(0, index.reshape(-1))], _flat(_on_device(source, self.device, "put_", "source")),
+    _scatter(flat, [(0, index.reshape(-1))], _flat(_on_device(source, self.device, "put_")),
              "add" if accumulate else "assign")
     if flat._storage is not self._storage:
         launch.elementwise.elementwise("_copy", "a", [_raw(flat, self._shape, _contig(self._shape))], self, self.dtype)
@@ -825,7 +824,7 @@ def masked_fill_(self, mask, value):
     """self[mask] = value for a boolean mask broadcastable to self and a number or 0-d tensor."""
     _check_mask(mask, "masked_fill_")
     value = _scalar_value(value, "masked_fill_", self.dtype)
-    mask = _on_device(mask, self.device, "masked_fill_", "mask")
+    mask = _on_device(mask, self.device, "masked_fill_")
     if launch.strides.broadcast_shapes(self._shape, mask._shape) != self._shape:
         raise RuntimeError(f"masked_fill_: mask of shape {list(mask._shape)} cannot be broadcast to self of shape "
                            f"{list(self._shape)}")
@@ -856,7 +855,7 @@ def masked_fill(input, mask, value):
 def masked_select(input, mask):
     """The elements of input where the (broadcast) boolean mask is True, as a 1-d tensor."""
     _check_mask(mask, "masked_select")
-    mask = _on_device(mask, input.device, "masked_select", "mask")
+    mask = _on_device(mask, input.device, "masked_select")
     shape = launch.strides.broadcast_shapes(input._shape, mask._shape) or (1,)  # a 0-d pair selects like a 1-element one
     full_mask = _raw(mask, shape, launch.strides.broadcast_strides(mask, shape))
     full_input = _raw(input, shape, launch.strides.broadcast_strides(input, shape))
@@ -881,7 +880,7 @@ def masked_scatter_(self, mask, source):
     if source.dtype is not self.dtype:
         raise RuntimeError(f"masked_scatter_: expected self and source to have same dtypes but got "
                            f"{self.dtype.torch_name} and {source.dtype.torch_name}")
-    mask = _on_device(mask, self.device, "masked_scatter_", "mask")
+    mask = _on_device(mask, self.device, "masked_scatter_")
     if launch.strides.broadcast_shapes(self._shape, mask._shape) != self._shape:
         raise RuntimeError(f"masked_scatter_: mask of shape {list(mask._shape)} cannot be broadcast to self of "
                            f"shape {list(self._shape)}")
@@ -891,7 +890,7 @@ def masked_scatter_(self, mask, source):
     nnz = pairs[0][1]._shape[0]
     if source.numel() < nnz:
         raise RuntimeError("Number of elements of source < number of ones in mask")
-    flat_source = _flat(_on_device(source, self.device, "masked_scatter_", "source"))
+    flat_source = _flat(_on_device(source, self.device, "masked_scatter_"))
     target = self if self.dim() else _raw(self, (1,), (0,))
     _scatter(target, pairs, _raw(flat_source, (nnz,), (1,)), "assign")
     self._bump_version()
@@ -1159,7 +1158,7 @@ def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=N
     seq = sorted_sequence
     scalar = not isinstance(input, Tensor)
     values = from_host(np.array(input), dt.result_type(seq, input), seq.device) if scalar else \
-        _on_device(input, seq.device, "searchsorted", "self")
+        _on_device(input, seq.device, "searchsorted")
     if seq.dim() == 0:
         raise RuntimeError("torch.searchsorted(): boundaries tensor should be 1 dimension or the first N-1 "
                            "dimensions of boundaries tensor and input value tensor must match, but we got "
@@ -1170,7 +1169,7 @@ def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=N
                            "dimensions of boundaries tensor and input value tensor must match, but we got "
                            f"boundaries tensor {list(seq._shape)} and input value tensor {list(values._shape)}")
     if sorter is not None:
-        seq = seq.detach().gather(-1, _on_device(sorter, seq.device, "searchsorted", "sorter"))
+        seq = seq.detach().gather(-1, _on_device(sorter, seq.device, "searchsorted"))
     seq, values = (t.detach().contiguous() for t in (seq, values))
     result = launch.base.empty(values._shape, dt.int32 if out_int32 else dt.int64, values.device)
     inner = values._shape[-1] if values.dim() else 1
