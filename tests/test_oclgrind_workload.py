@@ -85,7 +85,8 @@ def test_atomic_scatter_reduce_special_destinations(reduce):
     combine = {"amax": np.fmax, "amin": np.fmin, "prod": np.multiply}[reduce]
     for i, v in zip(index, src):
         ref[i] = np.nan if np.isnan(ref[i]) else combine(ref[i], v)
-    got = torch.scatter_reduce(torch.tensor(dst), 0, torch.tensor(index), torch.tensor(src), reduce=reduce).cpu().numpy()
+    got = torch.scatter_reduce(torch.tensor(dst), 0, torch.tensor(index), torch.tensor(src), reduce=reduce)
+    got = got.cpu().numpy()
     np.testing.assert_allclose(got, ref.astype(np.float32), rtol=1e-6)
     if reduce == "prod":  # the sign of a zero product does not depend on the order
         zero = ref == 0
