@@ -326,4 +326,4 @@ def test_a_corrupted_checkpoint_that_still_loads_gives_tensors_inside_their_stor
         except (RuntimeError, pickle.UnpicklingError):
             continue
         for key in ("w", "b", "view"):
-            np.testing.assert_array_equal(got[key].numpy(), expected[key].numpy())
+            np.testing.assert_array_equal(got[key].cpu().numpy(), expected[key].cpu().numpy())
