@@ -4,7 +4,7 @@ import pytest
 
 import cltensor as torch
 from cltensor import _numpy_names
-from helpers import HAVE_TORCH, assert_close, real_torch
+from helpers import HAVE_TORCH, assert_close, np_of, real_torch
 
 X = np.array([[0.5, -1.0, 2.0, 3.0], [1.5, 0.25, -2.0, 1.0], [2.0, 1.0, 0.5, -0.5]], np.float32)
 POSITIVE = np.abs(X) + 0.5
@@ -62,7 +62,7 @@ def test_numpy_keywords_give_the_same_result(name):
     expected = torch_names(torch, torch.tensor(array))
     got = numpy_names(torch, torch.tensor(array))
     assert got.shape == expected.shape and got.dtype == expected.dtype
-    assert_close(got, expected.numpy())
+    assert_close(got, np_of(expected))
     if HAVE_TORCH:
         theirs = numpy_names(real_torch, real_torch.tensor(array))
         assert tuple(theirs.shape) == tuple(got.shape)

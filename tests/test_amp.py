@@ -11,6 +11,16 @@ import cltensor.nn.functional as F
 from cltensor.amp import autocast_mode
 from helpers import HAVE_TORCH, needs_fp64, real_torch
 
+
+@pytest.fixture(autouse=True)
+def _host_tensors():
+    """CPU autocast and GradScaler('cpu') act on host tensors: under a GPU default device (CLTENSOR_DEVICE)
+    this file still makes its tensors on 'cpu', as a PyTorch script testing CPU autocast would."""
+    previous = torch.get_default_device()
+    torch.set_default_device("cpu")
+    yield
+    torch.set_default_device(previous)
+
 requires_torch = pytest.mark.skipif(not HAVE_TORCH, reason="compares with PyTorch")
 RNG = np.random.default_rng(0)
 A = RNG.standard_normal((4, 6)).astype(np.float32)
@@ -62,7 +72,7 @@ def run_theirs(name, dtype=None):
 
 def values(t):
     t = t.detach()
-    return t.float().numpy() if t.dtype is not torch.float64 else t.numpy()
+    return t.float().cpu().numpy() if t.dtype is not torch.float64 else t.cpu().numpy()
 
 
 @pytest.mark.parametrize("fast", ["bfloat16", "float16"])
@@ -78,7 +88,7 @@ def test_cpu_autocast_output_dtypes_match_pytorch(fast):
             with real_torch.autocast("cpu", dtype=getattr(real_torch, fast)):
                 theirs = run_theirs(name)
             assert str(theirs.dtype) == repr(got.dtype), name
-            np.testing.assert_allclose(values(got), theirs.float().numpy(), rtol=3e-2, atol=3e-2, err_msg=name)
+            np.testing.assert_allclose(values(got), theirs.float().cpu().numpy(), rtol=3e-2, atol=3e-2, err_msg=name)
 
 
 def test_float32_ops_take_lower_precision_inputs_to_float32():
@@ -114,7 +124,7 @@ def test_gradients_reach_float32_leaves():
                                                    real_torch.tensor(TARGET))
         tl.backward()
         assert tw.grad.dtype == real_torch.float32
-        np.testing.assert_allclose(w.grad.numpy(), tw.grad.numpy(), rtol=2e-2, atol=2e-2)
+        np.testing.assert_allclose(w.grad.cpu().numpy(), tw.grad.cpu().numpy(), rtol=2e-2, atol=2e-2)
         np.testing.assert_allclose(loss.item(), tl.item(), rtol=1e-2)
 
 
@@ -205,7 +215,7 @@ def _train(lib, steps, poison, **scaler_kw):
         scaler.step(opt)
         scaler.update()
         scales.append(scaler.get_scale())
-    return scales, lin.weight.detach().numpy().copy(), scaler.state_dict()
+    return scales, lin.weight.detach().cpu().numpy().copy(), scaler.state_dict()
 
 
 def test_grad_scaler_matches_pytorch_with_forced_inf():
@@ -229,20 +239,20 @@ def test_grad_scaler_skipped_step_leaves_parameters():
     opt = torch.optim.SGD([p], lr=1.0)
     scaler = torch.amp.GradScaler("cpu", init_scale=8.0)
     scaler.scale((p * p).sum()).backward()
-    np.testing.assert_array_equal(p.grad.numpy(), [16.0, 32.0])
+    np.testing.assert_array_equal(p.grad.cpu().numpy(), [16.0, 32.0])
     scaler.unscale_(opt)
-    np.testing.assert_array_equal(p.grad.numpy(), [2.0, 4.0])  # unscaled in place
+    np.testing.assert_array_equal(p.grad.cpu().numpy(), [2.0, 4.0])  # unscaled in place
     with pytest.raises(RuntimeError, match="unscale_\\(\\) has already been called"):
         scaler.unscale_(opt)
     scaler.step(opt)
-    np.testing.assert_array_equal(p.detach().numpy(), [-1.0, -2.0])
+    np.testing.assert_array_equal(p.detach().cpu().numpy(), [-1.0, -2.0])
     with pytest.raises(RuntimeError, match="step\\(\\) has already been called"):
         scaler.step(opt)
     scaler.update()
     opt.zero_grad()
     scaler.scale((p * float("inf")).sum()).backward()
     scaler.step(opt)
-    np.testing.assert_array_equal(p.detach().numpy(), [-1.0, -2.0])
+    np.testing.assert_array_equal(p.detach().cpu().numpy(), [-1.0, -2.0])
     scaler.update()
     assert scaler.get_scale() == 4.0
 
@@ -311,7 +321,7 @@ def test_custom_fwd_casts_and_disables_autocast():
     assert seen["fwd"] == (torch.float32, False) and y.dtype is torch.float32
     y.sum().backward()
     assert seen["bwd"] is False  # forward ran with autocast disabled, so backward does too
-    np.testing.assert_array_equal(leaf.grad.numpy(), [3.0, -4.0])
+    np.testing.assert_array_equal(leaf.grad.cpu().numpy(), [3.0, -4.0])
 
 
 def test_autocast_accepts_the_type_a_cuda_device_prints():

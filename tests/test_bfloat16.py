@@ -44,7 +44,7 @@ def torch_bf16(values):
 
 
 def torch_values(t) -> np.ndarray:
-    return (t.float() if t.dtype == real_torch.bfloat16 else t).numpy()
+    return (t.float() if t.dtype == real_torch.bfloat16 else t).cpu().numpy()
 
 
 def assert_within_ulps(got, want, ulps=1, what=""):
@@ -66,7 +66,7 @@ def test_dtype_object():
     assert torch.ones(2).bfloat16().dtype is BF16 and torch.ones(2).to(BF16).dtype is BF16
     assert torch.ones(2, dtype=BF16).type() == "torch.BFloat16Tensor"
     with pytest.raises(TypeError, match="Got unsupported ScalarType BFloat16"):
-        x.numpy()
+        x.cpu().numpy()
     if HAVE_TORCH:
         mine, theirs = torch.finfo(BF16), real_torch.finfo(real_torch.bfloat16)
         for field in ("bits", "eps", "max", "min", "tiny", "resolution"):
@@ -100,7 +100,7 @@ def test_host_conversion_rounds_to_nearest_even():
     assert torch.tensor(2.0, dtype=BF16).item() == 2.0 and torch.tensor(2.0, dtype=BF16).dim() == 0
     if HAVE_TORCH:
         theirs = real_torch.tensor(vals, dtype=real_torch.bfloat16)
-        np.testing.assert_array_equal(np.array(x.tolist()), theirs.float().numpy())
+        np.testing.assert_array_equal(np.array(x.tolist()), theirs.float().cpu().numpy())
         assert repr(x) == repr(theirs)
         assert repr(torch.tensor(2.0, dtype=BF16)) == repr(real_torch.tensor(2.0, dtype=real_torch.bfloat16))
 
@@ -117,7 +117,7 @@ def test_cast_float32_to_bfloat16_bit_exact():
     src = _cast_inputs()
     x = torch.tensor(src)
     y = x.to(BF16)
-    np.testing.assert_array_equal(y.view(torch.int16).numpy().view(np.uint16), dt.to_storage(src, BF16))
+    np.testing.assert_array_equal(y.view(torch.int16).cpu().numpy().view(np.uint16), dt.to_storage(src, BF16))
     t = x[::3].bfloat16()  # strided source
     np.testing.assert_array_equal(values_of(t), round_bf16(src[::3]))
     if HAVE_TORCH:
@@ -125,18 +125,19 @@ def test_cast_float32_to_bfloat16_bit_exact():
         # vector path): NaN is compared as NaN, every other value bit for bit
         theirs = real_torch.tensor(src).to(real_torch.bfloat16)
         nan = np.isnan(src)
-        np.testing.assert_array_equal(y.view(torch.int16).numpy()[~nan], theirs.view(real_torch.int16).numpy()[~nan])
-        assert real_torch.isnan(theirs).numpy()[nan].all() and np.isnan(values_of(y)[nan]).all()
+        np.testing.assert_array_equal(y.view(torch.int16).cpu().numpy()[~nan],
+                                      theirs.view(real_torch.int16).cpu().numpy()[~nan])
+        assert real_torch.isnan(theirs).cpu().numpy()[nan].all() and np.isnan(values_of(y)[nan]).all()
 
 
 def test_casts_from_bfloat16():
     src = round_bf16(_cast_inputs()[:13])
     x = bf16(src)
-    np.testing.assert_array_equal(x.float().numpy(), src)
+    np.testing.assert_array_equal(x.float().cpu().numpy(), src)
     finite = np.isfinite(src) & (np.abs(src) < 1e4)
-    np.testing.assert_array_equal(x[torch.tensor(finite)].to(torch.int32).numpy(), src[finite].astype(np.int32))
+    np.testing.assert_array_equal(x[torch.tensor(finite)].to(torch.int32).cpu().numpy(), src[finite].astype(np.int32))
     with np.errstate(over="ignore"):
-        np.testing.assert_array_equal(x.half().numpy(), src.astype(np.float16))
+        np.testing.assert_array_equal(x.half().cpu().numpy(), src.astype(np.float16))
     assert torch.tensor([3, -7, 300], dtype=torch.int64).to(BF16).tolist() == [3.0, -7.0, 300.0]
     assert torch.tensor([True, False]).to(BF16).tolist() == [1.0, 0.0]
     assert x.to(torch.bool).tolist() == [bool(v != 0) for v in src]
@@ -147,7 +148,7 @@ def test_cast_float64_to_bfloat16():
     src = _cast_inputs().astype(np.float64) + 1e-12
     got = torch.tensor(src, dtype=torch.float64).to(BF16)
     np.testing.assert_array_equal(values_of(got), round_bf16(src.astype(np.float32)))
-    np.testing.assert_array_equal(got.double().numpy(), round_bf16(src.astype(np.float32)).astype(np.float64))
+    np.testing.assert_array_equal(got.double().cpu().numpy(), round_bf16(src.astype(np.float32)).astype(np.float64))
 
 
 # ---- the elementwise table ----------------------------------------------------------------------
@@ -173,7 +174,7 @@ def test_elementwise_table():
     for name in FLOAT_ROWS:
         op = PUBLIC[name]
         arrays = _bf16_inputs(op, [(37,)] * op.arity)
-        ins = [torch.tensor(a) if a.dtype == np.bool_ else bf16(a) for a in arrays]
+        ins = [torch.tensor(a, device="cpu") if a.dtype == np.bool_ else bf16(a) for a in arrays]  # bf16's device
         out = call(op, *ins)
         assert out.dtype is (torch.bool if out.dtype is torch.bool else BF16), name
         got = values_of(out)
@@ -286,7 +287,7 @@ def test_copy_index_cat_stack_sort():
     np.testing.assert_array_equal(values_of(torch.cat([x, x[:2]])), np.concatenate([a, a[:2]]))
     np.testing.assert_array_equal(values_of(torch.stack([x, x], 1)), np.stack([a, a], 1))
     np.testing.assert_array_equal(values_of(x.sort(1)[0]), np.sort(a, 1))
-    np.testing.assert_array_equal(x.sort(1)[1].numpy(), np.argsort(a, 1, kind="stable"))
+    np.testing.assert_array_equal(x.sort(1)[1].cpu().numpy(), np.argsort(a, 1, kind="stable"))
     y = torch.zeros(5, 7, dtype=BF16)
     y[1:3] = x[1:3]
     y[0] = 2.7
@@ -294,7 +295,8 @@ def test_copy_index_cat_stack_sort():
     want[1:3] = a[1:3]
     want[0] = round_bf16(np.float32(2.7))
     np.testing.assert_array_equal(values_of(y), want)
-    np.testing.assert_array_equal(values_of(torch.where(x > 0, x, torch.zeros((), dtype=BF16))), np.where(a > 0, a, 0))
+    zero = torch.zeros((), dtype=BF16, device=x.device)
+    np.testing.assert_array_equal(values_of(torch.where(x > 0, x, zero)), np.where(a > 0, a, 0))
     assert torch.full((2, 2), 1.3, dtype=BF16).tolist() == [[1.296875] * 2] * 2
 
 
@@ -319,11 +321,11 @@ def test_autograd_through_bfloat16():
     assert y.dtype is BF16
     y.backward()
     assert w.grad.dtype is torch.float32
-    np.testing.assert_array_equal(w.grad.numpy(), [1.0, -2.5, 4.0])
+    np.testing.assert_array_equal(w.grad.cpu().numpy(), [1.0, -2.5, 4.0])
     if HAVE_TORCH:
         tw = real_torch.tensor([0.5, -1.25, 2.0], requires_grad=True)
         (tw.bfloat16() * tw.bfloat16()).sum().backward()
-        np.testing.assert_array_equal(w.grad.numpy(), tw.grad.numpy())
+        np.testing.assert_array_equal(w.grad.cpu().numpy(), tw.grad.cpu().numpy())
 
 
 def test_math_constants_round():

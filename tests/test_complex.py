@@ -21,7 +21,7 @@ def crandom(shape, dtype=C64, seed=0, scale=2.0):
 
 
 def close(got, expected, dtype=None, tol=None):
-    g = got.detach().numpy() if isinstance(got, torch.Tensor) else np.asarray(got)
+    g = got.detach().cpu().numpy() if isinstance(got, torch.Tensor) else np.asarray(got)
     e = np.asarray(expected)
     assert g.shape == e.shape, (g.shape, e.shape)
     t = tol or TOL[(dtype or got.dtype).name]
@@ -51,10 +51,10 @@ def test_numpy_round_trip(dtype):
     a = crandom((3, 4), dtype)
     z = torch.tensor(a)
     assert z.dtype is dtype
-    np.testing.assert_array_equal(z.numpy(), a)
+    np.testing.assert_array_equal(z.cpu().numpy(), a)
     np.testing.assert_array_equal(torch.from_numpy(a).numpy(), a)
-    np.testing.assert_array_equal(z.t().contiguous().numpy(), a.T)
-    np.testing.assert_array_equal(z[:, ::2].clone().numpy(), a[:, ::2])
+    np.testing.assert_array_equal(z.t().contiguous().cpu().numpy(), a.T)
+    np.testing.assert_array_equal(z[:, ::2].clone().cpu().numpy(), a[:, ::2])
 
 
 def test_empty_and_zero_dim():
@@ -133,10 +133,10 @@ def test_view_as_real_and_back():
     z = torch.tensor(a)
     r = torch.view_as_real(z)
     assert r.dtype is torch.float32 and r.shape == (2, 3, 2) and r.stride() == (6, 2, 1)
-    np.testing.assert_array_equal(r.numpy(), np.stack([a.real, a.imag], -1))
+    np.testing.assert_array_equal(r.cpu().numpy(), np.stack([a.real, a.imag], -1))
     back = torch.view_as_complex(r)
     assert back.dtype is C64 and back.shape == (2, 3)
-    np.testing.assert_array_equal(back.numpy(), a)
+    np.testing.assert_array_equal(back.cpu().numpy(), a)
     r[0, 0, 1] = 7.0  # a view: writes reach z
     assert z[0, 0].item() == complex(a[0, 0].real, 7.0)
 
@@ -145,13 +145,13 @@ def test_real_imag_are_writable_views():
     a = crandom((3, 2))
     z = torch.tensor(a)
     assert z.real.stride() == (4, 2) and z.imag.storage_offset() == 1
-    np.testing.assert_array_equal(z.real.numpy(), a.real)
-    np.testing.assert_array_equal(z.imag.numpy(), a.imag)
+    np.testing.assert_array_equal(z.real.cpu().numpy(), a.real)
+    np.testing.assert_array_equal(z.imag.cpu().numpy(), a.imag)
     z.imag.zero_()
     z.real += 1
-    np.testing.assert_array_equal(z.numpy(), a.real + 1)
+    np.testing.assert_array_equal(z.cpu().numpy(), a.real + 1)
     z.imag = torch.ones(3, 2)
-    np.testing.assert_array_equal(z.numpy(), a.real + 1 + 1j)
+    np.testing.assert_array_equal(z.cpu().numpy(), a.real + 1 + 1j)
     x = torch.ones(2)
     assert x.real is x
 
@@ -174,14 +174,14 @@ def test_view_errors():
 def test_conj_family():
     a = crandom((4,))
     z = torch.tensor(a)
-    np.testing.assert_array_equal(z.conj().numpy(), a.conj())
-    np.testing.assert_array_equal(torch.conj_physical(z).numpy(), a.conj())
+    np.testing.assert_array_equal(z.conj().cpu().numpy(), a.conj())
+    np.testing.assert_array_equal(torch.conj_physical(z).cpu().numpy(), a.conj())
     assert not z.conj().is_conj() and z.resolve_conj() is z  # conj() is a copy here, never a lazy view
     x = torch.ones(3)
     assert x.conj() is x
     m = torch.tensor(crandom((2, 3)))
-    np.testing.assert_array_equal(m.mH.numpy(), m.numpy().conj().T)
-    np.testing.assert_array_equal(m.H.numpy(), m.numpy().conj().T)
+    np.testing.assert_array_equal(m.mH.cpu().numpy(), m.cpu().numpy().conj().T)
+    np.testing.assert_array_equal(m.H.cpu().numpy(), m.cpu().numpy().conj().T)
 
 
 # ---- elementwise rows against numpy complex128 ----------------------------------------------------
@@ -208,7 +208,7 @@ def _result_dtype(name, dtype):
 def _check(name, got, ref, dtype):
     assert got.dtype is _result_dtype(name, dtype), (got.dtype, name)
     if got.dtype is torch.bool:
-        np.testing.assert_array_equal(got.numpy(), ref)
+        np.testing.assert_array_equal(got.cpu().numpy(), ref)
     else:
         close(got, ref, dtype)
 
@@ -226,10 +226,10 @@ def test_unary_rows(name, dtype):
 def test_unary_special_values():
     a = np.array([complex(np.inf, 0), complex(np.nan, 1), complex(1, np.inf), complex(-np.inf, 2)], np.complex64)
     z = torch.tensor(a)
-    np.testing.assert_array_equal(z.isnan().numpy(), np.isnan(a))
-    np.testing.assert_array_equal(z.isinf().numpy(), np.isinf(a))
-    np.testing.assert_array_equal(z.isfinite().numpy(), np.isfinite(a))
-    np.testing.assert_array_equal(z.abs().numpy(), np.abs(a))
+    np.testing.assert_array_equal(z.isnan().cpu().numpy(), np.isnan(a))
+    np.testing.assert_array_equal(z.isinf().cpu().numpy(), np.isinf(a))
+    np.testing.assert_array_equal(z.isfinite().cpu().numpy(), np.isfinite(a))
+    np.testing.assert_array_equal(z.abs().cpu().numpy(), np.abs(a))
     close(torch.exp(torch.tensor([complex(np.inf, 0), complex(-np.inf, 0)])), np.array([np.inf, 0]), C64)
     close(torch.tensor([0j]).sqrt(), np.array([0j]), C64)
 
@@ -287,7 +287,7 @@ def test_complex_and_polar():
     re, im = np.array([1.0, -2.0, 0.5], np.float32), np.array([0.0, 3.0, -1.0], np.float32)
     z = torch.complex(torch.tensor(re), torch.tensor(im))
     assert z.dtype is C64
-    np.testing.assert_array_equal(z.numpy(), re + 1j * im)
+    np.testing.assert_array_equal(z.cpu().numpy(), re + 1j * im)
     p = torch.polar(torch.tensor(np.abs(re)), torch.tensor(im))
     close(p, np.abs(re) * np.exp(1j * im.astype(np.float64)), C64)
     close(torch.complex(torch.tensor(re), torch.tensor([2.0])), re + 2j, C64)  # broadcast
@@ -302,26 +302,26 @@ def test_casts():
     z = torch.tensor(a)
     with pytest.warns(UserWarning, match="Casting complex values to real discards the imaginary part"):
         f = z.float()
-    np.testing.assert_array_equal(f.numpy(), a.real)
+    np.testing.assert_array_equal(f.cpu().numpy(), a.real)
     with pytest.warns(UserWarning, match="discards the imaginary part"):
-        np.testing.assert_array_equal(z.to(torch.int32).numpy(), a.real.astype(np.int32))
+        np.testing.assert_array_equal(z.to(torch.int32).cpu().numpy(), a.real.astype(np.int32))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        np.testing.assert_array_equal(torch.tensor([1j, 0, 2]).bool().numpy(), [True, False, True])
-        np.testing.assert_array_equal(torch.tensor([1.5, 2]).to(C64).numpy(), [1.5 + 0j, 2 + 0j])
-        np.testing.assert_array_equal(torch.tensor([1, -2]).to(C64).numpy(), [1 + 0j, -2 + 0j])
+        np.testing.assert_array_equal(torch.tensor([1j, 0, 2]).bool().cpu().numpy(), [True, False, True])
+        np.testing.assert_array_equal(torch.tensor([1.5, 2]).to(C64).cpu().numpy(), [1.5 + 0j, 2 + 0j])
+        np.testing.assert_array_equal(torch.tensor([1, -2]).to(C64).cpu().numpy(), [1 + 0j, -2 + 0j])
     out = torch.zeros(3)
     with pytest.warns(UserWarning, match="discards the imaginary part"):
         out.copy_(z)
-    np.testing.assert_array_equal(out.numpy(), a.real)
+    np.testing.assert_array_equal(out.cpu().numpy(), a.real)
 
 
 @needs_fp64
 def test_casts_between_complex_widths():
     a = crandom((4,), C128, seed=10)
     z = torch.tensor(a)
-    np.testing.assert_array_equal(z.to(C64).numpy(), a.astype(np.complex64))
-    np.testing.assert_array_equal(z.to(C64).to(C128).numpy(), a.astype(np.complex64).astype(np.complex128))
+    np.testing.assert_array_equal(z.to(C64).cpu().numpy(), a.astype(np.complex64))
+    np.testing.assert_array_equal(z.to(C64).to(C128).cpu().numpy(), a.astype(np.complex64).astype(np.complex128))
     assert (torch.ones(2, dtype=torch.float64) + 1j).dtype is C128
 
 
@@ -422,7 +422,7 @@ def test_gradients_match_pytorch(name):
     def grads(T):
         x, y = T.tensor(xa, requires_grad=True), T.tensor(ya, requires_grad=True)
         GRAD_CASES[name](T, x, y).backward()
-        return [t.grad.resolve_conj().numpy() for t in (x, y)]
+        return [t.grad.resolve_conj().cpu().numpy() for t in (x, y)]
 
     for ours, theirs in zip(grads(torch), grads(real_torch)):
         close(ours, theirs, C64, tol=5e-5)
@@ -439,8 +439,8 @@ def test_real_input_gets_real_gradient():
 
     (gx, gy), (tx, ty) = grads(torch), grads(real_torch)
     assert gx.dtype is torch.float32 and gy.dtype is C64
-    close(gx, tx.numpy(), torch.float32)
-    close(gy, ty.resolve_conj().numpy(), C64)
+    close(gx, tx.cpu().numpy(), torch.float32)
+    close(gy, ty.resolve_conj().cpu().numpy(), C64)
 
 
 def test_backward_of_complex_scalar_needs_real_output():
@@ -479,9 +479,9 @@ def test_python_number_conversions():
 
 def test_random_complex_draws_both_parts():
     z = torch.randn(20000, dtype=C64)
-    parts = torch.view_as_real(z).numpy()
+    parts = torch.view_as_real(z).cpu().numpy()
     assert z.dtype is C64 and abs(parts.var(0) - 0.5).max() < 0.03  # PyTorch: each part has variance 1/2
-    u = torch.rand(1000, dtype=C64).numpy()
+    u = torch.rand(1000, dtype=C64).cpu().numpy()
     assert 0 <= u.real.min() and u.real.max() < 1 and 0 <= u.imag.min() and u.imag.max() < 1
     assert u.imag.std() > 0.2
 
@@ -489,14 +489,14 @@ def test_random_complex_draws_both_parts():
 def test_indexing_and_accumulating():
     a = crandom((2, 3), seed=22)
     z = torch.tensor(a)
-    np.testing.assert_array_equal(torch.cat([z, z]).numpy(), np.concatenate([a, a]))
-    np.testing.assert_array_equal(z[torch.tensor([1, 1])].numpy(), a[[1, 1]])
-    np.testing.assert_array_equal(z.flip(1).numpy(), a[:, ::-1])
+    np.testing.assert_array_equal(torch.cat([z, z]).cpu().numpy(), np.concatenate([a, a]))
+    np.testing.assert_array_equal(z[torch.tensor([1, 1])].cpu().numpy(), a[[1, 1]])
+    np.testing.assert_array_equal(z.flip(1).cpu().numpy(), a[:, ::-1])
     mask = np.array([[True, False, True], [False, False, True]])
-    np.testing.assert_array_equal(z[torch.tensor(mask)].numpy(), a[mask])
+    np.testing.assert_array_equal(z[torch.tensor(mask)].cpu().numpy(), a[mask])
     filled = a.copy()
     filled[mask] = 1j
-    np.testing.assert_array_equal(z.masked_fill(torch.tensor(mask), 1j).numpy(), filled)
+    np.testing.assert_array_equal(z.masked_fill(torch.tensor(mask), 1j).cpu().numpy(), filled)
     added = np.zeros((2, 3), np.complex128)
     np.add.at(added, [1, 0], 2 * a)
     close(torch.zeros(2, 3, dtype=C64).index_add_(0, torch.tensor([1, 0]), z, alpha=2), added, C64)

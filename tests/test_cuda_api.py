@@ -98,10 +98,10 @@ def test_without_gpu_accelerator_raises_pytorchs_error(no_gpu, name):
 
 def test_without_gpu_seeding_the_gpu_leaves_the_default_generator_alone(no_gpu):
     torch.manual_seed(11)
-    first = torch.rand(3).numpy()
+    first = torch.rand(3).cpu().numpy()
     torch.manual_seed(11)
     torch.cuda.manual_seed_all(12345)
-    np.testing.assert_array_equal(torch.rand(3).numpy(), first)
+    np.testing.assert_array_equal(torch.rand(3).cpu().numpy(), first)
 
 
 # ---- with a GPU ('cuda' posed by cl:0) -------------------------------------------------------------------------
@@ -294,14 +294,14 @@ def test_data_parallel_is_the_module_with_prefixed_state():
     keys = list(model.state_dict())
     assert keys == ["module.0.weight", "module.0.bias", "module.2.weight", "module.2.bias"]
     x = torch.randn(5, 3)
-    np.testing.assert_array_equal(model(x).detach().numpy(), inner(x).detach().numpy())
+    np.testing.assert_array_equal(model(x).detach().cpu().numpy(), inner(x).detach().cpu().numpy())
     model(x).sum().backward()
     assert inner[0].weight.grad is not None and len(list(model.parameters())) == 4
     if HAVE_TORCH:
         real = real_torch.nn.DataParallel(real_torch.nn.Sequential(real_torch.nn.Linear(3, 4), real_torch.nn.ReLU(),
                                                                    real_torch.nn.Linear(4, 2)))
         assert list(real.state_dict()) == keys and repr(real) == repr(model)
-        real.load_state_dict({k: real_torch.tensor(v.numpy()) for k, v in model.state_dict().items()})
+        real.load_state_dict({k: real_torch.tensor(v.cpu().numpy()) for k, v in model.state_dict().items()})
 
 
 def test_compile_returns_an_eager_equivalent():
@@ -311,9 +311,9 @@ def test_compile_returns_an_eager_equivalent():
     assert isinstance(compiled, torch.nn.Module) and compiled._orig_mod is model
     assert compiled.in_features == 3 and list(compiled.state_dict()) == ["_orig_mod.weight", "_orig_mod.bias"]
     x = torch.randn(4, 3)
-    np.testing.assert_array_equal(compiled(x).detach().numpy(), model(x).detach().numpy())
+    np.testing.assert_array_equal(compiled(x).detach().cpu().numpy(), model(x).detach().cpu().numpy())
     compiled(x).sum().backward()
-    np.testing.assert_allclose(model.bias.grad.numpy(), [4.0, 4.0])
+    np.testing.assert_allclose(model.bias.grad.cpu().numpy(), [4.0, 4.0])
     # PyTorch's repr (its torch.compile is not called here: importing dynamo takes ~12 s)
     assert repr(compiled) == "OptimizedModule(\n  (_orig_mod): Linear(in_features=3, out_features=2, bias=True)\n)"
 

@@ -117,7 +117,7 @@ def test_tensor_dataset_gather_matches_sample_by_sample_collation():
     slow = list(DataLoader(Subset(ds, list(range(1, 17))), batch_size=6, shuffle=True, generator=gen,
                            collate_fn=lambda batch: default_collate(batch)))
     for (fx, fy), (sx, sy) in zip(fast, slow):
-        assert_close(fx, sx.numpy())
+        assert_close(fx, sx.cpu().numpy())
         assert fy.tolist() == sy.tolist() and fy.dtype is torch.int64
 
 

@@ -59,7 +59,7 @@ def test_masks_are_shared_along_the_feature_dims(fn, shape, shared_axes):
     torch.manual_seed(0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        y = fn(torch.ones(*shape), 0.5, True).numpy()
+        y = fn(torch.ones(*shape), 0.5, True).cpu().numpy()
     assert set(np.unique(y).tolist()) == {0.0, 2.0}  # both outcomes occur; kept values scaled by 1/(1-p)
     if shared_axes:
         assert _zeroed_together(y, shared_axes)
@@ -85,7 +85,7 @@ def test_inplace_unbatched_returns_the_input_and_gradients_follow_the_mask():
     torch.manual_seed(2)
     out = F.dropout1d(w, 0.5, True)
     out.sum().backward()
-    np.testing.assert_array_equal(w.grad.numpy(), out.detach().numpy())
+    np.testing.assert_array_equal(w.grad.cpu().numpy(), out.detach().cpu().numpy())
 
 
 def test_probability_out_of_range():

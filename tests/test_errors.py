@@ -361,7 +361,8 @@ bad("cast/int16-pow-float", f((3,), dtype="int16"), lambda T, a: a.pow_(0.5), Ru
     CAST.format("Float", "Short"))
 bad("cast/int8-add-half-tensor", lambda T: (mk(T, 3, dtype="int8"), mk(T, 3, dtype="float16")),
     lambda T, a, b: a.add_(b), RuntimeError, CAST.format("Half", "Char"))
-bad("cast/int32-mul-double-tensor", lambda T: (mk(T, 3, dtype="int32"), mk(T, 3, dtype="float64")),
+# float64 comes from from_numpy, on the host: the other operand is put there by name
+bad("cast/int32-mul-double-tensor", lambda T: (mk(T, 3, dtype="int32", device="cpu"), mk(T, 3, dtype="float64")),
     lambda T, a, b: a.mul_(b), RuntimeError, CAST.format("Double", "Int"))
 bad("cast/out-int", lambda T: (mk(T, 3), mk(T, 3), i64(T, 3)), lambda T, a, b, o: T.add(a, b, out=o), RuntimeError,
     CAST.format("Float", "Long"))
@@ -380,7 +381,8 @@ bad("requires_grad/int", lambda T: (i64(T, 3),), lambda T, a: a.requires_grad_()
 
 # ---- tensors on different devices (cltensor only: PyTorch has no second CPU-like device) ------------------
 DEVICES = r"Expected all tensors to be on the same device, but found at least two devices, {} and {}"
-on_cl = lambda *shapes: lambda T: tuple(mk(T, *s, device=CL if k else None) for k, s in enumerate(shapes))  # noqa
+# the first tensor on 'cpu' by name, the others on cl:0 (the default device may be cl:0 itself)
+on_cl = lambda *shapes: lambda T: tuple(mk(T, *s, device=CL if k else "cpu") for k, s in enumerate(shapes))  # noqa
 bad("device/add", on_cl((2, 3), (2, 3)), lambda T, a, b: a + b, RuntimeError, DEVICES.format("cpu", CL), torch=False)
 bad("device/add-reversed", on_cl((2, 3), (2, 3)), lambda T, a, b: b + a, RuntimeError, DEVICES.format(CL, "cpu"),
     torch=False)
@@ -397,7 +399,7 @@ bad("device/cat", on_cl((3,), (3,)), lambda T, a, b: T.cat([a, b]), RuntimeError
     torch=False)
 bad("device/stack", on_cl((3,), (3,)), lambda T, a, b: T.stack([a, b]), RuntimeError, DEVICES.format("cpu", CL),
     torch=False)
-bad("device/where", lambda T: (mk(T, 3, dtype="bool"), mk(T, 3), mk(T, 3, device=CL)),
+bad("device/where", lambda T: (mk(T, 3, dtype="bool", device="cpu"), mk(T, 3, device="cpu"), mk(T, 3, device=CL)),
     lambda T, c, a, b: T.where(c, a, b), RuntimeError, DEVICES.format("cpu", CL), torch=False)
 bad("device/lerp", on_cl((3,), (3,)), lambda T, a, b: T.lerp(a, b, 0.5), RuntimeError, DEVICES.format("cpu", CL),
     torch=False)
@@ -466,7 +468,7 @@ bad("value/hypot-int", lambda T: (i64(T, 3),), lambda T, a: T.hypot(a, a), NotIm
     "not implemented for 'Long'")
 bad("value/floor-bool", f((3,), dtype="bool"), lambda T, a: a.floor(), NotImplementedError,
     "not implemented for 'Bool'")
-bad("value/lerp-dtypes", lambda T: (mk(T, 3), mk(T, 3, dtype="float64")), lambda T, a, b: a.lerp(b, 0.5),
+bad("value/lerp-dtypes", lambda T: (mk(T, 3, device="cpu"), mk(T, 3, dtype="float64")), lambda T, a, b: a.lerp(b, 0.5),
     RuntimeError, "expected dtype float for `end` but got dtype double")
 bad("value/where-cond", f((3,), (3,), (3,)), lambda T, c, a, b: T.where(c, a, b), RuntimeError,
     "where expected condition to be a boolean tensor, but got a tensor with dtype Float")
@@ -730,7 +732,7 @@ def test_nan_and_inf_propagate_through_every_elementwise_row(name):
         expected = _call_row(real_torch, name, operands).numpy()
     else:
         expected = _numpy_row(name, operands)
-    _assert_same_specials(got.numpy(), expected, name, operands)
+    _assert_same_specials(got.cpu().numpy(), expected, name, operands)
 
 
 @pytest.mark.skipif(not HAVE_TORCH, reason="compares with PyTorch")
@@ -741,7 +743,7 @@ def test_nan_and_inf_propagate_through_the_fused_activation_gradients(row):
     for T in (torch, real_torch):
         t = T.tensor(x, requires_grad=True)
         PUBLIC[row](T, t).backward(T.tensor(np.linspace(0.5, 1.5, x.size, dtype=np.float32)))
-        grads.append(t.grad.numpy())
+        grads.append(t.grad.cpu().numpy())
     _assert_same_specials(grads[0], grads[1], f"{row} gradient", [x])
 
 
@@ -810,7 +812,7 @@ def test_nan_and_inf_through_reductions(reduction):
     else:
         with np.errstate(all="ignore"):
             expected = NUMPY_REDUCTIONS[reduction](rows.astype(np.float64))
-    _assert_same_specials(got.numpy(), expected, f"{reduction} of rows {list(NAN_ROWS)}", None)
+    _assert_same_specials(got.cpu().numpy(), expected, f"{reduction} of rows {list(NAN_ROWS)}", None)
 
 
 @pytest.mark.parametrize("layout", ["contiguous", "transposed"])
@@ -821,7 +823,7 @@ def test_nan_and_inf_through_matmul(layout):
     ta, tb = torch.tensor(a), torch.tensor(b)
     if layout == "transposed":
         ta, tb = torch.tensor(np.ascontiguousarray(a.T)).T, torch.tensor(np.ascontiguousarray(b.T)).T
-    got = (ta @ tb).numpy()
+    got = (ta @ tb).cpu().numpy()
     with np.errstate(all="ignore"):
         expected = real_torch.tensor(a).matmul(real_torch.tensor(b)).numpy() if HAVE_TORCH else a @ b
     _assert_same_specials(got, expected, "matmul")

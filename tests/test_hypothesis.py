@@ -219,7 +219,7 @@ def test_every_elementwise_row_matches_numpy(data):
     except NotImplementedError:  # a dtype the row refuses (bitwise on float...): PyTorch refuses it too
         assert name in INT_ONLY | FLOAT_ONLY or dtype == np.bool_
         return
-    out = got.numpy()
+    out = got.cpu().numpy()
     expected = _reference(name, arrays, out.dtype.kind)
     tol = 2e-5 if name in ("add", "sub", "mul", "true_divide") else 1e-4
     scale = max([float(np.nanmax(np.abs(a[np.isfinite(a)]), initial=0)) for a in arrays if a.dtype.kind == "f"],
@@ -253,7 +253,7 @@ def test_elementwise_over_random_views_matches_numpy(data):
             v = _values(rng, squeezed, dtype, op.domain, special=draw(st.booleans()) and name != "lerp")
         args.append(draw(laid_out(v, s)))
         arrays.append(np.broadcast_to(v, s))
-    got = _call(name, args).numpy()
+    got = _call(name, args).cpu().numpy()
     _assert_matches(got, _reference(name, arrays, got.dtype.kind).astype(got.dtype), rtol=1e-5,
                     atol=1e-5, what=f"{name} {[a.shape for a in arrays]} strides {[a.stride() for a in args]}")
 
@@ -326,7 +326,7 @@ def test_reductions_match_numpy(data):
         with pytest.raises((RuntimeError, IndexError)):
             reduce(t)
         return
-    got = reduce(t).numpy()
+    got = reduce(t).cpu().numpy()
     per_output = max(1, a.size // max(1, expected.size))
     scale = float(np.abs(a[np.isfinite(a)]).max(initial=1.0)) if dtype == np.float32 else 1.0
     atol = 1e-5 * per_output * scale * (scale if name == "var" else 1)
@@ -367,7 +367,7 @@ def test_matmul_matches_numpy(data):
         with pytest.raises(RuntimeError):
             torch.matmul(ta, tb)
         return
-    got = torch.matmul(ta, tb).numpy()
+    got = torch.matmul(ta, tb).cpu().numpy()
     k = sa[-1]
     _assert_matches(got, expected, rtol=1e-4, atol=1e-5 * max(k, 1) * 9, what=f"{sa} @ {sb}")
 
@@ -460,7 +460,7 @@ def test_getitem_matches_numpy(data):
             t[t_index]
         return
     got = t[t_index]
-    _assert_matches(got.numpy(), expected, rtol=0, atol=0, what=f"{shape}[{np_index}]")
+    _assert_matches(got.cpu().numpy(), expected, rtol=0, atol=0, what=f"{shape}[{np_index}]")
 
 
 @examples("setitem")
@@ -491,7 +491,7 @@ def test_setitem_matches_numpy(data):
     else:
         a[basic][advanced] = value  # a[basic] is a view: the assignment reaches a
     t[t_index] = t_value
-    _assert_matches(t.numpy(), a, rtol=0, atol=0, what=f"{shape}[{np_index}] = {np.shape(value)}")
+    _assert_matches(t.cpu().numpy(), a, rtol=0, atol=0, what=f"{shape}[{np_index}] = {np.shape(value)}")
 
 
 # ==== views =====================================================================================================
@@ -599,12 +599,12 @@ def test_view_chains_match_numpy_views(data):
     base = torch.tensor(base_np.copy())
     t, a, writable, ops = draw(view_chain(base, base_np.view()))
     assert tuple(t.shape) == a.shape, ops
-    _assert_matches(t.numpy(), a, rtol=0, atol=0, what=str(ops))
+    _assert_matches(t.cpu().numpy(), a, rtol=0, atol=0, what=str(ops))
     if writable and a.flags.writeable and np.shares_memory(a, base_np) and t._storage is base._storage:
         t.mul_(-1).sub_(0.5)
         a *= -1
         a -= 0.5
-        _assert_matches(base.numpy(), base_np, rtol=0, atol=0, what=f"write through {ops}")
+        _assert_matches(base.cpu().numpy(), base_np, rtol=0, atol=0, what=f"write through {ops}")
 
 
 # ==== what the properties found, pinned down ======================================================================
@@ -622,7 +622,7 @@ def test_batched_matmul_with_one_broadcast_matrix_that_needs_a_copy(b_layout):
         b = big[..., ::3] if b_layout == "stepped" else big[:, :, ::3].transpose(0, 2, 1)
         ta = torch.tensor(a)
         tb = torch.tensor(big)[..., ::3] if b_layout == "stepped" else torch.tensor(big)[:, :, ::3].transpose(1, 2)
-    _assert_matches(torch.matmul(ta, tb).numpy(), a.astype(np.float64) @ b, rtol=1e-5, atol=1e-5)
+    _assert_matches(torch.matmul(ta, tb).cpu().numpy(), a.astype(np.float64) @ b, rtol=1e-5, atol=1e-5)
 
 
 def test_transpose_properties_of_a_0d_tensor():

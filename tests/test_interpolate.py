@@ -95,7 +95,7 @@ def test_interpolate_size(shape, mode, align_corners, size):
         g = RNG.standard_normal(tuple(ry.shape))
         ry.backward(real_torch.tensor(g, dtype=real_torch.float32))
         y.backward(torch.tensor(g, dtype=torch.float32))
-        assert_close(xt.grad, r.grad.numpy(), rtol=1e-4, atol=1e-4)
+        assert_close(xt.grad, r.grad.cpu().numpy(), rtol=1e-4, atol=1e-4)
 
 
 MODES = [("nearest", 1), ("nearest", 2), ("nearest", 3), ("nearest-exact", 1), ("nearest-exact", 2),
@@ -118,7 +118,7 @@ def _torch_pair(x, mode, align_corners, kw, g, dtype="float32"):
     r = real_torch.tensor(x, dtype=getattr(real_torch, dtype), requires_grad=True)
     ry = real_torch.nn.functional.interpolate(r, mode=mode, align_corners=align_corners, **kw)
     ry.backward(real_torch.tensor(g, dtype=getattr(real_torch, dtype)))
-    return ry.detach().numpy(), r.grad.numpy()
+    return ry.detach().cpu().numpy(), r.grad.cpu().numpy()
 
 
 def _out_shape(x, mode, align_corners, kw):
@@ -308,7 +308,7 @@ def test_modules(name, args, kwargs):
     if HAVE_TORCH:
         ref = getattr(real_torch.nn, name)(*args, **kwargs)
         assert repr(m) == repr(ref)
-        assert_close(y, ref(real_torch.tensor(x)).numpy(), rtol=1e-5, atol=1e-5)
+        assert_close(y, ref(real_torch.tensor(x)).cpu().numpy(), rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("dtype,mode", [(torch.uint8, "nearest"), (torch.uint8, "nearest-exact"),
@@ -319,7 +319,7 @@ def test_integer_inputs(dtype, mode):
     if dtype is torch.uint8:
         y = F.interpolate(torch.tensor(x), size=(5, 7), mode=mode)
         assert y.dtype is dtype
-        assert (np.asarray(y.numpy()) == np_interpolate(x.astype(np.float64), (5, 7), mode)).all()
+        assert (np.asarray(y.cpu().numpy()) == np_interpolate(x.astype(np.float64), (5, 7), mode)).all()
         return
     with pytest.raises(NotImplementedError) as info:
         F.interpolate(torch.tensor(x), size=(5, 7), mode=mode)
@@ -350,6 +350,6 @@ def test_half_precisions_round_once(name, mode, n):
     assert y.dtype is getattr(torch, name) and xt.grad.dtype is getattr(torch, name)
     ulp = 2.0 ** (-7 if name == "bfloat16" else -10)
     exact = mode.startswith("nearest")
-    assert_close(y.float(), ref.float().detach().numpy(), rtol=0 if exact else ulp, atol=0 if exact else ulp)
-    assert np.mean(np_of(y.float()) == ref.float().detach().numpy()) > 0.99
-    assert_close(xt.grad.float(), r.grad.float().numpy(), rtol=2 * ulp, atol=2 * ulp)
+    assert_close(y.float(), ref.float().detach().cpu().numpy(), rtol=0 if exact else ulp, atol=0 if exact else ulp)
+    assert np.mean(np_of(y.float()) == ref.float().detach().cpu().numpy()) > 0.99
+    assert_close(xt.grad.float(), r.grad.float().cpu().numpy(), rtol=2 * ulp, atol=2 * ulp)

@@ -129,7 +129,7 @@ def test_state_dict_resumes_the_same_trajectory():
     resumed.load_state_dict(copy.deepcopy(saved))
     opt.step(closure_for(opt, w, b))
     resumed.step(closure_for(resumed, w2, b2))
-    np.testing.assert_allclose(w2.detach().numpy(), w.detach().numpy(), rtol=1e-6)
+    np.testing.assert_allclose(w2.detach().cpu().numpy(), w.detach().cpu().numpy(), rtol=1e-6)
 
 
 def test_errors_as_pytorch():

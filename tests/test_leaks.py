@@ -216,4 +216,4 @@ def test_a_loop_of_caught_errors_keeps_memory_flat():
 def test_values_stay_right_after_the_loops():
     x = np.arange(12, dtype=np.float32).reshape(3, 4)
     t = torch.tensor(x)
-    np.testing.assert_allclose((t @ t.T).numpy(), x @ x.T)
+    np.testing.assert_allclose((t @ t.T).cpu().numpy(), x @ x.T)

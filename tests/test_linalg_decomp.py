@@ -125,8 +125,8 @@ def test_lu_reconstructs_and_pivots_like_lapack(dtype, shape):
     assert_close(P @ L @ U, a, rtol=rtol(dtype), atol=rtol(dtype) * 10)
     if HAVE_TORCH:
         ref = real_torch.linalg.lu_factor(real_torch.from_numpy(a.astype(np.float64)))
-        np.testing.assert_array_equal(np_of(piv), ref.pivots.numpy())
-        assert_close(LU, ref.LU.numpy(), rtol=rtol(dtype) * 10, atol=rtol(dtype) * 10)
+        np.testing.assert_array_equal(np_of(piv), ref.pivots.cpu().numpy())
+        assert_close(LU, ref.LU.cpu().numpy(), rtol=rtol(dtype) * 10, atol=rtol(dtype) * 10)
 
 
 def test_lu_of_singular_matrix_and_errors():
@@ -354,7 +354,7 @@ def test_lu_unpack_and_torch_names_match_pytorch():
     P, L, U = torch.lu_unpack(LU, piv)
     want = real_torch.lu_unpack(*real_torch.linalg.lu_factor(real_torch.from_numpy(a)))
     for got, ref in zip((P, L, U), want):
-        assert_close(got, ref.numpy(), rtol=1e-5, atol=1e-6)
+        assert_close(got, ref.cpu().numpy(), rtol=1e-5, atol=1e-6)
 
 
 # ---- gradients (float64 finite differences; PyTorch's conventions) ---------------------------------------
@@ -402,11 +402,11 @@ def test_lu_solve_and_wide_qr_gradients_match_pytorch():
     grads = []
     for lib, tensor in ((torch, lambda x: t(np.asarray(x, np.float32))),
                         (real_torch, lambda x: real_torch.tensor(x, dtype=real_torch.float32))):
-        lu, y, wide = tensor(tLU.numpy()).requires_grad_(), tensor(b).requires_grad_(), tensor(w).requires_grad_()
-        (lib.linalg.lu_solve(lu, t(tpiv.numpy()) if lib is torch else tpiv, y) ** 2).sum().backward()
+        lu, y, wide = tensor(tLU.cpu().numpy()).requires_grad_(), tensor(b).requires_grad_(), tensor(w).requires_grad_()
+        (lib.linalg.lu_solve(lu, t(tpiv.cpu().numpy()) if lib is torch else tpiv, y) ** 2).sum().backward()
         Q, R = lib.linalg.qr(wide)
         (Q.sum() + (R * R).sum()).backward()
-        grads.append([g.grad.numpy() for g in (lu, y, wide)])
+        grads.append([g.grad.cpu().numpy() for g in (lu, y, wide)])
     for ours, theirs in zip(*grads):
         np.testing.assert_allclose(ours, theirs, rtol=2e-4, atol=2e-4)
 
@@ -434,7 +434,7 @@ def test_cholesky_gradient_is_pytorchs_symmetric_one():
     (LA.cholesky(ours) * torch.from_numpy(w)).sum().backward()
     ref = real_torch.from_numpy(s).requires_grad_()
     (real_torch.linalg.cholesky(ref) * real_torch.from_numpy(w)).sum().backward()
-    assert_close(ours.grad, ref.grad.numpy(), rtol=1e-10, atol=1e-12)
+    assert_close(ours.grad, ref.grad.cpu().numpy(), rtol=1e-10, atol=1e-12)
 
 
 # ---- QR, SVD, eigh and what is built on them ---------------------------------------------------------
@@ -459,7 +459,7 @@ def test_qr_modes_reconstruct_and_match_lapacks_householder_convention(dtype, sh
         assert_close(Q.mT @ Q, np.broadcast_to(np.eye(q_cols), Q.shape[:-2] + (q_cols, q_cols)), atol=rtol(dtype) * 10)
         if HAVE_TORCH and a.size:
             want = real_torch.linalg.qr(real_torch.from_numpy(a.astype(np.float64)), mode=mode)
-            assert_close(R, want.R.numpy(), rtol=rtol(dtype) * 10, atol=rtol(dtype) * 10)
+            assert_close(R, want.R.cpu().numpy(), rtol=rtol(dtype) * 10, atol=rtol(dtype) * 10)
 
 
 def test_qr_non_contiguous_householder_product_and_errors():
@@ -542,8 +542,8 @@ def test_eig_and_eigvals_return_complex_results_as_pytorch():
                                    np.sort_complex(np.linalg.eigvals(a.astype(np.float64)).ravel()), atol=1e-5)
         if HAVE_TORCH:
             tw, tv = real_torch.linalg.eig(real_torch.tensor(a))
-            np.testing.assert_allclose(wn, tw.numpy(), atol=1e-5)  # LAPACK geev both: same order and scaling
-            np.testing.assert_allclose(np.abs(vn), np.abs(tv.numpy()), atol=1e-5)
+            np.testing.assert_allclose(wn, tw.cpu().numpy(), atol=1e-5)  # LAPACK geev both: same order and scaling
+            np.testing.assert_allclose(np.abs(vn), np.abs(tv.cpu().numpy()), atol=1e-5)
 
 
 @pytest.mark.parametrize("ord", ["nuc", 2, -2])
@@ -610,13 +610,14 @@ def test_svd_and_eigh_gradients_are_pytorchs():
     (lambda U, S, Vh: ((U @ Vh) * torch.from_numpy(w)).sum() + S.sum())(*LA.svd(ours, False)).backward()
     (lambda U, S, Vh: ((U @ Vh) * real_torch.from_numpy(w)).sum() + S.sum())(
         *real_torch.linalg.svd(ref, False)).backward()
-    assert_close(ours.grad, ref.grad.numpy(), rtol=1e-9, atol=1e-10)
+    assert_close(ours.grad, ref.grad.cpu().numpy(), rtol=1e-9, atol=1e-10)
     s = a[:3] + a[:3].T
     ours, ref = f64_leaf(s), real_torch.from_numpy(s).requires_grad_()
-    (lambda L, V: (L * torch.arange(3.0, dtype=torch.float64)).sum() + (V * V)[0].sum())(*LA.eigh(ours)).backward()
+    weights = torch.arange(3.0, dtype=torch.float64, device=ours.device)  # from_numpy's device: the host
+    (lambda L, V: (L * weights).sum() + (V * V)[0].sum())(*LA.eigh(ours)).backward()
     (lambda L, V: (L * real_torch.arange(3.0, dtype=real_torch.float64)).sum() + (V * V)[0].sum())(
         *real_torch.linalg.eigh(ref)).backward()
-    assert_close(ours.grad, ref.grad.numpy(), rtol=1e-9, atol=1e-10)
+    assert_close(ours.grad, ref.grad.cpu().numpy(), rtol=1e-9, atol=1e-10)
 
 
 def test_large_qr_is_right_or_refused_where_llvmpipe_would_truncate_it():
@@ -650,9 +651,9 @@ def test_ldl_factor_and_solve(shape, zero_diagonal):
     np.testing.assert_allclose(a.astype(np.float64) @ np_of(x), b, atol=2e-4)
     if HAVE_TORCH:  # LAPACK's sytrf: the same pivots and factors
         tLD, tpiv = real_torch.linalg.ldl_factor(real_torch.tensor(a))
-        np.testing.assert_array_equal(np_of(piv), tpiv.numpy())
-        np.testing.assert_allclose(np_of(LD), tLD.numpy(), rtol=1e-4, atol=1e-5)
-        np.testing.assert_allclose(np_of(x), real_torch.linalg.ldl_solve(tLD, tpiv, real_torch.tensor(b)).numpy(),
+        np.testing.assert_array_equal(np_of(piv), tpiv.cpu().numpy())
+        np.testing.assert_allclose(np_of(LD), tLD.cpu().numpy(), rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(np_of(x), real_torch.linalg.ldl_solve(tLD, tpiv, real_torch.tensor(b)).cpu().numpy(),
                                    rtol=1e-3, atol=1e-4)
 
 

@@ -65,7 +65,7 @@ def test_wrong_rank_and_preserve_errors_as_pytorch():
 
 def test_to_without_a_change_returns_the_tensor_itself():
     x = torch.randn(3, 4).t()
-    assert x.to("cpu") is x and x.to(torch.float32) is x
+    assert x.to(x.device) is x and x.to(str(x.device)) is x and x.to(torch.float32) is x
     y = torch.randn(2, 3, 4, 5).contiguous(memory_format=torch.channels_last)
     assert y.to(memory_format=torch.channels_last) is y
 
@@ -82,7 +82,7 @@ def test_a_channels_last_model_keeps_the_layout_through_conv_and_gives_pytorch_v
     y = conv(x.contiguous(memory_format=torch.channels_last))
     ty = tconv(tx.contiguous(memory_format=real_torch.channels_last))
     assert y.stride() == ty.stride() and y.is_contiguous(memory_format=torch.channels_last)
-    assert_close(y, ty.detach().numpy(), rtol=1e-5, atol=1e-5)
+    assert_close(y, ty.detach().cpu().numpy(), rtol=1e-5, atol=1e-5)
     y.sum().backward()
     ty.sum().backward()
-    assert_close(conv.weight.grad, tconv.weight.grad.numpy(), rtol=1e-4, atol=1e-4)
+    assert_close(conv.weight.grad, tconv.weight.grad.cpu().numpy(), rtol=1e-4, atol=1e-4)

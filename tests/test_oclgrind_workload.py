@@ -68,7 +68,7 @@ def test_atomic_index_add_any_destination(dtype):
     index[:40] = 5  # and one receives many more
     ref = dst.copy()
     np.add.at(ref, index, src)
-    got = torch.index_add(torch.tensor(dst), 0, torch.tensor(index), torch.tensor(src)).numpy()
+    got = torch.index_add(torch.tensor(dst), 0, torch.tensor(index), torch.tensor(src)).cpu().numpy()
     if np_dtype.kind == "f":  # the summation order differs
         np.testing.assert_allclose(got, ref, rtol=1e-5 if dtype == "float32" else 1e-12, atol=1e-4)
         np.testing.assert_array_equal(np.signbit(got[np.isinf(ref)]), np.signbit(ref[np.isinf(ref)]))
@@ -85,7 +85,8 @@ def test_atomic_scatter_reduce_special_destinations(reduce):
     combine = {"amax": np.fmax, "amin": np.fmin, "prod": np.multiply}[reduce]
     for i, v in zip(index, src):
         ref[i] = np.nan if np.isnan(ref[i]) else combine(ref[i], v)
-    got = torch.scatter_reduce(torch.tensor(dst), 0, torch.tensor(index), torch.tensor(src), reduce=reduce).numpy()
+    got = torch.scatter_reduce(torch.tensor(dst), 0, torch.tensor(index), torch.tensor(src), reduce=reduce)
+    got = got.cpu().numpy()
     np.testing.assert_allclose(got, ref.astype(np.float32), rtol=1e-6)
     if reduce == "prod":  # the sign of a zero product does not depend on the order
         zero = ref == 0

@@ -229,7 +229,7 @@ def test_update_rule_matches_pytorch(name, kwargs, ref):
     # NOTE: PyTorch keeps NAdam's running product of momenta in float32; here it is a Python float
     tol = TOL if PRECISE is not torch.float64 else dict(rtol=1e-8, atol=1e-8) if name == "NAdam" else \
         dict(rtol=1e-10, atol=1e-10)
-    assert_close(p, tp.detach().numpy(), **tol)
+    assert_close(p, tp.detach().cpu().numpy(), **tol)
     ours, theirs = opt.state_dict(), topt.state_dict()
     ours, theirs = ours["state"].get(0, {}), theirs["state"].get(0, {})
     assert set(ours) == set(theirs)
@@ -237,7 +237,7 @@ def test_update_rule_matches_pytorch(name, kwargs, ref):
         if key in ("step", "mu_product"):
             assert ours[key] == pytest.approx(float(value), rel=1e-6)
         else:
-            assert_close(ours[key], value.numpy(), **TOL)
+            assert_close(ours[key], value.cpu().numpy(), **TOL)
 
 
 def test_float32_on_a_cl_device():
@@ -269,7 +269,7 @@ def test_step_never_reads_the_device(monkeypatch):
     for opt in opts:
         opt.step()
     monkeypatch.undo()
-    assert np.isfinite(p.detach().numpy()).all()
+    assert np.isfinite(p.detach().cpu().numpy()).all()
 
 
 def test_training_with_backward_reduces_a_loss():
@@ -382,7 +382,7 @@ def test_state_dict_save_load_continue_gives_identical_steps(name, kwargs):
     opt2.load_state_dict(saved["opt"])
     _train(clones, opt2, 3, seed=1)
     for a, b in zip(params, clones):
-        np.testing.assert_array_equal(a.detach().numpy(), b.detach().numpy())
+        np.testing.assert_array_equal(a.detach().cpu().numpy(), b.detach().cpu().numpy())
 
 
 def test_state_dict_layout_is_pytorchs():
@@ -421,7 +421,7 @@ def test_loads_a_pytorch_optimizer_state_dict():
     topt.step()
     buf = io.BytesIO()
     real_torch.save(topt.state_dict(), buf)
-    p = torch.tensor(tp.detach().numpy(), requires_grad=True)
+    p = torch.tensor(tp.detach().cpu().numpy(), requires_grad=True)
     opt = optim.Adam([p], lr=0.5)
     opt.load_state_dict(torch.load(io.BytesIO(buf.getvalue())))
     for _ in range(2):
@@ -430,7 +430,7 @@ def test_loads_a_pytorch_optimizer_state_dict():
         topt.step()
         opt.step()
     assert p.dtype is PRECISE
-    assert_close(p, tp.detach().numpy(), **TOL)
+    assert_close(p, tp.detach().cpu().numpy(), **TOL)
 
 
 # ---- schedulers ------------------------------------------------------------------------------------------

@@ -86,12 +86,12 @@ def test_allocator_reuses_freed_blocks():
 
 def test_memory_shared_with_numpy_is_not_recycled():
     alloc = backend().allocator
-    x = torch.ones(5000)
+    x = torch.ones(5000, device=DEV)  # host memory by name: only it is shared with numpy
     arr = x.numpy()
     block, live = x._storage.block, alloc.live_bytes
     del x
     assert alloc.live_bytes == live - block.nbytes  # counted as freed, but never pooled again
-    z = torch.zeros(5000)
+    z = torch.zeros(5000, device=DEV)
     assert z._storage.block is not block
     assert (arr == 1).all()
 

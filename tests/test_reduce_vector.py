@@ -41,5 +41,5 @@ def test_nan_and_inf_propagate():
     a[0, 37] = np.nan
     a[1, 5] = np.inf
     a[2, 6], a[2, 99] = np.inf, -np.inf
-    got = torch.tensor(a).sum(-1).numpy()
+    got = torch.tensor(a).sum(-1).cpu().numpy()
     assert np.isnan(got[0]) and got[1] == np.inf and np.isnan(got[2])

@@ -56,7 +56,7 @@ for ii in range(800):
         w.grad.zero_()
         b.grad.zero_()
 
-x_np, y_np, pred_np = x.numpy(), y.numpy(), y_pred.detach().numpy()
+x_np, y_np, pred_np = x.cpu().numpy(), y.cpu().numpy(), y_pred.detach().cpu().numpy()
 """
 
 

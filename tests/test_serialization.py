@@ -179,7 +179,7 @@ def test_pytorch_reads_our_files_and_we_read_theirs():
     buf = io.BytesIO()
     real_torch.save({"model": model.state_dict(), "half": real_torch.ones(2, dtype=real_torch.float16)}, buf)
     back = torch.load(io.BytesIO(buf.getvalue()))
-    np.testing.assert_array_equal(back["model"]["weight"].numpy(), model.weight.detach().numpy())
+    np.testing.assert_array_equal(back["model"]["weight"].cpu().numpy(), model.weight.detach().cpu().numpy())
     assert back["half"].dtype is torch.float16
 
 
@@ -336,6 +336,13 @@ def _pickle_of(buf: bytes) -> bytes:
         return zf.read(next(n for n in zf.namelist() if n.endswith("data.pkl")))
 
 
+def _input_for(model, lib, x):
+    """x on the device of the model's state: a loaded model stays where its file put it ('cpu' for
+    PyTorch's files), as in PyTorch, whatever the default device is."""
+    state = list(model.state_dict().values())
+    return lib.tensor(x, device=state[0].device if state else None)
+
+
 def _saved(obj, lib=torch) -> bytes:
     buf = io.BytesIO()
     lib.save(obj, buf)
@@ -360,7 +367,7 @@ def test_user_model_round_trip_keeps_parameters_buffers_and_training_flag():
     assert not back.fc.weight.requires_grad
     assert list(back.state_dict()) == ["shift", "fc.weight", "fc.bias"] == list(model.state_dict())
     x = torch.randn(4, 3)
-    np.testing.assert_array_equal(back(x).detach().numpy(), model(x).detach().numpy())
+    np.testing.assert_array_equal(back(x).detach().cpu().numpy(), model(x).detach().cpu().numpy())
 
 
 def test_safe_globals_allow_a_whole_model_with_weights_only():
@@ -423,12 +430,12 @@ def test_whole_model_files_move_between_pytorch_and_cltensor(name, args, shape, 
     assert type(back) is getattr(dst.nn, name)
     assert list(back.state_dict()) == list(model.state_dict())
     for k, v in model.state_dict().items():
-        np.testing.assert_array_equal(back.state_dict()[k].numpy(), v.numpy())
+        np.testing.assert_array_equal(back.state_dict()[k].cpu().numpy(), v.cpu().numpy())
     if shape is not None:
         x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
-        out_src, out_dst = model(src.tensor(x)), back(dst.tensor(x))
+        out_src, out_dst = model(_input_for(model, src, x)), back(_input_for(back, dst, x))
         out_src, out_dst = [o[0] if isinstance(o, tuple) else o for o in (out_src, out_dst)]
-        np.testing.assert_allclose(out_dst.detach().numpy(), out_src.detach().numpy(), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(out_dst.detach().cpu().numpy(), out_src.detach().cpu().numpy(), rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.skipif(not HAVE_TORCH, reason="PyTorch not installed")
@@ -459,8 +466,8 @@ def test_user_model_files_move_between_pytorch_and_cltensor(monkeypatch):
     ours_cls = define(torch)
     ours = torch.load(io.BytesIO(data), weights_only=False)
     assert type(ours) is ours_cls and type(ours.body[0]) is torch.nn.Linear
-    expected = theirs(real_torch.tensor(x)).detach().numpy()
-    np.testing.assert_allclose(ours(torch.tensor(x)).detach().numpy(), expected, rtol=1e-5, atol=1e-6)
+    expected = theirs(real_torch.tensor(x)).detach().cpu().numpy()
+    np.testing.assert_allclose(ours(_input_for(ours, torch, x)).detach().cpu().numpy(), expected, rtol=1e-5, atol=1e-6)
 
     data = _saved(ours)
     theirs_cls = define(real_torch)
@@ -468,7 +475,7 @@ def test_user_model_files_move_between_pytorch_and_cltensor(monkeypatch):
                                                 real_torch.nn.Tanh]):
         back = real_torch.load(io.BytesIO(data))  # PyTorch's weights_only loader accepts our file
     assert type(back) is theirs_cls
-    np.testing.assert_allclose(back(real_torch.tensor(x)).detach().numpy(), expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(back(real_torch.tensor(x)).detach().cpu().numpy(), expected, rtol=1e-5, atol=1e-6)
 
 
 def test_nn_modules_paths_import_as_in_pytorch():

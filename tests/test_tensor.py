@@ -189,7 +189,8 @@ def test_metadata():
     assert x.stride() == (12, 4, 1) and x.stride(0) == 12
     assert x.is_contiguous() and not x.transpose(0, 1).is_contiguous()
     assert x.element_size() == 4 and torch.zeros(1, dtype=torch.float16).element_size() == 2
-    assert x.dtype is torch.float32 and x.device == torch.device("cpu") and str(x.device) == "cpu"
+    default = torch.get_default_device()  # 'cpu' unless CLTENSOR_DEVICE names another
+    assert x.dtype is torch.float32 and x.device == default and str(x.device) == str(default)
     assert x.T.shape == (4, 3, 2) if False else x.mT.shape == (2, 4, 3)
     assert torch.zeros(2, 5).T.shape == (5, 2)
     assert [t.shape for t in torch.zeros(3, 2)] == [(2,)] * 3
@@ -306,8 +307,8 @@ def test_contiguous_copies_through_strides():
 def test_numpy_tolist_item_roundtrip(dtype):
     a = (np.arange(6).reshape(2, 3) % 3).astype(dtype.np)
     x = torch.tensor(a)
-    assert x.numpy().dtype == dtype.np
-    np.testing.assert_array_equal(x.numpy(), a)
+    assert x.cpu().numpy().dtype == dtype.np
+    np.testing.assert_array_equal(x.cpu().numpy(), a)
     assert x.tolist() == a.tolist()
     assert x[1, 2].item() == a[1, 2].item()
     assert type(x[0, 0].item()) is type(a[0, 0].item())
@@ -362,7 +363,7 @@ def test_float_to_int_truncates_and_bool_is_nonzero():
 def test_device_moves():
     names = [torch.cl.get_device_name(i) for i in range(torch.cl.device_count())]
     assert torch.cl.is_available() and names
-    x = torch.arange(6.0).reshape(2, 3)
+    x = torch.arange(6.0, device="cpu").reshape(2, 3)  # 'cpu' by name: the default device may be cl:0
     y = x.to("cl:0")
     assert y.device == torch.device("cl:0") and y.device.type == "cl" and y.device.index == 0
     assert y.is_cl and not y.is_cpu
@@ -372,7 +373,8 @@ def test_device_moves():
     assert z.device == torch.device("cpu")
     assert_close(z, np.arange(6.0).reshape(2, 3) * 2)
     assert_close(x.cl().t().contiguous().cpu(), np.arange(6.0).reshape(2, 3).T)
-    assert "device='cl:0'" in repr(y)
+    for t in (x, y):  # as in PyTorch, repr names the device where it is not the default one
+        assert (f"device='{t.device}'" in repr(t)) == (t.device != torch.get_default_device()), repr(t)
     assert torch.device("cl", 0) == torch.device("cl:0") and torch.device("cpu") == "cpu"
     with pytest.raises(RuntimeError):
         torch.device("tpu")

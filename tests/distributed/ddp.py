@@ -102,7 +102,7 @@ def unused_parameters():
     model(x).sum().backward()
     assert model.module.never.weight.grad is None  # unused on every rank: left alone
     assert model.module.rank0_only.weight.grad is not None  # used on rank 0: its gradient / ranks, everywhere
-    same_on_every_rank([p.grad.numpy() for p in (model.module.always.weight, model.module.rank0_only.weight)],
+    same_on_every_rank([p.grad.cpu().numpy() for p in (model.module.always.weight, model.module.rank0_only.weight)],
                        "find_unused_parameters grads")
     strict = DDP(Branches())  # without find_unused_parameters: the reduction never finishes
     strict(x).sum().backward()
