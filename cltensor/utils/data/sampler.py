@@ -24,10 +24,11 @@ _WEIGHTED_CHUNK = 1024            # weighted draws per kernel launch (one cdf se
 
 
 def random_permutation(n: int, generator=None) -> np.ndarray:
-    """A permutation of range(n) (torch.randperm) from a cltensor Generator (the default one if None)."""
+    """A permutation of range(n) (torch.randperm) from a cltensor Generator (the default one if None),
+    drawn on the host as PyTorch's samplers do, whatever the default device."""
     if n == 0:
         return np.zeros(0, np.int64)
-    return _rnd.randperm(n, generator=generator).numpy()
+    return _rnd.randperm(n, generator=generator, device="cpu").numpy()
 
 
 def _fresh_generator():
