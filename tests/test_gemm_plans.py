@@ -149,6 +149,20 @@ def test_autotune_off_takes_the_defaults(untuned_device, capsys, monkeypatch):
     assert gemm_tuning.params_for(backend, torch.float32) == gemm_tuning.complete(backend, torch.float32, default)
 
 
+def test_the_command_line_search_records_every_dtype_asked_for(untuned_device, tmp_path, capsys):
+    """python -m cltensor.launch.gemm_search, as tools/gpu_run.sh calls it: a bounded search per dtype,
+    recorded in the tuning file and in --out."""
+    from cltensor.launch import gemm_search
+    out = tmp_path / "winners.json"
+    assert gemm_search.main(["64", "--dtype", "float32", "--dtype", "float16", "--seconds", "0.5",
+                             "--out", str(out)]) == 0
+    backend = torch.get_default_device().backend
+    for table in (json.loads(out.read_text()), json.loads(untuned_device.read_text())):
+        assert set(table[backend.name]) == {"float32", "float16"}
+        assert table[backend.name]["float32"]["variant"] == gemm_tuning._natural_variant(backend)
+    assert "GFLOP/s" in capsys.readouterr().out
+
+
 def test_a_forced_variant_is_never_searched(untuned_device, capsys, monkeypatch):
     monkeypatch.delenv("CLTENSOR_AUTOTUNE", raising=False)
     with gemm_tuning.forced_variant("tiled"):

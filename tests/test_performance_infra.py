@@ -288,7 +288,8 @@ def test_benchmark_quick_run():
     assert out.returncode == 0, out.stderr[-3000:]
     text = out.stdout
     for workload in ("matmul f32", "a+b", "a*2+b", "exp(a)", "clEnqueueCopyBuffer", "sum ", "softmax",
-                     "transpose+contiguous", "tiny op", "two-layer net", "digits MLP", "import to first result"):
+                     "transpose+contiguous", "tiny op", "two-layer net", "digits MLP", "import to first result",
+                     "device copy", "GPU: matmul f32 4096", "GPU: sum 64M"):
         assert workload in text, workload
     assert "targets:" in text
     assert "Traceback" not in out.stderr

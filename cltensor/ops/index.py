@@ -78,8 +78,8 @@ def _as_device(t: Tensor, device) -> Tensor:
 
 
 def _on_device(t: Tensor, device, op: str) -> Tensor:
-    """t, which must be on device, as PyTorch requires of an index, mask or source tensor (a value
-    that is a 0-d tensor may be anywhere: it is a number)."""
+    """t, which must be on device, as PyTorch requires of an index, mask or source tensor (values that
+    are 0-d tensors, which may be anywhere, go through _as_device instead)."""
     if isinstance(t, Tensor) and t.device != device:
         raise launch.base.device_mismatch(device, t.device, op)
     return t
